@@ -1,0 +1,1 @@
+//! criterion benchmarks of lambda-kappa live in `benches/`; this crate has no library code.

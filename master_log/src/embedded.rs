@@ -1,0 +1,584 @@
+//! The embedded engine: the default [`Log`], in this process, on local files.
+//!
+//! ```text
+//!  DATA/
+//!    .lock                       held (flock) while a process has the log open
+//!    topics/NAME/topic.json      the topic's configuration
+//!    topics/NAME/0/…             partition 0's segments (see `segment`)
+//!    topics/__consumer_offsets/  committed offsets, a compacted internal topic
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use event_listener::{Event, EventListener};
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::{INTERNAL_PREFIX, LogOptions, TopicConfig, validate_name};
+use crate::error::{IoContext, LogError, Result};
+use crate::group::Coordinator;
+use crate::log::{
+    AssignmentStrategy, FetchLimits, GroupMembership, Log, PartitionInfo, TopicDescription,
+    TopicInfo,
+};
+use crate::partition::{Appended, CompactionStats, Partition, RetentionStats};
+use crate::partitioner::partition_for_key;
+use crate::record::{NewRecord, Record};
+use crate::segment::{SegmentIssue, write_atomic};
+
+/// The internal topic of committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+const TOPIC_META: &str = "topic.json";
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug)]
+pub(crate) struct TopicState {
+    pub name: String,
+    pub config: Arc<TopicConfig>,
+    pub partitions: Vec<RwLock<Partition>>,
+    /// Fired after every append to any partition.
+    pub appended: Event,
+}
+
+impl TopicState {
+    fn partition(&self, partition: u32) -> Result<&RwLock<Partition>> {
+        self.partitions
+            .get(partition as usize)
+            .ok_or_else(|| LogError::UnknownPartition {
+                topic: self.name.clone(),
+                partition,
+                partitions: self.config.partitions,
+            })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    dir: PathBuf,
+    options: LogOptions,
+    topics: RwLock<BTreeMap<String, Arc<TopicState>>>,
+    /// Committed offsets: (group, topic, partition) → next offset to read.
+    committed: Mutex<HashMap<(String, String, u32), u64>>,
+    pub(crate) coordinator: Coordinator,
+    issues: Vec<SegmentIssue>,
+    _lock: File,
+}
+
+/// The embedded master log. Cheap to clone; all clones share one open log.
+#[derive(Debug, Clone)]
+pub struct EmbeddedLog {
+    inner: Arc<Inner>,
+}
+
+/// Take the data directory's lock, or say who holds it.
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
+    fs::create_dir_all(dir).ctx(|| format!("create data directory {}", dir.display()))?;
+    let path = dir.join(".lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .ctx(|| format!("open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(LogError::Locked {
+                path: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(LogError::Io {
+                context: format!("lock {}", path.display()),
+                source: e,
+            });
+        }
+    }
+    file.set_len(0)
+        .ctx(|| format!("write {}", path.display()))?;
+    file.rewind().ctx(|| format!("write {}", path.display()))?;
+    write!(file, "{}", std::process::id()).ctx(|| format!("write {}", path.display()))?;
+    Ok(file)
+}
+
+pub(crate) fn topics_dir(dir: &Path) -> PathBuf {
+    dir.join("topics")
+}
+
+pub(crate) fn read_topic_config(topic_dir: &Path) -> Result<TopicConfig> {
+    let path = topic_dir.join(TOPIC_META);
+    let text = fs::read_to_string(&path).ctx(|| format!("read {}", path.display()))?;
+    let config: TopicConfig = serde_json::from_str(&text).map_err(|e| LogError::Metadata {
+        file: path.clone(),
+        reason: e.to_string(),
+    })?;
+    config.validate().map_err(|e| LogError::Metadata {
+        file: path,
+        reason: e.to_string(),
+    })?;
+    Ok(config)
+}
+
+impl EmbeddedLog {
+    /// Open the log in `dir` (created if missing) with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(dir, LogOptions::default())
+    }
+
+    /// Open the log in `dir`, recovering every partition: the tail of each active segment
+    /// is checked batch by batch (CRC32C) and cut at the first damage, and missing or
+    /// damaged indexes are rebuilt. What was done is in [`EmbeddedLog::recovery_issues`].
+    pub fn open_with(dir: impl AsRef<Path>, options: LogOptions) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let lock = lock_dir(&dir)?;
+        let tdir = topics_dir(&dir);
+        fs::create_dir_all(&tdir).ctx(|| format!("create {}", tdir.display()))?;
+        let trash = dir.join("trash");
+        if trash.exists() {
+            fs::remove_dir_all(&trash).ctx(|| format!("empty {}", trash.display()))?;
+        }
+        let mut issues = Vec::new();
+        let mut topics = BTreeMap::new();
+        let mut names: Vec<String> = Vec::new();
+        for entry in fs::read_dir(&tdir).ctx(|| format!("list {}", tdir.display()))? {
+            let entry = entry.ctx(|| format!("list {}", tdir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if validate_name(&name).is_ok() && entry.path().join(TOPIC_META).exists() {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let config = read_topic_config(&tdir.join(&name))?;
+            let state = open_topic(&tdir, &name, config, &options, &mut issues)?;
+            topics.insert(name, Arc::new(state));
+        }
+        for issue in &issues {
+            tracing::warn!("recovery: {issue:?}");
+        }
+        let log = EmbeddedLog {
+            inner: Arc::new(Inner {
+                dir,
+                options,
+                topics: RwLock::new(topics),
+                committed: Mutex::new(HashMap::new()),
+                coordinator: Coordinator::default(),
+                issues,
+                _lock: lock,
+            }),
+        };
+        log.load_committed_offsets()?;
+        Ok(log)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// What recovery found and did when the log was opened.
+    pub fn recovery_issues(&self) -> &[SegmentIssue] {
+        &self.inner.issues
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<TopicState>> {
+        self.inner
+            .topics
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))
+    }
+
+    fn create(&self, name: &str, config: TopicConfig, internal: bool) -> Result<()> {
+        validate_name(name)?;
+        if !internal && name.starts_with(INTERNAL_PREFIX) {
+            return Err(LogError::InvalidName {
+                name: name.to_owned(),
+                reason: "names starting with '__' are reserved for the log's internal topics",
+            });
+        }
+        config.validate()?;
+        let mut topics = self.inner.topics.write();
+        if topics.contains_key(name) {
+            return Err(LogError::TopicExists(name.to_owned()));
+        }
+        let tdir = topics_dir(&self.inner.dir);
+        let dir = tdir.join(name);
+        if dir.exists() {
+            // A directory without a valid topic.json: left by an interrupted create.
+            fs::remove_dir_all(&dir).ctx(|| format!("clear {}", dir.display()))?;
+        }
+        fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+        let json = serde_json::to_vec_pretty(&config).expect("config serializes");
+        let mut issues = Vec::new();
+        let state = open_topic(&tdir, name, config, &self.inner.options, &mut issues)?;
+        // The metadata file is written last: a topic exists once it is there.
+        write_atomic(&dir.join(TOPIC_META), &json)?;
+        crate::partition::sync_dir(&tdir)?;
+        topics.insert(name.to_owned(), Arc::new(state));
+        Ok(())
+    }
+
+    fn load_committed_offsets(&self) -> Result<()> {
+        if self.topic(OFFSETS_TOPIC).is_err() {
+            let config = TopicConfig {
+                delete_retention_ms: 7 * 24 * 3600 * 1000,
+                ..TopicConfig::compacted(self.inner.options.offsets_partitions.max(1))
+            };
+            self.create(OFFSETS_TOPIC, config, true)?;
+        }
+        let topic = self.topic(OFFSETS_TOPIC)?;
+        let mut committed = self.inner.committed.lock();
+        for (p, part) in topic.partitions.iter().enumerate() {
+            let part = part.read();
+            let mut offset = part.earliest();
+            while offset < part.latest() {
+                let records = part.read(offset, 10_000, 4 << 20)?;
+                let Some(last) = records.last() else { break };
+                offset = last.offset + 1;
+                for r in records {
+                    let key = r.key.as_deref().unwrap_or_default();
+                    let Some((group, topic, partition)) = decode_offset_key(key) else {
+                        tracing::warn!(partition = p, offset = r.offset, "unreadable offset key");
+                        continue;
+                    };
+                    match r.value.as_deref().map(<[u8; 8]>::try_from) {
+                        Some(Ok(v)) => {
+                            committed.insert((group, topic, partition), u64::from_le_bytes(v));
+                        }
+                        None => {
+                            committed.remove(&(group, topic, partition));
+                        }
+                        Some(Err(_)) => {
+                            tracing::warn!(partition = p, offset = r.offset, "unreadable offset")
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply retention to every topic and compaction to compacted ones, now. (Both also
+    /// run by themselves whenever a segment rolls.)
+    pub fn run_maintenance(&self) -> Result<(RetentionStats, CompactionStats)> {
+        let now = now_ms();
+        let topics: Vec<Arc<TopicState>> = self.inner.topics.read().values().cloned().collect();
+        let mut retention = RetentionStats::default();
+        let mut compaction = CompactionStats::default();
+        for t in topics {
+            for p in &t.partitions {
+                let mut p = p.write();
+                let r = p.enforce_retention(now)?;
+                retention.segments_deleted += r.segments_deleted;
+                retention.bytes_deleted += r.bytes_deleted;
+                if t.config.compact {
+                    let c = p.compact(now)?;
+                    compaction.records_before += c.records_before;
+                    compaction.records_after += c.records_after;
+                    compaction.bytes_before += c.bytes_before;
+                    compaction.bytes_after += c.bytes_after;
+                    compaction.segments_deleted += c.segments_deleted;
+                }
+            }
+        }
+        Ok((retention, compaction))
+    }
+
+    /// Roll the active segment of every partition of `topic` (mainly for tests and tools:
+    /// retention and compaction act on closed segments only).
+    pub fn roll(&self, topic: &str) -> Result<()> {
+        let t = self.topic(topic)?;
+        for p in &t.partitions {
+            p.write().force_roll(now_ms())?;
+        }
+        Ok(())
+    }
+
+    /// Write every partition's data and indexes to disk.
+    pub fn flush(&self) -> Result<()> {
+        let topics: Vec<Arc<TopicState>> = self.inner.topics.read().values().cloned().collect();
+        for t in topics {
+            for p in &t.partitions {
+                p.write().flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open_topic(
+    tdir: &Path,
+    name: &str,
+    config: TopicConfig,
+    options: &LogOptions,
+    issues: &mut Vec<SegmentIssue>,
+) -> Result<TopicState> {
+    let config = Arc::new(config);
+    let mut partitions = Vec::with_capacity(config.partitions as usize);
+    for p in 0..config.partitions {
+        let dir = tdir.join(name).join(p.to_string());
+        partitions.push(RwLock::new(Partition::open(
+            name,
+            p,
+            dir,
+            config.clone(),
+            options.fsync,
+            issues,
+        )?));
+    }
+    Ok(TopicState {
+        name: name.to_owned(),
+        config,
+        partitions,
+        appended: Event::new(),
+    })
+}
+
+fn offset_key(group: &str, topic: &str, partition: u32) -> Bytes {
+    Bytes::from(format!("{group}\0{topic}\0{partition}"))
+}
+
+fn decode_offset_key(key: &[u8]) -> Option<(String, String, u32)> {
+    let s = std::str::from_utf8(key).ok()?;
+    let mut it = s.split('\0');
+    let (g, t, p) = (it.next()?, it.next()?, it.next()?);
+    Some((g.to_owned(), t.to_owned(), p.parse().ok()?))
+}
+
+impl Log for EmbeddedLog {
+    fn create_topic(&self, name: &str, config: TopicConfig) -> Result<()> {
+        self.create(name, config, false)
+    }
+
+    fn delete_topic(&self, name: &str) -> Result<()> {
+        if name.starts_with(INTERNAL_PREFIX) {
+            return Err(LogError::InvalidName {
+                name: name.to_owned(),
+                reason: "internal topics cannot be deleted",
+            });
+        }
+        let state = {
+            let mut topics = self.inner.topics.write();
+            topics
+                .remove(name)
+                .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))?
+        };
+        for p in &state.partitions {
+            p.write().mark_deleted();
+        }
+        let dir = topics_dir(&self.inner.dir).join(name);
+        let trash = self.inner.dir.join("trash");
+        fs::create_dir_all(&trash).ctx(|| format!("create {}", trash.display()))?;
+        let target = trash.join(format!("{name}-{}", now_ms()));
+        fs::rename(&dir, &target).ctx(|| format!("move {} to trash", dir.display()))?;
+        fs::remove_dir_all(&target).ctx(|| format!("delete {}", target.display()))?;
+        self.inner.committed.lock().retain(|(_, t, _), _| t != name);
+        Ok(())
+    }
+
+    fn list_topics(&self) -> Result<Vec<TopicInfo>> {
+        Ok(self
+            .inner
+            .topics
+            .read()
+            .values()
+            .map(|t| TopicInfo {
+                name: t.name.clone(),
+                config: (*t.config).clone(),
+                internal: t.name.starts_with(INTERNAL_PREFIX),
+            })
+            .collect())
+    }
+
+    fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        let t = self.topic(name)?;
+        let partitions = t
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p = p.read();
+                PartitionInfo {
+                    partition: i as u32,
+                    earliest: p.earliest(),
+                    latest: p.latest(),
+                    bytes: p.size_bytes(),
+                    segments: p.segment_count() as u64,
+                }
+            })
+            .collect();
+        Ok(TopicDescription {
+            info: TopicInfo {
+                name: t.name.clone(),
+                config: (*t.config).clone(),
+                internal: t.name.starts_with(INTERNAL_PREFIX),
+            },
+            partitions,
+        })
+    }
+
+    fn partition_count(&self, topic: &str) -> Result<u32> {
+        Ok(self.topic(topic)?.config.partitions)
+    }
+
+    fn end_offsets(&self, topic: &str) -> Result<Vec<u64>> {
+        Ok(self
+            .topic(topic)?
+            .partitions
+            .iter()
+            .map(|p| p.read().latest())
+            .collect())
+    }
+
+    fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended> {
+        let t = self.topic(topic)?;
+        let appended = t.partition(partition)?.write().append(records, now_ms())?;
+        t.appended.notify(usize::MAX);
+        Ok(appended)
+    }
+
+    fn fetch(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+    ) -> Result<Vec<Record>> {
+        let t = self.topic(topic)?;
+        let p = t.partition(partition)?.read();
+        p.read(offset, limits.max_records, limits.max_bytes)
+    }
+
+    fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
+        let t = self.topic(topic)?;
+        let p = t.partition(partition)?.read();
+        Ok((p.earliest(), p.latest()))
+    }
+
+    fn offset_for_time(&self, topic: &str, partition: u32, time_ms: i64) -> Result<Option<u64>> {
+        let t = self.topic(topic)?;
+        let p = t.partition(partition)?.read();
+        p.offset_for_time(time_ms)
+    }
+
+    fn listen(&self, topic: &str) -> Result<EventListener> {
+        Ok(self.topic(topic)?.appended.listen())
+    }
+
+    fn commit_offsets(&self, group: &str, topic: &str, offsets: &[(u32, u64)]) -> Result<()> {
+        validate_name(group)?;
+        let t = self.topic(topic)?;
+        for &(p, offset) in offsets {
+            let part = t.partition(p)?.read();
+            if offset > part.latest() {
+                return Err(LogError::OffsetOutOfRange {
+                    topic: topic.to_owned(),
+                    partition: p,
+                    offset,
+                    earliest: part.earliest(),
+                    latest: part.latest(),
+                });
+            }
+        }
+        let now = now_ms();
+        let records: Vec<NewRecord> = offsets
+            .iter()
+            .map(|&(p, offset)| NewRecord {
+                key: Some(offset_key(group, topic, p)),
+                value: Some(Bytes::copy_from_slice(&offset.to_le_bytes())),
+                event_time: now,
+                headers: Vec::new(),
+            })
+            .collect();
+        if records.is_empty() {
+            return Ok(());
+        }
+        let otopic = self.topic(OFFSETS_TOPIC)?;
+        let op = partition_for_key(group.as_bytes(), otopic.config.partitions);
+        // Holding the map's lock across the append keeps the map and the topic in the
+        // same order when two members commit at once.
+        let mut committed = self.inner.committed.lock();
+        otopic.partition(op)?.write().append(&records, now)?;
+        for &(p, offset) in offsets {
+            committed.insert((group.to_owned(), topic.to_owned(), p), offset);
+        }
+        Ok(())
+    }
+
+    fn committed_offsets(&self, group: &str, topic: &str) -> Result<BTreeMap<u32, u64>> {
+        validate_name(group)?;
+        self.topic(topic)?;
+        Ok(self
+            .inner
+            .committed
+            .lock()
+            .iter()
+            .filter(|((g, t, _), _)| g == group && t == topic)
+            .map(|((_, _, p), o)| (*p, *o))
+            .collect())
+    }
+
+    fn join_group(
+        &self,
+        group: &str,
+        topics: &[&str],
+        strategy: AssignmentStrategy,
+    ) -> Result<Box<dyn GroupMembership>> {
+        validate_name(group)?;
+        let mut counts = BTreeMap::new();
+        for &t in topics {
+            counts.insert(t.to_owned(), self.partition_count(t)?);
+        }
+        let member = crate::group::join(self.clone(), group, counts, strategy)?;
+        Ok(Box::new(member))
+    }
+
+    fn wait_for(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<bool> {
+        use event_listener::Listener;
+        let t = self.topic(topic)?;
+        let part = t.partition(partition)?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let listener = t.appended.listen();
+            if part.read().latest() > offset {
+                return Ok(true);
+            }
+            if listener.wait_deadline(deadline).is_none() {
+                return Ok(part.read().latest() > offset);
+            }
+        }
+    }
+}
+
+impl EmbeddedLog {
+    pub(crate) fn coordinator(&self) -> &Coordinator {
+        &self.inner.coordinator
+    }
+}

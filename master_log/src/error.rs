@@ -1,0 +1,97 @@
+//! The one error type of the master log.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the master log, typed so that callers (and the
+/// `lk` binary) can tell bad input from damaged storage from I/O failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A topic or group name that breaks Kafka's naming rules.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+
+    /// The topic does not exist.
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+
+    /// The topic exists already.
+    #[error("topic {0:?} already exists")]
+    TopicExists(String),
+
+    /// The partition number is not in `0..partitions`.
+    #[error("topic {topic:?} has {partitions} partitions; there is no partition {partition}")]
+    UnknownPartition {
+        topic: String,
+        partition: u32,
+        partitions: u32,
+    },
+
+    /// An offset outside `[earliest, latest]` of a partition.
+    #[error(
+        "offset {offset} is out of range for {topic}/{partition}: valid offsets are {earliest}..={latest}"
+    )]
+    OffsetOutOfRange {
+        topic: String,
+        partition: u32,
+        offset: u64,
+        earliest: u64,
+        latest: u64,
+    },
+
+    /// A record (or a batch) larger than the topic accepts.
+    #[error("record of {size} bytes exceeds the limit of {max} bytes")]
+    RecordTooLarge { size: usize, max: usize },
+
+    /// A configuration value that makes no sense.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    /// A record without a key sent to a compacted topic.
+    #[error("topic {0:?} is compacted: every record needs a key")]
+    KeyRequired(String),
+
+    /// Another process holds the data directory.
+    #[error("data directory {path} is in use by another process{holder}")]
+    Locked { path: PathBuf, holder: String },
+
+    /// Bytes on disk that fail their checksum or framing.
+    #[error("corrupt data in {file} at byte {position}: {reason}")]
+    Corrupt {
+        file: PathBuf,
+        position: u64,
+        reason: String,
+    },
+
+    /// A consumer-group operation by a member that no longer owns what it touches.
+    #[error("group {group:?}: {reason}")]
+    Group { group: String, reason: String },
+
+    /// An operating-system error, with the path it concerned.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Metadata that does not parse.
+    #[error("bad metadata in {file}: {reason}")]
+    Metadata { file: PathBuf, reason: String },
+}
+
+/// The master log's result type.
+pub type Result<T, E = LogError> = std::result::Result<T, E>;
+
+/// Attach a context to an `io::Error`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| LogError::Io {
+            context: context(),
+            source,
+        })
+    }
+}

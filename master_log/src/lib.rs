@@ -1,0 +1,71 @@
+//! # master_log — the one log every pipeline shares
+//!
+//! Kafka's model, as a library: **topics** of **partitions**, each an append-only,
+//! immutable sequence of records numbered by dense **offsets** from 0. The Lambda batch
+//! layer reads `[0, horizon)`, the speed layer tails from the horizon, and Kappa jobs
+//! consume from their checkpoints (or from 0 to reprocess) — all through one small trait,
+//! [`Log`]:
+//!
+//! ```text
+//!   producers ──append──► ┌───────────── Log (trait) ─────────────┐
+//!   (keyed: murmur2)      │ topic "events"                        │
+//!                         │   partition 0: [0][1][2][3][4]…  ◄── fetch(offset)
+//!                         │   partition 1: [0][1][2]…        ◄── listen / wait_for
+//!                         │ topic "__consumer_offsets" (compact)  │◄── commit / join_group
+//!                         └───────┬───────────────────────────────┘
+//!                                 │ implemented by
+//!            EmbeddedLog (default: segment files in a data directory)
+//!            Kafka cluster (feature `kafka`)
+//! ```
+//!
+//! ## Guarantees of the embedded engine ([`EmbeddedLog`])
+//! - **Durability** follows the [`FsyncPolicy`]: with `always`, an append returns only
+//!   after its batch is on disk. With any policy, a crashed *process* loses nothing that
+//!   was acknowledged (the data is in the page cache).
+//! - **Integrity**: every batch carries a CRC32C; reads check it and never return a record
+//!   whose batch fails. On open, the active segment of every partition is scanned and a
+//!   torn or corrupt tail is cut (and reported in [`EmbeddedLog::recovery_issues`]);
+//!   damaged indexes are rebuilt. [`verify()`] checks everything without changing it.
+//! - **Atomicity**: a batch is written whole or cut on recovery. An append larger than one
+//!   batch (8 MiB) is split; each part is atomic.
+//! - **Retention** deletes whole closed segments, by age or size. **Compaction** keeps the
+//!   latest record per key in closed segments and never changes an offset.
+//! - **Consumer groups**: committed offsets are durable (in the compacted topic
+//!   `__consumer_offsets`); membership lives in the process; delivery is at least once.
+//! - **Exclusive access**: one process opens a data directory at a time (a file lock);
+//!   another gets [`LogError::Locked`].
+//! - **Bad input** — invalid names, unknown topics or partitions, out-of-range offsets,
+//!   oversize records — is a typed [`LogError`], never a panic.
+
+mod config;
+mod consumer;
+mod embedded;
+mod error;
+mod group;
+mod log;
+mod partition;
+pub mod partitioner;
+mod record;
+mod segment;
+mod verify;
+
+pub use config::{
+    FsyncPolicy, INTERNAL_PREFIX, LogOptions, MAX_NAME_LEN, TopicConfig, parse_duration,
+    validate_name,
+};
+pub use consumer::{Consumer, PartitionRecords, StartFrom};
+pub use embedded::{EmbeddedLog, OFFSETS_TOPIC, now_ms};
+pub use error::{LogError, Result};
+pub use group::{EmbeddedMember, assign_range, assign_round_robin};
+pub use log::{
+    Assignment, AssignmentStrategy, FetchLimits, GroupMembership, Log, PartitionInfo,
+    TopicDescription, TopicInfo, TopicPartition,
+};
+pub use partition::{Appended, CompactionStats, RetentionStats};
+pub use partitioner::{murmur2, partition_for_key};
+pub use record::{Header, NewRecord, Record};
+pub use segment::SegmentIssue;
+pub use verify::{Problem, VerifyReport, verify};
+
+pub use bytes::Bytes;
+pub use event_listener::{EventListener, Listener};

@@ -1,0 +1,241 @@
+//! The `Log` trait: what every layer of lambda-kappa may ask of the master log.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use event_listener::{EventListener, Listener};
+use serde::{Deserialize, Serialize};
+
+use crate::config::TopicConfig;
+use crate::error::Result;
+use crate::partition::Appended;
+use crate::partitioner::partition_for_key;
+use crate::record::{NewRecord, Record};
+
+/// A topic and one of its partitions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
+
+/// A topic's name and configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    pub name: String,
+    pub config: TopicConfig,
+    /// Topics the log keeps for itself (names starting with `__`).
+    pub internal: bool,
+}
+
+/// The state of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    /// First offset still in the log (Kafka's log start offset).
+    pub earliest: u64,
+    /// Offset the next record will get (Kafka's log end offset).
+    pub latest: u64,
+    pub bytes: u64,
+    pub segments: u64,
+}
+
+/// A topic with the state of each partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDescription {
+    pub info: TopicInfo,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// Bounds on one fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub max_records: usize,
+    /// A soft bound: a fetch returns at least one batch when there is data.
+    pub max_bytes: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self {
+            max_records: 10_000,
+            max_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// How a consumer group spreads partitions over its members (Kafka's assignors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentStrategy {
+    /// Per topic, consecutive ranges of partitions to members in member-id order.
+    #[default]
+    Range,
+    /// All partitions of all topics dealt out one by one.
+    RoundRobin,
+}
+
+/// What a group member owns in one generation of its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Increases by one at every rebalance.
+    pub generation: u64,
+    pub partitions: Vec<TopicPartition>,
+}
+
+/// Membership of one consumer in a group. Dropping it leaves the group, which
+/// rebalances the partitions over the remaining members.
+///
+/// The contract is Kafka's: at every generation each subscribed partition is owned by
+/// exactly one member; a member commits only for partitions it owns in the current
+/// generation; processing is **at least once** — records processed after the last commit
+/// are processed again by the next owner after a rebalance or a crash.
+pub trait GroupMembership: Send + Sync + fmt::Debug {
+    fn group(&self) -> &str;
+    fn member_id(&self) -> &str;
+    /// The current generation and what this member owns in it.
+    fn assignment(&self) -> Assignment;
+    /// Commit positions (the offset of the next record to read) for owned partitions.
+    /// Fails with [`crate::LogError::Group`] when a partition is not owned by this member in
+    /// the current generation (it was rebalanced away).
+    fn commit(&self, offsets: &[(TopicPartition, u64)]) -> Result<()>;
+    /// Block until the group's generation differs from `generation`, or `timeout` passes.
+    /// Returns whether it changed.
+    fn wait_for_rebalance(&self, generation: u64, timeout: Duration) -> bool;
+}
+
+/// The shared master log: topics of partitions of records with dense offsets.
+///
+/// Every pipeline reads and writes through this trait only, so any implementation
+/// (the embedded engine, or a Kafka cluster behind the `kafka` feature) serves them all.
+///
+/// Guarantees an implementation gives:
+/// - offsets in a partition are dense from the first record on, start at 0 and never
+///   change; compaction removes records but never renumbers the ones it keeps;
+/// - a record acknowledged by [`Log::append`] is read back unchanged by every later
+///   [`Log::fetch`] of its offset until retention or compaction removes it;
+/// - append times never decrease within a partition; [`Log::offset_for_time`] looks up
+///   by append time;
+/// - a keyed record goes to `partition_for_key(key)`, exactly Kafka's default
+///   partitioner.
+pub trait Log: Send + Sync + fmt::Debug {
+    /// Create a topic. Fails if the name is invalid or taken.
+    fn create_topic(&self, name: &str, config: TopicConfig) -> Result<()>;
+    /// Delete a topic and all its data.
+    fn delete_topic(&self, name: &str) -> Result<()>;
+    /// Every topic, internal ones included.
+    fn list_topics(&self) -> Result<Vec<TopicInfo>>;
+    /// A topic's configuration and the state of each partition.
+    fn describe_topic(&self, name: &str) -> Result<TopicDescription>;
+
+    /// Append records to one partition, all or nothing for validation errors. Returns
+    /// the offsets they got.
+    fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended>;
+    /// Records from `offset` on. `offset == latest` gives an empty result; an offset
+    /// outside `[earliest, latest]` is [`crate::LogError::OffsetOutOfRange`].
+    fn fetch(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+    ) -> Result<Vec<Record>>;
+    /// `(earliest, latest)` offsets of a partition.
+    fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)>;
+    /// The first offset whose append time is at or after `time_ms`; `None` when every
+    /// record is older (read from the latest offset then).
+    fn offset_for_time(&self, topic: &str, partition: u32, time_ms: i64) -> Result<Option<u64>>;
+    /// A listener that fires at the next append to any partition of `topic`. Create it,
+    /// check for data, then wait on it: no wake-up can be missed in between. It works
+    /// both blocking ([`Listener::wait_timeout`]) and as a future.
+    fn listen(&self, topic: &str) -> Result<EventListener>;
+
+    /// Store committed positions of `group` (each the offset of the next record to read).
+    fn commit_offsets(&self, group: &str, topic: &str, offsets: &[(u32, u64)]) -> Result<()>;
+    /// The committed positions of `group` on `topic`, by partition.
+    fn committed_offsets(&self, group: &str, topic: &str) -> Result<BTreeMap<u32, u64>>;
+    /// Join `group` as a new member subscribed to `topics`; the group rebalances.
+    fn join_group(
+        &self,
+        group: &str,
+        topics: &[&str],
+        strategy: AssignmentStrategy,
+    ) -> Result<Box<dyn GroupMembership>>;
+
+    /// Number of partitions of a topic.
+    fn partition_count(&self, topic: &str) -> Result<u32> {
+        Ok(self.describe_topic(topic)?.info.config.partitions)
+    }
+
+    /// The latest offset of every partition: the *horizon* a batch run captures.
+    fn end_offsets(&self, topic: &str) -> Result<Vec<u64>> {
+        Ok(self
+            .describe_topic(topic)?
+            .partitions
+            .iter()
+            .map(|p| p.latest)
+            .collect())
+    }
+
+    /// Append records to a topic, choosing partitions as Kafka's default partitioner does:
+    /// a keyed record by `murmur2(key)`, keyless records of one call all to one partition,
+    /// rotating between calls (Kafka's sticky partitioner). Returns where each group of
+    /// records landed, in partition order; records keep their relative order within a
+    /// partition.
+    fn produce(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(u32, Appended)>> {
+        static STICKY: AtomicU32 = AtomicU32::new(0);
+        let partitions = self.partition_count(topic)?;
+        let sticky = STICKY.fetch_add(1, Ordering::Relaxed) % partitions;
+        let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
+        for r in records {
+            let p = match &r.key {
+                Some(k) => partition_for_key(k, partitions),
+                None => sticky,
+            };
+            by_partition.entry(p).or_default().push(r);
+        }
+        by_partition
+            .into_iter()
+            .map(|(p, recs)| Ok((p, self.append(topic, p, &recs)?)))
+            .collect()
+    }
+
+    /// Block until `partition` has a record at `offset` (its latest offset is beyond it)
+    /// or `timeout` passes. Returns whether data is there. Sleeps on the log's wake-up,
+    /// never spins.
+    fn wait_for(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let listener = self.listen(topic)?;
+            if self.offsets(topic, partition)?.1 > offset {
+                return Ok(true);
+            }
+            if listener.wait_deadline(deadline).is_none() {
+                return Ok(self.offsets(topic, partition)?.1 > offset);
+            }
+        }
+    }
+}
