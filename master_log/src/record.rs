@@ -8,8 +8,8 @@
 //!  batch header (50 bytes)                         records (repeated record_count times)
 //!  ┌──────────────┬─────────┬────────┐             ┌────────────────────────────────────┐
 //!  │ base_offset  │ length  │ crc32c │ ◄─ crc over │ len        varint  bytes after it  │
-//!  │ u64          │ u32     │ u32    │   the rest  │ offset Δ   varint  from base_offset │
-//!  ├──────────────┴─────────┴────────┤             │ time Δ     zigzag  from base event  │
+//!  │ u64          │ u32     │ u32    │ base_offset │ offset Δ   varint  from base_offset │
+//!  ├──────────────┴─────────┴────────┤ + the rest  │ time Δ     zigzag  from base event  │
 //!  │ magic u8 · attributes u8        │             │ key len    zigzag  -1 = no key      │
 //!  │ record_count u32                │             │ key        bytes                    │
 //!  │ last_offset_delta u32           │             │ value len  zigzag  -1 = tombstone   │
@@ -23,6 +23,11 @@
 //! so a reader can skip a batch without decoding it. Offsets inside a batch are stored as
 //! deltas, which lets compaction drop records without renumbering the ones it keeps.
 //!
+//! The CRC32C covers the base offset too (unlike Kafka's, which leaves it out so that a
+//! broker can renumber a batch without recomputing it): the base offset numbers every
+//! record of the batch, and a damaged one must not go unnoticed. Only `length` is outside
+//! the CRC, and a wrong length moves the range the CRC is computed over, so it fails too.
+//!
 //! Framing cost: 50 bytes per batch, plus 6 bytes per record for a record with a short
 //! key, a value under 128 bytes, no headers, and event times within ±63 ms of the first
 //! record's (up to 9 bytes when the event times spread over minutes). With batches of
@@ -32,10 +37,17 @@ use bytes::{Buf, Bytes};
 
 /// Size of the fixed batch header.
 pub const BATCH_HEADER_LEN: usize = 50;
-/// The format version written by this crate.
-pub const MAGIC: u8 = 1;
-/// Bytes before the CRC-covered part of a batch (base offset, length, crc).
+/// The format version written by this crate. Version 2 includes the base offset in the
+/// CRC; version 1 (which did not) is not read.
+pub const MAGIC: u8 = 2;
+/// Where the CRC-covered bytes after the CRC field start (after base offset, length, crc).
 const CRC_START: usize = 16;
+
+/// The CRC32C of a batch's first `end` bytes: its base offset, then everything after the
+/// CRC field.
+fn batch_crc(batch: &[u8], end: usize) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&batch[..8]), &batch[CRC_START..end])
+}
 
 /// One header of a record: a UTF-8 name and a byte value, as in Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,7 +293,7 @@ pub(crate) fn encode_batch<'a>(
     }
     let length = (buf.len() - 12) as u32;
     buf[8..12].copy_from_slice(&length.to_le_bytes());
-    let crc = crc32c::crc32c(&buf[CRC_START..]);
+    let crc = batch_crc(buf, buf.len());
     buf[12..16].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -352,7 +364,7 @@ impl BatchHeader {
 
 /// Check the CRC of a complete batch (`batch.len() == header.total_len`).
 pub(crate) fn crc_ok(header: &BatchHeader, batch: &[u8]) -> bool {
-    crc32c::crc32c(&batch[CRC_START..header.total_len]) == header.crc
+    batch_crc(batch, header.total_len) == header.crc
 }
 
 /// Decode the records of one complete, CRC-checked batch, pushing those with
@@ -536,10 +548,12 @@ mod tests {
                 headers: &[],
             }),
         );
-        for i in CRC_START..buf.len() {
+        // Every byte, the base offset included: a batch must not be renumbered silently.
+        for i in 0..buf.len() {
             let mut copy = buf.clone();
             copy[i] ^= 0x20;
-            // A header that no longer parses is a detection too.
+            // A header that no longer parses, or a length that no longer matches, is a
+            // detection too.
             if let Ok(Some(h)) = BatchHeader::parse(&copy) {
                 assert!(h.total_len != copy.len() || !crc_ok(&h, &copy), "byte {i}");
             }
