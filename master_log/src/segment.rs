@@ -193,6 +193,10 @@ pub(crate) struct Segment {
     index: Vec<IndexEntry>,
     time_index: Vec<TimeEntry>,
     bytes_since_index: u64,
+    /// A closed segment whose rebuild stopped at a damaged batch: `next_offset` is where
+    /// the damage starts, not where the segment ends, so reads past it must go to the file
+    /// (and fail there) instead of taking the segment for exhausted.
+    damaged: bool,
 }
 
 impl Segment {
@@ -228,6 +232,7 @@ impl Segment {
             index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
+            damaged: false,
         }
     }
 
@@ -374,11 +379,14 @@ impl Segment {
                         file: path.clone(),
                         reason,
                     },
-                    Some(err) => SegmentIssue::DamagedBatch {
-                        file: path.clone(),
-                        position: err.position,
-                        reason: err.reason,
-                    },
+                    Some(err) => {
+                        seg.damaged = true;
+                        SegmentIssue::DamagedBatch {
+                            file: path.clone(),
+                            position: err.position,
+                            reason: err.reason,
+                        }
+                    }
                 };
                 // The file keeps its full length: damaged bytes in a closed segment are
                 // reported, never silently dropped.
@@ -548,7 +556,7 @@ impl Segment {
         out: &mut Vec<Record>,
     ) -> Result<usize> {
         let mut bytes_read = 0;
-        if from >= self.next_offset {
+        if from >= self.next_offset && !self.damaged {
             return Ok(0);
         }
         let start = self.start_position(from);
