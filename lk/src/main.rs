@@ -1,1 +1,100 @@
-fn main() {}
+//! `lk`: the lambda-kappa command line.
+//!
+//! Every command opens the master log in the data directory (`--data`, default
+//! `./lk-data`), does its work and closes it. Errors print as one line on stderr and exit
+//! with status 1 (2 for a command line that does not parse).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod consume;
+mod demo;
+mod log_cmd;
+mod produce;
+mod text;
+mod topic;
+
+/// lambda-kappa: a Lambda and a Kappa pipeline over one shared, partitioned log.
+#[derive(Debug, Parser)]
+#[command(name = "lk", version, about, propagate_version = true)]
+struct Cli {
+    /// Data directory of the embedded log (and of everything else `lk` keeps).
+    #[arg(long, global = true, default_value = "lk-data", env = "LK_DATA")]
+    data: PathBuf,
+
+    /// When appended data is forced to disk: always, never, or interval:DURATION.
+    #[arg(long, global = true, default_value = "never")]
+    fsync: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(topic::TopicCommand),
+    /// Append lines from standard input to a topic (`key<TAB>value`, or a value alone).
+    Produce(produce::ProduceArgs),
+    /// Print a topic's records.
+    Consume(consume::ConsumeArgs),
+    /// Append a million keyed records, read them back as a consumer group, verify.
+    Demo(demo::DemoArgs),
+    /// Check or maintain the log's files.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                msg.push_str(": ");
+                msg.push_str(&cause.to_string());
+            }
+            eprintln!("lk: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let fsync: master_log::FsyncPolicy = cli.fsync.parse()?;
+    let options = master_log::LogOptions {
+        fsync,
+        ..master_log::LogOptions::default()
+    };
+    let open = || open_log(&cli.data, options.clone());
+    match cli.command {
+        Command::Topic(cmd) => topic::run(cmd, open),
+        Command::Produce(args) => produce::run(args, open),
+        Command::Consume(args) => consume::run(args, open),
+        Command::Demo(args) => demo::run(args, open),
+        Command::Log(cmd) => log_cmd::run(cmd, &cli.data, open),
+    }
+}
+
+/// Open the embedded log, reporting on stderr what recovery had to repair.
+fn open_log(
+    dir: &std::path::Path,
+    options: master_log::LogOptions,
+) -> anyhow::Result<master_log::EmbeddedLog> {
+    let log = master_log::EmbeddedLog::open_with(dir, options)?;
+    for issue in log.recovery_issues() {
+        eprintln!("lk: recovery: {}", text::describe_issue(issue));
+    }
+    Ok(log)
+}

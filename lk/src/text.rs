@@ -1,0 +1,103 @@
+//! Turning records and times into text.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use master_log::SegmentIssue;
+
+/// Escape bytes for one tab-separated field: `\t`, `\n`, `\r` and `\\` are escaped, and
+/// bytes that are not UTF-8 are written as `\xNN`.
+pub fn escape_field(bytes: &[u8], out: &mut String) {
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\\' => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+}
+
+/// A JSON value for bytes: the string when they are UTF-8, else `{"hex": "..."}`.
+pub fn json_bytes(bytes: Option<&[u8]>) -> serde_json::Value {
+    match bytes {
+        None => serde_json::Value::Null,
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(s) => serde_json::Value::String(s.to_owned()),
+            Err(_) => {
+                let hex: String = b.iter().map(|b| format!("{b:02x}")).collect();
+                serde_json::json!({ "hex": hex })
+            }
+        },
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, for a time in ms since the epoch.
+pub fn rfc3339_ms(ms: i64) -> String {
+    if ms < 0 {
+        return format!("{ms}ms");
+    }
+    let t = UNIX_EPOCH + Duration::from_millis(ms as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Parse an RFC 3339 time into ms since the epoch.
+pub fn parse_rfc3339(s: &str) -> anyhow::Result<i64> {
+    let t = humantime::parse_rfc3339_weak(s)
+        .map_err(|e| anyhow::anyhow!("time {s:?} is not RFC 3339 (like 2026-11-25T09:00:00Z): {e}"))?;
+    let d = t
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| anyhow::anyhow!("time {s:?} is before 1970"))?;
+    Ok(d.as_millis() as i64)
+}
+
+/// One line describing what recovery found.
+pub fn describe_issue(issue: &SegmentIssue) -> String {
+    match issue {
+        SegmentIssue::TruncatedTail {
+            file,
+            position,
+            bytes_cut,
+            reason,
+        } => format!(
+            "cut {bytes_cut} damaged bytes at the end of {} (from byte {position}): {reason}",
+            file.display()
+        ),
+        SegmentIssue::RebuiltIndex { file, reason } => {
+            format!("rebuilt the index of {}: {reason}", file.display())
+        }
+        SegmentIssue::DamagedBatch {
+            file,
+            position,
+            reason,
+        } => format!(
+            "damaged batch in {} at byte {position} (reads stop there; run `lk log verify`): {reason}",
+            file.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_separators_and_bad_utf8() {
+        let mut s = String::new();
+        escape_field(b"a\tb\nc\\d\xffe", &mut s);
+        assert_eq!(s, "a\\tb\\nc\\\\d\\xffe");
+    }
+
+    #[test]
+    fn rfc3339_roundtrip() {
+        let ms = parse_rfc3339("2026-11-25T09:00:00.250Z").unwrap();
+        assert_eq!(ms, 1_795_597_200_250);
+        assert_eq!(rfc3339_ms(ms), "2026-11-25T09:00:00.250Z");
+        assert!(parse_rfc3339("yesterday").is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The `lk` binary end to end: topics, produce/consume, groups, verification and errors.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+fn lk(dir: &TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("lk").unwrap();
+    cmd.arg("--data").arg(dir.path()).env_remove("LK_DATA");
+    cmd
+}
+
+fn consume_all(dir: &TempDir, topic: &str, extra: &[&str]) -> String {
+    let out = lk(dir)
+        .args(["consume", topic, "--idle-timeout", "300ms"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn produce_then_consume_from_beginning_keeps_keys_and_values() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir)
+        .args(["topic", "create", "demo", "--partitions", "3"])
+        .assert()
+        .success();
+    lk(&dir)
+        .args(["produce", "demo"])
+        .write_stdin("alice\thello\nbob\tworld\nvalue only\ncarol\ttab\tinside\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("produced 4 records"));
+    let out = consume_all(&dir, "demo", &["--from-beginning"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 4, "{out}");
+    // alice → 0, bob → 0 and carol → 2 by Kafka's murmur2 over 3 partitions.
+    assert!(lines.contains(&"0\t0\talice\thello"), "{out}");
+    assert!(lines.contains(&"0\t1\tbob\tworld"), "{out}");
+    assert!(lines.contains(&"2\t0\tcarol\ttab\\tinside"), "{out}");
+    assert!(lines.iter().any(|l| l.ends_with("\t\tvalue only")), "{out}");
+}
+
+#[test]
+fn json_output_has_every_field() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir).args(["topic", "create", "j"]).assert().success();
+    lk(&dir)
+        .args(["produce", "j"])
+        .write_stdin("k\tv\n")
+        .assert()
+        .success();
+    let out = consume_all(&dir, "j", &["--from-beginning", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["partition"], 0);
+    assert_eq!(v["offset"], 0);
+    assert_eq!(v["key"], "k");
+    assert_eq!(v["value"], "v");
+    assert!(v["append_time"].as_str().unwrap().ends_with('Z'));
+    assert!(v["event_time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn group_resumes_from_what_it_printed() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir)
+        .args(["topic", "create", "g", "--partitions", "1"])
+        .assert()
+        .success();
+    let input: String = (0..10).map(|i| format!("v{i}\n")).collect();
+    lk(&dir)
+        .args(["produce", "g"])
+        .write_stdin(input)
+        .assert()
+        .success();
+    let first = consume_all(&dir, "g", &["--group", "readers", "--from-beginning", "--max", "4"]);
+    assert_eq!(first.lines().count(), 4, "{first}");
+    assert!(first.lines().last().unwrap().ends_with("\tv3"));
+    let rest = consume_all(&dir, "g", &["--group", "readers", "--from-beginning"]);
+    let offsets: Vec<&str> = rest.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    assert_eq!(offsets, ["4", "5", "6", "7", "8", "9"], "{rest}");
+    // Another group reads everything again (publish-subscribe).
+    let other = consume_all(&dir, "g", &["--group", "others", "--from-beginning"]);
+    assert_eq!(other.lines().count(), 10);
+    // Nothing left for the first group.
+    assert_eq!(consume_all(&dir, "g", &["--group", "readers"]), "");
+}
+
+#[test]
+fn offset_and_time_starts() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir)
+        .args(["topic", "create", "t", "--partitions", "2"])
+        .assert()
+        .success();
+    lk(&dir)
+        .args(["produce", "t"])
+        .write_stdin("a\t1\na\t2\na\t3\n")
+        .assert()
+        .success();
+    // "a" is in partition 0 of 2 (murmur2("a") = -1563381124).
+    let out = consume_all(&dir, "t", &["--offset", "0:1"]);
+    assert_eq!(out, "0\t1\ta\t2\n0\t2\ta\t3\n");
+    let out = consume_all(&dir, "t", &["--from-time", "2000-01-01T00:00:00Z"]);
+    assert_eq!(out.lines().count(), 3);
+    let out = consume_all(&dir, "t", &["--from-time", "2999-01-01T00:00:00Z"]);
+    assert_eq!(out, "");
+}
+
+#[test]
+fn topic_list_describe_delete() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir)
+        .args(["topic", "create", "c", "--partitions", "2", "--compact", "--retention-ms", "1000"])
+        .assert()
+        .success();
+    lk(&dir)
+        .args(["topic", "list"])
+        .assert()
+        .success()
+        .stdout("c\t2 partitions compact\n");
+    lk(&dir)
+        .args(["topic", "describe", "c"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("compacted").and(predicate::str::contains("1000 ms")))
+        .stdout(predicate::str::contains("1\t0\t0\t0\t1"));
+    lk(&dir).args(["topic", "delete", "c"]).assert().success();
+    lk(&dir).args(["topic", "list"]).assert().success().stdout("");
+}
+
+#[test]
+fn bad_input_is_one_line_and_nonzero() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir).args(["topic", "create", "ok"]).assert().success();
+    let cases: &[(&[&str], &str)] = &[
+        (&["topic", "create", "../escape"], "invalid name"),
+        (&["topic", "create", "."], "invalid name"),
+        (&["topic", "create", "__mine"], "reserved"),
+        (&["topic", "create", "ok"], "already exists"),
+        (&["topic", "create", "zero", "--partitions", "0"], "partitions must be"),
+        (&["topic", "describe", "missing"], "unknown topic"),
+        (&["consume", "missing", "--max", "1"], "unknown topic"),
+        (&["consume", "ok", "--offset", "0:5"], "out of range"),
+        (&["consume", "ok", "--offset", "7:0"], "no partition 7"),
+        (&["consume", "ok", "--offset", "zero"], "expected PARTITION:OFFSET"),
+        (&["consume", "ok", "--from-time", "yesterday"], "RFC 3339"),
+        (&["consume", "ok", "--idle-timeout", "soon"], "duration"),
+        (&["--fsync", "sometimes", "topic", "list"], "fsync policy"),
+    ];
+    for (args, needle) in cases {
+        let out = lk(&dir).args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("lk: error: "), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    // A usage error is clap's, with status 2.
+    lk(&dir).args(["topic", "frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn verify_is_clean_then_finds_damage() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir).args(["topic", "create", "v"]).assert().success();
+    let input: String = (0..100).map(|i| format!("k{i}\tvalue {i}\n")).collect();
+    lk(&dir)
+        .args(["produce", "v", "--batch", "10"])
+        .write_stdin(input)
+        .assert()
+        .success();
+    lk(&dir)
+        .args(["log", "verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("100 records").and(predicate::str::contains("no damage")));
+    // Flip one byte in the middle of the segment.
+    let seg = dir.path().join("topics/v/0/00000000000000000000.log");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&seg, bytes).unwrap();
+    lk(&dir)
+        .args(["log", "verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("DAMAGED").and(predicate::str::contains("00000000000000000000.log at byte")));
+    // Opening the log cuts the damaged tail, says so, and keeps everything before it.
+    let out = consume_all(&dir, "v", &["--from-beginning"]);
+    let n = out.lines().count();
+    assert!(n > 0 && n < 100, "{n} records survived");
+    for (i, line) in out.lines().enumerate() {
+        assert_eq!(line, format!("0\t{i}\tk{i}\tvalue {i}"));
+    }
+    lk(&dir).args(["log", "verify"]).assert().success();
+}
+
+#[test]
+fn second_process_gets_a_clear_lock_error() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir).args(["topic", "create", "l"]).assert().success();
+    let mut follower = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
+        .arg("--data")
+        .arg(dir.path())
+        .args(["consume", "l", "--idle-timeout", "20s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the follower holds the lock: it writes its pid into the lock file.
+    let lock = dir.path().join(".lock");
+    let pid = follower.id().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&lock).unwrap_or_default() != pid {
+        assert!(std::time::Instant::now() < deadline, "the follower never took the lock");
+        assert!(follower.try_wait().unwrap().is_none(), "the follower exited early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = lk(&dir).args(["topic", "list"]).output().unwrap();
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    assert!(stderr.contains(&format!("(pid {pid})")), "{stderr}");
+    // Once the holder is gone, the directory opens again.
+    lk(&dir).args(["topic", "list"]).assert().success();
+}
