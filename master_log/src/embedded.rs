@@ -279,6 +279,28 @@ impl EmbeddedLog {
         Ok(())
     }
 
+    /// Drop every group's committed offsets for `topic`, durably: tombstones in the offsets
+    /// topic, so that they neither come back when the log is reopened nor apply to a new
+    /// topic of the same name.
+    fn forget_committed_offsets(&self, topic: &str) -> Result<()> {
+        let otopic = self.topic(OFFSETS_TOPIC)?;
+        let now = now_ms();
+        let mut committed = self.inner.committed.lock();
+        let mut tombstones: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
+        for (g, t, p) in committed.keys().filter(|(_, t, _)| t == topic) {
+            let op = partition_for_key(g.as_bytes(), otopic.config.partitions);
+            tombstones
+                .entry(op)
+                .or_default()
+                .push(NewRecord::tombstone(offset_key(g, t, *p), now));
+        }
+        for (op, records) in tombstones {
+            otopic.partition(op)?.write().append(&records, now)?;
+        }
+        committed.retain(|(_, t, _), _| t != topic);
+        Ok(())
+    }
+
     /// Apply retention to every topic and compaction to compacted ones, now. (Both also
     /// run by themselves whenever a segment rolls.)
     pub fn run_maintenance(&self) -> Result<(RetentionStats, CompactionStats)> {
@@ -387,13 +409,13 @@ impl Log for EmbeddedLog {
         for p in &state.partitions {
             p.write().mark_deleted();
         }
+        self.forget_committed_offsets(name)?;
         let dir = topics_dir(&self.inner.dir).join(name);
         let trash = self.inner.dir.join("trash");
         fs::create_dir_all(&trash).ctx(|| format!("create {}", trash.display()))?;
         let target = trash.join(format!("{name}-{}", now_ms()));
         fs::rename(&dir, &target).ctx(|| format!("move {} to trash", dir.display()))?;
         fs::remove_dir_all(&target).ctx(|| format!("delete {}", target.display()))?;
-        self.inner.committed.lock().retain(|(_, t, _), _| t != name);
         Ok(())
     }
 
