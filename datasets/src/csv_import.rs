@@ -1,0 +1,669 @@
+//! CSV import of any user file into a topic, in constant memory.
+//!
+//! ```text
+//!  file ──► header ──► schema: forced columns + types inferred from the first
+//!   │                  `infer_rows` rows (integer ⊂ float, bool, timestamp, else string)
+//!   │                  (or the schema the topic already has)
+//!   ├─ on_error = fail: pass 1 checks every row, writes nothing; the first bad row
+//!   │                   stops the import with its line number and reason
+//!   └─ pass 2 (or the only pass with on_error = skip): each row ──► typed row value
+//!         key = key column's text ──► Kafka's murmur2 partition, in file order
+//!         bad rows (skip) ──► rejects CSV: line, reason, the row's fields
+//! ```
+//!
+//! A row is bad when its field count differs from the header's, its time is empty or
+//! unparsable, its key is empty, a field does not parse as its column's type, or a
+//! field is not UTF-8. Nulls are empty fields and the `null_values` markers.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use csv::ByteRecord;
+use master_log::{Log, NewRecord, partition_for_key};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DatasetError, IoContext, Result};
+use crate::generate::ensure_topic;
+use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
+use crate::row::{Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_timestamp_auto};
+use crate::sidecar::{self, TopicContent};
+
+/// What to do with a bad row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Stop at the first bad row, with its line number and reason; write nothing.
+    #[default]
+    Fail,
+    /// Write every good row; every bad row goes to the rejects file.
+    Skip,
+}
+
+impl std::str::FromStr for OnError {
+    type Err = DatasetError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fail" => Ok(Self::Fail),
+            "skip" => Ok(Self::Skip),
+            other => Err(DatasetError::InvalidOptions(format!(
+                "on-error {other:?}: expected fail or skip"
+            ))),
+        }
+    }
+}
+
+/// Options of `lk ingest csv`, one field per flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportOptions {
+    pub file: PathBuf,
+    pub topic: String,
+    /// The column giving each record's event time.
+    pub time_column: String,
+    pub time_format: TimeFormat,
+    /// The column whose text is the record key (decides the partition); `None`: keyless
+    /// rows, spread over partitions batch by batch.
+    pub key_column: Option<String>,
+    /// Forced column types (`--columns a:integer,b:string`); other columns are inferred.
+    pub columns: Vec<(String, ColumnType)>,
+    /// Field texts meaning null, besides the empty field (`--null-values NA,-`).
+    pub null_values: Vec<String>,
+    pub delimiter: u8,
+    pub on_error: OnError,
+    /// Where bad rows go with `skip` (default: `<sidecar dir>/<topic>.rejects.csv`, or
+    /// `<file>.rejects.csv` without a sidecar dir). Created only when a row is rejected.
+    pub rejects: Option<PathBuf>,
+    /// Partitions of the topic when it is created.
+    pub partitions: u32,
+    /// Rows sampled to infer types; 0 reads the whole file for it (one more pass).
+    pub infer_rows: u64,
+    /// Records per append call per partition.
+    pub batch_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            file: PathBuf::new(),
+            topic: String::new(),
+            time_column: String::new(),
+            time_format: TimeFormat::Rfc3339,
+            key_column: None,
+            columns: Vec::new(),
+            null_values: Vec::new(),
+            delimiter: b',',
+            on_error: OnError::Fail,
+            rejects: None,
+            partitions: 4,
+            infer_rows: 10_000,
+            batch_size: 2_000,
+        }
+    }
+}
+
+impl ImportOptions {
+    pub fn new(file: impl Into<PathBuf>, topic: impl Into<String>, time_column: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            topic: topic.into(),
+            time_column: time_column.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Parse `--columns` text: `name:type,name:type` (a name may itself contain `:`).
+pub fn parse_column_types(spec: &str) -> Result<Vec<(String, ColumnType)>> {
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let (name, ty) = item.rsplit_once(':').ok_or_else(|| {
+                DatasetError::InvalidOptions(format!("column spec {item:?}: expected NAME:TYPE"))
+            })?;
+            Ok((name.trim().to_owned(), ty.trim().parse()?))
+        })
+        .collect()
+}
+
+/// Parse a one-character delimiter (`,`, `;`, `\t` or `tab`).
+pub fn parse_delimiter(s: &str) -> Result<u8> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        other => Err(DatasetError::InvalidOptions(format!(
+            "delimiter {other:?}: expected one ASCII character or 'tab'"
+        ))),
+    }
+}
+
+/// A rejected row, as listed in a summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What an import did: returned, and appended to the topic's sidecar file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub file: PathBuf,
+    pub topic: String,
+    pub partitions: u32,
+    pub schema: Schema,
+    /// Columns whose type was forced by the options (the others were inferred, or
+    /// came from the topic's schema).
+    pub forced: Vec<String>,
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// The first rejected rows (at most 20); all of them are in the rejects file.
+    pub first_rejects: Vec<RejectedRow>,
+    pub rejects_file: Option<PathBuf>,
+    pub bytes: u64,
+    pub records_per_partition: Vec<u64>,
+    /// Event time range of the accepted rows, ms.
+    pub min_event_time: Option<i64>,
+    pub max_event_time: Option<i64>,
+    pub elapsed_ms: u64,
+    pub rows_per_s: f64,
+}
+
+/// What the parser needs of a schema, precomputed.
+struct Plan {
+    schema: Schema,
+    types: Vec<ColumnType>,
+    time_idx: usize,
+    key_idx: Option<usize>,
+    time_format: TimeFormat,
+    nulls: HashSet<Vec<u8>>,
+}
+
+impl Plan {
+    #[inline]
+    fn is_null(&self, f: &[u8]) -> bool {
+        f.is_empty() || (!self.nulls.is_empty() && self.nulls.contains(f))
+    }
+
+    /// Check and encode one row into `value`; returns the event time in µs.
+    fn encode(&self, rec: &ByteRecord, value: &mut Vec<u8>) -> std::result::Result<i64, String> {
+        let n = self.types.len();
+        if rec.len() != n {
+            return Err(format!("expected {n} fields, found {}", rec.len()));
+        }
+        let mut time = None;
+        let mut enc = RowEncoder::begin(value, n, |i| self.is_null(&rec[i]));
+        for (i, (field, ty)) in rec.iter().zip(&self.types).enumerate() {
+            let name = || &self.schema.columns[i].name;
+            if self.is_null(field) {
+                if i == self.time_idx {
+                    return Err(format!("time column {:?} is empty", name()));
+                }
+                if Some(i) == self.key_idx {
+                    return Err(format!("key column {:?} is empty", name()));
+                }
+                continue;
+            }
+            let text = std::str::from_utf8(field)
+                .map_err(|_| format!("column {:?} is not valid UTF-8", name()))?;
+            if i == self.time_idx {
+                let us = self.time_format.parse(text).ok_or_else(|| {
+                    format!(
+                        "time column {:?}: cannot parse {:?} as {}",
+                        name(),
+                        text,
+                        time_format_name(&self.time_format)
+                    )
+                })?;
+                enc.integer(us);
+                time = Some(us);
+                continue;
+            }
+            let t = text.trim();
+            let not = |ty: ColumnType| format!("column {:?}: {:?} is not a {ty}", name(), text);
+            match ty {
+                ColumnType::Integer => enc.integer(t.parse().map_err(|_| not(*ty))?),
+                ColumnType::Float => enc.float(t.parse().map_err(|_| not(*ty))?),
+                ColumnType::Bool => enc.bool(parse_bool(t).ok_or_else(|| not(*ty))?),
+                ColumnType::Timestamp => enc.integer(parse_timestamp_auto(t).ok_or_else(|| not(*ty))?),
+                ColumnType::String => enc.string(text),
+            }
+        }
+        time.ok_or_else(|| "no time".to_owned())
+    }
+}
+
+fn time_format_name(f: &TimeFormat) -> String {
+    match f {
+        TimeFormat::Rfc3339 => "rfc3339".into(),
+        TimeFormat::EpochMs => "epoch-ms".into(),
+        TimeFormat::EpochS => "epoch-s".into(),
+        TimeFormat::Strftime(p) => format!("{p:?}"),
+    }
+}
+
+fn open_reader(opts: &ImportOptions) -> Result<csv::Reader<BufReader<File>>> {
+    let f = File::open(&opts.file).ctx(|| format!("open {}", opts.file.display()))?;
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(BufReader::with_capacity(1 << 20, f)))
+}
+
+fn bad_file(opts: &ImportOptions, reason: String) -> DatasetError {
+    DatasetError::BadFile {
+        file: opts.file.clone(),
+        reason,
+    }
+}
+
+/// Infer column types of the file from its first `rows` rows (all when 0).
+pub fn infer_schema(
+    opts: &ImportOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<(Schema, Vec<String>)> {
+    let mut reader = open_reader(opts)?;
+    let names = header_names(opts, &mut reader)?;
+    let nulls: HashSet<Vec<u8>> = opts.null_values.iter().map(|s| s.as_bytes().to_vec()).collect();
+    let forced: BTreeMap<&str, ColumnType> = opts.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    for name in forced.keys() {
+        if !names.iter().any(|n| n == name) {
+            return Err(bad_file(opts, format!("--columns names {name:?}, which is not a column of the header")));
+        }
+    }
+    // Per column: (seen a value, could be integer, float, bool, timestamp).
+    let mut could = vec![(false, true, true, true, true); names.len()];
+    let mut rec = ByteRecord::new();
+    let mut report = Progress::new(Phase::Infer);
+    report.total_items = (opts.infer_rows > 0).then_some(opts.infer_rows);
+    let mut rows = 0u64;
+    while opts.infer_rows == 0 || rows < opts.infer_rows {
+        if !reader.read_byte_record(&mut rec).ctx(|| format!("read {}", opts.file.display()))? {
+            break;
+        }
+        rows += 1;
+        for (i, f) in rec.iter().enumerate().take(names.len()) {
+            if f.is_empty() || nulls.contains(f) {
+                continue;
+            }
+            let Ok(s) = std::str::from_utf8(f) else {
+                could[i] = (true, false, false, false, false);
+                continue;
+            };
+            let s = s.trim();
+            let c = &mut could[i];
+            c.0 = true;
+            if c.1 && s.parse::<i64>().is_err() {
+                c.1 = false;
+            }
+            if c.2 && s.parse::<f64>().is_err() {
+                c.2 = false;
+            }
+            if c.3 && parse_bool(s).is_none() {
+                c.3 = false;
+            }
+            if c.4 && parse_timestamp_auto(s).is_none() {
+                c.4 = false;
+            }
+        }
+        if rows.is_multiple_of(REPORT_EVERY) {
+            report.items = rows;
+            report.bytes = reader.position().byte();
+            progress(&report);
+        }
+    }
+    report.items = rows;
+    report.done = true;
+    progress(&report);
+    let columns = names
+        .iter()
+        .zip(&could)
+        .map(|(name, &(seen, int, float, boolean, ts))| {
+            let ty = if let Some(t) = forced.get(name.as_str()) {
+                *t
+            } else if name == &opts.time_column {
+                ColumnType::Timestamp
+            } else if !seen {
+                ColumnType::String
+            } else if int {
+                ColumnType::Integer
+            } else if float {
+                ColumnType::Float
+            } else if boolean {
+                ColumnType::Bool
+            } else if ts {
+                ColumnType::Timestamp
+            } else {
+                ColumnType::String
+            };
+            Column {
+                name: name.clone(),
+                ty,
+            }
+        })
+        .collect();
+    let schema = Schema {
+        columns,
+        time_column: opts.time_column.clone(),
+        key_column: opts.key_column.clone(),
+    };
+    check_schema(opts, &schema)?;
+    Ok((schema, forced.keys().map(|s| (*s).to_owned()).collect()))
+}
+
+fn header_names(opts: &ImportOptions, reader: &mut csv::Reader<BufReader<File>>) -> Result<Vec<String>> {
+    let header = reader
+        .byte_headers()
+        .ctx(|| format!("read the header of {}", opts.file.display()))?
+        .clone();
+    if header.is_empty() {
+        return Err(bad_file(opts, "the file is empty: no header line".into()));
+    }
+    let mut names = Vec::with_capacity(header.len());
+    for (i, f) in header.iter().enumerate() {
+        let name = std::str::from_utf8(f)
+            .map_err(|_| bad_file(opts, format!("header field {} is not UTF-8", i + 1)))?
+            .trim()
+            .to_owned();
+        if name.is_empty() {
+            return Err(bad_file(opts, format!("header field {} is empty", i + 1)));
+        }
+        if names.contains(&name) {
+            return Err(bad_file(opts, format!("column {name:?} appears twice in the header")));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+fn check_schema(opts: &ImportOptions, schema: &Schema) -> Result<()> {
+    let Some(t) = schema.index_of(&schema.time_column) else {
+        return Err(bad_file(opts, format!("no time column {:?} in the header", schema.time_column)));
+    };
+    if schema.columns[t].ty != ColumnType::Timestamp {
+        return Err(bad_file(
+            opts,
+            format!("the time column {:?} must be a timestamp, not {}", schema.time_column, schema.columns[t].ty),
+        ));
+    }
+    if let Some(k) = &schema.key_column
+        && schema.index_of(k).is_none()
+    {
+        return Err(bad_file(opts, format!("no key column {k:?} in the header")));
+    }
+    Ok(())
+}
+
+/// Import `opts.file` into `opts.topic` of `log` (created with `opts.partitions`
+/// partitions if it does not exist).
+///
+/// With `sidecar_dir`, the schema and this import's summary go to
+/// `<sidecar_dir>/<topic>.json`; a topic that already has a schema there only takes files
+/// with the same columns, whose types it keeps.
+pub fn import_csv(
+    log: &dyn Log,
+    opts: &ImportOptions,
+    sidecar_dir: Option<&Path>,
+    progress: &mut ProgressFn<'_>,
+) -> Result<ImportSummary> {
+    let started = Instant::now();
+    master_log::validate_name(&opts.topic)?;
+    if opts.partitions == 0 || opts.batch_size == 0 {
+        return Err(DatasetError::InvalidOptions("partitions and batch_size must be positive".into()));
+    }
+    if opts.time_column.is_empty() {
+        return Err(DatasetError::InvalidOptions("a time column is required".into()));
+    }
+    let total_bytes = std::fs::metadata(&opts.file)
+        .ctx(|| format!("read {}", opts.file.display()))?
+        .len();
+
+    // The schema: the topic's own, or inferred.
+    let existing = match sidecar_dir {
+        Some(dir) => sidecar::read_sidecar(dir, &opts.topic)?,
+        None => None,
+    };
+    let mut previous_imports = Vec::new();
+    let (schema, forced) = match existing.map(|m| m.content) {
+        Some(TopicContent::Csv { schema, imports }) => {
+            previous_imports = imports;
+            let mut reader = open_reader(opts)?;
+            let names = header_names(opts, &mut reader)?;
+            let theirs: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+            if names != theirs {
+                return Err(DatasetError::SchemaMismatch {
+                    topic: opts.topic.clone(),
+                    reason: format!("its columns are {theirs:?}, this file's are {names:?}"),
+                });
+            }
+            if schema.time_column != opts.time_column || schema.key_column != opts.key_column {
+                return Err(DatasetError::SchemaMismatch {
+                    topic: opts.topic.clone(),
+                    reason: format!(
+                        "its time column is {:?} and key column {:?}",
+                        schema.time_column, schema.key_column
+                    ),
+                });
+            }
+            for (name, ty) in &opts.columns {
+                if schema.index_of(name).map(|i| schema.columns[i].ty) != Some(*ty) {
+                    return Err(DatasetError::SchemaMismatch {
+                        topic: opts.topic.clone(),
+                        reason: format!("column {name:?} is not {ty} there"),
+                    });
+                }
+            }
+            (schema, Vec::new())
+        }
+        Some(TopicContent::Generated(g)) => {
+            return Err(DatasetError::SchemaMismatch {
+                topic: opts.topic.clone(),
+                reason: format!("it holds generated {} events", g.options.dataset),
+            });
+        }
+        None => {
+            if sidecar_dir.is_some() && topic_records(log, &opts.topic)? > 0 {
+                return Err(DatasetError::SchemaMismatch {
+                    topic: opts.topic.clone(),
+                    reason: "it holds records but has no sidecar schema".into(),
+                });
+            }
+            infer_schema(opts, progress)?
+        }
+    };
+    let plan = Plan {
+        types: schema.columns.iter().map(|c| c.ty).collect(),
+        time_idx: schema.index_of(&schema.time_column).unwrap_or(0),
+        key_idx: schema.key_column.as_ref().and_then(|k| schema.index_of(k)),
+        time_format: opts.time_format.clone(),
+        nulls: opts.null_values.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        schema,
+    };
+
+    // Pass 1 in fail mode: check every row, write nothing.
+    if opts.on_error == OnError::Fail {
+        let mut reader = open_reader(opts)?;
+        header_names(opts, &mut reader)?;
+        let mut rec = ByteRecord::new();
+        let mut value = Vec::with_capacity(256);
+        let mut report = Progress::new(Phase::Validate);
+        report.total_bytes = Some(total_bytes);
+        let mut rows = 0u64;
+        while reader.read_byte_record(&mut rec).ctx(|| format!("read {}", opts.file.display()))? {
+            rows += 1;
+            value.clear();
+            if let Err(reason) = plan.encode(&rec, &mut value) {
+                return Err(DatasetError::BadRow {
+                    file: opts.file.clone(),
+                    line: rec.position().map_or(0, |p| p.line()),
+                    reason,
+                });
+            }
+            if rows.is_multiple_of(REPORT_EVERY) {
+                report.items = rows;
+                report.bytes = reader.position().byte();
+                progress(&report);
+            }
+        }
+        report.items = rows;
+        report.bytes = total_bytes;
+        report.done = true;
+        progress(&report);
+    }
+
+    // The writing pass.
+    let partitions = ensure_topic(log, &opts.topic, opts.partitions)?;
+    let rejects_path = opts.rejects.clone().unwrap_or_else(|| match sidecar_dir {
+        Some(dir) => dir.join(format!("{}.rejects.csv", opts.topic)),
+        None => {
+            let mut p = opts.file.as_os_str().to_owned();
+            p.push(".rejects.csv");
+            PathBuf::from(p)
+        }
+    });
+    let mut rejects: Option<csv::Writer<BufWriter<File>>> = None;
+    let mut summary = ImportSummary {
+        file: opts.file.clone(),
+        topic: opts.topic.clone(),
+        partitions,
+        schema: plan.schema.clone(),
+        forced,
+        rows: 0,
+        accepted: 0,
+        rejected: 0,
+        first_rejects: Vec::new(),
+        rejects_file: None,
+        bytes: total_bytes,
+        records_per_partition: vec![0; partitions as usize],
+        min_event_time: None,
+        max_event_time: None,
+        elapsed_ms: 0,
+        rows_per_s: 0.0,
+    };
+    let mut reader = open_reader(opts)?;
+    header_names(opts, &mut reader)?;
+    let mut rec = ByteRecord::new();
+    let mut value = Vec::with_capacity(256);
+    let mut arena = BytesMut::with_capacity(1 << 20);
+    let mut buffers: Vec<Vec<NewRecord>> = (0..partitions).map(|_| Vec::with_capacity(opts.batch_size)).collect();
+    let mut keyless_partition = 0u32;
+    let mut report = Progress::new(Phase::Write);
+    report.total_bytes = Some(total_bytes);
+    let freeze = |arena: &mut BytesMut, b: &[u8]| -> Bytes {
+        if arena.capacity() - arena.len() < b.len() {
+            arena.reserve(b.len().max(1 << 20));
+        }
+        arena.extend_from_slice(b);
+        arena.split().freeze()
+    };
+    while reader.read_byte_record(&mut rec).ctx(|| format!("read {}", opts.file.display()))? {
+        summary.rows += 1;
+        value.clear();
+        let line = rec.position().map_or(0, |p| p.line());
+        match plan.encode(&rec, &mut value) {
+            Ok(us) => {
+                let ms = us.div_euclid(1000);
+                summary.min_event_time = Some(summary.min_event_time.map_or(ms, |m| m.min(ms)));
+                summary.max_event_time = Some(summary.max_event_time.map_or(ms, |m| m.max(ms)));
+                let key = plan.key_idx.map(|k| freeze(&mut arena, &rec[k]));
+                let p = match &key {
+                    Some(k) => partition_for_key(k, partitions),
+                    None => keyless_partition,
+                } as usize;
+                buffers[p].push(NewRecord {
+                    key,
+                    value: Some(freeze(&mut arena, &value)),
+                    event_time: ms,
+                    headers: Vec::new(),
+                });
+                summary.accepted += 1;
+                summary.records_per_partition[p] += 1;
+                if buffers[p].len() >= opts.batch_size {
+                    log.append(&opts.topic, p as u32, &buffers[p])?;
+                    buffers[p].clear();
+                    if plan.key_idx.is_none() {
+                        keyless_partition = (keyless_partition + 1) % partitions;
+                    }
+                }
+            }
+            Err(reason) => {
+                if opts.on_error == OnError::Fail {
+                    // The file changed since pass 1; what is written stays written.
+                    return Err(DatasetError::BadRow {
+                        file: opts.file.clone(),
+                        line,
+                        reason: format!("{reason} (the file changed during the import)"),
+                    });
+                }
+                summary.rejected += 1;
+                if rejects.is_none() {
+                    if let Some(dir) = rejects_path.parent() {
+                        std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+                    }
+                    let f = File::create(&rejects_path).ctx(|| format!("create {}", rejects_path.display()))?;
+                    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::new(f));
+                    w.write_record(["line", "reason", "fields"]).ctx(|| format!("write {}", rejects_path.display()))?;
+                    rejects = Some(w);
+                    summary.rejects_file = Some(rejects_path.clone());
+                }
+                if let Some(w) = rejects.as_mut() {
+                    let line_text = line.to_string();
+                    let head: [&[u8]; 2] = [line_text.as_bytes(), reason.as_bytes()];
+                    w.write_record(head.into_iter().chain(rec.iter()))
+                        .ctx(|| format!("write {}", rejects_path.display()))?;
+                }
+                if summary.first_rejects.len() < 20 {
+                    summary.first_rejects.push(RejectedRow { line, reason });
+                }
+            }
+        }
+        if summary.rows.is_multiple_of(REPORT_EVERY) {
+            report.items = summary.rows;
+            report.bytes = reader.position().byte();
+            progress(&report);
+        }
+    }
+    for (p, buf) in buffers.iter().enumerate() {
+        if !buf.is_empty() {
+            log.append(&opts.topic, p as u32, buf)?;
+        }
+    }
+    if let Some(mut w) = rejects {
+        w.flush().ctx(|| format!("write {}", rejects_path.display()))?;
+    }
+    report.items = summary.rows;
+    report.bytes = total_bytes;
+    report.done = true;
+    progress(&report);
+
+    let elapsed = started.elapsed();
+    summary.elapsed_ms = elapsed.as_millis() as u64;
+    summary.rows_per_s = summary.rows as f64 / elapsed.as_secs_f64().max(1e-9);
+    if let Some(dir) = sidecar_dir {
+        previous_imports.push(summary.clone());
+        sidecar::write(
+            dir,
+            &opts.topic,
+            &TopicContent::Csv {
+                schema: plan.schema.clone(),
+                imports: previous_imports,
+            },
+        )?;
+    }
+    Ok(summary)
+}
+
+/// Records in `topic` (0 when it does not exist).
+pub(crate) fn topic_records(log: &dyn Log, topic: &str) -> Result<u64> {
+    match log.describe_topic(topic) {
+        Ok(d) => Ok(d.partitions.iter().map(|p| p.latest - p.earliest).sum()),
+        Err(master_log::LogError::UnknownTopic(_)) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}

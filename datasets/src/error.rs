@@ -1,0 +1,91 @@
+//! The one error type of the datasets crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while generating, importing, exporting or decoding
+/// events. Bad input is always one of these, never a panic.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// The master log refused an operation.
+    #[error(transparent)]
+    Log(#[from] master_log::LogError),
+
+    /// Options that make no sense (a fraction outside `[0, 1]`, zero partitions, ...).
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+
+    /// A bad row of a CSV file in `fail` mode: nothing of the file was written.
+    #[error("{file}:{line}: {reason} (nothing of this file was written)")]
+    BadRow {
+        file: PathBuf,
+        /// 1-based line number where the row starts (the header is line 1).
+        line: u64,
+        reason: String,
+    },
+
+    /// The CSV file itself cannot be used (no header, duplicate column names, ...).
+    #[error("{file}: {reason}")]
+    BadFile { file: PathBuf, reason: String },
+
+    /// A CSV file whose columns differ from the schema the topic already has.
+    #[error("topic {topic:?} already holds rows of another schema: {reason}")]
+    SchemaMismatch { topic: String, reason: String },
+
+    /// A generator asked to write into a topic that already holds records.
+    #[error("topic {topic:?} already holds {records} records; generate into a new topic or set `append`")]
+    TopicNotEmpty { topic: String, records: u64 },
+
+    /// A record value that does not decode as the expected event.
+    #[error("cannot decode {what}: {reason}")]
+    Decode { what: &'static str, reason: String },
+
+    /// A topic whose records are neither a known dataset nor described by a sidecar.
+    #[error("topic {topic:?}: {reason}")]
+    UnknownDataset { topic: String, reason: String },
+
+    /// A CSV reader or writer error that is not about one row.
+    #[error("{context}: {source}")]
+    Csv {
+        context: String,
+        #[source]
+        source: csv::Error,
+    },
+
+    /// A sidecar file that does not parse.
+    #[error("bad sidecar file {file}: {reason}")]
+    Sidecar { file: PathBuf, reason: String },
+
+    /// An operating-system error, with what it concerned.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The datasets crate's result type.
+pub type Result<T, E = DatasetError> = std::result::Result<T, E>;
+
+/// Attach a context to an `io::Error`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| DatasetError::Io {
+            context: context(),
+            source,
+        })
+    }
+}
+
+impl<T> IoContext<T> for std::result::Result<T, csv::Error> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| DatasetError::Csv {
+            context: context(),
+            source,
+        })
+    }
+}

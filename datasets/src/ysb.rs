@@ -1,0 +1,285 @@
+//! `ysb`: the Yahoo Streaming Benchmark's ad events.
+//!
+//! As in the benchmark's generator: 100 campaigns of 10 ads each (1,000 ads), 100 users
+//! and 100 pages, all UUIDs; each event picks a user, a page and an ad uniformly (or the
+//! ad by Zipf(`key_skew`)), an ad type among `banner, modal, sponsored-search, mail,
+//! mobile` and an event type among `view, click, purchase`, uniformly. Identifiers are
+//! 16-byte [`Uuid`]s, not strings, so a value decodes without allocating; the record key
+//! is the ad id's 16 bytes.
+//!
+//! The benchmark's query joins each `view` with the static ad → campaign table, then
+//! counts views per campaign per 10-second window. That table is a function of the seed
+//! only ([`YsbCampaigns::new`]); the generator also writes it next to the topic's sidecar
+//! as `<topic>.campaigns.csv` (`ad_id,campaign_id`), for both pipelines to load.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, Codec, Event, Ipv4, TAG_YSB, Uuid};
+use crate::error::Result;
+use crate::generate::{GenerateOptions, Source, streams};
+use crate::rng::{KeySampler, Rng, mix64};
+
+/// Campaigns in the benchmark.
+pub const CAMPAIGNS: usize = 100;
+/// Ads per campaign.
+pub const ADS_PER_CAMPAIGN: usize = 10;
+/// Users and pages in the benchmark's pools.
+pub const USERS: usize = 100;
+pub const PAGES: usize = 100;
+
+/// The kind of ad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdType {
+    Banner,
+    Modal,
+    SponsoredSearch,
+    Mail,
+    Mobile,
+}
+
+impl AdType {
+    pub const ALL: [AdType; 5] = [
+        Self::Banner,
+        Self::Modal,
+        Self::SponsoredSearch,
+        Self::Mail,
+        Self::Mobile,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Banner => "banner",
+            Self::Modal => "modal",
+            Self::SponsoredSearch => "sponsored-search",
+            Self::Mail => "mail",
+            Self::Mobile => "mobile",
+        }
+    }
+}
+
+/// What the user did with the ad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YsbEventType {
+    View,
+    Click,
+    Purchase,
+}
+
+impl YsbEventType {
+    pub const ALL: [YsbEventType; 3] = [Self::View, Self::Click, Self::Purchase];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::View => "view",
+            Self::Click => "click",
+            Self::Purchase => "purchase",
+        }
+    }
+}
+
+/// One ad event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct YsbEvent {
+    pub event_id: u64,
+    pub user_id: Uuid,
+    pub page_id: Uuid,
+    /// The ad (the record key: its 16 bytes).
+    pub ad_id: Uuid,
+    pub ad_type: AdType,
+    pub event_type: YsbEventType,
+    /// ms since the Unix epoch; equal to the record's event time.
+    pub event_time: i64,
+    pub ip_address: Ipv4,
+}
+
+impl Event for YsbEvent {
+    const TAG: u8 = TAG_YSB;
+    const NAME: &'static str = "ysb event";
+    fn event_id(&self) -> u64 {
+        self.event_id
+    }
+    fn event_time(&self) -> i64 {
+        self.event_time
+    }
+}
+
+/// Kind names counted in a summary: event types.
+pub const KINDS: &[&str] = &["view", "click", "purchase"];
+
+/// One row of the ad → campaign table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AdCampaign {
+    pub ad_id: Uuid,
+    pub campaign_id: Uuid,
+}
+
+/// The benchmark's static table: 1,000 ads in 100 campaigns, a function of the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YsbCampaigns {
+    pub seed: u64,
+    pub campaigns: Vec<Uuid>,
+    /// Ad `i` belongs to campaign `i / 10`.
+    pub ads: Vec<AdCampaign>,
+}
+
+impl YsbCampaigns {
+    pub fn new(seed: u64) -> Self {
+        let mut rng = Rng::new(seed, streams::TABLES);
+        let campaigns: Vec<Uuid> = (0..CAMPAIGNS).map(|_| Uuid(rng.uuid())).collect();
+        let ads = (0..CAMPAIGNS * ADS_PER_CAMPAIGN)
+            .map(|i| AdCampaign {
+                ad_id: Uuid(rng.uuid()),
+                campaign_id: campaigns[i / ADS_PER_CAMPAIGN],
+            })
+            .collect();
+        Self {
+            seed,
+            campaigns,
+            ads,
+        }
+    }
+
+    /// The table as a map from ad to campaign.
+    pub fn to_map(&self) -> HashMap<Uuid, Uuid> {
+        self.ads.iter().map(|a| (a.ad_id, a.campaign_id)).collect()
+    }
+
+    /// Write the table as CSV with the header `ad_id,campaign_id`.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let mut text = String::with_capacity(self.ads.len() * 75 + 20);
+        text.push_str("ad_id,campaign_id\n");
+        for a in &self.ads {
+            text.push_str(&format!("{},{}\n", a.ad_id, a.campaign_id));
+        }
+        crate::sidecar::write_atomic(path, text.as_bytes())
+    }
+
+    /// Read a table written by [`YsbCampaigns::write_csv`] (the seed is not in the file
+    /// and is returned as 0).
+    pub fn read_csv(path: &Path) -> Result<Self> {
+        use crate::error::{DatasetError, IoContext};
+        let text = std::fs::read_to_string(path).ctx(|| format!("read {}", path.display()))?;
+        let bad = |line: usize| DatasetError::BadFile {
+            file: path.to_owned(),
+            reason: format!("line {line} is not `ad_id,campaign_id`"),
+        };
+        let mut ads = Vec::new();
+        let mut campaigns = Vec::new();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            let (a, c) = line.split_once(',').ok_or_else(|| bad(i + 1))?;
+            let ad_id = Uuid::parse(a).ok_or_else(|| bad(i + 1))?;
+            let campaign_id = Uuid::parse(c).ok_or_else(|| bad(i + 1))?;
+            if !campaigns.contains(&campaign_id) {
+                campaigns.push(campaign_id);
+            }
+            ads.push(AdCampaign { ad_id, campaign_id });
+        }
+        Ok(Self {
+            seed: 0,
+            campaigns,
+            ads,
+        })
+    }
+}
+
+pub(crate) struct YsbSource {
+    rng: Rng,
+    ads: Vec<Uuid>,
+    users: Vec<(Uuid, Ipv4)>,
+    pages: Vec<Uuid>,
+    ad_sampler: KeySampler,
+}
+
+impl YsbSource {
+    pub(crate) fn new(opts: &GenerateOptions) -> Self {
+        let table = YsbCampaigns::new(opts.seed);
+        let mut pools = Rng::new(opts.seed, streams::TABLES ^ 0x5eed);
+        let users = (0..USERS)
+            .map(|i| {
+                let ip = (mix64(opts.seed ^ i as u64) as u32).to_be_bytes();
+                (Uuid(pools.uuid()), Ipv4(ip))
+            })
+            .collect();
+        let pages = (0..PAGES).map(|_| Uuid(pools.uuid())).collect();
+        let ads: Vec<Uuid> = table.ads.iter().map(|a| a.ad_id).collect();
+        Self {
+            rng: Rng::new(opts.seed, streams::CONTENT),
+            ad_sampler: KeySampler::new(ads.len() as u64, opts.key_skew),
+            ads,
+            users,
+            pages,
+        }
+    }
+
+    fn event(&mut self, event_id: u64, event_time: i64) -> YsbEvent {
+        let r = &mut self.rng;
+        let (user_id, ip_address) = self.users[r.below(USERS as u64) as usize];
+        let page_id = self.pages[r.below(PAGES as u64) as usize];
+        let ad_id = self.ads[self.ad_sampler.sample(r) as usize];
+        let ad_type = AdType::ALL[r.below(5) as usize];
+        let event_type = YsbEventType::ALL[r.below(3) as usize];
+        YsbEvent {
+            event_id,
+            user_id,
+            page_id,
+            ad_id,
+            ad_type,
+            event_type,
+            event_time,
+            ip_address,
+        }
+    }
+}
+
+impl Source for YsbSource {
+    fn make(
+        &mut self,
+        event_id: u64,
+        event_time: i64,
+        codec: Codec,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<usize> {
+        let ev = self.event(event_id, event_time);
+        key.extend_from_slice(&ev.ad_id.0);
+        codec::encode_into(&ev, codec, value)?;
+        Ok(ev.event_type as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn campaign_table_is_a_function_of_the_seed() {
+        let a = YsbCampaigns::new(1);
+        assert_eq!(a, YsbCampaigns::new(1));
+        assert_ne!(a, YsbCampaigns::new(2));
+        assert_eq!(a.ads.len(), 1000);
+        assert_eq!(a.campaigns.len(), 100);
+        assert_eq!(a.to_map().len(), 1000);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.csv");
+        a.write_csv(&p).unwrap();
+        let b = YsbCampaigns::read_csv(&p).unwrap();
+        assert_eq!(b.ads, a.ads);
+        assert_eq!(b.campaigns, a.campaigns);
+    }
+
+    #[test]
+    fn ysb_roundtrip_both_codecs() {
+        let mut s = YsbSource::new(&GenerateOptions::default());
+        let ev = s.event(9, 1_700_000_000_000);
+        for c in [Codec::Postcard, Codec::Json] {
+            let bytes = codec::encode(&ev, c).unwrap();
+            assert_eq!(codec::decode::<YsbEvent>(&bytes).unwrap(), ev);
+        }
+        assert!(codec::decode::<crate::PageView>(&codec::encode(&ev, Codec::Postcard).unwrap()).is_err());
+    }
+}
