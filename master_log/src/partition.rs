@@ -317,9 +317,14 @@ impl Partition {
             .saturating_sub(1);
         let mut from = offset;
         let mut bytes = 0;
-        while i < self.segments.len() && out.len() < max_records && bytes < max_bytes {
+        // The byte limit is soft: the first batch with data is returned whatever its size
+        // (even with `max_bytes == 0`), so that a reader can always make progress.
+        while i < self.segments.len()
+            && out.len() < max_records
+            && (bytes < max_bytes || out.is_empty())
+        {
             let seg = &self.segments[i];
-            bytes += seg.read(from, max_records, max_bytes - bytes, &mut out)?;
+            bytes += seg.read(from, max_records, max_bytes.saturating_sub(bytes), &mut out)?;
             from = from.max(seg.next_offset);
             i += 1;
         }
