@@ -1,0 +1,441 @@
+//! Reading: fetch limits, lookup by append time, waking readers when data arrives, and
+//! the typed errors of bad input (names, topics, partitions, offsets, sizes, a data
+//! directory already in use).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use master_log::{
+    Consumer, EmbeddedLog, FetchLimits, Log, LogError, NewRecord, StartFrom, TopicConfig,
+};
+
+const TOPIC: &str = "events";
+
+fn setup(config: TopicConfig) -> (tempfile::TempDir, EmbeddedLog) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    log.create_topic(TOPIC, config).unwrap();
+    (dir, log)
+}
+
+fn batch(start: u64, n: u64) -> Vec<NewRecord> {
+    (start..start + n)
+        .map(|o| NewRecord::value(format!("record {o:<60}"), o as i64))
+        .collect()
+}
+
+fn offsets(records: &[master_log::Record]) -> Vec<u64> {
+    records.iter().map(|r| r.offset).collect()
+}
+
+fn limits(max_records: usize, max_bytes: usize) -> FetchLimits {
+    FetchLimits {
+        max_records,
+        max_bytes,
+    }
+}
+
+#[test]
+fn fetch_respects_record_and_byte_limits() {
+    let (_dir, log) = setup(TopicConfig::default());
+    // Three batches of ten records: [0, 10), [10, 20), [20, 30).
+    for b in 0..3 {
+        log.append(TOPIC, 0, &batch(b * 10, 10)).unwrap();
+    }
+    let big = 1 << 20;
+    assert_eq!(
+        offsets(&log.fetch(TOPIC, 0, 0, limits(5, big)).unwrap()),
+        (0..5).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        offsets(&log.fetch(TOPIC, 0, 3, limits(15, big)).unwrap()),
+        (3..18).collect::<Vec<_>>()
+    );
+    assert_eq!(log.fetch(TOPIC, 0, 0, limits(1000, big)).unwrap().len(), 30);
+    assert!(log.fetch(TOPIC, 0, 0, limits(0, big)).unwrap().is_empty());
+
+    // The byte limit is soft: at least one batch, and whole batches after that.
+    for max_bytes in [0, 1, 100] {
+        assert_eq!(
+            offsets(&log.fetch(TOPIC, 0, 0, limits(1000, max_bytes)).unwrap()),
+            (0..10).collect::<Vec<_>>(),
+            "max_bytes {max_bytes}"
+        );
+        // From the middle of a batch: the rest of that batch.
+        assert_eq!(
+            offsets(&log.fetch(TOPIC, 0, 14, limits(1000, max_bytes)).unwrap()),
+            (14..20).collect::<Vec<_>>(),
+            "max_bytes {max_bytes}"
+        );
+    }
+    let one_batch = log.describe_topic(TOPIC).unwrap().partitions[0].bytes as usize / 3;
+    assert_eq!(
+        log.fetch(TOPIC, 0, 0, limits(1000, one_batch))
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        log.fetch(TOPIC, 0, 0, limits(1000, one_batch + 1))
+            .unwrap()
+            .len(),
+        20
+    );
+    // Both limits at once: the tighter one wins.
+    assert_eq!(
+        offsets(&log.fetch(TOPIC, 0, 2, limits(3, 1)).unwrap()),
+        [2, 3, 4]
+    );
+}
+
+#[test]
+fn fetch_limits_hold_across_segments() {
+    let (_dir, log) = setup(TopicConfig {
+        segment_bytes: 1024,
+        ..TopicConfig::default()
+    });
+    for b in 0..20 {
+        log.append(TOPIC, 0, &batch(b * 4, 4)).unwrap();
+    }
+    assert!(log.describe_topic(TOPIC).unwrap().partitions[0].segments > 3);
+    for from in 0..80 {
+        let got = log.fetch(TOPIC, 0, from, limits(9, 1 << 20)).unwrap();
+        let want: Vec<u64> = (from..(from + 9).min(80)).collect();
+        assert_eq!(offsets(&got), want, "from {from}");
+        // One batch at most when bytes are tight: up to the end of the batch of `from`.
+        let got = log.fetch(TOPIC, 0, from, limits(100, 1)).unwrap();
+        let want: Vec<u64> = (from..(from / 4 + 1) * 4).collect();
+        assert_eq!(offsets(&got), want, "from {from}");
+    }
+}
+
+#[test]
+fn offset_for_time_finds_the_first_record_appended_at_or_after() {
+    let (dir, log) = setup(TopicConfig {
+        segment_bytes: 1024,
+        index_interval_bytes: 128,
+        ..TopicConfig::default()
+    });
+    // (append time, first offset) of each batch, appended at different times.
+    let mut batches: Vec<(i64, u64)> = Vec::new();
+    for b in 0..12 {
+        let a = log.append(TOPIC, 0, &batch(b * 5, 5)).unwrap();
+        batches.push((a.append_time, a.base_offset));
+        std::thread::sleep(Duration::from_millis(3 + b % 3 * 5));
+    }
+    let distinct: std::collections::BTreeSet<i64> = batches.iter().map(|b| b.0).collect();
+    assert!(distinct.len() >= 6, "append times {distinct:?}");
+    assert!(log.describe_topic(TOPIC).unwrap().partitions[0].segments > 2);
+    let first = batches[0].0;
+    let last = batches.last().unwrap().0;
+    // The answer the definition gives: the first offset whose append time is >= t.
+    let expected = |t: i64| batches.iter().find(|b| b.0 >= t).map(|b| b.1);
+    let check = |log: &EmbeddedLog| {
+        for t in (first - 5)..=(last + 5) {
+            assert_eq!(
+                log.offset_for_time(TOPIC, 0, t).unwrap(),
+                expected(t),
+                "time {t}"
+            );
+        }
+        assert_eq!(log.offset_for_time(TOPIC, 0, i64::MIN).unwrap(), Some(0));
+        assert_eq!(log.offset_for_time(TOPIC, 0, i64::MAX).unwrap(), None);
+    };
+    check(&log);
+    // The same from the index files of closed segments, after reopening.
+    drop(log);
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    check(&log);
+    // A consumer starting from a time starts there.
+    let c = Consumer::assign(
+        Arc::new(log.clone()),
+        TOPIC,
+        None,
+        StartFrom::Time(batches[7].0),
+    )
+    .unwrap();
+    assert_eq!(c.positions()[&0], expected(batches[7].0).unwrap());
+}
+
+/// A generous bound for "woke up promptly" (the waits below time out after a minute).
+const PROMPT: Duration = Duration::from_secs(20);
+
+#[test]
+fn wait_for_wakes_when_another_thread_appends() {
+    let (_dir, log) = setup(TopicConfig::with_partitions(2));
+    // Nothing there: it waits the whole timeout and says no.
+    let started = Instant::now();
+    assert!(
+        !log.wait_for(TOPIC, 0, 0, Duration::from_millis(50))
+            .unwrap()
+    );
+    assert!(started.elapsed() >= Duration::from_millis(50));
+
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // An append to another partition does not satisfy the waiter...
+            log.append(TOPIC, 1, &batch(0, 1)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            // ...this one does.
+            log.append(TOPIC, 0, &batch(0, 1)).unwrap();
+        })
+    };
+    let started = Instant::now();
+    assert!(log.wait_for(TOPIC, 0, 0, Duration::from_secs(60)).unwrap());
+    let waited = started.elapsed();
+    assert!(waited < PROMPT, "woke after {waited:?}");
+    assert!(waited >= Duration::from_millis(150), "woke too early");
+    writer.join().unwrap();
+    assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, 1));
+    // Data already there: no wait at all.
+    assert!(log.wait_for(TOPIC, 0, 0, Duration::from_secs(60)).unwrap());
+
+    // Through the trait object too.
+    let shared: Arc<dyn Log> = Arc::new(log.clone());
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            log.append(TOPIC, 0, &batch(1, 1)).unwrap();
+        })
+    };
+    let started = Instant::now();
+    assert!(
+        shared
+            .wait_for(TOPIC, 0, 1, Duration::from_secs(60))
+            .unwrap()
+    );
+    assert!(started.elapsed() < PROMPT);
+    writer.join().unwrap();
+}
+
+#[test]
+fn consumer_poll_wakes_when_another_thread_appends() {
+    let (_dir, log) = setup(TopicConfig::with_partitions(3));
+    log.append(TOPIC, 1, &batch(0, 3)).unwrap();
+    let mut c = Consumer::assign(Arc::new(log.clone()), TOPIC, None, StartFrom::Latest).unwrap();
+    assert!(c.poll(Duration::from_millis(30)).unwrap().is_empty());
+
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            log.append(TOPIC, 2, &batch(0, 2)).unwrap();
+        })
+    };
+    let started = Instant::now();
+    let got = c.poll(Duration::from_secs(60)).unwrap();
+    assert!(
+        started.elapsed() < PROMPT,
+        "woke after {:?}",
+        started.elapsed()
+    );
+    writer.join().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].partition, 2);
+    assert_eq!(offsets(&got[0].records), [0, 1]);
+    assert_eq!(c.positions()[&2], 2);
+    assert!(c.caught_up().unwrap());
+}
+
+fn assert_invalid_name<T: std::fmt::Debug>(r: Result<T, LogError>, name: &str) {
+    match r {
+        Err(LogError::InvalidName { name: n, .. }) => assert_eq!(n, name),
+        other => panic!("{name:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn bad_names_are_refused() {
+    let (dir, log) = setup(TopicConfig::default());
+    let long = "x".repeat(250);
+    for name in ["", ".", "..", "a/b", "../escape", "a b", long.as_str()] {
+        assert_invalid_name(log.create_topic(name, TopicConfig::default()), name);
+    }
+    // Reserved for the log's own topics.
+    assert_invalid_name(log.create_topic("__x", TopicConfig::default()), "__x");
+    assert_invalid_name(
+        log.delete_topic(master_log::OFFSETS_TOPIC),
+        master_log::OFFSETS_TOPIC,
+    );
+    // Nothing was created, inside the data directory or outside it.
+    let names: Vec<String> = log
+        .list_topics()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, [master_log::OFFSETS_TOPIC, TOPIC]);
+    assert!(!dir.path().join("escape").exists());
+    // The longest legal name works.
+    log.create_topic(&"x".repeat(249), TopicConfig::default())
+        .unwrap();
+    // Group names follow the same rules.
+    assert_invalid_name(log.commit_offsets("a/b", TOPIC, &[(0, 0)]), "a/b");
+    assert_invalid_name(log.committed_offsets("", TOPIC), "");
+    assert!(matches!(
+        log.create_topic(TOPIC, TopicConfig::default()),
+        Err(LogError::TopicExists(t)) if t == TOPIC
+    ));
+    assert!(matches!(
+        log.create_topic("zero", TopicConfig::with_partitions(0)),
+        Err(LogError::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn unknown_topics_and_partitions_are_errors() {
+    let (_dir, log) = setup(TopicConfig::with_partitions(2));
+    let unknown = |r: Result<(), LogError>| match r {
+        Err(LogError::UnknownTopic(t)) => assert_eq!(t, "nope"),
+        other => panic!("{other:?}"),
+    };
+    unknown(log.fetch("nope", 0, 0, FetchLimits::default()).map(drop));
+    unknown(log.append("nope", 0, &batch(0, 1)).map(drop));
+    unknown(log.offsets("nope", 0).map(drop));
+    unknown(log.describe_topic("nope").map(drop));
+    unknown(log.listen("nope").map(drop));
+    unknown(log.delete_topic("nope"));
+    unknown(log.produce("nope", batch(0, 1)).map(drop));
+
+    let bad_partition = |r: Result<(), LogError>| match r {
+        Err(LogError::UnknownPartition {
+            topic,
+            partition,
+            partitions,
+        }) => assert_eq!((topic.as_str(), partition, partitions), (TOPIC, 2, 2)),
+        other => panic!("{other:?}"),
+    };
+    bad_partition(log.fetch(TOPIC, 2, 0, FetchLimits::default()).map(drop));
+    bad_partition(log.append(TOPIC, 2, &batch(0, 1)).map(drop));
+    bad_partition(log.offsets(TOPIC, 2).map(drop));
+    bad_partition(log.offset_for_time(TOPIC, 2, 0).map(drop));
+    bad_partition(
+        log.wait_for(TOPIC, 2, 0, Duration::from_millis(1))
+            .map(drop),
+    );
+    bad_partition(log.commit_offsets("g", TOPIC, &[(2, 0)]));
+    bad_partition(
+        Consumer::assign(
+            Arc::new(log.clone()),
+            TOPIC,
+            Some(vec![2]),
+            StartFrom::Earliest,
+        )
+        .map(drop),
+    );
+}
+
+#[test]
+fn offsets_beyond_the_end_are_out_of_range() {
+    let (_dir, log) = setup(TopicConfig::default());
+    log.append(TOPIC, 0, &batch(0, 5)).unwrap();
+    // The end itself is fine: nothing yet.
+    assert!(
+        log.fetch(TOPIC, 0, 5, FetchLimits::default())
+            .unwrap()
+            .is_empty()
+    );
+    for offset in [6, 100, u64::MAX] {
+        match log.fetch(TOPIC, 0, offset, FetchLimits::default()) {
+            Err(LogError::OffsetOutOfRange {
+                topic,
+                partition,
+                offset: o,
+                earliest,
+                latest,
+            }) => {
+                assert_eq!((topic.as_str(), partition), (TOPIC, 0));
+                assert_eq!((o, earliest, latest), (offset, 0, 5));
+            }
+            other => panic!("{offset}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn oversize_records_are_refused_and_nothing_is_written() {
+    let max = 1024;
+    let (dir, log) = setup(TopicConfig {
+        max_record_bytes: max,
+        ..TopicConfig::default()
+    });
+    log.append(TOPIC, 0, &batch(0, 2)).unwrap();
+    let before = log.describe_topic(TOPIC).unwrap().partitions[0];
+    let seg = dir.path().join("topics").join(TOPIC).join("0");
+    let files_before: Vec<(std::path::PathBuf, u64)> = list_files(&seg);
+
+    let fits = NewRecord::value(vec![1u8; 900], 0);
+    assert!(fits.encoded_len() as u64 <= max);
+    let huge = NewRecord::value(vec![7u8; max as usize], 0);
+    assert!(huge.encoded_len() as u64 > max);
+    // One oversize record spoils the whole append, even the records before it.
+    match log.append(TOPIC, 0, &[fits.clone(), huge.clone()]) {
+        Err(LogError::RecordTooLarge { size, max: m }) => {
+            assert_eq!(size, huge.encoded_len());
+            assert_eq!(m as u64, max);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        log.produce(TOPIC, vec![huge]),
+        Err(LogError::RecordTooLarge { .. })
+    ));
+    assert_eq!(log.describe_topic(TOPIC).unwrap().partitions[0], before);
+    assert_eq!(list_files(&seg), files_before);
+    assert_eq!(
+        log.fetch(TOPIC, 0, 0, FetchLimits::default())
+            .unwrap()
+            .len(),
+        2
+    );
+    // A record that fits still goes in, at the next offset.
+    assert_eq!(log.append(TOPIC, 0, &[fits]).unwrap().base_offset, 2);
+}
+
+fn list_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.path(), e.metadata().unwrap().len())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_data_directory_opens_once_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = EmbeddedLog::open(dir.path()).unwrap();
+    first.create_topic(TOPIC, TopicConfig::default()).unwrap();
+    // flock locks belong to an open file description: a second open in this very process
+    // conflicts as another process's would.
+    match EmbeddedLog::open(dir.path()) {
+        Err(LogError::Locked { path, holder }) => {
+            assert_eq!(path, dir.path());
+            assert_eq!(holder, format!(" (pid {})", std::process::id()));
+        }
+        other => panic!("second open: {other:?}"),
+    }
+    // verify reads only, but still refuses to look at a log someone is writing.
+    assert!(matches!(
+        master_log::verify(dir.path()),
+        Err(LogError::Locked { .. })
+    ));
+    // Clones share the one open log rather than opening it again.
+    let clone = first.clone();
+    clone.append(TOPIC, 0, &batch(0, 1)).unwrap();
+    drop(first);
+    assert!(matches!(
+        EmbeddedLog::open(dir.path()),
+        Err(LogError::Locked { .. })
+    ));
+    drop(clone);
+    // Once closed, it opens again, with its data.
+    let again = EmbeddedLog::open(dir.path()).unwrap();
+    assert_eq!(again.offsets(TOPIC, 0).unwrap(), (0, 1));
+}
