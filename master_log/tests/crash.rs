@@ -46,7 +46,7 @@ fn value_for(round: u64, partition: u32, offset: u64) -> Vec<u8> {
 }
 
 fn key_for(offset: u64) -> Option<Bytes> {
-    (offset % 3 != 0).then(|| Bytes::from(format!("key-{offset}")))
+    (!offset.is_multiple_of(3)).then(|| Bytes::from(format!("key-{offset}")))
 }
 
 /// The writer: appends batches forever (or until `CHILD_LIFETIME`), printing
