@@ -274,13 +274,10 @@ macro_rules! fixed_bytes_serde {
 }
 
 fixed_bytes_serde!(Uuid, 16, "a UUID", |u| u.to_string(), Uuid::parse);
-fixed_bytes_serde!(
-    Ipv4,
-    4,
-    "an IPv4 address",
-    |ip| ip.to_string(),
-    |s| s.parse::<std::net::Ipv4Addr>().ok().map(|a| Ipv4(a.octets()))
-);
+fixed_bytes_serde!(Ipv4, 4, "an IPv4 address", |ip| ip.to_string(), |s| s
+    .parse::<std::net::Ipv4Addr>()
+    .ok()
+    .map(|a| Ipv4(a.octets())));
 fixed_bytes_serde!(
     Country,
     2,

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DatasetError, IoContext, Result};
 use crate::generate::ensure_topic;
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
-use crate::row::{Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_timestamp_auto};
+use crate::row::{
+    Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_timestamp_auto,
+};
 use crate::sidecar::{self, TopicContent};
 
 /// What to do with a bad row.
@@ -106,7 +108,11 @@ impl Default for ImportOptions {
 }
 
 impl ImportOptions {
-    pub fn new(file: impl Into<PathBuf>, topic: impl Into<String>, time_column: impl Into<String>) -> Self {
+    pub fn new(
+        file: impl Into<PathBuf>,
+        topic: impl Into<String>,
+        time_column: impl Into<String>,
+    ) -> Self {
         Self {
             file: file.into(),
             topic: topic.into(),
@@ -224,12 +230,15 @@ impl Plan {
                 continue;
             }
             let t = text.trim();
-            let not = |ty: ColumnType| format!("column {:?}: {:?} is not a {ty}", name(), text);
+            let not =
+                |ty: ColumnType| format!("column {:?}: {:?} is not a valid {ty}", name(), text);
             match ty {
                 ColumnType::Integer => enc.integer(t.parse().map_err(|_| not(*ty))?),
                 ColumnType::Float => enc.float(t.parse().map_err(|_| not(*ty))?),
                 ColumnType::Bool => enc.bool(parse_bool(t).ok_or_else(|| not(*ty))?),
-                ColumnType::Timestamp => enc.integer(parse_timestamp_auto(t).ok_or_else(|| not(*ty))?),
+                ColumnType::Timestamp => {
+                    enc.integer(parse_timestamp_auto(t).ok_or_else(|| not(*ty))?)
+                }
                 ColumnType::String => enc.string(text),
             }
         }
@@ -270,11 +279,19 @@ pub fn infer_schema(
 ) -> Result<(Schema, Vec<String>)> {
     let mut reader = open_reader(opts)?;
     let names = header_names(opts, &mut reader)?;
-    let nulls: HashSet<Vec<u8>> = opts.null_values.iter().map(|s| s.as_bytes().to_vec()).collect();
-    let forced: BTreeMap<&str, ColumnType> = opts.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    let nulls: HashSet<Vec<u8>> = opts
+        .null_values
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+    let forced: BTreeMap<&str, ColumnType> =
+        opts.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
     for name in forced.keys() {
         if !names.iter().any(|n| n == name) {
-            return Err(bad_file(opts, format!("--columns names {name:?}, which is not a column of the header")));
+            return Err(bad_file(
+                opts,
+                format!("--columns names {name:?}, which is not a column of the header"),
+            ));
         }
     }
     // Per column: (seen a value, could be integer, float, bool, timestamp).
@@ -284,7 +301,10 @@ pub fn infer_schema(
     report.total_items = (opts.infer_rows > 0).then_some(opts.infer_rows);
     let mut rows = 0u64;
     while opts.infer_rows == 0 || rows < opts.infer_rows {
-        if !reader.read_byte_record(&mut rec).ctx(|| format!("read {}", opts.file.display()))? {
+        if !reader
+            .read_byte_record(&mut rec)
+            .ctx(|| format!("read {}", opts.file.display()))?
+        {
             break;
         }
         rows += 1;
@@ -357,7 +377,10 @@ pub fn infer_schema(
     Ok((schema, forced.keys().map(|s| (*s).to_owned()).collect()))
 }
 
-fn header_names(opts: &ImportOptions, reader: &mut csv::Reader<BufReader<File>>) -> Result<Vec<String>> {
+fn header_names(
+    opts: &ImportOptions,
+    reader: &mut csv::Reader<BufReader<File>>,
+) -> Result<Vec<String>> {
     let header = reader
         .byte_headers()
         .ctx(|| format!("read the header of {}", opts.file.display()))?
@@ -375,7 +398,10 @@ fn header_names(opts: &ImportOptions, reader: &mut csv::Reader<BufReader<File>>)
             return Err(bad_file(opts, format!("header field {} is empty", i + 1)));
         }
         if names.contains(&name) {
-            return Err(bad_file(opts, format!("column {name:?} appears twice in the header")));
+            return Err(bad_file(
+                opts,
+                format!("column {name:?} appears twice in the header"),
+            ));
         }
         names.push(name);
     }
@@ -384,12 +410,18 @@ fn header_names(opts: &ImportOptions, reader: &mut csv::Reader<BufReader<File>>)
 
 fn check_schema(opts: &ImportOptions, schema: &Schema) -> Result<()> {
     let Some(t) = schema.index_of(&schema.time_column) else {
-        return Err(bad_file(opts, format!("no time column {:?} in the header", schema.time_column)));
+        return Err(bad_file(
+            opts,
+            format!("no time column {:?} in the header", schema.time_column),
+        ));
     };
     if schema.columns[t].ty != ColumnType::Timestamp {
         return Err(bad_file(
             opts,
-            format!("the time column {:?} must be a timestamp, not {}", schema.time_column, schema.columns[t].ty),
+            format!(
+                "the time column {:?} must be a timestamp, not {}",
+                schema.time_column, schema.columns[t].ty
+            ),
         ));
     }
     if let Some(k) = &schema.key_column
@@ -415,10 +447,14 @@ pub fn import_csv(
     let started = Instant::now();
     master_log::validate_name(&opts.topic)?;
     if opts.partitions == 0 || opts.batch_size == 0 {
-        return Err(DatasetError::InvalidOptions("partitions and batch_size must be positive".into()));
+        return Err(DatasetError::InvalidOptions(
+            "partitions and batch_size must be positive".into(),
+        ));
     }
     if opts.time_column.is_empty() {
-        return Err(DatasetError::InvalidOptions("a time column is required".into()));
+        return Err(DatasetError::InvalidOptions(
+            "a time column is required".into(),
+        ));
     }
     let total_bytes = std::fs::metadata(&opts.file)
         .ctx(|| format!("read {}", opts.file.display()))?
@@ -482,7 +518,11 @@ pub fn import_csv(
         time_idx: schema.index_of(&schema.time_column).unwrap_or(0),
         key_idx: schema.key_column.as_ref().and_then(|k| schema.index_of(k)),
         time_format: opts.time_format.clone(),
-        nulls: opts.null_values.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        nulls: opts
+            .null_values
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect(),
         schema,
     };
 
@@ -495,7 +535,10 @@ pub fn import_csv(
         let mut report = Progress::new(Phase::Validate);
         report.total_bytes = Some(total_bytes);
         let mut rows = 0u64;
-        while reader.read_byte_record(&mut rec).ctx(|| format!("read {}", opts.file.display()))? {
+        while reader
+            .read_byte_record(&mut rec)
+            .ctx(|| format!("read {}", opts.file.display()))?
+        {
             rows += 1;
             value.clear();
             if let Err(reason) = plan.encode(&rec, &mut value) {
@@ -551,7 +594,9 @@ pub fn import_csv(
     let mut rec = ByteRecord::new();
     let mut value = Vec::with_capacity(256);
     let mut arena = BytesMut::with_capacity(1 << 20);
-    let mut buffers: Vec<Vec<NewRecord>> = (0..partitions).map(|_| Vec::with_capacity(opts.batch_size)).collect();
+    let mut buffers: Vec<Vec<NewRecord>> = (0..partitions)
+        .map(|_| Vec::with_capacity(opts.batch_size))
+        .collect();
     let mut keyless_partition = 0u32;
     let mut report = Progress::new(Phase::Write);
     report.total_bytes = Some(total_bytes);
@@ -562,7 +607,10 @@ pub fn import_csv(
         arena.extend_from_slice(b);
         arena.split().freeze()
     };
-    while reader.read_byte_record(&mut rec).ctx(|| format!("read {}", opts.file.display()))? {
+    while reader
+        .read_byte_record(&mut rec)
+        .ctx(|| format!("read {}", opts.file.display()))?
+    {
         summary.rows += 1;
         value.clear();
         let line = rec.position().map_or(0, |p| p.line());
@@ -606,9 +654,13 @@ pub fn import_csv(
                     if let Some(dir) = rejects_path.parent() {
                         std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
                     }
-                    let f = File::create(&rejects_path).ctx(|| format!("create {}", rejects_path.display()))?;
-                    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::new(f));
-                    w.write_record(["line", "reason", "fields"]).ctx(|| format!("write {}", rejects_path.display()))?;
+                    let f = File::create(&rejects_path)
+                        .ctx(|| format!("create {}", rejects_path.display()))?;
+                    let mut w = csv::WriterBuilder::new()
+                        .flexible(true)
+                        .from_writer(BufWriter::new(f));
+                    w.write_record(["line", "reason", "fields"])
+                        .ctx(|| format!("write {}", rejects_path.display()))?;
                     rejects = Some(w);
                     summary.rejects_file = Some(rejects_path.clone());
                 }
@@ -635,7 +687,8 @@ pub fn import_csv(
         }
     }
     if let Some(mut w) = rejects {
-        w.flush().ctx(|| format!("write {}", rejects_path.display()))?;
+        w.flush()
+            .ctx(|| format!("write {}", rejects_path.display()))?;
     }
     report.items = summary.rows;
     report.bytes = total_bytes;

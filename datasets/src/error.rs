@@ -32,7 +32,9 @@ pub enum DatasetError {
     SchemaMismatch { topic: String, reason: String },
 
     /// A generator asked to write into a topic that already holds records.
-    #[error("topic {topic:?} already holds {records} records; generate into a new topic or set `append`")]
+    #[error(
+        "topic {topic:?} already holds {records} records; generate into a new topic or set `append`"
+    )]
     TopicNotEmpty { topic: String, records: u64 },
 
     /// A record value that does not decode as the expected event.

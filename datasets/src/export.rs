@@ -86,7 +86,15 @@ fn detect(log: &dyn Log, topic: &str, sidecar_dir: Option<&Path>) -> Result<Cont
         if earliest == latest {
             continue;
         }
-        let recs = log.fetch(topic, p, earliest, FetchLimits { max_records: 1, max_bytes: 1 })?;
+        let recs = log.fetch(
+            topic,
+            p,
+            earliest,
+            FetchLimits {
+                max_records: 1,
+                max_bytes: 1,
+            },
+        )?;
         let Some(v) = recs.first().and_then(|r| r.value.as_deref()) else {
             continue;
         };
@@ -94,7 +102,9 @@ fn detect(log: &dyn Log, topic: &str, sidecar_dir: Option<&Path>) -> Result<Cont
             Some(&TAG_PAGEVIEW) => Content::Generated(DatasetKind::Pageviews),
             Some(&TAG_YSB) => Content::Generated(DatasetKind::Ysb),
             Some(&TAG_NEXMARK) => Content::Generated(DatasetKind::Nexmark),
-            Some(&TAG_ROW) => return Err(unknown("rows of an imported file, but no sidecar schema")),
+            Some(&TAG_ROW) => {
+                return Err(unknown("rows of an imported file, but no sidecar schema"));
+            }
             Some(b'{') => {
                 if codec::decode::<YsbEvent>(v).is_ok() {
                     Content::Generated(DatasetKind::Ysb)
@@ -112,8 +122,23 @@ fn detect(log: &dyn Log, topic: &str, sidecar_dir: Option<&Path>) -> Result<Cont
     Err(unknown("the topic is empty and has no sidecar"))
 }
 
-const PAGEVIEW_COLUMNS: &[&str] = &["event_id", "viewer_id", "page_id", "page_type", "country", "device"];
-const YSB_COLUMNS: &[&str] = &["event_id", "user_id", "page_id", "ad_id", "ad_type", "event_type", "ip_address"];
+const PAGEVIEW_COLUMNS: &[&str] = &[
+    "event_id",
+    "viewer_id",
+    "page_id",
+    "page_type",
+    "country",
+    "device",
+];
+const YSB_COLUMNS: &[&str] = &[
+    "event_id",
+    "user_id",
+    "page_id",
+    "ad_id",
+    "ad_type",
+    "event_type",
+    "ip_address",
+];
 const NEXMARK_COLUMNS: &[&str] = &[
     "kind",
     "event_id",
@@ -149,15 +174,26 @@ impl Content {
 
     fn columns(&self) -> Vec<String> {
         match self {
-            Content::Generated(DatasetKind::Pageviews) => PAGEVIEW_COLUMNS.iter().map(|s| (*s).to_owned()).collect(),
-            Content::Generated(DatasetKind::Ysb) => YSB_COLUMNS.iter().map(|s| (*s).to_owned()).collect(),
-            Content::Generated(DatasetKind::Nexmark) => NEXMARK_COLUMNS.iter().map(|s| (*s).to_owned()).collect(),
+            Content::Generated(DatasetKind::Pageviews) => {
+                PAGEVIEW_COLUMNS.iter().map(|s| (*s).to_owned()).collect()
+            }
+            Content::Generated(DatasetKind::Ysb) => {
+                YSB_COLUMNS.iter().map(|s| (*s).to_owned()).collect()
+            }
+            Content::Generated(DatasetKind::Nexmark) => {
+                NEXMARK_COLUMNS.iter().map(|s| (*s).to_owned()).collect()
+            }
             Content::Rows(s) => s.columns.iter().map(|c| c.name.clone()).collect(),
         }
     }
 
     /// Append the record's data fields to `fields` (cleared by the caller).
-    fn fields(&self, rec: &Record, fields: &mut Vec<String>, scratch: &mut Vec<Value<'static>>) -> Result<()> {
+    fn fields(
+        &self,
+        rec: &Record,
+        fields: &mut Vec<String>,
+        scratch: &mut Vec<Value<'static>>,
+    ) -> Result<()> {
         let value = rec.value.as_deref().ok_or_else(|| DatasetError::Decode {
             what: "record",
             reason: format!("offset {} is a tombstone", rec.offset),
@@ -273,7 +309,8 @@ pub fn export_csv(
     }
 
     let mut w = csv::WriterBuilder::new().from_writer(out);
-    w.write_record(&header).ctx(|| "write the CSV header".into())?;
+    w.write_record(&header)
+        .ctx(|| "write the CSV header".into())?;
     let mut summary = ExportSummary {
         topic: opts.topic.clone(),
         content: content.name(),
@@ -300,7 +337,9 @@ pub fn export_csv(
                     break;
                 }
                 summary.records_read += 1;
-                if opts.from_ms.is_some_and(|f| rec.event_time < f) || opts.to_ms.is_some_and(|t| rec.event_time >= t) {
+                if opts.from_ms.is_some_and(|f| rec.event_time < f)
+                    || opts.to_ms.is_some_and(|t| rec.event_time >= t)
+                {
                     continue;
                 }
                 fields.clear();
@@ -357,7 +396,8 @@ pub fn export_csv_file(
         source: e.into_error(),
     })?;
     f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
     summary.output = Some(path.to_owned());
     Ok(summary)
 }

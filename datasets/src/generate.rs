@@ -612,8 +612,16 @@ pub fn generate(
         }
         summary.records += 1;
         summary.value_bytes += rec.value.len() as u64;
-        summary.min_event_time = Some(summary.min_event_time.map_or(rec.event_time, |m| m.min(rec.event_time)));
-        summary.max_event_time = Some(summary.max_event_time.map_or(rec.event_time, |m| m.max(rec.event_time)));
+        summary.min_event_time = Some(
+            summary
+                .min_event_time
+                .map_or(rec.event_time, |m| m.min(rec.event_time)),
+        );
+        summary.max_event_time = Some(
+            summary
+                .max_event_time
+                .map_or(rec.event_time, |m| m.max(rec.event_time)),
+        );
         let p = partition_for_key(&rec.key, partitions) as usize;
         summary.records_per_partition[p] += 1;
         buffers[p].push(NewRecord {
@@ -658,7 +666,11 @@ pub fn generate(
     summary.elapsed_ms = elapsed.as_millis() as u64;
     summary.records_per_s = summary.records as f64 / elapsed.as_secs_f64().max(1e-9);
     if let Some(dir) = sidecar_dir {
-        let path = sidecar::write(dir, &opts.topic, &TopicContent::Generated(Box::new(summary.clone())))?;
+        let path = sidecar::write(
+            dir,
+            &opts.topic,
+            &TopicContent::Generated(Box::new(summary.clone())),
+        )?;
         summary.sidecar = Some(path);
     }
     Ok(summary)

@@ -83,8 +83,8 @@ pub use csv_import::{
 pub use error::{DatasetError, Result};
 pub use export::{ExportOptions, ExportSummary, export_csv, export_csv_file};
 pub use generate::{
-    Arrival, DatasetKind, GenerateOptions, GenerateSummary, GeneratedRecord, Generator,
-    generate, kind_names,
+    Arrival, DatasetKind, GenerateOptions, GenerateSummary, GeneratedRecord, Generator, generate,
+    kind_names,
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
 pub use pageviews::{Device, PageType, PageView};

@@ -45,8 +45,7 @@ const HOT_PERSON_RATIO: u64 = 4;
 const ACTIVE_PERSONS: u64 = 1000;
 
 const FIRST_NAMES: &[&str] = &[
-    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter",
-    "Walter",
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
 ];
 const LAST_NAMES: &[&str] = &[
     "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",

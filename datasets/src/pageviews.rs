@@ -148,7 +148,10 @@ pub fn page_type_of(seed: u64, page_id: u64) -> PageType {
 
 /// The country of member `viewer_id` under `seed`.
 pub fn country_of(seed: u64, viewer_id: u64) -> Country {
-    Country(*weighted(COUNTRIES, mix64(viewer_id ^ seed.rotate_left(31))))
+    Country(*weighted(
+        COUNTRIES,
+        mix64(viewer_id ^ seed.rotate_left(31)),
+    ))
 }
 
 pub(crate) struct PageviewSource {

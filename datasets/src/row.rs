@@ -416,10 +416,7 @@ mod tests {
     use super::*;
 
     fn schema() -> Schema {
-        let c = |n: &str, ty| Column {
-            name: n.into(),
-            ty,
-        };
+        let c = |n: &str, ty| Column { name: n.into(), ty };
         Schema {
             columns: vec![
                 c("i", ColumnType::Integer),
@@ -463,7 +460,10 @@ mod tests {
     #[test]
     fn time_formats() {
         let base = 1_700_000_000_000_000i64; // 2023-11-14T22:13:20Z
-        assert_eq!(TimeFormat::Rfc3339.parse("2023-11-14T22:13:20Z"), Some(base));
+        assert_eq!(
+            TimeFormat::Rfc3339.parse("2023-11-14T22:13:20Z"),
+            Some(base)
+        );
         assert_eq!(
             TimeFormat::Rfc3339.parse("2023-11-14T23:13:20.5+01:00"),
             Some(base + 500_000)
@@ -471,11 +471,17 @@ mod tests {
         assert_eq!(TimeFormat::Rfc3339.parse("2023-11-14 22:13:20"), Some(base));
         assert_eq!(TimeFormat::EpochMs.parse("1700000000000"), Some(base));
         assert_eq!(TimeFormat::EpochS.parse("1700000000"), Some(base));
-        assert_eq!(TimeFormat::EpochS.parse("1700000000.25"), Some(base + 250_000));
+        assert_eq!(
+            TimeFormat::EpochS.parse("1700000000.25"),
+            Some(base + 250_000)
+        );
         let f: TimeFormat = "%d/%m/%Y %H:%M:%S".parse().unwrap();
         assert_eq!(f.parse("14/11/2023 22:13:20"), Some(base));
         let d: TimeFormat = "%Y%m%d".parse().unwrap();
-        assert_eq!(d.parse("20231114"), Some(base - (22 * 3600 + 13 * 60 + 20) * 1_000_000));
+        assert_eq!(
+            d.parse("20231114"),
+            Some(base - (22 * 3600 + 13 * 60 + 20) * 1_000_000)
+        );
         assert_eq!(TimeFormat::Rfc3339.parse("yesterday"), None);
         assert_eq!(TimeFormat::EpochMs.parse("99999999999999999999"), None);
         assert!("nonsense".parse::<TimeFormat>().is_err());

@@ -280,6 +280,9 @@ mod tests {
             let bytes = codec::encode(&ev, c).unwrap();
             assert_eq!(codec::decode::<YsbEvent>(&bytes).unwrap(), ev);
         }
-        assert!(codec::decode::<crate::PageView>(&codec::encode(&ev, Codec::Postcard).unwrap()).is_err());
+        assert!(
+            codec::decode::<crate::PageView>(&codec::encode(&ev, Codec::Postcard).unwrap())
+                .is_err()
+        );
     }
 }
