@@ -392,6 +392,7 @@ fn header_names(
     for (i, f) in header.iter().enumerate() {
         let name = std::str::from_utf8(f)
             .map_err(|_| bad_file(opts, format!("header field {} is not UTF-8", i + 1)))?
+            .trim_start_matches('\u{feff}')
             .trim()
             .to_owned();
         if name.is_empty() {

@@ -26,7 +26,7 @@ use crate::generate::DatasetKind;
 use crate::nexmark::NexmarkEvent;
 use crate::pageviews::PageView;
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
-use crate::row::{Schema, Value, format_millis};
+use crate::row::{Schema, format_millis};
 use crate::sidecar::{self, TopicContent};
 use crate::ysb::YsbEvent;
 
@@ -188,12 +188,7 @@ impl Content {
     }
 
     /// Append the record's data fields to `fields` (cleared by the caller).
-    fn fields(
-        &self,
-        rec: &Record,
-        fields: &mut Vec<String>,
-        scratch: &mut Vec<Value<'static>>,
-    ) -> Result<()> {
+    fn fields(&self, rec: &Record, fields: &mut Vec<String>) -> Result<()> {
         let value = rec.value.as_deref().ok_or_else(|| DatasetError::Decode {
             what: "record",
             reason: format!("offset {} is a tombstone", rec.offset),
@@ -264,7 +259,6 @@ impl Content {
                     v.write_text(&mut s);
                     fields.push(s);
                 }
-                scratch.clear();
             }
         }
         Ok(())
@@ -323,7 +317,6 @@ pub fn export_csv(
     let mut report = Progress::new(Phase::Export);
     report.total_items = Some(total);
     let mut fields: Vec<String> = Vec::with_capacity(32);
-    let mut scratch = Vec::new();
     for (p, earliest, latest) in ends {
         let mut offset = earliest;
         while offset < latest {
@@ -351,7 +344,7 @@ pub fn export_csv(
                         format_millis(rec.append_time),
                     ]);
                 }
-                content.fields(rec, &mut fields, &mut scratch)?;
+                content.fields(rec, &mut fields)?;
                 w.write_record(&fields).ctx(|| "write a CSV row".into())?;
                 summary.rows += 1;
                 if summary.records_read.is_multiple_of(REPORT_EVERY) {

@@ -82,6 +82,9 @@ impl std::str::FromStr for DatasetKind {
     }
 }
 
+/// The longest delay the options accept: one year, in ms.
+pub const MAX_DELAY_MS: u64 = 365 * 24 * 3600 * 1000;
+
 /// Options of `lk generate`, one field per flag. Durations are in milliseconds
 /// (parse `5s`-style flags with [`master_log::parse_duration`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +190,9 @@ impl GenerateOptions {
                  what a watermark waits for",
                 self.late_delay_ms, self.max_delay_ms
             ));
+        }
+        if self.max_delay_ms > MAX_DELAY_MS || self.late_delay_ms > MAX_DELAY_MS {
+            return bad(format!("delays are at most {MAX_DELAY_MS} ms (one year)"));
         }
         if self.partitions == 0 {
             return bad("partitions must be at least 1".into());
@@ -406,7 +412,10 @@ impl Generator {
         let r = self.disorder.next_u64();
         let (arrival, delay) = if self.late_t != 0 && r < self.late_t {
             let d = self.opts.late_delay_ms;
-            (Arrival::Late, self.disorder.range_inclusive(d, 2 * d))
+            (
+                Arrival::Late,
+                self.disorder.range_inclusive(d, d.saturating_mul(2)),
+            )
         } else if self.disorder_t != 0 && r < self.disorder_t {
             let d = self.opts.max_delay_ms;
             (Arrival::OutOfOrder, self.disorder.range_inclusive(1, d))

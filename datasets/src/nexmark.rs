@@ -330,7 +330,7 @@ impl NexmarkSource {
                     initial_bid,
                     reserve,
                     date_time: t,
-                    expires: t + length,
+                    expires: t.saturating_add(length),
                     seller,
                     category,
                 })

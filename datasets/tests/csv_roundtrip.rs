@@ -283,3 +283,19 @@ fn a_second_file_must_match_the_topic_schema() {
     }
     assert_eq!(t.dump("t").len(), 2);
 }
+
+#[test]
+fn a_byte_order_mark_before_the_header_is_ignored() {
+    let t = TestLog::new();
+    let p = t.dir.path().join("bom.csv");
+    std::fs::write(&p, "\u{feff}ts,x\n2024-01-01T00:00:00Z,1\n").unwrap();
+    let s = import_csv(
+        &t.log,
+        &ImportOptions::new(&p, "bom", "ts"),
+        None,
+        &mut no_progress,
+    )
+    .unwrap();
+    assert_eq!(s.accepted, 1);
+    assert_eq!(s.schema.columns[0].name, "ts");
+}
