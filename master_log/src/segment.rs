@@ -726,7 +726,8 @@ impl Segment {
     }
 }
 
-/// Write `data` to `path` through a temporary file, fsync it, and rename it into place.
+/// Write `data` to `path` through a temporary file, fsync it, rename it into place, and
+/// fsync the directory so that the rename itself survives a power cut.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
@@ -736,7 +737,11 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     f.write_all(data)
         .ctx(|| format!("write {}", tmp.display()))?;
     f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))
+    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))?;
+    match path.parent() {
+        Some(dir) => crate::partition::sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 /// Parse a segment file name `<20 digits>.log` into its base offset.
