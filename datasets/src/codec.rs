@@ -7,7 +7,7 @@
 //!  value = tag (1 byte) ++ postcard(event)        tag 0x01 pageview v1
 //!                                                 tag 0x02 ysb v1
 //!                                                 tag 0x03 nexmark v1
-//!                                                 tag 0x04 csv row v1 (see `row`)
+//!                                                 tag 0x04 csv row v1 (see `Schema`)
 //!  value = JSON text of the event                 the optional JSON codec: starts with '{'
 //! ```
 //!
@@ -31,7 +31,7 @@ pub const TAG_PAGEVIEW: u8 = 0x01;
 pub const TAG_YSB: u8 = 0x02;
 /// Tag byte of a [`crate::NexmarkEvent`] value.
 pub const TAG_NEXMARK: u8 = 0x03;
-/// Tag byte of a typed CSV row ([`crate::Row`]).
+/// Tag byte of a typed CSV row (see [`crate::Schema`]).
 pub const TAG_ROW: u8 = 0x04;
 
 /// How event values are encoded.
