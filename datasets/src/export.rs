@@ -1,6 +1,6 @@
 //! Export of a topic's events to CSV, for any dataset (generated or imported).
 //!
-//! Columns: `partition, offset, event_time, append_time` (RFC 3339 UTC, ms), then the
+//! Columns: `partition, offset, event_time, append_time` (RFC 3339 UTC), then the
 //! event's own columns: a generated dataset's fields (the event time, equal to the
 //! record's, is not repeated; NEXMark flattens persons, auctions and bids into one wide
 //! row with a `kind` column), or an imported file's columns with their types. A data
@@ -12,6 +12,7 @@
 //! Partitions are written one after the other, each in offset order, up to the end
 //! offsets captured when the export starts.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use crate::generate::DatasetKind;
 use crate::nexmark::NexmarkEvent;
 use crate::pageviews::PageView;
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
-use crate::row::{Schema, format_millis};
+use crate::row::{Column, ColumnType, Schema, Value};
 use crate::sidecar::{self, TopicContent};
 use crate::ysb::YsbEvent;
 
@@ -122,47 +123,61 @@ fn detect(log: &dyn Log, topic: &str, sidecar_dir: Option<&Path>) -> Result<Cont
     Err(unknown("the topic is empty and has no sidecar"))
 }
 
-const PAGEVIEW_COLUMNS: &[&str] = &[
-    "event_id",
-    "viewer_id",
-    "page_id",
-    "page_type",
-    "country",
-    "device",
+use ColumnType::{Integer as I, String as S, Timestamp as T};
+
+const PAGEVIEW_COLUMNS: &[(&str, ColumnType)] = &[
+    ("event_id", I),
+    ("viewer_id", I),
+    ("page_id", I),
+    ("page_type", S),
+    ("country", S),
+    ("device", S),
 ];
-const YSB_COLUMNS: &[&str] = &[
-    "event_id",
-    "user_id",
-    "page_id",
-    "ad_id",
-    "ad_type",
-    "event_type",
-    "ip_address",
+const YSB_COLUMNS: &[(&str, ColumnType)] = &[
+    ("event_id", I),
+    ("user_id", S),
+    ("page_id", S),
+    ("ad_id", S),
+    ("ad_type", S),
+    ("event_type", S),
+    ("ip_address", S),
 ];
-const NEXMARK_COLUMNS: &[&str] = &[
-    "kind",
-    "event_id",
-    "date_time",
-    "person_id",
-    "name",
-    "email_address",
-    "credit_card",
-    "city",
-    "state",
-    "auction_id",
-    "item_name",
-    "description",
-    "initial_bid",
-    "reserve",
-    "expires",
-    "seller",
-    "category",
-    "auction",
-    "bidder",
-    "price",
-    "channel",
-    "url",
+const NEXMARK_COLUMNS: &[(&str, ColumnType)] = &[
+    ("kind", S),
+    ("event_id", I),
+    ("date_time", T),
+    ("person_id", I),
+    ("name", S),
+    ("email_address", S),
+    ("credit_card", S),
+    ("city", S),
+    ("state", S),
+    ("auction_id", I),
+    ("item_name", S),
+    ("description", S),
+    ("initial_bid", I),
+    ("reserve", I),
+    ("expires", T),
+    ("seller", I),
+    ("category", I),
+    ("auction", I),
+    ("bidder", I),
+    ("price", I),
+    ("channel", S),
+    ("url", S),
 ];
+
+fn int(v: u64) -> Value<'static> {
+    Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn text(s: impl Into<String>) -> Value<'static> {
+    Value::String(Cow::Owned(s.into()))
+}
+
+fn millis(ms: i64) -> Value<'static> {
+    Value::Timestamp(ms.saturating_mul(1000))
+}
 
 impl Content {
     fn name(&self) -> String {
@@ -172,23 +187,25 @@ impl Content {
         }
     }
 
-    fn columns(&self) -> Vec<String> {
+    fn columns(&self) -> Vec<Column> {
+        let fixed = |cols: &[(&str, ColumnType)]| {
+            cols.iter()
+                .map(|(n, ty)| Column {
+                    name: (*n).to_owned(),
+                    ty: *ty,
+                })
+                .collect()
+        };
         match self {
-            Content::Generated(DatasetKind::Pageviews) => {
-                PAGEVIEW_COLUMNS.iter().map(|s| (*s).to_owned()).collect()
-            }
-            Content::Generated(DatasetKind::Ysb) => {
-                YSB_COLUMNS.iter().map(|s| (*s).to_owned()).collect()
-            }
-            Content::Generated(DatasetKind::Nexmark) => {
-                NEXMARK_COLUMNS.iter().map(|s| (*s).to_owned()).collect()
-            }
-            Content::Rows(s) => s.columns.iter().map(|c| c.name.clone()).collect(),
+            Content::Generated(DatasetKind::Pageviews) => fixed(PAGEVIEW_COLUMNS),
+            Content::Generated(DatasetKind::Ysb) => fixed(YSB_COLUMNS),
+            Content::Generated(DatasetKind::Nexmark) => fixed(NEXMARK_COLUMNS),
+            Content::Rows(s) => s.columns.clone(),
         }
     }
 
-    /// Append the record's data fields to `fields` (cleared by the caller).
-    fn fields(&self, rec: &Record, fields: &mut Vec<String>) -> Result<()> {
+    /// Append the record's data values to `out`.
+    fn values(&self, rec: &Record, out: &mut Vec<Value<'static>>) -> Result<()> {
         let value = rec.value.as_deref().ok_or_else(|| DatasetError::Decode {
             what: "record",
             reason: format!("offset {} is a tombstone", rec.offset),
@@ -196,72 +213,191 @@ impl Content {
         match self {
             Content::Generated(DatasetKind::Pageviews) => {
                 let e: PageView = codec::decode(value)?;
-                fields.extend([
-                    e.event_id.to_string(),
-                    e.viewer_id.to_string(),
-                    e.page_id.to_string(),
-                    e.page_type.name().to_owned(),
-                    e.country.to_string(),
-                    e.device.name().to_owned(),
+                out.extend([
+                    int(e.event_id),
+                    int(e.viewer_id),
+                    int(e.page_id),
+                    text(e.page_type.name()),
+                    text(e.country.as_str()),
+                    text(e.device.name()),
                 ]);
             }
             Content::Generated(DatasetKind::Ysb) => {
                 let e: YsbEvent = codec::decode(value)?;
-                fields.extend([
-                    e.event_id.to_string(),
-                    e.user_id.to_string(),
-                    e.page_id.to_string(),
-                    e.ad_id.to_string(),
-                    e.ad_type.name().to_owned(),
-                    e.event_type.name().to_owned(),
-                    e.ip_address.to_string(),
+                out.extend([
+                    int(e.event_id),
+                    text(e.user_id.to_string()),
+                    text(e.page_id.to_string()),
+                    text(e.ad_id.to_string()),
+                    text(e.ad_type.name()),
+                    text(e.event_type.name()),
+                    text(e.ip_address.to_string()),
                 ]);
             }
             Content::Generated(DatasetKind::Nexmark) => {
                 let e: NexmarkEvent<'_> = codec::decode(value)?;
-                let mut row = vec![String::new(); NEXMARK_COLUMNS.len()];
-                row[0] = e.kind().to_owned();
-                row[1] = codec::Event::event_id(&e).to_string();
-                row[2] = format_millis(codec::Event::event_time(&e));
+                let base = out.len();
+                out.resize(base + NEXMARK_COLUMNS.len(), Value::Null);
+                let row = &mut out[base..];
+                row[0] = text(e.kind());
+                row[1] = int(codec::Event::event_id(&e));
+                row[2] = millis(codec::Event::event_time(&e));
                 match e {
                     NexmarkEvent::Person(p) => {
-                        row[3] = p.id.to_string();
-                        row[4] = p.name.into_owned();
-                        row[5] = p.email_address.into_owned();
-                        row[6] = p.credit_card.into_owned();
-                        row[7] = p.city.into_owned();
-                        row[8] = p.state.into_owned();
+                        row[3] = int(p.id);
+                        row[4] = text(p.name);
+                        row[5] = text(p.email_address);
+                        row[6] = text(p.credit_card);
+                        row[7] = text(p.city);
+                        row[8] = text(p.state);
                     }
                     NexmarkEvent::Auction(a) => {
-                        row[9] = a.id.to_string();
-                        row[10] = a.item_name.into_owned();
-                        row[11] = a.description.into_owned();
-                        row[12] = a.initial_bid.to_string();
-                        row[13] = a.reserve.to_string();
-                        row[14] = format_millis(a.expires);
-                        row[15] = a.seller.to_string();
-                        row[16] = a.category.to_string();
+                        row[9] = int(a.id);
+                        row[10] = text(a.item_name);
+                        row[11] = text(a.description);
+                        row[12] = int(a.initial_bid);
+                        row[13] = int(a.reserve);
+                        row[14] = millis(a.expires);
+                        row[15] = int(a.seller);
+                        row[16] = int(a.category);
                     }
                     NexmarkEvent::Bid(b) => {
-                        row[17] = b.auction.to_string();
-                        row[18] = b.bidder.to_string();
-                        row[19] = b.price.to_string();
-                        row[20] = b.channel.into_owned();
-                        row[21] = b.url.into_owned();
+                        row[17] = int(b.auction);
+                        row[18] = int(b.bidder);
+                        row[19] = int(b.price);
+                        row[20] = text(b.channel);
+                        row[21] = text(b.url);
                     }
                 }
-                fields.extend(row);
             }
             Content::Rows(schema) => {
-                let values = schema.decode(value)?;
-                for v in &values {
-                    let mut s = String::new();
-                    v.write_text(&mut s);
-                    fields.push(s);
+                for v in schema.decode(value)? {
+                    out.push(match v {
+                        Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+                        Value::Null => Value::Null,
+                        Value::Integer(i) => Value::Integer(i),
+                        Value::Float(f) => Value::Float(f),
+                        Value::Bool(b) => Value::Bool(b),
+                        Value::Timestamp(t) => Value::Timestamp(t),
+                    });
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// A topic read as typed rows: metadata columns, then the event's columns. What both
+/// the CSV and the Parquet writers consume.
+pub(crate) struct TopicRows<'l> {
+    log: &'l dyn Log,
+    topic: String,
+    content: Content,
+    pub(crate) columns: Vec<Column>,
+    metadata: bool,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+    /// `(partition, next offset, end offset)` still to read.
+    ranges: Vec<(u32, u64, u64)>,
+    buffered: std::vec::IntoIter<Record>,
+    current: u32,
+    pub(crate) total: u64,
+    pub(crate) read: u64,
+}
+
+impl<'l> TopicRows<'l> {
+    pub(crate) fn new(
+        log: &'l dyn Log,
+        opts: &ExportOptions,
+        sidecar_dir: Option<&Path>,
+    ) -> Result<Self> {
+        let content = detect(log, &opts.topic, sidecar_dir)?;
+        let data_columns = content.columns();
+        let mut columns = Vec::new();
+        if !opts.no_metadata {
+            for (m, ty) in [
+                ("partition", I),
+                ("offset", I),
+                ("event_time", T),
+                ("append_time", T),
+            ] {
+                let mut name = m.to_owned();
+                while data_columns.iter().any(|c| c.name == name) {
+                    name.insert(0, '_');
+                }
+                columns.push(Column { name, ty });
+            }
+        }
+        columns.extend(data_columns);
+        let partitions: Vec<u32> = if opts.partitions.is_empty() {
+            (0..log.partition_count(&opts.topic)?).collect()
+        } else {
+            opts.partitions.clone()
+        };
+        let mut ranges = Vec::with_capacity(partitions.len());
+        let mut total = 0;
+        for &p in partitions.iter().rev() {
+            let (earliest, latest) = log.offsets(&opts.topic, p)?;
+            total += latest - earliest;
+            ranges.push((p, earliest, latest));
+        }
+        Ok(Self {
+            log,
+            topic: opts.topic.clone(),
+            content,
+            columns,
+            metadata: !opts.no_metadata,
+            from_ms: opts.from_ms,
+            to_ms: opts.to_ms,
+            ranges,
+            buffered: Vec::new().into_iter(),
+            current: 0,
+            total,
+            read: 0,
+        })
+    }
+
+    /// The next row inside the time range into `out` (cleared first); `false` at the end.
+    pub(crate) fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
+        loop {
+            let Some(rec) = self.buffered.next() else {
+                let Some((p, next, end)) = self.ranges.last_mut() else {
+                    return Ok(false);
+                };
+                if *next >= *end {
+                    self.ranges.pop();
+                    continue;
+                }
+                let mut recs = self
+                    .log
+                    .fetch(&self.topic, *p, *next, FetchLimits::default())?;
+                recs.retain(|r| r.offset < *end);
+                match recs.last() {
+                    Some(last) => *next = last.offset + 1,
+                    None => *next = *end,
+                }
+                self.current = *p;
+                self.buffered = recs.into_iter();
+                continue;
+            };
+            self.read += 1;
+            if self.from_ms.is_some_and(|f| rec.event_time < f)
+                || self.to_ms.is_some_and(|t| rec.event_time >= t)
+            {
+                continue;
+            }
+            out.clear();
+            if self.metadata {
+                out.extend([
+                    Value::Integer(i64::from(self.current)),
+                    int(rec.offset),
+                    millis(rec.event_time),
+                    millis(rec.append_time),
+                ]);
+            }
+            self.content.values(&rec, out)?;
+            return Ok(true);
+        }
     }
 }
 
@@ -275,39 +411,14 @@ pub fn export_csv(
     progress: &mut ProgressFn<'_>,
 ) -> Result<ExportSummary> {
     let started = Instant::now();
-    let content = detect(log, &opts.topic, sidecar_dir)?;
-    let data_columns = content.columns();
-    let mut header: Vec<String> = Vec::new();
-    if !opts.no_metadata {
-        for m in ["partition", "offset", "event_time", "append_time"] {
-            let mut name = m.to_owned();
-            while data_columns.contains(&name) {
-                name.insert(0, '_');
-            }
-            header.push(name);
-        }
-    }
-    header.extend(data_columns.iter().cloned());
-
-    let partitions: Vec<u32> = if opts.partitions.is_empty() {
-        (0..log.partition_count(&opts.topic)?).collect()
-    } else {
-        opts.partitions.clone()
-    };
-    let mut ends = Vec::with_capacity(partitions.len());
-    let mut total = 0u64;
-    for &p in &partitions {
-        let (earliest, latest) = log.offsets(&opts.topic, p)?;
-        total += latest - earliest;
-        ends.push((p, earliest, latest));
-    }
-
+    let mut rows = TopicRows::new(log, opts, sidecar_dir)?;
+    let header: Vec<String> = rows.columns.iter().map(|c| c.name.clone()).collect();
     let mut w = csv::WriterBuilder::new().from_writer(out);
     w.write_record(&header)
         .ctx(|| "write the CSV header".into())?;
     let mut summary = ExportSummary {
         topic: opts.topic.clone(),
-        content: content.name(),
+        content: rows.content.name(),
         columns: header,
         records_read: 0,
         rows: 0,
@@ -315,47 +426,25 @@ pub fn export_csv(
         elapsed_ms: 0,
     };
     let mut report = Progress::new(Phase::Export);
-    report.total_items = Some(total);
+    report.total_items = Some(rows.total);
+    let mut values = Vec::with_capacity(32);
     let mut fields: Vec<String> = Vec::with_capacity(32);
-    for (p, earliest, latest) in ends {
-        let mut offset = earliest;
-        while offset < latest {
-            let recs = log.fetch(&opts.topic, p, offset, FetchLimits::default())?;
-            if recs.is_empty() {
-                break;
-            }
-            for rec in &recs {
-                offset = rec.offset + 1;
-                if rec.offset >= latest {
-                    break;
-                }
-                summary.records_read += 1;
-                if opts.from_ms.is_some_and(|f| rec.event_time < f)
-                    || opts.to_ms.is_some_and(|t| rec.event_time >= t)
-                {
-                    continue;
-                }
-                fields.clear();
-                if !opts.no_metadata {
-                    fields.extend([
-                        p.to_string(),
-                        rec.offset.to_string(),
-                        format_millis(rec.event_time),
-                        format_millis(rec.append_time),
-                    ]);
-                }
-                content.fields(rec, &mut fields)?;
-                w.write_record(&fields).ctx(|| "write a CSV row".into())?;
-                summary.rows += 1;
-                if summary.records_read.is_multiple_of(REPORT_EVERY) {
-                    report.items = summary.records_read;
-                    progress(&report);
-                }
-            }
+    while rows.next_row(&mut values)? {
+        fields.resize(values.len(), String::new());
+        for (f, v) in fields.iter_mut().zip(&values) {
+            f.clear();
+            v.write_text(f);
+        }
+        w.write_record(&fields).ctx(|| "write a CSV row".into())?;
+        summary.rows += 1;
+        if summary.rows.is_multiple_of(REPORT_EVERY) {
+            report.items = rows.read;
+            progress(&report);
         }
     }
     w.flush().ctx(|| "write the CSV".into())?;
-    report.items = summary.records_read;
+    summary.records_read = rows.read;
+    report.items = rows.read;
     report.done = true;
     progress(&report);
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
