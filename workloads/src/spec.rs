@@ -1,0 +1,277 @@
+//! Declarative workloads: a TOML spec file for any topic.
+//!
+//! ```toml
+//! name = "fares_by_zone"
+//! topic = "trips"
+//! window = { kind = "tumbling", size = "1h" }   # or hopping {size, slide}, session {gap}
+//! group_by = ["pickup_zone"]
+//! aggregates = ["count", "avg(fare)", "max(fare)", "count_distinct(driver_id)"]
+//! filter = "fare > 0"                            # optional
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, WorkloadError};
+use crate::filter::Filter;
+use crate::partial::Aggregate;
+use crate::window::WindowSpec;
+
+/// A workload defined by a spec file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub topic: String,
+    pub window: WindowSpec,
+    pub group_by: Vec<String>,
+    pub aggregates: Vec<Aggregate>,
+    pub filter: Option<Filter>,
+    /// The filter as written, for display.
+    pub filter_text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: String,
+    topic: String,
+    window: RawWindow,
+    #[serde(default)]
+    group_by: Vec<String>,
+    aggregates: Vec<String>,
+    filter: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    kind: String,
+    size: Option<String>,
+    slide: Option<String>,
+    gap: Option<String>,
+}
+
+impl WorkloadSpec {
+    /// Read and check a spec file.
+    pub fn from_file(path: &Path) -> Result<WorkloadSpec> {
+        let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Io {
+            context: format!("read workload spec {}", path.display()),
+            source: e,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse and check spec text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<WorkloadSpec> {
+        let err = |line: Option<usize>, reason: String| WorkloadError::Spec {
+            file: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let raw: RawSpec = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            err(line, e.message().to_owned())
+        })?;
+        let line_of = |needle: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(needle))
+                .map(|i| i + 1)
+        };
+        master_log::validate_name(&raw.name)
+            .map_err(|e| err(line_of("name"), format!("name: {e}")))?;
+        master_log::validate_name(&raw.topic)
+            .map_err(|e| err(line_of("topic"), format!("topic: {e}")))?;
+        let wline = line_of("window");
+        let dur = |field: &str, v: &Option<String>| -> Result<i64> {
+            let s = v.as_deref().ok_or_else(|| {
+                err(
+                    wline,
+                    format!("a {} window needs `{field}`", raw.window.kind),
+                )
+            })?;
+            let d =
+                master_log::parse_duration(s).map_err(|e| err(wline, format!("{field}: {e}")))?;
+            Ok(d.as_millis() as i64)
+        };
+        let window = match raw.window.kind.as_str() {
+            "tumbling" => WindowSpec::Tumbling {
+                size_ms: dur("size", &raw.window.size)?,
+            },
+            "hopping" | "sliding" => WindowSpec::Hopping {
+                size_ms: dur("size", &raw.window.size)?,
+                slide_ms: dur("slide", &raw.window.slide)?,
+            },
+            "session" => WindowSpec::Session {
+                gap_ms: dur("gap", &raw.window.gap)?,
+            },
+            other => {
+                return Err(err(
+                    wline,
+                    format!("window kind {other:?}: expected tumbling, hopping or session"),
+                ));
+            }
+        };
+        window.validate().map_err(|r| err(wline, r))?;
+        if raw.aggregates.is_empty() {
+            return Err(err(
+                line_of("aggregates"),
+                "at least one aggregate is needed".into(),
+            ));
+        }
+        let aggregates = raw
+            .aggregates
+            .iter()
+            .map(|a| Aggregate::parse(a).map_err(|r| err(line_of("aggregates"), r)))
+            .collect::<Result<Vec<_>>>()?;
+        let filter = match &raw.filter {
+            Some(f) => Some(Filter::parse(f).map_err(|e| err(line_of("filter"), e.to_string()))?),
+            None => None,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &raw.group_by {
+            if !seen.insert(c) {
+                return Err(err(
+                    line_of("group_by"),
+                    format!("column {c:?} is grouped twice"),
+                ));
+            }
+        }
+        Ok(WorkloadSpec {
+            name: raw.name,
+            topic: raw.topic,
+            window,
+            group_by: raw.group_by,
+            aggregates,
+            filter,
+            filter_text: raw.filter,
+        })
+    }
+
+    /// Every column the workload reads.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = self.group_by.iter().map(String::as_str).collect();
+        cols.extend(self.aggregates.iter().filter_map(Aggregate::column));
+        if let Some(f) = &self.filter {
+            cols.extend(f.columns());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        cols.retain(|c| seen.insert(*c));
+        cols
+    }
+
+    /// Check that every column the workload reads is one of `available`.
+    pub fn check_columns(&self, available: &[&str]) -> Result<()> {
+        for c in self.columns() {
+            if !available.contains(&c) {
+                return Err(WorkloadError::UnknownColumn {
+                    topic: self.topic.clone(),
+                    column: c.to_owned(),
+                    available: available.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The spec as TOML text again (for the registry).
+    pub fn to_toml(&self) -> String {
+        let dur = |ms: i64| format!("{ms}ms");
+        let window = match self.window {
+            WindowSpec::Tumbling { size_ms } => {
+                format!("{{ kind = \"tumbling\", size = \"{}\" }}", dur(size_ms))
+            }
+            WindowSpec::Hopping { size_ms, slide_ms } => format!(
+                "{{ kind = \"hopping\", size = \"{}\", slide = \"{}\" }}",
+                dur(size_ms),
+                dur(slide_ms)
+            ),
+            WindowSpec::Session { gap_ms } => {
+                format!("{{ kind = \"session\", gap = \"{}\" }}", dur(gap_ms))
+            }
+        };
+        let list = |v: Vec<String>| {
+            let items: Vec<String> = v
+                .iter()
+                .map(|s| toml::Value::String(s.clone()).to_string())
+                .collect();
+            format!("[{}]", items.join(", "))
+        };
+        let mut out = format!(
+            "name = {}\ntopic = {}\nwindow = {window}\ngroup_by = {}\naggregates = {}\n",
+            toml::Value::String(self.name.clone()),
+            toml::Value::String(self.topic.clone()),
+            list(self.group_by.clone()),
+            list(self.aggregates.iter().map(|a| a.to_string()).collect()),
+        );
+        if let Some(f) = &self.filter_text {
+            out.push_str(&format!("filter = {}\n", toml::Value::String(f.clone())));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FARES: &str = r#"
+name = "fares_by_zone"
+topic = "trips"
+window = { kind = "tumbling", size = "1h" }
+group_by = ["pickup_zone"]
+aggregates = ["count", "avg(fare)", "max(fare)", "count_distinct(driver_id)"]
+filter = "fare > 0"
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let s = WorkloadSpec::parse(FARES, Path::new("f.toml")).unwrap();
+        assert_eq!(s.name, "fares_by_zone");
+        assert_eq!(s.window, WindowSpec::Tumbling { size_ms: 3_600_000 });
+        assert_eq!(s.aggregates.len(), 4);
+        assert_eq!(s.columns(), vec!["pickup_zone", "fare", "driver_id"]);
+        let again = WorkloadSpec::parse(&s.to_toml(), Path::new("g.toml")).unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            (FARES.replace("tumbling", "wobbly"), 4, "window kind"),
+            (FARES.replace("\"1h\"", "\"1 hour\""), 4, "size"),
+            (
+                FARES.replace("avg(fare)", "median(fare)"),
+                6,
+                "unknown function",
+            ),
+            (FARES.replace("fare > 0", "fare >"), 7, "filter"),
+            (FARES.replace("trips", "../trips"), 3, "topic"),
+            (FARES.replace("group_by", "groupby"), 5, "unknown field"),
+            (
+                FARES.replace("[\"pickup_zone\"]", "[\"a\", \"a\"]"),
+                5,
+                "twice",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            match WorkloadSpec::parse(&text, Path::new("f.toml")) {
+                Err(e @ WorkloadError::Spec { .. }) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(&format!("line {line}")), "{msg}");
+                    assert!(msg.contains(needle), "{msg}");
+                }
+                other => panic!("{needle}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_columns_are_reported() {
+        let s = WorkloadSpec::parse(FARES, Path::new("f.toml")).unwrap();
+        let e = s.check_columns(&["pickup_zone", "fare"]).unwrap_err();
+        assert!(e.to_string().contains("driver_id"), "{e}");
+    }
+}
