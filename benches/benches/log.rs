@@ -1,0 +1,238 @@
+//! Throughput of the embedded master log: append, sequential read, keyed produce.
+//!
+//! ```text
+//! cargo bench -p lk-benches --bench log                       # everything
+//! cargo bench -p lk-benches --bench log -- append             # one group
+//! cargo bench -p lk-benches --bench log -- --save-baseline before
+//! cargo bench -p lk-benches --bench log -- --baseline before  # compare with it
+//! ```
+//!
+//! Every record is an 8-byte key and a 100-byte value; appends and produces send 1,000
+//! records per call. Each benchmark opens its own log in a fresh temporary directory,
+//! with the default 64 MiB segments: the append and produce benchmarks roll segments
+//! many times while they run, and delete old ones by retention (`RETENTION_BYTES`).
+//! Before each of them the bench runs `sync`, so that none pays for the writeback of the
+//! data of the one before. After the `append/fsync_never` benchmark the bench prints the
+//! framing overhead: bytes of segment files on disk per record beyond key and value.
+//!
+//! Under `cargo test --benches` criterion runs each routine once, as a smoke test.
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, black_box};
+use master_log::{
+    Bytes, EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, NewRecord, TopicConfig, now_ms,
+};
+
+const KEY_LEN: usize = 8;
+const VALUE_LEN: usize = 100;
+const BATCH: usize = 1_000;
+/// Records in the partition the read benchmark scans.
+const READ_RECORDS: u64 = 1_000_000;
+const TOPIC: &str = "bench";
+
+/// `BATCH` records with distinct 8-byte keys and 100-byte values whose event times spread
+/// over one second (1 ms apart), as a producer's batch would.
+fn batch(seed: u64) -> Vec<NewRecord> {
+    let t0 = now_ms();
+    (0..BATCH as u64)
+        .map(|i| {
+            let n = seed * BATCH as u64 + i;
+            let key = format!("{:08}", n % 100_000_000);
+            debug_assert_eq!(key.len(), KEY_LEN);
+            let mut value = vec![0u8; VALUE_LEN];
+            value[..8].copy_from_slice(&n.to_le_bytes());
+            for (j, b) in value[8..].iter_mut().enumerate() {
+                *b = (n as u8).wrapping_add(j as u8);
+            }
+            NewRecord::keyed(Bytes::from(key), Bytes::from(value), t0 + i as i64)
+        })
+        .collect()
+}
+
+/// Retention of the append and produce benchmarks' topics, per partition: old segments
+/// are deleted as new ones roll, so that a benchmark writing gigabytes keeps only a few
+/// hundred MiB of (mostly not yet written back) files. Without it the figures measure how
+/// fast this machine's disk absorbs the page cache's dirty pages, not the log.
+const RETENTION_BYTES: u64 = 256 * 1024 * 1024;
+
+fn open(dir: &Path, fsync: FsyncPolicy, partitions: u32, retention: Option<u64>) -> EmbeddedLog {
+    let log = EmbeddedLog::open_with(
+        dir,
+        LogOptions {
+            fsync,
+            ..LogOptions::default()
+        },
+    )
+    .expect("open log");
+    let config = TopicConfig {
+        retention_bytes: retention,
+        ..TopicConfig::with_partitions(partitions)
+    };
+    log.create_topic(TOPIC, config).expect("create topic");
+    log
+}
+
+/// Let the disk settle: write back every dirty page of the machine, so that a benchmark
+/// does not pay for the writeback of the one before it.
+fn settle() {
+    let _ = std::process::Command::new("sync").status();
+}
+
+/// Bytes of the `.log` files and of the index files under `dir`, recursively.
+fn disk_bytes(dir: &Path) -> (u64, u64) {
+    let (mut log, mut index) = (0, 0);
+    for entry in std::fs::read_dir(dir).expect("list dir") {
+        let entry = entry.expect("list dir");
+        let path = entry.path();
+        let meta = entry.metadata().expect("stat");
+        if meta.is_dir() {
+            let (l, i) = disk_bytes(&path);
+            log += l;
+            index += i;
+        } else {
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("log") => log += meta.len(),
+                Some("index" | "timeindex") => index += meta.len(),
+                _ => {}
+            }
+        }
+    }
+    (log, index)
+}
+
+/// Print the framing overhead of what the append benchmark wrote to partition 0.
+fn report_framing(log: &EmbeddedLog, dir: &Path) {
+    log.flush().expect("flush");
+    let desc = log.describe_topic(TOPIC).expect("describe");
+    let p = &desc.partitions[0];
+    let records = p.latest - p.earliest;
+    if records == 0 {
+        return; // the benchmark was filtered out
+    }
+    let (log_bytes, index_bytes) = disk_bytes(&dir.join("topics").join(TOPIC).join("0"));
+    assert_eq!(
+        log_bytes, p.bytes,
+        "segment sizes on disk and in the log agree"
+    );
+    let payload = records * (KEY_LEN + VALUE_LEN) as u64;
+    println!(
+        "framing: {records} records in {} segments, {log_bytes} bytes of segments \
+         ({payload} of key+value): {:.3} bytes/record of framing; indexes add {:.3} bytes/record",
+        p.segments,
+        (log_bytes - payload) as f64 / records as f64,
+        index_bytes as f64 / records as f64,
+    );
+}
+
+fn append(c: &mut Criterion) {
+    let mut group = c.benchmark_group("append");
+    group
+        .throughput(Throughput::Elements(BATCH as u64))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let records = batch(0);
+    for (name, fsync) in [
+        ("fsync_never", FsyncPolicy::Never),
+        ("fsync_always", FsyncPolicy::Always),
+    ] {
+        settle();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = open(dir.path(), fsync, 1, Some(RETENTION_BYTES));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(log.append(TOPIC, 0, black_box(&records)).expect("append")))
+        });
+        let p = log.describe_topic(TOPIC).expect("describe").partitions[0];
+        println!(
+            "append/{name}: {} records appended; the partition ended with {} segments \
+             (older ones deleted by retention)",
+            p.latest, p.segments
+        );
+        if fsync == FsyncPolicy::Never {
+            report_framing(&log, dir.path());
+        }
+    }
+    group.finish();
+}
+
+/// Read a partition from 0 to its end with `fetch`, `chunk` records at a time. Returns
+/// the records read and a checksum of their offsets and value lengths.
+fn read_all(log: &EmbeddedLog, chunk: usize) -> (u64, u64) {
+    let limits = FetchLimits {
+        max_records: chunk,
+        ..FetchLimits::default()
+    };
+    let (mut offset, mut n, mut sum) = (0u64, 0u64, 0u64);
+    loop {
+        let records = log.fetch(TOPIC, 0, offset, limits).expect("fetch");
+        let Some(last) = records.last() else { break };
+        offset = last.offset + 1;
+        n += records.len() as u64;
+        for r in &records {
+            sum = sum.wrapping_add(r.offset ^ r.value.as_ref().map_or(0, |v| v.len() as u64));
+        }
+        black_box(&records);
+    }
+    (n, sum)
+}
+
+fn read(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path(), FsyncPolicy::Never, 1, None);
+    // Under `cargo test --benches` a smaller partition keeps the smoke test quick.
+    let total = if std::env::args().any(|a| a == "--bench") {
+        READ_RECORDS
+    } else {
+        10 * BATCH as u64
+    };
+    for i in 0..total / BATCH as u64 {
+        log.append(TOPIC, 0, &batch(i)).expect("fill");
+    }
+    let mut group = c.benchmark_group("read");
+    group
+        .throughput(Throughput::Elements(total))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    for chunk in [10_000, 1_000] {
+        assert_eq!(read_all(&log, chunk).0, total, "a scan reads every record");
+        group.bench_function(format!("fetch_{chunk}"), |b| {
+            b.iter(|| black_box(read_all(&log, chunk)))
+        });
+    }
+    group.finish();
+}
+
+fn produce(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    settle();
+    let log = open(dir.path(), FsyncPolicy::Never, 4, Some(RETENTION_BYTES));
+    let records = batch(0);
+    let mut group = c.benchmark_group("produce");
+    group
+        .throughput(Throughput::Elements(BATCH as u64))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    group.bench_function("keyed_4_partitions", |b| {
+        b.iter_batched(
+            || records.clone(),
+            |recs| black_box(log.produce(TOPIC, recs).expect("produce")),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+    let spread: Vec<u64> = log.end_offsets(TOPIC).expect("end offsets");
+    println!("produce/keyed_4_partitions: records per partition {spread:?}");
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    append(&mut c);
+    read(&mut c);
+    produce(&mut c);
+    c.final_summary();
+}
