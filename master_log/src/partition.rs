@@ -307,7 +307,9 @@ impl Partition {
     /// (at least one batch is returned when there is data).
     pub fn read(&self, offset: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Record>> {
         self.check_range(offset)?;
-        let mut out = Vec::new();
+        // Allocate the result once: growing it from empty costs more than decoding.
+        let lag = usize::try_from(self.latest() - offset).unwrap_or(usize::MAX);
+        let mut out = Vec::with_capacity(max_records.min(lag).min(1 << 16));
         if max_records == 0 {
             return Ok(out);
         }

@@ -555,17 +555,47 @@ impl Segment {
         max_bytes: usize,
         out: &mut Vec<Record>,
     ) -> Result<usize> {
-        let mut bytes_read = 0;
         if from >= self.next_offset && !self.damaged {
             return Ok(0);
         }
         let start = self.start_position(from);
-        for item in BatchScanner::new(&self.file, start, self.size, true) {
+        // Read no further than the first indexed batch past the last offset wanted or
+        // past the byte budget: a small fetch then reads kilobytes, not the whole rest of
+        // the segment.
+        let last_wanted = from.saturating_add(max_records.max(1) as u64 - 1);
+        let rel = last_wanted.saturating_sub(self.base_offset);
+        let byte_bound = start.saturating_add(max_bytes as u64);
+        let i = self.index.partition_point(|e| {
+            u64::from(e.rel_offset) <= rel && u64::from(e.position) < byte_bound
+        });
+        let end = self
+            .index
+            .get(i)
+            .map_or(self.size, |e| u64::from(e.position).max(start));
+        let before = out.len();
+        let mut bytes_read = self.read_range(from, start, end, max_records, max_bytes, out)?;
+        if out.len() == before && end < self.size {
+            // Compaction can leave a gap wider than the bound: keep going to the end.
+            bytes_read += self.read_range(from, end, self.size, max_records, max_bytes, out)?;
+        }
+        Ok(bytes_read)
+    }
+
+    fn read_range(
+        &self,
+        from: u64,
+        start: u64,
+        end: u64,
+        max_records: usize,
+        max_bytes: usize,
+        out: &mut Vec<Record>,
+    ) -> Result<usize> {
+        let mut bytes_read = 0;
+        for item in BatchScanner::new(&self.file, start, end, true) {
             let b = item.map_err(|e| self.corrupt(e))?;
             if b.header.last_offset() < from {
                 continue;
             }
-            let before = out.len();
             record::decode_records(&b.header, &b.bytes, from, out).map_err(|reason| {
                 LogError::Corrupt {
                     file: self.log_path(),
@@ -575,7 +605,7 @@ impl Segment {
             })?;
             bytes_read += b.header.total_len;
             if out.len() >= max_records {
-                out.truncate(max_records.max(before));
+                out.truncate(max_records);
                 break;
             }
             if bytes_read >= max_bytes {
