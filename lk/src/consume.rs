@@ -59,7 +59,10 @@ fn parse_offsets(specs: &[String]) -> anyhow::Result<BTreeMap<u32, u64>> {
     Ok(map)
 }
 
-pub fn run(args: ConsumeArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: ConsumeArgs,
+    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+) -> anyhow::Result<ExitCode> {
     let idle = args
         .idle_timeout
         .as_deref()
@@ -101,7 +104,9 @@ pub fn run(args: ConsumeArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) ->
     let mut line = String::new();
     'outer: while printed < max && !stop.load(Ordering::SeqCst) {
         let wait = match idle {
-            Some(d) => d.saturating_sub(last_record.elapsed()).min(Duration::from_millis(200)),
+            Some(d) => d
+                .saturating_sub(last_record.elapsed())
+                .min(Duration::from_millis(200)),
             None => Duration::from_millis(200),
         };
         let batches = consumer.poll(wait)?;

@@ -27,11 +27,17 @@ pub struct DemoArgs {
     batch: usize,
 }
 
-pub fn run(args: DemoArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: DemoArgs,
+    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
     let log = open()?;
     match log.create_topic(&args.topic, TopicConfig::with_partitions(args.partitions)) {
-        Ok(()) => println!("created topic {} with {} partitions", args.topic, args.partitions),
+        Ok(()) => println!(
+            "created topic {} with {} partitions",
+            args.topic, args.partitions
+        ),
         Err(LogError::TopicExists(_)) => println!("appending to existing topic {}", args.topic),
         Err(e) => return Err(e.into()),
     }
@@ -47,9 +53,16 @@ pub fn run(args: DemoArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> an
         let batch: Vec<NewRecord> = (written..written + n)
             .map(|i| {
                 let member = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 100_000;
-                let head = format!("view {i:>10} of page {:>6} by member {member:>6}", i % 5_000);
+                let head = format!(
+                    "view {i:>10} of page {:>6} by member {member:>6}",
+                    i % 5_000
+                );
                 value[..head.len()].copy_from_slice(head.as_bytes());
-                NewRecord::keyed(format!("member-{member}"), Bytes::copy_from_slice(&value), t0 + i as i64)
+                NewRecord::keyed(
+                    format!("member-{member}"),
+                    Bytes::copy_from_slice(&value),
+                    t0 + i as i64,
+                )
             })
             .collect();
         log.produce(&args.topic, batch)?;
@@ -75,7 +88,13 @@ pub fn run(args: DemoArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> an
         "lk-demo",
         &args.topic,
         AssignmentStrategy::Range,
-        StartFrom::Offsets(before.iter().enumerate().map(|(p, &o)| (p as u32, o)).collect()),
+        StartFrom::Offsets(
+            before
+                .iter()
+                .enumerate()
+                .map(|(p, &o)| (p as u32, o))
+                .collect(),
+        ),
     )?;
     for (p, &o) in before.iter().enumerate() {
         consumer.seek(p as u32, o)?;
@@ -85,7 +104,10 @@ pub fn run(args: DemoArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> an
     let mut sample = None;
     while read < written {
         let batches = consumer.poll(Duration::from_millis(100))?;
-        anyhow::ensure!(!batches.is_empty(), "read back only {read} of {written} records");
+        anyhow::ensure!(
+            !batches.is_empty(),
+            "read back only {read} of {written} records"
+        );
         for b in &batches {
             read += b.records.len() as u64;
             if sample.is_none() {
@@ -105,7 +127,10 @@ pub fn run(args: DemoArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> an
             "first record read: partition {p} offset {} key {} value {:?}",
             r.offset,
             String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()),
-            String::from_utf8_lossy(&r.value.as_deref().unwrap_or_default()[..60.min(r.value.as_ref().map_or(0, |v| v.len()))]),
+            String::from_utf8_lossy(
+                &r.value.as_deref().unwrap_or_default()
+                    [..60.min(r.value.as_ref().map_or(0, |v| v.len()))]
+            ),
         );
     }
     let dir = log.dir().to_path_buf();
@@ -117,7 +142,15 @@ pub fn run(args: DemoArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> an
         report.segments,
         report.batches,
         report.records,
-        if report.is_clean() { "no damage" } else { "DAMAGED (run `lk log verify`)" }
+        if report.is_clean() {
+            "no damage"
+        } else {
+            "DAMAGED (run `lk log verify`)"
+        }
     );
-    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

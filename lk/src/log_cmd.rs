@@ -36,7 +36,9 @@ pub fn run(
                 Format::Text => {
                     for p in &report.problems {
                         match p.position {
-                            Some(pos) => println!("DAMAGED {} at byte {pos}: {}", p.file.display(), p.reason),
+                            Some(pos) => {
+                                println!("DAMAGED {} at byte {pos}: {}", p.file.display(), p.reason)
+                            }
                             None => println!("DAMAGED {}: {}", p.file.display(), p.reason),
                         }
                     }
@@ -67,7 +69,12 @@ pub fn run(
             let (r, c) = log.run_maintenance()?;
             println!(
                 "retention deleted {} segments ({} bytes); compaction kept {} of {} records ({} of {} bytes)",
-                r.segments_deleted, r.bytes_deleted, c.records_after, c.records_before, c.bytes_after, c.bytes_before
+                r.segments_deleted,
+                r.bytes_deleted,
+                c.records_after,
+                c.records_before,
+                c.bytes_after,
+                c.bytes_before
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod consume;
+mod datasets_cmd;
 mod demo;
 mod log_cmd;
 mod produce;
@@ -41,6 +42,13 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Print a topic's records.
     Consume(consume::ConsumeArgs),
+    /// Generate a dataset (pageviews, ysb, nexmark) into a topic, deterministically.
+    Generate(datasets_cmd::GenerateArgs),
+    /// Import a file into a topic.
+    #[command(subcommand)]
+    Ingest(datasets_cmd::IngestCommand),
+    /// Write a topic's events with their columns to CSV or Parquet.
+    Export(datasets_cmd::ExportArgs),
     /// Append a million keyed records, read them back as a consumer group, verify.
     Demo(demo::DemoArgs),
     /// Check or maintain the log's files.
@@ -83,6 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Produce(args) => produce::run(args, open),
         Command::Consume(args) => consume::run(args, open),
         Command::Demo(args) => demo::run(args, open),
+        Command::Generate(args) => datasets_cmd::generate(args, &cli.data, open()?),
+        Command::Ingest(cmd) => datasets_cmd::ingest(cmd, &cli.data, open()?),
+        Command::Export(args) => datasets_cmd::export(args, &cli.data, open()?),
         Command::Log(cmd) => log_cmd::run(cmd, &cli.data, open),
     }
 }

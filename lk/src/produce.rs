@@ -14,7 +14,10 @@ pub struct ProduceArgs {
     batch: usize,
 }
 
-pub fn run(args: ProduceArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: ProduceArgs,
+    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+) -> anyhow::Result<ExitCode> {
     let log = open()?;
     // Fail early on an unknown topic, before reading any input.
     log.partition_count(&args.topic)?;
@@ -47,7 +50,8 @@ pub fn run(args: ProduceArgs, open: impl Fn() -> anyhow::Result<EmbeddedLog>) ->
         // Write when the batch is full, at end of input, or when no more input is
         // buffered (so that an interactive producer's lines go out at once).
         let eof = n == 0;
-        if !pending.is_empty() && (eof || pending.len() >= args.batch || input.buffer().is_empty()) {
+        if !pending.is_empty() && (eof || pending.len() >= args.batch || input.buffer().is_empty())
+        {
             total += pending.len() as u64;
             log.produce(&args.topic, std::mem::take(&mut pending))?;
         }

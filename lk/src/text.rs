@@ -48,8 +48,9 @@ pub fn rfc3339_ms(ms: i64) -> String {
 
 /// Parse an RFC 3339 time into ms since the epoch.
 pub fn parse_rfc3339(s: &str) -> anyhow::Result<i64> {
-    let t = humantime::parse_rfc3339_weak(s)
-        .map_err(|e| anyhow::anyhow!("time {s:?} is not RFC 3339 (like 2026-11-25T09:00:00Z): {e}"))?;
+    let t = humantime::parse_rfc3339_weak(s).map_err(|e| {
+        anyhow::anyhow!("time {s:?} is not RFC 3339 (like 2026-11-25T09:00:00Z): {e}")
+    })?;
     let d = t
         .duration_since(UNIX_EPOCH)
         .map_err(|_| anyhow::anyhow!("time {s:?} is before 1970"))?;

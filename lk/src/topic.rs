@@ -52,7 +52,10 @@ pub struct CreateArgs {
     segment_bytes: Option<u64>,
 }
 
-pub fn run(cmd: TopicCommand, open: impl Fn() -> anyhow::Result<EmbeddedLog>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    cmd: TopicCommand,
+    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+) -> anyhow::Result<ExitCode> {
     let log = open()?;
     match cmd {
         TopicCommand::Create(a) => {
@@ -101,7 +104,11 @@ pub fn run(cmd: TopicCommand, open: impl Fn() -> anyhow::Result<EmbeddedLog>) ->
                         "topic {}: {} partitions, {}, segment {} bytes, retention {}, {}",
                         d.info.name,
                         c.partitions,
-                        if c.compact { "compacted" } else { "not compacted" },
+                        if c.compact {
+                            "compacted"
+                        } else {
+                            "not compacted"
+                        },
                         c.segment_bytes,
                         match c.retention_ms {
                             Some(ms) => format!("{ms} ms"),

@@ -16,7 +16,11 @@ fn consume_all(dir: &TempDir, topic: &str, extra: &[&str]) -> String {
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -76,11 +80,18 @@ fn group_resumes_from_what_it_printed() {
         .write_stdin(input)
         .assert()
         .success();
-    let first = consume_all(&dir, "g", &["--group", "readers", "--from-beginning", "--max", "4"]);
+    let first = consume_all(
+        &dir,
+        "g",
+        &["--group", "readers", "--from-beginning", "--max", "4"],
+    );
     assert_eq!(first.lines().count(), 4, "{first}");
     assert!(first.lines().last().unwrap().ends_with("\tv3"));
     let rest = consume_all(&dir, "g", &["--group", "readers", "--from-beginning"]);
-    let offsets: Vec<&str> = rest.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    let offsets: Vec<&str> = rest
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
     assert_eq!(offsets, ["4", "5", "6", "7", "8", "9"], "{rest}");
     // Another group reads everything again (publish-subscribe).
     let other = consume_all(&dir, "g", &["--group", "others", "--from-beginning"]);
@@ -114,7 +125,16 @@ fn offset_and_time_starts() {
 fn topic_list_describe_delete() {
     let dir = TempDir::new().unwrap();
     lk(&dir)
-        .args(["topic", "create", "c", "--partitions", "2", "--compact", "--retention-ms", "1000"])
+        .args([
+            "topic",
+            "create",
+            "c",
+            "--partitions",
+            "2",
+            "--compact",
+            "--retention-ms",
+            "1000",
+        ])
         .assert()
         .success();
     lk(&dir)
@@ -129,7 +149,11 @@ fn topic_list_describe_delete() {
         .stdout(predicate::str::contains("compacted").and(predicate::str::contains("1000 ms")))
         .stdout(predicate::str::contains("1\t0\t0\t0\t1"));
     lk(&dir).args(["topic", "delete", "c"]).assert().success();
-    lk(&dir).args(["topic", "list"]).assert().success().stdout("");
+    lk(&dir)
+        .args(["topic", "list"])
+        .assert()
+        .success()
+        .stdout("");
 }
 
 #[test]
@@ -141,12 +165,18 @@ fn bad_input_is_one_line_and_nonzero() {
         (&["topic", "create", "."], "invalid name"),
         (&["topic", "create", "__mine"], "reserved"),
         (&["topic", "create", "ok"], "already exists"),
-        (&["topic", "create", "zero", "--partitions", "0"], "partitions must be"),
+        (
+            &["topic", "create", "zero", "--partitions", "0"],
+            "partitions must be",
+        ),
         (&["topic", "describe", "missing"], "unknown topic"),
         (&["consume", "missing", "--max", "1"], "unknown topic"),
         (&["consume", "ok", "--offset", "0:5"], "out of range"),
         (&["consume", "ok", "--offset", "7:0"], "no partition 7"),
-        (&["consume", "ok", "--offset", "zero"], "expected PARTITION:OFFSET"),
+        (
+            &["consume", "ok", "--offset", "zero"],
+            "expected PARTITION:OFFSET",
+        ),
         (&["consume", "ok", "--from-time", "yesterday"], "RFC 3339"),
         (&["consume", "ok", "--idle-timeout", "soon"], "duration"),
         (&["--fsync", "sometimes", "topic", "list"], "fsync policy"),
@@ -184,11 +214,10 @@ fn verify_is_clean_then_finds_damage() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x5a;
     std::fs::write(&seg, bytes).unwrap();
-    lk(&dir)
-        .args(["log", "verify"])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("DAMAGED").and(predicate::str::contains("00000000000000000000.log at byte")));
+    lk(&dir).args(["log", "verify"]).assert().code(1).stdout(
+        predicate::str::contains("DAMAGED")
+            .and(predicate::str::contains("00000000000000000000.log at byte")),
+    );
     // Opening the log cuts the damaged tail, says so, and keeps everything before it.
     let out = consume_all(&dir, "v", &["--from-beginning"]);
     let n = out.lines().count();
@@ -216,8 +245,14 @@ fn second_process_gets_a_clear_lock_error() {
     let pid = follower.id().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::fs::read_to_string(&lock).unwrap_or_default() != pid {
-        assert!(std::time::Instant::now() < deadline, "the follower never took the lock");
-        assert!(follower.try_wait().unwrap().is_none(), "the follower exited early");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower never took the lock"
+        );
+        assert!(
+            follower.try_wait().unwrap().is_none(),
+            "the follower exited early"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let out = lk(&dir).args(["topic", "list"]).output().unwrap();

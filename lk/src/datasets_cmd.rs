@@ -1,0 +1,373 @@
+//! `lk generate`, `lk ingest csv` and `lk export`: data in and out of the log.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use datasets::{Phase, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use master_log::{EmbeddedLog, parse_duration};
+
+use crate::topic::Format;
+
+/// Where dataset sidecar files (summaries, schemas, the YSB campaign table) live.
+pub fn sidecar_dir(data: &Path) -> PathBuf {
+    data.join("datasets")
+}
+
+fn millis(flag: &str, d: &Option<String>) -> anyhow::Result<Option<u64>> {
+    d.as_deref()
+        .map(|s| {
+            parse_duration(s)
+                .map(|d| d.as_millis() as u64)
+                .with_context(|| format!("--{flag}"))
+        })
+        .transpose()
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal) fed by the datasets
+/// crate's progress hook.
+struct Bar {
+    bar: ProgressBar,
+    phase: Option<Phase>,
+}
+
+impl Bar {
+    fn new() -> Self {
+        Bar {
+            bar: ProgressBar::hidden(),
+            phase: None,
+        }
+    }
+
+    fn update(&mut self, p: &Progress) {
+        if self.phase != Some(p.phase) {
+            self.bar.finish_and_clear();
+            let (len, template) = match (p.total_items, p.total_bytes) {
+                (Some(n), _) => (
+                    n,
+                    "{msg:>9} [{bar:30}] {human_pos}/{human_len} ({per_sec}, ETA {eta})",
+                ),
+                (None, Some(b)) => (
+                    b,
+                    "{msg:>9} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+                ),
+                (None, None) => (0, "{msg:>9} {human_pos} ({per_sec})"),
+            };
+            self.bar = ProgressBar::new(len);
+            self.bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            self.bar
+                .set_message(format!("{:?}", p.phase).to_lowercase());
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+            self.phase = Some(p.phase);
+        }
+        if p.total_items.is_none() && p.total_bytes.is_some() {
+            self.bar.set_position(p.bytes);
+        } else {
+            self.bar.set_position(p.items);
+        }
+        if p.done {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// pageviews, ysb or nexmark.
+    dataset: String,
+    #[arg(long)]
+    topic: String,
+    /// Distinct events to generate (duplicates come on top).
+    #[arg(long)]
+    events: u64,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 4)]
+    partitions: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Pace the generator in real time at this many events per second.
+    #[arg(long, value_name = "EVENTS_PER_S")]
+    rate: Option<u64>,
+    /// Events per second of event time (default: --rate, or 1000).
+    #[arg(long, value_name = "EVENTS_PER_S")]
+    event_rate: Option<u64>,
+    /// Zipf exponent of the key distribution.
+    #[arg(long, value_name = "ZIPF_S")]
+    key_skew: Option<f64>,
+    /// Distinct keys (pages, auctions in flight) where the dataset allows it.
+    #[arg(long)]
+    keys: Option<u64>,
+    /// Fraction of events arriving out of order, up to --max-delay late.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    out_of_order: f64,
+    #[arg(long, value_name = "DURATION")]
+    max_delay: Option<String>,
+    /// Fraction of events arriving after --late-delay (beyond a watermark's wait).
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    late: f64,
+    #[arg(long, value_name = "DURATION")]
+    late_delay: Option<String>,
+    /// Fraction of events sent twice (same event id).
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    duplicates: f64,
+    /// Value encoding: postcard (default) or json.
+    #[arg(long, default_value = "postcard")]
+    codec: String,
+    /// Add to a topic that already holds records.
+    #[arg(long)]
+    append: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+pub fn generate(args: GenerateArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+    let defaults = datasets::GenerateOptions::default();
+    let opts = datasets::GenerateOptions {
+        dataset: args.dataset.parse()?,
+        topic: args.topic,
+        events: args.events,
+        partitions: args.partitions,
+        seed: args.seed,
+        rate: args.rate,
+        event_rate: args.event_rate,
+        key_skew: args.key_skew,
+        keys: args.keys,
+        out_of_order: args.out_of_order,
+        max_delay_ms: millis("max-delay", &args.max_delay)?.unwrap_or(defaults.max_delay_ms),
+        late: args.late,
+        late_delay_ms: millis("late-delay", &args.late_delay)?.unwrap_or(defaults.late_delay_ms),
+        duplicates: args.duplicates,
+        codec: args.codec.parse()?,
+        append: args.append,
+        ..defaults
+    };
+    let mut bar = Bar::new();
+    let summary = datasets::generate(&log, &opts, Some(&sidecar_dir(data)), &mut |p| {
+        bar.update(p)
+    })?;
+    drop(bar);
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        Format::Text => {
+            println!(
+                "generated {} {} events as {} records into {} ({} partitions) in {:.2} s: {:.0} records/s",
+                summary.events,
+                opts.dataset,
+                summary.records,
+                opts.topic,
+                summary.partitions,
+                summary.elapsed_ms as f64 / 1000.0,
+                summary.records_per_s
+            );
+            println!(
+                "arrival: {} in order, {} out of order, {} late, {} duplicates",
+                summary.in_order, summary.out_of_order, summary.late, summary.duplicates
+            );
+            let kinds: Vec<String> = summary
+                .kinds
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!("kinds: {}", kinds.join(", "));
+            if let (Some(a), Some(b)) = (summary.min_event_time, summary.max_event_time) {
+                println!(
+                    "event time: {} to {}",
+                    crate::text::rfc3339_ms(a),
+                    crate::text::rfc3339_ms(b)
+                );
+            }
+            if let Some(f) = &summary.campaigns_file {
+                println!("ad → campaign table: {}", f.display());
+            }
+            if let Some(f) = &summary.sidecar {
+                println!("summary: {}", f.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// Import a CSV file into a topic, one record per row, every column typed.
+    Csv(IngestCsvArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestCsvArgs {
+    file: PathBuf,
+    #[arg(long)]
+    topic: String,
+    /// The column with each row's event time.
+    #[arg(long)]
+    time_column: String,
+    /// rfc3339, epoch-ms, epoch-s, or a strftime pattern such as '%Y-%m-%d %H:%M:%S'.
+    #[arg(long, default_value = "rfc3339")]
+    time_format: String,
+    /// The column whose value is the record key (decides the partition).
+    #[arg(long)]
+    key_column: Option<String>,
+    /// Force column types: NAME:TYPE,... with integer, float, string, bool, timestamp.
+    #[arg(long, value_name = "COL:TYPE,...")]
+    columns: Option<String>,
+    /// Field texts that mean null, besides the empty field.
+    #[arg(long, value_name = "NA,...", value_delimiter = ',')]
+    null_values: Vec<String>,
+    /// Field delimiter: one ASCII character, or 'tab'.
+    #[arg(long, default_value = ",")]
+    delimiter: String,
+    /// fail: stop at the first bad row and write nothing; skip: write good rows, send bad
+    /// ones to the rejects file.
+    #[arg(long, default_value = "fail")]
+    on_error: String,
+    /// Where rejected rows go with --on-error skip.
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 4)]
+    partitions: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+pub fn ingest(cmd: IngestCommand, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+    let IngestCommand::Csv(a) = cmd;
+    let opts = datasets::ImportOptions {
+        file: a.file,
+        topic: a.topic,
+        time_column: a.time_column,
+        time_format: a.time_format.parse()?,
+        key_column: a.key_column,
+        columns: match &a.columns {
+            Some(c) => datasets::parse_column_types(c)?,
+            None => Vec::new(),
+        },
+        null_values: a.null_values,
+        delimiter: datasets::parse_delimiter(&a.delimiter)?,
+        on_error: a.on_error.parse()?,
+        rejects: a.rejects,
+        partitions: a.partitions,
+        ..datasets::ImportOptions::default()
+    };
+    let mut bar = Bar::new();
+    let s = datasets::import_csv(&log, &opts, Some(&sidecar_dir(data)), &mut |p| {
+        bar.update(p)
+    })?;
+    drop(bar);
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        Format::Text => {
+            println!(
+                "imported {} of {} rows of {} into {} ({} partitions) in {:.2} s: {:.0} rows/s",
+                s.accepted,
+                s.rows,
+                s.file.display(),
+                s.topic,
+                s.partitions,
+                s.elapsed_ms as f64 / 1000.0,
+                s.rows_per_s
+            );
+            let cols: Vec<String> = s
+                .schema
+                .columns
+                .iter()
+                .map(|c| format!("{}:{}", c.name, c.ty))
+                .collect();
+            println!("columns: {}", cols.join(", "));
+            if s.rejected > 0 {
+                println!(
+                    "rejected {} rows (all in {}); the first:",
+                    s.rejected,
+                    s.rejects_file
+                        .as_deref()
+                        .map_or("-".into(), |p| p.display().to_string())
+                );
+                for r in &s.first_rejects {
+                    println!("  line {}: {}", r.line, r.reason);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    topic: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    format: ExportFormat,
+    /// Output file (`-` for standard output, CSV only).
+    #[arg(long)]
+    out: PathBuf,
+    /// Only events with event time at or after this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339")]
+    from_time: Option<String>,
+    /// Only events with event time before this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339")]
+    to_time: Option<String>,
+}
+
+pub fn export(a: ExportArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+    let opts = datasets::ExportOptions {
+        topic: a.topic,
+        from_ms: a
+            .from_time
+            .as_deref()
+            .map(crate::text::parse_rfc3339)
+            .transpose()?,
+        to_ms: a
+            .to_time
+            .as_deref()
+            .map(crate::text::parse_rfc3339)
+            .transpose()?,
+        ..datasets::ExportOptions::default()
+    };
+    let side = sidecar_dir(data);
+    let mut bar = Bar::new();
+    let mut hook = |p: &Progress| bar.update(p);
+    let s = match (a.format, a.out.as_os_str() == "-") {
+        (ExportFormat::Csv, true) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            datasets::export_csv(&log, &opts, Some(&side), &mut out, &mut hook)?
+        }
+        (ExportFormat::Csv, false) => {
+            datasets::export_csv_file(&log, &opts, Some(&side), &a.out, &mut hook)?
+        }
+        (ExportFormat::Parquet, true) => anyhow::bail!("Parquet needs a file: give --out PATH"),
+        (ExportFormat::Parquet, false) => {
+            datasets::export_parquet(&log, &opts, Some(&side), &a.out, &mut hook)?
+        }
+    };
+    drop(bar);
+    if a.out.as_os_str() != "-" {
+        eprintln!(
+            "exported {} rows ({} columns) of {} to {} in {:.2} s",
+            s.rows,
+            s.columns.len(),
+            s.topic,
+            a.out.display(),
+            s.elapsed_ms as f64 / 1000.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
