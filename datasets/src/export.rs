@@ -357,6 +357,11 @@ impl<'l> TopicRows<'l> {
         })
     }
 
+    /// `pageviews`, `ysb`, `nexmark` or `csv`.
+    pub(crate) fn content_name(&self) -> String {
+        self.content.name()
+    }
+
     /// The next row inside the time range into `out` (cleared first); `false` at the end.
     pub(crate) fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
         loop {
@@ -418,7 +423,7 @@ pub fn export_csv(
         .ctx(|| "write the CSV header".into())?;
     let mut summary = ExportSummary {
         topic: opts.topic.clone(),
-        content: rows.content.name(),
+        content: rows.content_name(),
         columns: header,
         records_read: 0,
         rows: 0,

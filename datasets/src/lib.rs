@@ -60,7 +60,48 @@
 //! serde, and takes a progress hook (`&mut |p: &Progress| ...`, or [`no_progress`]).
 //! Parse durations with [`master_log::parse_duration`], `--columns` with
 //! [`parse_column_types`], `--delimiter` with [`parse_delimiter`]; the enums implement
-//! `FromStr` with the flag spellings.
+//! `FromStr` with the flag spellings. Parquet export (`export_parquet`) is behind the
+//! `parquet` feature, because polars takes long to compile.
+//!
+//! ```
+//! use datasets::{DatasetKind, ExportOptions, GenerateOptions, YsbEvent, YsbEventType};
+//! use master_log::{EmbeddedLog, FetchLimits, Log};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let log = EmbeddedLog::open(dir.path().join("log"))?;
+//! let sidecars = dir.path().join("datasets"); // <data>/datasets
+//!
+//! // `lk generate ysb --topic ads --events 10000 --out-of-order 0.1 --max-delay 2s`
+//! let opts = GenerateOptions {
+//!     out_of_order: 0.1,
+//!     max_delay_ms: master_log::parse_duration("2s")?.as_millis() as u64,
+//!     ..GenerateOptions::new(DatasetKind::Ysb, "ads", 10_000)
+//! };
+//! let summary = datasets::generate(&log, &opts, Some(&sidecars), &mut |p| {
+//!     eprint!("\r{} events", p.items); // the CLI would drive a progress bar here
+//! })?;
+//! assert_eq!(summary.events, 10_000);
+//! println!("{}", serde_json::to_string_pretty(&summary)?);
+//!
+//! // A pipeline reads records and decodes values; the campaign table is a function
+//! // of the seed.
+//! let campaigns = datasets::YsbCampaigns::new(opts.seed).to_map();
+//! let records = log.fetch("ads", 0, 0, FetchLimits::default())?;
+//! for r in &records {
+//!     let ev: YsbEvent = datasets::decode(r.value.as_deref().unwrap())?;
+//!     if ev.event_type == YsbEventType::View {
+//!         let _campaign = campaigns[&ev.ad_id];
+//!     }
+//! }
+//!
+//! // `lk export ads --out ads.csv`
+//! let export = ExportOptions { topic: "ads".into(), ..Default::default() };
+//! let out = dir.path().join("ads.csv");
+//! let e = datasets::export_csv_file(&log, &export, Some(&sidecars), &out, &mut datasets::no_progress)?;
+//! assert_eq!(e.rows, summary.records);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod codec;
 mod csv_import;
@@ -69,6 +110,8 @@ mod export;
 mod generate;
 pub mod nexmark;
 pub mod pageviews;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod progress;
 pub mod rng;
 mod row;
@@ -88,6 +131,8 @@ pub use generate::{
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
 pub use pageviews::{Device, PageType, PageView};
+#[cfg(feature = "parquet")]
+pub use parquet::export_parquet;
 pub use progress::{Phase, Progress, ProgressFn, no_progress};
 pub use row::{
     Column, ColumnType, Schema, TimeFormat, Value, format_micros, format_millis,
