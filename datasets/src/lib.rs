@@ -23,6 +23,9 @@
 //!   times, set by the log, differ). Event times come from a fixed start epoch plus
 //!   `i · 1000 / event_rate` ms — never the wall clock; randomness is this crate's own
 //!   SplitMix64/xoshiro256++ ([`rng`]), not a dependency whose algorithm may change.
+//!   Draws are integer arithmetic except the Zipf sampler and NEXMark's prices, which
+//!   use `ln`/`exp`/`powf`: identical on one platform, and across platforms wherever the
+//!   system math library rounds these the same (glibc does on x86-64 and aarch64).
 //! - **Every event has an event id** (`u64`, `0..events`); a duplicate carries the same
 //!   id, key, value and event time as the original, so consumers can de-duplicate.
 //! - **Arrival model.** Events are made in event-time order; each gets a delay (0; out of
