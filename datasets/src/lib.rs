@@ -24,8 +24,8 @@
 //!   `i · 1000 / event_rate` ms — never the wall clock; randomness is this crate's own
 //!   SplitMix64/xoshiro256++ ([`rng`]), not a dependency whose algorithm may change.
 //!   Draws are integer arithmetic except the Zipf sampler and NEXMark's prices, which
-//!   use `ln`/`exp`/`powf`: identical on one platform, and across platforms wherever the
-//!   system math library rounds these the same (glibc does on x86-64 and aarch64).
+//!   use `ln`/`exp`/`powf`: identical for one platform and math library; another
+//!   platform whose library rounds these differently may differ in rare draws.
 //! - **Every event has an event id** (`u64`, `0..events`); a duplicate carries the same
 //!   id, key, value and event time as the original, so consumers can de-duplicate.
 //! - **Arrival model.** Events are made in event-time order; each gets a delay (0; out of
