@@ -57,13 +57,16 @@
 //! IPv4 addresses 4 bytes, countries 2 bytes — so a YSB event decodes with no
 //! allocation at all (see `examples/throughput.rs` for the measured rate).
 //!
-//! ## Measured (2-core machine, release build, `cargo run --release -p datasets --example throughput`)
+//! ## Measured
+//! On the project's 2-core machine, shared with other builds (ranges over runs), release
+//! build: `cargo run --release -p datasets --example throughput`.
+//!
 //! | what | figure | target |
 //! | --- | --- | --- |
-//! | generate into the embedded log (4 partitions, 5 % out of order, 1 % late, 1 % duplicates) | pageviews 4.8 M, ysb 4.9 M, nexmark 3.6 M records/s | ≥ 2 M/s |
-//! | decode one value (postcard, one core) | ysb 23 M/s, pageviews 46 M/s, nexmark 13 M/s | ≥ 10 M/s (ysb) |
-//! | CSV import, 10 columns | 740 k rows/s with `fail` (two passes), 1.4 M rows/s with `skip`; a 2.2 GB file at 610 k rows/s in 12.6 MB of memory | ≥ 500 k rows/s |
-//! | CSV export | ~1 M rows/s | |
+//! | generate into the embedded log (4 partitions, 5 % out of order, 1 % late, 1 % duplicates) | pageviews 4.0–4.8 M, ysb 4.0–4.9 M, nexmark 3.3–3.6 M records/s | ≥ 2 M/s |
+//! | decode one value (postcard, one core) | ysb 21–23 M/s, pageviews 31–46 M/s, nexmark 13–14 M/s | ≥ 10 M/s (ysb) |
+//! | CSV import, 10 columns | 670–740 k rows/s with `fail` (two passes), 1.3–1.4 M rows/s with `skip`; a 2.2 GB file at 610 k rows/s in 12.6 MB of memory | ≥ 500 k rows/s |
+//! | CSV export | 0.9–1 M rows/s | |
 //!
 //! ## For the `lk` command line
 //! Each command has an options struct with one field per flag ([`GenerateOptions`],
