@@ -77,6 +77,11 @@ pub enum LogError {
     /// Metadata that does not parse.
     #[error("bad metadata in {file}: {reason}")]
     Metadata { file: PathBuf, reason: String },
+
+    /// A Kafka cluster (feature `kafka`) refused or failed an operation; `message` is the
+    /// client's or the broker's description of the error.
+    #[error("kafka {op}: {message}")]
+    Kafka { op: String, message: String },
 }
 
 /// The master log's result type.

@@ -42,6 +42,8 @@ mod consumer;
 mod embedded;
 mod error;
 mod group;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod log;
 mod partition;
 pub mod partitioner;
@@ -57,6 +59,10 @@ pub use consumer::{Consumer, PartitionRecords, StartFrom};
 pub use embedded::{EmbeddedLog, OFFSETS_TOPIC, now_ms};
 pub use error::{LogError, Result};
 pub use group::{EmbeddedMember, assign_range, assign_round_robin};
+#[cfg(feature = "kafka")]
+pub use kafka::{
+    Compression, EVENT_TIME_HEADER, KafkaLog, KafkaMember, KafkaOptions, parse_kafka_uri,
+};
 pub use log::{
     Assignment, AssignmentStrategy, FetchLimits, GroupMembership, Log, PartitionInfo,
     TopicDescription, TopicInfo, TopicPartition,

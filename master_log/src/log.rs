@@ -111,6 +111,9 @@ pub trait GroupMembership: Send + Sync + fmt::Debug {
     fn group(&self) -> &str;
     fn member_id(&self) -> &str;
     /// The current generation and what this member owns in it.
+    ///
+    /// Kafka backend: the generation is this member's count of assignments received,
+    /// not Kafka's generation id.
     fn assignment(&self) -> Assignment;
     /// Commit positions (the offset of the next record to read) for owned partitions.
     /// Fails with [`crate::LogError::Group`] when a partition is not owned by this member in
@@ -143,10 +146,15 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// Every topic, internal ones included.
     fn list_topics(&self) -> Result<Vec<TopicInfo>>;
     /// A topic's configuration and the state of each partition.
+    ///
+    /// Kafka backend: `bytes` and `segments` are reported as 0 (unknown).
     fn describe_topic(&self, name: &str) -> Result<TopicDescription>;
 
     /// Append records to one partition, all or nothing for validation errors. Returns
     /// the offsets they got.
+    ///
+    /// Kafka backend: a delivery failure after retries can leave part of a large append
+    /// written, and other producers' records may fall between its first and last offset.
     fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended>;
     /// Records from `offset` on. `offset == latest` gives an empty result; an offset
     /// outside `[earliest, latest]` is [`crate::LogError::OffsetOutOfRange`].
@@ -165,9 +173,15 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// A listener that fires at the next append to any partition of `topic`. Create it,
     /// check for data, then wait on it: no wake-up can be missed in between. It works
     /// both blocking ([`Listener::wait_timeout`]) and as a future.
+    ///
+    /// Kafka backend: appends through the same `KafkaLog` wake at once, other producers'
+    /// within about `KafkaOptions::listen_interval` (20 ms) plus a round trip.
     fn listen(&self, topic: &str) -> Result<EventListener>;
 
     /// Store committed positions of `group` (each the offset of the next record to read).
+    ///
+    /// Kafka backend: a standalone commit, which Kafka refuses while the group has
+    /// active members.
     fn commit_offsets(&self, group: &str, topic: &str, offsets: &[(u32, u64)]) -> Result<()>;
     /// The committed positions of `group` on `topic`, by partition.
     fn committed_offsets(&self, group: &str, topic: &str) -> Result<BTreeMap<u32, u64>>;
