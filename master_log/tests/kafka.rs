@@ -334,6 +334,40 @@ fn compacted_topics_need_keys_and_sizes_are_bounded() {
 }
 
 #[test]
+fn every_compression_codec_round_trips() {
+    let topic = {
+        let log = connect();
+        create(&log, 1)
+    };
+    let mut next = 0;
+    for codec in ["none", "lz4", "zstd", "snappy", "gzip"] {
+        let log = KafkaLog::connect(
+            &format!("kafka://{}", brokers()),
+            KafkaOptions {
+                compression: codec.parse().unwrap(),
+                ..options()
+            },
+        )
+        .unwrap();
+        let recs: Vec<NewRecord> = (0..50)
+            .map(|i| NewRecord::keyed(format!("{codec}-{i}"), vec![b'x'; 500], i))
+            .collect();
+        let a = log.append(&topic, 0, &recs).unwrap();
+        assert_eq!(a.base_offset, next, "{codec}");
+        let got = log.fetch(&topic, 0, next, FetchLimits::default()).unwrap();
+        assert_eq!(got.len(), 50, "{codec}");
+        for (r, n) in got.iter().zip(&recs) {
+            assert_eq!(
+                (&r.key, &r.value, r.event_time),
+                (&n.key, &n.value, n.event_time)
+            );
+        }
+        next += 50;
+    }
+    connect().delete_topic(&topic).unwrap();
+}
+
+#[test]
 fn sequential_reads_see_dense_offsets() {
     let log = connect();
     let topic = create(&log, 1);

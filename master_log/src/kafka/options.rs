@@ -55,6 +55,20 @@ impl FromStr for Compression {
     }
 }
 
+/// librdkafka settings the log sets itself: passing them through would break its
+/// semantics (which group a client is in, who commits, where records go).
+const RESERVED: &[&str] = &[
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "auto.offset.reset",
+    "enable.partition.eof",
+    "partition.assignment.strategy",
+    "partitioner",
+];
+
 /// How a [`super::KafkaLog`] talks to its cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaOptions {
@@ -151,6 +165,11 @@ impl KafkaOptions {
         }
         if self.replication_factor.is_some_and(|r| r < 1) {
             return bad("replication_factor must be at least 1".into());
+        }
+        if let Some(k) = self.extra.keys().find(|k| RESERVED.contains(&k.as_str())) {
+            return bad(format!(
+                "the librdkafka setting {k} is set by the log itself and cannot be passed through"
+            ));
         }
         Ok(())
     }
@@ -253,6 +272,11 @@ mod tests {
         }
         .validate()
         .unwrap();
+        let reserved = KafkaOptions {
+            extra: BTreeMap::from([("group.id".to_owned(), "x".to_owned())]),
+            ..KafkaOptions::default()
+        };
+        assert!(reserved.validate().is_err());
         assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd);
         assert!("brotli".parse::<Compression>().is_err());
     }
