@@ -1,10 +1,11 @@
-//! Random-access reads: a pool of consumers without a group, each assigned to one
-//! partition at a time.
+//! Random-access reads: a pool of consumers that never join a group (librdkafka wants a
+//! `group.id` for `assign`; they carry `lk-reader` and commit nothing), each assigned
+//! to one partition at a time.
 //!
 //! A reader remembers the offset it delivers next. A fetch that continues where a reader
 //! stopped takes that reader and keeps librdkafka's prefetched records; any other fetch
 //! re-assigns a reader at the requested offset (an idle one when the pool is full, else
-//! a new one).
+//! a new one). A reader that reached the end of its partition is paused while idle.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,8 @@ pub(super) struct Reader {
     consumer: BaseConsumer<Ctx>,
     /// The partition it is assigned to and the offset it delivers next.
     at: Option<(String, u32, u64)>,
+    /// Paused while idle (see `fetch`): it has no prefetched records left.
+    paused: bool,
 }
 
 pub(super) struct ReaderPool {
@@ -103,20 +106,21 @@ pub(super) fn fetch(
                 false,
             )?,
             at: None,
+            paused: false,
         },
     };
     let here = (topic.to_owned(), partition, offset);
     let deadline = Instant::now() + inner.options.fetch_timeout;
     let mut out: Vec<Record> = Vec::new();
     let mut bytes = 0usize;
-    if reader.at.as_ref() == Some(&here) {
-        pause(&reader.consumer, topic, partition, false)?;
-    } else {
+    // A reader that continues where it stopped keeps its prefetched records; a paused
+    // one has none left and is re-assigned (which starts fetching at once, where a
+    // resume can wait for the broker thread's next wake-up, up to a second).
+    if reader.at.as_ref() != Some(&here) || reader.paused {
         assign(&reader.consumer, topic, partition, offset)?;
+        reader.paused = false;
     }
     reader.at = None;
-    // Also after a resume: librdkafka drops a paused partition's prefetched records and
-    // fetches again from the position.
     if inner.options.tansu_compat && offset > earliest {
         let first = step_back(
             log,
@@ -175,7 +179,13 @@ pub(super) fn fetch(
     match outcome {
         Ok(()) => {
             let next = out.last().map_or(offset, |r| r.offset + 1);
-            if pause(&reader.consumer, topic, partition, true).is_ok() {
+            // A reader that reached the end is paused, so that it does not keep polling
+            // the broker while idle (with `tansu_compat`, every idle reader: its fetches
+            // do not wait at the broker, so an unpaused one would spin). One that has
+            // not keeps prefetching for the next sequential fetch.
+            let park = next >= latest || inner.options.tansu_compat;
+            if !park || pause(&reader.consumer, topic, partition, true).is_ok() {
+                reader.paused = park;
                 reader.at = Some((topic.to_owned(), partition, next));
                 inner.readers.put(reader);
             }

@@ -137,6 +137,10 @@ const PRODUCER_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 ///   forward from the broker's answer.
 /// - A standalone commit to a group with members is accepted (Kafka refuses it).
 /// - The idempotent producer's first append waits about 1 s for its producer id.
+///
+/// The code path for Kafka (`tansu_compat` off: exact end offsets, fetches from inside
+/// a batch, waiting fetches, the broker's LogAppendTime in delivery reports) is tested
+/// on librdkafka's mock cluster (`tests/kafka_mock.rs`).
 /// - Measured on loopback: a member's first assignment in a few ms; 1→2 members
 ///   rebalance in about 3 s, 2→1 in under 1 s; listeners woken by another producer's
 ///   append within about 10 ms of its acknowledgement.
