@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use master_log::{
-    AssignmentStrategy, Bytes, EmbeddedLog, FetchLimits, GroupMembership, Header, KafkaLog,
-    KafkaOptions, Listener, Log, LogError, NewRecord, TopicConfig, TopicPartition, now_ms,
-    partition_for_key,
+    AssignmentStrategy, Bytes, Consumer, EmbeddedLog, FetchLimits, GroupMembership, Header,
+    KafkaLog, KafkaOptions, Listener, Log, LogError, NewRecord, StartFrom, TopicConfig,
+    TopicPartition, now_ms, partition_for_key,
 };
 
 fn brokers() -> String {
@@ -599,6 +599,68 @@ fn commit_and_read_committed_offsets() {
         log.commit_offsets(&group, &unique("missing"), &[(0, 0)]),
         Err(LogError::UnknownTopic(_))
     ));
+    log.delete_topic(&topic).unwrap();
+}
+
+#[test]
+fn the_generic_consumer_reads_and_commits_through_kafka() {
+    let log: Arc<dyn Log> = Arc::new(connect());
+    let topic = create(&connect(), 3);
+    let records: Vec<NewRecord> = (0..90)
+        .map(|i| NewRecord::keyed(format!("key-{i}"), format!("{i}"), i))
+        .collect();
+    log.produce(&topic, records).unwrap();
+
+    // Without a group: every partition from the start.
+    let mut c = Consumer::assign(log.clone(), &topic, None, StartFrom::Earliest).unwrap();
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 90 && Instant::now() < deadline {
+        for pr in c.poll(Duration::from_millis(500)).unwrap() {
+            for r in pr.records {
+                assert!(seen.insert(r.value.unwrap()), "no duplicates");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 90);
+    assert!(c.caught_up().unwrap());
+
+    // In a group: reads, commits, and a new member starts from the commits.
+    let group = unique("consumers");
+    let mut g = Consumer::join(
+        log.clone(),
+        &group,
+        &topic,
+        AssignmentStrategy::Range,
+        StartFrom::Earliest,
+    )
+    .unwrap();
+    let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while n < 90 && Instant::now() < deadline {
+        n += g
+            .poll(Duration::from_millis(500))
+            .unwrap()
+            .iter()
+            .map(|pr| pr.records.len())
+            .sum::<usize>();
+    }
+    assert_eq!(n, 90);
+    g.commit().unwrap();
+    let committed = log.committed_offsets(&group, &topic).unwrap();
+    assert_eq!(committed.values().sum::<u64>(), 90);
+    drop(g);
+    // A later member of the group finds nothing left to read.
+    let mut again = Consumer::join(
+        log.clone(),
+        &group,
+        &topic,
+        AssignmentStrategy::Range,
+        StartFrom::Earliest,
+    )
+    .unwrap();
+    assert!(again.poll(Duration::from_millis(300)).unwrap().is_empty());
+    drop(again);
     log.delete_topic(&topic).unwrap();
 }
 
