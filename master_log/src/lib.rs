@@ -36,6 +36,12 @@
 //!   another gets [`LogError::Locked`].
 //! - **Bad input** — invalid names, unknown topics or partitions, out-of-range offsets,
 //!   oversize records — is a typed [`LogError`], never a panic.
+//!
+//! ## The Kafka backend (feature `kafka`)
+//! `KafkaLog::connect("kafka://HOST:PORT", KafkaOptions::default())` gives the same
+//! trait over a Kafka-protocol cluster through librdkafka (bundled, built from source).
+//! Its docs list how each method maps to Kafka and where it differs; its tests run
+//! against a real broker through `scripts/with-kafka.sh`.
 
 mod config;
 mod consumer;
