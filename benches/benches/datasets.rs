@@ -52,7 +52,11 @@ fn generate(c: &mut Criterion) {
     let mut g = c.benchmark_group("generate");
     g.throughput(Throughput::Elements(EVENTS));
     g.sample_size(10).measurement_time(Duration::from_secs(5));
-    for dataset in [DatasetKind::Pageviews, DatasetKind::Ysb, DatasetKind::Nexmark] {
+    for dataset in [
+        DatasetKind::Pageviews,
+        DatasetKind::Ysb,
+        DatasetKind::Nexmark,
+    ] {
         g.bench_function(dataset.to_string(), |b| {
             b.iter_batched(
                 || {

@@ -13,7 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use event_listener::{Event, EventListener};
@@ -574,28 +574,6 @@ impl Log for EmbeddedLog {
         }
         let member = crate::group::join(self.clone(), group, counts, strategy)?;
         Ok(Box::new(member))
-    }
-
-    fn wait_for(
-        &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        timeout: Duration,
-    ) -> Result<bool> {
-        use event_listener::Listener;
-        let t = self.topic(topic)?;
-        let part = t.partition(partition)?;
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let listener = t.appended.listen();
-            if part.read().latest() > offset {
-                return Ok(true);
-            }
-            if listener.wait_deadline(deadline).is_none() {
-                return Ok(part.read().latest() > offset);
-            }
-        }
     }
 }
 
