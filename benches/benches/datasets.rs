@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use datasets::{DatasetKind, GenerateOptions, Generator, NexmarkEvent, PageView, YsbEvent};
-use master_log::{EmbeddedLog, Log};
+use master_log::EmbeddedLog;
 
 const EVENTS: u64 = 100_000;
 

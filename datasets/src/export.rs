@@ -287,9 +287,12 @@ impl Content {
     }
 }
 
-/// A topic read as typed rows: metadata columns, then the event's columns. What both
-/// the CSV and the Parquet writers consume.
-pub(crate) struct TopicRows<'l> {
+/// A topic read as typed rows: metadata columns (`partition`, `offset`, `event_time`,
+/// `append_time`, unless `no_metadata`), then the event's columns. What the CSV and
+/// Parquet writers consume, and what any reader that wants a topic's events as columns
+/// (a spec workload, an oracle) can use. Partitions are read one after the other, each in
+/// offset order, up to the end offsets captured by [`TopicRows::new`].
+pub struct TopicRows<'l> {
     log: &'l dyn Log,
     topic: String,
     content: Content,
@@ -305,12 +308,23 @@ pub(crate) struct TopicRows<'l> {
     pub(crate) read: u64,
 }
 
+impl std::fmt::Debug for TopicRows<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicRows")
+            .field("topic", &self.topic)
+            .field("columns", &self.columns)
+            .field("read", &self.read)
+            .finish()
+    }
+}
+
 impl<'l> TopicRows<'l> {
-    pub(crate) fn new(
-        log: &'l dyn Log,
-        opts: &ExportOptions,
-        sidecar_dir: Option<&Path>,
-    ) -> Result<Self> {
+    /// The columns every row has, in order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    pub fn new(log: &'l dyn Log, opts: &ExportOptions, sidecar_dir: Option<&Path>) -> Result<Self> {
         let content = detect(log, &opts.topic, sidecar_dir)?;
         let data_columns = content.columns();
         let mut columns = Vec::new();
@@ -358,12 +372,12 @@ impl<'l> TopicRows<'l> {
     }
 
     /// `pageviews`, `ysb`, `nexmark` or `csv`.
-    pub(crate) fn content_name(&self) -> String {
+    pub fn content_name(&self) -> String {
         self.content.name()
     }
 
     /// The next row inside the time range into `out` (cleared first); `false` at the end.
-    pub(crate) fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
+    pub fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
         loop {
             let Some(rec) = self.buffered.next() else {
                 let Some((p, next, end)) = self.ranges.last_mut() else {

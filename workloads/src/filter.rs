@@ -123,7 +123,7 @@ impl Filter {
 }
 
 /// Compare a column value with a literal: numbers numerically, strings and booleans as
-/// such, timestamps with numbers (ms) or RFC 3339 strings are not supported (None).
+/// such, a timestamp with an integer as µs since the epoch; other pairs are unknown (None).
 fn compare(v: &Scalar, lit: &Scalar) -> Option<std::cmp::Ordering> {
     match (v, lit) {
         (Scalar::Str(a), Scalar::Str(b)) => Some(a.cmp(b)),

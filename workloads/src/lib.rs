@@ -45,7 +45,7 @@ pub use builtin::{BuiltIn, TOP_PAGES};
 pub use error::{Result, WorkloadError};
 pub use filter::{CmpOp, Filter};
 pub use partial::{Aggregate, Partial, SumState};
-pub use scalar::{Scalar, rfc3339_millis};
+pub use scalar::{Scalar, rfc3339_micros, rfc3339_millis};
 pub use spec::WorkloadSpec;
 pub use table::{
     Comparison, FLOAT_TOLERANCE, GroupKey, PartialTable, ResultSet, Row, StoredCell, compare,

@@ -16,7 +16,7 @@ pub enum Scalar {
     Bool(bool),
     Int(i64),
     Float(f64),
-    /// Milliseconds since the Unix epoch.
+    /// Microseconds since the Unix epoch (the precision of imported timestamps).
     Timestamp(i64),
     Str(String),
 }
@@ -104,7 +104,7 @@ impl Scalar {
             Scalar::Int(i) => (*i).into(),
             Scalar::Float(f) => serde_json::Number::from_f64(*f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            Scalar::Timestamp(ms) => rfc3339_millis(*ms).into(),
+            Scalar::Timestamp(us) => rfc3339_micros(*us).into(),
             Scalar::Str(s) => s.clone().into(),
         }
     }
@@ -117,7 +117,7 @@ impl fmt::Display for Scalar {
             Scalar::Bool(b) => write!(f, "{b}"),
             Scalar::Int(i) => write!(f, "{i}"),
             Scalar::Float(x) => write!(f, "{x}"),
-            Scalar::Timestamp(ms) => f.write_str(&rfc3339_millis(*ms)),
+            Scalar::Timestamp(us) => f.write_str(&rfc3339_micros(*us)),
             Scalar::Str(s) => f.write_str(s),
         }
     }
@@ -171,6 +171,19 @@ pub fn rfc3339_millis(ms: i64) -> String {
         rem % 1000,
     );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+}
+
+/// RFC 3339 UTC for µs since the epoch: milliseconds, or microseconds when the value has
+/// a sub-millisecond part.
+pub fn rfc3339_micros(us: i64) -> String {
+    let ms = us.div_euclid(1000);
+    let sub = us.rem_euclid(1000);
+    let text = rfc3339_millis(ms);
+    if sub == 0 {
+        text
+    } else {
+        format!("{}{sub:03}Z", &text[..text.len() - 1])
+    }
 }
 
 /// Howard Hinnant's days-to-civil algorithm.
@@ -228,5 +241,7 @@ mod tests {
             "2026-11-25T09:00:00.250Z"
         );
         assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_micros(1_500), "1970-01-01T00:00:00.001500Z");
+        assert_eq!(rfc3339_micros(2_000), "1970-01-01T00:00:00.002Z");
     }
 }
