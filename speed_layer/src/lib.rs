@@ -1,0 +1,848 @@
+//! # speed_layer — the Lambda speed layer
+//!
+//! Tails one topic of the master log from a **horizon** (per-partition offsets; every
+//! record below it is covered by a batch view) and keeps a **realtime view**: partial
+//! aggregates per (window, key) in [`workloads::PartialTable`]s with exactly the layout
+//! of [`Workload::empty_partials`], so the serving layer merges it with a batch view
+//! without knowing who made which half.
+//!
+//! ```text
+//!            master_log (one topic, P partitions)
+//!   p0 ─────────────[ batch view covers ]│ H0 ────── gen 0 ──────│ H1 ── gen 1 ──▶ head
+//!   p1 ──────────[ batch view covers ]│ H0 ─── gen 0 ───│ H1 ──── gen 1 ────────▶ head
+//!                                        ▲                        ▲
+//!                           base horizon (published)   begin_generation(H1) at batch start
+//!
+//!   one tokio task per partition:
+//!     listen ─► fetch (spawn_blocking) ─► decode + dedup ─► fold under one lock into the
+//!       ▲        generation g with from_g[p] ≤ offset < from_{g+1}[p]; position[p] = next
+//!       └──── await the EventListener (a future: no spinning, no sleep-polling) ◄─┘
+//!
+//!   RealtimeView = [ (from_0, table_0), (from_1, table_1), … ] + positions + caught_up
+//!   snapshot()  — one lock: generations, positions and caught_up agree
+//!   expire(H1)  — the batch view at H1 is published: drop every generation below H1
+//!   save/load   — postcard file, so `lk query` works after the process stops
+//! ```
+//!
+//! ## Contract
+//! - **Generations make the hand-off exact** (Marz's expiring realtime views). A
+//!   generation `(from, table)` holds exactly the records with offsets `≥ from[p]` and
+//!   below the next generation's `from[p]`. [`SpeedLayer::begin_generation`]`(H)` is called
+//!   when a batch run *starts* with horizon `H`: records at or above `H` go to a new
+//!   generation. [`SpeedLayer::expire`]`(H)` is called when the batch view at `H` is
+//!   *published*: every generation lying below `H` is dropped. No gap, no double count,
+//!   and no subtraction (distinct sets and arg-max cannot be subtracted).
+//!   `begin_generation(H)` needs the layer not to have read past `H` yet (else
+//!   [`SpeedError::PastHorizon`]); a live deployment uses
+//!   [`SpeedLayer::begin_generation_now`], which opens the generation at the current
+//!   positions and *returns them as the horizon* for the batch run to read up to.
+//! - **Late events** (event time in a window a batch view already covers) still go into
+//!   the realtime view, as a correction of that window: the merge adds them to the batch
+//!   cell. The next batch run reads them (they are above the old horizon, below the new
+//!   one) and the generation holding them expires when it is published, so they are
+//!   counted exactly once at every moment.
+//! - **Duplicates** (same event id; a re-send has the same key, so the same partition)
+//!   are dropped with bounded state: per partition, the ids seen whose event time is
+//!   within [`SpeedConfig::dedup_window_ms`] (default 10 minutes) of the largest event
+//!   time seen in that partition. At start the set is seeded by re-reading the records
+//!   appended within the same window (by append time, via `offset_for_time`) just below
+//!   the start position. **Bound**: de-duplication is exact as long as a re-send arrives
+//!   while the partition's largest event time is less than the original's event time
+//!   plus the window, and (across a restart or hand-off) was appended within the window
+//!   of append time after the original. Imported CSV rows are each their own event.
+//! - Decoding and folding are cheap per event and run on the partition's task; the log
+//!   fetch (file I/O in the embedded log) runs on tokio's blocking pool.
+//! - **Built-in workloads** are written by hand as incremental operators (`operator.rs`);
+//!   spec workloads use one generic operator over imported CSV rows (`Filter::matches`,
+//!   `Aggregate::update` per aggregate column, group-by columns; a session event adds a
+//!   `[t, t + gap)` cell and sessions are coalesced at query time by
+//!   `PartialTable::coalesce_sessions`). Specs over generated topics are
+//!   [`SpeedError::Unsupported`].
+//! - **Persistence**: [`SpeedLayer::save`] writes generations and positions atomically;
+//!   [`SpeedLayer::load`] / [`RealtimeSnapshot::load`] discard generations covered by the
+//!   currently published horizon; if that horizon cuts through a generation, the saved
+//!   view is dropped and reading restarts at the horizon.
+//! - Bad input is a [`SpeedError`], never a panic.
+//!
+//! ## Usage
+//! `lk lambda speed --until-caught-up` is [`SpeedLayer::run_until_caught_up`]; the
+//! long-running mode is [`SpeedLayer::run`] with a `tokio::sync::watch` shutdown signal.
+//!
+//! ```no_run
+//! # async fn demo(log: std::sync::Arc<dyn master_log::Log>) -> speed_layer::Result<()> {
+//! use speed_layer::{SpeedConfig, SpeedLayer};
+//! use workloads::{BuiltIn, Workload};
+//!
+//! let workload = Workload::BuiltIn(BuiltIn::PageviewsPerMinute);
+//! let config = SpeedConfig::new("pageviews", "data/datasets");
+//! let published = vec![0; log.partition_count("pageviews")? as usize]; // no batch view yet
+//! let speed = SpeedLayer::new(log, workload.clone(), config, published)?;
+//! let (stop, shutdown) = tokio::sync::watch::channel(false);
+//! let running = tokio::spawn({
+//!     let speed = speed.clone();
+//!     async move { speed.run(shutdown).await }
+//! });
+//! // A batch run starts: it reads [0, horizon), later records go to a new generation.
+//! let horizon = speed.begin_generation_now();
+//! // … the batch view at `horizon` is published (atomically, by the serving layer):
+//! speed.expire(&horizon)?;
+//! let snapshot = speed.snapshot(); // merge snapshot.merged()? with the batch view
+//! speed.save(std::path::Path::new("data/views/pageviews-per-minute.realtime"))?;
+//! stop.send(true).ok();
+//! running.await.map_err(|e| speed_layer::SpeedError::Task(e.to_string()))??;
+//! # let _ = snapshot; Ok(())
+//! # }
+//! ```
+
+mod operator;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use master_log::{FetchLimits, Log};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use workloads::{PartialTable, Workload};
+
+use operator::Operator;
+
+/// Everything that can stop the speed layer.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeedError {
+    #[error(transparent)]
+    Log(#[from] master_log::LogError),
+    #[error(transparent)]
+    Dataset(#[from] datasets::DatasetError),
+    #[error(transparent)]
+    Workload(#[from] workloads::WorkloadError),
+    #[error("a horizon of {got} partitions for topic {topic:?}, which has {expected}")]
+    PartitionCount {
+        topic: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error(
+        "partition {partition}: the horizon {horizon} is outside the log [{earliest}, {latest}]"
+    )]
+    HorizonOutOfRange {
+        partition: u32,
+        horizon: u64,
+        earliest: u64,
+        latest: u64,
+    },
+    #[error(
+        "partition {partition}: the speed layer already read up to {position}, past the horizon \
+         {horizon} (use begin_generation_now to take the horizon from the speed layer)"
+    )]
+    PastHorizon {
+        partition: u32,
+        position: u64,
+        horizon: u64,
+    },
+    #[error("partition {partition}: horizon {horizon} is older than the open generation's {from}")]
+    HorizonBackwards {
+        partition: u32,
+        horizon: u64,
+        from: u64,
+    },
+    #[error("horizon {horizon:?} is not a generation boundary (generations start at {froms:?})")]
+    NotABoundary {
+        horizon: Vec<u64>,
+        froms: Vec<Vec<u64>>,
+    },
+    #[error("record at offset {offset}: {reason}")]
+    BadRecord { offset: u64, reason: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("saved realtime view {path}: {reason}")]
+    BadSave { path: PathBuf, reason: String },
+    #[error("a partition task failed: {0}")]
+    Task(String),
+}
+
+/// The speed layer's result type.
+pub type Result<T, E = SpeedError> = std::result::Result<T, E>;
+
+/// Default de-duplication window: 10 minutes of event time.
+pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 10 * 60_000;
+
+/// Where to read and how.
+#[derive(Debug, Clone)]
+pub struct SpeedConfig {
+    pub topic: String,
+    /// The dataset sidecars (`<data>/datasets`): the YSB campaign table, a CSV schema.
+    pub sidecar_dir: PathBuf,
+    /// Ids are remembered this long in event time (see the crate docs for the bound).
+    pub dedup_window_ms: i64,
+    pub fetch_limits: FetchLimits,
+}
+
+impl SpeedConfig {
+    pub fn new(topic: impl Into<String>, sidecar_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            topic: topic.into(),
+            sidecar_dir: sidecar_dir.into(),
+            dedup_window_ms: DEFAULT_DEDUP_WINDOW_MS,
+            fetch_limits: FetchLimits::default(),
+        }
+    }
+}
+
+/// One generation of the realtime view: the records at offsets `≥ from[p]` and below the
+/// next generation's `from[p]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    pub from: Vec<u64>,
+    pub table: PartialTable,
+}
+
+/// A consistent copy of the realtime view, taken under one lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeSnapshot {
+    pub generations: Vec<Generation>,
+    /// Per partition, the offset of the next record to read.
+    pub positions: Vec<u64>,
+    /// Every partition had read everything in the log when last checked.
+    pub caught_up: bool,
+}
+
+impl RealtimeSnapshot {
+    /// The horizon the view starts at (its first generation's `from`).
+    pub fn base(&self) -> Option<&[u64]> {
+        self.generations.first().map(|g| g.from.as_slice())
+    }
+
+    /// Every generation merged into one table.
+    pub fn merged(&self) -> Result<PartialTable> {
+        let mut t = PartialTable::new();
+        for g in &self.generations {
+            t.merge(&g.table)?;
+        }
+        Ok(t)
+    }
+
+    /// Read a saved view (see [`SpeedLayer::save`]), dropping what `published` covers.
+    /// When `published` cuts through a generation, or lies beyond the saved positions,
+    /// the view is unusable: the result is empty, starting at `published`, and the speed
+    /// layer must re-read from there.
+    pub fn load(path: &Path, published: Option<&[u64]>) -> Result<RealtimeSnapshot> {
+        let bytes = std::fs::read(path).map_err(|e| SpeedError::Io {
+            context: format!("read {}", path.display()),
+            source: e,
+        })?;
+        let saved: SavedView = postcard::from_bytes(&bytes).map_err(|e| SpeedError::BadSave {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let bad = |reason: String| SpeedError::BadSave {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if saved.magic != SAVE_MAGIC {
+            return Err(bad("not a realtime view file".into()));
+        }
+        if saved.generations.is_empty()
+            || saved
+                .generations
+                .iter()
+                .any(|g| g.from.len() != saved.positions.len())
+        {
+            return Err(bad("inconsistent generations and positions".into()));
+        }
+        let mut state = State {
+            generations: saved.generations,
+            positions: saved.positions,
+            caught_up: vec![false; 0],
+        };
+        state.caught_up = vec![false; state.positions.len()];
+        if let Some(h) = published {
+            if h.len() != state.positions.len() {
+                return Err(bad(format!(
+                    "saved for {} partitions, the published horizon has {}",
+                    state.positions.len(),
+                    h.len()
+                )));
+            }
+            // A published horizon beyond the saved positions, below the saved base (the
+            // view would miss [published, base)) or cutting through a generation: the
+            // saved view cannot be merged with that batch view.
+            let beyond = h.iter().zip(&state.positions).any(|(h, p)| h > p);
+            let below_base = !le(&state.generations[0].from, h);
+            if beyond || below_base || state.expire(h).is_err() {
+                state.reset(h.to_vec());
+            }
+        }
+        Ok(state.snapshot())
+    }
+}
+
+const SAVE_MAGIC: u32 = 0x4c4b_5256; // "LKRV"
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedView {
+    magic: u32,
+    topic: String,
+    workload: String,
+    generations: Vec<Generation>,
+    positions: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct State {
+    generations: Vec<Generation>,
+    positions: Vec<u64>,
+    caught_up: Vec<bool>,
+}
+
+fn le(a: &[u64], b: &[u64]) -> bool {
+    a.iter().zip(b).all(|(a, b)| a <= b)
+}
+
+impl State {
+    fn fresh(horizon: Vec<u64>) -> State {
+        State {
+            caught_up: vec![false; horizon.len()],
+            positions: horizon.clone(),
+            generations: vec![Generation {
+                from: horizon,
+                table: PartialTable::new(),
+            }],
+        }
+    }
+
+    fn reset(&mut self, horizon: Vec<u64>) {
+        *self = State::fresh(horizon);
+    }
+
+    fn snapshot(&self) -> RealtimeSnapshot {
+        RealtimeSnapshot {
+            generations: self.generations.clone(),
+            positions: self.positions.clone(),
+            caught_up: self.caught_up.iter().all(|c| *c),
+        }
+    }
+
+    /// The generation an offset of partition `p` belongs to.
+    fn generation_for(&mut self, p: usize, offset: u64) -> &mut PartialTable {
+        let i = self
+            .generations
+            .iter()
+            .rposition(|g| g.from[p] <= offset)
+            .unwrap_or(0);
+        &mut self.generations[i].table
+    }
+
+    fn expire(&mut self, h: &[u64]) -> Result<usize> {
+        // Already expired (a horizon at or below the base): nothing to do.
+        if le(h, &self.generations[0].from) {
+            return Ok(0);
+        }
+        match self.generations.iter().position(|g| g.from == h) {
+            Some(k) => {
+                self.generations.drain(..k);
+                Ok(k)
+            }
+            None => Err(SpeedError::NotABoundary {
+                horizon: h.to_vec(),
+                froms: self.generations.iter().map(|g| g.from.clone()).collect(),
+            }),
+        }
+    }
+}
+
+/// Per-partition de-duplication with bounded state (ids within a window of event time).
+#[derive(Debug)]
+struct Dedup {
+    window_ms: i64,
+    seen: HashMap<u64, i64>,
+    by_time: BinaryHeap<Reverse<(i64, u64)>>,
+    max_time: i64,
+}
+
+impl Dedup {
+    fn new(window_ms: i64) -> Self {
+        Dedup {
+            window_ms,
+            seen: HashMap::new(),
+            by_time: BinaryHeap::new(),
+            max_time: i64::MIN,
+        }
+    }
+
+    /// Whether this is the first time `id` is seen (within the window).
+    fn first_time(&mut self, id: u64, time: i64) -> bool {
+        if self.seen.contains_key(&id) {
+            return false;
+        }
+        self.seen.insert(id, time);
+        self.by_time.push(Reverse((time, id)));
+        self.max_time = self.max_time.max(time);
+        let oldest = self.max_time.saturating_sub(self.window_ms);
+        while let Some(Reverse((t, i))) = self.by_time.peek().copied() {
+            if t >= oldest {
+                break;
+            }
+            self.by_time.pop();
+            self.seen.remove(&i);
+        }
+        true
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    log: Arc<dyn Log>,
+    workload: Workload,
+    config: SpeedConfig,
+    operator: Operator,
+    state: Mutex<State>,
+    /// Bumped after every change of the view, so waiters wake without polling.
+    progress: watch::Sender<u64>,
+    /// Fetch calls made by the partition tasks (an idle layer makes none).
+    fetches: AtomicU64,
+}
+
+/// The speed layer of one workload over one topic. Cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct SpeedLayer {
+    inner: Arc<Inner>,
+}
+
+impl SpeedLayer {
+    /// A speed layer starting at `horizon` (one offset per partition; e.g. all zeros
+    /// when no batch view exists, or the published batch view's horizon).
+    pub fn new(
+        log: Arc<dyn Log>,
+        workload: Workload,
+        config: SpeedConfig,
+        horizon: Vec<u64>,
+    ) -> Result<SpeedLayer> {
+        Self::check_horizon(log.as_ref(), &config.topic, &horizon)?;
+        Self::with_state(log, workload, config, State::fresh(horizon))
+    }
+
+    fn with_state(
+        log: Arc<dyn Log>,
+        workload: Workload,
+        config: SpeedConfig,
+        state: State,
+    ) -> Result<SpeedLayer> {
+        let operator = Operator::new(&workload, &config.topic, &config.sidecar_dir)?;
+        Ok(SpeedLayer {
+            inner: Arc::new(Inner {
+                log,
+                workload,
+                config,
+                operator,
+                state: Mutex::new(state),
+                progress: watch::channel(0).0,
+                fetches: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    fn check_horizon(log: &dyn Log, topic: &str, horizon: &[u64]) -> Result<()> {
+        let n = log.partition_count(topic)? as usize;
+        if horizon.len() != n {
+            return Err(SpeedError::PartitionCount {
+                topic: topic.to_owned(),
+                expected: n,
+                got: horizon.len(),
+            });
+        }
+        for (p, &h) in horizon.iter().enumerate() {
+            let (earliest, latest) = log.offsets(topic, p as u32)?;
+            if h > latest || (h < earliest && h != 0) {
+                return Err(SpeedError::HorizonOutOfRange {
+                    partition: p as u32,
+                    horizon: h,
+                    earliest,
+                    latest,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn workload(&self) -> &Workload {
+        &self.inner.workload
+    }
+
+    /// A consistent copy of the view (one lock).
+    pub fn snapshot(&self) -> RealtimeSnapshot {
+        self.inner.state.lock().snapshot()
+    }
+
+    /// How many fetches the partition tasks have made: constant while the log is idle
+    /// (the tasks sleep on the log's listener, they do not poll).
+    pub fn fetch_count(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Per partition, the offset of the next record to read.
+    pub fn positions(&self) -> Vec<u64> {
+        self.inner.state.lock().positions.clone()
+    }
+
+    /// A batch run starts with `horizon`: records at or above it go to a new generation.
+    /// Fails if the layer has already read past `horizon` in some partition.
+    pub fn begin_generation(&self, horizon: &[u64]) -> Result<()> {
+        let mut st = self.inner.state.lock();
+        if horizon.len() != st.positions.len() {
+            return Err(SpeedError::PartitionCount {
+                topic: self.inner.config.topic.clone(),
+                expected: st.positions.len(),
+                got: horizon.len(),
+            });
+        }
+        let open = &st.generations[st.generations.len() - 1].from;
+        for (p, (&h, &from)) in horizon.iter().zip(open).enumerate() {
+            if h < from {
+                return Err(SpeedError::HorizonBackwards {
+                    partition: p as u32,
+                    horizon: h,
+                    from,
+                });
+            }
+        }
+        for (p, (&h, &pos)) in horizon.iter().zip(&st.positions).enumerate() {
+            if pos > h {
+                return Err(SpeedError::PastHorizon {
+                    partition: p as u32,
+                    position: pos,
+                    horizon: h,
+                });
+            }
+        }
+        if open.as_slice() != horizon {
+            st.generations.push(Generation {
+                from: horizon.to_vec(),
+                table: PartialTable::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Open a new generation at the current positions and return them: the horizon the
+    /// starting batch run must read up to. Always exact, whatever the layer has read.
+    pub fn begin_generation_now(&self) -> Vec<u64> {
+        let mut st = self.inner.state.lock();
+        let h = st.positions.clone();
+        if st.generations[st.generations.len() - 1].from != h {
+            st.generations.push(Generation {
+                from: h.clone(),
+                table: PartialTable::new(),
+            });
+        }
+        h
+    }
+
+    /// The batch view at `horizon` is published: drop every generation below it. Returns
+    /// how many were dropped. `horizon` must be a generation boundary (one passed to
+    /// `begin_generation`), else [`SpeedError::NotABoundary`].
+    pub fn expire(&self, horizon: &[u64]) -> Result<usize> {
+        let n = self.inner.state.lock().expire(horizon)?;
+        self.inner.progress.send_modify(|v| *v += 1);
+        Ok(n)
+    }
+
+    /// Write the view (generations and positions) to `path`, atomically (temporary file,
+    /// then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let snap = self.snapshot();
+        let saved = SavedView {
+            magic: SAVE_MAGIC,
+            topic: self.inner.config.topic.clone(),
+            workload: self.inner.workload.name().to_owned(),
+            generations: snap.generations,
+            positions: snap.positions,
+        };
+        let bytes = postcard::to_stdvec(&saved).map_err(|e| SpeedError::BadSave {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let io = |context: String| move |source| SpeedError::Io { context, source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(io(format!("write {}", tmp.display())))?;
+        std::fs::rename(&tmp, path).map_err(io(format!("rename to {}", path.display())))?;
+        Ok(())
+    }
+
+    /// A speed layer resuming a saved view. Generations covered by `published` (the
+    /// currently published batch horizon) are dropped; if it cuts through a generation
+    /// the saved view is discarded and reading restarts at `published`.
+    pub fn load(
+        log: Arc<dyn Log>,
+        workload: Workload,
+        config: SpeedConfig,
+        path: &Path,
+        published: Option<&[u64]>,
+    ) -> Result<SpeedLayer> {
+        let snap = RealtimeSnapshot::load(path, published)?;
+        Self::check_horizon(log.as_ref(), &config.topic, &snap.positions)?;
+        let state = State {
+            caught_up: vec![false; snap.positions.len()],
+            generations: snap.generations,
+            positions: snap.positions,
+        };
+        Self::with_state(log, workload, config, state)
+    }
+
+    /// Read until every partition reaches the log's end offsets as of this call.
+    pub async fn run_until_caught_up(&self) -> Result<()> {
+        let end = self.inner.log.end_offsets(&self.inner.config.topic)?;
+        self.run_until(&end).await
+    }
+
+    /// Read every partition up to (not including) `end[p]`.
+    pub async fn run_until(&self, end: &[u64]) -> Result<()> {
+        let (_tx, rx) = watch::channel(false);
+        self.run_tasks(Some(end.to_vec()), rx).await
+    }
+
+    /// Follow the log until `shutdown` becomes true (or its sender is dropped).
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) -> Result<()> {
+        self.run_tasks(None, shutdown).await
+    }
+
+    /// Wait (without polling) until every partition's position is at least `target[p]`.
+    pub async fn wait_for_positions(&self, target: &[u64]) {
+        let mut rx = self.inner.progress.subscribe();
+        loop {
+            if le(target, &self.positions()) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Wait (without polling) until every partition has read everything in the log.
+    pub async fn wait_caught_up(&self) {
+        let mut rx = self.inner.progress.subscribe();
+        loop {
+            if self.snapshot().caught_up {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn run_tasks(
+        &self,
+        end: Option<Vec<u64>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let n = self.inner.state.lock().positions.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for p in 0..n {
+            let inner = self.inner.clone();
+            let end = end.as_ref().map(|e| e.get(p).copied().unwrap_or(0));
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move { inner.run_partition(p, end, shutdown).await });
+        }
+        let mut first_err = None;
+        while let Some(r) = tasks.join_next().await {
+            let r = r
+                .map_err(|e| SpeedError::Task(e.to_string()))
+                .and_then(|r| r);
+            if let Err(e) = r
+                && first_err.is_none()
+            {
+                first_err = Some(e);
+                tasks.abort_all();
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SpeedError::Task(e.to_string()))?
+}
+
+impl Inner {
+    /// Seed the de-duplication set of partition `p` from the records appended within the
+    /// window just below `pos`.
+    fn seed(&self, p: u32, pos: u64) -> Result<Dedup> {
+        let mut dedup = Dedup::new(self.config.dedup_window_ms);
+        let topic = &self.config.topic;
+        let (earliest, _) = self.log.offsets(topic, p)?;
+        if pos <= earliest {
+            return Ok(dedup);
+        }
+        let one = FetchLimits {
+            max_records: 1,
+            ..self.config.fetch_limits
+        };
+        let Some(last) = self.log.fetch(topic, p, pos - 1, one)?.into_iter().next() else {
+            return Ok(dedup);
+        };
+        let since = last.append_time.saturating_sub(self.config.dedup_window_ms);
+        let mut at = self
+            .log
+            .offset_for_time(topic, p, since)?
+            .unwrap_or(pos)
+            .clamp(earliest, pos);
+        while at < pos {
+            let recs = self.log.fetch(topic, p, at, self.config.fetch_limits)?;
+            if recs.is_empty() {
+                break;
+            }
+            for r in &recs {
+                if r.offset >= pos {
+                    return Ok(dedup);
+                }
+                let d = self.operator.decode(r)?;
+                match d.id {
+                    Some(id) => {
+                        dedup.first_time(id, d.time);
+                    }
+                    // Rows without ids (CSV): nothing to remember.
+                    None => return Ok(dedup),
+                }
+                at = r.offset + 1;
+            }
+        }
+        Ok(dedup)
+    }
+
+    async fn run_partition(
+        self: Arc<Self>,
+        p: usize,
+        end: Option<u64>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let part = p as u32;
+        let topic = self.config.topic.clone();
+        let mut pos = self.state.lock().positions[p];
+        let mut dedup = {
+            let me = self.clone();
+            blocking(move || me.seed(part, pos)).await?
+        };
+        let mut contributions = Vec::new();
+        loop {
+            if end.is_some_and(|e| pos >= e) {
+                let latest = self.log.offsets(&topic, part)?.1;
+                self.state.lock().caught_up[p] = pos >= latest;
+                self.progress.send_modify(|v| *v += 1);
+                return Ok(());
+            }
+            if end.is_none() && *shutdown.borrow() {
+                return Ok(());
+            }
+            // Listen first, then look: no append between the two can be missed.
+            let listener = self.log.listen(&topic)?;
+            self.fetches.fetch_add(1, Ordering::Relaxed);
+            let recs = {
+                let (log, topic, limits) =
+                    (self.log.clone(), topic.clone(), self.config.fetch_limits);
+                blocking(move || Ok(log.fetch(&topic, part, pos, limits)?)).await?
+            };
+            if recs.is_empty() {
+                self.state.lock().caught_up[p] = true;
+                self.progress.send_modify(|v| *v += 1);
+                tokio::select! {
+                    _ = listener => {}
+                    changed = shutdown.changed(), if end.is_none() => {
+                        if changed.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                continue;
+            }
+            drop(listener);
+            contributions.clear();
+            let mut next = pos;
+            for r in &recs {
+                if end.is_some_and(|e| r.offset >= e) {
+                    break;
+                }
+                next = r.offset + 1;
+                let d = self.operator.decode(r)?;
+                if let Some(id) = d.id
+                    && !dedup.first_time(id, d.time)
+                {
+                    continue;
+                }
+                if let Some((key, update)) = d.contribution {
+                    contributions.push((r.offset, d.time, key, update));
+                }
+            }
+            {
+                let mut st = self.state.lock();
+                for (offset, time, key, update) in &contributions {
+                    let table = st.generation_for(p, *offset);
+                    self.operator.fold(table, *time, key, update)?;
+                }
+                st.positions[p] = next;
+                st.caught_up[p] = false;
+            }
+            self.progress.send_modify(|v| *v += 1);
+            pos = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_forgets_ids_older_than_the_window() {
+        let mut d = Dedup::new(1_000);
+        assert!(d.first_time(1, 0));
+        assert!(!d.first_time(1, 0));
+        assert!(d.first_time(2, 1_000));
+        // Id 1 (time 0) is still within 1,000 ms of the newest time.
+        assert!(!d.first_time(1, 0));
+        assert!(d.first_time(3, 1_001));
+        // Now it is not: a re-send this late counts again — the documented bound.
+        assert!(d.first_time(1, 0));
+        assert!(d.seen.len() <= 3);
+    }
+
+    #[test]
+    fn expire_drops_whole_generations_only() {
+        let mut st = State::fresh(vec![0, 0]);
+        st.generations.push(Generation {
+            from: vec![5, 7],
+            table: PartialTable::new(),
+        });
+        st.generations.push(Generation {
+            from: vec![9, 9],
+            table: PartialTable::new(),
+        });
+        assert!(matches!(
+            st.expire(&[5, 8]),
+            Err(SpeedError::NotABoundary { .. })
+        ));
+        assert_eq!(st.expire(&[0, 0]).unwrap(), 0);
+        assert_eq!(st.expire(&[5, 7]).unwrap(), 1);
+        assert_eq!(st.expire(&[5, 7]).unwrap(), 0);
+        assert_eq!(st.expire(&[9, 9]).unwrap(), 1);
+        assert_eq!(st.generations.len(), 1);
+        assert_eq!(
+            st.generation_for(0, 100) as *const _,
+            &st.generations[0].table as *const _
+        );
+    }
+}
