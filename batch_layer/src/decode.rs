@@ -1,0 +1,213 @@
+//! Reading the log below the horizon into columns: one rayon task per partition.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use datasets::{ColumnType, ExportOptions, TopicRows, Value};
+use master_log::Log;
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::error::{BatchError, Result};
+
+/// The event-time column (ms since the epoch) the decoder adds to every frame.
+pub(crate) const TIME: &str = "__lk_t";
+
+/// The type of an event column, as the batch layer keeps it in polars (timestamps as
+/// Int64 µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Int,
+    Float,
+    Str,
+    Bool,
+    Timestamp,
+}
+
+impl From<ColumnType> for Kind {
+    fn from(t: ColumnType) -> Self {
+        match t {
+            ColumnType::Integer => Kind::Int,
+            ColumnType::Float => Kind::Float,
+            ColumnType::String => Kind::Str,
+            ColumnType::Bool => Kind::Bool,
+            ColumnType::Timestamp => Kind::Timestamp,
+        }
+    }
+}
+
+/// All events of a topic below a horizon, as one polars frame.
+#[derive(Debug)]
+pub(crate) struct Events {
+    /// Columns `TIME`, then every event column.
+    pub frame: DataFrame,
+    /// The event columns with their kinds (not `TIME`).
+    pub columns: Vec<(String, Kind)>,
+    pub records_read: u64,
+}
+
+impl Events {
+    pub fn kind(&self, topic: &str, column: &str) -> Result<Kind> {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == column)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| BatchError::UnknownColumn {
+                topic: topic.to_owned(),
+                column: column.to_owned(),
+                available: self
+                    .columns
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+enum Buf {
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Str(Vec<Option<String>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Buf {
+    fn new(kind: Kind) -> Buf {
+        match kind {
+            Kind::Int | Kind::Timestamp => Buf::Int(Vec::new()),
+            Kind::Float => Buf::Float(Vec::new()),
+            Kind::Str => Buf::Str(Vec::new()),
+            Kind::Bool => Buf::Bool(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, v: &Value<'_>, name: &str) -> Result<()> {
+        match (self, v) {
+            (Buf::Int(b), Value::Null) => b.push(None),
+            (Buf::Float(b), Value::Null) => b.push(None),
+            (Buf::Str(b), Value::Null) => b.push(None),
+            (Buf::Bool(b), Value::Null) => b.push(None),
+            (Buf::Int(b), Value::Integer(i) | Value::Timestamp(i)) => b.push(Some(*i)),
+            (Buf::Float(b), Value::Float(f)) => b.push(Some(*f)),
+            (Buf::Str(b), Value::String(s)) => b.push(Some(s.to_string())),
+            (Buf::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
+            (_, other) => {
+                return Err(BatchError::Type(format!(
+                    "column {name:?}: unexpected value {other:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn into_column(self, name: &str) -> Column {
+        let name = PlSmallStr::from(name);
+        match self {
+            Buf::Int(v) => Column::new(name, v),
+            Buf::Float(v) => Column::new(name, v),
+            Buf::Str(v) => Column::new(name, v),
+            Buf::Bool(v) => Column::new(name, v),
+        }
+    }
+}
+
+/// One partition's events as a frame, its event columns, and the records read.
+type PartitionRead = (DataFrame, Vec<(String, Kind)>, u64);
+
+/// One partition's events in `[earliest, end)`, deduplicated by event id when the topic
+/// holds generated events (a duplicate has the same key, hence the same partition).
+fn read_partition(
+    log: &dyn Log,
+    topic: &str,
+    sidecar_dir: &Path,
+    partition: u32,
+    end: u64,
+) -> Result<PartitionRead> {
+    let opts = ExportOptions {
+        topic: topic.to_owned(),
+        partitions: vec![partition],
+        ..ExportOptions::default()
+    };
+    let mut rows = TopicRows::new(log, &opts, Some(sidecar_dir))?;
+    // The four metadata columns (partition, offset, event_time, append_time) come first.
+    let columns: Vec<(String, Kind)> = rows
+        .columns()
+        .iter()
+        .skip(4)
+        .map(|c| (c.name.clone(), Kind::from(c.ty)))
+        .collect();
+    let dedup_col = if rows.content_name() != "csv" {
+        columns.iter().position(|(n, _)| n == "event_id")
+    } else {
+        None
+    };
+    let mut time: Vec<i64> = Vec::new();
+    let mut bufs: Vec<Buf> = columns.iter().map(|(_, k)| Buf::new(*k)).collect();
+    let mut seen = HashSet::new();
+    let mut values = Vec::new();
+    let mut read = 0u64;
+    while rows.next_row(&mut values)? {
+        let offset = match values.get(1) {
+            Some(Value::Integer(o)) => *o as u64,
+            other => return Err(BatchError::Type(format!("record offset {other:?}"))),
+        };
+        if offset >= end {
+            break;
+        }
+        read += 1;
+        let t = match values.get(2) {
+            Some(Value::Timestamp(us)) => us.div_euclid(1000),
+            other => return Err(BatchError::Type(format!("event time {other:?}"))),
+        };
+        let data = &values[4..];
+        if let Some(i) = dedup_col
+            && let Some(Value::Integer(id)) = data.get(i)
+            && !seen.insert(*id)
+        {
+            continue;
+        }
+        time.push(t);
+        for ((buf, v), (name, _)) in bufs.iter_mut().zip(data).zip(&columns) {
+            buf.push(v, name)?;
+        }
+    }
+    let height = time.len();
+    let mut cols = vec![Column::new(TIME.into(), time)];
+    cols.extend(
+        bufs.into_iter()
+            .zip(&columns)
+            .map(|(b, (n, _))| b.into_column(n)),
+    );
+    Ok((DataFrame::new(height, cols)?, columns, read))
+}
+
+/// Every event of `topic` below `horizon`, decoded partition-parallel.
+pub(crate) fn read_events(
+    log: &dyn Log,
+    topic: &str,
+    sidecar_dir: &Path,
+    horizon: &[u64],
+) -> Result<Events> {
+    let parts: Vec<PartitionRead> = horizon
+        .par_iter()
+        .enumerate()
+        .map(|(p, &end)| read_partition(log, topic, sidecar_dir, p as u32, end))
+        .collect::<Result<_>>()?;
+    let columns = parts.first().map(|p| p.1.clone()).unwrap_or_default();
+    let records_read = parts.iter().map(|p| p.2).sum();
+    let mut frames = parts.into_iter().map(|p| p.0);
+    let mut frame = match frames.next() {
+        Some(f) => f,
+        None => DataFrame::new(0, vec![Column::new(TIME.into(), Vec::<i64>::new())])?,
+    };
+    for f in frames {
+        frame.vstack_mut_owned(f)?;
+    }
+    frame.rechunk_mut();
+    Ok(Events {
+        frame,
+        columns,
+        records_read,
+    })
+}

@@ -1,0 +1,515 @@
+//! The polars plans: one hand-written function per built-in workload, one generic
+//! translation of spec workloads, and the conversion of their output into a
+//! `PartialTable`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use polars::prelude::*;
+use workloads::{
+    Aggregate, BuiltIn, CmpOp, Filter, Partial, PartialTable, Scalar, SumState, Window, WindowSpec,
+    Workload, WorkloadSpec,
+};
+
+use crate::decode::{Events, Kind, TIME};
+use crate::error::{BatchError, Result};
+
+const WS: &str = "__lk_ws";
+const WE: &str = "__lk_we";
+const SID: &str = "__lk_sid";
+const TWO_32: i64 = 1 << 32;
+
+/// How one partial of a cell is laid out in the plan's output columns.
+#[derive(Debug, Clone)]
+enum PartCol {
+    /// `Partial::Count` from an integer column.
+    Count(String),
+    /// `Partial::Sum` of an integer column: exact as Σ hi·2³² + Σ lo (each fits an i64).
+    SumInt {
+        hi: String,
+        lo: String,
+        n: String,
+    },
+    /// `Partial::Sum` of a float column.
+    SumFloat {
+        f: String,
+        n: String,
+    },
+    Min(String, Kind),
+    Max(String, Kind),
+    /// `Partial::Distinct` from a list column of the distinct non-null values.
+    Distinct(String, Kind),
+    /// `Partial::MaxBy` from the first row of each group in (order desc, payload asc).
+    MaxBy {
+        order: String,
+        payload: Vec<String>,
+    },
+}
+
+/// A plan's output: one row per cell with `WS`, `WE`, the key columns and the partials.
+struct Output {
+    lf: LazyFrame,
+    keys: Vec<(String, Kind)>,
+    parts: Vec<PartCol>,
+}
+
+/// Recompute `workload` over `events` into a partial table.
+pub(crate) fn run(
+    workload: &Workload,
+    events: Events,
+    topic: &str,
+    sidecar_dir: &Path,
+) -> Result<PartialTable> {
+    let out = match workload {
+        Workload::BuiltIn(b) => builtin(*b, events, topic, sidecar_dir)?,
+        Workload::Spec(s) => spec(s, events, topic)?,
+    };
+    let df = out.lf.collect()?;
+    to_table(&df, &out.keys, &out.parts)
+}
+
+/// Adds `WS` and `WE` for a tumbling or hopping window (one row per window an event is
+/// in: the hopping window starts are "exploded" as one copy of the frame per overlap,
+/// each filtered to the windows that really contain the event).
+fn fixed_windows(lf: LazyFrame, spec: WindowSpec) -> Result<LazyFrame> {
+    let (size, slide) = match spec {
+        WindowSpec::Tumbling { size_ms } => (size_ms, size_ms),
+        WindowSpec::Hopping { size_ms, slide_ms } => (size_ms, slide_ms),
+        WindowSpec::Session { .. } => {
+            return Err(BatchError::Type("sessions are not fixed windows".into()));
+        }
+    };
+    let last = col(TIME).floor_div(lit(slide)) * lit(slide);
+    let overlaps = (size + slide - 1) / slide;
+    let copies: Vec<LazyFrame> = (0..overlaps)
+        .map(|i| {
+            lf.clone()
+                .with_column((last.clone() - lit(i * slide)).alias(WS))
+                .filter((col(WS) + lit(size)).gt(col(TIME)))
+                .with_column((col(WS) + lit(size)).alias(WE))
+        })
+        .collect();
+    Ok(if copies.len() == 1 {
+        copies.into_iter().next().unwrap_or(lf)
+    } else {
+        concat(copies, UnionArgs::default())?
+    })
+}
+
+fn str_eq(c: &str, v: &str) -> Expr {
+    col(c).eq(lit(v))
+}
+
+fn builtin(b: BuiltIn, events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
+    match b {
+        BuiltIn::PageviewsPerMinute | BuiltIn::TopPagesHourly => pageviews_count(b, events, topic),
+        BuiltIn::ProfileViewersHourly => profile_viewers(events, topic),
+        BuiltIn::YsbCampaign10s => ysb_campaign(events, topic, sidecar_dir),
+        BuiltIn::NexmarkQ5 => nexmark_q5(events, topic),
+        BuiltIn::NexmarkQ7 => nexmark_q7(events, topic),
+    }
+}
+
+fn need(events: &Events, topic: &str, cols: &[&str]) -> Result<()> {
+    for c in cols {
+        events.kind(topic, c)?;
+    }
+    Ok(())
+}
+
+/// pageviews-per-minute and top-pages-hourly: views per (window, page); top-K ranks
+/// after merging, in `Workload::finish`.
+fn pageviews_count(b: BuiltIn, events: Events, topic: &str) -> Result<Output> {
+    need(&events, topic, &["page_id"])?;
+    let lf = fixed_windows(events.frame.lazy(), b.window())?
+        .group_by([col(WS), col(WE), col("page_id")])
+        .agg([len().alias("views")]);
+    Ok(Output {
+        lf,
+        keys: vec![("page_id".into(), Kind::Int)],
+        parts: vec![PartCol::Count("views".into())],
+    })
+}
+
+/// profile-viewers-hourly: the distinct viewers of each profile page per hour.
+fn profile_viewers(events: Events, topic: &str) -> Result<Output> {
+    need(&events, topic, &["page_id", "page_type", "viewer_id"])?;
+    let lf = events.frame.lazy().filter(str_eq("page_type", "profile"));
+    let lf = fixed_windows(lf, BuiltIn::ProfileViewersHourly.window())?
+        .group_by([col(WS), col(WE), col("page_id")])
+        .agg([col("viewer_id").drop_nulls().unique().alias("viewers")]);
+    Ok(Output {
+        lf,
+        keys: vec![("page_id".into(), Kind::Int)],
+        parts: vec![PartCol::Distinct("viewers".into(), Kind::Int)],
+    })
+}
+
+/// ysb-campaign-10s: `view` events joined with the static ad → campaign table, counted
+/// per campaign per 10 s.
+fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
+    need(&events, topic, &["event_type", "ad_id"])?;
+    let table =
+        datasets::YsbCampaigns::read_csv(&sidecar_dir.join(format!("{topic}.campaigns.csv")))?;
+    let hyphenated = |u: &datasets::Uuid| {
+        let mut buf = [0u8; 36];
+        u.write_hyphenated(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let ads: Vec<String> = table.ads.iter().map(|a| hyphenated(&a.ad_id)).collect();
+    let campaigns: Vec<String> = table
+        .ads
+        .iter()
+        .map(|a| hyphenated(&a.campaign_id))
+        .collect();
+    let dim = DataFrame::new(
+        ads.len(),
+        vec![
+            Column::new("__lk_ad".into(), ads),
+            Column::new("campaign_id".into(), campaigns),
+        ],
+    )?;
+    let views = events
+        .frame
+        .lazy()
+        .filter(str_eq("event_type", "view"))
+        .left_join(dim.lazy(), col("ad_id"), col("__lk_ad"))
+        .collect()?;
+    let unknown = views.column("campaign_id")?.null_count();
+    if unknown > 0 {
+        return Err(BatchError::Type(format!(
+            "{unknown} view events name an ad without a campaign"
+        )));
+    }
+    let lf = fixed_windows(views.lazy(), BuiltIn::YsbCampaign10s.window())?
+        .group_by([col(WS), col(WE), col("campaign_id")])
+        .agg([len().alias("views")]);
+    Ok(Output {
+        lf,
+        keys: vec![("campaign_id".into(), Kind::Str)],
+        parts: vec![PartCol::Count("views".into())],
+    })
+}
+
+/// nexmark-q5: bids per auction per hopping window (10 s every 2 s); the auctions tied
+/// for the most are picked after merging, in `Workload::finish`.
+fn nexmark_q5(events: Events, topic: &str) -> Result<Output> {
+    need(&events, topic, &["kind", "auction"])?;
+    let lf = events.frame.lazy().filter(str_eq("kind", "bid"));
+    let lf = fixed_windows(lf, BuiltIn::NexmarkQ5.window())?
+        .group_by([col(WS), col(WE), col("auction")])
+        .agg([len().alias("bids")]);
+    Ok(Output {
+        lf,
+        keys: vec![("auction".into(), Kind::Int)],
+        parts: vec![PartCol::Count("bids".into())],
+    })
+}
+
+/// nexmark-q7: the highest bid per 10 s window, ties to the smallest (auction, bidder):
+/// an arg-max by sorting each group and taking its first row.
+fn nexmark_q7(events: Events, topic: &str) -> Result<Output> {
+    need(&events, topic, &["kind", "price", "auction", "bidder"])?;
+    let lf = events.frame.lazy().filter(str_eq("kind", "bid"));
+    let order = SortMultipleOptions::default().with_order_descending_multi([true, false, false]);
+    let by = [col("price"), col("auction"), col("bidder")];
+    let first = |c: &str| col(c).sort_by(by.clone(), order.clone()).first().alias(c);
+    let lf = fixed_windows(lf, BuiltIn::NexmarkQ7.window())?
+        .group_by([col(WS), col(WE)])
+        .agg([first("price"), first("auction"), first("bidder")]);
+    Ok(Output {
+        lf,
+        keys: vec![],
+        parts: vec![PartCol::MaxBy {
+            order: "price".into(),
+            payload: vec!["auction".into(), "bidder".into()],
+        }],
+    })
+}
+
+/// A filter as a polars expression with SQL semantics: comparisons with null (or
+/// between incomparable types) are null, `and`/`or` are Kleene, and `filter` keeps only
+/// the rows where it is true.
+fn filter_expr(f: &Filter, events: &Events, topic: &str) -> Result<Expr> {
+    Ok(match f {
+        Filter::IsNull { column, negated } => {
+            events.kind(topic, column)?;
+            if *negated {
+                col(column.as_str()).is_not_null()
+            } else {
+                col(column.as_str()).is_null()
+            }
+        }
+        Filter::Cmp {
+            column,
+            op,
+            literal,
+        } => {
+            let kind = events.kind(topic, column)?;
+            let c = col(column.as_str());
+            let (l, r) = match (kind, literal) {
+                (Kind::Str, Scalar::Str(s)) => (c, lit(s.as_str())),
+                (Kind::Bool, Scalar::Bool(b)) => (c, lit(*b)),
+                (Kind::Int | Kind::Timestamp, Scalar::Int(i)) => (c, lit(*i)),
+                (Kind::Int, Scalar::Float(x)) => (c.cast(DataType::Float64), lit(*x)),
+                (Kind::Float, Scalar::Int(i)) => (c, lit(*i as f64)),
+                (Kind::Float, Scalar::Float(x)) => (c, lit(*x)),
+                // Incomparable: unknown for every row.
+                _ => return Ok(lit(NULL).cast(DataType::Boolean)),
+            };
+            match op {
+                CmpOp::Eq => l.eq(r),
+                CmpOp::Ne => l.neq(r),
+                CmpOp::Lt => l.lt(r),
+                CmpOp::Le => l.lt_eq(r),
+                CmpOp::Gt => l.gt(r),
+                CmpOp::Ge => l.gt_eq(r),
+            }
+        }
+        Filter::Not(a) => filter_expr(a, events, topic)?.not(),
+        Filter::And(a, b) => filter_expr(a, events, topic)?.and(filter_expr(b, events, topic)?),
+        Filter::Or(a, b) => filter_expr(a, events, topic)?.or(filter_expr(b, events, topic)?),
+    })
+}
+
+/// The generic translation of a spec workload: filter → windows → group by window and
+/// key → one set of columns per aggregate's partial.
+fn spec(s: &WorkloadSpec, events: Events, topic: &str) -> Result<Output> {
+    let keys: Vec<(String, Kind)> = s
+        .group_by
+        .iter()
+        .map(|c| Ok((c.clone(), events.kind(topic, c)?)))
+        .collect::<Result<_>>()?;
+    let mut aggs: Vec<Expr> = Vec::new();
+    let mut parts = Vec::new();
+    for (i, a) in s.aggregates.iter().enumerate() {
+        let name = |suffix: &str| format!("__lk_a{i}{suffix}");
+        let kind = match a.column() {
+            Some(c) => Some(events.kind(topic, c)?),
+            None => None,
+        };
+        match (a, kind) {
+            (Aggregate::Count, _) => {
+                aggs.push(len().cast(DataType::UInt64).alias(name("")));
+                parts.push(PartCol::Count(name("")));
+            }
+            (Aggregate::CountColumn(c), _) => {
+                aggs.push(
+                    col(c.as_str())
+                        .count()
+                        .cast(DataType::UInt64)
+                        .alias(name("")),
+                );
+                parts.push(PartCol::Count(name("")));
+            }
+            (Aggregate::Sum(c) | Aggregate::Avg(c), Some(Kind::Int)) => {
+                let hi = col(c.as_str()).floor_div(lit(TWO_32));
+                let lo = col(c.as_str()) - hi.clone() * lit(TWO_32);
+                aggs.push(hi.sum().alias(name("_hi")));
+                aggs.push(lo.sum().alias(name("_lo")));
+                aggs.push(col(c.as_str()).count().alias(name("_n")));
+                parts.push(PartCol::SumInt {
+                    hi: name("_hi"),
+                    lo: name("_lo"),
+                    n: name("_n"),
+                });
+            }
+            (Aggregate::Sum(c) | Aggregate::Avg(c), Some(Kind::Float)) => {
+                aggs.push(col(c.as_str()).sum().alias(name("_f")));
+                aggs.push(col(c.as_str()).count().alias(name("_n")));
+                parts.push(PartCol::SumFloat {
+                    f: name("_f"),
+                    n: name("_n"),
+                });
+            }
+            (Aggregate::Sum(c) | Aggregate::Avg(c), k) => {
+                return Err(BatchError::Type(format!(
+                    "{a}: column {c:?} is {k:?}, not a number"
+                )));
+            }
+            (Aggregate::Min(c), Some(k)) => {
+                aggs.push(col(c.as_str()).min().alias(name("")));
+                parts.push(PartCol::Min(name(""), k));
+            }
+            (Aggregate::Max(c), Some(k)) => {
+                aggs.push(col(c.as_str()).max().alias(name("")));
+                parts.push(PartCol::Max(name(""), k));
+            }
+            (Aggregate::CountDistinct(c), Some(k)) => {
+                aggs.push(col(c.as_str()).drop_nulls().unique().alias(name("")));
+                parts.push(PartCol::Distinct(name(""), k));
+            }
+            (a, None) => return Err(BatchError::Type(format!("{a} needs a column"))),
+        }
+    }
+    let filter = match &s.filter {
+        Some(f) => Some(filter_expr(f, &events, topic)?),
+        None => None,
+    };
+    let mut lf = events.frame.lazy();
+    if let Some(f) = filter {
+        lf = lf.filter(f);
+    }
+    let key_exprs: Vec<Expr> = keys.iter().map(|(k, _)| col(k.as_str())).collect();
+    let lf = match s.window {
+        WindowSpec::Session { gap_ms } => {
+            // Sort per key by time; a session starts where the gap to the key's previous
+            // event reaches `gap_ms`; a cumulative sum of those flags numbers sessions.
+            let mut by: Vec<PlSmallStr> = keys.iter().map(|(k, _)| k.as_str().into()).collect();
+            by.push(TIME.into());
+            let prev = if key_exprs.is_empty() {
+                col(TIME).shift(lit(1))
+            } else {
+                col(TIME).shift(lit(1)).over(key_exprs.clone())?
+            };
+            let starts = prev
+                .clone()
+                .is_null()
+                .or((col(TIME) - prev).gt_eq(lit(gap_ms)));
+            let mut group = vec![col(SID)];
+            group.extend(key_exprs);
+            let mut all = vec![
+                col(TIME).min().alias(WS),
+                (col(TIME).max() + lit(gap_ms)).alias(WE),
+            ];
+            all.extend(aggs);
+            lf.sort(by, SortMultipleOptions::default())
+                .with_column(starts.cast(DataType::Int64).cum_sum(false).alias(SID))
+                .group_by(group)
+                .agg(all)
+        }
+        w => {
+            let mut group = vec![col(WS), col(WE)];
+            group.extend(key_exprs);
+            fixed_windows(lf, w)?.group_by(group).agg(aggs)
+        }
+    };
+    Ok(Output { lf, keys, parts })
+}
+
+fn int_of(av: &AnyValue<'_>, what: &str) -> Result<Option<i64>> {
+    Ok(match av {
+        AnyValue::Null => None,
+        AnyValue::Int64(v) => Some(*v),
+        AnyValue::Int32(v) => Some(i64::from(*v)),
+        AnyValue::UInt32(v) => Some(i64::from(*v)),
+        AnyValue::UInt64(v) => {
+            Some(i64::try_from(*v).map_err(|_| {
+                BatchError::Type(format!("{what}: {v} does not fit a 64-bit integer"))
+            })?)
+        }
+        other => {
+            return Err(BatchError::Type(format!(
+                "{what}: {other:?} is not an integer"
+            )));
+        }
+    })
+}
+
+fn scalar_of(av: &AnyValue<'_>, kind: Kind, what: &str) -> Result<Scalar> {
+    Ok(match (av, kind) {
+        (AnyValue::Null, _) => Scalar::Null,
+        (AnyValue::Float64(f), Kind::Float) => Scalar::Float(*f),
+        (AnyValue::String(s), Kind::Str) => Scalar::Str((*s).to_owned()),
+        (AnyValue::StringOwned(s), Kind::Str) => Scalar::Str(s.to_string()),
+        (AnyValue::Boolean(b), Kind::Bool) => Scalar::Bool(*b),
+        (v, Kind::Int) => int_of(v, what)?.map_or(Scalar::Null, Scalar::Int),
+        (v, Kind::Timestamp) => int_of(v, what)?.map_or(Scalar::Null, Scalar::Timestamp),
+        (other, k) => {
+            return Err(BatchError::Type(format!(
+                "{what}: {other:?} is not a {k:?} value"
+            )));
+        }
+    })
+}
+
+/// The plan's output frame as a partial table, in the layout of `empty_partials()`.
+fn to_table(df: &DataFrame, keys: &[(String, Kind)], parts: &[PartCol]) -> Result<PartialTable> {
+    let get = |name: &str| -> Result<&polars::prelude::Column> { Ok(df.column(name)?) };
+    let ws = get(WS)?;
+    let we = get(WE)?;
+    let key_cols: Vec<(&polars::prelude::Column, Kind)> = keys
+        .iter()
+        .map(|(k, kind)| Ok((get(k)?, *kind)))
+        .collect::<Result<_>>()?;
+    let mut table = PartialTable::new();
+    for i in 0..df.height() {
+        let window = Window {
+            start: int_of(&ws.get(i)?, "window start")?.unwrap_or_default(),
+            end: int_of(&we.get(i)?, "window end")?.unwrap_or_default(),
+        };
+        let key = key_cols
+            .iter()
+            .map(|(c, k)| scalar_of(&c.get(i)?, *k, c.name()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut partials = Vec::with_capacity(parts.len());
+        for p in parts {
+            let count = |name: &str| -> Result<u64> {
+                Ok(int_of(&get(name)?.get(i)?, name)?.unwrap_or(0) as u64)
+            };
+            partials.push(match p {
+                PartCol::Count(c) => Partial::Count(count(c)?),
+                PartCol::SumInt { hi, lo, n } => {
+                    let hi = i128::from(int_of(&get(hi)?.get(i)?, hi)?.unwrap_or(0));
+                    let lo = i128::from(int_of(&get(lo)?.get(i)?, lo)?.unwrap_or(0));
+                    Partial::Sum(SumState {
+                        int: hi * i128::from(TWO_32) + lo,
+                        float: 0.0,
+                        count: count(n)?,
+                        saw_float: false,
+                    })
+                }
+                PartCol::SumFloat { f, n } => {
+                    let count = count(n)?;
+                    let float = match get(f)?.get(i)? {
+                        AnyValue::Float64(x) => x,
+                        AnyValue::Null => 0.0,
+                        other => return Err(BatchError::Type(format!("{f}: {other:?}"))),
+                    };
+                    Partial::Sum(SumState {
+                        int: 0,
+                        float: if count == 0 { 0.0 } else { float },
+                        count,
+                        saw_float: count > 0,
+                    })
+                }
+                PartCol::Min(c, k) | PartCol::Max(c, k) => {
+                    let v = scalar_of(&get(c)?.get(i)?, *k, c)?;
+                    let v = (!v.is_null()).then_some(v);
+                    if matches!(p, PartCol::Min(..)) {
+                        Partial::Min(v)
+                    } else {
+                        Partial::Max(v)
+                    }
+                }
+                PartCol::Distinct(c, k) => {
+                    let mut set = BTreeSet::new();
+                    match get(c)?.get(i)? {
+                        AnyValue::List(s) => {
+                            for v in s.iter() {
+                                let v = scalar_of(&v, *k, c)?;
+                                if !v.is_null() {
+                                    set.insert(v);
+                                }
+                            }
+                        }
+                        AnyValue::Null => {}
+                        other => return Err(BatchError::Type(format!("{c}: {other:?}"))),
+                    }
+                    Partial::Distinct(set)
+                }
+                PartCol::MaxBy { order, payload } => {
+                    let o = scalar_of(&get(order)?.get(i)?, Kind::Int, order)?;
+                    let pay = payload
+                        .iter()
+                        .map(|c| scalar_of(&get(c)?.get(i)?, Kind::Int, c))
+                        .collect::<Result<Vec<_>>>()?;
+                    Partial::MaxBy(Some((o, pay)))
+                }
+            });
+        }
+        let cell = table.cell_mut(window, key, Vec::new);
+        *cell = partials;
+    }
+    Ok(table)
+}

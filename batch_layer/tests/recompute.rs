@@ -1,0 +1,312 @@
+//! The batch view of every workload equals the oracle's answer exactly, on disordered,
+//! late and duplicated generated data and on an imported CSV with nulls, at 1, 2 and 4
+//! partitions; and the horizon excludes records appended after it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use datasets::{DatasetKind, GenerateOptions, ImportOptions};
+use master_log::{EmbeddedLog, Log};
+use workloads::{BuiltIn, Scalar, Workload, WorkloadSpec, compare};
+
+fn gen_opts(dataset: DatasetKind, topic: &str, events: u64, partitions: u32) -> GenerateOptions {
+    GenerateOptions {
+        partitions,
+        event_rate: Some(20),
+        out_of_order: 0.1,
+        max_delay_ms: 5_000,
+        late: 0.02,
+        late_delay_ms: 60_000,
+        duplicates: 0.05,
+        ..GenerateOptions::new(dataset, topic, events)
+    }
+}
+
+fn check(log: &EmbeddedLog, w: &Workload, topic: &str, side: &Path, what: &str) {
+    let expected = oracle::answer(log, w, topic, side).unwrap();
+    assert!(!expected.rows.is_empty(), "{what}: empty answer");
+    let view = batch_layer::recompute(log, w, topic, side).unwrap();
+    assert_eq!(view.horizon, log.end_offsets(topic).unwrap(), "{what}");
+    let got = w.finish(&view.table).unwrap();
+    let c = compare(&expected, &got);
+    assert!(c.is_exact(), "{what}: {c:?}");
+    // The cells have exactly the layout of empty_partials().
+    let empty = w.empty_partials();
+    for (_, _, p) in view.table.iter() {
+        assert_eq!(p.len(), empty.len(), "{what}");
+        for (a, b) in p.iter().zip(&empty) {
+            assert_eq!(
+                std::mem::discriminant(a),
+                std::mem::discriminant(b),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_builtin_equals_the_oracle_at_1_2_and_4_partitions() {
+    for partitions in [1, 2, 4] {
+        for (dataset, builtins) in [
+            (
+                DatasetKind::Pageviews,
+                &[
+                    BuiltIn::PageviewsPerMinute,
+                    BuiltIn::ProfileViewersHourly,
+                    BuiltIn::TopPagesHourly,
+                ][..],
+            ),
+            (DatasetKind::Ysb, &[BuiltIn::YsbCampaign10s][..]),
+            (
+                DatasetKind::Nexmark,
+                &[BuiltIn::NexmarkQ5, BuiltIn::NexmarkQ7][..],
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
+            let side = dir.path().join("side");
+            let summary = datasets::generate(
+                &log,
+                &gen_opts(dataset, "events", 20_000, partitions),
+                Some(&side),
+                &mut datasets::no_progress,
+            )
+            .unwrap();
+            assert!(summary.duplicates > 0 && summary.out_of_order > 0);
+            for &b in builtins {
+                check(
+                    &log,
+                    &Workload::BuiltIn(b),
+                    "events",
+                    &side,
+                    &format!("{b} at {partitions} partitions"),
+                );
+            }
+            if dataset == DatasetKind::Pageviews {
+                let view = batch_layer::recompute(
+                    &log,
+                    &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
+                    "events",
+                    &side,
+                )
+                .unwrap();
+                assert_eq!(view.events, summary.events, "duplicates removed");
+                assert_eq!(view.records_read, summary.records);
+            }
+        }
+    }
+}
+
+/// A CSV of trips with nulls in every column but the time, several types, and rows out
+/// of time order.
+fn trips_csv(path: &Path, rows: usize) {
+    let mut s = String::from("ts,zone,fare,tip,driver,shared,pickup\n");
+    let zones = ["JFK", "LGA", "EWR", "Midtown", ""];
+    let mut x: u64 = 12345;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..rows {
+        let r = next();
+        // Minutes over ~2 days, jittered backwards to break time order.
+        let minute = (i as u64 * 3 + 2_000 - r % 2_000) / 2;
+        let (h, m, sec) = (minute / 60, minute % 60, r % 60);
+        let (day, h) = (1 + h / 24, h % 24);
+        let zone = zones[(r >> 8) as usize % zones.len()];
+        let fare = match (r >> 12) % 10 {
+            0 => "NA".to_owned(),
+            1 => format!("-{}", (r >> 20) % 50),
+            _ => format!("{}", (r >> 20) % 5_000),
+        };
+        let tip = if (r >> 30) % 7 == 0 {
+            String::new()
+        } else {
+            format!("{}.{:02}", (r >> 33) % 20, (r >> 40) % 100)
+        };
+        let driver = if (r >> 45) % 9 == 0 {
+            String::new()
+        } else {
+            format!("d{}", (r >> 48) % 40)
+        };
+        let shared = match (r >> 52) % 3 {
+            0 => "true",
+            1 => "false",
+            _ => "",
+        };
+        let pickup = if (r >> 55) % 5 == 0 {
+            String::new()
+        } else {
+            format!(
+                "2026-01-0{}T{:02}:{:02}:{:02}Z",
+                day.min(9),
+                (h + 1) % 24,
+                m,
+                sec
+            )
+        };
+        writeln!(
+            s,
+            "2026-01-0{}T{h:02}:{m:02}:{sec:02}Z,{zone},{fare},{tip},{driver},{shared},{pickup}",
+            day.min(9)
+        )
+        .unwrap();
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn spec(text: &str) -> Workload {
+    Workload::Spec(WorkloadSpec::parse(text, Path::new("test.toml")).unwrap())
+}
+
+const AGGS: &str = r#"aggregates = ["count", "count(fare)", "sum(fare)", "avg(fare)", "min(fare)", "max(fare)", "count_distinct(driver)", "sum(tip)", "avg(tip)", "min(tip)", "max(tip)", "min(zone)", "max(pickup)", "count_distinct(tip)", "min(shared)"]"#;
+
+#[test]
+fn specs_over_a_csv_with_nulls_equal_the_oracle_at_1_2_and_4_partitions() {
+    let specs = [
+        format!(
+            "name = \"a\"\ntopic = \"trips\"\nwindow = {{ kind = \"tumbling\", size = \"1h\" }}\ngroup_by = [\"zone\"]\n{AGGS}\nfilter = \"fare > 0 or fare is null\"\n"
+        ),
+        format!(
+            "name = \"b\"\ntopic = \"trips\"\nwindow = {{ kind = \"hopping\", size = \"3h\", slide = \"1h\" }}\ngroup_by = [\"zone\", \"shared\"]\n{AGGS}\nfilter = \"not (zone = 'JFK' and tip >= 5) and driver != 'd3'\"\n"
+        ),
+        format!(
+            "name = \"c\"\ntopic = \"trips\"\nwindow = {{ kind = \"session\", gap = \"20m\" }}\ngroup_by = [\"driver\"]\n{AGGS}\n"
+        ),
+        format!(
+            "name = \"d\"\ntopic = \"trips\"\nwindow = {{ kind = \"tumbling\", size = \"30m\" }}\ngroup_by = []\n{AGGS}\nfilter = \"shared = true or tip < 3.5 or pickup is not null\"\n"
+        ),
+        format!(
+            "name = \"e\"\ntopic = \"trips\"\nwindow = {{ kind = \"session\", gap = \"7m\" }}\ngroup_by = []\n{AGGS}\nfilter = \"zone <> 'EWR'\"\n"
+        ),
+    ];
+    for partitions in [1, 2, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("trips.csv");
+        trips_csv(&csv, 3_000);
+        let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
+        let side = dir.path().join("side");
+        let opts = ImportOptions {
+            null_values: vec!["NA".into()],
+            partitions,
+            ..ImportOptions::new(&csv, "trips", "ts")
+        };
+        datasets::import_csv(&log, &opts, Some(&side), &mut datasets::no_progress).unwrap();
+        for text in &specs {
+            let w = spec(text);
+            check(
+                &log,
+                &w,
+                "trips",
+                &side,
+                &format!("{} at {partitions} partitions", w.name()),
+            );
+        }
+        // The data really has every type and nulls in keys and values.
+        let w = spec(&specs[1]);
+        let rows = w
+            .finish(
+                &batch_layer::recompute(&log, &w, "trips", &side)
+                    .unwrap()
+                    .table,
+            )
+            .unwrap()
+            .rows;
+        let all: Vec<&Scalar> = rows
+            .iter()
+            .flat_map(|r| r.key.iter().chain(&r.values))
+            .collect();
+        for probe in [
+            |v: &Scalar| matches!(v, Scalar::Null),
+            |v: &Scalar| matches!(v, Scalar::Bool(_)),
+            |v: &Scalar| matches!(v, Scalar::Float(_)),
+            |v: &Scalar| matches!(v, Scalar::Timestamp(_)),
+            |v: &Scalar| matches!(v, Scalar::Str(_)),
+        ] {
+            assert!(all.iter().any(|v| probe(v)));
+        }
+        let view = batch_layer::recompute(&log, &spec(&specs[2]), "trips", &side).unwrap();
+        assert_eq!(view.events, 3_000, "every CSV row is its own event");
+    }
+}
+
+#[test]
+fn bad_specs_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("trips.csv");
+    trips_csv(&csv, 100);
+    let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
+    let side = dir.path().join("side");
+    let opts = ImportOptions {
+        null_values: vec!["NA".into()],
+        partitions: 2,
+        ..ImportOptions::new(&csv, "trips", "ts")
+    };
+    datasets::import_csv(&log, &opts, Some(&side), &mut datasets::no_progress).unwrap();
+    let base = "name = \"x\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"1h\" }\n";
+    let unknown = spec(&format!(
+        "{base}group_by = [\"nope\"]\naggregates = [\"count\"]\n"
+    ));
+    let err = batch_layer::recompute(&log, &unknown, "trips", &side).unwrap_err();
+    assert!(
+        matches!(&err, batch_layer::BatchError::UnknownColumn { column, .. } if column == "nope"),
+        "{err}"
+    );
+    let filter = spec(&format!(
+        "{base}aggregates = [\"count\"]\nfilter = \"nope > 1\"\n"
+    ));
+    assert!(matches!(
+        batch_layer::recompute(&log, &filter, "trips", &side),
+        Err(batch_layer::BatchError::UnknownColumn { .. })
+    ));
+    let sum_text = spec(&format!("{base}aggregates = [\"sum(zone)\"]\n"));
+    assert!(matches!(
+        batch_layer::recompute(&log, &sum_text, "trips", &side),
+        Err(batch_layer::BatchError::Type(_))
+    ));
+    assert!(matches!(
+        batch_layer::recompute_at(&log, &sum_text, "trips", &side, &[0]),
+        Err(batch_layer::BatchError::Horizon { .. })
+    ));
+}
+
+#[test]
+fn the_horizon_excludes_records_appended_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
+    let side = dir.path().join("side");
+    let w = Workload::BuiltIn(BuiltIn::PageviewsPerMinute);
+    // "events" and "first" get the same first 8,000 events.
+    for topic in ["events", "first"] {
+        datasets::generate(
+            &log,
+            &gen_opts(DatasetKind::Pageviews, topic, 8_000, 3),
+            Some(&side),
+            &mut datasets::no_progress,
+        )
+        .unwrap();
+    }
+    let horizon = log.end_offsets("events").unwrap();
+    let more = GenerateOptions {
+        append: true,
+        seed: 99,
+        start_ms: gen_opts(DatasetKind::Pageviews, "x", 1, 1).start_ms + 8_000 * 50,
+        ..gen_opts(DatasetKind::Pageviews, "events", 4_000, 3)
+    };
+    datasets::generate(&log, &more, Some(&side), &mut datasets::no_progress).unwrap();
+    assert!(log.end_offsets("events").unwrap() > horizon);
+
+    let view = batch_layer::recompute_at(&log, &w, "events", &side, &horizon).unwrap();
+    assert_eq!(view.horizon, horizon);
+    assert_eq!(view.records_read, horizon.iter().sum::<u64>());
+    let expected = oracle::answer(&log, &w, "first", &side).unwrap();
+    let c = compare(&expected, &w.finish(&view.table).unwrap());
+    assert!(c.is_exact(), "{c:?}");
+    // Without the old horizon the appended records are in.
+    let all = batch_layer::recompute(&log, &w, "events", &side).unwrap();
+    assert!(all.records_read > view.records_read);
+    let c = compare(&expected, &w.finish(&all.table).unwrap());
+    assert!(!c.is_exact());
+}
