@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod consume;
 mod datasets_cmd;
 mod demo;
+mod lambda_cmd;
 mod log_cmd;
 mod produce;
 mod text;
@@ -49,6 +50,11 @@ enum Command {
     Ingest(datasets_cmd::IngestCommand),
     /// Write a topic's events with their columns to CSV or Parquet.
     Export(datasets_cmd::ExportArgs),
+    /// Run a layer of the Lambda pipeline.
+    #[command(subcommand)]
+    Lambda(lambda_cmd::LambdaCommand),
+    /// Answer a workload from a pipeline's views, with their freshness.
+    Query(lambda_cmd::QueryArgs),
     /// Append a million keyed records, read them back as a consumer group, verify.
     Demo(demo::DemoArgs),
     /// Check or maintain the log's files.
@@ -56,7 +62,18 @@ enum Command {
     Log(log_cmd::LogCommand),
 }
 
+/// Let a closed pipe (`lk consume … | head`) end the process quietly, as it does for
+/// other Unix tools, instead of making every later `println!` panic.
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LK_LOG")
@@ -94,8 +111,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => datasets_cmd::generate(args, &cli.data, open()?),
         Command::Ingest(cmd) => datasets_cmd::ingest(cmd, &cli.data, open()?),
         Command::Export(args) => datasets_cmd::export(args, &cli.data, open()?),
+        Command::Lambda(cmd) => lambda_cmd::lambda(cmd, &cli.data, open()?),
+        Command::Query(args) => lambda_cmd::query(args, &cli.data, open()?),
         Command::Log(cmd) => log_cmd::run(cmd, &cli.data, open),
     }
+}
+
+/// A flag set when the user presses Ctrl-C (installed once per process).
+fn stop_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .map_err(|e| anyhow::anyhow!("install the Ctrl-C handler: {e}"))?;
+    Ok(stop)
 }
 
 /// Open the embedded log, reporting on stderr what recovery had to repair.

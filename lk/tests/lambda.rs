@@ -1,0 +1,178 @@
+//! The Lambda pipeline from the command line: batch below a horizon, speed above it,
+//! and `lk query` equal to the oracle's answer.
+
+use assert_cmd::Command;
+use master_log::{EmbeddedLog, Log};
+use tempfile::TempDir;
+use workloads::{BuiltIn, Workload};
+
+fn lk(dir: &TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("lk").unwrap();
+    cmd.arg("--data").arg(dir.path()).env_remove("LK_DATA");
+    cmd
+}
+
+fn generate(dir: &TempDir, seed: &str, append: bool) {
+    let mut c = lk(dir);
+    c.args([
+        "generate",
+        "pageviews",
+        "--topic",
+        "pageviews",
+        "--events",
+        "5000",
+        "--partitions",
+        "2",
+        "--event-rate",
+        "20",
+        "--seed",
+        seed,
+        "--out-of-order",
+        "0.1",
+        "--max-delay",
+        "5s",
+        "--late",
+        "0.02",
+        "--late-delay",
+        "1m",
+        "--duplicates",
+        "0.05",
+    ]);
+    if append {
+        c.arg("--append");
+    }
+    c.assert().success();
+}
+
+/// Copy the records of `[from, to)` of every partition of `pageviews` from `src` into
+/// `dst`, keeping partitions (the test's way to append "the rest" after a horizon).
+fn copy(src: &EmbeddedLog, dst: &EmbeddedLog, from: &[u64], to: &[u64]) {
+    for (p, (&a, &b)) in from.iter().zip(to).enumerate() {
+        let mut next = a;
+        while next < b {
+            let recs = src
+                .fetch(
+                    "pageviews",
+                    p as u32,
+                    next,
+                    master_log::FetchLimits::default(),
+                )
+                .unwrap();
+            let recs: Vec<_> = recs.into_iter().filter(|r| r.offset < b).collect();
+            next = recs.last().unwrap().offset + 1;
+            let batch: Vec<master_log::NewRecord> = recs
+                .into_iter()
+                .map(|r| master_log::NewRecord {
+                    key: r.key,
+                    value: r.value,
+                    event_time: r.event_time,
+                    headers: r.headers,
+                })
+                .collect();
+            dst.append("pageviews", p as u32, &batch).unwrap();
+        }
+    }
+}
+
+#[test]
+fn batch_then_speed_then_query_equals_the_oracle() {
+    let (src_dir, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    generate(&src_dir, "1", false);
+    let src = EmbeddedLog::open(src_dir.path()).unwrap();
+    let end = src.end_offsets("pageviews").unwrap();
+    let mid: Vec<u64> = end.iter().map(|e| e / 2).collect();
+    {
+        let dst = EmbeddedLog::open(dir.path()).unwrap();
+        dst.create_topic("pageviews", master_log::TopicConfig::with_partitions(2))
+            .unwrap();
+        copy(&src, &dst, &[0, 0], &mid);
+    }
+    lk(&dir)
+        .args(["lambda", "batch", "--workload", "pageviews-per-minute"])
+        .assert()
+        .success();
+    // The rest after the horizon: windows, duplicates and late events span it.
+    {
+        let dst = EmbeddedLog::open(dir.path()).unwrap();
+        copy(&src, &dst, &mid, &end);
+    }
+    lk(&dir)
+        .args([
+            "lambda",
+            "speed",
+            "--workload",
+            "pageviews-per-minute",
+            "--until-caught-up",
+        ])
+        .assert()
+        .success();
+    let out = lk(&dir)
+        .args([
+            "query",
+            "--workload",
+            "pageviews-per-minute",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = String::from_utf8(out.stdout).unwrap();
+
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    let expected = oracle::answer(
+        &log,
+        &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
+        "pageviews",
+        &dir.path().join("datasets"),
+    )
+    .unwrap();
+    let mut want = vec!["window_start,window_end,page_id,views".to_string()];
+    for r in &expected.rows {
+        want.push(format!(
+            "{},{},{},{}",
+            workloads::rfc3339_millis(r.window.start),
+            workloads::rfc3339_millis(r.window.end),
+            r.key[0],
+            r.values[0]
+        ));
+    }
+    assert!(expected.rows.len() > 100);
+    let got: Vec<&str> = got.lines().collect();
+    let differing: Vec<(usize, &str, &str)> = got
+        .iter()
+        .zip(&want)
+        .enumerate()
+        .filter(|(_, (g, w))| **g != w.as_str())
+        .map(|(i, (g, w))| (i, *g, w.as_str()))
+        .take(5)
+        .collect();
+    assert!(
+        got.len() == want.len() && differing.is_empty(),
+        "{} rows vs the oracle's {}; first differences (line, got, want): {differing:?}",
+        got.len(),
+        want.len()
+    );
+}
+
+#[test]
+fn query_without_views_or_with_a_bad_workload_fails_clearly() {
+    let dir = TempDir::new().unwrap();
+    generate(&dir, "1", false);
+    let out = lk(&dir)
+        .args(["query", "--workload", "pageviews-per-minute"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no views yet"));
+    let out = lk(&dir)
+        .args(["query", "--workload", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload"));
+}
