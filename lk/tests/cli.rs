@@ -1,14 +1,10 @@
 //! The `lk` binary end to end: topics, produce/consume, groups, verification and errors.
 
-use assert_cmd::Command;
+mod common;
+
+use common::lk;
 use predicates::prelude::*;
 use tempfile::TempDir;
-
-fn lk(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("lk").unwrap();
-    cmd.arg("--data").arg(dir.path()).env_remove("LK_DATA");
-    cmd
-}
 
 fn consume_all(dir: &TempDir, topic: &str, extra: &[&str]) -> String {
     let out = lk(dir)

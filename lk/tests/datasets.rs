@@ -1,14 +1,10 @@
 //! `lk generate`, `lk ingest csv` and `lk export` end to end.
 
-use assert_cmd::Command;
+mod common;
+
+use common::lk;
 use predicates::prelude::*;
 use tempfile::TempDir;
-
-fn lk(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("lk").unwrap();
-    cmd.arg("--data").arg(dir.path()).env_remove("LK_DATA");
-    cmd
-}
 
 fn export(dir: &TempDir, topic: &str) -> String {
     let out = lk(dir)

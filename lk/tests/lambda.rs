@@ -1,16 +1,12 @@
 //! The Lambda pipeline from the command line: batch below a horizon, speed above it,
 //! and `lk query` equal to the oracle's answer.
 
-use assert_cmd::Command;
+mod common;
+
+use common::lk;
 use master_log::{EmbeddedLog, Log};
 use tempfile::TempDir;
 use workloads::{BuiltIn, Workload};
-
-fn lk(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("lk").unwrap();
-    cmd.arg("--data").arg(dir.path()).env_remove("LK_DATA");
-    cmd
-}
 
 fn generate(dir: &TempDir, seed: &str, append: bool) {
     let mut c = lk(dir);
