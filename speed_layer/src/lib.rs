@@ -31,7 +31,9 @@
 //!   when a batch run *starts* with horizon `H`: records at or above `H` go to a new
 //!   generation. [`SpeedLayer::expire`]`(H)` is called when the batch view at `H` is
 //!   *published*: every generation lying below `H` is dropped. No gap, no double count,
-//!   and no subtraction (distinct sets and arg-max cannot be subtracted).
+//!   and no subtraction (distinct sets and arg-max cannot be subtracted). A record read
+//!   after its generation expired (the batch run finished before the speed layer had read
+//!   up to its horizon) is already in the batch view and is skipped.
 //!   `begin_generation(H)` needs the layer not to have read past `H` yet (else
 //!   [`SpeedError::PastHorizon`]); a live deployment uses
 //!   [`SpeedLayer::begin_generation_now`], which opens the generation at the current
@@ -331,14 +333,13 @@ impl State {
         }
     }
 
-    /// The generation an offset of partition `p` belongs to.
-    fn generation_for(&mut self, p: usize, offset: u64) -> &mut PartialTable {
-        let i = self
-            .generations
-            .iter()
-            .rposition(|g| g.from[p] <= offset)
-            .unwrap_or(0);
-        &mut self.generations[i].table
+    /// The generation an offset of partition `p` belongs to; `None` below the oldest
+    /// generation (an expired one: a published batch view already covers the record,
+    /// which happens when a batch run finishes before the speed layer has read up to its
+    /// horizon).
+    fn generation_for(&mut self, p: usize, offset: u64) -> Option<&mut PartialTable> {
+        let i = self.generations.iter().rposition(|g| g.from[p] <= offset)?;
+        Some(&mut self.generations[i].table)
     }
 
     fn expire(&mut self, h: &[u64]) -> Result<usize> {
@@ -790,8 +791,9 @@ impl Inner {
             {
                 let mut st = self.state.lock();
                 for (offset, time, key, update) in &contributions {
-                    let table = st.generation_for(p, *offset);
-                    self.operator.fold(table, *time, key, update)?;
+                    if let Some(table) = st.generation_for(p, *offset) {
+                        self.operator.fold(table, *time, key, update)?;
+                    }
                 }
                 st.positions[p] = next;
                 st.caught_up[p] = false;
@@ -841,8 +843,10 @@ mod tests {
         assert_eq!(st.expire(&[9, 9]).unwrap(), 1);
         assert_eq!(st.generations.len(), 1);
         assert_eq!(
-            st.generation_for(0, 100) as *const _,
-            &st.generations[0].table as *const _
+            st.generation_for(0, 100).map(|t| t as *const _),
+            Some(&st.generations[0].table as *const _)
         );
+        // Below the oldest generation: already covered by the published batch view.
+        assert!(st.generation_for(0, 8).is_none());
     }
 }
