@@ -1,0 +1,233 @@
+//! # testkit — fixtures for the pipelines' integration tests
+//!
+//! A source log holding a whole dataset (generated with disorder, late events and
+//! duplicates, or an imported CSV with nulls, with its sidecars), copied into fresh
+//! target logs in pieces so that a horizon can be captured mid-stream and the rest
+//! appended after it; and the oracle's answer to compare with.
+//!
+//! ```text
+//!   Fixture.src  [0 ─────────── mid ─────────── end)   (never changes)
+//!                 │ copy(0..mid)   │ copy(mid..end)
+//!                 ▼                ▼
+//!   target log   [0 ── horizon ─┬─ rest ──────────── end)  ← the pipeline under test
+//! ```
+//!
+//! Test code: panics on any unexpected error, by design.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datasets::{DatasetKind, GenerateOptions, ImportOptions};
+use master_log::{EmbeddedLog, FetchLimits, Log, NewRecord, TopicConfig};
+use workloads::{BuiltIn, PartialTable, ResultSet, Workload, WorkloadSpec};
+
+/// The partition counts every pipeline is tested at.
+pub const PARTITIONS: [u32; 3] = [1, 2, 4];
+
+/// A dataset in a source log (with its sidecars) and the workloads over it.
+#[derive(Debug)]
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub src: EmbeddedLog,
+    pub side: PathBuf,
+    pub topic: String,
+    pub parts: u32,
+    pub workloads: Vec<Workload>,
+    targets: std::cell::Cell<u32>,
+}
+
+pub fn datasets() -> [(DatasetKind, Vec<BuiltIn>); 3] {
+    [
+        (
+            DatasetKind::Pageviews,
+            vec![
+                BuiltIn::PageviewsPerMinute,
+                BuiltIn::ProfileViewersHourly,
+                BuiltIn::TopPagesHourly,
+            ],
+        ),
+        (DatasetKind::Ysb, vec![BuiltIn::YsbCampaign10s]),
+        (
+            DatasetKind::Nexmark,
+            vec![BuiltIn::NexmarkQ5, BuiltIn::NexmarkQ7],
+        ),
+    ]
+}
+
+/// A generated dataset (~20,000 events, 20 events/s of event time, disorder, late
+/// events and duplicates) in `parts` partitions.
+pub fn generated(kind: DatasetKind, builtins: &[BuiltIn], parts: u32) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let src = EmbeddedLog::open(dir.path().join("src")).unwrap();
+    let side = dir.path().join("side");
+    let opts = GenerateOptions {
+        partitions: parts,
+        event_rate: Some(20),
+        out_of_order: 0.1,
+        max_delay_ms: 5_000,
+        late: 0.02,
+        late_delay_ms: 60_000,
+        duplicates: 0.05,
+        ..GenerateOptions::new(kind, "events", 20_000)
+    };
+    let s = datasets::generate(&src, &opts, Some(&side), &mut datasets::no_progress).unwrap();
+    assert!(s.duplicates > 0 && s.out_of_order > 0 && s.late > 0);
+    Fixture {
+        dir,
+        src,
+        side,
+        topic: "events".into(),
+        parts,
+        workloads: builtins.iter().map(|b| Workload::BuiltIn(*b)).collect(),
+        targets: Default::default(),
+    }
+}
+
+/// An imported CSV with nulls (in the key, the values and the filtered column), rows
+/// out of time order, keyed by driver, with three spec workloads over it.
+pub fn csv(parts: u32) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trips.csv");
+    let mut text = String::from("ts,zone,fare,driver\n");
+    let zones = ["JFK", "LGA", "EWR", "", "SOHO"];
+    let mut x: u64 = 12345;
+    for i in 0..6_000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let r = x >> 33;
+        // About 3 s apart, up to 20 minutes out of order.
+        let secs = (i * 3) as i64 - (r % 1200) as i64 + 1200;
+        let ts = 1_767_225_600 + secs;
+        let zone = zones[(r % 5) as usize];
+        let fare = match r % 11 {
+            0 => "NA".to_string(),
+            1 => format!("-{}", r % 7),
+            _ => format!("{}.{}", r % 90, r % 100),
+        };
+        let driver = format!("d{}", (r / 7) % 60);
+        let secs_of_day = ts.rem_euclid(86_400);
+        text.push_str(&format!(
+            "2026-01-01T{:02}:{:02}:{:02}Z,{zone},{fare},{driver}\n",
+            secs_of_day / 3600,
+            secs_of_day % 3600 / 60,
+            secs_of_day % 60
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let src = EmbeddedLog::open(dir.path().join("src")).unwrap();
+    let side = dir.path().join("side");
+    let opts = ImportOptions {
+        null_values: vec!["NA".into()],
+        partitions: parts,
+        key_column: Some("driver".into()),
+        batch_size: 500,
+        ..ImportOptions::new(&file, "trips", "ts")
+    };
+    datasets::import_csv(&src, &opts, Some(&side), &mut datasets::no_progress).unwrap();
+    let spec =
+        |t: &str| Workload::Spec(WorkloadSpec::parse(t, std::path::Path::new("t.toml")).unwrap());
+    let aggs = r#"aggregates = ["count", "count(fare)", "sum(fare)", "avg(fare)", "min(fare)", "max(fare)", "count_distinct(driver)"]"#;
+    let workloads = vec![
+        spec(&format!(
+            "name = \"fares\"\ntopic = \"trips\"\nwindow = {{ kind = \"tumbling\", size = \"10m\" }}\ngroup_by = [\"zone\"]\n{aggs}\nfilter = \"fare > 0 or fare is null\"\n"
+        )),
+        spec(&format!(
+            "name = \"fares_hop\"\ntopic = \"trips\"\nwindow = {{ kind = \"hopping\", size = \"10m\", slide = \"5m\" }}\ngroup_by = [\"zone\", \"driver\"]\n{aggs}\n"
+        )),
+        spec(
+            "name = \"visits\"\ntopic = \"trips\"\nwindow = { kind = \"session\", gap = \"2m\" }\ngroup_by = [\"driver\"]\naggregates = [\"count\", \"max(fare)\"]\nfilter = \"zone is not null\"\n",
+        ),
+    ];
+    Fixture {
+        dir,
+        src,
+        side,
+        topic: "trips".into(),
+        parts,
+        workloads,
+        targets: Default::default(),
+    }
+}
+
+/// Every fixture: the three generated datasets and the CSV, at `parts` partitions.
+pub fn all(parts: u32) -> Vec<Fixture> {
+    let mut v: Vec<Fixture> = datasets()
+        .iter()
+        .map(|(k, b)| generated(*k, b, parts))
+        .collect();
+    v.push(csv(parts));
+    v
+}
+
+impl Fixture {
+    pub fn end(&self) -> Vec<u64> {
+        self.src.end_offsets(&self.topic).unwrap()
+    }
+
+    /// Roughly the middle of every partition.
+    pub fn mid(&self) -> Vec<u64> {
+        self.end().iter().map(|e| e / 2).collect()
+    }
+
+    /// A new, empty log with the topic created.
+    pub fn target(&self) -> Arc<EmbeddedLog> {
+        let n = self.targets.get();
+        self.targets.set(n + 1);
+        let log = EmbeddedLog::open(self.dir.path().join(format!("target{n}"))).unwrap();
+        log.create_topic(&self.topic, TopicConfig::with_partitions(self.parts))
+            .unwrap();
+        Arc::new(log)
+    }
+
+    /// Append the source's records `[from[p], to[p])` to `to_log`, partition by partition.
+    pub fn copy(&self, to_log: &dyn Log, from: &[u64], to: &[u64]) {
+        copy_range(&self.src, &self.topic, to_log, from, to);
+    }
+
+    pub fn oracle(&self, log: &dyn Log, w: &Workload) -> ResultSet {
+        let rs = oracle::answer(log, w, &self.topic, &self.side).unwrap();
+        assert!(!rs.rows.is_empty(), "{}", w.name());
+        rs
+    }
+}
+
+pub fn copy_range(src: &EmbeddedLog, topic: &str, to_log: &dyn Log, from: &[u64], to: &[u64]) {
+    for (p, (&a, &b)) in from.iter().zip(to).enumerate() {
+        let mut at = a;
+        while at < b {
+            let recs = src
+                .fetch(topic, p as u32, at, FetchLimits::default())
+                .unwrap();
+            let batch: Vec<NewRecord> = recs
+                .iter()
+                .filter(|r| r.offset < b)
+                .map(|r| NewRecord {
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    event_time: r.event_time,
+                    headers: r.headers.clone(),
+                })
+                .collect();
+            at = recs.last().unwrap().offset + 1;
+            to_log.append(topic, p as u32, &batch).unwrap();
+        }
+    }
+}
+
+/// Merge tables.
+pub fn merge(tables: &[&PartialTable]) -> PartialTable {
+    let mut t = PartialTable::new();
+    for x in tables {
+        t.merge(x).unwrap();
+    }
+    t
+}
+
+/// Assert `table` finishes to exactly the oracle's answer.
+pub fn assert_exact(expected: &ResultSet, w: &Workload, table: &PartialTable, what: &str) {
+    let got = w.finish(table).unwrap();
+    let c = workloads::compare(expected, &got);
+    assert!(c.is_exact(), "{what} {}: {c:?}", w.name());
+}
