@@ -1,0 +1,72 @@
+//! The one error type of the Kappa pipeline.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a Kappa job, typed so that callers can tell bad input (a
+/// record that does not decode, a bad configuration) from storage trouble.
+#[derive(Debug, thiserror::Error)]
+pub enum KappaError {
+    #[error(transparent)]
+    Log(#[from] master_log::LogError),
+    #[error(transparent)]
+    Dataset(#[from] datasets::DatasetError),
+    #[error(transparent)]
+    Workload(#[from] workloads::WorkloadError),
+    /// A record of the input topic that the workload cannot read.
+    #[error("{topic}/{partition} offset {offset}: {reason}")]
+    BadRecord {
+        topic: String,
+        partition: u32,
+        offset: u64,
+        reason: String,
+    },
+    /// A configuration or an argument that makes no sense.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A workload this pipeline cannot run over this topic.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The local state store (redb) failed.
+    #[error("state store {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+    /// A changelog record, checkpoint or table file that does not decode.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+    /// The checkpointed input offset is no longer in the log (retention deleted it).
+    #[error(
+        "{topic}/{partition}: the checkpoint resumes at offset {offset}, but the log starts at {earliest}"
+    )]
+    OffsetGone {
+        topic: String,
+        partition: u32,
+        offset: u64,
+        earliest: u64,
+    },
+    /// No serving table (no alias, or the aliased version has no table yet).
+    #[error("no table for workload {workload:?}: {reason}")]
+    NoTable { workload: String, reason: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A worker thread panicked or stopped unexpectedly.
+    #[error("worker failed: {0}")]
+    Worker(String),
+}
+
+/// The Kappa pipeline's result type.
+pub type Result<T, E = KappaError> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> KappaError {
+    let context = context.into();
+    move |source| KappaError::Io { context, source }
+}
+
+pub(crate) fn corrupt(what: impl Into<String>, reason: impl ToString) -> KappaError {
+    KappaError::Corrupt {
+        what: what.into(),
+        reason: reason.to_string(),
+    }
+}

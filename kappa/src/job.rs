@@ -1,0 +1,872 @@
+//! Jobs: one workload over one topic, one task per input partition, tasks on worker
+//! threads that take their partitions from the job's consumer group.
+
+use std::collections::BTreeMap;
+use std::future::Future as _;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context as PollContext, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, EventListener};
+use master_log::{AssignmentStrategy, FetchLimits, GroupMembership, Log, LogError, TopicConfig};
+use parking_lot::{Condvar, Mutex};
+use serde::Serialize;
+use workloads::{PartialTable, Workload};
+
+use crate::error::{KappaError, Result};
+use crate::operator::{Operator, WindowAggregate};
+use crate::state::{Checkpoint, MemoryStore, RedbStore, StateStore};
+use crate::table::{self, OutputTable};
+use crate::task::{Published, RestoreReport, Task, TaskTopics};
+use crate::window_state::WindowState;
+
+/// Where a task keeps its local state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// A redb file per task under `<dir>/state/<job>/` (survives the process).
+    #[default]
+    Redb,
+    /// In memory: every start restores from the changelog.
+    Memory,
+}
+
+/// Default out-of-orderness bound of the watermark: 5 s of event time.
+pub const DEFAULT_WATERMARK_BOUND_MS: i64 = 5_000;
+/// Default de-duplication window: ids are remembered 10 minutes of event time.
+pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 10 * 60_000;
+
+/// How a job runs.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    /// The input topic.
+    pub topic: String,
+    /// The table version this job writes (`WORKLOAD.vN`); also names its changelog.
+    pub version: u32,
+    /// The Kappa directory (`<data>/kappa`): `state/` and `tables/` live here.
+    pub dir: PathBuf,
+    /// The dataset sidecars (`<data>/datasets`).
+    pub sidecar_dir: PathBuf,
+    /// Worker threads (group members); at most one per partition is used.
+    pub workers: usize,
+    pub assignment: AssignmentStrategy,
+    pub store: StoreKind,
+    /// The watermark is the largest event time seen minus this bound.
+    pub watermark_bound_ms: i64,
+    /// A window takes events until its end plus this is at or below the watermark.
+    pub allowed_lateness_ms: i64,
+    /// A caught-up partition with no new record for this long does not hold the job's
+    /// watermark back.
+    pub idle_timeout: Duration,
+    pub dedup_window_ms: i64,
+    /// Checkpoint every task at least this often (wall clock) …
+    pub checkpoint_interval: Duration,
+    /// … and a task after this many records since its last checkpoint.
+    pub checkpoint_records: u64,
+    pub fetch_limits: FetchLimits,
+    /// Make this version the serving one after its first table write, if no version is.
+    pub serve_if_none: bool,
+}
+
+impl JobConfig {
+    pub fn new(
+        topic: impl Into<String>,
+        dir: impl Into<PathBuf>,
+        sidecar_dir: impl Into<PathBuf>,
+    ) -> Self {
+        JobConfig {
+            topic: topic.into(),
+            version: 1,
+            dir: dir.into(),
+            sidecar_dir: sidecar_dir.into(),
+            workers: 2,
+            assignment: AssignmentStrategy::Range,
+            store: StoreKind::Redb,
+            watermark_bound_ms: DEFAULT_WATERMARK_BOUND_MS,
+            allowed_lateness_ms: 0,
+            idle_timeout: Duration::from_secs(5),
+            dedup_window_ms: DEFAULT_DEDUP_WINDOW_MS,
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_records: 100_000,
+            fetch_limits: FetchLimits::default(),
+            serve_if_none: true,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(KappaError::Config(m.to_owned()));
+        if self.workers == 0 {
+            return bad("a job needs at least one worker");
+        }
+        if self.watermark_bound_ms < 0 || self.allowed_lateness_ms < 0 {
+            return bad("the watermark bound and the allowed lateness cannot be negative");
+        }
+        if self.dedup_window_ms <= 0 {
+            return bad("the de-duplication window must be positive");
+        }
+        if self.checkpoint_records == 0 || self.checkpoint_interval.is_zero() {
+            return bad("checkpoints need a positive interval and record count");
+        }
+        if self.fetch_limits.max_records == 0 {
+            return bad("a fetch must allow at least one record");
+        }
+        Ok(())
+    }
+}
+
+/// The name of a job: `WORKLOAD.vN`.
+pub fn job_name(workload: &str, version: u32) -> String {
+    format!("{workload}.v{version}")
+}
+
+/// The changelog topic of a job (compacted, one partition per task). The log reserves
+/// names starting with `__` for itself, so Kappa's internal topics start with `kappa.`.
+pub fn changelog_topic(job: &str) -> String {
+    format!("kappa.{job}.changelog")
+}
+
+/// The side topic of a job's late events (one partition per input partition).
+pub fn late_topic(job: &str) -> String {
+    format!("kappa.{job}.late")
+}
+
+/// The consumer group of a job.
+pub fn group_name(job: &str) -> String {
+    format!("kappa.{job}")
+}
+
+/// Where a job's local stores live: `<dir>/state/<job>/task-<p>.redb`.
+pub fn state_dir(dir: &Path, job: &str) -> PathBuf {
+    dir.join("state").join(job)
+}
+
+/// One input partition as the job sees it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionStatus {
+    pub partition: u32,
+    /// Next offset to read, and the log end offset when last looked at.
+    pub position: u64,
+    pub head: u64,
+    /// Offset of the last checkpoint.
+    pub checkpointed: u64,
+    pub watermark: Option<i64>,
+    /// Caught up and without a new record for `idle_timeout`.
+    pub idle: bool,
+    pub records: u64,
+    pub events: u64,
+    pub duplicates: u64,
+    pub late_events: u64,
+}
+
+/// A job's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStatus {
+    pub job: String,
+    pub partitions: Vec<PartitionStatus>,
+    /// Min over non-idle partitions (max over all when every one is idle).
+    pub watermark: Option<i64>,
+    /// Every task has restored its state and started reading.
+    pub ready: bool,
+    /// Every partition has read to the head it last saw.
+    pub caught_up: bool,
+    /// Records between the positions and the heads.
+    pub lag: u64,
+    /// Cells of open windows, over all tasks.
+    pub open_cells: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    pub status: JobStatus,
+    pub restores: Vec<RestoreReport>,
+    pub elapsed_ms: u64,
+    pub table_writes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    UntilCaughtUp,
+    Continuous,
+}
+
+const RUN: u8 = 0;
+const STOP: u8 = 1;
+const ABORT: u8 = 2;
+
+#[derive(Debug)]
+struct Live {
+    position: u64,
+    head: u64,
+    watermark: Option<i64>,
+    last_data: Instant,
+    records: u64,
+    events: u64,
+    duplicates: u64,
+    late_events: u64,
+    open_cells: u64,
+    opened: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    final_table: PartialTable,
+    open: BTreeMap<u32, PartialTable>,
+    checkpoints: BTreeMap<u32, Checkpoint>,
+    live: Vec<Live>,
+    restores: Vec<RestoreReport>,
+    /// Bumped at every publication; a table write carries the value it was built at.
+    generation: u64,
+    written_generation: u64,
+    table_writes: u64,
+    errors: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    log: Arc<dyn Log>,
+    workload: Workload,
+    config: JobConfig,
+    name: String,
+    changelog: String,
+    late: String,
+    group: String,
+    partitions: u32,
+    shared: Mutex<Shared>,
+    changed: Condvar,
+    /// Serializes table file writes.
+    writing: Mutex<()>,
+    flag: AtomicU8,
+    wake: Event,
+    factory: Factory,
+}
+
+/// Makes the operator of one task, given its partition.
+pub type OperatorFactory = Arc<dyn Fn(u32) -> Result<Box<dyn Operator>> + Send + Sync>;
+
+struct Factory(OperatorFactory);
+
+impl std::fmt::Debug for Factory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorFactory")
+    }
+}
+
+/// A Kappa job: `workload` over `config.topic`, writing table version `config.version`.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Job {
+    inner: Arc<Inner>,
+}
+
+fn ensure_topic(log: &dyn Log, name: &str, config: TopicConfig) -> Result<()> {
+    match log.create_topic(name, config.clone()) {
+        Ok(()) => Ok(()),
+        Err(LogError::TopicExists(_)) => {
+            let have = log.partition_count(name)?;
+            if have != config.partitions {
+                return Err(KappaError::Config(format!(
+                    "topic {name} has {have} partitions; the job needs {}",
+                    config.partitions
+                )));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Job {
+    /// Set up a job: check the workload against the topic, create its changelog and
+    /// late-events topics if missing. Nothing is read yet. Every task runs the
+    /// workload's stream form, [`WindowAggregate`].
+    pub fn new(log: Arc<dyn Log>, workload: Workload, config: JobConfig) -> Result<Job> {
+        // Fail early on a workload that cannot run over this topic.
+        WindowAggregate::new(&workload, &config.topic, &config.sidecar_dir)?;
+        let (w, topic, side) = (
+            workload.clone(),
+            config.topic.clone(),
+            config.sidecar_dir.clone(),
+        );
+        let factory: OperatorFactory = Arc::new(move |_partition| {
+            Ok(Box::new(WindowAggregate::new(&w, &topic, &side)?) as Box<dyn Operator>)
+        });
+        Self::with_operator(log, workload, config, factory)
+    }
+
+    /// A job whose tasks run operators made by `factory` (one per partition). The
+    /// operators' cells must have the layout of `workload.empty_partials()`, so that the
+    /// table finishes with `workload.finish`.
+    pub fn with_operator(
+        log: Arc<dyn Log>,
+        workload: Workload,
+        config: JobConfig,
+        factory: OperatorFactory,
+    ) -> Result<Job> {
+        config.validate()?;
+        let name = job_name(workload.name(), config.version);
+        let changelog = changelog_topic(&name);
+        let late = late_topic(&name);
+        for t in [&changelog, &late] {
+            master_log::validate_name(t)
+                .map_err(|e| KappaError::Config(format!("job {name}: {e}")))?;
+        }
+        let partitions = log.partition_count(&config.topic)?;
+        ensure_topic(
+            log.as_ref(),
+            &changelog,
+            TopicConfig {
+                max_record_bytes: 64 * 1024 * 1024,
+                ..TopicConfig::compacted(partitions)
+            },
+        )?;
+        ensure_topic(
+            log.as_ref(),
+            &late,
+            TopicConfig::with_partitions(partitions),
+        )?;
+        let now = Instant::now();
+        let live = (0..partitions)
+            .map(|_| Live {
+                position: 0,
+                head: 0,
+                watermark: None,
+                last_data: now,
+                records: 0,
+                events: 0,
+                duplicates: 0,
+                late_events: 0,
+                open_cells: 0,
+                opened: false,
+            })
+            .collect();
+        Ok(Job {
+            inner: Arc::new(Inner {
+                log,
+                group: group_name(&name),
+                workload,
+                config,
+                name,
+                changelog,
+                late,
+                partitions,
+                shared: Mutex::new(Shared {
+                    final_table: PartialTable::new(),
+                    open: BTreeMap::new(),
+                    checkpoints: BTreeMap::new(),
+                    live,
+                    restores: Vec::new(),
+                    generation: 0,
+                    written_generation: 0,
+                    table_writes: 0,
+                    errors: Vec::new(),
+                }),
+                changed: Condvar::new(),
+                writing: Mutex::new(()),
+                flag: AtomicU8::new(RUN),
+                wake: Event::new(),
+                factory: Factory(factory),
+            }),
+        })
+    }
+
+    /// `WORKLOAD.vN`.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn workload(&self) -> &Workload {
+        &self.inner.workload
+    }
+
+    pub fn config(&self) -> &JobConfig {
+        &self.inner.config
+    }
+
+    /// Read from the checkpoints (or from offset 0) until every partition has reached the
+    /// head, checkpoint, write the table, and return.
+    pub fn run_until_caught_up(&self) -> Result<JobReport> {
+        self.start_mode(Mode::UntilCaughtUp)?.finish()
+    }
+
+    /// Start the worker threads; they run until [`RunningJob::stop`] (or `abort`).
+    pub fn start(&self) -> Result<RunningJob> {
+        self.start_mode(Mode::Continuous)
+    }
+
+    fn start_mode(&self, mode: Mode) -> Result<RunningJob> {
+        let inner = &self.inner;
+        if inner.flag.load(Ordering::SeqCst) != RUN {
+            return Err(KappaError::Config(format!(
+                "job {} was stopped; open a new Job to run it again",
+                inner.name
+            )));
+        }
+        let workers = inner.config.workers.min(inner.partitions as usize).max(1);
+        // Join every member first, so that each thread starts with its final assignment.
+        let mut members = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            members.push(inner.log.join_group(
+                &inner.group,
+                &[inner.config.topic.as_str()],
+                inner.config.assignment,
+            )?);
+        }
+        let started = Instant::now();
+        let mut threads = Vec::with_capacity(workers);
+        for (i, m) in members.into_iter().enumerate() {
+            let inner = self.inner.clone();
+            let handle = thread::Builder::new()
+                .name(format!("kappa-{}-{i}", inner.name))
+                .spawn(move || {
+                    let r = worker(&inner, m, mode);
+                    if let Err(e) = &r {
+                        inner.shared.lock().errors.push(e.to_string());
+                    }
+                    inner.changed.notify_all();
+                    r
+                })
+                .map_err(|e| KappaError::Worker(format!("spawn: {e}")))?;
+            threads.push(handle);
+        }
+        Ok(RunningJob {
+            job: self.clone(),
+            threads,
+            started,
+        })
+    }
+
+    /// The job's progress now.
+    pub fn status(&self) -> JobStatus {
+        let shared = self.inner.shared.lock();
+        self.status_of(&shared)
+    }
+
+    fn status_of(&self, shared: &Shared) -> JobStatus {
+        let idle_after = self.inner.config.idle_timeout;
+        let partitions: Vec<PartitionStatus> = shared
+            .live
+            .iter()
+            .enumerate()
+            .map(|(p, l)| {
+                // The log's end now (the worker's last look may be older).
+                let head = self
+                    .inner
+                    .log
+                    .offsets(&self.inner.config.topic, p as u32)
+                    .map_or(l.head, |(_, latest)| latest.max(l.head));
+                PartitionStatus {
+                    partition: p as u32,
+                    position: l.position,
+                    head,
+                    checkpointed: shared.checkpoints.get(&(p as u32)).map_or(0, |c| c.offset),
+                    watermark: l.watermark,
+                    idle: l.opened && l.position >= head && l.last_data.elapsed() >= idle_after,
+                    records: l.records,
+                    events: l.events,
+                    duplicates: l.duplicates,
+                    late_events: l.late_events,
+                }
+            })
+            .collect();
+        let watermark = combine_watermarks(
+            partitions
+                .iter()
+                .map(|p| (p.watermark, p.idle || (p.head == 0 && p.position == 0))),
+        );
+        JobStatus {
+            job: self.inner.name.clone(),
+            ready: shared.live.iter().all(|l| l.opened),
+            caught_up: shared.live.iter().all(|l| l.opened)
+                && partitions.iter().all(|p| p.position >= p.head),
+            lag: partitions
+                .iter()
+                .map(|p| p.head.saturating_sub(p.position))
+                .sum(),
+            open_cells: shared.live.iter().map(|l| l.open_cells).sum(),
+            watermark,
+            partitions,
+        }
+    }
+
+    /// The table as of the last checkpoint of every task (what the table file holds).
+    pub fn table(&self) -> Result<OutputTable> {
+        let shared = self.inner.shared.lock();
+        self.table_of(&shared)
+    }
+
+    fn table_of(&self, shared: &Shared) -> Result<OutputTable> {
+        let mut table = shared.final_table.clone();
+        for t in shared.open.values() {
+            table.merge(t)?;
+        }
+        let status = self.status_of(shared);
+        let bound = self.inner.config.watermark_bound_ms;
+        let ckpt = |p: u32| shared.checkpoints.get(&p);
+        let watermark = combine_watermarks(status.partitions.iter().map(|s| {
+            let c = ckpt(s.partition);
+            let wm = c
+                .and_then(|c| c.max_event_time)
+                .map(|t| t.saturating_sub(bound));
+            (wm, s.idle && c.is_some_and(|c| c.offset >= s.head))
+        }));
+        let sum = |f: fn(&Checkpoint) -> u64| shared.checkpoints.values().map(f).sum();
+        Ok(OutputTable {
+            workload: self.inner.workload.name().to_owned(),
+            version: self.inner.config.version,
+            topic: self.inner.config.topic.clone(),
+            positions: (0..self.inner.partitions)
+                .map(|p| ckpt(p).map_or(0, |c| c.offset))
+                .collect(),
+            watermark,
+            allowed_lateness_ms: self.inner.config.allowed_lateness_ms,
+            events: sum(|c| c.events),
+            duplicates: sum(|c| c.duplicates),
+            late_events: sum(|c| c.late_events),
+            written_ms: master_log::now_ms(),
+            table,
+        })
+    }
+
+    /// Write the table file if something was published since the last write.
+    fn write_table(&self) -> Result<()> {
+        let _w = self.inner.writing.lock();
+        let (snapshot, generation) = {
+            let shared = self.inner.shared.lock();
+            if shared.generation == shared.written_generation && shared.table_writes > 0 {
+                return Ok(());
+            }
+            (self.table_of(&shared)?, shared.generation)
+        };
+        table::write_table(&self.inner.config.dir, &snapshot)?;
+        if self.inner.config.serve_if_none
+            && table::serving_version(&self.inner.config.dir, &snapshot.workload)?.is_none()
+        {
+            table::set_serving(&self.inner.config.dir, &snapshot.workload, snapshot.version)?;
+        }
+        let mut shared = self.inner.shared.lock();
+        shared.written_generation = generation;
+        shared.table_writes += 1;
+        Ok(())
+    }
+
+    fn publish(&self, partition: u32, p: Published) -> Result<()> {
+        let mut shared = self.inner.shared.lock();
+        shared.final_table.merge(&p.finalized)?;
+        shared.open.insert(partition, p.open);
+        shared.checkpoints.insert(partition, p.checkpoint);
+        shared.generation += 1;
+        Ok(())
+    }
+}
+
+/// Min over partitions that are not idle; when all are idle, the max.
+fn combine_watermarks(parts: impl Iterator<Item = (Option<i64>, bool)>) -> Option<i64> {
+    let mut active: Option<Option<i64>> = None;
+    let mut all_max: Option<i64> = None;
+    for (wm, idle) in parts {
+        if let Some(w) = wm {
+            all_max = Some(all_max.map_or(w, |m| m.max(w)));
+        }
+        if !idle {
+            // A non-idle partition without a watermark holds the job's back entirely.
+            active = Some(match (active, wm) {
+                (None, w) => w,
+                (Some(Some(a)), Some(w)) => Some(a.min(w)),
+                _ => None,
+            });
+        }
+    }
+    match active {
+        Some(w) => w,
+        None => all_max,
+    }
+}
+
+/// A job whose worker threads are running.
+#[derive(Debug)]
+pub struct RunningJob {
+    job: Job,
+    threads: Vec<JoinHandle<Result<()>>>,
+    started: Instant,
+}
+
+impl RunningJob {
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    pub fn status(&self) -> JobStatus {
+        self.job.status()
+    }
+
+    /// Block until every partition has read to the head it sees (or a worker failed, or
+    /// `timeout` passed). Returns whether it caught up.
+    pub fn wait_caught_up(&self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let inner = &self.job.inner;
+        let mut shared = inner.shared.lock();
+        loop {
+            if let Some(e) = shared.errors.first() {
+                return Err(KappaError::Worker(e.clone()));
+            }
+            if self.job.status_of(&shared).caught_up {
+                return Ok(true);
+            }
+            if inner.changed.wait_until(&mut shared, deadline).timed_out() {
+                return Ok(self.job.status_of(&shared).caught_up);
+            }
+        }
+    }
+
+    /// Stop: every task checkpoints, the table is written, the threads end.
+    pub fn stop(self) -> Result<JobReport> {
+        self.job.inner.flag.store(STOP, Ordering::SeqCst);
+        self.job.inner.wake.notify(usize::MAX);
+        self.finish()
+    }
+
+    /// Stop at once without a final checkpoint, as a crash would: what was processed
+    /// since each task's last checkpoint is lost and will be read again by the next run.
+    pub fn abort(self) -> Result<()> {
+        self.job.inner.flag.store(ABORT, Ordering::SeqCst);
+        self.job.inner.wake.notify(usize::MAX);
+        let mut first = None;
+        for t in self.threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first = first.or(Some(e)),
+                Err(_) => first = first.or(Some(KappaError::Worker("a worker panicked".into()))),
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn finish(self) -> Result<JobReport> {
+        let mut first = None;
+        for t in self.threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first = first.or(Some(e)),
+                Err(_) => first = first.or(Some(KappaError::Worker("a worker panicked".into()))),
+            }
+        }
+        if let Some(e) = first {
+            return Err(e);
+        }
+        self.job.write_table()?;
+        let shared = self.job.inner.shared.lock();
+        let mut restores = shared.restores.clone();
+        restores.sort_by_key(|r| r.partition);
+        Ok(JobReport {
+            status: self.job.status_of(&shared),
+            restores,
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+            table_writes: shared.table_writes,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ worker threads
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Block until either listener fires or `deadline` passes (no spinning: the thread parks
+/// until a listener wakes it).
+fn wait_either(a: &mut EventListener, b: &mut EventListener, deadline: Instant) {
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = PollContext::from_waker(&waker);
+    loop {
+        if let Poll::Ready(()) = Pin::new(&mut *a).poll(&mut cx) {
+            return;
+        }
+        if let Poll::Ready(()) = Pin::new(&mut *b).poll(&mut cx) {
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        thread::park_timeout(deadline - now);
+    }
+}
+
+fn open_store(inner: &Inner, partition: u32) -> Result<Box<dyn StateStore>> {
+    Ok(match inner.config.store {
+        StoreKind::Memory => Box::new(MemoryStore::new()),
+        StoreKind::Redb => {
+            let path =
+                state_dir(&inner.config.dir, &inner.name).join(format!("task-{partition}.redb"));
+            match RedbStore::open(&path) {
+                Ok(s) => Box::new(s),
+                Err(e @ KappaError::Store { .. }) => {
+                    // Not intact: start it over and restore from the changelog.
+                    tracing::warn!("{e}; restoring task {partition} from the changelog");
+                    std::fs::remove_file(&path)
+                        .map_err(crate::error::io_err(format!("remove {}", path.display())))?;
+                    Box::new(RedbStore::open(&path)?)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    })
+}
+
+fn worker(inner: &Arc<Inner>, membership: Box<dyn GroupMembership>, mode: Mode) -> Result<()> {
+    let job = Job {
+        inner: inner.clone(),
+    };
+    let config = &inner.config;
+    let assignment = membership.assignment();
+    let mut tasks = Vec::new();
+    for tp in assignment
+        .partitions
+        .iter()
+        .filter(|tp| tp.topic == config.topic)
+    {
+        let p = tp.partition;
+        let operator = (inner.factory.0)(p)?;
+        let state = WindowState::new(
+            p,
+            config.watermark_bound_ms,
+            config.allowed_lateness_ms,
+            config.dedup_window_ms,
+        );
+        let (task, closed, report) = Task::open(
+            inner.log.clone(),
+            TaskTopics {
+                input: config.topic.clone(),
+                changelog: inner.changelog.clone(),
+                late: inner.late.clone(),
+            },
+            p,
+            open_store(inner, p)?,
+            operator,
+            state,
+        )?;
+        {
+            let mut shared = inner.shared.lock();
+            shared.final_table.merge(&closed)?;
+            shared.open.insert(p, task.state.open_table());
+            shared.checkpoints.insert(p, report.checkpoint.clone());
+            shared.restores.push(report);
+            shared.generation += 1;
+            let l = &mut shared.live[p as usize];
+            l.position = task.position;
+            l.head = inner.log.offsets(&config.topic, p)?.1;
+            l.opened = true;
+            update_live(l, &task);
+        }
+        tasks.push(task);
+    }
+    inner.changed.notify_all();
+    let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
+    loop {
+        // Listeners first, then the checks: no wake-up can be lost in between.
+        let mut data = inner.log.listen(&config.topic)?;
+        let mut wake = inner.wake.listen();
+        match inner.flag.load(Ordering::SeqCst) {
+            ABORT => return Ok(()),
+            STOP => return checkpoint_all(&job, &mut tasks, membership.as_ref()),
+            _ => {}
+        }
+        let mut read = 0;
+        let mut all_caught_up = true;
+        for task in tasks.iter_mut() {
+            let n = task.poll(config.fetch_limits)?;
+            read += n;
+            let head = inner.log.offsets(&config.topic, task.partition)?.1;
+            if task.position < head {
+                all_caught_up = false;
+            }
+            {
+                let mut shared = inner.shared.lock();
+                let l = &mut shared.live[task.partition as usize];
+                l.position = task.position;
+                l.head = head;
+                if n > 0 {
+                    l.last_data = Instant::now();
+                }
+                update_live(l, task);
+            }
+            if task.since_checkpoint >= config.checkpoint_records {
+                checkpoint_one(&job, task, membership.as_ref())?;
+                job.write_table()?;
+            }
+        }
+        inner.changed.notify_all();
+        if Instant::now() >= next_checkpoint {
+            checkpoint_all(&job, &mut tasks, membership.as_ref())?;
+            next_checkpoint = Instant::now() + config.checkpoint_interval;
+        }
+        if mode == Mode::UntilCaughtUp && all_caught_up {
+            return checkpoint_all(&job, &mut tasks, membership.as_ref());
+        }
+        if read == 0 {
+            wait_either(&mut data, &mut wake, next_checkpoint);
+        }
+    }
+}
+
+fn update_live(l: &mut Live, task: &Task) {
+    l.watermark = task.state.watermark();
+    l.records = task.records;
+    l.events = task.state.events;
+    l.duplicates = task.state.duplicates;
+    l.late_events = task.state.late_events;
+    l.open_cells = task.state.open_cells() as u64;
+}
+
+fn checkpoint_one(job: &Job, task: &mut Task, membership: &dyn GroupMembership) -> Result<()> {
+    if let Some(p) = task.checkpoint(Some(membership))? {
+        job.publish(task.partition, p)?;
+    }
+    Ok(())
+}
+
+fn checkpoint_all(job: &Job, tasks: &mut [Task], membership: &dyn GroupMembership) -> Result<()> {
+    for t in tasks.iter_mut() {
+        checkpoint_one(job, t, membership)?;
+    }
+    job.write_table()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_watermark_is_the_min_over_partitions_not_idle() {
+        let c = |v: &[(Option<i64>, bool)]| combine_watermarks(v.iter().copied());
+        assert_eq!(c(&[(Some(10), false), (Some(5), false)]), Some(5));
+        // An idle partition does not hold it back …
+        assert_eq!(c(&[(Some(10), false), (Some(5), true)]), Some(10));
+        // … a busy one without any event yet does.
+        assert_eq!(c(&[(Some(10), false), (None, false)]), None);
+        // All idle: the largest.
+        assert_eq!(c(&[(Some(10), true), (Some(5), true)]), Some(10));
+        assert_eq!(c(&[]), None);
+    }
+
+    #[test]
+    fn names_of_a_job() {
+        let job = job_name("top-pages-hourly", 3);
+        assert_eq!(job, "top-pages-hourly.v3");
+        assert_eq!(changelog_topic(&job), "kappa.top-pages-hourly.v3.changelog");
+        assert_eq!(late_topic(&job), "kappa.top-pages-hourly.v3.late");
+        assert_eq!(group_name(&job), "kappa.top-pages-hourly.v3");
+        for t in [changelog_topic(&job), late_topic(&job)] {
+            master_log::validate_name(&t).unwrap();
+        }
+    }
+}

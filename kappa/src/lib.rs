@@ -1,0 +1,177 @@
+//! # kappa — the Kappa pipeline
+//!
+//! One stream job per workload computes the whole view; history is recomputed by
+//! replaying the log into a new table version (Kreps' Kappa architecture), with Samza's
+//! model of jobs, tasks, local state and changelogs, and Flink/Arroyo-style event time.
+//!
+//! ```text
+//!  master_log topic T (P partitions)          consumer group kappa.W.vN assigns partitions
+//!   p0 ──►┌ task 0 ─ WindowAggregate ─┐       to worker threads (range / round-robin)
+//!   p1 ──►├ task 1 ─ WindowAggregate ─┤
+//!   …     │   decode → late? → dedup → fold into (window, key) cells
+//!         │   watermark_p = max event time − bound ──► finalize closed windows
+//!         │          │ late events ──► topic kappa.W.vN.late (partition p)
+//!         │          ▼ at each checkpoint (per task):
+//!         │   1. commit offset to the group (fencing)   2. late records → side topic
+//!         │   3. changelog kappa.W.vN.changelog/p: changed cells + dedup buckets,
+//!         │      then a MARKER {seq, offset, clock, counters} — one append
+//!         │   4. local store (redb task-p.redb): same writes + checkpoint, one transaction
+//!         └──────────────┬────────────┘
+//!                        ▼ publish: finalized cells + open cells + checkpoint
+//!   output table  <dir>/tables/W.vN/table   (postcard, temp file + rename, per checkpoint)
+//!                        ▲ one atomic rename switches
+//!   alias         <dir>/tables/W.alias  ──► "N"   ◄── load_serving() (serving layer, lk query)
+//! ```
+//!
+//! ## Contract
+//! - **Jobs and tasks.** A [`Job`] runs one [`workloads::Workload`] over one topic; there
+//!   is one task per input partition, each with its own [`Operator`], state store and
+//!   changelog partition. Tasks run on `workers` std threads, which take their partitions
+//!   from the job's consumer group (`kappa.W.vN`, the log's in-process groups), so that a
+//!   later change can spread the same tasks over processes. All members join before any
+//!   task opens, so each thread starts with its final assignment. Every checkpoint first
+//!   commits the task's input offset to the group, which the log refuses for a partition
+//!   the member no longer owns: a worker whose partitions were rebalanced away (another
+//!   instance of the job joined) fails instead of writing (fencing); moving a live task
+//!   to another member is not implemented yet. An idle worker sleeps on the log's wake-up
+//!   (`Log::listen`) and on the job's stop event at once: no spinning, no polling.
+//! - **Operators** ([`Operator`]): `process` is required; `on_watermark` and
+//!   `on_checkpoint` are defaulted hooks. All state goes through the [`Context`], which
+//!   tracks every change. [`WindowAggregate`] is the stream form of every workload —
+//!   built-ins decode their dataset's events, spec workloads decode imported CSV rows
+//!   with the topic's schema — and keeps per (window, key) partials with exactly the
+//!   layout of `Workload::empty_partials`: the union of all tasks' cells is a
+//!   `PartialTable` that `Workload::finish` (and `serving_layer::answer_table`) turns into
+//!   rows.
+//! - **Local state** ([`StateStore`]): [`RedbStore`] (default) or [`MemoryStore`]. Why
+//!   redb: pure Rust (rocksdb needs a C++ toolchain and long native builds), one file per
+//!   task, ACID transactions with a single writer — exactly what a task's checkpoint is:
+//!   its writes and its offsets committed together — crash-safe copy-on-write B-trees,
+//!   and actively maintained. fjall, a pure-Rust LSM tree, would fit too; an LSM favours
+//!   write-heavy stores, while a task writes once per checkpoint and reads its whole
+//!   state only at restore, which a B-tree serves well. A task updates its working set
+//!   in memory (open windows' cells, de-duplication set) and the store holds its whole
+//!   share durably. **Limit**: the job also keeps the output table in memory (it writes
+//!   it whole at each checkpoint), so today state and table must fit in memory; a table
+//!   larger than memory needs an incremental table format.
+//! - **Changelog** (`kappa.W.vN.changelog`, compacted, one partition per task): every
+//!   state change of a checkpoint interval — the latest value of each changed cell and
+//!   de-duplication bucket, or a tombstone — is appended, followed by a **marker** record
+//!   holding the checkpoint (input offset, event-time clock, counters), all in one
+//!   `append`. The local store commits the same writes and the checkpoint (with the
+//!   marker's changelog offset) in one redb transaction.
+//! - **Restore** (exactly-once state). A task's local store is used when it is intact
+//!   (opens) and on the changelog's history: the changelog record at its marker offset is
+//!   that very checkpoint's marker (Samza's host affinity). If later markers follow (the
+//!   process died between the changelog append and the store's commit), the changelog
+//!   records after the store's marker, up to the last marker, catch the store up in one
+//!   transaction. Otherwise — no store, a damaged one, or one whose marker is not in the
+//!   changelog — the store is cleared and rebuilt from the changelog: records are applied
+//!   when the marker after them is read, so state is never seen without its offsets or
+//!   the reverse; a store is never trusted without its changelog. Records after the
+//!   last marker are a **torn checkpoint** (the embedded log splits appends over 8 MiB
+//!   into several batches, each atomic; a crash can cut between them): they are ignored,
+//!   and *repaired* at once — the committed value (or a tombstone) of every key they
+//!   touched is appended again, then the marker again — so that the latest record of
+//!   each key is a committed one. **Compaction and torn
+//!   tails**: compaction keeps the latest record per key; if it ran between a crash and
+//!   the repair (on a segment roll inside the torn append itself, or by `lk log maintain`
+//!   before the job restarts), a torn record would have replaced an older committed
+//!   value in the closed segments, and the changelog alone could no longer restore that
+//!   key (the local store still can). A checkpoint's changes below one batch (8 MiB)
+//!   cannot be torn at all. The task then resumes from the checkpointed offset: records
+//!   processed after the last checkpoint are processed again, with the state they first
+//!   saw, so the final table equals that of a run without crash.
+//! - **Duplicates** (same event id) are dropped with bounded state: the ids of the last
+//!   `dedup_window_ms` of event time (10 minutes by default; kept in buckets of a tenth
+//!   of the window, so between 1 and 1.1 windows), checkpointed and restored with the
+//!   rest. Imported CSV rows are each their own event.
+//! - **Event time.** Tumbling, hopping and session windows (`workloads::WindowSpec`; a
+//!   session event makes a `[t, t + gap)` cell, coalesced by `Workload::finish`). Each
+//!   task's watermark is its partition's largest event time minus `watermark_bound_ms`.
+//!   A window is **closed** when `end + allowed_lateness_ms ≤ watermark`; an event whose
+//!   first-ending window is closed is **late**: it updates none of its windows, is
+//!   counted and written to `kappa.W.vN.late` (with its source partition and offset as
+//!   headers), never dropped silently. Lateness is decided by the task's own partition
+//!   clock (as Kafka Streams' stream time), so a replay decides exactly as the first run
+//!   did. Closed windows are finalized: their cells leave the working set for the task's
+//!   share of the output table, which keeps them. The job's watermark
+//!   ([`JobStatus::watermark`], [`OutputTable::watermark`]) is the minimum over
+//!   partitions that are not idle (caught up and without new records for
+//!   `idle_timeout`); when all are idle, the maximum.
+//! - **Late events, exactly once**: they are written at checkpoints; after a crash, the
+//!   late records already written for offsets at or after the restored checkpoint are
+//!   found on the side topic and not written again.
+//! - **Output table** ([`OutputTable`]): rewritten atomically (temp file + rename) after
+//!   checkpoints, with the positions it covers, under `<dir>/tables/W.vN/table`; the
+//!   alias `<dir>/tables/W.alias` names the serving version and is switched by one
+//!   rename ([`set_serving`]); [`load_serving`] reads it without any lock, while the job
+//!   runs. The table is held in memory by the job (it is written whole at each
+//!   checkpoint); the task stores hold each task's share durably.
+//! - **Reprocessing** ([`reprocess`]): version N+1 replays the topic from offset 0 into
+//!   its own table (own changelog, state and group) while version N keeps serving; once
+//!   it has caught up (lag at or under a threshold), the alias switches atomically, and
+//!   version N can be retired ([`retire`]).
+//! - **Bad input** — records that do not decode, unknown columns, bad configuration,
+//!   damaged files — is a [`KappaError`], never a panic.
+//!
+//! ## Usage
+//! `lk kappa run --until-caught-up` is [`Job::run_until_caught_up`]; the long-running
+//! mode is [`Job::start`], then [`RunningJob::stop`]; a query reads [`load_serving`].
+//!
+//! ```no_run
+//! # fn demo(log: std::sync::Arc<dyn master_log::Log>) -> kappa::Result<()> {
+//! use std::path::Path;
+//! use kappa::{Job, JobConfig};
+//! use workloads::{BuiltIn, Workload};
+//!
+//! let workload = Workload::BuiltIn(BuiltIn::PageviewsPerMinute);
+//! let config = JobConfig {
+//!     allowed_lateness_ms: 60_000,
+//!     ..JobConfig::new("pageviews", "data/kappa", "data/datasets")
+//! };
+//! let job = Job::new(log.clone(), workload.clone(), config.clone())?;
+//! let running = job.start()?;
+//! running.wait_caught_up(std::time::Duration::from_secs(60))?;
+//! println!("{:?}", running.status()); // positions, lag, watermark, late events
+//! running.stop()?; // final checkpoint and table write
+//!
+//! // Any process, while the job runs: the serving table and the positions it covers.
+//! let table = kappa::load_serving(Path::new("data/kappa"), workload.name())?;
+//! let rows = workload.finish(&table.table)?;
+//!
+//! // A changed workload applied to all of history: version 2 replays from offset 0,
+//! // then the alias switches; version 1 is retired.
+//! let v2 = JobConfig { version: 2, ..config.clone() };
+//! kappa::reprocess(log.clone(), workload, v2, 0, std::time::Duration::from_secs(3600), &mut |s| {
+//!     eprintln!("lag {} records", s.lag);
+//! })?;
+//! kappa::retire(log.as_ref(), &config, "pageviews-per-minute", 1)?;
+//! # let _ = rows; Ok(())
+//! # }
+//! ```
+
+mod error;
+mod job;
+mod operator;
+mod reprocess;
+mod state;
+mod table;
+mod task;
+mod window_state;
+
+pub use error::{KappaError, Result};
+pub use job::{
+    DEFAULT_DEDUP_WINDOW_MS, DEFAULT_WATERMARK_BOUND_MS, Job, JobConfig, JobReport, JobStatus,
+    OperatorFactory, PartitionStatus, RunningJob, StoreKind, changelog_topic, group_name, job_name,
+    late_topic, state_dir,
+};
+pub use operator::{Context, Operator, WindowAggregate};
+pub use reprocess::{ReprocessReport, reprocess, retire};
+pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
+pub use table::{
+    OutputTable, delete_version, list_versions, load_serving, load_version, serving_version,
+    set_serving, tables_dir, version_dir, write_table,
+};
+pub use task::{RestoreReport, RestoreSource};
+pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

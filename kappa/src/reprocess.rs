@@ -1,0 +1,113 @@
+//! Reprocessing (Kreps' recipe): a new job version replays the retained log from offset 0
+//! into a new table while the old version keeps serving; when it has caught up, the alias
+//! switches atomically; the old version is retired on request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use master_log::{Log, LogError};
+use serde::Serialize;
+use workloads::Workload;
+
+use crate::error::{KappaError, Result, io_err};
+use crate::job::{
+    Job, JobConfig, JobReport, JobStatus, changelog_topic, job_name, late_topic, state_dir,
+};
+use crate::table;
+
+/// What a reprocessing run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReprocessReport {
+    /// The version serving before the switch (if any) and the new one.
+    pub old_version: Option<u32>,
+    pub new_version: u32,
+    pub run: JobReport,
+    /// Input records read by the new version, and its rate.
+    pub records: u64,
+    pub records_per_s: f64,
+    /// Wall-clock time of the alias switch (ms since the epoch).
+    pub switched_at_ms: i64,
+}
+
+/// Run `workload` as version `config.version` from the beginning of the topic (or from
+/// its own checkpoints, if an earlier reprocessing of this version was interrupted) until
+/// its lag is at most `max_lag` records, checkpoint it, then make it the serving version
+/// with one atomic rename of the alias. The old version keeps serving until that rename.
+///
+/// `progress` is called about twice a second with the new version's status (positions,
+/// lag, records read: enough for a rate and an ETA).
+///
+/// The new version's job is stopped after the switch; run it again (same version) to
+/// keep it current: it resumes from its checkpoints.
+pub fn reprocess(
+    log: Arc<dyn Log>,
+    workload: Workload,
+    mut config: JobConfig,
+    max_lag: u64,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&JobStatus),
+) -> Result<ReprocessReport> {
+    let old_version = table::serving_version(&config.dir, workload.name())?;
+    if old_version == Some(config.version) {
+        return Err(KappaError::Config(format!(
+            "{} is already the serving version; reprocess into a new version",
+            job_name(workload.name(), config.version)
+        )));
+    }
+    config.serve_if_none = false;
+    let dir = config.dir.clone();
+    let job = Job::new(log, workload, config)?;
+    let started = Instant::now();
+    let running = job.start()?;
+    let deadline = started + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let caught_up = running.wait_caught_up(left.min(Duration::from_millis(500)))?;
+        let s = running.status();
+        progress(&s);
+        if caught_up || (s.ready && s.lag <= max_lag) {
+            break;
+        }
+        if left.is_zero() {
+            running.stop()?;
+            return Err(KappaError::Worker(format!(
+                "{} did not catch up within {timeout:?}",
+                job.name()
+            )));
+        }
+    }
+    let run = running.stop()?;
+    let new_version = job.config().version;
+    table::set_serving(&dir, job.workload().name(), new_version)?;
+    let switched_at_ms = master_log::now_ms();
+    let records: u64 = run.status.partitions.iter().map(|p| p.records).sum();
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    Ok(ReprocessReport {
+        old_version,
+        new_version,
+        records,
+        records_per_s: records as f64 / secs,
+        switched_at_ms,
+        run,
+    })
+}
+
+/// Retire a version that is not serving: delete its table, its local stores, its
+/// changelog and its late-events topic.
+pub fn retire(log: &dyn Log, config: &JobConfig, workload: &str, version: u32) -> Result<()> {
+    table::delete_version(&config.dir, workload, version)?;
+    let job = job_name(workload, version);
+    let state = state_dir(&config.dir, &job);
+    match std::fs::remove_dir_all(&state) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(format!("delete {}", state.display()))(e)),
+    }
+    for topic in [changelog_topic(&job), late_topic(&job)] {
+        match log.delete_topic(&topic) {
+            Ok(()) | Err(LogError::UnknownTopic(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! Local state stores: a task's key-value state together with its last checkpoint.
+//!
+//! [`RedbStore`] keeps it on disk in one [redb](https://docs.rs/redb) file per task;
+//! [`MemoryStore`] keeps it in memory (gone with the process: a task with a memory store
+//! always restores from its changelog). Both apply a checkpoint's writes and the
+//! checkpoint itself in **one transaction**, so a store never holds state without the
+//! input offsets it corresponds to, or the reverse.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{KappaError, Result, corrupt};
+use crate::window_state::Write;
+
+/// A task's checkpoint: where to resume reading, and the task's clock and counters as of
+/// that position. Written with the state it belongs to, in the store and (as the marker
+/// record closing a checkpoint) in the changelog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Checkpoints of a task are numbered 1, 2, …; 0 is "nothing processed yet".
+    pub seq: u64,
+    /// The input offset to resume at (everything below is in the state).
+    pub offset: u64,
+    /// The largest event time seen (the partition's watermark clock).
+    pub max_event_time: Option<i64>,
+    /// Records read, events applied, duplicates dropped, late events reported.
+    pub records: u64,
+    pub events: u64,
+    pub duplicates: u64,
+    pub late_events: u64,
+    /// Every record of the late-events side partition below this offset comes from an
+    /// input offset below `offset` (see `Task` for how a restore avoids writing twice).
+    pub late_end: u64,
+}
+
+/// A checkpoint as a local store keeps it: with the changelog offset of its marker, by
+/// which a restore tells whether the local store is current.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// Offset of the checkpoint's marker record in the task's changelog partition.
+    pub marker_offset: u64,
+}
+
+/// A visitor of stored key-value pairs ([`StateStore::for_each`]).
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
+/// A task's local key-value state with its checkpoint.
+pub trait StateStore: Send + fmt::Debug {
+    /// The last committed checkpoint, if any.
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+    /// One value.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Every key-value pair, in key order.
+    fn for_each(&self, f: &mut Visitor<'_>) -> Result<()>;
+    /// Apply `writes` (a `None` value deletes) and set the checkpoint, atomically.
+    fn commit(&mut self, writes: &[Write], checkpoint: &StoredCheckpoint) -> Result<()>;
+    /// Forget everything (before a restore from the changelog).
+    fn clear(&mut self) -> Result<()>;
+}
+
+/// State in memory: fast, and lost with the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    checkpoint: Option<StoredCheckpoint>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        Ok(self.checkpoint.clone())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.data.get(key).cloned())
+    }
+
+    fn for_each(&self, f: &mut Visitor<'_>) -> Result<()> {
+        for (k, v) in &self.data {
+            f(k, v)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, writes: &[Write], checkpoint: &StoredCheckpoint) -> Result<()> {
+        for (k, v) in writes {
+            match v {
+                Some(v) => self.data.insert(k.clone(), v.clone()),
+                None => self.data.remove(k),
+            };
+        }
+        self.checkpoint = Some(checkpoint.clone());
+        Ok(())
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.data.clear();
+        self.checkpoint = None;
+        Ok(())
+    }
+}
+
+const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const CHECKPOINT_KEY: &str = "checkpoint";
+
+/// State in a redb file: larger than memory, durable at every checkpoint (each commit is
+/// fsynced: redb's `Durability::Immediate`), and crash-safe (redb's copy-on-write B-trees
+/// with checksummed commits: a torn commit is rolled back on open).
+pub struct RedbStore {
+    path: PathBuf,
+    db: redb::Database,
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// Open (or create) the store in `path`. A file that is not a redb database, or that
+    /// is damaged beyond redb's repair, is an error (the caller may delete it and restore
+    /// from the changelog).
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(crate::error::io_err(format!("create {}", dir.display())))?;
+        }
+        let db = redb::Database::create(path).map_err(|e| KappaError::Store {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let store = RedbStore {
+            path: path.to_path_buf(),
+            db,
+        };
+        // Create the tables so that reads never meet a missing table.
+        store.write(|txn| {
+            txn.open_table(STATE)?;
+            txn.open_table(META)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> KappaError {
+        KappaError::Store {
+            path: self.path.clone(),
+            reason: e.into().to_string(),
+        }
+    }
+
+    fn write(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> std::result::Result<(), redb::Error>,
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        f(&txn).map_err(|e| self.err(e))?;
+        txn.commit().map_err(|e| self.err(e))
+    }
+}
+
+impl StateStore for RedbStore {
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        match meta.get(CHECKPOINT_KEY).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => postcard::from_bytes(v.value())
+                .map(Some)
+                .map_err(|e| corrupt(format!("checkpoint in {}", self.path.display()), e)),
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(STATE).map_err(|e| self.err(e))?;
+        Ok(table
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value().to_vec()))
+    }
+
+    fn for_each(&self, f: &mut Visitor<'_>) -> Result<()> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(STATE).map_err(|e| self.err(e))?;
+        for item in table.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            f(k.value(), v.value())?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, writes: &[Write], checkpoint: &StoredCheckpoint) -> Result<()> {
+        let meta = postcard::to_stdvec(checkpoint).map_err(|e| corrupt("checkpoint", e))?;
+        self.write(|txn| {
+            let mut table = txn.open_table(STATE)?;
+            for (k, v) in writes {
+                match v {
+                    Some(v) => {
+                        table.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        table.remove(k.as_slice())?;
+                    }
+                }
+            }
+            let mut m = txn.open_table(META)?;
+            m.insert(CHECKPOINT_KEY, meta.as_slice())?;
+            Ok(())
+        })
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.write(|txn| {
+            txn.delete_table(STATE)?;
+            txn.delete_table(META)?;
+            txn.open_table(STATE)?;
+            txn.open_table(META)?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise(store: &mut dyn StateStore) {
+        assert_eq!(store.checkpoint().unwrap(), None);
+        let ck = |seq| StoredCheckpoint {
+            checkpoint: Checkpoint {
+                seq,
+                offset: seq * 10,
+                ..Checkpoint::default()
+            },
+            marker_offset: seq,
+        };
+        let w = vec![
+            (b"a".to_vec(), Some(b"1".to_vec())),
+            (b"b".to_vec(), Some(b"2".to_vec())),
+        ];
+        store.commit(&w, &ck(1)).unwrap();
+        store
+            .commit(
+                &[(b"a".to_vec(), None), (b"c".to_vec(), Some(b"3".to_vec()))],
+                &ck(2),
+            )
+            .unwrap();
+        let mut seen = Vec::new();
+        store
+            .for_each(&mut |k, v| {
+                seen.push((k.to_vec(), v.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (b"b".to_vec(), b"2".to_vec()),
+                (b"c".to_vec(), b"3".to_vec())
+            ]
+        );
+        assert_eq!(store.get(b"c").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(store.get(b"a").unwrap(), None);
+        assert_eq!(store.checkpoint().unwrap(), Some(ck(2)));
+        store.clear().unwrap();
+        assert_eq!(store.checkpoint().unwrap(), None);
+        assert_eq!(store.get(b"b").unwrap(), None);
+    }
+
+    #[test]
+    fn memory_store_commits_writes_with_the_checkpoint() {
+        exercise(&mut MemoryStore::new());
+    }
+
+    #[test]
+    fn redb_store_commits_durably_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t/task.redb");
+        exercise(&mut RedbStore::open(&path).unwrap());
+        let mut s = RedbStore::open(&path).unwrap();
+        let ck = StoredCheckpoint {
+            checkpoint: Checkpoint {
+                seq: 7,
+                ..Checkpoint::default()
+            },
+            marker_offset: 3,
+        };
+        s.commit(&[(b"k".to_vec(), Some(b"v".to_vec()))], &ck)
+            .unwrap();
+        drop(s);
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.checkpoint().unwrap(), Some(ck));
+        assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
+        // Not a database: a typed error, no panic.
+        let junk = dir.path().join("junk.redb");
+        std::fs::write(&junk, b"this is not a redb file at all, not at all").unwrap();
+        assert!(matches!(
+            RedbStore::open(&junk),
+            Err(KappaError::Store { .. })
+        ));
+    }
+}

@@ -1,0 +1,470 @@
+//! One task: one input partition, its operator, its state store and its changelog
+//! partition. Restore, processing and checkpoints.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use master_log::{FetchLimits, GroupMembership, Log, NewRecord, Record, TopicPartition};
+use workloads::PartialTable;
+
+use crate::error::{KappaError, Result, corrupt};
+use crate::operator::{Context, Operator};
+use crate::state::{Checkpoint, StateStore, StoredCheckpoint};
+use crate::window_state::{LATE_SOURCE_OFFSET, WindowState, Write};
+
+/// Key of the marker record that closes a checkpoint in the changelog. State keys start
+/// with a lower-case letter, so it can never be one.
+pub(crate) const MARKER_KEY: &[u8] = b"!checkpoint";
+
+/// How a task got its state back when it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreSource {
+    /// Nothing to restore: no checkpoint anywhere (a new job, or a reprocessing version).
+    Fresh,
+    /// The local store was intact and on the changelog's history (Samza's host
+    /// affinity); if it was behind by whole checkpoints, the changelog records after its
+    /// marker caught it up.
+    LocalStore,
+    /// The local store was missing, damaged or stale: state rebuilt from the changelog.
+    Changelog,
+}
+
+/// What opening one task did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RestoreReport {
+    pub partition: u32,
+    pub source: RestoreSource,
+    /// The checkpoint restored (offset 0, seq 0 when fresh).
+    pub checkpoint: Checkpoint,
+    /// Changelog records read to restore (all of them from the changelog; those after
+    /// the local store's marker otherwise).
+    pub changelog_records: u64,
+    /// Records after the last marker (a torn checkpoint), ignored and repaired.
+    pub torn_records: u64,
+}
+
+/// What a checkpoint hands to the job's output table.
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub checkpoint: Checkpoint,
+    /// Cells finalized since the previous checkpoint.
+    pub finalized: PartialTable,
+    /// The open cells, as of this checkpoint.
+    pub open: PartialTable,
+}
+
+pub(crate) struct TaskTopics {
+    pub input: String,
+    pub changelog: String,
+    pub late: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Task {
+    log: Arc<dyn Log>,
+    input: String,
+    changelog: String,
+    late: String,
+    pub partition: u32,
+    store: Box<dyn StateStore>,
+    operator: Box<dyn Operator>,
+    pub state: WindowState,
+    /// Next input offset to read.
+    pub position: u64,
+    pub records: u64,
+    seq: u64,
+    late_end: u64,
+    /// Records processed since the last checkpoint.
+    pub since_checkpoint: u64,
+    last: Checkpoint,
+}
+
+fn is_marker(r: &Record) -> bool {
+    r.key.as_deref() == Some(MARKER_KEY)
+}
+
+fn decode_marker(r: &Record) -> Result<Checkpoint> {
+    let v = r
+        .value
+        .as_deref()
+        .ok_or_else(|| corrupt("changelog marker", format!("offset {}: no value", r.offset)))?;
+    postcard::from_bytes(v).map_err(|e| corrupt("changelog marker", e))
+}
+
+/// Read a whole partition of `topic` from `from`, handing every record to `f`.
+fn scan(
+    log: &dyn Log,
+    topic: &str,
+    partition: u32,
+    from: u64,
+    mut f: impl FnMut(Record) -> Result<()>,
+) -> Result<()> {
+    let (earliest, latest) = log.offsets(topic, partition)?;
+    let mut at = from.max(earliest);
+    while at < latest {
+        let records = log.fetch(topic, partition, at, FetchLimits::default())?;
+        let Some(last) = records.last() else { break };
+        at = last.offset + 1;
+        for r in records {
+            f(r)?;
+        }
+    }
+    Ok(())
+}
+
+impl Task {
+    /// Open the task of `partition`: restore its state (local store if intact and current,
+    /// else changelog), repair a torn changelog tail, and find where to resume. Returns the
+    /// task, the cells of windows already closed (for the output table) and a report.
+    pub fn open(
+        log: Arc<dyn Log>,
+        topics: TaskTopics,
+        partition: u32,
+        mut store: Box<dyn StateStore>,
+        operator: Box<dyn Operator>,
+        mut state: WindowState,
+    ) -> Result<(Task, PartialTable, RestoreReport)> {
+        let TaskTopics {
+            input,
+            changelog,
+            late,
+        } = topics;
+        let local = store.checkpoint()?;
+        let mut report = RestoreReport {
+            partition,
+            source: RestoreSource::Fresh,
+            checkpoint: Checkpoint::default(),
+            changelog_records: 0,
+            torn_records: 0,
+        };
+        // Is the local store on the changelog's history? Its marker must still be there.
+        let mut torn_keys: Option<Vec<Vec<u8>>> = None;
+        let mut restored: Option<StoredCheckpoint> = None;
+        if let Some(sc) = &local {
+            let (earliest, latest) = log.offsets(&changelog, partition)?;
+            if sc.marker_offset >= earliest && sc.marker_offset < latest {
+                let head = log.fetch(
+                    &changelog,
+                    partition,
+                    sc.marker_offset,
+                    FetchLimits {
+                        max_records: 1,
+                        max_bytes: 1,
+                    },
+                )?;
+                let same = match head.first() {
+                    Some(r) if r.offset == sc.marker_offset && is_marker(r) => {
+                        decode_marker(r)? == sc.checkpoint
+                    }
+                    _ => false,
+                };
+                if same {
+                    // Current, or behind by whole checkpoints of the same history (killed
+                    // between a changelog append and the store's commit): catch up from the
+                    // changelog records after its marker, up to the last marker.
+                    let mut pending: Vec<Write> = Vec::new();
+                    let mut catch_up: Vec<Write> = Vec::new();
+                    let mut latest = sc.clone();
+                    let mut n = 0u64;
+                    scan(&*log, &changelog, partition, sc.marker_offset + 1, |r| {
+                        n += 1;
+                        if is_marker(&r) {
+                            catch_up.append(&mut pending);
+                            latest = StoredCheckpoint {
+                                checkpoint: decode_marker(&r)?,
+                                marker_offset: r.offset,
+                            };
+                        } else {
+                            let k = r.key.ok_or_else(|| {
+                                corrupt("changelog", format!("offset {}: no key", r.offset))
+                            })?;
+                            pending.push((k.to_vec(), r.value.map(|v| v.to_vec())));
+                        }
+                        Ok(())
+                    })?;
+                    if latest != *sc {
+                        store.commit(&catch_up, &latest)?;
+                    }
+                    report.changelog_records = n;
+                    torn_keys = Some(pending.into_iter().map(|(k, _)| k).collect());
+                    restored = Some(latest);
+                    report.source = RestoreSource::LocalStore;
+                }
+            }
+        }
+        let mut changelog_state: Option<BTreeMap<Vec<u8>, Vec<u8>>> = None;
+        if restored.is_none() {
+            // Rebuild from the changelog: apply each checkpoint's records when its marker
+            // is read; records after the last marker are a torn checkpoint.
+            let mut applied: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            let mut pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+            let mut last: Option<StoredCheckpoint> = None;
+            let mut n = 0u64;
+            scan(&*log, &changelog, partition, 0, |r| {
+                n += 1;
+                if is_marker(&r) {
+                    for (k, v) in pending.drain(..) {
+                        match v {
+                            Some(v) => applied.insert(k, v),
+                            None => applied.remove(&k),
+                        };
+                    }
+                    last = Some(StoredCheckpoint {
+                        checkpoint: decode_marker(&r)?,
+                        marker_offset: r.offset,
+                    });
+                } else {
+                    let k = r.key.ok_or_else(|| {
+                        corrupt("changelog", format!("offset {}: no key", r.offset))
+                    })?;
+                    pending.push((k.to_vec(), r.value.map(|v| v.to_vec())));
+                }
+                Ok(())
+            })?;
+            report.changelog_records = n;
+            torn_keys = Some(pending.into_iter().map(|(k, _)| k).collect());
+            store.clear()?;
+            if let Some(sc) = &last {
+                let writes: Vec<Write> = applied
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect();
+                store.commit(&writes, sc)?;
+                report.source = RestoreSource::Changelog;
+            }
+            restored = last;
+            changelog_state = Some(applied);
+        }
+        let checkpoint = restored
+            .as_ref()
+            .map(|s| s.checkpoint.clone())
+            .unwrap_or_default();
+        // Load the state.
+        match &changelog_state {
+            Some(map) => {
+                for (k, v) in map {
+                    state.restore(k, v)?;
+                }
+            }
+            None => store.for_each(&mut |k, v| state.restore(k, v))?,
+        }
+        state.restore_clock(checkpoint.max_event_time);
+        state.events = checkpoint.events;
+        state.duplicates = checkpoint.duplicates;
+        state.late_events = checkpoint.late_events;
+        state.finalize_closed();
+        let closed = state.take_finalized();
+
+        // Repair a torn tail: re-append the committed value of every key it touched (a
+        // tombstone where there is none), then the marker again, so that the latest record
+        // of every key in the changelog is a committed one before compaction can run.
+        let torn = torn_keys.unwrap_or_default();
+        report.torn_records = torn.len() as u64;
+        if !torn.is_empty() {
+            let keys: std::collections::BTreeSet<Vec<u8>> = torn.into_iter().collect();
+            let mut repair = Vec::with_capacity(keys.len() + 1);
+            for k in keys {
+                let v = match &changelog_state {
+                    Some(map) => map.get(&k).cloned(),
+                    None => store.get(&k)?,
+                };
+                repair.push(NewRecord {
+                    key: Some(k.into()),
+                    value: v.map(Into::into),
+                    event_time: checkpoint.max_event_time.unwrap_or(0),
+                    headers: Vec::new(),
+                });
+            }
+            repair.push(marker_record(&checkpoint)?);
+            let appended = log.append(&changelog, partition, &repair)?;
+            store.commit(
+                &[],
+                &StoredCheckpoint {
+                    checkpoint: checkpoint.clone(),
+                    marker_offset: appended.last_offset,
+                },
+            )?;
+        }
+
+        // Late records already on the side topic for input offsets at or after the
+        // checkpoint (written before a crash): replay must not write them again.
+        let mut written = HashSet::new();
+        scan(&*log, &late, partition, checkpoint.late_end, |r| {
+            let off = r
+                .headers
+                .iter()
+                .find(|h| h.key == LATE_SOURCE_OFFSET)
+                .and_then(|h| <[u8; 8]>::try_from(h.value.as_ref()).ok())
+                .map(u64::from_le_bytes)
+                .ok_or_else(|| {
+                    corrupt(
+                        "late-events record",
+                        format!("offset {}: no source offset", r.offset),
+                    )
+                })?;
+            if off >= checkpoint.offset {
+                written.insert(off);
+            }
+            Ok(())
+        })?;
+        state.set_late_written(written);
+
+        let (earliest, latest) = log.offsets(&input, partition)?;
+        if checkpoint.offset > latest {
+            return Err(KappaError::Config(format!(
+                "{input}/{partition}: the checkpoint resumes at offset {}, beyond the log end \
+                 {latest} (was the topic re-created? retire this version and reprocess)",
+                checkpoint.offset
+            )));
+        }
+        if checkpoint.offset < earliest {
+            return Err(KappaError::OffsetGone {
+                topic: input,
+                partition,
+                offset: checkpoint.offset,
+                earliest,
+            });
+        }
+        report.checkpoint = checkpoint.clone();
+        let task = Task {
+            log,
+            input,
+            changelog,
+            late,
+            partition,
+            store,
+            operator,
+            state,
+            position: checkpoint.offset,
+            records: checkpoint.records,
+            seq: checkpoint.seq,
+            late_end: checkpoint.late_end,
+            since_checkpoint: 0,
+            last: checkpoint,
+        };
+        Ok((task, closed, report))
+    }
+
+    /// Process fetched records (in offset order, starting at the task's position).
+    pub fn process(&mut self, records: &[Record]) -> Result<()> {
+        for r in records {
+            if r.offset < self.position {
+                continue;
+            }
+            let before = self.state.watermark();
+            {
+                let mut ctx = Context {
+                    state: &mut self.state,
+                    record: Some(r),
+                };
+                self.operator.process(r, &mut ctx)?;
+            }
+            let after = self.state.watermark();
+            if let Some(wm) = after
+                && after != before
+            {
+                let mut ctx = Context {
+                    state: &mut self.state,
+                    record: None,
+                };
+                self.operator.on_watermark(wm, &mut ctx)?;
+            }
+            self.position = r.offset + 1;
+            self.records += 1;
+            self.since_checkpoint += 1;
+        }
+        Ok(())
+    }
+
+    /// Fetch and process the next records; returns how many were read.
+    pub fn poll(&mut self, limits: FetchLimits) -> Result<usize> {
+        let records = self
+            .log
+            .fetch(&self.input, self.partition, self.position, limits)?;
+        self.process(&records)?;
+        Ok(records.len())
+    }
+
+    /// Write a checkpoint: late records to the side topic, then the state changes and the
+    /// marker to the changelog (one append), then the changes and the checkpoint to the
+    /// local store (one transaction). `membership` (when given) commits the input offset
+    /// to the job's consumer group first, which fails if the partition was rebalanced
+    /// away: a fenced task writes nothing. Returns `None` when nothing changed.
+    pub fn checkpoint(
+        &mut self,
+        membership: Option<&dyn GroupMembership>,
+    ) -> Result<Option<Published>> {
+        {
+            let mut ctx = Context {
+                state: &mut self.state,
+                record: None,
+            };
+            self.operator.on_checkpoint(&mut ctx)?;
+        }
+        let writes = self.state.take_writes();
+        let late = self.state.take_late();
+        if writes.is_empty() && late.is_empty() && self.position == self.last.offset {
+            return Ok(None);
+        }
+        if let Some(m) = membership {
+            m.commit(&[(
+                TopicPartition::new(self.input.clone(), self.partition),
+                self.position,
+            )])?;
+        }
+        if !late.is_empty() {
+            self.log.append(&self.late, self.partition, &late)?;
+        }
+        self.state.prune_late_written(self.position);
+        if !self.state.late_written_pending() {
+            self.late_end = self.log.offsets(&self.late, self.partition)?.1;
+        }
+        self.seq += 1;
+        let checkpoint = Checkpoint {
+            seq: self.seq,
+            offset: self.position,
+            max_event_time: self.state.max_event_time,
+            records: self.records,
+            events: self.state.events,
+            duplicates: self.state.duplicates,
+            late_events: self.state.late_events,
+            late_end: self.late_end,
+        };
+        let event_time = checkpoint.max_event_time.unwrap_or(0);
+        let mut records: Vec<NewRecord> = writes
+            .iter()
+            .map(|(k, v)| NewRecord {
+                key: Some(k.clone().into()),
+                value: v.clone().map(Into::into),
+                event_time,
+                headers: Vec::new(),
+            })
+            .collect();
+        records.push(marker_record(&checkpoint)?);
+        let appended = self.log.append(&self.changelog, self.partition, &records)?;
+        self.store.commit(
+            &writes,
+            &StoredCheckpoint {
+                checkpoint: checkpoint.clone(),
+                marker_offset: appended.last_offset,
+            },
+        )?;
+        self.since_checkpoint = 0;
+        self.last = checkpoint.clone();
+        Ok(Some(Published {
+            checkpoint,
+            finalized: self.state.take_finalized(),
+            open: self.state.open_table(),
+        }))
+    }
+}
+
+fn marker_record(c: &Checkpoint) -> Result<NewRecord> {
+    let value = postcard::to_stdvec(c).map_err(|e| corrupt("checkpoint", e))?;
+    Ok(NewRecord::keyed(
+        MARKER_KEY.to_vec(),
+        value,
+        c.max_event_time.unwrap_or(0),
+    ))
+}
