@@ -1,7 +1,8 @@
-//! `lk lambda batch`, `lk lambda speed` and `lk query`: the Lambda pipeline from the
-//! command line, one layer per command, sharing files in `<data>/lambda/<workload>/`.
+//! `lk lambda batch`, `lk lambda speed`, `lk lambda run` and `lk query`: the Lambda
+//! pipeline from the command line, one layer per command or all three in one process,
+//! sharing files in `<data>/lambda/<workload>/` (see [`crate::views`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,33 +13,20 @@ use master_log::{EmbeddedLog, Log};
 use workloads::Workload;
 
 use crate::datasets_cmd::sidecar_dir;
-
-fn lambda_dir(data: &Path, workload: &Workload) -> PathBuf {
-    data.join("lambda").join(workload.name())
-}
-
-fn batch_store(data: &Path, workload: &Workload) -> anyhow::Result<batch_layer::ViewStore> {
-    Ok(batch_layer::ViewStore::open(
-        lambda_dir(data, workload).join("batch"),
-    )?)
-}
-
-fn realtime_file(data: &Path, workload: &Workload) -> PathBuf {
-    lambda_dir(data, workload).join("realtime.view")
-}
+use crate::views::{LiveLambda, batch_store, lambda_from_files, realtime_file};
 
 #[derive(Debug, Args)]
 pub struct WorkloadArgs {
     /// A built-in workload's name, a spec file, or a registered spec's name.
     #[arg(long)]
-    workload: String,
+    pub workload: String,
     /// The topic to read (default: the spec's topic, or the built-in's dataset name).
     #[arg(long)]
-    topic: Option<String>,
+    pub topic: Option<String>,
 }
 
 impl WorkloadArgs {
-    fn resolve(&self, data: &Path) -> anyhow::Result<(Workload, String)> {
+    pub fn resolve(&self, data: &Path) -> anyhow::Result<(Workload, String)> {
         let w = Workload::resolve(&self.workload, data)?;
         let topic = self.topic.clone().unwrap_or_else(|| w.topic().to_owned());
         Ok((w, topic))
@@ -65,6 +53,52 @@ pub enum LambdaCommand {
         #[arg(long)]
         until_caught_up: bool,
     },
+    /// Run the batch, speed and serving layers together in one process: the speed layer
+    /// follows the log while the batch layer recomputes every `--batch-every`; each
+    /// published batch view expires the realtime state it covers.
+    Run {
+        #[command(flatten)]
+        w: WorkloadArgs,
+        /// Start a batch run this long after the previous one started.
+        #[arg(long, value_name = "DURATION", default_value = "1m")]
+        batch_every: String,
+        /// Process what the log holds at the start (one batch run, the speed layer up to
+        /// the same end), save the views and stop.
+        #[arg(long)]
+        until_caught_up: bool,
+        /// Also serve the live views over HTTP on this address (see `lk serve`).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+}
+
+/// The speed layer of `workload`, resuming its saved view if there is one, else starting
+/// at the published batch horizon (or offset 0).
+fn open_speed(
+    data: &Path,
+    log: Arc<dyn Log>,
+    workload: &Workload,
+    topic: &str,
+) -> anyhow::Result<speed_layer::SpeedLayer> {
+    let published = batch_store(data, workload)?.current()?.map(|v| v.horizon);
+    let config = speed_layer::SpeedConfig::new(topic, sidecar_dir(data));
+    let file = realtime_file(data, workload);
+    Ok(if file.exists() {
+        speed_layer::SpeedLayer::load(log, workload.clone(), config, &file, published.as_deref())?
+    } else {
+        let horizon = match published {
+            Some(h) => h,
+            None => vec![0; log.partition_count(topic)? as usize],
+        };
+        speed_layer::SpeedLayer::new(log, workload.clone(), config, horizon)?
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the tokio runtime")
 }
 
 pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
@@ -103,29 +137,10 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
         }
         LambdaCommand::Speed { w, until_caught_up } => {
             let (workload, topic) = w.resolve(data)?;
-            let published = batch_store(data, &workload)?.current()?.map(|v| v.horizon);
             let log: Arc<dyn Log> = Arc::new(log);
-            let config = speed_layer::SpeedConfig::new(&topic, sidecar_dir(data));
+            let speed = open_speed(data, log, &workload, &topic)?;
             let file = realtime_file(data, &workload);
-            let speed = if file.exists() {
-                speed_layer::SpeedLayer::load(
-                    log.clone(),
-                    workload.clone(),
-                    config,
-                    &file,
-                    published.as_deref(),
-                )?
-            } else {
-                let horizon = match published {
-                    Some(h) => h,
-                    None => vec![0; log.partition_count(&topic)? as usize],
-                };
-                speed_layer::SpeedLayer::new(log.clone(), workload.clone(), config, horizon)?
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("start the tokio runtime")?;
+            let runtime = runtime()?;
             let started = Instant::now();
             if until_caught_up {
                 runtime.block_on(speed.run_until_caught_up())?;
@@ -140,8 +155,6 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
                 });
                 runtime.block_on(speed.run(rx))?;
             }
-            std::fs::create_dir_all(lambda_dir(data, &workload))
-                .with_context(|| format!("create {}", lambda_dir(data, &workload).display()))?;
             speed.save(&file)?;
             let snap = speed.snapshot();
             println!(
@@ -155,12 +168,165 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
             );
             Ok(ExitCode::SUCCESS)
         }
+        LambdaCommand::Run {
+            w,
+            batch_every,
+            until_caught_up,
+            addr,
+        } => {
+            let (workload, topic) = w.resolve(data)?;
+            let period = master_log::parse_duration(&batch_every)?;
+            run_all(data, log, workload, topic, period, until_caught_up, addr)
+        }
     }
+}
+
+/// `lk lambda run`: the three layers in one process.
+///
+/// ```text
+///   start:   H1 = end of the log; speed.begin_generation(H1)   (speed starts below H1)
+///   tokio:   speed layer tasks follow the log ──────────────────────────────►
+///            HTTP (--addr) answers from LiveLambda::snapshot
+///   thread:  batch run over [0, H1) ─► publish v(n) + expire ─► wait ─► H2 = begin_generation_now ─► …
+/// ```
+///
+/// The batch layer runs on its own thread (polars and rayon never run on tokio's
+/// threads); each published view is also written to the view store and the realtime view
+/// saved, so `lk query` and `lk serve` read the same answers after the process stops.
+fn run_all(
+    data: &Path,
+    log: EmbeddedLog,
+    workload: Workload,
+    topic: String,
+    period: Duration,
+    until_caught_up: bool,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    let log: Arc<dyn Log> = Arc::new(log);
+    let speed = open_speed(data, log.clone(), &workload, &topic)?;
+    let store = batch_store(data, &workload)?;
+    let file = realtime_file(data, &workload);
+    // The first batch run reads up to the end of the log as of now; the speed layer
+    // has not read past it (it has not started), so the hand-off is exact.
+    let first = log.end_offsets(&topic)?;
+    speed.begin_generation(&first)?;
+    let live = Arc::new(LiveLambda::new(
+        workload.clone(),
+        topic.clone(),
+        speed.clone(),
+    ));
+    if let Some(current) = store.current()? {
+        live.publish(serving_layer::BatchPart {
+            horizon: current.horizon,
+            table: current.table,
+        })?;
+    }
+    let runtime = runtime()?;
+    let shutdown = crate::shutdown_signal()?;
+    let speed_task = {
+        let speed = speed.clone();
+        let shutdown = shutdown.clone();
+        let end = first.clone();
+        runtime.spawn(async move {
+            if until_caught_up {
+                speed.run_until(&end).await
+            } else {
+                speed.run(shutdown).await
+            }
+        })
+    };
+    let server = addr.map(|addr| {
+        let state = Arc::new(crate::serve::ServeState {
+            data: data.to_path_buf(),
+            log: log.clone(),
+            live: Some(live.clone()),
+        });
+        runtime.spawn(crate::serve::serve(state, addr, shutdown.clone()))
+    });
+    let handle = runtime.handle().clone();
+    let mut horizon = first;
+    let mut runs = 0u64;
+    let outcome: anyhow::Result<()> = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> anyhow::Result<()> {
+                loop {
+                    let started = Instant::now();
+                    let view = batch_layer::recompute_at(
+                        log.as_ref(),
+                        &workload,
+                        &topic,
+                        &sidecar_dir(data),
+                        &horizon,
+                    )?;
+                    let version = store.publish(&view)?;
+                    live.publish(serving_layer::BatchPart {
+                        horizon: view.horizon.clone(),
+                        table: view.table,
+                    })?;
+                    speed.save(&file)?;
+                    runs += 1;
+                    let snap = speed.snapshot();
+                    println!(
+                        "batch view v{version} of {} published: horizon {:?} ({} records) in {:.2} s; speed layer at {:?}",
+                        workload.name(),
+                        view.horizon,
+                        view.records_read,
+                        started.elapsed().as_secs_f64(),
+                        snap.positions
+                    );
+                    if until_caught_up {
+                        return Ok(());
+                    }
+                    let deadline = tokio::time::Instant::from_std(started + period);
+                    let mut stop = shutdown.clone();
+                    let stopped = handle.block_on(async {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(deadline) => false,
+                            _ = stop.wait_for(|s| *s) => true,
+                        }
+                    });
+                    if stopped {
+                        return Ok(());
+                    }
+                    horizon = speed.begin_generation_now();
+                }
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the batch thread panicked"))?
+    });
+    // The batch loop ended (done, stopped, or failed): stop the speed layer and server.
+    if outcome.is_err() || !until_caught_up {
+        crate::request_shutdown();
+    }
+    let speed_result = runtime
+        .block_on(speed_task)
+        .map_err(|e| anyhow::anyhow!("speed layer task: {e}"))?;
+    if until_caught_up {
+        crate::request_shutdown();
+    }
+    if let Some(server) = server {
+        runtime
+            .block_on(server)
+            .map_err(|e| anyhow::anyhow!("HTTP server task: {e}"))??;
+    }
+    outcome?;
+    speed_result?;
+    speed.save(&file)?;
+    let snap = speed.snapshot();
+    println!(
+        "lambda run of {} over {topic} stopped after {runs} batch run(s); realtime view at {:?} in {} generation(s), saved to {}",
+        workload.name(),
+        snap.positions,
+        snap.generations.len(),
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Pipeline {
     Lambda,
+    Kappa,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -191,46 +357,7 @@ pub struct QueryArgs {
 }
 
 pub fn query(a: QueryArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
-    let (workload, topic) = a.w.resolve(data)?;
-    let Pipeline::Lambda = a.pipeline;
-    let head = log.end_offsets(&topic)?;
-    let batch = batch_store(data, &workload)?.current()?;
-    let horizon = batch.as_ref().map(|b| b.horizon.clone());
-    let file = realtime_file(data, &workload);
-    let (realtime, positions) = if file.exists() {
-        let snap = speed_layer::RealtimeSnapshot::load(&file, horizon.as_deref())?;
-        let gens = snap
-            .generations
-            .into_iter()
-            .map(|g| serving_layer::Generation {
-                from: g.from,
-                table: g.table,
-            })
-            .collect();
-        (gens, snap.positions)
-    } else {
-        (
-            Vec::new(),
-            horizon.clone().unwrap_or_else(|| vec![0; head.len()]),
-        )
-    };
-    if batch.is_none() && realtime.is_empty() {
-        anyhow::bail!(
-            "workload {} has no views yet: run `lk lambda batch --workload {}` or `lk lambda speed --workload {}` first",
-            workload.name(),
-            a.w.workload,
-            a.w.workload
-        );
-    }
-    let snapshot = serving_layer::LambdaSnapshot {
-        batch: batch.map(|b| serving_layer::BatchPart {
-            horizon: b.horizon,
-            table: b.table,
-        }),
-        realtime,
-        positions,
-        head,
-    };
+    let workload = Workload::resolve(&a.w.workload, data)?;
     let q = serving_layer::Query {
         key: a.key,
         from_ms: a
@@ -244,7 +371,29 @@ pub fn query(a: QueryArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<Exit
             .map(crate::text::parse_rfc3339)
             .transpose()?,
     };
-    let answer = snapshot.answer(&workload, &q)?;
+    let answer = match a.pipeline {
+        Pipeline::Lambda => {
+            let Some(snapshot) = lambda_from_files(data, &workload, a.w.topic.as_deref(), &log)?
+            else {
+                anyhow::bail!(
+                    "workload {} has no Lambda views yet: run `lk lambda run --workload {}` (or `lk lambda batch` / `lk lambda speed`) first",
+                    workload.name(),
+                    a.w.workload
+                );
+            };
+            snapshot.answer(&workload, &q)?
+        }
+        Pipeline::Kappa => {
+            let Some(answer) = crate::kappa_cmd::kappa_answer(data, &workload, &log, &q)? else {
+                anyhow::bail!(
+                    "workload {} has no Kappa table yet: run `lk kappa run --workload {}` first",
+                    workload.name(),
+                    a.w.workload
+                );
+            };
+            answer
+        }
+    };
     let format = match a.format {
         QueryFormat::Table => serving_layer::Format::Table,
         QueryFormat::Csv => serving_layer::Format::Csv,

@@ -12,11 +12,14 @@ use clap::{Parser, Subcommand};
 mod consume;
 mod datasets_cmd;
 mod demo;
+mod kappa_cmd;
 mod lambda_cmd;
 mod log_cmd;
 mod produce;
+mod serve;
 mod text;
 mod topic;
+mod views;
 
 /// lambda-kappa: a Lambda and a Kappa pipeline over one shared, partitioned log.
 #[derive(Debug, Parser)]
@@ -53,8 +56,13 @@ enum Command {
     /// Run a layer of the Lambda pipeline.
     #[command(subcommand)]
     Lambda(lambda_cmd::LambdaCommand),
+    /// The Kappa pipeline: stream jobs and reprocessing.
+    #[command(subcommand)]
+    Kappa(kappa_cmd::KappaCommand),
     /// Answer a workload from a pipeline's views, with their freshness.
     Query(lambda_cmd::QueryArgs),
+    /// Serve the views over HTTP (JSON): GET /health, /workloads, /workloads/{name}/rows.
+    Serve(serve::ServeArgs),
     /// Append a million keyed records, read them back as a consumer group, verify.
     Demo(demo::DemoArgs),
     /// Check or maintain the log's files.
@@ -112,7 +120,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(cmd) => datasets_cmd::ingest(cmd, &cli.data, open()?),
         Command::Export(args) => datasets_cmd::export(args, &cli.data, open()?),
         Command::Lambda(cmd) => lambda_cmd::lambda(cmd, &cli.data, open()?),
+        Command::Kappa(cmd) => kappa_cmd::kappa(cmd, &cli.data, open()?),
         Command::Query(args) => lambda_cmd::query(args, &cli.data, open()?),
+        Command::Serve(args) => serve::run(args, &cli.data, open()?),
         Command::Log(cmd) => log_cmd::run(cmd, &cli.data, open),
     }
 }
@@ -126,6 +136,26 @@ fn stop_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> 
     Ok(stop)
 }
 
+static SHUTDOWN: std::sync::OnceLock<tokio::sync::watch::Sender<bool>> = std::sync::OnceLock::new();
+
+/// A signal that becomes `true` on Ctrl-C (or [`request_shutdown`]), for async work.
+fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
+    if let Some(tx) = SHUTDOWN.get() {
+        return Ok(tx.subscribe());
+    }
+    let tx = SHUTDOWN.get_or_init(|| tokio::sync::watch::channel(false).0);
+    ctrlc::set_handler(request_shutdown)
+        .map_err(|e| anyhow::anyhow!("install the Ctrl-C handler: {e}"))?;
+    Ok(tx.subscribe())
+}
+
+/// Ask everything waiting on [`shutdown_signal`] to stop.
+fn request_shutdown() {
+    if let Some(tx) = SHUTDOWN.get() {
+        tx.send_replace(true);
+    }
+}
+
 /// Open the embedded log, reporting on stderr what recovery had to repair.
 fn open_log(
     dir: &std::path::Path,
@@ -136,4 +166,15 @@ fn open_log(
         eprintln!("lk: recovery: {}", text::describe_issue(issue));
     }
     Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap's own checks (unique names, valid defaults) for every subcommand.
+        super::Cli::command().debug_assert();
+    }
 }

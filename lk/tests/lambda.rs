@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::lk;
+use common::{copy, lk};
 use master_log::{EmbeddedLog, Log};
 use tempfile::TempDir;
 use workloads::{BuiltIn, Workload};
@@ -38,36 +38,6 @@ fn generate(dir: &TempDir, seed: &str, append: bool) {
         c.arg("--append");
     }
     c.assert().success();
-}
-
-/// Copy the records of `[from, to)` of every partition of `pageviews` from `src` into
-/// `dst`, keeping partitions (the test's way to append "the rest" after a horizon).
-fn copy(src: &EmbeddedLog, dst: &EmbeddedLog, from: &[u64], to: &[u64]) {
-    for (p, (&a, &b)) in from.iter().zip(to).enumerate() {
-        let mut next = a;
-        while next < b {
-            let recs = src
-                .fetch(
-                    "pageviews",
-                    p as u32,
-                    next,
-                    master_log::FetchLimits::default(),
-                )
-                .unwrap();
-            let recs: Vec<_> = recs.into_iter().filter(|r| r.offset < b).collect();
-            next = recs.last().unwrap().offset + 1;
-            let batch: Vec<master_log::NewRecord> = recs
-                .into_iter()
-                .map(|r| master_log::NewRecord {
-                    key: r.key,
-                    value: r.value,
-                    event_time: r.event_time,
-                    headers: r.headers,
-                })
-                .collect();
-            dst.append("pageviews", p as u32, &batch).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -164,7 +134,7 @@ fn query_without_views_or_with_a_bad_workload_fails_clearly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no views yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Lambda views yet"));
     let out = lk(&dir)
         .args(["query", "--workload", "nope"])
         .output()

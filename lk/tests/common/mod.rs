@@ -1,6 +1,8 @@
 //! What every `lk` end-to-end test needs.
+#![allow(dead_code)]
 
 use assert_cmd::Command;
+use master_log::{EmbeddedLog, Log};
 use tempfile::TempDir;
 
 /// The `lk` binary with `--data` set to `dir` (and `$LK_DATA` cleared).
@@ -8,4 +10,58 @@ pub fn lk(dir: &TempDir) -> Command {
     let mut cmd = Command::cargo_bin("lk").unwrap();
     cmd.arg("--data").arg(dir.path()).env_remove("LK_DATA");
     cmd
+}
+
+/// Copy the records of `[from, to)` of every partition of `pageviews` from `src` into
+/// `dst`, keeping partitions (the test's way to append "the rest" after a horizon).
+pub fn copy(src: &EmbeddedLog, dst: &EmbeddedLog, from: &[u64], to: &[u64]) {
+    for (p, (&a, &b)) in from.iter().zip(to).enumerate() {
+        let mut next = a;
+        while next < b {
+            let recs = src
+                .fetch(
+                    "pageviews",
+                    p as u32,
+                    next,
+                    master_log::FetchLimits::default(),
+                )
+                .unwrap();
+            let recs: Vec<_> = recs.into_iter().filter(|r| r.offset < b).collect();
+            next = recs.last().unwrap().offset + 1;
+            let batch: Vec<master_log::NewRecord> = recs
+                .into_iter()
+                .map(|r| master_log::NewRecord {
+                    key: r.key,
+                    value: r.value,
+                    event_time: r.event_time,
+                    headers: r.headers,
+                })
+                .collect();
+            dst.append("pageviews", p as u32, &batch).unwrap();
+        }
+    }
+}
+
+/// A generated dataset split in two: `src` holds all of it; `dir` gets a `pageviews` topic
+/// of `partitions` partitions with the first half of every partition. Returns the
+/// offsets where the halves meet and where they end, for [`copy`] of the rest.
+pub fn first_half(src: &TempDir, dir: &TempDir, partitions: u32) -> (Vec<u64>, Vec<u64>) {
+    let src_log = EmbeddedLog::open(src.path()).unwrap();
+    let end = src_log.end_offsets("pageviews").unwrap();
+    let mid: Vec<u64> = end.iter().map(|e| e / 2).collect();
+    let dst = EmbeddedLog::open(dir.path()).unwrap();
+    dst.create_topic(
+        "pageviews",
+        master_log::TopicConfig::with_partitions(partitions),
+    )
+    .unwrap();
+    copy(&src_log, &dst, &vec![0; end.len()], &mid);
+    (mid, end)
+}
+
+/// Copy `[from, to)` of `src`'s `pageviews` into `dir`'s.
+pub fn copy_dirs(src: &TempDir, dir: &TempDir, from: &[u64], to: &[u64]) {
+    let src_log = EmbeddedLog::open(src.path()).unwrap();
+    let dst = EmbeddedLog::open(dir.path()).unwrap();
+    copy(&src_log, &dst, from, to);
 }

@@ -1,0 +1,308 @@
+//! `lk kappa run`, `lk kappa reprocess` and `lk kappa versions`: the Kappa pipeline from
+//! the command line. A job's state, changelogs and tables live under `<data>/kappa/` and
+//! in the master log (see the `kappa` crate's docs).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use master_log::{EmbeddedLog, Log};
+use workloads::Workload;
+
+use crate::datasets_cmd::sidecar_dir;
+use crate::lambda_cmd::WorkloadArgs;
+
+pub fn kappa_dir(data: &Path) -> PathBuf {
+    data.join("kappa")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Store {
+    /// A redb file per task (survives the process: restart restores locally).
+    Redb,
+    /// In memory (every start restores from the changelog).
+    Memory,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    w: WorkloadArgs,
+    /// Events up to this late (event time behind the watermark) still update their
+    /// window; later ones go to the late-events topic.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    allowed_lateness: String,
+    /// The watermark trails the largest event time seen by this much.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    watermark_bound: String,
+    /// Worker threads (tasks are spread over them by the consumer group).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    #[arg(long, value_enum, default_value_t = Store::Redb)]
+    store: Store,
+}
+
+impl JobArgs {
+    fn config(&self, data: &Path, topic: &str) -> anyhow::Result<kappa::JobConfig> {
+        let ms = |s: &str| -> anyhow::Result<i64> {
+            Ok(master_log::parse_duration(s)?.as_millis() as i64)
+        };
+        Ok(kappa::JobConfig {
+            allowed_lateness_ms: ms(&self.allowed_lateness)?,
+            watermark_bound_ms: ms(&self.watermark_bound)?,
+            workers: self.workers,
+            store: match self.store {
+                Store::Redb => kappa::StoreKind::Redb,
+                Store::Memory => kappa::StoreKind::Memory,
+            },
+            ..kappa::JobConfig::new(topic, kappa_dir(data), sidecar_dir(data))
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KappaCommand {
+    /// Run the stream job of a workload: one task per partition, local state with a
+    /// changelog, checkpoints, event-time windows; its output table is what `lk query
+    /// --pipeline kappa` reads.
+    #[command(disable_version_flag = true)]
+    Run {
+        #[command(flatten)]
+        job: JobArgs,
+        /// The table version to write (default: the serving one, else 1).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Stop once every partition has read the log's end as of the start.
+        #[arg(long)]
+        until_caught_up: bool,
+        /// Also serve the views over HTTP on this address (see `lk serve`).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Reprocess history: a new job version replays the topic from offset 0 into a new
+    /// table while the serving version keeps answering; once it has caught up, the alias
+    /// switches to it atomically, and the old version is retired.
+    #[command(disable_version_flag = true)]
+    Reprocess {
+        #[command(flatten)]
+        job: JobArgs,
+        /// The new version (default: the highest existing one + 1).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Switch once the new version is at most this many records behind the head.
+        #[arg(long, default_value_t = 0)]
+        max_lag: u64,
+        /// Give up (and keep serving the old version) after this long.
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        timeout: String,
+        /// Keep the old version's table, state and topics after the switch.
+        #[arg(long)]
+        keep_old: bool,
+    },
+    /// The table versions of a workload and which one serves.
+    Versions {
+        #[command(flatten)]
+        w: WorkloadArgs,
+    },
+}
+
+fn print_status(s: &kappa::JobStatus) {
+    let records: u64 = s.partitions.iter().map(|p| p.records).sum();
+    let events: u64 = s.partitions.iter().map(|p| p.events).sum();
+    let dups: u64 = s.partitions.iter().map(|p| p.duplicates).sum();
+    let late: u64 = s.partitions.iter().map(|p| p.late_events).sum();
+    let positions: Vec<u64> = s.partitions.iter().map(|p| p.position).collect();
+    println!(
+        "{}: {records} records read ({events} events, {dups} duplicates dropped, {late} late to the side topic), positions {positions:?}, lag {}, watermark {}",
+        s.job,
+        s.lag,
+        s.watermark
+            .map(crate::text::rfc3339_ms)
+            .unwrap_or_else(|| "none".into())
+    );
+}
+
+fn print_report(r: &kappa::JobReport) {
+    for restore in &r.restores {
+        println!("  restore: {restore:?}");
+    }
+    print_status(&r.status);
+    println!(
+        "  {:.2} s, {} table writes",
+        r.elapsed_ms as f64 / 1000.0,
+        r.table_writes
+    );
+}
+
+pub fn kappa(cmd: KappaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+    let log: Arc<dyn Log> = Arc::new(log);
+    match cmd {
+        KappaCommand::Run {
+            job,
+            version,
+            until_caught_up,
+            addr,
+        } => {
+            let (workload, topic) = job.w.resolve(data)?;
+            let mut config = job.config(data, &topic)?;
+            config.version = match version {
+                Some(v) => v,
+                None => kappa::serving_version(&config.dir, workload.name())?.unwrap_or(1),
+            };
+            let j = kappa::Job::new(log.clone(), workload.clone(), config)?;
+            if until_caught_up && addr.is_none() {
+                let report = j.run_until_caught_up()?;
+                print_report(&report);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let shutdown = crate::shutdown_signal()?;
+            let server = addr.map(|addr| {
+                let state = Arc::new(crate::serve::ServeState {
+                    data: data.to_path_buf(),
+                    log: log.clone(),
+                    live: None,
+                });
+                runtime.spawn(crate::serve::serve(state, addr, shutdown.clone()))
+            });
+            let running = j.start()?;
+            println!(
+                "{} running (Ctrl-C stops it after a final checkpoint)",
+                j.name()
+            );
+            let mut stop = shutdown.clone();
+            loop {
+                // Report progress every few seconds until caught up (if asked) or stopped.
+                let stopped = runtime.block_on(async {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => false,
+                        _ = stop.wait_for(|s| *s) => true,
+                    }
+                });
+                if stopped {
+                    break;
+                }
+                if until_caught_up {
+                    if running.wait_caught_up(Duration::ZERO)? {
+                        break;
+                    }
+                } else {
+                    print_status(&running.status());
+                }
+            }
+            let report = running.stop()?;
+            crate::request_shutdown();
+            if let Some(server) = server {
+                runtime
+                    .block_on(server)
+                    .map_err(|e| anyhow::anyhow!("HTTP server task: {e}"))??;
+            }
+            print_report(&report);
+            Ok(ExitCode::SUCCESS)
+        }
+        KappaCommand::Reprocess {
+            job,
+            version,
+            max_lag,
+            timeout,
+            keep_old,
+        } => {
+            let (workload, topic) = job.w.resolve(data)?;
+            let mut config = job.config(data, &topic)?;
+            let versions = kappa::list_versions(&config.dir, workload.name())?;
+            config.version = match version {
+                Some(v) => v,
+                None => versions.iter().max().map_or(1, |v| v + 1),
+            };
+            let timeout = master_log::parse_duration(&timeout)?;
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {prefix} [{bar:30}] {pos}/{len} records ({per_sec}, ETA {eta})",
+                )?
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(kappa::job_name(workload.name(), config.version));
+            let report = kappa::reprocess(
+                log.clone(),
+                workload.clone(),
+                config.clone(),
+                max_lag,
+                timeout,
+                &mut |s| {
+                    let read: u64 = s.partitions.iter().map(|p| p.position).sum();
+                    let head: u64 = s.partitions.iter().map(|p| p.head).sum();
+                    bar.set_length(head);
+                    bar.set_position(read);
+                },
+            )?;
+            bar.finish_and_clear();
+            println!(
+                "reprocessed {} into v{}: {} records in {:.2} s ({:.0} records/s); serving v{} (was {})",
+                workload.name(),
+                report.new_version,
+                report.records,
+                report.run.elapsed_ms as f64 / 1000.0,
+                report.records_per_s,
+                report.new_version,
+                report
+                    .old_version
+                    .map_or_else(|| "none".to_string(), |v| format!("v{v}"))
+            );
+            if let Some(old) = report.old_version.filter(|_| !keep_old) {
+                kappa::retire(log.as_ref(), &config, workload.name(), old)?;
+                println!("retired v{old} (its table, state, changelog and late-events topic)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KappaCommand::Versions { w } => {
+            let workload = Workload::resolve(&w.workload, data)?;
+            let dir = kappa_dir(data);
+            let serving = kappa::serving_version(&dir, workload.name())?;
+            let versions = kappa::list_versions(&dir, workload.name())?;
+            if versions.is_empty() {
+                println!("{} has no Kappa table yet", workload.name());
+            }
+            for v in versions {
+                let mark = if Some(v) == serving { " (serving)" } else { "" };
+                match kappa::load_version(&dir, workload.name(), v) {
+                    Ok(t) => println!(
+                        "{}{mark}: positions {:?}, {} cells, {} events, {} late",
+                        kappa::job_name(workload.name(), v),
+                        t.positions,
+                        t.table.len(),
+                        t.events,
+                        t.late_events
+                    ),
+                    Err(e) => println!("{}{mark}: {e}", kappa::job_name(workload.name(), v)),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The Kappa answer of `workload`: its serving table, or `None` when it has none.
+pub fn kappa_answer(
+    data: &Path,
+    workload: &Workload,
+    log: &dyn Log,
+    query: &serving_layer::Query,
+) -> anyhow::Result<Option<serving_layer::Answer>> {
+    let dir = kappa_dir(data);
+    if kappa::serving_version(&dir, workload.name())?.is_none() {
+        return Ok(None);
+    }
+    let t = kappa::load_serving(&dir, workload.name())?;
+    let head = log.end_offsets(&t.topic)?;
+    Ok(Some(serving_layer::answer_table(
+        workload,
+        &t.table,
+        &t.positions,
+        &head,
+        query,
+    )?))
+}

@@ -1,0 +1,190 @@
+//! The Kappa pipeline from the command line: `lk kappa run` into table v1, `lk query
+//! --pipeline kappa` equal to the oracle, `lk kappa reprocess` into v2 with the alias
+//! switched and v1 retired, and bad input refused.
+
+mod common;
+
+use common::lk;
+use master_log::EmbeddedLog;
+use tempfile::TempDir;
+use workloads::{BuiltIn, Workload};
+
+const WORKLOAD: &str = "pageviews-per-minute";
+
+fn generate(dir: &TempDir) {
+    lk(dir)
+        .args([
+            "generate",
+            "pageviews",
+            "--topic",
+            "pageviews",
+            "--events",
+            "4000",
+            "--partitions",
+            "2",
+            "--event-rate",
+            "20",
+            "--seed",
+            "11",
+            "--out-of-order",
+            "0.1",
+            "--max-delay",
+            "5s",
+            "--late",
+            "0.02",
+            "--late-delay",
+            "1m",
+            "--duplicates",
+            "0.05",
+        ])
+        .assert()
+        .success();
+}
+
+fn oracle_csv(dir: &TempDir) -> String {
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    let expected = oracle::answer(
+        &log,
+        &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
+        "pageviews",
+        &dir.path().join("datasets"),
+    )
+    .unwrap();
+    assert!(expected.rows.len() > 50);
+    let mut want = String::from("window_start,window_end,page_id,views\n");
+    for r in &expected.rows {
+        want.push_str(&format!(
+            "{},{},{},{}\n",
+            workloads::rfc3339_millis(r.window.start),
+            workloads::rfc3339_millis(r.window.end),
+            r.key[0],
+            r.values[0]
+        ));
+    }
+    want
+}
+
+fn query_kappa(dir: &TempDir) -> String {
+    let out = lk(dir)
+        .args([
+            "query",
+            "--workload",
+            WORKLOAD,
+            "--pipeline",
+            "kappa",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn run_query_reprocess_and_versions() {
+    let dir = TempDir::new().unwrap();
+    generate(&dir);
+    let want = oracle_csv(&dir);
+    // No table yet: a clear error.
+    let out = lk(&dir)
+        .args(["query", "--workload", WORKLOAD, "--pipeline", "kappa"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Kappa table yet"));
+
+    // Lateness covering the data's disorder (late events arrive a minute late): exact.
+    let run = stdout_of(lk(&dir).args([
+        "kappa",
+        "run",
+        "--workload",
+        WORKLOAD,
+        "--allowed-lateness",
+        "5m",
+        "--until-caught-up",
+    ]));
+    assert!(run.contains("0 late"), "{run}");
+    assert_eq!(query_kappa(&dir), want);
+
+    // Reprocess with zero lateness: v2 replaces v1, and it reports late events.
+    let re = stdout_of(lk(&dir).args([
+        "kappa",
+        "reprocess",
+        "--workload",
+        WORKLOAD,
+        "--allowed-lateness",
+        "0s",
+    ]));
+    assert!(re.contains("into v2") && re.contains("retired v1"), "{re}");
+    let versions = stdout_of(lk(&dir).args(["kappa", "versions", "--workload", WORKLOAD]));
+    assert!(
+        versions.contains(&format!("{WORKLOAD}.v2 (serving)")) && !versions.contains(".v1"),
+        "{versions}"
+    );
+    let late_answer = query_kappa(&dir);
+    assert_ne!(late_answer, want, "zero lateness must drop the late events");
+    let table_late: u64 = versions
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" late\n").or(part.strip_suffix(" late")))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the version line reports late events");
+    assert!(table_late > 0, "{versions}");
+
+    // Reprocess back to generous lateness: the oracle's answer again, now as v3.
+    stdout_of(lk(&dir).args([
+        "kappa",
+        "reprocess",
+        "--workload",
+        WORKLOAD,
+        "--allowed-lateness",
+        "5m",
+    ]));
+    assert_eq!(query_kappa(&dir), want);
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let dir = TempDir::new().unwrap();
+    generate(&dir);
+    for args in [
+        &["kappa", "run", "--workload", "nope", "--until-caught-up"][..],
+        &[
+            "kappa",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--allowed-lateness",
+            "soon",
+            "--until-caught-up",
+        ],
+        &[
+            "kappa",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--workers",
+            "0",
+            "--until-caught-up",
+        ],
+    ] {
+        let out = lk(&dir).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("lk: error: "), "{args:?}: {err}");
+    }
+}

@@ -1,0 +1,369 @@
+//! `lk lambda run` (batch, speed and serving in one process) and the HTTP API of
+//! `lk serve`: answers equal to `lk query`'s and to the oracle's, errors as JSON with
+//! the right status, and a clean stop on Ctrl-C (SIGINT).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{copy_dirs, first_half, lk};
+use master_log::EmbeddedLog;
+use tempfile::TempDir;
+use workloads::{BuiltIn, Workload};
+
+const WORKLOAD: &str = "pageviews-per-minute";
+
+fn generate(dir: &TempDir, seed: &str) {
+    let mut c = lk(dir);
+    c.args([
+        "generate",
+        "pageviews",
+        "--topic",
+        "pageviews",
+        "--events",
+        "4000",
+        "--partitions",
+        "2",
+        "--event-rate",
+        "20",
+        "--seed",
+        seed,
+        "--out-of-order",
+        "0.1",
+        "--max-delay",
+        "5s",
+        "--late",
+        "0.02",
+        "--late-delay",
+        "1m",
+        "--duplicates",
+        "0.05",
+    ]);
+    c.assert().success();
+}
+
+/// The oracle's rows of the workload as JSON objects, as the API renders them.
+fn oracle_rows(dir: &TempDir) -> Vec<serde_json::Value> {
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    let expected = oracle::answer(
+        &log,
+        &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
+        "pageviews",
+        &dir.path().join("datasets"),
+    )
+    .unwrap();
+    assert!(expected.rows.len() > 50);
+    expected
+        .rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "window_start": workloads::rfc3339_millis(r.window.start),
+                "window_end": workloads::rfc3339_millis(r.window.end),
+                "page_id": r.key[0].to_json(),
+                "views": r.values[0].to_json(),
+            })
+        })
+        .collect()
+}
+
+/// `lk query --format json` as a JSON document.
+fn query_json(dir: &TempDir) -> serde_json::Value {
+    let out = lk(dir)
+        .args(["query", "--workload", WORKLOAD, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A child `lk` serving HTTP; killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &TempDir, args: &[&str]) -> Server {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("lk"))
+            .arg("--data")
+            .arg(dir.path())
+            .env_remove("LK_DATA")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("lk exited before serving")
+                .expect("read lk's stdout");
+            if let Some(rest) = line.strip_prefix("serving on http://") {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so that the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    /// GET `path`: the status code and the body parsed as JSON.
+    fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        (status, serde_json::from_str(body).unwrap())
+    }
+
+    /// Ctrl-C, then the exit status.
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "lk did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn lambda_run_until_caught_up_twice_equals_the_oracle() {
+    // One dataset, copied in two halves (a second generator run would reuse event ids).
+    let (src, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    generate(&src, "3");
+    let (mid, end) = first_half(&src, &dir, 2);
+    let run = || {
+        lk(&dir)
+            .args(["lambda", "run", "--workload", WORKLOAD, "--until-caught-up"])
+            .assert()
+            .success()
+    };
+    run();
+    // The rest, with windows, late events and duplicates across the first horizon.
+    copy_dirs(&src, &dir, &mid, &end);
+    run();
+    let got = query_json(&dir);
+    assert_eq!(got["rows"].as_array().unwrap(), &oracle_rows(&dir));
+    assert_eq!(got["freshness"]["lag_records"], 0);
+}
+
+#[test]
+fn http_api_answers_like_lk_query_and_errors_as_json() {
+    let (src, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    generate(&src, "5");
+    let (mid, end) = first_half(&src, &dir, 2);
+    lk(&dir)
+        .args(["lambda", "batch", "--workload", WORKLOAD])
+        .assert()
+        .success();
+    copy_dirs(&src, &dir, &mid, &end);
+    lk(&dir)
+        .args([
+            "lambda",
+            "speed",
+            "--workload",
+            WORKLOAD,
+            "--until-caught-up",
+        ])
+        .assert()
+        .success();
+    let expected = query_json(&dir);
+    let oracle = oracle_rows(&dir);
+    assert_eq!(expected["rows"].as_array().unwrap(), &oracle);
+
+    let server = Server::start(&dir, &["serve"]);
+    let (status, body) = server.get("/health");
+    assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));
+
+    let (status, body) = server.get("/workloads");
+    assert_eq!(status, 200);
+    let list = body["workloads"].as_array().unwrap();
+    assert_eq!(list.len(), BuiltIn::ALL.len());
+    let ours = list.iter().find(|w| w["name"] == WORKLOAD).unwrap();
+    assert_eq!(ours["topic"], "pageviews");
+    assert_eq!(ours["window"]["kind"], "tumbling");
+    assert_eq!(ours["pipelines"]["lambda"]["batch_version"], 1);
+    assert_eq!(ours["pipelines"]["lambda"]["realtime_saved"], true);
+
+    let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows"));
+    assert_eq!(status, 200);
+    assert_eq!(body, expected);
+    let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows?pipeline=lambda"));
+    assert_eq!(status, 200);
+    assert_eq!(body, expected);
+
+    // A key and a time range select a subset of the same rows.
+    let first = &oracle[0];
+    let key = match &first["page_id"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let (start, end) = (
+        first["window_start"].as_str().unwrap(),
+        first["window_end"].as_str().unwrap(),
+    );
+    let (status, body) = server.get(&format!(
+        "/workloads/{WORKLOAD}/rows?key={key}&from={start}&to={end}"
+    ));
+    assert_eq!(status, 200);
+    let rows = body["rows"].as_array().unwrap();
+    assert!(rows.contains(first), "{rows:?}");
+    assert!(rows.iter().all(|r| r["page_id"] == first["page_id"]));
+
+    for (path, want) in [
+        ("/workloads/nope/rows", 404),
+        ("/nope", 404),
+        (&*format!("/workloads/{WORKLOAD}/rows?from=yesterday"), 400),
+        (&*format!("/workloads/{WORKLOAD}/rows?pipeline=omega"), 400),
+        (&*format!("/workloads/{WORKLOAD}/rows?colour=red"), 400),
+    ] {
+        let (status, body) = server.get(path);
+        assert_eq!(status, want, "{path}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    // No Kappa table yet.
+    let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows?pipeline=kappa"));
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("no Kappa table"));
+    // A workload without views yet is not found, with the reason.
+    let (status, body) = server.get("/workloads/top-pages-hourly/rows");
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("no Lambda views"));
+
+    assert!(server.interrupt().success());
+}
+
+#[test]
+fn lambda_run_serves_live_views_and_stops_cleanly() {
+    let dir = TempDir::new().unwrap();
+    generate(&dir, "7");
+    let oracle = oracle_rows(&dir);
+    let server = Server::start(
+        &dir,
+        &[
+            "lambda",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--batch-every",
+            "1s",
+        ],
+    );
+    // The speed layer and the first batch run race; whatever their order, once the view
+    // has caught up with the head it is the oracle's answer.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows"));
+        assert_eq!(status, 200, "{body}");
+        if body["freshness"]["lag_records"] == 0 && body["freshness"]["batch_horizon"].is_array() {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never caught up: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(body["rows"].as_array().unwrap(), &oracle);
+    let (_, list) = server.get("/workloads");
+    let ours = list["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == WORKLOAD)
+        .unwrap()
+        .clone();
+    assert_eq!(ours["pipelines"]["lambda"]["live"], true);
+    assert!(server.interrupt().success());
+    // The views it saved answer the same after it stopped.
+    assert_eq!(query_json(&dir)["rows"].as_array().unwrap(), &oracle);
+}
+
+#[test]
+fn http_serves_the_kappa_table_like_lk_query() {
+    let dir = TempDir::new().unwrap();
+    generate(&dir, "8");
+    let oracle = oracle_rows(&dir);
+    lk(&dir)
+        .args([
+            "kappa",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--allowed-lateness",
+            "5m",
+            "--until-caught-up",
+        ])
+        .assert()
+        .success();
+    let out = lk(&dir)
+        .args([
+            "query",
+            "--workload",
+            WORKLOAD,
+            "--pipeline",
+            "kappa",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(expected["rows"].as_array().unwrap(), &oracle);
+    let server = Server::start(&dir, &["serve"]);
+    let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows?pipeline=kappa"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, expected);
+    let (_, list) = server.get("/workloads");
+    let ours = list["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == WORKLOAD)
+        .unwrap()
+        .clone();
+    assert_eq!(ours["pipelines"]["kappa"]["serving_version"], 1);
+    assert!(server.interrupt().success());
+}
