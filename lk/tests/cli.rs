@@ -2,22 +2,16 @@
 
 mod common;
 
-use common::lk;
+use common::{lk, stdout_of};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
 fn consume_all(dir: &TempDir, topic: &str, extra: &[&str]) -> String {
-    let out = lk(dir)
-        .args(["consume", topic, "--idle-timeout", "300ms"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        lk(dir)
+            .args(["consume", topic, "--idle-timeout", "300ms"])
+            .args(extra),
+    )
 }
 
 #[test]

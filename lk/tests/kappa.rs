@@ -4,42 +4,12 @@
 
 mod common;
 
-use common::lk;
+use common::{generate_pageviews, lk, stdout_of};
 use master_log::EmbeddedLog;
 use tempfile::TempDir;
 use workloads::{BuiltIn, Workload};
 
 const WORKLOAD: &str = "pageviews-per-minute";
-
-fn generate(dir: &TempDir) {
-    lk(dir)
-        .args([
-            "generate",
-            "pageviews",
-            "--topic",
-            "pageviews",
-            "--events",
-            "4000",
-            "--partitions",
-            "2",
-            "--event-rate",
-            "20",
-            "--seed",
-            "11",
-            "--out-of-order",
-            "0.1",
-            "--max-delay",
-            "5s",
-            "--late",
-            "0.02",
-            "--late-delay",
-            "1m",
-            "--duplicates",
-            "0.05",
-        ])
-        .assert()
-        .success();
-}
 
 fn oracle_csv(dir: &TempDir) -> String {
     let log = EmbeddedLog::open(dir.path()).unwrap();
@@ -65,40 +35,21 @@ fn oracle_csv(dir: &TempDir) -> String {
 }
 
 fn query_kappa(dir: &TempDir) -> String {
-    let out = lk(dir)
-        .args([
-            "query",
-            "--workload",
-            WORKLOAD,
-            "--pipeline",
-            "kappa",
-            "--format",
-            "csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(lk(dir).args([
+        "query",
+        "--workload",
+        WORKLOAD,
+        "--pipeline",
+        "kappa",
+        "--format",
+        "csv",
+    ]))
 }
 
 #[test]
 fn run_query_reprocess_and_versions() {
     let dir = TempDir::new().unwrap();
-    generate(&dir);
+    generate_pageviews(&dir, "11", 4000).assert().success();
     let want = oracle_csv(&dir);
     // No table yet: a clear error.
     let out = lk(&dir)
@@ -160,7 +111,7 @@ fn run_query_reprocess_and_versions() {
 #[test]
 fn bad_arguments_are_refused() {
     let dir = TempDir::new().unwrap();
-    generate(&dir);
+    generate_pageviews(&dir, "11", 4000).assert().success();
     for args in [
         &["kappa", "run", "--workload", "nope", "--until-caught-up"][..],
         &[

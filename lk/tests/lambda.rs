@@ -3,47 +3,15 @@
 
 mod common;
 
-use common::{copy, lk};
+use common::{copy, generate_pageviews, lk};
 use master_log::{EmbeddedLog, Log};
 use tempfile::TempDir;
 use workloads::{BuiltIn, Workload};
 
-fn generate(dir: &TempDir, seed: &str, append: bool) {
-    let mut c = lk(dir);
-    c.args([
-        "generate",
-        "pageviews",
-        "--topic",
-        "pageviews",
-        "--events",
-        "5000",
-        "--partitions",
-        "2",
-        "--event-rate",
-        "20",
-        "--seed",
-        seed,
-        "--out-of-order",
-        "0.1",
-        "--max-delay",
-        "5s",
-        "--late",
-        "0.02",
-        "--late-delay",
-        "1m",
-        "--duplicates",
-        "0.05",
-    ]);
-    if append {
-        c.arg("--append");
-    }
-    c.assert().success();
-}
-
 #[test]
 fn batch_then_speed_then_query_equals_the_oracle() {
     let (src_dir, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    generate(&src_dir, "1", false);
+    generate_pageviews(&src_dir, "1", 5000).assert().success();
     let src = EmbeddedLog::open(src_dir.path()).unwrap();
     let end = src.end_offsets("pageviews").unwrap();
     let mid: Vec<u64> = end.iter().map(|e| e / 2).collect();
@@ -128,7 +96,7 @@ fn batch_then_speed_then_query_equals_the_oracle() {
 #[test]
 fn query_without_views_or_with_a_bad_workload_fails_clearly() {
     let dir = TempDir::new().unwrap();
-    generate(&dir, "1", false);
+    generate_pageviews(&dir, "1", 5000).assert().success();
     let out = lk(&dir)
         .args(["query", "--workload", "pageviews-per-minute"])
         .output()

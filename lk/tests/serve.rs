@@ -9,41 +9,12 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{copy_dirs, first_half, lk};
+use common::{copy_dirs, first_half, generate_pageviews, lk, stdout_of};
 use master_log::EmbeddedLog;
 use tempfile::TempDir;
 use workloads::{BuiltIn, Workload};
 
 const WORKLOAD: &str = "pageviews-per-minute";
-
-fn generate(dir: &TempDir, seed: &str) {
-    let mut c = lk(dir);
-    c.args([
-        "generate",
-        "pageviews",
-        "--topic",
-        "pageviews",
-        "--events",
-        "4000",
-        "--partitions",
-        "2",
-        "--event-rate",
-        "20",
-        "--seed",
-        seed,
-        "--out-of-order",
-        "0.1",
-        "--max-delay",
-        "5s",
-        "--late",
-        "0.02",
-        "--late-delay",
-        "1m",
-        "--duplicates",
-        "0.05",
-    ]);
-    c.assert().success();
-}
 
 /// The oracle's rows of the workload as JSON objects, as the API renders them.
 fn oracle_rows(dir: &TempDir) -> Vec<serde_json::Value> {
@@ -71,17 +42,17 @@ fn oracle_rows(dir: &TempDir) -> Vec<serde_json::Value> {
 }
 
 /// `lk query --format json` as a JSON document.
-fn query_json(dir: &TempDir) -> serde_json::Value {
-    let out = lk(dir)
-        .args(["query", "--workload", WORKLOAD, "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+fn query_json(dir: &TempDir, pipeline: &str) -> serde_json::Value {
+    let out = stdout_of(lk(dir).args([
+        "query",
+        "--workload",
+        WORKLOAD,
+        "--pipeline",
+        pipeline,
+        "--format",
+        "json",
+    ]));
+    serde_json::from_str(&out).unwrap()
 }
 
 /// A child `lk` serving HTTP; killed if the test fails before stopping it.
@@ -171,7 +142,7 @@ impl Drop for Server {
 fn lambda_run_until_caught_up_twice_equals_the_oracle() {
     // One dataset, copied in two halves (a second generator run would reuse event ids).
     let (src, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    generate(&src, "3");
+    generate_pageviews(&src, "3", 4000).assert().success();
     let (mid, end) = first_half(&src, &dir, 2);
     let run = || {
         lk(&dir)
@@ -183,7 +154,7 @@ fn lambda_run_until_caught_up_twice_equals_the_oracle() {
     // The rest, with windows, late events and duplicates across the first horizon.
     copy_dirs(&src, &dir, &mid, &end);
     run();
-    let got = query_json(&dir);
+    let got = query_json(&dir, "lambda");
     assert_eq!(got["rows"].as_array().unwrap(), &oracle_rows(&dir));
     assert_eq!(got["freshness"]["lag_records"], 0);
 }
@@ -191,7 +162,7 @@ fn lambda_run_until_caught_up_twice_equals_the_oracle() {
 #[test]
 fn http_api_answers_like_lk_query_and_errors_as_json() {
     let (src, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    generate(&src, "5");
+    generate_pageviews(&src, "5", 4000).assert().success();
     let (mid, end) = first_half(&src, &dir, 2);
     lk(&dir)
         .args(["lambda", "batch", "--workload", WORKLOAD])
@@ -208,7 +179,7 @@ fn http_api_answers_like_lk_query_and_errors_as_json() {
         ])
         .assert()
         .success();
-    let expected = query_json(&dir);
+    let expected = query_json(&dir, "lambda");
     let oracle = oracle_rows(&dir);
     assert_eq!(expected["rows"].as_array().unwrap(), &oracle);
 
@@ -280,7 +251,7 @@ fn http_api_answers_like_lk_query_and_errors_as_json() {
 #[test]
 fn lambda_run_serves_live_views_and_stops_cleanly() {
     let dir = TempDir::new().unwrap();
-    generate(&dir, "7");
+    generate_pageviews(&dir, "7", 4000).assert().success();
     let oracle = oracle_rows(&dir);
     let server = Server::start(
         &dir,
@@ -317,13 +288,16 @@ fn lambda_run_serves_live_views_and_stops_cleanly() {
     assert_eq!(ours["pipelines"]["lambda"]["live"], true);
     assert!(server.interrupt().success());
     // The views it saved answer the same after it stopped.
-    assert_eq!(query_json(&dir)["rows"].as_array().unwrap(), &oracle);
+    assert_eq!(
+        query_json(&dir, "lambda")["rows"].as_array().unwrap(),
+        &oracle
+    );
 }
 
 #[test]
 fn http_serves_the_kappa_table_like_lk_query() {
     let dir = TempDir::new().unwrap();
-    generate(&dir, "8");
+    generate_pageviews(&dir, "8", 4000).assert().success();
     let oracle = oracle_rows(&dir);
     lk(&dir)
         .args([
@@ -337,20 +311,7 @@ fn http_serves_the_kappa_table_like_lk_query() {
         ])
         .assert()
         .success();
-    let out = lk(&dir)
-        .args([
-            "query",
-            "--workload",
-            WORKLOAD,
-            "--pipeline",
-            "kappa",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = query_json(&dir, "kappa");
     assert_eq!(expected["rows"].as_array().unwrap(), &oracle);
     let server = Server::start(&dir, &["serve"]);
     let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows?pipeline=kappa"));

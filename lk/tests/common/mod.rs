@@ -12,6 +12,44 @@ pub fn lk(dir: &TempDir) -> Command {
     cmd
 }
 
+/// Run `cmd`, require success (else fail with its stderr), and return its stdout.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `lk generate pageviews` into topic `pageviews` (2 partitions, 20 events/s of event
+/// time) with out-of-order, late and duplicate events, as the pipelines' tests use it.
+pub fn generate_pageviews(dir: &TempDir, seed: &str, events: u32) -> Command {
+    let mut c = lk(dir);
+    c.args(["generate", "pageviews", "--topic", "pageviews", "--events"])
+        .arg(events.to_string())
+        .args([
+            "--partitions",
+            "2",
+            "--event-rate",
+            "20",
+            "--seed",
+            seed,
+            "--out-of-order",
+            "0.1",
+            "--max-delay",
+            "5s",
+            "--late",
+            "0.02",
+            "--late-delay",
+            "1m",
+            "--duplicates",
+            "0.05",
+        ]);
+    c
+}
+
 /// Copy the records of `[from, to)` of every partition of `pageviews` from `src` into
 /// `dst`, keeping partitions (the test's way to append "the rest" after a horizon).
 pub fn copy(src: &EmbeddedLog, dst: &EmbeddedLog, from: &[u64], to: &[u64]) {
