@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, ensure};
 use datasets::{DatasetKind, GenerateOptions, Generator, YsbCampaigns};
 use hdrhistogram::Histogram;
+use lk_benches::{format_summary, median, summarize};
 use master_log::{EmbeddedLog, Log, NewRecord, TopicConfig, partition_for_key};
 use speed_layer::{SpeedConfig, SpeedLayer};
 use workloads::{BuiltIn, Workload};
@@ -93,31 +94,6 @@ fn prepare(plan: Plan, sidecars: &Path) -> Result<Schedule> {
         targets.push(ends.clone());
     }
     Ok(Schedule { batches, targets })
-}
-
-/// Percentiles reported, with their labels.
-const PERCENTILES: [(&str, f64); 4] =
-    [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)];
-
-/// Latencies in µs: the percentiles above, then max.
-type Summary = [f64; 5];
-
-fn summarize(h: &Histogram<u64>) -> Summary {
-    let mut s = [0.0; 5];
-    for (i, (_, q)) in PERCENTILES.iter().enumerate() {
-        s[i] = h.value_at_percentile(*q) as f64 / 1000.0;
-    }
-    s[4] = h.max() as f64 / 1000.0;
-    s
-}
-
-fn format_summary(s: &Summary) -> String {
-    let mut out = String::new();
-    for (i, (label, _)) in PERCENTILES.iter().enumerate() {
-        out.push_str(&format!("{label} {:>8.1}  ", s[i]));
-    }
-    out.push_str(&format!("max {:>9.1}", s[4]));
-    out
 }
 
 /// One run: a fresh log, a speed layer following it, a paced producer, an observer.
@@ -204,59 +180,11 @@ fn run(w: &Schedule, sidecars: &Path) -> Result<(Histogram<u64>, Duration)> {
     Ok((hist, behind))
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let m = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[m]
-    } else {
-        (xs[m - 1] + xs[m]) / 2.0
-    }
-}
-
-/// Criterion's options that take a value: skipped when looking for a filter.
-const VALUED_OPTIONS: &[&str] = &[
-    "--save-baseline",
-    "-s",
-    "--baseline",
-    "-b",
-    "--baseline-lenient",
-    "--load-baseline",
-    "--color",
-    "-c",
-    "--profile-time",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--plotting-backend",
-    "--output-format",
-    "--format",
-    "--logfile",
-];
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("lambda_latency: bench");
+    let Some(full) = lk_benches::bench_mode("lambda_latency", &args) else {
         return Ok(());
-    }
-    let mut filter = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if VALUED_OPTIONS.contains(&a.as_str()) {
-            it.next();
-        } else if !a.starts_with('-') {
-            filter = Some(a.as_str());
-        }
-    }
-    if filter.is_some_and(|f| !"lambda_latency".contains(f) && !f.contains("lambda_latency")) {
-        return Ok(());
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let plan = if full {
         Plan {
             batches: 10_000,

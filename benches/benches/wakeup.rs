@@ -28,6 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use lk_benches::{Summary, format_summary, median, summarize};
 use master_log::{
     Consumer, EmbeddedLog, FetchLimits, Log, NewRecord, StartFrom, TopicConfig, now_ms,
 };
@@ -55,31 +56,6 @@ impl Subscriber {
             Subscriber::Poll => "poll",
         }
     }
-}
-
-/// Percentiles reported, with their labels.
-const PERCENTILES: [(&str, f64); 4] =
-    [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)];
-
-/// Latencies in µs: the percentiles above, then max.
-type Summary = [f64; 5];
-
-fn summarize(h: &Histogram<u64>) -> Summary {
-    let mut s = [0.0; 5];
-    for (i, (_, q)) in PERCENTILES.iter().enumerate() {
-        s[i] = h.value_at_percentile(*q) as f64 / 1000.0;
-    }
-    s[4] = h.max() as f64 / 1000.0;
-    s
-}
-
-fn format_summary(s: &Summary) -> String {
-    let mut out = String::new();
-    for (i, (label, _)) in PERCENTILES.iter().enumerate() {
-        out.push_str(&format!("{label} {:>8.1}  ", s[i]));
-    }
-    out.push_str(&format!("max {:>9.1}", s[4]));
-    out
 }
 
 fn histogram() -> Histogram<u64> {
@@ -174,59 +150,11 @@ fn run(plan: Plan, subscriber: Subscriber) -> (Histogram<u64>, Histogram<u64>) {
     (reader.join().expect("subscriber thread"), appends)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let m = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[m]
-    } else {
-        (xs[m - 1] + xs[m]) / 2.0
-    }
-}
-
-/// Criterion's options that take a value: skipped when looking for a filter.
-const VALUED_OPTIONS: &[&str] = &[
-    "--save-baseline",
-    "-s",
-    "--baseline",
-    "-b",
-    "--baseline-lenient",
-    "--load-baseline",
-    "--color",
-    "-c",
-    "--profile-time",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--plotting-backend",
-    "--output-format",
-    "--format",
-    "--logfile",
-];
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("wakeup: bench");
+    let Some(full) = lk_benches::bench_mode("wakeup", &args) else {
         return;
-    }
-    let mut filter = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if VALUED_OPTIONS.contains(&a.as_str()) {
-            it.next();
-        } else if !a.starts_with('-') {
-            filter = Some(a.as_str());
-        }
-    }
-    if filter.is_some_and(|f| !"wakeup".contains(f) && !f.contains("wakeup")) {
-        return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let plan = if full {
         Plan {
             records: 20_000,
