@@ -64,6 +64,21 @@ impl ReaderPool {
         None
     }
 
+    /// Close the idle readers of `topic` (before it is deleted: a reader still
+    /// prefetching from a deleted topic gets answers on which librdkafka has crashed with
+    /// tansu — see the module docs of `kafka`, "Against tansu").
+    pub(super) fn forget_topic(&self, topic: &str) {
+        let closing: Vec<Reader> = {
+            let mut idle = self.idle.lock();
+            let (gone, kept) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|r| r.at.as_ref().is_some_and(|(t, _, _)| t == topic));
+            *idle = kept;
+            gone
+        };
+        drop(closing);
+    }
+
     fn put(&self, reader: Reader) {
         let mut idle = self.idle.lock();
         idle.push(reader);
