@@ -4,22 +4,13 @@
 
 mod common;
 
-use common::{generate_pageviews, lk, stdout_of};
-use master_log::EmbeddedLog;
+use common::{generate_pageviews, lk, pageviews_per_minute_oracle, stdout_of};
 use tempfile::TempDir;
-use workloads::{BuiltIn, Workload};
 
 const WORKLOAD: &str = "pageviews-per-minute";
 
 fn oracle_csv(dir: &TempDir) -> String {
-    let log = EmbeddedLog::open(dir.path()).unwrap();
-    let expected = oracle::answer(
-        &log,
-        &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
-        "pageviews",
-        &dir.path().join("datasets"),
-    )
-    .unwrap();
+    let expected = pageviews_per_minute_oracle(dir);
     assert!(expected.rows.len() > 50);
     let mut want = String::from("window_start,window_end,page_id,views\n");
     for r in &expected.rows {

@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{copy, generate_pageviews, lk};
+use common::{copy, generate_pageviews, lk, pageviews_per_minute_oracle};
 use master_log::{EmbeddedLog, Log};
 use tempfile::TempDir;
-use workloads::{BuiltIn, Workload};
 
 #[test]
 fn batch_then_speed_then_query_equals_the_oracle() {
@@ -57,14 +56,7 @@ fn batch_then_speed_then_query_equals_the_oracle() {
     );
     let got = String::from_utf8(out.stdout).unwrap();
 
-    let log = EmbeddedLog::open(dir.path()).unwrap();
-    let expected = oracle::answer(
-        &log,
-        &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
-        "pageviews",
-        &dir.path().join("datasets"),
-    )
-    .unwrap();
+    let expected = pageviews_per_minute_oracle(&dir);
     let mut want = vec!["window_start,window_end,page_id,views".to_string()];
     for r in &expected.rows {
         want.push(format!(

@@ -9,23 +9,17 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{copy_dirs, first_half, generate_pageviews, lk, stdout_of};
-use master_log::EmbeddedLog;
+use common::{
+    copy_dirs, first_half, generate_pageviews, lk, pageviews_per_minute_oracle, stdout_of,
+};
 use tempfile::TempDir;
-use workloads::{BuiltIn, Workload};
+use workloads::BuiltIn;
 
 const WORKLOAD: &str = "pageviews-per-minute";
 
 /// The oracle's rows of the workload as JSON objects, as the API renders them.
 fn oracle_rows(dir: &TempDir) -> Vec<serde_json::Value> {
-    let log = EmbeddedLog::open(dir.path()).unwrap();
-    let expected = oracle::answer(
-        &log,
-        &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
-        "pageviews",
-        &dir.path().join("datasets"),
-    )
-    .unwrap();
+    let expected = pageviews_per_minute_oracle(dir);
     assert!(expected.rows.len() > 50);
     expected
         .rows

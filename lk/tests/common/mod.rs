@@ -103,3 +103,15 @@ pub fn copy_dirs(src: &TempDir, dir: &TempDir, from: &[u64], to: &[u64]) {
     let dst = EmbeddedLog::open(dir.path()).unwrap();
     copy(&src_log, &dst, from, to);
 }
+
+/// The oracle's answer of `pageviews-per-minute` over `dir`'s topic `pageviews`.
+pub fn pageviews_per_minute_oracle(dir: &TempDir) -> workloads::ResultSet {
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    oracle::answer(
+        &log,
+        &workloads::Workload::BuiltIn(workloads::BuiltIn::PageviewsPerMinute),
+        "pageviews",
+        &dir.path().join("datasets"),
+    )
+    .unwrap()
+}
