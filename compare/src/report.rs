@@ -1,0 +1,241 @@
+//! The measured result of one `lk compare` run: what `--json` writes (schema version
+//! [`SCHEMA_VERSION`]) and what the terminal table and the HTML report show.
+//!
+//! ## Stability
+//! The field names below are the JSON schema. A field is never renamed or given another
+//! meaning without raising [`SCHEMA_VERSION`]; new fields may be added. Times are in
+//! seconds (`_s`, `_seconds`) or milliseconds (`_ms`) as their names say; sizes in bytes;
+//! rates in events per second (`_eps`). A figure that could not be measured in a run
+//! (e.g. latency when `--topic` names a topic that is not fed) is `null`.
+//!
+//! ```text
+//! { "schema_version": 1,
+//!   "params":   { dataset, topic, workloads, events, rate_eps, partitions, seed, … },
+//!   "machine":  { os, arch, cpus, memory_bytes, cpu_model, lk_version },
+//!   "run":      { started, wall_seconds, records_fed, interrupted, peak_rss_bytes, … },
+//!   "pipelines": {
+//!     "lambda": { latency_ms {p50,p95,p99,max}, throughput_eps, cpu_seconds,
+//!                 peak_heap_bytes, correctness {exact_fraction, max_abs_error,
+//!                 mean_abs_error, late_dropped, …}, reprocess_seconds,
+//!                 complexity {loc, functions, cyclomatic}, timeline […], … },
+//!     "kappa":  { the same } },
+//!   "workloads": [ { name, lambda {…}, kappa {…} } ],   per-workload breakdown
+//!   "batch_runs": [ { started_s, finished_s, horizon_records } ],
+//!   "verdict": [ "…" ] }
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Raised whenever a field changes name or meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub params: Params,
+    pub machine: Machine,
+    pub run: RunInfo,
+    pub pipelines: Pipelines,
+    /// The same figures per workload (correctness, reprocessing and complexity are per
+    /// workload; latency, throughput and resources are the pipeline's as a whole).
+    pub workloads: Vec<WorkloadReport>,
+    /// The Lambda batch layer's runs during the live phase, for marking on charts.
+    pub batch_runs: Vec<BatchRun>,
+    /// Plain-language sentences: which pipeline did better on what, in this run.
+    pub verdict: Vec<String>,
+}
+
+/// The options of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// `pageviews`, `ysb` or `nexmark`; `null` with `--topic`.
+    pub dataset: Option<String>,
+    pub topic: String,
+    /// Whether the run fed the topic (false with `--topic EXISTING`).
+    pub fed: bool,
+    pub workloads: Vec<String>,
+    /// Distinct events generated (duplicates come on top).
+    pub events: u64,
+    /// Records appended per second of wall clock during the feed.
+    pub rate_eps: u64,
+    pub partitions: u32,
+    pub seed: u64,
+    pub out_of_order: f64,
+    pub max_delay_ms: u64,
+    pub late: f64,
+    pub late_delay_ms: u64,
+    pub duplicates: f64,
+    pub batch_every_ms: u64,
+    pub allowed_lateness_ms: i64,
+    pub watermark_bound_ms: i64,
+    pub checkpoint_interval_ms: u64,
+    pub kappa_workers: usize,
+}
+
+/// What the run ran on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+    pub memory_bytes: Option<u64>,
+    pub cpu_model: Option<String>,
+    pub lk_version: String,
+}
+
+/// The run as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub wall_seconds: f64,
+    /// Seconds the feed took (0 without a feed).
+    pub feed_seconds: f64,
+    /// Records appended (events plus duplicates).
+    pub records_fed: u64,
+    /// Records in the topic at the end.
+    pub records_total: u64,
+    /// Stopped by Ctrl-C: the figures cover what ran until then.
+    pub interrupted: bool,
+    /// Peak resident memory of the whole process (both pipelines, the log, the harness).
+    pub peak_rss_bytes: Option<u64>,
+    /// CPU seconds of the harness itself (feed, observers, oracle), not in either pipeline.
+    pub harness_cpu_seconds: f64,
+}
+
+/// The two pipelines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipelines {
+    pub lambda: PipelineReport,
+    pub kappa: PipelineReport,
+}
+
+/// One pipeline's figures (all workloads together).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineReport {
+    /// From a record's scheduled append time to the moment its effect is visible to a
+    /// query of every workload of the pipeline.
+    pub latency_ms: Option<Latency>,
+    /// The latency distribution: (latency in ms, fraction of records at or below it).
+    pub latency_cdf: Vec<CdfPoint>,
+    /// Records processed per second from the start of the feed until the pipeline had
+    /// caught up with its end.
+    pub throughput_eps: Option<f64>,
+    /// Seconds from the end of the feed until the pipeline showed every record.
+    pub catch_up_seconds: Option<f64>,
+    /// CPU time (user + system) of the pipeline's threads during the live phase.
+    pub cpu_seconds: f64,
+    /// Largest heap the pipeline's threads held at once (bytes allocated by them and not
+    /// yet freed); `null` when the counting allocator is not installed.
+    pub peak_heap_bytes: Option<u64>,
+    /// Final answers against the oracle, all workloads' cells together.
+    pub correctness: Correctness,
+    /// Full recomputation of the same history after the run: Lambda's batch layer from
+    /// scratch, Kappa's replay from offset 0 into a new version (all workloads).
+    pub reprocess_seconds: Option<f64>,
+    pub reprocess_eps: Option<f64>,
+    /// Source code the pipeline needs for the run's workloads.
+    pub complexity: Complexity,
+    /// Samples during the live phase.
+    pub timeline: Vec<Sample>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// Batches of records measured.
+    pub samples: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CdfPoint {
+    pub latency_ms: f64,
+    pub fraction: f64,
+}
+
+/// Answers against the oracle.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Correctness {
+    /// (window, key) cells in the oracle's answer or the pipeline's.
+    pub cells: u64,
+    pub exact_cells: u64,
+    /// `exact_cells / cells` (1 when there are no cells).
+    pub exact_fraction: f64,
+    /// Cells the oracle has and the pipeline does not, and the reverse.
+    pub missing_cells: u64,
+    pub extra_cells: u64,
+    pub max_abs_error: f64,
+    pub mean_abs_error: f64,
+    pub max_rel_error: f64,
+    /// Events the pipeline did not count because they came later than it accepts
+    /// (Kappa: beyond the allowed lateness; Lambda drops none).
+    pub late_dropped: u64,
+    /// Duplicate records (same event id) the pipeline removed.
+    pub duplicates_removed: u64,
+}
+
+/// Source size and complexity (see the `code_metrics` crate for how it is counted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Complexity {
+    /// Lines with code, without comments and blank lines.
+    pub loc: u64,
+    pub functions: u64,
+    /// Sum of the functions' cyclomatic complexity (McCabe: 1 + decision points).
+    pub cyclomatic: u64,
+    /// What was counted: `path::item` entries.
+    pub items: Vec<String>,
+}
+
+/// One moment of the live phase, for one pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since the feed started.
+    pub t_s: f64,
+    /// How long the oldest record not yet visible has been waiting (0 when everything
+    /// appended is visible).
+    pub staleness_ms: f64,
+    /// Records visible to queries so far.
+    pub visible_records: u64,
+    /// Lambda: age of the batch view being served (since its horizon was taken);
+    /// `null` before the first batch view and for Kappa.
+    pub batch_view_age_ms: Option<f64>,
+    /// The answer at this moment against the oracle, over the windows that were complete
+    /// by then (every window whose end is at least `max_delay` of event time behind the
+    /// newest event appended); `null` when not evaluated at this sample.
+    pub correctness: Option<Correctness>,
+    /// p99 latency (ms) of the batches that became visible since the previous sample.
+    pub latency_p99_ms: Option<f64>,
+}
+
+/// One workload's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadReport {
+    pub name: String,
+    /// Cells in the oracle's answer.
+    pub oracle_cells: u64,
+    pub lambda: WorkloadFigures,
+    pub kappa: WorkloadFigures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadFigures {
+    pub correctness: Correctness,
+    pub reprocess_seconds: Option<f64>,
+    pub complexity: Complexity,
+}
+
+/// One run of the Lambda batch layer during the live phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchRun {
+    pub workload: String,
+    /// Seconds since the feed started.
+    pub started_s: f64,
+    pub finished_s: f64,
+    /// Records below the horizon (what the run read).
+    pub horizon_records: u64,
+}
