@@ -70,6 +70,19 @@ pub struct JobConfig {
     pub fetch_limits: FetchLimits,
     /// Make this version the serving one after its first table write, if no version is.
     pub serve_if_none: bool,
+    /// Called first on every worker thread the job starts (e.g. to name or account the
+    /// thread's resources).
+    pub on_thread_start: Option<ThreadHook>,
+}
+
+/// A function run at the start of each of a job's worker threads.
+#[derive(Clone)]
+pub struct ThreadHook(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for ThreadHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadHook")
+    }
 }
 
 impl JobConfig {
@@ -94,6 +107,7 @@ impl JobConfig {
             checkpoint_records: 100_000,
             fetch_limits: FetchLimits::default(),
             serve_if_none: true,
+            on_thread_start: None,
         }
     }
 
@@ -423,6 +437,9 @@ impl Job {
             let handle = thread::Builder::new()
                 .name(format!("kappa-{}-{i}", inner.name))
                 .spawn(move || {
+                    if let Some(hook) = &inner.config.on_thread_start {
+                        (hook.0)();
+                    }
                     let r = worker(&inner, m, mode);
                     if let Err(e) = &r {
                         inner.shared.lock().errors.push(e.to_string());
@@ -560,6 +577,9 @@ impl Job {
         shared.open.insert(partition, p.open);
         shared.checkpoints.insert(partition, p.checkpoint);
         shared.generation += 1;
+        drop(shared);
+        // What the table shows moved: wake `wait_checkpointed`.
+        self.inner.changed.notify_all();
         Ok(())
     }
 }
@@ -619,6 +639,35 @@ impl RunningJob {
             }
             if inner.changed.wait_until(&mut shared, deadline).timed_out() {
                 return Ok(self.job.status_of(&shared).caught_up);
+            }
+        }
+    }
+
+    /// Block until every partition's last checkpoint — what [`Job::table`] shows — is at
+    /// or past `target` (offsets per partition), or a worker failed, or `timeout` passed.
+    /// Returns whether the table covers `target`.
+    pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let inner = &self.job.inner;
+        let covered = |shared: &Shared| {
+            target.iter().enumerate().all(|(p, &t)| {
+                t == 0
+                    || shared
+                        .checkpoints
+                        .get(&(p as u32))
+                        .is_some_and(|c| c.offset >= t)
+            })
+        };
+        let mut shared = inner.shared.lock();
+        loop {
+            if let Some(e) = shared.errors.first() {
+                return Err(KappaError::Worker(e.clone()));
+            }
+            if covered(&shared) {
+                return Ok(true);
+            }
+            if inner.changed.wait_until(&mut shared, deadline).timed_out() {
+                return Ok(covered(&shared));
             }
         }
     }

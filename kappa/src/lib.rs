@@ -163,8 +163,8 @@ mod window_state;
 pub use error::{KappaError, Result};
 pub use job::{
     DEFAULT_DEDUP_WINDOW_MS, DEFAULT_WATERMARK_BOUND_MS, Job, JobConfig, JobReport, JobStatus,
-    OperatorFactory, PartitionStatus, RunningJob, StoreKind, changelog_topic, group_name, job_name,
-    late_topic, state_dir,
+    OperatorFactory, PartitionStatus, RunningJob, StoreKind, ThreadHook, changelog_topic,
+    group_name, job_name, late_topic, state_dir,
 };
 pub use operator::{Context, Operator, WindowAggregate};
 pub use reprocess::{ReprocessReport, reprocess, retire};
