@@ -29,6 +29,7 @@
 //! The JSON the run writes is [`report::Report`]; its schema is documented there.
 
 pub mod error;
+pub mod html;
 pub mod report;
 
 pub use error::{CompareError, Result};
