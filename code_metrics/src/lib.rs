@@ -32,9 +32,10 @@
 //!   `vec![x; n]`…) count for `loc` only. Decisions outside any function (a `const`
 //!   initializer) count for none.
 //!
-//! These follow McCabe's definition as tools such as rust-code-analysis apply it to
-//! Rust (one per branch of control flow, short-circuit operators and `?` included);
-//! the choices this crate makes where tools differ are the ones above.
+//! This is McCabe's definition as code-metrics tools apply it to Rust: one per branch of
+//! control flow, short-circuit operators and `?` included. Tools differ in details (some
+//! count `loop`, or every match arm rather than every arm beyond the first); the choices
+//! made here are the ones listed above.
 //!
 //! ## Selecting
 //! See [`Selector`]: `name`, `Type::method`, `impl Type`, `impl Trait for Type`,
