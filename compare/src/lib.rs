@@ -28,6 +28,7 @@
 //!
 //! The JSON the run writes is [`report::Report`]; its schema is documented there.
 
+pub mod complexity;
 pub mod error;
 pub mod html;
 pub mod report;
