@@ -378,6 +378,73 @@ pub fn complexity(workload: &Workload) -> code_metrics::Result<(Complexity, Comp
     Ok((measure(LAMBDA_CORE, lambda)?, measure(KAPPA_CORE, kappa)?))
 }
 
+/// The code each pipeline needs for all of `workloads` together: the union of their
+/// items, each line and function once (a function whose arms are selected per workload
+/// is measured with the union of those arms).
+pub fn complexity_of(workloads: &[Workload]) -> code_metrics::Result<(Complexity, Complexity)> {
+    let (mut lambda, mut kappa) = (Selection::new(), Selection::new());
+    for w in workloads {
+        let (l, k) = specific(w);
+        lambda.extend(l);
+        kappa.extend(k);
+    }
+    Ok((
+        measure(LAMBDA_CORE, union(lambda))?,
+        measure(KAPPA_CORE, union(kappa))?,
+    ))
+}
+
+/// One selector per item: `f [A]` and `f [B]` become `f [A, B]`; `f` alone wins over any
+/// arm filter of `f`.
+fn union(selection: Selection) -> Selection {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut order: Vec<(&'static Source, String)> = Vec::new();
+    let mut arms: BTreeMap<(&'static str, String), Option<BTreeSet<String>>> = BTreeMap::new();
+    for (src, items) in selection {
+        for item in items {
+            let (base, filter) = match item.split_once('[') {
+                Some((b, f)) => (
+                    b.trim().to_owned(),
+                    Some(
+                        f.trim_end_matches(']')
+                            .split(',')
+                            .map(|v| v.trim().to_owned())
+                            .collect::<BTreeSet<_>>(),
+                    ),
+                ),
+                None => (item.trim().to_owned(), None),
+            };
+            let key = (src.path, base.clone());
+            match arms.get_mut(&key) {
+                None => {
+                    order.push((src, base));
+                    arms.insert(key, filter);
+                }
+                Some(existing) => match (existing.as_mut(), filter) {
+                    (Some(set), Some(more)) => set.extend(more),
+                    (Some(_), None) => *existing = None,
+                    (None, _) => {}
+                },
+            }
+        }
+    }
+    let mut out: Selection = Vec::new();
+    for (src, base) in order {
+        let item = match &arms[&(src.path, base.clone())] {
+            None => base,
+            Some(set) => format!(
+                "{base} [{}]",
+                set.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        match out.iter_mut().find(|(s, _)| s.path == src.path) {
+            Some((_, items)) => items.push(item),
+            None => out.push((src, vec![item])),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +476,24 @@ mod tests {
         &KAPPA_WINDOW_STATE,
         &KAPPA_TASK,
     ];
+
+    #[test]
+    fn several_workloads_together_count_shared_code_once() -> anyhow::Result<()> {
+        let q5 = Workload::BuiltIn(BuiltIn::NexmarkQ5);
+        let q7 = Workload::BuiltIn(BuiltIn::NexmarkQ7);
+        let (l5, k5) = complexity(&q5)?;
+        let (l7, k7) = complexity(&q7)?;
+        let (l, k) = complexity_of(&[q5.clone(), q7])?;
+        for (both, one, other) in [(&l, &l5, &l7), (&k, &k5, &k7)] {
+            // More than either alone, less than the two added (the core is shared).
+            assert!(both.loc > one.loc.max(other.loc), "{both:?}");
+            assert!(both.loc < one.loc + other.loc);
+            assert!(both.cyclomatic <= one.cyclomatic + other.cyclomatic);
+        }
+        // One workload alone is the same as `complexity`.
+        assert_eq!(complexity_of(std::slice::from_ref(&q5))?, complexity(&q5)?);
+        Ok(())
+    }
 
     #[test]
     fn every_workload_resolves_with_figures_above_zero() -> anyhow::Result<()> {

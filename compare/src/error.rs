@@ -19,6 +19,8 @@ pub enum CompareError {
     Serving(#[from] serving_layer::ServingError),
     #[error("kappa: {0}")]
     Kappa(#[from] kappa::KappaError),
+    #[error("code metrics: {0}")]
+    Metrics(#[from] code_metrics::MetricsError),
     #[error("oracle: {0}")]
     Oracle(#[from] oracle::OracleError),
     #[error("{what}: {source}")]

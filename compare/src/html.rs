@@ -489,8 +489,8 @@ fn headline(out: &mut String, r: &Report) {
         Line::Figure(Row::new(
             "duplicates_removed",
             "duplicates removed",
-            u(l.correctness.duplicates_removed),
-            u(k.correctness.duplicates_removed),
+            l.correctness.duplicates_removed.map(|v| v as f64),
+            k.correctness.duplicates_removed.map(|v| v as f64),
             int_f,
             Better::Neither,
         )),
@@ -807,12 +807,14 @@ fn workload_lines(l: &WorkloadFigures, k: &WorkloadFigures) -> Vec<Line> {
             |c| c.late_dropped,
             Better::Lower,
         ),
-        count(
+        Line::Figure(Row::new(
             "duplicates_removed",
             "duplicates removed",
-            |c| c.duplicates_removed,
+            lc.duplicates_removed.map(|v| v as f64),
+            kc.duplicates_removed.map(|v| v as f64),
+            int_f,
             Better::Neither,
-        ),
+        )),
         Line::Group("Reprocessing and code"),
         Line::Figure(Row::new(
             "reprocess_seconds",
@@ -1628,7 +1630,7 @@ mod tests {
             mean_abs_error: 0.0425,
             max_rel_error: 0.125,
             late_dropped: late,
-            duplicates_removed: 211,
+            duplicates_removed: if late > 0 { Some(211) } else { None },
         }
     }
 
@@ -1699,6 +1701,7 @@ mod tests {
                 workloads: vec!["pageviews_per_minute".into(), "top<k> & co".into()],
                 events: 123_457,
                 rate_eps: 20_000,
+                event_rate_eps: 20_000,
                 partitions: 6,
                 seed: 4242,
                 out_of_order: 0.05,
@@ -1726,6 +1729,12 @@ mod tests {
                 feed_seconds: 6.5,
                 records_fed: 125_926,
                 records_total: 125_926,
+                arrivals: crate::report::Arrivals {
+                    in_order: 110_000,
+                    out_of_order: 11_000,
+                    late: 2_457,
+                    duplicates: 2_469,
+                },
                 interrupted: false,
                 peak_rss_bytes: Some(314_572_800),
                 harness_cpu_seconds: 1.125,

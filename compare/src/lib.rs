@@ -28,10 +28,17 @@
 //!
 //! The JSON the run writes is [`report::Report`]; its schema is documented there.
 
+pub mod alloc;
 pub mod complexity;
 pub mod error;
 pub mod html;
+pub mod live;
 pub mod report;
+pub mod resources;
+pub mod run;
+pub mod verdict;
 
 pub use error::{CompareError, Result};
+pub use live::LiveLambda;
 pub use report::Report;
+pub use run::{CompareOptions, Phase, Progress, Source, run};

@@ -59,6 +59,8 @@ pub struct Params {
     pub events: u64,
     /// Records appended per second of wall clock during the feed.
     pub rate_eps: u64,
+    /// Events per second of event time (the modelled clock).
+    pub event_rate_eps: u64,
     pub partitions: u32,
     pub seed: u64,
     pub out_of_order: f64,
@@ -96,6 +98,8 @@ pub struct RunInfo {
     pub records_fed: u64,
     /// Records in the topic at the end.
     pub records_total: u64,
+    /// How the fed records arrived (all zero without a feed).
+    pub arrivals: Arrivals,
     /// Stopped by Ctrl-C: the figures cover what ran until then.
     pub interrupted: bool,
     /// Peak resident memory of the whole process (both pipelines, the log, the harness).
@@ -175,8 +179,9 @@ pub struct Correctness {
     /// Events the pipeline did not count because they came later than it accepts
     /// (Kappa: beyond the allowed lateness; Lambda drops none).
     pub late_dropped: u64,
-    /// Duplicate records (same event id) the pipeline removed.
-    pub duplicates_removed: u64,
+    /// Duplicate records (same event id) the pipeline removed; `null` where the
+    /// pipeline does not count them (Lambda's speed layer drops them without counting).
+    pub duplicates_removed: Option<u64>,
 }
 
 /// Source size and complexity (see the `code_metrics` crate for how it is counted).
@@ -238,4 +243,16 @@ pub struct BatchRun {
     pub finished_s: f64,
     /// Records below the horizon (what the run read).
     pub horizon_records: u64,
+}
+
+/// How the fed records arrived, as the generator made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Arrivals {
+    pub in_order: u64,
+    /// Up to `max_delay_ms` after their event time.
+    pub out_of_order: u64,
+    /// `late_delay_ms` to twice that after their event time.
+    pub late: u64,
+    /// Second copies of an event (same id).
+    pub duplicates: u64,
 }

@@ -34,7 +34,7 @@ fn correctness(cells: u64, exact_cells: u64, late_dropped: u64) -> Correctness {
         mean_abs_error: 0.0731,
         max_rel_error: 0.2,
         late_dropped,
-        duplicates_removed: 1203,
+        duplicates_removed: Some(1203),
     }
 }
 
@@ -100,6 +100,7 @@ fn fixture() -> Report {
             workloads: names.iter().map(|s| s.to_string()).collect(),
             events: 400_000,
             rate_eps: 20_000,
+            event_rate_eps: 20_000,
             partitions: 4,
             seed: 99,
             out_of_order: 0.1,
@@ -127,6 +128,12 @@ fn fixture() -> Report {
             feed_seconds: 20.0,
             records_fed: 404_000,
             records_total: 404_000,
+            arrivals: compare::report::Arrivals {
+                in_order: 360_000,
+                out_of_order: 36_000,
+                late: 4_000,
+                duplicates: 4_000,
+            },
             interrupted: false,
             peak_rss_bytes: Some(734_003_200),
             harness_cpu_seconds: 2.75,

@@ -457,6 +457,35 @@ impl Job {
         })
     }
 
+    /// Block until every partition's last checkpoint — what [`Job::table`] shows — is at
+    /// or past `target` (offsets per partition), or a worker failed, or `timeout` passed.
+    /// Returns whether the table covers `target`.
+    pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let inner = &self.inner;
+        let covered = |shared: &Shared| {
+            target.iter().enumerate().all(|(p, &t)| {
+                t == 0
+                    || shared
+                        .checkpoints
+                        .get(&(p as u32))
+                        .is_some_and(|c| c.offset >= t)
+            })
+        };
+        let mut shared = inner.shared.lock();
+        loop {
+            if let Some(e) = shared.errors.first() {
+                return Err(KappaError::Worker(e.clone()));
+            }
+            if covered(&shared) {
+                return Ok(true);
+            }
+            if inner.changed.wait_until(&mut shared, deadline).timed_out() {
+                return Ok(covered(&shared));
+            }
+        }
+    }
+
     /// The job's progress now.
     pub fn status(&self) -> JobStatus {
         let shared = self.inner.shared.lock();
@@ -643,33 +672,9 @@ impl RunningJob {
         }
     }
 
-    /// Block until every partition's last checkpoint — what [`Job::table`] shows — is at
-    /// or past `target` (offsets per partition), or a worker failed, or `timeout` passed.
-    /// Returns whether the table covers `target`.
+    /// See [`Job::wait_checkpointed`].
     pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        let deadline = Instant::now() + timeout;
-        let inner = &self.job.inner;
-        let covered = |shared: &Shared| {
-            target.iter().enumerate().all(|(p, &t)| {
-                t == 0
-                    || shared
-                        .checkpoints
-                        .get(&(p as u32))
-                        .is_some_and(|c| c.offset >= t)
-            })
-        };
-        let mut shared = inner.shared.lock();
-        loop {
-            if let Some(e) = shared.errors.first() {
-                return Err(KappaError::Worker(e.clone()));
-            }
-            if covered(&shared) {
-                return Ok(true);
-            }
-            if inner.changed.wait_until(&mut shared, deadline).timed_out() {
-                return Ok(covered(&shared));
-            }
-        }
+        self.job.wait_checkpointed(target, timeout)
     }
 
     /// Stop: every task checkpoints, the table is written, the threads end.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod compare_cmd;
 mod consume;
 mod datasets_cmd;
 mod demo;
@@ -39,6 +40,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the Lambda and the Kappa pipeline side by side on one log and compare their
+    /// latency, freshness, throughput, resources, correctness, reprocessing and code.
+    Compare(Box<compare_cmd::CompareArgs>),
     /// Create, list, describe and delete topics.
     #[command(subcommand)]
     Topic(topic::TopicCommand),
@@ -69,6 +73,10 @@ enum Command {
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
 }
+
+// Heap accounting by pipeline for `lk compare` (see `compare::alloc`).
+#[global_allocator]
+static ALLOC: compare::alloc::CountingAlloc = compare::alloc::CountingAlloc;
 
 /// Let a closed pipe (`lk consume … | head`) end the process quietly, as it does for
 /// other Unix tools, instead of making every later `println!` panic.
@@ -112,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let open = || open_log(&cli.data, options.clone());
     match cli.command {
+        Command::Compare(args) => compare_cmd::run(*args, &cli.data, open()?),
         Command::Topic(cmd) => topic::run(cmd, open),
         Command::Produce(args) => produce::run(args, open),
         Command::Consume(args) => consume::run(args, open),

@@ -278,7 +278,7 @@ async fn rows(
                 let snapshot = match state.live.as_ref().filter(|l| l.workload.name() == name) {
                     Some(live) => live
                         .snapshot(state.log.as_ref())
-                        .map_err(ApiError::internal)?,
+                        .map_err(|e| ApiError::internal(e.into()))?,
                     None => lambda_from_files(&state.data, &workload, None, state.log.as_ref())
                         .map_err(ApiError::internal)?
                         .ok_or_else(|| no_views("Lambda views"))?,
