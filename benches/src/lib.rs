@@ -1,6 +1,8 @@
-//! What the latency benches (`benches/wakeup.rs`, `benches/lambda_latency.rs`) share: the
-//! command line `cargo bench` passes to a `harness = false` bench, and the summary of an
-//! HDR histogram of latencies. The criterion benches need nothing from here.
+//! What the latency benches (`benches/wakeup.rs`, `benches/lambda_latency.rs`,
+//! `benches/kappa_latency.rs`) and the other `harness = false` benches share: the command
+//! line `cargo bench` passes to them, and the summary of an HDR histogram of latencies.
+//! Of the criterion benches, `compare` uses [`filter`] to skip the set-up of workloads a
+//! filter leaves out.
 
 use hdrhistogram::Histogram;
 
@@ -76,6 +78,15 @@ pub fn bench_mode(name: &str, args: &[String]) -> Option<bool> {
         println!("{name}: bench");
         return None;
     }
+    if filter(args).is_some_and(|f| !name.contains(f) && !f.contains(name)) {
+        return None;
+    }
+    Some(args.iter().any(|a| a == "--bench"))
+}
+
+/// The filter among a bench's arguments (the last argument that is neither an option nor
+/// an option's value), if any.
+pub fn filter(args: &[String]) -> Option<&str> {
     let mut filter = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -85,10 +96,7 @@ pub fn bench_mode(name: &str, args: &[String]) -> Option<bool> {
             filter = Some(a.as_str());
         }
     }
-    if filter.is_some_and(|f| !name.contains(f) && !f.contains(name)) {
-        return None;
-    }
-    Some(args.iter().any(|a| a == "--bench"))
+    filter
 }
 
 #[cfg(test)]
@@ -114,6 +122,11 @@ mod tests {
             Some(true)
         );
         assert_eq!(bench_mode("wakeup", &args(&["--list"])), None);
+        assert_eq!(
+            filter(&args(&["--bench", "-b", "before", "end_to_end"])),
+            Some("end_to_end")
+        );
+        assert_eq!(filter(&args(&["--bench", "--baseline", "before"])), None);
     }
 
     #[test]
