@@ -34,17 +34,17 @@ pub fn verdict(r: &Report) -> Vec<String> {
     if r.run.interrupted {
         v.push("The run was interrupted: the figures cover the records fed until then.".to_owned());
     }
-    if let (Some(ll), Some(kl)) = (l.latency_ms, k.latency_ms) {
-        if let Some((who, ratio)) = better(true, ll.p99, kl.p99) {
-            v.push(format!(
-                "Latency: {who} showed new records sooner — p99 {:.1} ms (Lambda) vs {:.1} ms (Kappa), {} lower; medians {:.1} vs {:.1} ms.",
-                ll.p99,
-                kl.p99,
-                times(ratio),
-                ll.p50,
-                kl.p50
-            ));
-        }
+    if let (Some(ll), Some(kl)) = (l.latency_ms, k.latency_ms)
+        && let Some((who, ratio)) = better(true, ll.p99, kl.p99)
+    {
+        v.push(format!(
+            "Latency: {who} showed new records sooner — p99 {:.1} ms (Lambda) vs {:.1} ms (Kappa), {} lower; medians {:.1} vs {:.1} ms.",
+            ll.p99,
+            kl.p99,
+            times(ratio),
+            ll.p50,
+            kl.p50
+        ));
     }
     let (lc, kc) = (&l.correctness, &k.correctness);
     let exact = |c: &crate::report::Correctness| c.exact_cells == c.cells;
