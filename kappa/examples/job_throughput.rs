@@ -1,7 +1,7 @@
 //! Kappa processing throughput: generate YSB events into an embedded log, run the
 //! `ysb-campaign-10s` job from offset 0 until caught up, and print the rate.
 //!
-//! `cargo run --release -p kappa --example throughput -- [EVENTS] [PARTITIONS] [WORKERS]`
+//! `cargo run --release -p kappa --example job_throughput -- [EVENTS] [PARTITIONS] [WORKERS]`
 
 use std::sync::Arc;
 use std::time::Instant;
