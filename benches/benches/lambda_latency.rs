@@ -35,66 +35,25 @@
 //! 0.2 s checks that the machinery works. Criterion's options are accepted and ignored;
 //! a filter that does not match `lambda_latency` skips the bench.
 
+#[path = "common/ysb_schedule.rs"]
+mod ysb_schedule;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, ensure};
-use datasets::{DatasetKind, GenerateOptions, Generator, YsbCampaigns};
 use hdrhistogram::Histogram;
 use lk_benches::{format_summary, median, summarize};
-use master_log::{EmbeddedLog, Log, NewRecord, TopicConfig, partition_for_key};
+use master_log::{EmbeddedLog, Log, TopicConfig};
 use speed_layer::{SpeedConfig, SpeedLayer};
 use workloads::{BuiltIn, Workload};
+use ysb_schedule::{BATCH, PACE, PARTITIONS, Plan, Schedule, TOPIC, prepare};
 
-const TOPIC: &str = "ysb";
-const PARTITIONS: u32 = 4;
-/// Events per batch, and batches per second: 100,000 events/s.
-const BATCH: usize = 100;
-const PACE: Duration = Duration::from_millis(1);
 /// The observer gives up on a batch after waiting this long for it (rather than hanging
 /// if the speed layer stopped).
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone, Copy)]
-struct Plan {
-    batches: usize,
-    runs: usize,
-}
-
-/// The events of one run, batched, with per batch the end offsets (per partition) that
-/// cover it.
-struct Schedule {
-    batches: Vec<Vec<NewRecord>>,
-    targets: Vec<Vec<u64>>,
-}
-
-fn prepare(plan: Plan, sidecars: &Path) -> Result<Schedule> {
-    let events = (plan.batches * BATCH) as u64;
-    let opts = GenerateOptions {
-        partitions: PARTITIONS,
-        event_rate: Some(100_000),
-        ..GenerateOptions::new(DatasetKind::Ysb, TOPIC, events)
-    };
-    YsbCampaigns::new(opts.seed).write_csv(&sidecars.join(format!("{TOPIC}.campaigns.csv")))?;
-    let records: Vec<NewRecord> = Generator::new(&opts)?
-        .map(|r| r.map(|r| NewRecord::keyed(r.key, r.value, r.event_time)))
-        .collect::<datasets::Result<_>>()?;
-    ensure!(records.len() as u64 == events, "one record per event");
-    let mut ends = vec![0u64; PARTITIONS as usize];
-    let mut batches = Vec::with_capacity(plan.batches);
-    let mut targets = Vec::with_capacity(plan.batches);
-    for chunk in records.chunks(BATCH) {
-        for r in chunk {
-            let key = r.key.as_deref().expect("keyed");
-            ends[partition_for_key(key, PARTITIONS) as usize] += 1;
-        }
-        batches.push(chunk.to_vec());
-        targets.push(ends.clone());
-    }
-    Ok(Schedule { batches, targets })
-}
 
 /// One run: a fresh log, a speed layer following it, a paced producer, an observer.
 /// Returns the latency histogram (ns) and the producer's largest lag behind schedule.
@@ -185,17 +144,7 @@ fn main() -> Result<()> {
     let Some(full) = lk_benches::bench_mode("lambda_latency", &args) else {
         return Ok(());
     };
-    let plan = if full {
-        Plan {
-            batches: 10_000,
-            runs: 3,
-        }
-    } else {
-        Plan {
-            batches: 200,
-            runs: 1,
-        }
-    };
+    let plan = Plan::for_mode(full);
     let sidecars = tempfile::tempdir()?;
     let w = prepare(plan, sidecars.path())?;
     println!(
