@@ -161,7 +161,7 @@ struct Seen {
     /// Batches and records visible so far.
     batches: AtomicU64,
     records: AtomicU64,
-    /// Largest event… no: latency samples (visible at, latency) for the timeline.
+    /// Latency samples (visible at, latency), for the timeline.
     samples: Mutex<Vec<(Duration, Duration)>>,
     hist: Mutex<Option<Histogram<u64>>>,
     last_visible: Mutex<Option<Instant>>,
