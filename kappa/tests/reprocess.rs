@@ -52,9 +52,15 @@ fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
             }
         })
     };
+    // Small fetches: each task checkpoints (and the table is written) several times
+    // during the replay, whatever the timing of the two workers.
     let config = kappa::JobConfig {
         version: 2,
         checkpoint_records: 500,
+        fetch_limits: master_log::FetchLimits {
+            max_records: 200,
+            ..master_log::FetchLimits::default()
+        },
         ..fx.config(&kdir, lateness)
     };
     let mut ticks = 0;
