@@ -268,9 +268,28 @@ pub fn run(
 
     // ---- Kappa: one job per workload ----
     let kappa_dir = work.join("kappa");
+    // The harness' Kappa jobs live in their own namespace on the log, apart from the
+    // user's jobs of the same workloads (`lk kappa run`); what a previous comparison over
+    // this topic left there (changelogs, late events) is removed first, or the jobs would
+    // restore its state and offsets.
+    let namespace = if topic.starts_with("compare.") {
+        topic.clone()
+    } else {
+        format!("compare.{topic}")
+    };
+    for w in &workloads {
+        for version in [1, 2] {
+            let config = kappa::JobConfig {
+                namespace: Some(namespace.clone()),
+                ..kappa::JobConfig::new(&topic, &kappa_dir, &opts.sidecar_dir)
+            };
+            kappa::retire(log.as_ref(), &config, w.name(), version)?;
+        }
+    }
     let mut jobs = Vec::new();
     for w in &workloads {
         let config = kappa::JobConfig {
+            namespace: Some(namespace.clone()),
             workers: opts.kappa_workers,
             watermark_bound_ms: opts.watermark_bound(),
             allowed_lateness_ms: opts.allowed_lateness_ms,
@@ -669,6 +688,7 @@ pub fn run(
                 allowed_lateness_ms: opts.allowed_lateness_ms,
                 checkpoint_interval: opts.checkpoint_interval,
                 serve_if_none: false,
+                namespace: Some(namespace.clone()),
                 ..kappa::JobConfig::new(&topic, work.join("reprocess"), &opts.sidecar_dir)
             };
             let t = Instant::now();

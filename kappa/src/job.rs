@@ -73,6 +73,11 @@ pub struct JobConfig {
     /// Called first on every worker thread the job starts (e.g. to name or account the
     /// thread's resources).
     pub on_thread_start: Option<ThreadHook>,
+    /// Keeps this job's topics and group apart from other jobs of the same workload and
+    /// version on the same log (Kafka Streams' `application.id`): with `Some(ns)` they
+    /// are named after `ns.WORKLOAD.vN` instead of `WORKLOAD.vN` (see
+    /// [`JobConfig::log_name`]). The table keeps its name `WORKLOAD.vN` in [`Self::dir`].
+    pub namespace: Option<String>,
 }
 
 /// A function run at the start of each of a job's worker threads.
@@ -108,6 +113,17 @@ impl JobConfig {
             fetch_limits: FetchLimits::default(),
             serve_if_none: true,
             on_thread_start: None,
+            namespace: None,
+        }
+    }
+
+    /// The name a job of this configuration has on the log — its changelog and
+    /// late-events topics and its consumer group are named after it: `job` itself, or
+    /// `namespace.job`.
+    pub fn log_name(&self, job: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}.{job}"),
+            None => job.to_owned(),
         }
     }
 
@@ -323,8 +339,8 @@ impl Job {
     ) -> Result<Job> {
         config.validate()?;
         let name = job_name(workload.name(), config.version);
-        let changelog = changelog_topic(&name);
-        let late = late_topic(&name);
+        let changelog = changelog_topic(&config.log_name(&name));
+        let late = late_topic(&config.log_name(&name));
         for t in [&changelog, &late] {
             master_log::validate_name(t)
                 .map_err(|e| KappaError::Config(format!("job {name}: {e}")))?;
@@ -361,7 +377,7 @@ impl Job {
         Ok(Job {
             inner: Arc::new(Inner {
                 log,
-                group: group_name(&name),
+                group: group_name(&config.log_name(&name)),
                 workload,
                 config,
                 name,
@@ -922,5 +938,12 @@ mod tests {
         for t in [changelog_topic(&job), late_topic(&job)] {
             master_log::validate_name(&t).unwrap();
         }
+        let mut config = JobConfig::new("views", "kappa", "datasets");
+        assert_eq!(config.log_name(&job), job);
+        config.namespace = Some("compare.views".into());
+        assert_eq!(
+            changelog_topic(&config.log_name(&job)),
+            "kappa.compare.views.top-pages-hourly.v3.changelog"
+        );
     }
 }

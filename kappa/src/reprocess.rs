@@ -103,7 +103,8 @@ pub fn retire(log: &dyn Log, config: &JobConfig, workload: &str, version: u32) -
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(format!("delete {}", state.display()))(e)),
     }
-    for topic in [changelog_topic(&job), late_topic(&job)] {
+    let on_log = config.log_name(&job);
+    for topic in [changelog_topic(&on_log), late_topic(&on_log)] {
         match log.delete_topic(&topic) {
             Ok(()) | Err(LogError::UnknownTopic(_)) => {}
             Err(e) => return Err(e.into()),
