@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use compare::{CompareOptions, Phase, Progress, Source};
 use indicatif::{ProgressBar, ProgressStyle};
-use master_log::{EmbeddedLog, Log};
+use master_log::Log;
 use workloads::Workload;
 
 use crate::datasets_cmd::sidecar_dir;
@@ -158,10 +158,9 @@ impl Bar {
     }
 }
 
-pub fn run(a: CompareArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+pub fn run(a: CompareArgs, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
     let opts = options(&a, data)?;
     let stop = crate::stop_flag()?;
-    let log: Arc<dyn Log> = Arc::new(log);
     let bar = ProgressBar::new(opts.events);
     bar.set_style(
         ProgressStyle::with_template(

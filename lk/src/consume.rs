@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use master_log::{AssignmentStrategy, Consumer, EmbeddedLog, Log, Record, StartFrom};
+use master_log::{AssignmentStrategy, Consumer, Log, Record, StartFrom};
 
 use crate::text::{escape_field, json_bytes, rfc3339_ms};
 
@@ -61,7 +61,7 @@ fn parse_offsets(specs: &[String]) -> anyhow::Result<BTreeMap<u32, u64>> {
 
 pub fn run(
     args: ConsumeArgs,
-    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+    open: impl Fn() -> anyhow::Result<Arc<dyn Log>>,
 ) -> anyhow::Result<ExitCode> {
     let idle = args
         .idle_timeout
@@ -81,7 +81,7 @@ pub fn run(
     if args.group.is_some() && !offsets.is_empty() {
         anyhow::bail!("--offset and --group do not go together: a group reads what it is assigned");
     }
-    let log: Arc<dyn Log> = Arc::new(open()?);
+    let log = open()?;
     let mut consumer = match &args.group {
         Some(g) => Consumer::join(log, g, &args.topic, AssignmentStrategy::Range, start)?,
         None => {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use datasets::{Phase, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
-use master_log::{EmbeddedLog, parse_duration};
+use master_log::{Log, parse_duration};
 
 use crate::topic::Format;
 
@@ -133,7 +133,11 @@ pub struct GenerateArgs {
     format: Format,
 }
 
-pub fn generate(args: GenerateArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+pub fn generate(
+    args: GenerateArgs,
+    data: &Path,
+    log: std::sync::Arc<dyn Log>,
+) -> anyhow::Result<ExitCode> {
     let defaults = datasets::GenerateOptions::default();
     let opts = datasets::GenerateOptions {
         dataset: args.dataset.parse()?,
@@ -155,7 +159,7 @@ pub fn generate(args: GenerateArgs, data: &Path, log: EmbeddedLog) -> anyhow::Re
         ..defaults
     };
     let mut bar = Bar::new();
-    let summary = datasets::generate(&log, &opts, Some(&sidecar_dir(data)), &mut |p| {
+    let summary = datasets::generate(log.as_ref(), &opts, Some(&sidecar_dir(data)), &mut |p| {
         bar.update(p)
     })?;
     drop(bar);
@@ -243,7 +247,11 @@ pub struct IngestCsvArgs {
     format: Format,
 }
 
-pub fn ingest(cmd: IngestCommand, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+pub fn ingest(
+    cmd: IngestCommand,
+    data: &Path,
+    log: std::sync::Arc<dyn Log>,
+) -> anyhow::Result<ExitCode> {
     let IngestCommand::Csv(a) = cmd;
     let opts = datasets::ImportOptions {
         file: a.file,
@@ -263,7 +271,7 @@ pub fn ingest(cmd: IngestCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
         ..datasets::ImportOptions::default()
     };
     let mut bar = Bar::new();
-    let s = datasets::import_csv(&log, &opts, Some(&sidecar_dir(data)), &mut |p| {
+    let s = datasets::import_csv(log.as_ref(), &opts, Some(&sidecar_dir(data)), &mut |p| {
         bar.update(p)
     })?;
     drop(bar);
@@ -326,7 +334,11 @@ pub struct ExportArgs {
     to_time: Option<String>,
 }
 
-pub fn export(a: ExportArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+pub fn export(
+    a: ExportArgs,
+    data: &Path,
+    log: std::sync::Arc<dyn Log>,
+) -> anyhow::Result<ExitCode> {
     let opts = datasets::ExportOptions {
         topic: a.topic,
         from_ms: a
@@ -348,14 +360,14 @@ pub fn export(a: ExportArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<Ex
         (ExportFormat::Csv, true) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            datasets::export_csv(&log, &opts, Some(&side), &mut out, &mut hook)?
+            datasets::export_csv(log.as_ref(), &opts, Some(&side), &mut out, &mut hook)?
         }
         (ExportFormat::Csv, false) => {
-            datasets::export_csv_file(&log, &opts, Some(&side), &a.out, &mut hook)?
+            datasets::export_csv_file(log.as_ref(), &opts, Some(&side), &a.out, &mut hook)?
         }
         (ExportFormat::Parquet, true) => anyhow::bail!("Parquet needs a file: give --out PATH"),
         (ExportFormat::Parquet, false) => {
-            datasets::export_parquet(&log, &opts, Some(&side), &a.out, &mut hook)?
+            datasets::export_parquet(log.as_ref(), &opts, Some(&side), &a.out, &mut hook)?
         }
     };
     drop(bar);

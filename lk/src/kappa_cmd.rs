@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use master_log::{EmbeddedLog, Log};
+use master_log::Log;
 use workloads::Workload;
 
 use crate::datasets_cmd::sidecar_dir;
@@ -42,6 +42,11 @@ pub struct JobArgs {
     workers: usize,
     #[arg(long, value_enum, default_value_t = Store::Redb)]
     store: Store,
+    /// Name the job's changelog, late-events topic and consumer group `kappa.NS.…`
+    /// instead of `kappa.…`: keeps jobs of the same workload apart on a shared log
+    /// (Kafka Streams' application.id). Every process of one job must use the same.
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
 }
 
 impl JobArgs {
@@ -57,6 +62,7 @@ impl JobArgs {
                 Store::Redb => kappa::StoreKind::Redb,
                 Store::Memory => kappa::StoreKind::Memory,
             },
+            namespace: self.namespace.clone(),
             ..kappa::JobConfig::new(topic, kappa_dir(data), sidecar_dir(data))
         })
     }
@@ -136,8 +142,7 @@ fn print_report(r: &kappa::JobReport) {
     );
 }
 
-pub fn kappa(cmd: KappaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
-    let log: Arc<dyn Log> = Arc::new(log);
+pub fn kappa(cmd: KappaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
     match cmd {
         KappaCommand::Run {
             job,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use master_log::{EmbeddedLog, Log};
+use master_log::Log;
 use workloads::Workload;
 
 use crate::datasets_cmd::sidecar_dir;
@@ -101,7 +101,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("start the tokio runtime")
 }
 
-pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
     match cmd {
         LambdaCommand::Batch { w, every } => {
             let (workload, topic) = w.resolve(data)?;
@@ -113,7 +113,8 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
             let stop = crate::stop_flag()?;
             loop {
                 let started = Instant::now();
-                let view = batch_layer::recompute(&log, &workload, &topic, &sidecar_dir(data))?;
+                let view =
+                    batch_layer::recompute(log.as_ref(), &workload, &topic, &sidecar_dir(data))?;
                 let version = store.publish(&view)?;
                 println!(
                     "published batch view v{version} of {} over {topic}: horizon {:?}, {} records read, {} events, {} cells, in {:.2} s",
@@ -137,7 +138,6 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
         }
         LambdaCommand::Speed { w, until_caught_up } => {
             let (workload, topic) = w.resolve(data)?;
-            let log: Arc<dyn Log> = Arc::new(log);
             let speed = open_speed(data, log, &workload, &topic)?;
             let file = realtime_file(data, &workload);
             let runtime = runtime()?;
@@ -195,14 +195,13 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: EmbeddedLog) -> anyhow::Resu
 /// saved, so `lk query` and `lk serve` read the same answers after the process stops.
 fn run_all(
     data: &Path,
-    log: EmbeddedLog,
+    log: Arc<dyn Log>,
     workload: Workload,
     topic: String,
     period: Duration,
     until_caught_up: bool,
     addr: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
-    let log: Arc<dyn Log> = Arc::new(log);
     let speed = open_speed(data, log.clone(), &workload, &topic)?;
     let store = batch_store(data, &workload)?;
     let file = realtime_file(data, &workload);
@@ -356,7 +355,7 @@ pub struct QueryArgs {
     format: QueryFormat,
 }
 
-pub fn query(a: QueryArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<ExitCode> {
+pub fn query(a: QueryArgs, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
     let workload = Workload::resolve(&a.w.workload, data)?;
     let q = serving_layer::Query {
         key: a.key,
@@ -373,7 +372,8 @@ pub fn query(a: QueryArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<Exit
     };
     let answer = match a.pipeline {
         Pipeline::Lambda => {
-            let Some(snapshot) = lambda_from_files(data, &workload, a.w.topic.as_deref(), &log)?
+            let Some(snapshot) =
+                lambda_from_files(data, &workload, a.w.topic.as_deref(), log.as_ref())?
             else {
                 anyhow::bail!(
                     "workload {} has no Lambda views yet: run `lk lambda run --workload {}` (or `lk lambda batch` / `lk lambda speed`) first",
@@ -384,7 +384,8 @@ pub fn query(a: QueryArgs, data: &Path, log: EmbeddedLog) -> anyhow::Result<Exit
             snapshot.answer(&workload, &q)?
         }
         Pipeline::Kappa => {
-            let Some(answer) = crate::kappa_cmd::kappa_answer(data, &workload, &log, &q)? else {
+            let Some(answer) = crate::kappa_cmd::kappa_answer(data, &workload, log.as_ref(), &q)?
+            else {
                 anyhow::bail!(
                     "workload {} has no Kappa table yet: run `lk kappa run --workload {}` first",
                     workload.name(),

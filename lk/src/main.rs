@@ -1,7 +1,8 @@
 //! `lk`: the lambda-kappa command line.
 //!
-//! Every command opens the master log in the data directory (`--data`, default
-//! `./lk-data`), does its work and closes it. Errors print as one line on stderr and exit
+//! Every command opens the master log — the embedded engine in the data directory
+//! (`--data`, default `./lk-data`), or a Kafka-protocol cluster with `--log kafka://…`
+//! (see [`backend`]) — does its work and closes it. Errors print as one line on stderr and exit
 //! with status 1 (2 for a command line that does not parse).
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backend;
 mod compare_cmd;
 mod consume;
 mod datasets_cmd;
@@ -26,13 +28,13 @@ mod views;
 #[derive(Debug, Parser)]
 #[command(name = "lk", version, about, propagate_version = true)]
 struct Cli {
-    /// Data directory of the embedded log (and of everything else `lk` keeps).
+    /// Working directory: batch views, realtime views, Kappa state and tables, dataset
+    /// descriptions; and the embedded log itself unless --log names a cluster.
     #[arg(long, global = true, default_value = "lk-data", env = "LK_DATA")]
     data: PathBuf,
 
-    /// When appended data is forced to disk: always, never, or interval:DURATION.
-    #[arg(long, global = true, default_value = "never")]
-    fsync: String,
+    #[command(flatten)]
+    log: backend::LogArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -113,18 +115,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let fsync: master_log::FsyncPolicy = cli.fsync.parse()?;
-    let options = master_log::LogOptions {
-        fsync,
-        ..master_log::LogOptions::default()
-    };
-    let open = || open_log(&cli.data, options.clone());
+    cli.log.validate()?;
+    let open = || cli.log.open(&cli.data);
+    let embedded = cli.log.backend()? == backend::Backend::Embedded;
     match cli.command {
         Command::Compare(args) => compare_cmd::run(*args, &cli.data, open()?),
         Command::Topic(cmd) => topic::run(cmd, open),
         Command::Produce(args) => produce::run(args, open),
         Command::Consume(args) => consume::run(args, open),
-        Command::Demo(args) => demo::run(args, open),
+        Command::Demo(args) => demo::run(args, embedded.then_some(cli.data.as_path()), open),
         Command::Generate(args) => datasets_cmd::generate(args, &cli.data, open()?),
         Command::Ingest(cmd) => datasets_cmd::ingest(cmd, &cli.data, open()?),
         Command::Export(args) => datasets_cmd::export(args, &cli.data, open()?),
@@ -132,7 +131,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kappa(cmd) => kappa_cmd::kappa(cmd, &cli.data, open()?),
         Command::Query(args) => lambda_cmd::query(args, &cli.data, open()?),
         Command::Serve(args) => serve::run(args, &cli.data, open()?),
-        Command::Log(cmd) => log_cmd::run(cmd, &cli.data, open),
+        Command::Log(cmd) => {
+            anyhow::ensure!(
+                embedded,
+                "`lk log` checks and maintains the embedded log's files; on Kafka, \
+                 retention, compaction and checks are the brokers' (drop --log)"
+            );
+            log_cmd::run(cmd, &cli.data, || cli.log.open_embedded(&cli.data))
+        }
     }
 }
 
@@ -163,18 +169,6 @@ fn request_shutdown() {
     if let Some(tx) = SHUTDOWN.get() {
         tx.send_replace(true);
     }
-}
-
-/// Open the embedded log, reporting on stderr what recovery had to repair.
-fn open_log(
-    dir: &std::path::Path,
-    options: master_log::LogOptions,
-) -> anyhow::Result<master_log::EmbeddedLog> {
-    let log = master_log::EmbeddedLog::open_with(dir, options)?;
-    for issue in log.recovery_issues() {
-        eprintln!("lk: recovery: {}", text::describe_issue(issue));
-    }
-    Ok(log)
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::Args;
-use master_log::{Bytes, EmbeddedLog, Log, NewRecord, now_ms};
+use std::sync::Arc;
+
+use master_log::{Bytes, Log, NewRecord, now_ms};
 
 #[derive(Debug, Args)]
 pub struct ProduceArgs {
@@ -16,7 +18,7 @@ pub struct ProduceArgs {
 
 pub fn run(
     args: ProduceArgs,
-    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+    open: impl Fn() -> anyhow::Result<Arc<dyn Log>>,
 ) -> anyhow::Result<ExitCode> {
     let log = open()?;
     // Fail early on an unknown topic, before reading any input.

@@ -115,11 +115,11 @@ pub async fn serve(
 pub fn run(
     args: ServeArgs,
     data: &std::path::Path,
-    log: master_log::EmbeddedLog,
+    log: Arc<dyn master_log::Log>,
 ) -> anyhow::Result<ExitCode> {
     let state = Arc::new(ServeState {
         data: data.to_path_buf(),
-        log: Arc::new(log),
+        log,
         live: None,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use master_log::{EmbeddedLog, Log, TopicConfig};
+use std::sync::Arc;
+
+use master_log::{Log, TopicConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum TopicCommand {
@@ -54,7 +56,7 @@ pub struct CreateArgs {
 
 pub fn run(
     cmd: TopicCommand,
-    open: impl Fn() -> anyhow::Result<EmbeddedLog>,
+    open: impl Fn() -> anyhow::Result<Arc<dyn Log>>,
 ) -> anyhow::Result<ExitCode> {
     let log = open()?;
     match cmd {

@@ -4,26 +4,10 @@
 
 mod common;
 
-use common::{generate_pageviews, lk, pageviews_per_minute_oracle, stdout_of};
+use common::{generate_pageviews, lk, pageviews_per_minute_csv as oracle_csv, stdout_of};
 use tempfile::TempDir;
 
 const WORKLOAD: &str = "pageviews-per-minute";
-
-fn oracle_csv(dir: &TempDir) -> String {
-    let expected = pageviews_per_minute_oracle(dir);
-    assert!(expected.rows.len() > 50);
-    let mut want = String::from("window_start,window_end,page_id,views\n");
-    for r in &expected.rows {
-        want.push_str(&format!(
-            "{},{},{},{}\n",
-            workloads::rfc3339_millis(r.window.start),
-            workloads::rfc3339_millis(r.window.end),
-            r.key[0],
-            r.values[0]
-        ));
-    }
-    want
-}
 
 fn query_kappa(dir: &TempDir) -> String {
     stdout_of(lk(dir).args([

@@ -26,8 +26,12 @@ pub fn stdout_of(cmd: &mut Command) -> String {
 /// `lk generate pageviews` into topic `pageviews` (2 partitions, 20 events/s of event
 /// time) with out-of-order, late and duplicate events, as the pipelines' tests use it.
 pub fn generate_pageviews(dir: &TempDir, seed: &str, events: u32) -> Command {
-    let mut c = lk(dir);
-    c.args(["generate", "pageviews", "--topic", "pageviews", "--events"])
+    generate_pageviews_into(lk(dir), "pageviews", seed, events)
+}
+
+/// [`generate_pageviews`] through the `lk` command `c`, into `topic`.
+pub fn generate_pageviews_into(mut c: Command, topic: &str, seed: &str, events: u32) -> Command {
+    c.args(["generate", "pageviews", "--topic", topic, "--events"])
         .arg(events.to_string())
         .args([
             "--partitions",
@@ -114,4 +118,22 @@ pub fn pageviews_per_minute_oracle(dir: &TempDir) -> workloads::ResultSet {
         &dir.path().join("datasets"),
     )
     .unwrap()
+}
+
+/// The oracle's answer of `pageviews-per-minute` over `dir`'s `pageviews`, as `lk query
+/// --format csv` prints it.
+pub fn pageviews_per_minute_csv(dir: &TempDir) -> String {
+    let expected = pageviews_per_minute_oracle(dir);
+    assert!(expected.rows.len() > 50);
+    let mut want = String::from("window_start,window_end,page_id,views\n");
+    for r in &expected.rows {
+        want.push_str(&format!(
+            "{},{},{},{}\n",
+            workloads::rfc3339_millis(r.window.start),
+            workloads::rfc3339_millis(r.window.end),
+            r.key[0],
+            r.values[0]
+        ));
+    }
+    want
 }

@@ -1,0 +1,314 @@
+//! `lk --log kafka://…`: every command on a Kafka-protocol broker, with the same answers
+//! as on the embedded log.
+//!
+//! The broker's address comes from `LK_KAFKA_BROKERS` (`HOST:PORT`); the test command
+//! (`scripts/test.sh`) starts one through `scripts/with-kafka.sh`. Without it, the tests
+//! that need a broker fail: they never skip silently. Every test uses topics and job
+//! namespaces of its own, so they run side by side on one broker.
+#![cfg(feature = "kafka")]
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+use common::{
+    generate_pageviews, generate_pageviews_into, lk, pageviews_per_minute_csv, stdout_of,
+};
+use tempfile::TempDir;
+
+const WORKLOAD: &str = "pageviews-per-minute";
+
+fn brokers() -> String {
+    match std::env::var("LK_KAFKA_BROKERS") {
+        Ok(b) if !b.trim().is_empty() => b,
+        _ => panic!(
+            "LK_KAFKA_BROKERS is not set: these tests need a Kafka-protocol broker \
+             (HOST:PORT); run them through scripts/with-kafka.sh"
+        ),
+    }
+}
+
+/// `lk` on the test broker, with `dir` as its working directory. tansu needs the
+/// compatibility mode unless `LK_KAFKA_EXACT` says the broker is a real Kafka.
+fn on_kafka(dir: &TempDir) -> Command {
+    let mut c = lk(dir);
+    c.arg("--log")
+        .arg(format!("kafka://{}", brokers()))
+        .env_remove("LK_LOG_URI")
+        .env_remove("LK_KAFKA_TANSU_COMPAT");
+    if std::env::var_os("LK_KAFKA_EXACT").is_none() {
+        c.arg("--kafka-tansu-compat");
+    }
+    c
+}
+
+/// A name no other test, and no earlier run on the same broker, uses.
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos:08x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn query(mut c: Command, topic: &str, pipeline: &str) -> String {
+    stdout_of(c.args([
+        "query",
+        "--workload",
+        WORKLOAD,
+        "--topic",
+        topic,
+        "--pipeline",
+        pipeline,
+        "--format",
+        "csv",
+    ]))
+}
+
+/// Lambda (batch + speed + serving) and Kappa over a generated topic on Kafka give the
+/// oracle's answer, as they do over the same data on the embedded log.
+#[test]
+fn both_pipelines_answer_the_same_on_kafka_as_on_the_embedded_log() {
+    let embedded = TempDir::new().unwrap();
+    generate_pageviews(&embedded, "5", 3000).assert().success();
+    let want = pageviews_per_minute_csv(&embedded);
+
+    let work = TempDir::new().unwrap();
+    let topic = unique("pageviews");
+    let out = stdout_of(&mut generate_pageviews_into(
+        on_kafka(&work),
+        &topic,
+        "5",
+        3000,
+    ));
+    assert!(out.contains("3000"), "{out}");
+    // The generator's description of the topic is local, in --data.
+    assert!(
+        std::fs::read_dir(work.path().join("datasets"))
+            .unwrap()
+            .next()
+            .is_some()
+    );
+
+    stdout_of(on_kafka(&work).args([
+        "lambda",
+        "run",
+        "--workload",
+        WORKLOAD,
+        "--topic",
+        &topic,
+        "--until-caught-up",
+    ]));
+    assert_eq!(query(on_kafka(&work), &topic, "lambda"), want);
+
+    let namespace = unique("ns");
+    let run = stdout_of(on_kafka(&work).args([
+        "kappa",
+        "run",
+        "--workload",
+        WORKLOAD,
+        "--topic",
+        &topic,
+        "--namespace",
+        &namespace,
+        "--allowed-lateness",
+        "5m",
+        "--until-caught-up",
+    ]));
+    assert!(run.contains("0 late"), "{run}");
+    assert_eq!(query(on_kafka(&work), &topic, "kappa"), want);
+
+    // The job's changelog is a compacted topic on the cluster, named in its namespace.
+    let topics = stdout_of(on_kafka(&work).args(["topic", "list", "--internal"]));
+    let changelog = format!("kappa.{namespace}.{WORKLOAD}.v1.changelog");
+    assert!(topics.contains(&changelog), "{changelog} in\n{topics}");
+    let described = stdout_of(on_kafka(&work).args(["topic", "describe", &changelog]));
+    assert!(described.contains("compact"), "{described}");
+
+    // Reprocessing on Kafka: v2 from offset 0, switch-over, v1 retired with its topics.
+    let re = stdout_of(on_kafka(&work).args([
+        "kappa",
+        "reprocess",
+        "--workload",
+        WORKLOAD,
+        "--topic",
+        &topic,
+        "--namespace",
+        &namespace,
+        "--allowed-lateness",
+        "5m",
+    ]));
+    assert!(re.contains("into v2") && re.contains("retired v1"), "{re}");
+    assert_eq!(query(on_kafka(&work), &topic, "kappa"), want);
+    let topics = stdout_of(on_kafka(&work).args(["topic", "list", "--internal"]));
+    assert!(!topics.contains(&changelog), "{topics}");
+}
+
+/// Topics, produce and consume on Kafka: keys land in the same partitions, at the same
+/// offsets, as on the embedded log (librdkafka's murmur2 is the embedded partitioner).
+#[test]
+fn produce_and_consume_match_the_embedded_log_record_for_record() {
+    let embedded = TempDir::new().unwrap();
+    let work = TempDir::new().unwrap();
+    let topic = unique("lines");
+    let input: String = (0..300)
+        .map(|i| format!("member-{i}\tview {i}\n"))
+        .collect();
+    let mut outputs = Vec::new();
+    for backend in ["embedded", "kafka"] {
+        let cmd = || match backend {
+            "embedded" => lk(&embedded),
+            _ => on_kafka(&work),
+        };
+        let out = stdout_of(cmd().args(["topic", "create", &topic, "--partitions", "4"]));
+        assert!(out.contains("4 partitions"), "{backend}: {out}");
+        stdout_of(cmd().args(["produce", &topic]).write_stdin(input.clone()));
+        let out = stdout_of(cmd().args([
+            "consume",
+            &topic,
+            "--from-beginning",
+            "--max",
+            "300",
+            "--idle-timeout",
+            "10s",
+            "--format",
+            "json",
+        ]));
+        let mut records: Vec<(u64, u64, String, String)> = out
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["partition"].as_u64().unwrap(),
+                    v["offset"].as_u64().unwrap(),
+                    v["key"].as_str().unwrap().to_owned(),
+                    v["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        records.sort();
+        assert_eq!(records.len(), 300, "{backend}");
+        outputs.push(records);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let partitions: std::collections::BTreeSet<u64> = outputs[0].iter().map(|r| r.0).collect();
+    assert_eq!(partitions.len(), 4, "the keys spread over every partition");
+
+    let listed = stdout_of(on_kafka(&work).args(["topic", "list"]));
+    assert!(listed.contains(&topic), "{listed}");
+    let out = on_kafka(&work)
+        .args(["topic", "create", &topic, "--partitions", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&topic),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_of(on_kafka(&work).args(["topic", "delete", &topic]));
+}
+
+/// `lk compare` on Kafka: both pipelines follow a topic fed on the cluster and both are
+/// exact against the oracle.
+#[test]
+fn compare_runs_on_kafka() {
+    let work = TempDir::new().unwrap();
+    let json = work.path().join("report.json");
+    // The generated topic is `compare.ysb`, deleted and created again by each run.
+    let out = on_kafka(&work)
+        .args([
+            "compare",
+            "--dataset",
+            "ysb",
+            "--events",
+            "4000",
+            "--rate",
+            "8000",
+            "--event-rate",
+            "2000",
+            "--partitions",
+            "2",
+            "--batch-every",
+            "500ms",
+            "--checkpoint-every",
+            "100ms",
+            "--allowed-lateness",
+            "1m",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for p in ["lambda", "kappa"] {
+        assert_eq!(
+            report["pipelines"][p]["correctness"]["exact_fraction"], 1.0,
+            "{p}: {}",
+            report["pipelines"][p]
+        );
+    }
+}
+
+/// What does not apply to a cluster, or does not parse, is refused before connecting.
+#[test]
+fn embedded_only_commands_and_bad_log_flags_are_refused() {
+    let work = TempDir::new().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--log", "kafka://127.0.0.1:1", "log", "verify"],
+            "embedded log's files",
+        ),
+        (
+            &["--log", "file:///tmp/x", "topic", "list"],
+            "expected `embedded` or kafka://",
+        ),
+        (
+            &["--log", "kafka://nohost", "topic", "list"],
+            "without a port",
+        ),
+        (
+            &[
+                "--log",
+                "kafka://127.0.0.1:1",
+                "-X",
+                "group.id=x",
+                "topic",
+                "list",
+            ],
+            "group.id",
+        ),
+        (
+            &[
+                "--log",
+                "kafka://127.0.0.1:1",
+                "--kafka-acks",
+                "2",
+                "topic",
+                "list",
+            ],
+            "acks",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = lk(&work).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    // Nothing was created in the working directory by a refused command.
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
+}
