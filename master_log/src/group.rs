@@ -191,9 +191,13 @@ impl GroupMembership for EmbeddedMember {
         })
     }
 
-    fn commit(&self, offsets: &[(TopicPartition, u64)]) -> Result<()> {
-        // Hold the coordinator lock while committing so that no rebalance can slip in
-        // between the ownership check and the write.
+    fn commit_with(
+        &self,
+        offsets: &[(TopicPartition, u64)],
+        write: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        // Hold the coordinator lock while writing and committing so that no rebalance can
+        // slip in between the ownership check and the commit.
         let groups = self.log.coordinator().groups.lock();
         let state = groups
             .get(&self.group)
@@ -214,6 +218,7 @@ impl GroupMembership for EmbeddedMember {
                 });
             }
         }
+        write()?;
         let mut by_topic: BTreeMap<&str, Vec<(u32, u64)>> = BTreeMap::new();
         for (tp, o) in offsets {
             by_topic

@@ -118,7 +118,21 @@ pub trait GroupMembership: Send + Sync + fmt::Debug {
     /// Commit positions (the offset of the next record to read) for owned partitions.
     /// Fails with [`crate::LogError::Group`] when a partition is not owned by this member in
     /// the current generation (it was rebalanced away).
-    fn commit(&self, offsets: &[(TopicPartition, u64)]) -> Result<()>;
+    fn commit(&self, offsets: &[(TopicPartition, u64)]) -> Result<()> {
+        self.commit_with(offsets, &mut || Ok(()))
+    }
+    /// A fenced write: while this member owns every partition of `offsets`, run `write`
+    /// (say, appending the state changes those positions cover), then commit the
+    /// positions. No rebalance can take the partitions away from the ownership check to
+    /// the commit — a revocation waits until this returns — so a member that lost its
+    /// partitions writes nothing, and the next owner starts after the last write of the
+    /// previous one. Fails with [`crate::LogError::Group`] without running `write` when a
+    /// partition is not owned; when `write` fails, nothing is committed.
+    fn commit_with(
+        &self,
+        offsets: &[(TopicPartition, u64)],
+        write: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()>;
     /// Block until the group's generation differs from `generation`, or `timeout` passes.
     /// Returns whether it changed.
     fn wait_for_rebalance(&self, generation: u64, timeout: Duration) -> bool;

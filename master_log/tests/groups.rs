@@ -195,6 +195,32 @@ fn a_member_cannot_commit_for_a_partition_it_lost() {
         let committed = log.committed_offsets("g", TOPIC).unwrap();
         assert_eq!(committed.len(), 6);
         assert!(committed.values().all(|&o| o == 0), "{committed:?}");
+        // A fenced write runs only for owned partitions, and a failed one commits nothing.
+        let mut ran = 0;
+        let r = first.commit_with(&[(lost[0].clone(), 7)], &mut || {
+            ran += 1;
+            Ok(())
+        });
+        assert!(matches!(r, Err(LogError::Group { .. })) && ran == 0);
+        let r = first.commit_with(&[(kept[0].clone(), 7)], &mut || {
+            Err(LogError::InvalidConfig("the write failed".into()))
+        });
+        assert!(matches!(r, Err(LogError::InvalidConfig(_))));
+        assert_eq!(
+            log.committed_offsets("g", TOPIC).unwrap()[&kept[0].partition],
+            0
+        );
+        first
+            .commit_with(&[(kept[0].clone(), 7)], &mut || {
+                ran += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(ran, 1);
+        assert_eq!(
+            log.committed_offsets("g", TOPIC).unwrap()[&kept[0].partition],
+            7
+        );
         // What each member owns now, it may commit.
         first
             .commit(&kept.iter().map(|tp| (tp.clone(), 0)).collect::<Vec<_>>())

@@ -285,9 +285,14 @@ impl GroupMembership for KafkaMember {
         }
     }
 
-    fn commit(&self, offsets: &[(TopicPartition, u64)]) -> Result<()> {
-        // Hold the member's state while committing, so that no revocation slips in
-        // between the ownership check and the commit.
+    fn commit_with(
+        &self,
+        offsets: &[(TopicPartition, u64)],
+        write: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        // Hold the member's state while writing and committing, so that no revocation
+        // (which takes it in the rebalance callback) slips in between the ownership
+        // check and the commit.
         let state = self.consumer.context().state.lock();
         for (tp, _) in offsets {
             if !state.partitions.contains(tp) {
@@ -300,6 +305,7 @@ impl GroupMembership for KafkaMember {
                 });
             }
         }
+        write()?;
         if offsets.is_empty() {
             return Ok(());
         }
