@@ -1,7 +1,7 @@
 //! Jobs: one workload over one topic, one task per input partition, tasks on worker
 //! threads that take their partitions from the job's consumer group.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future as _;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -20,7 +20,7 @@ use workloads::{PartialTable, Workload};
 use crate::error::{KappaError, Result};
 use crate::operator::{Operator, WindowAggregate};
 use crate::state::{Checkpoint, MemoryStore, RedbStore, StateStore};
-use crate::table::{self, OutputTable};
+use crate::table::{self, OutputTable, TablePart, combine_watermarks};
 use crate::task::{Published, RestoreReport, Task, TaskTopics};
 use crate::window_state::WindowState;
 
@@ -78,6 +78,11 @@ pub struct JobConfig {
     /// are named after `ns.WORKLOAD.vN` instead of `WORKLOAD.vN` (see
     /// [`JobConfig::log_name`]). The table keeps its name `WORKLOAD.vN` in [`Self::dir`].
     pub namespace: Option<String>,
+    /// Other processes run this job too (`lk kappa run --worker`): the consumer group
+    /// spreads the partitions over every process's workers, and this process reports,
+    /// waits for and writes only the partitions it owns at the moment. Off, every
+    /// partition is expected to be owned here.
+    pub distributed: bool,
 }
 
 /// A function run at the start of each of a job's worker threads.
@@ -114,6 +119,7 @@ impl JobConfig {
             serve_if_none: true,
             on_thread_start: None,
             namespace: None,
+            distributed: false,
         }
     }
 
@@ -186,6 +192,9 @@ pub struct PartitionStatus {
     pub watermark: Option<i64>,
     /// Caught up and without a new record for `idle_timeout`.
     pub idle: bool,
+    /// A task of this process reads the partition now (with
+    /// [`JobConfig::distributed`], the others are other processes').
+    pub owned: bool,
     pub records: u64,
     pub events: u64,
     pub duplicates: u64,
@@ -239,19 +248,22 @@ struct Live {
     duplicates: u64,
     late_events: u64,
     open_cells: u64,
+    /// A task of this process has restored the partition and reads it.
     opened: bool,
 }
 
 #[derive(Debug)]
 struct Shared {
-    final_table: PartialTable,
+    /// Per partition owned here: the cells of its closed windows, and of its open ones,
+    /// as of its last checkpoint.
+    closed: BTreeMap<u32, PartialTable>,
     open: BTreeMap<u32, PartialTable>,
+    /// Partitions published since their part of the table was last written.
+    dirty: BTreeSet<u32>,
     checkpoints: BTreeMap<u32, Checkpoint>,
     live: Vec<Live>,
     restores: Vec<RestoreReport>,
     /// Bumped at every publication; a table write carries the value it was built at.
-    generation: u64,
-    written_generation: u64,
     table_writes: u64,
     errors: Vec<String>,
 }
@@ -270,6 +282,10 @@ struct Inner {
     changed: Condvar,
     /// Serializes table file writes.
     writing: Mutex<()>,
+    /// The group memberships of workers that returned, kept until every worker has: a
+    /// worker that finished first must not hand its partitions to the others (they
+    /// would restore them for nothing).
+    finished: Mutex<Vec<Box<dyn GroupMembership>>>,
     flag: AtomicU8,
     wake: Event,
     factory: Factory,
@@ -385,18 +401,18 @@ impl Job {
                 late,
                 partitions,
                 shared: Mutex::new(Shared {
-                    final_table: PartialTable::new(),
+                    closed: BTreeMap::new(),
                     open: BTreeMap::new(),
+                    dirty: BTreeSet::new(),
                     checkpoints: BTreeMap::new(),
                     live,
                     restores: Vec::new(),
-                    generation: 0,
-                    written_generation: 0,
                     table_writes: 0,
                     errors: Vec::new(),
                 }),
                 changed: Condvar::new(),
                 writing: Mutex::new(()),
+                finished: Mutex::new(Vec::new()),
                 flag: AtomicU8::new(RUN),
                 wake: Event::new(),
                 factory: Factory(factory),
@@ -456,7 +472,8 @@ impl Job {
                     if let Some(hook) = &inner.config.on_thread_start {
                         (hook.0)();
                     }
-                    let r = worker(&inner, m, mode);
+                    let r = worker(&inner, m.as_ref(), mode);
+                    inner.finished.lock().push(m);
                     if let Err(e) = &r {
                         inner.shared.lock().errors.push(e.to_string());
                     }
@@ -528,6 +545,7 @@ impl Job {
                     checkpointed: shared.checkpoints.get(&(p as u32)).map_or(0, |c| c.offset),
                     watermark: l.watermark,
                     idle: l.opened && l.position >= head && l.last_data.elapsed() >= idle_after,
+                    owned: l.opened,
                     records: l.records,
                     events: l.events,
                     duplicates: l.duplicates,
@@ -540,13 +558,26 @@ impl Job {
                 .iter()
                 .map(|p| (p.watermark, p.idle || (p.head == 0 && p.position == 0))),
         );
+        // Distributed, the partitions owned here; else all of them.
+        let mine = |p: &PartitionStatus| {
+            !self.inner.config.distributed || shared.live[p.partition as usize].opened
+        };
+        let ready = if self.inner.config.distributed {
+            shared.live.iter().any(|l| l.opened)
+        } else {
+            shared.live.iter().all(|l| l.opened)
+        };
         JobStatus {
             job: self.inner.name.clone(),
-            ready: shared.live.iter().all(|l| l.opened),
-            caught_up: shared.live.iter().all(|l| l.opened)
-                && partitions.iter().all(|p| p.position >= p.head),
+            ready,
+            caught_up: ready
+                && partitions
+                    .iter()
+                    .filter(|p| mine(p))
+                    .all(|p| p.position >= p.head),
             lag: partitions
                 .iter()
+                .filter(|p| mine(p))
                 .map(|p| p.head.saturating_sub(p.position))
                 .sum(),
             open_cells: shared.live.iter().map(|l| l.open_cells).sum(),
@@ -562,8 +593,8 @@ impl Job {
     }
 
     fn table_of(&self, shared: &Shared) -> Result<OutputTable> {
-        let mut table = shared.final_table.clone();
-        for t in shared.open.values() {
+        let mut table = PartialTable::new();
+        for t in shared.closed.values().chain(shared.open.values()) {
             table.merge(t)?;
         }
         let status = self.status_of(shared);
@@ -594,61 +625,81 @@ impl Job {
         })
     }
 
-    /// Write the table file if something was published since the last write.
+    /// One partition's part of the table as of its last checkpoint (`None` before it).
+    fn part_of(&self, shared: &Shared, partition: u32) -> Result<Option<TablePart>> {
+        let Some(c) = shared.checkpoints.get(&partition) else {
+            return Ok(None);
+        };
+        let mut table = PartialTable::new();
+        for t in [&shared.closed, &shared.open] {
+            if let Some(t) = t.get(&partition) {
+                table.merge(t)?;
+            }
+        }
+        let status = &self.status_of(shared).partitions[partition as usize];
+        Ok(Some(TablePart {
+            workload: self.inner.workload.name().to_owned(),
+            version: self.inner.config.version,
+            topic: self.inner.config.topic.clone(),
+            partitions: self.inner.partitions,
+            partition,
+            position: c.offset,
+            watermark: c
+                .max_event_time
+                .map(|t| t.saturating_sub(self.inner.config.watermark_bound_ms)),
+            idle: status.idle && c.offset >= status.head,
+            allowed_lateness_ms: self.inner.config.allowed_lateness_ms,
+            events: c.events,
+            duplicates: c.duplicates,
+            late_events: c.late_events,
+            written_ms: master_log::now_ms(),
+            table,
+        }))
+    }
+
+    /// Write the parts of the partitions published since their last write (each part
+    /// atomically; the others stay as they are).
     fn write_table(&self) -> Result<()> {
         let _w = self.inner.writing.lock();
-        let (snapshot, generation) = {
-            let shared = self.inner.shared.lock();
-            if shared.generation == shared.written_generation && shared.table_writes > 0 {
-                return Ok(());
+        let parts = {
+            let mut shared = self.inner.shared.lock();
+            let dirty = std::mem::take(&mut shared.dirty);
+            let mut parts = Vec::with_capacity(dirty.len());
+            for p in dirty {
+                parts.extend(self.part_of(&shared, p)?);
             }
-            (self.table_of(&shared)?, shared.generation)
+            parts
         };
-        table::write_table(&self.inner.config.dir, &snapshot)?;
-        if self.inner.config.serve_if_none
-            && table::serving_version(&self.inner.config.dir, &snapshot.workload)?.is_none()
-        {
-            table::set_serving(&self.inner.config.dir, &snapshot.workload, snapshot.version)?;
+        if parts.is_empty() {
+            return Ok(());
         }
-        let mut shared = self.inner.shared.lock();
-        shared.written_generation = generation;
-        shared.table_writes += 1;
+        for part in &parts {
+            table::write_part(&self.inner.config.dir, part)?;
+        }
+        let workload = self.inner.workload.name();
+        if self.inner.config.serve_if_none
+            && table::serving_version(&self.inner.config.dir, workload)?.is_none()
+        {
+            table::set_serving(&self.inner.config.dir, workload, self.inner.config.version)?;
+        }
+        self.inner.shared.lock().table_writes += 1;
         Ok(())
     }
 
     fn publish(&self, partition: u32, p: Published) -> Result<()> {
         let mut shared = self.inner.shared.lock();
-        shared.final_table.merge(&p.finalized)?;
+        shared
+            .closed
+            .entry(partition)
+            .or_default()
+            .merge(&p.finalized)?;
         shared.open.insert(partition, p.open);
         shared.checkpoints.insert(partition, p.checkpoint);
-        shared.generation += 1;
+        shared.dirty.insert(partition);
         drop(shared);
         // What the table shows moved: wake `wait_checkpointed`.
         self.inner.changed.notify_all();
         Ok(())
-    }
-}
-
-/// Min over partitions that are not idle; when all are idle, the max.
-fn combine_watermarks(parts: impl Iterator<Item = (Option<i64>, bool)>) -> Option<i64> {
-    let mut active: Option<Option<i64>> = None;
-    let mut all_max: Option<i64> = None;
-    for (wm, idle) in parts {
-        if let Some(w) = wm {
-            all_max = Some(all_max.map_or(w, |m| m.max(w)));
-        }
-        if !idle {
-            // A non-idle partition without a watermark holds the job's back entirely.
-            active = Some(match (active, wm) {
-                (None, w) => w,
-                (Some(Some(a)), Some(w)) => Some(a.min(w)),
-                _ => None,
-            });
-        }
-    }
-    match active {
-        Some(w) => w,
-        None => all_max,
     }
 }
 
@@ -713,6 +764,8 @@ impl RunningJob {
                 Err(_) => first = first.or(Some(KappaError::Worker("a worker panicked".into()))),
             }
         }
+        // Every worker is done: the members leave the group now.
+        self.job.inner.finished.lock().clear();
         first.map_or(Ok(()), Err)
     }
 
@@ -725,6 +778,7 @@ impl RunningJob {
                 Err(_) => first = first.or(Some(KappaError::Worker("a worker panicked".into()))),
             }
         }
+        self.job.inner.finished.lock().clear();
         if let Some(e) = first {
             return Err(e);
         }
@@ -792,66 +846,148 @@ fn open_store(inner: &Inner, partition: u32) -> Result<Box<dyn StateStore>> {
     })
 }
 
-fn worker(inner: &Arc<Inner>, membership: Box<dyn GroupMembership>, mode: Mode) -> Result<()> {
+/// Open the task of `partition`: restore its state (local store or changelog) and
+/// publish what it restored.
+fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
+    let config = &inner.config;
+    let operator = (inner.factory.0)(partition)?;
+    let state = WindowState::new(
+        partition,
+        config.watermark_bound_ms,
+        config.allowed_lateness_ms,
+        config.dedup_window_ms,
+    );
+    let (task, closed, report) = Task::open(
+        inner.log.clone(),
+        TaskTopics {
+            input: config.topic.clone(),
+            changelog: inner.changelog.clone(),
+            late: inner.late.clone(),
+        },
+        partition,
+        open_store(inner, partition)?,
+        operator,
+        state,
+    )?;
+    let head = inner.log.offsets(&config.topic, partition)?.1;
+    let mut shared = inner.shared.lock();
+    shared.closed.insert(partition, closed);
+    shared.open.insert(partition, task.state.open_table());
+    shared
+        .checkpoints
+        .insert(partition, report.checkpoint.clone());
+    shared.dirty.insert(partition);
+    shared.restores.push(report);
+    let l = &mut shared.live[partition as usize];
+    l.position = task.position;
+    l.head = head;
+    l.opened = true;
+    update_live(l, &task);
+    Ok(task)
+}
+
+/// Close the tasks of a worker whose assignment changed: their partitions may be
+/// another member's now, which restores them from the changelog (what was processed
+/// here since their last checkpoint is processed again there). This process's view of
+/// them is dropped; their table parts stay until the new owner rewrites them.
+fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
+    let mut shared = inner.shared.lock();
+    for task in tasks.drain(..) {
+        let p = task.partition;
+        shared.closed.remove(&p);
+        shared.open.remove(&p);
+        shared.checkpoints.remove(&p);
+        shared.dirty.remove(&p);
+        shared.live[p as usize].opened = false;
+    }
+}
+
+/// The partitions of the job's topic that `membership` owns, and the generation.
+fn owned(inner: &Inner, membership: &dyn GroupMembership) -> (u64, Vec<u32>) {
+    let a = membership.assignment();
+    let parts = a
+        .partitions
+        .iter()
+        .filter(|tp| tp.topic == inner.config.topic)
+        .map(|tp| tp.partition)
+        .collect();
+    (a.generation, parts)
+}
+
+/// A checkpoint refused because the group took the partition away.
+fn rebalanced(e: &KappaError) -> bool {
+    matches!(e, KappaError::Log(LogError::Group { .. }))
+}
+
+/// Checkpoint every task and write the table; `Ok(false)` when the group took a
+/// partition away meanwhile (the tasks must be reopened for the new assignment).
+fn checkpoint_round(
+    job: &Job,
+    tasks: &mut [Task],
+    membership: &dyn GroupMembership,
+) -> Result<bool> {
+    match checkpoint_all(job, tasks, membership) {
+        Ok(()) => Ok(true),
+        Err(e) if rebalanced(&e) => {
+            // Parts of the partitions checkpointed before the refusal.
+            job.write_table()?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> Result<()> {
     let job = Job {
         inner: inner.clone(),
     };
     let config = &inner.config;
-    let assignment = membership.assignment();
-    let mut tasks = Vec::new();
-    for tp in assignment
-        .partitions
-        .iter()
-        .filter(|tp| tp.topic == config.topic)
-    {
-        let p = tp.partition;
-        let operator = (inner.factory.0)(p)?;
-        let state = WindowState::new(
-            p,
-            config.watermark_bound_ms,
-            config.allowed_lateness_ms,
-            config.dedup_window_ms,
-        );
-        let (task, closed, report) = Task::open(
-            inner.log.clone(),
-            TaskTopics {
-                input: config.topic.clone(),
-                changelog: inner.changelog.clone(),
-                late: inner.late.clone(),
-            },
-            p,
-            open_store(inner, p)?,
-            operator,
-            state,
-        )?;
-        {
-            let mut shared = inner.shared.lock();
-            shared.final_table.merge(&closed)?;
-            shared.open.insert(p, task.state.open_table());
-            shared.checkpoints.insert(p, report.checkpoint.clone());
-            shared.restores.push(report);
-            shared.generation += 1;
-            let l = &mut shared.live[p as usize];
-            l.position = task.position;
-            l.head = inner.log.offsets(&config.topic, p)?.1;
-            l.opened = true;
-            update_live(l, &task);
-        }
-        tasks.push(task);
-    }
-    inner.changed.notify_all();
+    let mut tasks: Vec<Task> = Vec::new();
+    // The generation the tasks were opened for; `None` reopens every task (after a
+    // refused checkpoint, whose changes were taken from the tasks' state).
+    let mut opened_for: Option<u64> = None;
     let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
     loop {
+        // The group moved partitions: keep the tasks still owned whose changelog nobody
+        // else wrote meanwhile, close the others, open the new ones.
+        let (generation, partitions) = owned(inner, membership);
+        if opened_for != Some(generation) {
+            let mut kept = Vec::with_capacity(partitions.len());
+            let mut gone = Vec::new();
+            for task in tasks.drain(..) {
+                if opened_for.is_some()
+                    && partitions.contains(&task.partition)
+                    && task.is_current()?
+                {
+                    kept.push(task);
+                } else {
+                    gone.push(task);
+                }
+            }
+            close_tasks(inner, &mut gone);
+            for p in partitions {
+                if !kept.iter().any(|t| t.partition == p) {
+                    kept.push(open_task(inner, p)?);
+                }
+            }
+            tasks = kept;
+            opened_for = Some(generation);
+            inner.changed.notify_all();
+        }
         // Listeners first, then the checks: no wake-up can be lost in between.
         let mut data = inner.log.listen(&config.topic)?;
         let mut wake = inner.wake.listen();
         match inner.flag.load(Ordering::SeqCst) {
             ABORT => return Ok(()),
-            STOP => return checkpoint_all(&job, &mut tasks, membership.as_ref()),
+            STOP => {
+                checkpoint_round(&job, &mut tasks, membership)?;
+                return Ok(());
+            }
             _ => {}
         }
         let mut read = 0;
         let mut all_caught_up = true;
+        let mut fenced = false;
         for task in tasks.iter_mut() {
             let n = task.poll(config.fetch_limits)?;
             read += n;
@@ -870,20 +1006,38 @@ fn worker(inner: &Arc<Inner>, membership: Box<dyn GroupMembership>, mode: Mode) 
                 update_live(l, task);
             }
             if task.since_checkpoint >= config.checkpoint_records {
-                checkpoint_one(&job, task, membership.as_ref())?;
-                job.write_table()?;
+                match checkpoint_one(&job, task, membership) {
+                    Ok(()) => job.write_table()?,
+                    Err(e) if rebalanced(&e) => {
+                        fenced = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         inner.changed.notify_all();
-        if Instant::now() >= next_checkpoint {
-            checkpoint_all(&job, &mut tasks, membership.as_ref())?;
+        if !fenced && Instant::now() >= next_checkpoint {
+            fenced = !checkpoint_round(&job, &mut tasks, membership)?;
             next_checkpoint = Instant::now() + config.checkpoint_interval;
         }
+        if fenced {
+            // Revoked: wait for the new assignment (the loop's top reopens the tasks).
+            membership.wait_for_rebalance(generation, config.checkpoint_interval);
+            opened_for = None;
+            continue;
+        }
         if mode == Mode::UntilCaughtUp && all_caught_up {
-            return checkpoint_all(&job, &mut tasks, membership.as_ref());
+            if checkpoint_round(&job, &mut tasks, membership)? {
+                return Ok(());
+            }
+            opened_for = None;
+            continue;
         }
         if read == 0 {
-            wait_either(&mut data, &mut wake, next_checkpoint);
+            // Also wake for a rebalance: poll the assignment at least every 100 ms.
+            let deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
+            wait_either(&mut data, &mut wake, deadline);
         }
     }
 }

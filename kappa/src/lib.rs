@@ -12,13 +12,15 @@
 //!         │   watermark_p = max event time − bound ──► finalize closed windows
 //!         │          │ late events ──► topic kappa.W.vN.late (partition p)
 //!         │          ▼ at each checkpoint (per task):
-//!         │   1. commit offset to the group (fencing)   2. late records → side topic
-//!         │   3. changelog kappa.W.vN.changelog/p: changed cells + dedup buckets,
-//!         │      then a MARKER {seq, offset, clock, counters} — one append
+//!         │   fenced by the group (no rebalance in between):
+//!         │     1. late records → side topic
+//!         │     2. changelog kappa.W.vN.changelog/p: changed cells + dedup buckets,
+//!         │        then a MARKER {seq, offset, clock, counters} — one append
+//!         │     3. commit the input offset to the group
 //!         │   4. local store (redb task-p.redb): same writes + checkpoint, one transaction
 //!         └──────────────┬────────────┘
 //!                        ▼ publish: finalized cells + open cells + checkpoint
-//!   output table  <dir>/tables/W.vN/table   (postcard, temp file + rename, per checkpoint)
+//!   output table  <dir>/tables/W.vN/part-p  (one file per partition, temp file + rename)
 //!                        ▲ one atomic rename switches
 //!   alias         <dir>/tables/W.alias  ──► "N"   ◄── load_serving() (serving layer, lk query)
 //! ```
@@ -27,14 +29,19 @@
 //! - **Jobs and tasks.** A [`Job`] runs one [`workloads::Workload`] over one topic; there
 //!   is one task per input partition, each with its own [`Operator`], state store and
 //!   changelog partition. Tasks run on `workers` std threads, which take their partitions
-//!   from the job's consumer group (`kappa.W.vN`, the log's in-process groups), so that a
-//!   later change can spread the same tasks over processes. All members join before any
-//!   task opens, so each thread starts with its final assignment. Every checkpoint first
-//!   commits the task's input offset to the group, which the log refuses for a partition
-//!   the member no longer owns: a worker whose partitions were rebalanced away (another
-//!   instance of the job joined) fails instead of writing (fencing); moving a live task
-//!   to another member is not implemented yet. An idle worker sleeps on the log's wake-up
-//!   (`Log::listen`) and on the job's stop event at once: no spinning, no polling.
+//!   from the job's consumer group (`kappa.W.vN`; a Kafka consumer group on a Kafka
+//!   log), so the same tasks spread over processes and machines
+//!   ([`JobConfig::distributed`], `lk kappa run --worker`). **Rebalances**: a worker
+//!   follows its member's assignment — it keeps the tasks it still owns (if nobody else
+//!   wrote their changelog meanwhile), closes those it lost and opens (restores) those it
+//!   gained. Every checkpoint's appends are fenced by the group
+//!   ([`master_log::GroupMembership::commit_with`]): they happen only while the member
+//!   owns the partition, and no revocation can pass between the ownership check and the
+//!   offset commit that follows them, so a task that lost its partition writes nothing
+//!   and the new owner restores from the last checkpoint of the old one — what was
+//!   processed since is processed again, and the state stays exactly once. An idle
+//!   worker sleeps on the log's wake-up (`Log::listen`) and on the job's stop event at
+//!   once (looking at its assignment every 100 ms): no spinning.
 //! - **Operators** ([`Operator`]): `process` is required; `on_watermark` and
 //!   `on_checkpoint` are defaulted hooks. All state goes through the [`Context`], which
 //!   tracks every change. [`WindowAggregate`] is the stream form of every workload —
@@ -51,9 +58,9 @@
 //!   write-heavy stores, while a task writes once per checkpoint and reads its whole
 //!   state only at restore, which a B-tree serves well. A task updates its working set
 //!   in memory (open windows' cells, de-duplication set) and the store holds its whole
-//!   share durably. **Limit**: the job also keeps the output table in memory (it writes
-//!   it whole at each checkpoint), so today state and table must fit in memory; a table
-//!   larger than memory needs an incremental table format.
+//!   share durably. **Limit**: the job also keeps its partitions' table parts in memory
+//!   (a task's part is rewritten whole at each of its checkpoints), so state and table
+//!   must fit in memory; a table larger than memory needs an incremental table format.
 //! - **Changelog** (`kappa.W.vN.changelog`, compacted, one partition per task): every
 //!   state change of a checkpoint interval — the latest value of each changed cell and
 //!   de-duplication bucket, or a tombstone — is appended, followed by a **marker** record
@@ -102,12 +109,14 @@
 //! - **Late events, exactly once**: they are written at checkpoints; after a crash, the
 //!   late records already written for offsets at or after the restored checkpoint are
 //!   found on the side topic and not written again.
-//! - **Output table** ([`OutputTable`]): rewritten atomically (temp file + rename) after
-//!   checkpoints, with the positions it covers, under `<dir>/tables/W.vN/table`; the
-//!   alias `<dir>/tables/W.alias` names the serving version and is switched by one
-//!   rename ([`set_serving`]); [`load_serving`] reads it without any lock, while the job
-//!   runs. The table is held in memory by the job (it is written whole at each
-//!   checkpoint); the task stores hold each task's share durably.
+//! - **Output table** ([`OutputTable`]): one part per input partition
+//!   (`<dir>/tables/W.vN/part-p`, [`TablePart`]: the partition's cells and the offset
+//!   they cover), each rewritten atomically (temp file + rename) after that task's
+//!   checkpoints; reading a version merges its parts. The alias `<dir>/tables/W.alias`
+//!   names the serving version and is switched by one rename ([`set_serving`]);
+//!   [`load_serving`] reads it without any lock, while the job runs. Workers in several
+//!   processes make one table when they share the directory; each part comes from the
+//!   partition's current owner.
 //! - **Reprocessing** ([`reprocess`]): version N+1 replays the topic from offset 0 into
 //!   its own table (own changelog, state and group) while version N keeps serving; once
 //!   it has caught up (lag at or under a threshold), the alias switches atomically, and
@@ -170,8 +179,8 @@ pub use operator::{Context, Operator, WindowAggregate};
 pub use reprocess::{ReprocessReport, reprocess, retire};
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use table::{
-    OutputTable, delete_version, list_versions, load_serving, load_version, serving_version,
-    set_serving, tables_dir, version_dir, write_table,
+    OutputTable, TablePart, delete_version, list_versions, load_serving, load_version,
+    serving_version, set_serving, tables_dir, version_dir, write_part,
 };
 pub use task::{RestoreReport, RestoreSource};
 pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

@@ -3,15 +3,22 @@
 //!
 //! ```text
 //!   <root>/tables/
-//!     WORKLOAD.v1/table        postcard: positions covered, watermark, counts, PartialTable
-//!     WORKLOAD.v2/table
+//!     WORKLOAD.v1/part-0       postcard: one input partition's cells, position, counts
+//!     WORKLOAD.v1/part-1
+//!     WORKLOAD.v2/part-0 …
 //!     WORKLOAD.alias           the serving version ("2\n"), replaced by one rename
 //! ```
 //!
-//! A job rewrites its version's `table` at every checkpoint: written to a temporary file,
-//! synced, renamed over the old one (and the directory synced), so a reader sees the old
-//! snapshot or the new one, never a mix. A reader needs no lock and never opens the job's
-//! state or the log (whose data directory one process holds at a time).
+//! A table version is one file per input partition (a *part*): the partial aggregates
+//! that partition's task contributed, and the offset they cover. A task's checkpoint
+//! rewrites its own part only — written to a temporary file, synced, renamed over the
+//! old one (and the directory synced) — so a reader sees each part's old snapshot or its
+//! new one, never a mix, and the cost of a write is one partition's cells, not the
+//! table's. Reading a version merges its parts (partials of one window and key from
+//! several partitions combine, as they do within a job). Because parts are independent,
+//! the tasks of one job may run in several processes ([`crate::JobConfig::distributed`])
+//! and still make one table, as long as they write into one directory. A reader needs
+//! no lock and never opens the job's state or the log.
 
 use std::fs;
 use std::io::Write as _;
@@ -23,7 +30,8 @@ use workloads::PartialTable;
 use crate::error::{KappaError, Result, corrupt, io_err};
 
 const MAGIC: u32 = 0x4c4b_4b54; // "LKKT"
-const FORMAT: u32 = 1;
+/// 2: one file per input partition (1 was one file per version).
+const FORMAT: u32 = 2;
 
 /// One version of a workload's output table, as of a checkpoint of every task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,11 +56,35 @@ pub struct OutputTable {
     pub table: PartialTable,
 }
 
+/// One input partition's share of a table version: the file `part-P`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TablePart {
+    pub workload: String,
+    pub version: u32,
+    pub topic: String,
+    /// Partitions of the input topic (every part of a version agrees).
+    pub partitions: u32,
+    pub partition: u32,
+    /// The offset of this partition the part covers up to (exclusive).
+    pub position: u64,
+    /// This partition's watermark at its checkpoint, and whether it was idle then (an
+    /// idle partition does not hold the table's watermark back).
+    pub watermark: Option<i64>,
+    pub idle: bool,
+    pub allowed_lateness_ms: i64,
+    pub events: u64,
+    pub duplicates: u64,
+    pub late_events: u64,
+    pub written_ms: i64,
+    /// The partition's partial aggregates per (window, key), closed and open windows.
+    pub table: PartialTable,
+}
+
 #[derive(Serialize, Deserialize)]
-struct TableFile {
+struct PartFile {
     magic: u32,
     format: u32,
-    table: OutputTable,
+    part: TablePart,
 }
 
 fn check_name(workload: &str) -> Result<()> {
@@ -99,44 +131,140 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
-/// Write a table version's snapshot atomically.
-pub fn write_table(root: &Path, table: &OutputTable) -> Result<()> {
-    check_name(&table.workload)?;
-    let file = TableFile {
+fn part_path(root: &Path, workload: &str, version: u32, partition: u32) -> PathBuf {
+    version_dir(root, workload, version).join(format!("part-{partition}"))
+}
+
+/// Write one partition's part of a table version atomically.
+pub fn write_part(root: &Path, part: &TablePart) -> Result<()> {
+    check_name(&part.workload)?;
+    let file = PartFile {
         magic: MAGIC,
         format: FORMAT,
-        table: table.clone(),
+        part: part.clone(),
     };
     let bytes = postcard::to_stdvec(&file).map_err(|e| corrupt("output table", e))?;
     write_atomic(
-        &version_dir(root, &table.workload, table.version).join("table"),
+        &part_path(root, &part.workload, part.version, part.partition),
         &bytes,
     )
 }
 
-/// Read one table version.
-pub fn load_version(root: &Path, workload: &str, version: u32) -> Result<OutputTable> {
-    check_name(workload)?;
-    let path = version_dir(root, workload, version).join("table");
-    let bytes = match fs::read(&path) {
+/// Read one part file; `None` when it is not there (not written yet, or deleted with
+/// its version).
+fn read_part(path: &Path) -> Result<Option<TablePart>> {
+    let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(KappaError::NoTable {
-                workload: workload.to_owned(),
-                reason: format!("version {version} has no table yet ({})", path.display()),
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(format!("read {}", path.display()))(e)),
     };
-    let file: TableFile = postcard::from_bytes(&bytes)
-        .map_err(|e| corrupt(format!("table {}", path.display()), e))?;
+    let file: PartFile = postcard::from_bytes(&bytes)
+        .map_err(|e| corrupt(format!("table part {}", path.display()), e))?;
     if file.magic != MAGIC || file.format != FORMAT {
         return Err(corrupt(
-            format!("table {}", path.display()),
+            format!("table part {}", path.display()),
             "not a Kappa table file of this format",
         ));
     }
-    Ok(file.table)
+    Ok(Some(file.part))
+}
+
+/// Read one table version: its parts, merged. A partition without a part yet counts as
+/// covered up to offset 0 and holds the watermark back.
+pub fn load_version(root: &Path, workload: &str, version: u32) -> Result<OutputTable> {
+    check_name(workload)?;
+    let dir = version_dir(root, workload, version);
+    let no_table = |why: String| KappaError::NoTable {
+        workload: workload.to_owned(),
+        reason: format!("version {version} has no table yet ({why})"),
+    };
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(no_table(dir.display().to_string()));
+        }
+        Err(e) => return Err(io_err(format!("list {}", dir.display()))(e)),
+    };
+    let mut files: Vec<(u32, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let p = name.strip_prefix("part-")?.parse().ok()?;
+            Some((p, e.path()))
+        })
+        .collect();
+    files.sort();
+    let mut parts = Vec::with_capacity(files.len());
+    for (_, path) in &files {
+        match read_part(path)? {
+            Some(part) => parts.push(part),
+            // The version was deleted while being read.
+            None => return Err(no_table(format!("{} went away", path.display()))),
+        }
+    }
+    let Some(first) = parts.first() else {
+        return Err(no_table(format!("{} has no part", dir.display())));
+    };
+    let mut out = OutputTable {
+        workload: workload.to_owned(),
+        version,
+        topic: first.topic.clone(),
+        positions: vec![0; first.partitions as usize],
+        watermark: None,
+        allowed_lateness_ms: first.allowed_lateness_ms,
+        events: 0,
+        duplicates: 0,
+        late_events: 0,
+        written_ms: 0,
+        table: PartialTable::new(),
+    };
+    let mut watermarks = vec![(None, false); first.partitions as usize];
+    for (part, (p, path)) in parts.iter().zip(&files) {
+        if part.workload != workload
+            || part.version != version
+            || part.topic != first.topic
+            || part.partitions != first.partitions
+            || part.partition != *p
+            || part.partition >= part.partitions
+        {
+            return Err(corrupt(
+                format!("table part {}", path.display()),
+                "it belongs to another table or partition",
+            ));
+        }
+        out.positions[*p as usize] = part.position;
+        watermarks[*p as usize] = (part.watermark, part.idle);
+        out.events += part.events;
+        out.duplicates += part.duplicates;
+        out.late_events += part.late_events;
+        out.written_ms = out.written_ms.max(part.written_ms);
+        out.table.merge(&part.table)?;
+    }
+    out.watermark = combine_watermarks(watermarks.into_iter());
+    Ok(out)
+}
+
+/// Min over partitions that are not idle; when all are idle, the max.
+pub(crate) fn combine_watermarks(parts: impl Iterator<Item = (Option<i64>, bool)>) -> Option<i64> {
+    let mut active: Option<Option<i64>> = None;
+    let mut all_max: Option<i64> = None;
+    for (wm, idle) in parts {
+        if let Some(w) = wm {
+            all_max = Some(all_max.map_or(w, |m| m.max(w)));
+        }
+        if !idle {
+            // A non-idle partition without a watermark holds the job's back entirely.
+            active = Some(match (active, wm) {
+                (None, w) => w,
+                (Some(Some(a)), Some(w)) => Some(a.min(w)),
+                _ => None,
+            });
+        }
+    }
+    match active {
+        Some(w) => w,
+        None => all_max,
+    }
 }
 
 /// The serving version of `workload`, if an alias names one.
@@ -229,17 +357,22 @@ mod tests {
     use super::*;
     use workloads::{Partial, Scalar, Window};
 
-    fn table(version: u32, n: u64) -> OutputTable {
+    /// Partition `partition` of a 2-partition table: `n` events in one cell, covering
+    /// offsets below `n`, watermark `n`.
+    fn part(version: u32, partition: u32, n: u64) -> TablePart {
         let mut t = PartialTable::new();
         t.cell_mut(Window { start: 0, end: 10 }, vec![Scalar::Int(1)], || {
             vec![Partial::Count(n)]
         });
-        OutputTable {
+        TablePart {
             workload: "w".into(),
             version,
             topic: "t".into(),
-            positions: vec![n],
-            watermark: Some(5),
+            partitions: 2,
+            partition,
+            position: n,
+            watermark: Some(n as i64),
+            idle: false,
             allowed_lateness_ms: 0,
             events: n,
             duplicates: 0,
@@ -247,6 +380,44 @@ mod tests {
             written_ms: 0,
             table: t,
         }
+    }
+
+    fn count(t: &OutputTable) -> u64 {
+        match t.table.iter().next().map(|(_, _, v)| &v[0]) {
+            Some(Partial::Count(n)) => *n,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parts_merge_into_one_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_part(root, &part(1, 0, 3)).unwrap();
+        let t = load_version(root, "w", 1).unwrap();
+        // Partition 1 has no part yet: covered to 0, and it holds the watermark back.
+        assert_eq!(
+            (t.positions.clone(), t.watermark, count(&t)),
+            (vec![3, 0], None, 3)
+        );
+        write_part(root, &part(1, 1, 4)).unwrap();
+        let t = load_version(root, "w", 1).unwrap();
+        assert_eq!(t.positions, vec![3, 4]);
+        assert_eq!((t.watermark, t.events, count(&t)), (Some(3), 7, 7));
+        // A rewrite replaces its own part only.
+        write_part(root, &part(1, 0, 5)).unwrap();
+        let t = load_version(root, "w", 1).unwrap();
+        assert_eq!((t.positions.clone(), count(&t)), (vec![5, 4], 9));
+        // An idle partition does not hold the watermark back.
+        write_part(
+            root,
+            &TablePart {
+                idle: true,
+                ..part(1, 0, 5)
+            },
+        )
+        .unwrap();
+        assert_eq!(load_version(root, "w", 1).unwrap().watermark, Some(4));
     }
 
     #[test]
@@ -259,19 +430,34 @@ mod tests {
         ));
         // An alias cannot name a version without a table.
         assert!(set_serving(root, "w", 1).is_err());
-        write_table(root, &table(1, 3)).unwrap();
+        write_part(root, &part(1, 0, 3)).unwrap();
         set_serving(root, "w", 1).unwrap();
-        assert_eq!(load_serving(root, "w").unwrap(), table(1, 3));
-        write_table(root, &table(2, 4)).unwrap();
+        assert_eq!(load_serving(root, "w").unwrap().version, 1);
+        write_part(root, &part(2, 0, 4)).unwrap();
+        write_part(root, &part(2, 1, 4)).unwrap();
         assert_eq!(load_serving(root, "w").unwrap().version, 1);
         assert!(delete_version(root, "w", 1).is_err());
         set_serving(root, "w", 2).unwrap();
         delete_version(root, "w", 1).unwrap();
         assert_eq!(list_versions(root, "w").unwrap(), vec![2]);
-        assert_eq!(load_serving(root, "w").unwrap(), table(2, 4));
-        // Bad names and damaged files are errors.
+        let t = load_serving(root, "w").unwrap();
+        assert_eq!(
+            (t.version, t.positions.clone(), count(&t)),
+            (2, vec![4, 4], 8)
+        );
+        // Bad names, damaged files and misplaced parts are errors.
         assert!(load_version(root, "../x", 1).is_err());
-        std::fs::write(version_dir(root, "w", 2).join("table"), b"junk").unwrap();
+        std::fs::write(version_dir(root, "w", 2).join("part-1"), b"junk").unwrap();
+        assert!(matches!(
+            load_serving(root, "w"),
+            Err(KappaError::Corrupt { .. })
+        ));
+        write_part(root, &part(2, 1, 4)).unwrap();
+        std::fs::copy(
+            version_dir(root, "w", 2).join("part-1"),
+            version_dir(root, "w", 2).join("part-0"),
+        )
+        .unwrap();
         assert!(matches!(
             load_serving(root, "w"),
             Err(KappaError::Corrupt { .. })

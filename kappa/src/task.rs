@@ -78,6 +78,9 @@ pub(crate) struct Task {
     /// Records processed since the last checkpoint.
     pub since_checkpoint: u64,
     last: Checkpoint,
+    /// The changelog partition's end offset after this task's last append (or when it
+    /// opened): if the changelog is longer now, another owner wrote to it since.
+    changelog_end: u64,
 }
 
 fn is_marker(r: &Record) -> bool {
@@ -253,7 +256,9 @@ impl Task {
         state.events = checkpoint.events;
         state.duplicates = checkpoint.duplicates;
         state.late_events = checkpoint.late_events;
-        state.finalize_closed();
+        // Restored cells all start in the working set, closed windows included: the
+        // operator finalizes them at its next watermark, as it would have without the
+        // restart (an operator that never finalizes keeps them open, as before).
         let closed = state.take_finalized();
 
         // Repair a torn tail: re-append the committed value of every key it touched (a
@@ -327,6 +332,7 @@ impl Task {
             });
         }
         report.checkpoint = checkpoint.clone();
+        let changelog_end = log.offsets(&changelog, partition)?.1;
         let task = Task {
             log,
             input,
@@ -342,8 +348,15 @@ impl Task {
             late_end: checkpoint.late_end,
             since_checkpoint: 0,
             last: checkpoint,
+            changelog_end,
         };
         Ok((task, closed, report))
+    }
+
+    /// Whether the changelog still ends at this task's last append: nobody else (another
+    /// member the partition moved to meanwhile) has checkpointed it since.
+    pub fn is_current(&self) -> Result<bool> {
+        Ok(self.log.offsets(&self.changelog, self.partition)?.1 == self.changelog_end)
     }
 
     /// Process fetched records (in offset order, starting at the task's position).
@@ -388,9 +401,12 @@ impl Task {
 
     /// Write a checkpoint: late records to the side topic, then the state changes and the
     /// marker to the changelog (one append), then the changes and the checkpoint to the
-    /// local store (one transaction). `membership` (when given) commits the input offset
-    /// to the job's consumer group first, which fails if the partition was rebalanced
-    /// away: a fenced task writes nothing. Returns `None` when nothing changed.
+    /// local store (one transaction). With `membership`, the two appends are fenced by
+    /// the job's consumer group ([`GroupMembership::commit_with`]): they happen only while
+    /// this member owns the partition, with the input offset committed after them, and
+    /// no rebalance can hand the partition to another member in between — a task whose
+    /// partition moved writes nothing (the error is [`master_log::LogError::Group`]).
+    /// Returns `None` when nothing changed.
     pub fn checkpoint(
         &mut self,
         membership: Option<&dyn GroupMembership>,
@@ -407,14 +423,63 @@ impl Task {
         if writes.is_empty() && late.is_empty() && self.position == self.last.offset {
             return Ok(None);
         }
-        if let Some(m) = membership {
-            m.commit(&[(
-                TopicPartition::new(self.input.clone(), self.partition),
-                self.position,
-            )])?;
-        }
+        let (checkpoint, appended) = match membership {
+            None => self.append_checkpoint(&writes, &late)?,
+            Some(m) => {
+                let tp = TopicPartition::new(self.input.clone(), self.partition);
+                let position = self.position;
+                let mut outcome = None;
+                let fenced = m.commit_with(&[(tp, position)], &mut || {
+                    let r = self.append_checkpoint(&writes, &late);
+                    let failed = r.as_ref().err().map(|e| e.to_string());
+                    outcome = Some(r);
+                    match failed {
+                        // Nothing is committed after a failed write.
+                        Some(reason) => Err(master_log::LogError::InvalidConfig(reason)),
+                        None => Ok(()),
+                    }
+                });
+                match (outcome, fenced) {
+                    (Some(Err(e)), _) => return Err(e),
+                    (_, Err(e)) => return Err(e.into()),
+                    (Some(Ok(done)), Ok(())) => done,
+                    (None, Ok(())) => {
+                        return Err(KappaError::Worker(
+                            "the group committed without running the checkpoint's write".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        self.store.commit(
+            &writes,
+            &StoredCheckpoint {
+                checkpoint: checkpoint.clone(),
+                marker_offset: appended.last_offset,
+            },
+        )?;
+        self.since_checkpoint = 0;
+        self.changelog_end = appended.last_offset + 1;
+        self.last = checkpoint.clone();
+        Ok(Some(Published {
+            checkpoint,
+            finalized: self.state.take_finalized(),
+            open: self.state.open_table(),
+        }))
+    }
+}
+
+impl Task {
+    /// The appends of a checkpoint: late records to the side topic, then the state
+    /// changes and the marker to the changelog. Returns the checkpoint and where its
+    /// changelog append landed.
+    fn append_checkpoint(
+        &mut self,
+        writes: &[Write],
+        late: &[NewRecord],
+    ) -> Result<(Checkpoint, master_log::Appended)> {
         if !late.is_empty() {
-            self.log.append(&self.late, self.partition, &late)?;
+            self.log.append(&self.late, self.partition, late)?;
         }
         self.state.prune_late_written(self.position);
         if !self.state.late_written_pending() {
@@ -443,20 +508,7 @@ impl Task {
             .collect();
         records.push(marker_record(&checkpoint)?);
         let appended = self.log.append(&self.changelog, self.partition, &records)?;
-        self.store.commit(
-            &writes,
-            &StoredCheckpoint {
-                checkpoint: checkpoint.clone(),
-                marker_offset: appended.last_offset,
-            },
-        )?;
-        self.since_checkpoint = 0;
-        self.last = checkpoint.clone();
-        Ok(Some(Published {
-            checkpoint,
-            finalized: self.state.take_finalized(),
-            open: self.state.open_table(),
-        }))
+        Ok((checkpoint, appended))
     }
 }
 
