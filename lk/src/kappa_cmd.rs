@@ -81,8 +81,17 @@ pub enum KappaCommand {
         #[arg(long)]
         version: Option<u32>,
         /// Stop once every partition has read the log's end as of the start.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "worker")]
         until_caught_up: bool,
+        /// Run as one of several processes of this job (start it once per process, on
+        /// one machine or several, with the same --log, --namespace and --version): the
+        /// job's consumer group spreads the partitions over them, and when a process
+        /// joins or dies its partitions move, restored from their changelogs. Each
+        /// process writes the table parts of its partitions into its --data; give them
+        /// one shared directory to query the whole table from any of them. Runs until
+        /// Ctrl-C.
+        #[arg(long)]
+        worker: bool,
         /// Also serve the views over HTTP on this address (see `lk serve`).
         #[arg(long)]
         addr: Option<std::net::SocketAddr>,
@@ -120,8 +129,14 @@ fn print_status(s: &kappa::JobStatus) {
     let dups: u64 = s.partitions.iter().map(|p| p.duplicates).sum();
     let late: u64 = s.partitions.iter().map(|p| p.late_events).sum();
     let positions: Vec<u64> = s.partitions.iter().map(|p| p.position).collect();
+    let owned: Vec<u32> = s
+        .partitions
+        .iter()
+        .filter(|p| p.owned)
+        .map(|p| p.partition)
+        .collect();
     println!(
-        "{}: {records} records read ({events} events, {dups} duplicates dropped, {late} late to the side topic), positions {positions:?}, lag {}, watermark {}",
+        "{} (partitions {owned:?} here): {records} records read ({events} events, {dups} duplicates dropped, {late} late to the side topic), positions {positions:?}, lag {}, watermark {}",
         s.job,
         s.lag,
         s.watermark
@@ -148,10 +163,12 @@ pub fn kappa(cmd: KappaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Resul
             job,
             version,
             until_caught_up,
+            worker,
             addr,
         } => {
             let (workload, topic) = job.w.resolve(data)?;
             let mut config = job.config(data, &topic)?;
+            config.distributed = worker;
             config.version = match version {
                 Some(v) => v,
                 None => kappa::serving_version(&config.dir, workload.name())?.unwrap_or(1),

@@ -312,3 +312,102 @@ fn embedded_only_commands_and_bad_log_flags_are_refused() {
     // Nothing was created in the working directory by a refused command.
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
 }
+
+/// `lk … kappa run --worker` started as two processes of one job: the consumer group
+/// splits the partitions between them. One is SIGKILLed while records arrive, and a
+/// replacement is started (as a supervisor would); the group moves the dead worker's
+/// partition, whose new owner restores it from the changelog (or the local store in the
+/// shared directory) and resumes at its last checkpoint. The table the workers wrote
+/// into their shared directory equals the oracle's answer, as a single process's does.
+///
+/// (With Apache Kafka the survivor alone would take the partition over once the dead
+/// member's session times out; tansu 0.6 expires a dead member only when the group
+/// changes, hence the replacement.)
+#[test]
+fn kappa_workers_in_several_processes_survive_a_sigkill() {
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+
+    let embedded = TempDir::new().unwrap();
+    generate_pageviews(&embedded, "21", 4000).assert().success();
+    let want = pageviews_per_minute_csv(&embedded);
+
+    let work = TempDir::new().unwrap();
+    let topic = unique("pageviews");
+    stdout_of(on_kafka(&work).args(["topic", "create", &topic, "--partitions", "2"]));
+    let namespace = unique("ns");
+    let worker = || -> Child {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"));
+        c.arg("--data")
+            .arg(work.path())
+            .arg("--log")
+            .arg(format!("kafka://{}", brokers()))
+            .env_remove("LK_DATA")
+            .env_remove("LK_LOG_URI")
+            .env_remove("LK_KAFKA_TANSU_COMPAT");
+        if std::env::var_os("LK_KAFKA_EXACT").is_none() {
+            c.arg("--kafka-tansu-compat");
+        }
+        c.args(["kappa", "run", "--workload", WORKLOAD, "--topic", &topic])
+            .args(["--namespace", &namespace, "--allowed-lateness", "5m"])
+            .args(["--workers", "1", "--worker"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = worker();
+    std::thread::sleep(Duration::from_secs(2));
+    let second = worker();
+    std::thread::sleep(Duration::from_secs(4));
+    // The data arrives in real time (5 s) while both run; the first dies in the middle.
+    let feeder = {
+        let mut c = generate_pageviews_into(on_kafka(&work), &topic, "21", 4000);
+        c.args(["--rate", "800"]);
+        std::thread::spawn(move || c.assert().success())
+    };
+    std::thread::sleep(Duration::from_millis(2500));
+    first.kill().unwrap(); // SIGKILL
+    let killed = first.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let third = worker();
+
+    let query = || {
+        let out = on_kafka(&work)
+            .args(["query", "--workload", WORKLOAD, "--topic", &topic])
+            .args(["--pipeline", "kappa", "--format", "csv"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while query() != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let mut outputs = String::new();
+    for w in [second, third] {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &w.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = w.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push_str(&stdout);
+    }
+    let context = format!(
+        "workers' output:\n{outputs}\nkilled worker's:\n{}",
+        String::from_utf8_lossy(&killed.stdout)
+    );
+    // The partitions moved: the remaining workers restored both between them.
+    assert!(
+        outputs.contains("partition: 0") && outputs.contains("partition: 1"),
+        "{context}"
+    );
+    assert_eq!(query(), want, "{context}");
+}
