@@ -48,6 +48,9 @@
 //! uses 3,000 events and criterion runs each routine once. A filter (`-- end_to_end/ysb`)
 //! also skips the set-up and checks of the workloads it leaves out.
 
+#[path = "common/bench_env.rs"]
+mod bench_env;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -101,17 +104,7 @@ fn event_count() -> Result<u64> {
     if !full_run() {
         return Ok(SMOKE_EVENTS);
     }
-    match std::env::var("LK_BENCH_EVENTS") {
-        Ok(v) => {
-            let n: u64 = v
-                .replace('_', "")
-                .parse()
-                .map_err(|e| anyhow!("LK_BENCH_EVENTS={v:?} is not a number: {e}"))?;
-            ensure!(n > 0, "LK_BENCH_EVENTS must be positive");
-            Ok(n)
-        }
-        Err(_) => Ok(DEFAULT_EVENTS),
-    }
+    bench_env::events_from_env(DEFAULT_EVENTS)
 }
 
 fn dataset_kind(name: &str) -> Result<DatasetKind> {

@@ -46,11 +46,14 @@
 //! runs each routine once, the consumed partition holds 10,000 records and the YSB topic
 //! 3,000 events; the broker is needed all the same.
 
+#[path = "common/bench_env.rs"]
+mod bench_env;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, black_box};
 use datasets::{DatasetKind, GenerateOptions};
 use kappa::{Job, JobConfig};
@@ -59,7 +62,7 @@ use master_log::{
     Bytes, EmbeddedLog, FetchLimits, FsyncPolicy, KafkaLog, KafkaOptions, Log, LogOptions,
     NewRecord, TopicConfig, now_ms,
 };
-use workloads::{BuiltIn, Partial, ResultSet, Workload};
+use workloads::{BuiltIn, ResultSet, Workload};
 
 const KEY_LEN: usize = 8;
 const VALUE_LEN: usize = 100;
@@ -358,17 +361,7 @@ fn kappa_events() -> Result<u64> {
     if !full_run() {
         return Ok(KAPPA_EVENTS.1);
     }
-    match std::env::var("LK_BENCH_EVENTS") {
-        Ok(v) => {
-            let n: u64 = v
-                .replace('_', "")
-                .parse()
-                .map_err(|e| anyhow!("LK_BENCH_EVENTS={v:?} is not a number: {e}"))?;
-            ensure!(n > 0, "LK_BENCH_EVENTS must be positive");
-            Ok(n)
-        }
-        Err(_) => Ok(KAPPA_EVENTS.0),
-    }
+    bench_env::events_from_env(KAPPA_EVENTS.0)
 }
 
 /// What a Kappa run computed: view events applied, duplicates dropped, the answer.
@@ -396,20 +389,7 @@ fn kappa_run(
     let elapsed = started.elapsed();
     ensure!(report.status.caught_up, "the job caught up");
     let table = job.table()?;
-    let views: u64 = table
-        .table
-        .iter()
-        .map(|(_, _, p)| match p.first() {
-            Some(Partial::Count(n)) => *n,
-            _ => 0,
-        })
-        .sum();
-    ensure!(
-        views == table.events && table.late_events == 0,
-        "the table counts {views} views of {} events applied ({} late)",
-        table.events,
-        table.late_events
-    );
+    bench_env::check_ysb_counts(&table)?;
     let answer = workload.finish(&table.table)?;
     let name = job.name().to_owned();
     drop(job);

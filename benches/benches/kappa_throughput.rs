@@ -31,6 +31,9 @@
 //! per worker count over 5,000 events checks the machinery. Criterion's options are
 //! accepted and ignored; a filter that does not match `kappa_throughput` skips the bench.
 
+#[path = "common/bench_env.rs"]
+mod bench_env;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,7 +42,7 @@ use datasets::{DatasetKind, GenerateOptions};
 use kappa::{Job, JobConfig};
 use lk_benches::median;
 use master_log::{EmbeddedLog, Log};
-use workloads::{BuiltIn, Partial, Workload};
+use workloads::{BuiltIn, Workload};
 
 const TOPIC: &str = "ysb";
 const DEFAULT_EVENTS: u64 = 10_000_000;
@@ -107,20 +110,7 @@ fn run(
     let cpu_secs = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     ensure!(report.status.caught_up, "the job caught up");
     let table = job.table()?;
-    let views: u64 = table
-        .table
-        .iter()
-        .map(|(_, _, p)| match p.first() {
-            Some(Partial::Count(n)) => *n,
-            _ => 0,
-        })
-        .sum();
-    ensure!(
-        views == table.events && table.late_events == 0,
-        "the table counts {views} views of {} events applied ({} late)",
-        table.events,
-        table.late_events
-    );
+    bench_env::check_ysb_counts(&table)?;
     if let Some(want) = check {
         ensure!(
             &workload.finish(&table.table)? == want,

@@ -33,12 +33,15 @@
 //! clippy's test build) the bench uses 20,000 events and criterion runs each routine
 //! once, in a few seconds.
 
+#[path = "common/bench_env.rs"]
+mod bench_env;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, black_box};
 use datasets::{DatasetKind, ExportOptions, GenerateOptions, YsbCampaigns};
 use master_log::{EmbeddedLog, Log};
@@ -73,17 +76,7 @@ fn event_count() -> Result<u64> {
     if !full_run() {
         return Ok(SMOKE_EVENTS);
     }
-    match std::env::var("LK_BENCH_EVENTS") {
-        Ok(v) => {
-            let n: u64 = v
-                .replace('_', "")
-                .parse()
-                .map_err(|e| anyhow!("LK_BENCH_EVENTS={v:?} is not a number: {e}"))?;
-            ensure!(n > 0, "LK_BENCH_EVENTS must be positive");
-            Ok(n)
-        }
-        Err(_) => Ok(DEFAULT_EVENTS),
-    }
+    bench_env::events_from_env(DEFAULT_EVENTS)
 }
 
 fn fixture(events: u64) -> Result<Fixture> {

@@ -29,17 +29,22 @@ fn brokers() -> String {
     }
 }
 
-/// `lk` on the test broker, with `dir` as its working directory. tansu needs the
-/// compatibility mode unless `LK_KAFKA_EXACT` says the broker is a real Kafka.
+/// The flags that point `lk` at the test broker: tansu needs the compatibility mode
+/// unless `LK_KAFKA_EXACT` says the broker is a real Kafka.
+fn kafka_flags() -> Vec<String> {
+    let mut flags = vec!["--log".to_owned(), format!("kafka://{}", brokers())];
+    if std::env::var_os("LK_KAFKA_EXACT").is_none() {
+        flags.push("--kafka-tansu-compat".to_owned());
+    }
+    flags
+}
+
+/// `lk` on the test broker, with `dir` as its working directory.
 fn on_kafka(dir: &TempDir) -> Command {
     let mut c = lk(dir);
-    c.arg("--log")
-        .arg(format!("kafka://{}", brokers()))
+    c.args(kafka_flags())
         .env_remove("LK_LOG_URI")
         .env_remove("LK_KAFKA_TANSU_COMPAT");
-    if std::env::var_os("LK_KAFKA_EXACT").is_none() {
-        c.arg("--kafka-tansu-compat");
-    }
     c
 }
 
@@ -337,17 +342,14 @@ fn kappa_workers_in_several_processes_survive_a_sigkill() {
     stdout_of(on_kafka(&work).args(["topic", "create", &topic, "--partitions", "2"]));
     let namespace = unique("ns");
     let worker = || -> Child {
+        // A child to kill: std's Command (assert_cmd's only runs to completion).
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"));
         c.arg("--data")
             .arg(work.path())
-            .arg("--log")
-            .arg(format!("kafka://{}", brokers()))
+            .args(kafka_flags())
             .env_remove("LK_DATA")
             .env_remove("LK_LOG_URI")
             .env_remove("LK_KAFKA_TANSU_COMPAT");
-        if std::env::var_os("LK_KAFKA_EXACT").is_none() {
-            c.arg("--kafka-tansu-compat");
-        }
         c.args(["kappa", "run", "--workload", WORKLOAD, "--topic", &topic])
             .args(["--namespace", &namespace, "--allowed-lateness", "5m"])
             .args(["--workers", "1", "--worker"])
