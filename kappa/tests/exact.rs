@@ -10,7 +10,7 @@ use common::*;
 fn every_workload_equals_the_oracle() {
     for parts in PARTITIONS {
         for fx in all(parts) {
-            let (log, kdir) = fx.full_target();
+            let (log, kdir) = fx.full_job_target();
             for (i, w) in fx.workloads.iter().enumerate() {
                 let expected = fx.oracle(log.as_ref(), w);
                 let mut config = fx.config(&kdir, fx.covering_lateness_ms);
@@ -63,7 +63,7 @@ fn every_workload_equals_the_oracle() {
 #[test]
 fn bad_input_is_a_typed_error() {
     let fx = csv(2);
-    let (log, kdir) = fx.full_target();
+    let (log, kdir) = fx.full_job_target();
     // A built-in over the CSV topic: its records do not decode as page views.
     let pv = workloads::Workload::BuiltIn(workloads::BuiltIn::PageviewsPerMinute);
     let job = fx.job(&log, &pv, fx.config(&kdir, 0));

@@ -13,7 +13,7 @@ use master_log::{EmbeddedLog, Log, TopicConfig};
 fn zero_lateness_differs_by_exactly_the_late_events() {
     for parts in PARTITIONS {
         for fx in all(parts) {
-            let (log, kdir) = fx.full_target();
+            let (log, kdir) = fx.full_job_target();
             let mut fixture_late = 0;
             for w in &fx.workloads {
                 let what = format!("{parts}p {}", w.name());
@@ -69,7 +69,7 @@ fn lateness_decides_which_events_update_their_window() {
         &[workloads::BuiltIn::PageviewsPerMinute],
         2,
     );
-    let (log, kdir) = fx.full_target();
+    let (log, kdir) = fx.full_job_target();
     let w = &fx.workloads[0];
     let mut previous = u64::MAX;
     for (version, lateness) in [(1, 0), (2, 30_000), (3, 70_000), (4, GENERATED_LATENESS_MS)] {

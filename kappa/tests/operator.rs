@@ -60,7 +60,7 @@ fn a_custom_operator_runs_with_checkpoints_and_restore() {
         4_000,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.target();
+    let (log, kdir) = fx.job_target();
     let factory: OperatorFactory = Arc::new(|_| Ok(Box::new(RecordsPerPartition)));
     let config = kappa::JobConfig {
         checkpoint_records: 300,
@@ -88,7 +88,7 @@ fn a_custom_operator_runs_with_checkpoints_and_restore() {
     assert_eq!(report.status.open_cells, table.table.len() as u64);
 
     // The workload's own operator finalizes closed windows.
-    let (log, kdir) = fx.full_target();
+    let (log, kdir) = fx.full_job_target();
     let report = fx
         .job(&log, w, fx.config(&kdir, 0))
         .run_until_caught_up()

@@ -14,7 +14,7 @@ use master_log::Log;
 #[test]
 fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
     let fx = csv(2);
-    let (log, kdir) = fx.full_target();
+    let (log, kdir) = fx.full_job_target();
     let v1 = spec(
         "name = \"fares\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"10m\" }\ngroup_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n",
     );

@@ -29,7 +29,7 @@ fn config(fx: &Fixture, kdir: &std::path::Path, store: StoreKind) -> JobConfig {
 
 /// An uninterrupted run over the whole dataset: its table and its late records.
 fn reference(fx: &Fixture, w: &Workload) -> (OutputTable, Vec<(u32, u64)>) {
-    let (log, kdir) = fx.full_target();
+    let (log, kdir) = fx.full_job_target();
     let job = fx.job(&log, w, config(fx, &kdir, StoreKind::Redb));
     job.run_until_caught_up().unwrap();
     let mut late = late_sources(log.as_ref(), job.name());
@@ -88,7 +88,7 @@ fn check(fx: &Fixture, w: &Workload) {
             fx.parts,
             w.name()
         );
-        let (log, kdir) = fx.target();
+        let (log, kdir) = fx.job_target();
         let sources = crashy_run(fx, w, store, delete_local, 3, &log, &kdir);
         assert!(sources.iter().all(|s| *s == source), "{what}: {sources:?}");
         let got = kappa::load_version(&kdir, w.name(), 1).unwrap();
@@ -162,7 +162,7 @@ fn a_torn_changelog_tail_is_ignored_repaired_and_survives_compaction() {
     let w = &fx.workloads[0];
     let (expected, _) = reference(&fx, w);
     for delete_local in [false, true] {
-        let (log, kdir) = fx.target();
+        let (log, kdir) = fx.job_target();
         let job_name = kappa::job_name(w.name(), 1);
         fx.copy(log.as_ref(), &fx.zeros(), &fx.fraction(1, 2));
         let job = fx.job(&log, w, config(&fx, &kdir, StoreKind::Redb));
@@ -249,7 +249,7 @@ fn a_store_behind_catches_up_a_damaged_or_foreign_one_is_not_used() {
     );
     let w = &fx.workloads[0];
     let (expected, expected_late) = reference(&fx, w);
-    let (log, kdir) = fx.target();
+    let (log, kdir) = fx.job_target();
     let name = kappa::job_name(w.name(), 1);
     let state = kappa::state_dir(&kdir, &name);
     let run = || {

@@ -16,7 +16,7 @@ fn an_idle_partition_does_not_hold_the_watermark_back() {
         2,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.target();
+    let (log, kdir) = fx.job_target();
     // Partition 0 gets all its data; partition 1 a few early records only.
     let end = fx.end();
     fx.copy(log.as_ref(), &[0, 0], &[end[0], 10]);

@@ -25,6 +25,12 @@ use workloads::{BuiltIn, PartialTable, ResultSet, Workload, WorkloadSpec};
 /// The partition counts every pipeline is tested at.
 pub const PARTITIONS: [u32; 3] = [1, 2, 4];
 
+/// Allowed lateness that covers the generated data's disorder (late events arrive up to
+/// 2 × 60 s after their event time).
+pub const GENERATED_LATENESS_MS: i64 = 130_000;
+/// The CSV rows are up to 20 minutes out of order.
+pub const CSV_LATENESS_MS: i64 = 25 * 60_000;
+
 /// A dataset in a source log (with its sidecars) and the workloads over it.
 #[derive(Debug)]
 pub struct Fixture {
@@ -34,6 +40,8 @@ pub struct Fixture {
     pub topic: String,
     pub parts: u32,
     pub workloads: Vec<Workload>,
+    /// Allowed lateness that covers this dataset's disorder.
+    pub covering_lateness_ms: i64,
     targets: std::cell::Cell<u32>,
 }
 
@@ -55,9 +63,14 @@ pub fn datasets() -> [(DatasetKind, Vec<BuiltIn>); 3] {
     ]
 }
 
-/// A generated dataset (~20,000 events, 20 events/s of event time, disorder, late
-/// events and duplicates) in `parts` partitions.
+/// A generated dataset (20,000 events; see [`generated_n`]) in `parts` partitions.
 pub fn generated(kind: DatasetKind, builtins: &[BuiltIn], parts: u32) -> Fixture {
+    generated_n(kind, builtins, parts, 20_000)
+}
+
+/// A generated dataset (`events` events, 20 events/s of event time, 10 % out of order by
+/// up to 5 s, 2 % late by 60–120 s, 5 % duplicated) in `parts` partitions.
+pub fn generated_n(kind: DatasetKind, builtins: &[BuiltIn], parts: u32, events: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let src = EmbeddedLog::open(dir.path().join("src")).unwrap();
     let side = dir.path().join("side");
@@ -69,7 +82,7 @@ pub fn generated(kind: DatasetKind, builtins: &[BuiltIn], parts: u32) -> Fixture
         late: 0.02,
         late_delay_ms: 60_000,
         duplicates: 0.05,
-        ..GenerateOptions::new(kind, "events", 20_000)
+        ..GenerateOptions::new(kind, "events", events)
     };
     let s = datasets::generate(&src, &opts, Some(&side), &mut datasets::no_progress).unwrap();
     assert!(s.duplicates > 0 && s.out_of_order > 0 && s.late > 0);
@@ -80,19 +93,31 @@ pub fn generated(kind: DatasetKind, builtins: &[BuiltIn], parts: u32) -> Fixture
         topic: "events".into(),
         parts,
         workloads: builtins.iter().map(|b| Workload::BuiltIn(*b)).collect(),
+        covering_lateness_ms: GENERATED_LATENESS_MS,
         targets: Default::default(),
     }
 }
 
-/// An imported CSV with nulls (in the key, the values and the filtered column), rows
-/// out of time order, keyed by driver, with three spec workloads over it.
+/// A spec workload from its TOML text.
+pub fn spec(text: &str) -> Workload {
+    Workload::Spec(WorkloadSpec::parse(text, std::path::Path::new("t.toml")).unwrap())
+}
+
+/// [`csv_rows`] with 6,000 rows.
 pub fn csv(parts: u32) -> Fixture {
+    csv_rows(parts, 6_000)
+}
+
+/// An imported CSV of `rows` rows with nulls (in the key, the values and the filtered
+/// column), rows up to 20 minutes out of time order, keyed by driver, with three spec
+/// workloads over it: tumbling, hopping and session windows.
+pub fn csv_rows(parts: u32, rows: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("trips.csv");
     let mut text = String::from("ts,zone,fare,driver\n");
     let zones = ["JFK", "LGA", "EWR", "", "SOHO"];
     let mut x: u64 = 12345;
-    for i in 0..6_000u64 {
+    for i in 0..rows {
         x = x
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -126,8 +151,6 @@ pub fn csv(parts: u32) -> Fixture {
         ..ImportOptions::new(&file, "trips", "ts")
     };
     datasets::import_csv(&src, &opts, Some(&side), &mut datasets::no_progress).unwrap();
-    let spec =
-        |t: &str| Workload::Spec(WorkloadSpec::parse(t, std::path::Path::new("t.toml")).unwrap());
     let aggs = r#"aggregates = ["count", "count(fare)", "sum(fare)", "avg(fare)", "min(fare)", "max(fare)", "count_distinct(driver)"]"#;
     let workloads = vec![
         spec(&format!(
@@ -147,6 +170,7 @@ pub fn csv(parts: u32) -> Fixture {
         topic: "trips".into(),
         parts,
         workloads,
+        covering_lateness_ms: CSV_LATENESS_MS,
         targets: Default::default(),
     }
 }
@@ -168,17 +192,33 @@ impl Fixture {
 
     /// Roughly the middle of every partition.
     pub fn mid(&self) -> Vec<u64> {
-        self.end().iter().map(|e| e / 2).collect()
+        self.fraction(1, 2)
+    }
+
+    pub fn zeros(&self) -> Vec<u64> {
+        vec![0; self.parts as usize]
+    }
+
+    /// `num/den` of the way through every partition.
+    pub fn fraction(&self, num: u64, den: u64) -> Vec<u64> {
+        self.end().iter().map(|e| e * num / den).collect()
     }
 
     /// A new, empty log with the topic created.
     pub fn target(&self) -> Arc<EmbeddedLog> {
+        self.target_dir().0
+    }
+
+    /// A new, empty log with the topic created, in `<its directory>/log`, and that
+    /// directory (for what a pipeline keeps beside the log).
+    pub fn target_dir(&self) -> (Arc<EmbeddedLog>, PathBuf) {
         let n = self.targets.get();
         self.targets.set(n + 1);
-        let log = EmbeddedLog::open(self.dir.path().join(format!("target{n}"))).unwrap();
+        let dir = self.dir.path().join(format!("target{n}"));
+        let log = EmbeddedLog::open(dir.join("log")).unwrap();
         log.create_topic(&self.topic, TopicConfig::with_partitions(self.parts))
             .unwrap();
-        Arc::new(log)
+        (Arc::new(log), dir)
     }
 
     /// Append the source's records `[from[p], to[p])` to `to_log`, partition by partition.
@@ -193,7 +233,20 @@ impl Fixture {
     }
 }
 
-pub fn copy_range(src: &EmbeddedLog, topic: &str, to_log: &dyn Log, from: &[u64], to: &[u64]) {
+/// Append the records `[from[p], to[p])` of `src`'s `topic` to `to_log`.
+pub fn copy_range(src: &dyn Log, topic: &str, to_log: &dyn Log, from: &[u64], to: &[u64]) {
+    copy_filtered(src, topic, to_log, from, to, |_, _| true);
+}
+
+/// Copy the records `[from[p], to[p])` of `topic` for which `keep(partition, offset)`.
+pub fn copy_filtered(
+    src: &dyn Log,
+    topic: &str,
+    to_log: &dyn Log,
+    from: &[u64],
+    to: &[u64],
+    keep: impl Fn(u32, u64) -> bool,
+) {
     for (p, (&a, &b)) in from.iter().zip(to).enumerate() {
         let mut at = a;
         while at < b {
@@ -202,7 +255,7 @@ pub fn copy_range(src: &EmbeddedLog, topic: &str, to_log: &dyn Log, from: &[u64]
                 .unwrap();
             let batch: Vec<NewRecord> = recs
                 .iter()
-                .filter(|r| r.offset < b)
+                .filter(|r| r.offset < b && keep(p as u32, r.offset))
                 .map(|r| NewRecord {
                     key: r.key.clone(),
                     value: r.value.clone(),
@@ -211,7 +264,9 @@ pub fn copy_range(src: &EmbeddedLog, topic: &str, to_log: &dyn Log, from: &[u64]
                 })
                 .collect();
             at = recs.last().unwrap().offset + 1;
-            to_log.append(topic, p as u32, &batch).unwrap();
+            if !batch.is_empty() {
+                to_log.append(topic, p as u32, &batch).unwrap();
+            }
         }
     }
 }

@@ -1,157 +1,30 @@
-//! Shared fixtures: a source log holding a whole dataset (generated with disorder, late
-//! events and duplicates, or an imported CSV with nulls), copied into fresh target logs in
-//! pieces, and jobs over them.
+//! The Kappa tests' fixtures: testkit's (a source log holding a whole dataset, copied
+//! into fresh target logs in pieces), at the sizes these tests use, with jobs over them.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datasets::{DatasetKind, GenerateOptions, ImportOptions};
+use datasets::DatasetKind;
 use kappa::{Job, JobConfig, OutputTable, StoreKind};
-use master_log::{EmbeddedLog, FetchLimits, Log, NewRecord, TopicConfig};
-use workloads::{BuiltIn, PartialTable, ResultSet, Workload, WorkloadSpec};
+use master_log::{EmbeddedLog, FetchLimits, Log};
+use workloads::{BuiltIn, Workload};
 
-pub const PARTITIONS: [u32; 3] = [1, 2, 4];
+#[allow(unused_imports)] // each test file uses some of them
+pub use testkit::{
+    CSV_LATENESS_MS, Fixture, GENERATED_LATENESS_MS, PARTITIONS, assert_exact, copy_filtered,
+    datasets, generated_n, spec,
+};
 
-/// Allowed lateness that covers the generated data's disorder (late events arrive up to
-/// 2 × 60 s after their event time).
-pub const GENERATED_LATENESS_MS: i64 = 130_000;
-/// The CSV rows are up to 20 minutes out of order.
-pub const CSV_LATENESS_MS: i64 = 25 * 60_000;
-
-pub struct Fixture {
-    pub dir: tempfile::TempDir,
-    pub src: EmbeddedLog,
-    pub side: PathBuf,
-    pub topic: String,
-    pub parts: u32,
-    pub workloads: Vec<Workload>,
-    /// Allowed lateness that covers this dataset's disorder.
-    pub covering_lateness_ms: i64,
-    targets: std::cell::Cell<u32>,
-}
-
-pub fn datasets() -> [(DatasetKind, Vec<BuiltIn>); 3] {
-    [
-        (
-            DatasetKind::Pageviews,
-            vec![
-                BuiltIn::PageviewsPerMinute,
-                BuiltIn::ProfileViewersHourly,
-                BuiltIn::TopPagesHourly,
-            ],
-        ),
-        (DatasetKind::Ysb, vec![BuiltIn::YsbCampaign10s]),
-        (
-            DatasetKind::Nexmark,
-            vec![BuiltIn::NexmarkQ5, BuiltIn::NexmarkQ7],
-        ),
-    ]
-}
-
-/// A generated dataset (`events` events, 20 events/s of event time, 10 % out of order by
-/// up to 5 s, 2 % late by 60–120 s, 5 % duplicated) in `parts` partitions.
-pub fn generated_n(kind: DatasetKind, builtins: &[BuiltIn], parts: u32, events: u64) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let src = EmbeddedLog::open(dir.path().join("src")).unwrap();
-    let side = dir.path().join("side");
-    let opts = GenerateOptions {
-        partitions: parts,
-        event_rate: Some(20),
-        out_of_order: 0.1,
-        max_delay_ms: 5_000,
-        late: 0.02,
-        late_delay_ms: 60_000,
-        duplicates: 0.05,
-        ..GenerateOptions::new(kind, "events", events)
-    };
-    let s = datasets::generate(&src, &opts, Some(&side), &mut datasets::no_progress).unwrap();
-    assert!(s.duplicates > 0 && s.out_of_order > 0 && s.late > 0);
-    Fixture {
-        dir,
-        src,
-        side,
-        topic: "events".into(),
-        parts,
-        workloads: builtins.iter().map(|b| Workload::BuiltIn(*b)).collect(),
-        covering_lateness_ms: GENERATED_LATENESS_MS,
-        targets: Default::default(),
-    }
-}
-
+/// A generated dataset of 8,000 events (see [`testkit::generated_n`]).
 pub fn generated(kind: DatasetKind, builtins: &[BuiltIn], parts: u32) -> Fixture {
     generated_n(kind, builtins, parts, 8_000)
 }
 
-pub fn spec(text: &str) -> Workload {
-    Workload::Spec(WorkloadSpec::parse(text, std::path::Path::new("t.toml")).unwrap())
-}
-
-/// An imported CSV with nulls (in the key, the values and the filtered column), rows up
-/// to 20 minutes out of time order, keyed by driver, with three spec workloads over it:
-/// tumbling, hopping and session windows.
+/// The CSV fixture with 4,000 rows.
 pub fn csv(parts: u32) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("trips.csv");
-    let mut text = String::from("ts,zone,fare,driver\n");
-    let zones = ["JFK", "LGA", "EWR", "", "SOHO"];
-    let mut x: u64 = 12345;
-    for i in 0..4_000u64 {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let r = x >> 33;
-        let secs = (i * 3) as i64 - (r % 1200) as i64 + 1200;
-        let ts = 1_767_225_600 + secs;
-        let zone = zones[(r % 5) as usize];
-        let fare = match r % 11 {
-            0 => "NA".to_string(),
-            1 => format!("-{}", r % 7),
-            _ => format!("{}.{}", r % 90, r % 100),
-        };
-        let driver = format!("d{}", (r / 7) % 60);
-        let secs_of_day = ts.rem_euclid(86_400);
-        text.push_str(&format!(
-            "2026-01-01T{:02}:{:02}:{:02}Z,{zone},{fare},{driver}\n",
-            secs_of_day / 3600,
-            secs_of_day % 3600 / 60,
-            secs_of_day % 60
-        ));
-    }
-    std::fs::write(&file, text).unwrap();
-    let src = EmbeddedLog::open(dir.path().join("src")).unwrap();
-    let side = dir.path().join("side");
-    let opts = ImportOptions {
-        null_values: vec!["NA".into()],
-        partitions: parts,
-        key_column: Some("driver".into()),
-        batch_size: 500,
-        ..ImportOptions::new(&file, "trips", "ts")
-    };
-    datasets::import_csv(&src, &opts, Some(&side), &mut datasets::no_progress).unwrap();
-    let aggs = r#"aggregates = ["count", "count(fare)", "sum(fare)", "avg(fare)", "min(fare)", "max(fare)", "count_distinct(driver)"]"#;
-    let workloads = vec![
-        spec(&format!(
-            "name = \"fares\"\ntopic = \"trips\"\nwindow = {{ kind = \"tumbling\", size = \"10m\" }}\ngroup_by = [\"zone\"]\n{aggs}\nfilter = \"fare > 0 or fare is null\"\n"
-        )),
-        spec(&format!(
-            "name = \"fares_hop\"\ntopic = \"trips\"\nwindow = {{ kind = \"hopping\", size = \"10m\", slide = \"5m\" }}\ngroup_by = [\"zone\", \"driver\"]\n{aggs}\n"
-        )),
-        spec(
-            "name = \"visits\"\ntopic = \"trips\"\nwindow = { kind = \"session\", gap = \"2m\" }\ngroup_by = [\"driver\"]\naggregates = [\"count\", \"max(fare)\"]\nfilter = \"zone is not null\"\n",
-        ),
-    ];
-    Fixture {
-        dir,
-        src,
-        side,
-        topic: "trips".into(),
-        parts,
-        workloads,
-        covering_lateness_ms: CSV_LATENESS_MS,
-        targets: Default::default(),
-    }
+    testkit::csv_rows(parts, 4_000)
 }
 
 /// Every fixture: the three generated datasets and the CSV, at `parts` partitions.
@@ -164,91 +37,37 @@ pub fn all(parts: u32) -> Vec<Fixture> {
     v
 }
 
-impl Fixture {
-    pub fn end(&self) -> Vec<u64> {
-        self.src.end_offsets(&self.topic).unwrap()
+/// What a Kappa test needs of a fixture beyond testkit's.
+pub trait KappaFixture {
+    /// A new, empty target log with the topic created, and its Kappa directory.
+    fn job_target(&self) -> (Arc<EmbeddedLog>, PathBuf);
+    /// A target log holding the whole dataset, and its Kappa directory.
+    fn full_job_target(&self) -> (Arc<EmbeddedLog>, PathBuf);
+    fn config(&self, kdir: &std::path::Path, lateness_ms: i64) -> JobConfig;
+    fn job(&self, log: &Arc<EmbeddedLog>, w: &Workload, config: JobConfig) -> Job;
+}
+
+impl KappaFixture for Fixture {
+    fn job_target(&self) -> (Arc<EmbeddedLog>, PathBuf) {
+        let (log, dir) = self.target_dir();
+        (log, dir.join("kappa"))
     }
 
-    pub fn zeros(&self) -> Vec<u64> {
-        vec![0; self.parts as usize]
-    }
-
-    /// `num/den` of the way through every partition.
-    pub fn fraction(&self, num: u64, den: u64) -> Vec<u64> {
-        self.end().iter().map(|e| e * num / den).collect()
-    }
-
-    /// A new, empty log with the topic created; its Kappa directory is `<log dir>/kappa`.
-    pub fn target(&self) -> (Arc<EmbeddedLog>, PathBuf) {
-        let n = self.targets.get();
-        self.targets.set(n + 1);
-        let dir = self.dir.path().join(format!("target{n}"));
-        let log = EmbeddedLog::open(dir.join("log")).unwrap();
-        log.create_topic(&self.topic, TopicConfig::with_partitions(self.parts))
-            .unwrap();
-        (Arc::new(log), dir.join("kappa"))
-    }
-
-    /// A target log holding the whole dataset.
-    pub fn full_target(&self) -> (Arc<EmbeddedLog>, PathBuf) {
-        let (log, kdir) = self.target();
+    fn full_job_target(&self) -> (Arc<EmbeddedLog>, PathBuf) {
+        let (log, kdir) = self.job_target();
         self.copy(log.as_ref(), &self.zeros(), &self.end());
         (log, kdir)
     }
 
-    /// Append the source's records `[from[p], to[p])` to `to_log`, partition by partition.
-    pub fn copy(&self, to_log: &dyn Log, from: &[u64], to: &[u64]) {
-        copy_filtered(&self.src, &self.topic, to_log, from, to, |_, _| true);
-    }
-
-    pub fn config(&self, kdir: &std::path::Path, lateness_ms: i64) -> JobConfig {
+    fn config(&self, kdir: &std::path::Path, lateness_ms: i64) -> JobConfig {
         JobConfig {
             allowed_lateness_ms: lateness_ms,
             ..JobConfig::new(&self.topic, kdir, &self.side)
         }
     }
 
-    pub fn job(&self, log: &Arc<EmbeddedLog>, w: &Workload, config: JobConfig) -> Job {
+    fn job(&self, log: &Arc<EmbeddedLog>, w: &Workload, config: JobConfig) -> Job {
         Job::new(log.clone(), w.clone(), config).unwrap()
-    }
-
-    pub fn oracle(&self, log: &dyn Log, w: &Workload) -> ResultSet {
-        let rs = oracle::answer(log, w, &self.topic, &self.side).unwrap();
-        assert!(!rs.rows.is_empty(), "{}", w.name());
-        rs
-    }
-}
-
-/// Copy the records `[from[p], to[p])` of `topic` for which `keep(partition, offset)`.
-pub fn copy_filtered(
-    src: &dyn Log,
-    topic: &str,
-    to_log: &dyn Log,
-    from: &[u64],
-    to: &[u64],
-    keep: impl Fn(u32, u64) -> bool,
-) {
-    for (p, (&a, &b)) in from.iter().zip(to).enumerate() {
-        let mut at = a;
-        while at < b {
-            let recs = src
-                .fetch(topic, p as u32, at, FetchLimits::default())
-                .unwrap();
-            let batch: Vec<NewRecord> = recs
-                .iter()
-                .filter(|r| r.offset < b && keep(p as u32, r.offset))
-                .map(|r| NewRecord {
-                    key: r.key.clone(),
-                    value: r.value.clone(),
-                    event_time: r.event_time,
-                    headers: r.headers.clone(),
-                })
-                .collect();
-            at = recs.last().unwrap().offset + 1;
-            if !batch.is_empty() {
-                to_log.append(topic, p as u32, &batch).unwrap();
-            }
-        }
     }
 }
 
@@ -278,13 +97,6 @@ pub fn late_sources(log: &dyn Log, job: &str) -> Vec<(u32, u64)> {
         }
     }
     out
-}
-
-/// Assert `table` finishes to exactly the expected answer.
-pub fn assert_exact(expected: &ResultSet, w: &Workload, table: &PartialTable, what: &str) {
-    let got = w.finish(table).unwrap();
-    let c = workloads::compare(expected, &got);
-    assert!(c.is_exact(), "{what} {}: {c:?}", w.name());
 }
 
 /// What must be equal between a crashed-and-restored run and an uninterrupted one.
