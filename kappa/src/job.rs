@@ -65,7 +65,8 @@ pub struct JobConfig {
     pub dedup_window_ms: i64,
     /// Checkpoint every task at least this often (wall clock) …
     pub checkpoint_interval: Duration,
-    /// … and a task after this many records since its last checkpoint.
+    /// … and a task after this many records since its last checkpoint (which bounds
+    /// the work a crash loses; its table part is written at the next interval).
     pub checkpoint_records: u64,
     pub fetch_limits: FetchLimits,
     /// Make this version the serving one after its first table write, if no version is.
@@ -1006,8 +1007,11 @@ fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> R
                 update_live(l, task);
             }
             if task.since_checkpoint >= config.checkpoint_records {
+                // Bounds the work a crash can lose; the part is written at the next
+                // interval's round (a part rewritten per 100,000 records made the table
+                // writing grow with the square of the log's length).
                 match checkpoint_one(&job, task, membership) {
-                    Ok(()) => job.write_table()?,
+                    Ok(()) => {}
                     Err(e) if rebalanced(&e) => {
                         fenced = true;
                         break;

@@ -52,11 +52,12 @@ fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
             }
         })
     };
-    // Small fetches: each task checkpoints (and the table is written) several times
-    // during the replay, whatever the timing of the two workers.
+    // Small fetches and a short interval: each task checkpoints and its table part is
+    // written several times during the replay, whatever the timing of the two workers.
     let config = kappa::JobConfig {
         version: 2,
         checkpoint_records: 500,
+        checkpoint_interval: Duration::from_millis(5),
         fetch_limits: master_log::FetchLimits {
             max_records: 200,
             ..master_log::FetchLimits::default()
