@@ -59,14 +59,12 @@ use datasets::{DatasetKind, GenerateOptions};
 use kappa::{Job, JobConfig};
 use lk_benches::median;
 use master_log::{
-    Bytes, EmbeddedLog, FetchLimits, FsyncPolicy, KafkaLog, KafkaOptions, Log, LogOptions,
-    NewRecord, TopicConfig, now_ms,
+    EmbeddedLog, FetchLimits, FsyncPolicy, KafkaLog, KafkaOptions, Log, LogOptions, NewRecord,
+    TopicConfig,
 };
 use workloads::{BuiltIn, ResultSet, Workload};
 
-const KEY_LEN: usize = 8;
-const VALUE_LEN: usize = 100;
-const BATCH: usize = 1_000;
+use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch};
 const PRODUCE_PARTITIONS: u32 = 4;
 /// Records in the partition the consume benchmark reads (full run, quick run).
 const CONSUME_RECORDS: (u64, u64) = (200_000, 10_000);
@@ -137,25 +135,6 @@ fn open_embedded(dir: &Path) -> Result<EmbeddedLog> {
             ..LogOptions::default()
         },
     )?)
-}
-
-/// `BATCH` records with distinct 8-byte keys and 100-byte values whose event times spread
-/// over one second (as in the `log` bench).
-fn batch(seed: u64) -> Vec<NewRecord> {
-    let t0 = now_ms();
-    (0..BATCH as u64)
-        .map(|i| {
-            let n = seed * BATCH as u64 + i;
-            let key = format!("{:08}", n % 100_000_000);
-            debug_assert_eq!(key.len(), KEY_LEN);
-            let mut value = vec![0u8; VALUE_LEN];
-            value[..8].copy_from_slice(&n.to_le_bytes());
-            for (j, b) in value[8..].iter_mut().enumerate() {
-                *b = (n as u8).wrapping_add(j as u8);
-            }
-            NewRecord::keyed(Bytes::from(key), Bytes::from(value), t0 + i as i64)
-        })
-        .collect()
 }
 
 /// The time of each iteration criterion asked for, per call of the routine; the last

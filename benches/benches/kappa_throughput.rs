@@ -37,7 +37,7 @@ mod bench_env;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow, ensure};
+use anyhow::{Result, ensure};
 use datasets::{DatasetKind, GenerateOptions};
 use kappa::{Job, JobConfig};
 use lk_benches::median;
@@ -53,17 +53,7 @@ fn event_count(full: bool) -> Result<u64> {
     if !full {
         return Ok(SMOKE_EVENTS);
     }
-    match std::env::var("LK_BENCH_EVENTS") {
-        Ok(v) => {
-            let n: u64 = v
-                .replace('_', "")
-                .parse()
-                .map_err(|e| anyhow!("LK_BENCH_EVENTS={v:?} is not a number: {e}"))?;
-            ensure!(n > 0, "LK_BENCH_EVENTS must be positive");
-            Ok(n)
-        }
-        Err(_) => Ok(DEFAULT_EVENTS),
-    }
+    bench_env::events_from_env(DEFAULT_EVENTS)
 }
 
 /// CPU time (user + system) of this process so far, in seconds, from `/proc/self/stat`

@@ -17,39 +17,19 @@
 //!
 //! Under `cargo test --benches` criterion runs each routine once, as a smoke test.
 
+#[path = "common/bench_env.rs"]
+mod bench_env;
+
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, black_box};
-use master_log::{
-    Bytes, EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, NewRecord, TopicConfig, now_ms,
-};
+use master_log::{EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, TopicConfig};
 
-const KEY_LEN: usize = 8;
-const VALUE_LEN: usize = 100;
-const BATCH: usize = 1_000;
+use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch};
 /// Records in the partition the read benchmark scans.
 const READ_RECORDS: u64 = 1_000_000;
 const TOPIC: &str = "bench";
-
-/// `BATCH` records with distinct 8-byte keys and 100-byte values whose event times spread
-/// over one second (1 ms apart), as a producer's batch would.
-fn batch(seed: u64) -> Vec<NewRecord> {
-    let t0 = now_ms();
-    (0..BATCH as u64)
-        .map(|i| {
-            let n = seed * BATCH as u64 + i;
-            let key = format!("{:08}", n % 100_000_000);
-            debug_assert_eq!(key.len(), KEY_LEN);
-            let mut value = vec![0u8; VALUE_LEN];
-            value[..8].copy_from_slice(&n.to_le_bytes());
-            for (j, b) in value[8..].iter_mut().enumerate() {
-                *b = (n as u8).wrapping_add(j as u8);
-            }
-            NewRecord::keyed(Bytes::from(key), Bytes::from(value), t0 + i as i64)
-        })
-        .collect()
-}
 
 /// Retention of the append and produce benchmarks' topics, per partition: old segments
 /// are deleted as new ones roll, so that a benchmark writing gigabytes keeps only a few

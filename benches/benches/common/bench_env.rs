@@ -1,8 +1,33 @@
-//! What several benches share: the event count they run with, and the check that a
-//! YSB Kappa table counts each applied event once.
+//! What several benches share: the log benches' record batch, the event count they run
+//! with, and the check that a YSB Kappa table counts each applied event once.
 #![allow(dead_code)] // each bench uses what it needs
 
 use anyhow::{Result, anyhow, ensure};
+use master_log::{Bytes, NewRecord, now_ms};
+
+/// Key and value sizes of [`batch`]'s records, and its length.
+pub const KEY_LEN: usize = 8;
+pub const VALUE_LEN: usize = 100;
+pub const BATCH: usize = 1_000;
+
+/// `BATCH` records with distinct 8-byte keys and 100-byte values whose event times spread
+/// over one second (1 ms apart), as a producer's batch would.
+pub fn batch(seed: u64) -> Vec<NewRecord> {
+    let t0 = now_ms();
+    (0..BATCH as u64)
+        .map(|i| {
+            let n = seed * BATCH as u64 + i;
+            let key = format!("{:08}", n % 100_000_000);
+            debug_assert_eq!(key.len(), KEY_LEN);
+            let mut value = vec![0u8; VALUE_LEN];
+            value[..8].copy_from_slice(&n.to_le_bytes());
+            for (j, b) in value[8..].iter_mut().enumerate() {
+                *b = (n as u8).wrapping_add(j as u8);
+            }
+            NewRecord::keyed(Bytes::from(key), Bytes::from(value), t0 + i as i64)
+        })
+        .collect()
+}
 
 /// Events of a full run: `LK_BENCH_EVENTS` (underscores allowed: `10_000_000`) or
 /// `default`.
