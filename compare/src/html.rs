@@ -31,9 +31,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{
-    BatchRun, Complexity, Correctness, Latency, PipelineReport, Report, WorkloadFigures,
-};
+use crate::report::{BatchRun, Complexity, Correctness, PipelineReport, Report, WorkloadFigures};
 
 /// The `id`s of the page's charts, in page order.
 pub const CHART_IDS: &[&str] = &[
@@ -368,174 +366,157 @@ fn side_by_side(out: &mut String, attrs: &str, lines: &[Line]) {
 
 fn headline(out: &mut String, r: &Report) {
     let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
-    let lat = |p: &PipelineReport, f: fn(&Latency) -> f64| p.latency_ms.as_ref().map(f);
-    let u = |v: u64| Some(v as f64);
+    // One figure of both pipelines: `get` reads it from a pipeline's report.
+    let fig =
+        |key, label, get: fn(&PipelineReport) -> Option<f64>, show: fn(f64) -> String, better| {
+            Line::Figure(Row::new(key, label, get(l), get(k), show, better))
+        };
     let lines = vec![
         Line::Group("Latency (scheduled append → visible to queries)"),
-        Line::Figure(Row::new(
+        fig(
             "latency_p50_ms",
             "p50",
-            lat(l, |x| x.p50),
-            lat(k, |x| x.p50),
+            |p| p.latency_ms.as_ref().map(|x| x.p50),
             ms,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "latency_p95_ms",
             "p95",
-            lat(l, |x| x.p95),
-            lat(k, |x| x.p95),
+            |p| p.latency_ms.as_ref().map(|x| x.p95),
             ms,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "latency_p99_ms",
             "p99",
-            lat(l, |x| x.p99),
-            lat(k, |x| x.p99),
+            |p| p.latency_ms.as_ref().map(|x| x.p99),
             ms,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "latency_max_ms",
             "max",
-            lat(l, |x| x.max),
-            lat(k, |x| x.max),
+            |p| p.latency_ms.as_ref().map(|x| x.max),
             ms,
             Better::Lower,
-        )),
+        ),
         Line::Group("Throughput and resources"),
-        Line::Figure(Row::new(
+        fig(
             "throughput_eps",
             "throughput",
-            l.throughput_eps,
-            k.throughput_eps,
+            |p| p.throughput_eps,
             eps,
             Better::Higher,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "catch_up_seconds",
             "catch-up after the feed",
-            l.catch_up_seconds,
-            k.catch_up_seconds,
+            |p| p.catch_up_seconds,
             seconds,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "cpu_seconds",
             "CPU time",
-            Some(l.cpu_seconds),
-            Some(k.cpu_seconds),
+            |p| Some(p.cpu_seconds),
             seconds,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "peak_heap_bytes",
             "peak heap",
-            l.peak_heap_bytes.map(|b| b as f64),
-            k.peak_heap_bytes.map(|b| b as f64),
+            |p| p.peak_heap_bytes.map(|b| b as f64),
             bytes_f,
             Better::Lower,
-        )),
+        ),
         Line::Group("Correctness (final answers against the oracle)"),
-        Line::Figure(Row::new(
+        fig(
             "exact_fraction",
             "exact cells",
-            Some(l.correctness.exact_fraction),
-            Some(k.correctness.exact_fraction),
+            |p| Some(p.correctness.exact_fraction),
             percent,
             Better::Higher,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "max_abs_error",
             "max abs error",
-            Some(l.correctness.max_abs_error),
-            Some(k.correctness.max_abs_error),
+            |p| Some(p.correctness.max_abs_error),
             human,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "mean_abs_error",
             "mean abs error",
-            Some(l.correctness.mean_abs_error),
-            Some(k.correctness.mean_abs_error),
+            |p| Some(p.correctness.mean_abs_error),
             human,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "missing_cells",
             "missing cells",
-            u(l.correctness.missing_cells),
-            u(k.correctness.missing_cells),
+            |p| Some(p.correctness.missing_cells as f64),
             int_f,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "extra_cells",
             "extra cells",
-            u(l.correctness.extra_cells),
-            u(k.correctness.extra_cells),
+            |p| Some(p.correctness.extra_cells as f64),
             int_f,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "late_dropped",
             "late events dropped",
-            u(l.correctness.late_dropped),
-            u(k.correctness.late_dropped),
+            |p| Some(p.correctness.late_dropped as f64),
             int_f,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "duplicates_removed",
             "duplicates removed",
-            l.correctness.duplicates_removed.map(|v| v as f64),
-            k.correctness.duplicates_removed.map(|v| v as f64),
+            |p| p.correctness.duplicates_removed.map(|v| v as f64),
             int_f,
             Better::Neither,
-        )),
+        ),
         Line::Group("Reprocessing the whole history"),
-        Line::Figure(Row::new(
+        fig(
             "reprocess_seconds",
             "time",
-            l.reprocess_seconds,
-            k.reprocess_seconds,
+            |p| p.reprocess_seconds,
             seconds,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "reprocess_eps",
             "rate",
-            l.reprocess_eps,
-            k.reprocess_eps,
+            |p| p.reprocess_eps,
             eps,
             Better::Higher,
-        )),
+        ),
         Line::Group("Code complexity (the run's workloads)"),
-        Line::Figure(Row::new(
+        fig(
             "complexity_loc",
             "lines of code",
-            u(l.complexity.loc),
-            u(k.complexity.loc),
+            |p| Some(p.complexity.loc as f64),
             int_f,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "complexity_functions",
             "functions",
-            u(l.complexity.functions),
-            u(k.complexity.functions),
+            |p| Some(p.complexity.functions as f64),
             int_f,
             Better::Lower,
-        )),
-        Line::Figure(Row::new(
+        ),
+        fig(
             "complexity_cyclomatic",
             "cyclomatic complexity",
-            u(l.complexity.cyclomatic),
-            u(k.complexity.cyclomatic),
+            |p| Some(p.complexity.cyclomatic as f64),
             int_f,
             Better::Lower,
-        )),
+        ),
     ];
     w!(out, "<section id=\"figures\">\n<h2>Headline figures</h2>\n");
     side_by_side(out, "id=\"headline\"", &lines);
@@ -1613,7 +1594,8 @@ fn fraction_text(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::report::{
-        CdfPoint, Machine, Params, Pipelines, RunInfo, SCHEMA_VERSION, Sample, WorkloadReport,
+        CdfPoint, Latency, Machine, Params, Pipelines, RunInfo, SCHEMA_VERSION, Sample,
+        WorkloadReport,
     };
 
     const NASTY_TOPIC: &str = "clicks</script><script>alert(1)</script> & \"co\"";
