@@ -627,7 +627,14 @@ impl Job {
     }
 
     /// One partition's part of the table as of its last checkpoint (`None` before it).
-    fn part_of(&self, shared: &Shared, partition: u32) -> Result<Option<TablePart>> {
+    /// `status` is the job's, as of `shared` (its heads are looked up on the log once per
+    /// table write, not once per part).
+    fn part_of(
+        &self,
+        shared: &Shared,
+        status: &JobStatus,
+        partition: u32,
+    ) -> Result<Option<TablePart>> {
         let Some(c) = shared.checkpoints.get(&partition) else {
             return Ok(None);
         };
@@ -637,7 +644,7 @@ impl Job {
                 table.merge(t)?;
             }
         }
-        let status = &self.status_of(shared).partitions[partition as usize];
+        let status = &status.partitions[partition as usize];
         Ok(Some(TablePart {
             workload: self.inner.workload.name().to_owned(),
             version: self.inner.config.version,
@@ -666,8 +673,11 @@ impl Job {
             let mut shared = self.inner.shared.lock();
             let dirty = std::mem::take(&mut shared.dirty);
             let mut parts = Vec::with_capacity(dirty.len());
-            for p in dirty {
-                parts.extend(self.part_of(&shared, p)?);
+            if !dirty.is_empty() {
+                let status = self.status_of(&shared);
+                for p in dirty {
+                    parts.extend(self.part_of(&shared, &status, p)?);
+                }
             }
             parts
         };
