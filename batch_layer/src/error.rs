@@ -29,6 +29,12 @@ pub enum BatchError {
         got: usize,
         expected: usize,
     },
+    #[error("topic {topic:?} has no partition {partition} (it has {partitions})")]
+    UnknownPartition {
+        topic: String,
+        partition: u32,
+        partitions: usize,
+    },
     #[error("corrupt batch view artifact {}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error("{context}: {source}")]

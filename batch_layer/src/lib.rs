@@ -27,6 +27,11 @@
 //!   exactly `[earliest, horizon[p])` of every partition `p`; records appended later are
 //!   not in the view (they belong to the speed layer). [`recompute_at`] takes a horizon
 //!   captured by the caller.
+//! - [`recompute_partitions_at`] makes **one view per partition**: each reads only its
+//!   partition, and its horizon keeps that partition's end offset with 0 for every other
+//!   partition. Views are per key and a key lives in one partition, so per-partition
+//!   views merge (in the serving layer) into exactly the whole view; this is how the
+//!   workers of a Lambda group split the batch layer without a shuffle.
 //! - Generated events count once by `event_id`; each row of an imported CSV is its own
 //!   event.
 //! - The polars plans: the window start is an expression over event time
@@ -151,4 +156,33 @@ pub fn recompute_at(
         elapsed_ms: started.elapsed().as_millis() as u64,
         table,
     })
+}
+
+/// One view per partition of `partitions`, each recomputed from scratch over that
+/// partition alone up to `horizon[p]`; a view's horizon is `horizon` with every other
+/// partition's entry set to 0 (it covers nothing there). Merged, the views equal the
+/// view of [`recompute_at`] over the same partitions.
+pub fn recompute_partitions_at(
+    log: &dyn Log,
+    workload: &Workload,
+    topic: &str,
+    sidecar_dir: &Path,
+    horizon: &[u64],
+    partitions: &[u32],
+) -> Result<Vec<BatchView>> {
+    partitions
+        .iter()
+        .map(|&p| {
+            let Some(&end) = horizon.get(p as usize) else {
+                return Err(BatchError::UnknownPartition {
+                    topic: topic.to_owned(),
+                    partition: p,
+                    partitions: horizon.len(),
+                });
+            };
+            let mut only = vec![0; horizon.len()];
+            only[p as usize] = end;
+            recompute_at(log, workload, topic, sidecar_dir, &only)
+        })
+        .collect()
 }

@@ -30,6 +30,35 @@ fn check(log: &EmbeddedLog, w: &Workload, topic: &str, side: &Path, what: &str) 
     let got = w.finish(&view.table).unwrap();
     let c = compare(&expected, &got);
     assert!(c.is_exact(), "{what}: {c:?}");
+    // One view per partition (the split of a Lambda group's workers), merged: the same.
+    let all: Vec<u32> = (0..view.horizon.len() as u32).collect();
+    let parts =
+        batch_layer::recompute_partitions_at(log, w, topic, side, &view.horizon, &all).unwrap();
+    let mut merged = workloads::PartialTable::new();
+    for (p, part) in parts.iter().enumerate() {
+        let mut only = vec![0; view.horizon.len()];
+        only[p] = view.horizon[p];
+        assert_eq!(part.horizon, only, "{what}");
+        merged.merge(&part.table).unwrap();
+    }
+    assert_eq!(parts.iter().map(|v| v.events).sum::<u64>(), view.events);
+    let c = compare(&expected, &w.finish(&merged).unwrap());
+    assert!(c.is_exact(), "{what}, per partition: {c:?}");
+    let out_of_range = batch_layer::recompute_partitions_at(
+        log,
+        w,
+        topic,
+        side,
+        &view.horizon,
+        &[view.horizon.len() as u32],
+    );
+    assert!(
+        matches!(
+            out_of_range,
+            Err(batch_layer::BatchError::UnknownPartition { .. })
+        ),
+        "{what}"
+    );
     // The cells have exactly the layout of empty_partials().
     let empty = w.empty_partials();
     for (_, _, p) in view.table.iter() {

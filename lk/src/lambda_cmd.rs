@@ -13,7 +13,9 @@ use master_log::Log;
 use workloads::Workload;
 
 use crate::datasets_cmd::sidecar_dir;
-use crate::views::{LiveLambda, batch_store, lambda_from_files, realtime_file};
+use crate::views::{
+    LiveLambda, batch_store, check_layout, lambda_dir, lambda_from_files, realtime_file,
+};
 
 #[derive(Debug, Args)]
 pub struct WorkloadArgs {
@@ -64,11 +66,40 @@ pub enum LambdaCommand {
         batch_every: String,
         /// Process what the log holds at the start (one batch run, the speed layer up to
         /// the same end), save the views and stop.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "worker")]
         until_caught_up: bool,
         /// Also serve the live views over HTTP on this address (see `lk serve`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "worker")]
         addr: Option<std::net::SocketAddr>,
+        /// Run as one of several processes of this pipeline (start it once per process,
+        /// on one machine or several, with the same --log and --namespace): a consumer
+        /// group spreads the partitions over them; each process runs the batch and the
+        /// speed layer of its partitions and keeps their views per partition in --data
+        /// (give them one shared directory; `lk query` and `lk serve` merge every
+        /// partition's views). When a process joins or dies, its partitions move and
+        /// their new owner resumes from the views saved there. Runs until Ctrl-C.
+        #[arg(long)]
+        worker: bool,
+        /// With --worker: save each partition's realtime view (what `lk query` reads)
+        /// this often.
+        #[arg(
+            long,
+            value_name = "DURATION",
+            default_value = "1s",
+            requires = "worker"
+        )]
+        save_every: String,
+        /// With --worker: name the consumer group `lambda.NS.…` instead of `lambda.…`,
+        /// to keep deployments of the same workload apart on a shared log. Every process
+        /// of one deployment must use the same.
+        #[arg(long, value_name = "NS", requires = "worker")]
+        namespace: Option<String>,
+    },
+    /// Delete a workload's Lambda views (batch views and realtime views, of one process
+    /// or of workers) from the data directory; the log is untouched.
+    Reset {
+        #[command(flatten)]
+        w: WorkloadArgs,
     },
 }
 
@@ -109,6 +140,7 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Res
                 .as_deref()
                 .map(master_log::parse_duration)
                 .transpose()?;
+            check_layout(data, &workload, false)?;
             let store = batch_store(data, &workload)?;
             let stop = crate::stop_flag()?;
             loop {
@@ -138,6 +170,7 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Res
         }
         LambdaCommand::Speed { w, until_caught_up } => {
             let (workload, topic) = w.resolve(data)?;
+            check_layout(data, &workload, false)?;
             let speed = open_speed(data, log, &workload, &topic)?;
             let file = realtime_file(data, &workload);
             let runtime = runtime()?;
@@ -173,10 +206,41 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Res
             batch_every,
             until_caught_up,
             addr,
+            worker,
+            save_every,
+            namespace,
         } => {
             let (workload, topic) = w.resolve(data)?;
             let period = master_log::parse_duration(&batch_every)?;
+            if worker {
+                let opts = crate::lambda_worker::WorkerOptions {
+                    batch_every: period,
+                    save_every: master_log::parse_duration(&save_every)?,
+                    namespace,
+                };
+                if opts.batch_every.is_zero() || opts.save_every.is_zero() {
+                    anyhow::bail!("--batch-every and --save-every must be longer than zero");
+                }
+                return crate::lambda_worker::run_worker(data, log, workload, topic, opts);
+            }
+            check_layout(data, &workload, false)?;
             run_all(data, log, workload, topic, period, until_caught_up, addr)
+        }
+        LambdaCommand::Reset { w } => {
+            let workload = Workload::resolve(&w.workload, data)?;
+            let dir = lambda_dir(data, &workload);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("remove {}", dir.display()))?;
+                println!(
+                    "removed the Lambda views of {} ({})",
+                    workload.name(),
+                    dir.display()
+                );
+            } else {
+                println!("workload {} has no Lambda views", workload.name());
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -17,6 +17,7 @@ mod datasets_cmd;
 mod demo;
 mod kappa_cmd;
 mod lambda_cmd;
+mod lambda_worker;
 mod log_cmd;
 mod produce;
 mod serve;

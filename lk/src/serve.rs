@@ -32,7 +32,7 @@ use master_log::Log;
 use serde_json::json;
 use workloads::{WindowSpec, Workload};
 
-use crate::views::{LiveLambda, batch_store, lambda_from_files, realtime_file};
+use crate::views::{LiveLambda, batch_store, lambda_from_files, realtime_file, worker_partitions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -186,6 +186,8 @@ async fn list_workloads(
                         "live": live,
                         "batch_version": batch_version,
                         "realtime_saved": realtime_file(&state.data, &w).exists(),
+                        "worker_partitions": worker_partitions(&state.data, &w)
+                            .map_err(ApiError::internal)?,
                     },
                     "kappa": {
                         "serving_version": kappa_serving,

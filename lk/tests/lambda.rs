@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{copy, generate_pageviews, lk, pageviews_per_minute_oracle};
+use common::{copy, generate_pageviews, lk, pageviews_per_minute_oracle, stdout_of};
 use master_log::{EmbeddedLog, Log};
 use tempfile::TempDir;
 
@@ -101,4 +101,94 @@ fn query_without_views_or_with_a_bad_workload_fails_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload"));
+}
+
+/// `lk lambda run --worker` on the embedded log (one worker owns every partition): its
+/// per-partition batch views, then its per-partition realtime views of what arrived while
+/// it was stopped, answer like the oracle; the one-process commands refuse the other
+/// layout until `lk lambda reset`.
+#[test]
+fn a_worker_keeps_per_partition_views_that_answer_like_the_oracle() {
+    use common::{Running, copy_dirs, first_half, pageviews_per_minute_csv};
+    use std::time::Duration;
+
+    let (src, dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    generate_pageviews(&src, "7", 4000).assert().success();
+    let (mid, end) = first_half(&src, &dir, 2);
+    let worker: Vec<String> = [
+        "lambda",
+        "run",
+        "--workload",
+        "pageviews-per-minute",
+        "--worker",
+        "--batch-every",
+        "1h",
+        "--save-every",
+        "100ms",
+    ]
+    .map(String::from)
+    .to_vec();
+    let minute = Duration::from_secs(60);
+    // First run: no views yet, so each partition's batch view is computed at once.
+    let mut first = Running::spawn(dir.path(), &worker);
+    first.wait_for(
+        &[0, 1].map(|p| format!("partition {p}: batch view v1 published, horizon {}", mid[p])),
+        minute,
+    );
+    first.interrupt();
+    // The rest arrives while no worker runs; the next one finds fresh batch views (under
+    // an hour old), so its speed layers read the rest from the saved realtime views.
+    copy_dirs(&src, &dir, &mid, &end);
+    let mut second = Running::spawn(dir.path(), &worker);
+    second.wait_for(
+        &[0, 1].map(|p| format!("partition {p}: caught up at offset {}", end[p])),
+        minute,
+    );
+    let out = second.interrupt();
+    assert!(!out.contains("published"), "{out}");
+    let want = pageviews_per_minute_csv(&dir);
+    let query = || {
+        stdout_of(lk(&dir).args([
+            "query",
+            "--workload",
+            "pageviews-per-minute",
+            "--format",
+            "csv",
+        ]))
+    };
+    assert_eq!(query(), want);
+
+    // One process's commands refuse the workers' views, and the reverse.
+    for args in [
+        &["lambda", "batch", "--workload", "pageviews-per-minute"][..],
+        &[
+            "lambda",
+            "run",
+            "--workload",
+            "pageviews-per-minute",
+            "--until-caught-up",
+        ],
+    ] {
+        let out = lk(&dir).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("lk lambda reset"),
+            "{stderr}"
+        );
+    }
+    stdout_of(lk(&dir).args(["lambda", "reset", "--workload", "pageviews-per-minute"]));
+    stdout_of(lk(&dir).args([
+        "lambda",
+        "run",
+        "--workload",
+        "pageviews-per-minute",
+        "--until-caught-up",
+    ]));
+    assert_eq!(query(), want);
+    let out = lk(&dir).args(&worker).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("lk lambda reset"),
+        "{stderr}"
+    );
 }

@@ -118,16 +118,28 @@ fn check_len(a: &[u64], b: &[u64]) -> Result<()> {
 impl LambdaSnapshot {
     /// The batch view merged with every realtime generation above its horizon.
     pub fn merged(&self) -> Result<PartialTable> {
-        let horizon: Vec<u64> = match &self.batch {
-            Some(b) => b.horizon.clone(),
-            None => vec![0; self.positions.len()],
-        };
-        check_len(&horizon, &self.positions)?;
         let mut table = self
             .batch
             .as_ref()
             .map(|b| b.table.clone())
             .unwrap_or_default();
+        table.merge(&self.realtime_above_horizon()?)?;
+        Ok(table)
+    }
+
+    /// The batch horizon (all zeros without a batch view).
+    fn horizon(&self) -> Vec<u64> {
+        match &self.batch {
+            Some(b) => b.horizon.clone(),
+            None => vec![0; self.positions.len()],
+        }
+    }
+
+    /// Every realtime generation at or above the batch horizon, merged.
+    fn realtime_above_horizon(&self) -> Result<PartialTable> {
+        let horizon = self.horizon();
+        check_len(&horizon, &self.positions)?;
+        let mut table = PartialTable::new();
         for (i, g) in self.realtime.iter().enumerate() {
             check_len(&g.from, &horizon)?;
             let to = self
@@ -147,6 +159,55 @@ impl LambdaSnapshot {
             table.merge(&g.table)?;
         }
         Ok(table)
+    }
+
+    /// One snapshot from per-partition ones: `parts[p]`, when present, holds the views
+    /// of partition `p` alone (as the workers of a Lambda group keep them: one batch
+    /// view and one realtime view per partition, whose offset vectors are read at entry
+    /// `p` only). The result has one batch part (every partition's batch table, the
+    /// horizon made of each partition's own) and one realtime generation from that
+    /// horizon (each partition's realtime generations above its horizon), so it answers
+    /// and reports freshness like a single process's snapshot. A partition without
+    /// views counts as unread (horizon and position 0). `None` when no partition has
+    /// any view.
+    pub fn from_partitions(
+        parts: Vec<Option<LambdaSnapshot>>,
+        head: Vec<u64>,
+    ) -> Result<Option<LambdaSnapshot>> {
+        check_len(&vec![0; parts.len()], &head)?;
+        if parts.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let n = head.len();
+        let mut horizon = vec![0; n];
+        let mut positions = vec![0; n];
+        let mut batch_table = PartialTable::new();
+        let mut realtime = PartialTable::new();
+        let mut any_batch = false;
+        for (p, part) in parts.iter().enumerate() {
+            let Some(part) = part else { continue };
+            check_len(&part.positions, &head)?;
+            if let Some(b) = &part.batch {
+                check_len(&b.horizon, &head)?;
+                batch_table.merge(&b.table)?;
+                horizon[p] = b.horizon[p];
+                any_batch = true;
+            }
+            realtime.merge(&part.realtime_above_horizon()?)?;
+            positions[p] = part.positions[p].max(horizon[p]);
+        }
+        Ok(Some(LambdaSnapshot {
+            batch: any_batch.then(|| BatchPart {
+                horizon: horizon.clone(),
+                table: batch_table,
+            }),
+            realtime: vec![Generation {
+                from: horizon,
+                table: realtime,
+            }],
+            positions,
+            head,
+        }))
     }
 
     pub fn freshness(&self) -> Freshness {

@@ -125,3 +125,92 @@ async fn every_workload_equals_the_oracle_at_1_2_and_4_partitions() {
         }
     }
 }
+
+/// The layout of a Lambda group's workers: per partition, a speed layer scoped to it and
+/// a batch view of it alone, handed over at that partition's own horizon. The snapshot
+/// made from the per-partition ones answers exactly the oracle's answer; a partition
+/// nobody has read shows in the freshness as lag.
+async fn check_partitioned(fx: &Fixture, w: &Workload) {
+    let what = format!("{} at {} partition(s), per partition", w.name(), fx.parts);
+    let log: Arc<EmbeddedLog> = fx.target();
+    let n = fx.parts as usize;
+    let zero = vec![0; n];
+    fx.copy(log.as_ref(), &zero, &fx.mid());
+    let speeds: Vec<SpeedLayer> = (0..fx.parts)
+        .map(|p| {
+            let config = SpeedConfig::new(&fx.topic, &fx.side).with_partitions(vec![p]);
+            SpeedLayer::new(log.clone(), w.clone(), config, zero.clone()).unwrap()
+        })
+        .collect();
+    let mut horizon = zero.clone();
+    for (p, speed) in speeds.iter().enumerate() {
+        speed.run_until_caught_up().await.unwrap();
+        horizon[p] = speed.begin_generation_now()[p];
+    }
+    assert_eq!(horizon, fx.mid(), "{what}");
+    fx.copy(log.as_ref(), &horizon, &fx.end());
+    let views = {
+        let (log, w, topic, side, h) = (
+            log.clone(),
+            w.clone(),
+            fx.topic.clone(),
+            fx.side.clone(),
+            horizon.clone(),
+        );
+        let all: Vec<u32> = (0..fx.parts).collect();
+        std::thread::spawn(move || {
+            batch_layer::recompute_partitions_at(log.as_ref(), &w, &topic, &side, &h, &all).unwrap()
+        })
+        .join()
+        .unwrap()
+    };
+    let head = log.end_offsets(&fx.topic).unwrap();
+    let mut parts = Vec::new();
+    for (speed, view) in speeds.iter().zip(views) {
+        assert_eq!(speed.expire(&view.horizon).unwrap(), 1, "{what}");
+        speed.run_until_caught_up().await.unwrap();
+        let batch = BatchPart {
+            horizon: view.horizon,
+            table: view.table,
+        };
+        parts.push(Some(snapshot(Some(batch), speed, head.clone())));
+    }
+    let expected = fx.oracle(log.as_ref(), w);
+    let whole = LambdaSnapshot::from_partitions(parts.clone(), head.clone())
+        .unwrap()
+        .unwrap();
+    assert_eq!(whole.batch.as_ref().unwrap().horizon, horizon, "{what}");
+    let a = whole.answer(w, &Query::default()).unwrap();
+    let c = workloads::compare(&expected, &a.result);
+    assert!(c.is_exact(), "{what}: {c:?}");
+    assert_eq!(a.freshness.lag_records, 0, "{what}");
+    assert_eq!(a.freshness.served_positions, head, "{what}");
+    // The last partition's views are missing: its records are lag, not an error.
+    if n == 1 {
+        assert!(
+            LambdaSnapshot::from_partitions(vec![None], head)
+                .unwrap()
+                .is_none()
+        );
+        return;
+    }
+    let last = n - 1;
+    parts[last] = None;
+    let partial = LambdaSnapshot::from_partitions(parts, head.clone())
+        .unwrap()
+        .unwrap();
+    let f = partial.freshness();
+    assert_eq!(f.lag_records, head[last], "{what}");
+    assert_eq!(f.served_positions[last], 0, "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_partition_views_equal_the_oracle_at_1_2_and_4_partitions() {
+    for parts in PARTITIONS {
+        for fx in all(parts) {
+            for w in &fx.workloads {
+                check_partitioned(&fx, w).await;
+            }
+        }
+    }
+}

@@ -162,3 +162,16 @@ fn queries_filter_by_key_and_time_and_render() {
     };
     assert!(matches!(s.answer(&w, &bad), Err(ServingError::BadQuery(_))));
 }
+
+#[test]
+fn per_partition_snapshots_need_one_entry_per_partition() {
+    assert!(
+        LambdaSnapshot::from_partitions(vec![None, None], vec![0, 0])
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        LambdaSnapshot::from_partitions(vec![None], vec![0, 0]),
+        Err(ServingError::Partitions(1, 2))
+    ));
+}

@@ -64,6 +64,12 @@
 //!   [`SpeedLayer::load`] / [`RealtimeSnapshot::load`] discard generations covered by the
 //!   currently published horizon; if that horizon cuts through a generation, the saved
 //!   view is dropped and reading restarts at the horizon.
+//! - **Partition scope** ([`SpeedConfig::partitions`]): a layer may read only some
+//!   partitions; the others keep their starting offsets (a worker of a Lambda group
+//!   starts them at 0 and keeps one layer, one saved view and one batch view per
+//!   partition it owns, so that a partition's views move whole when the group
+//!   rebalances; `lk lambda run --worker`). Offsets vectors keep one entry per
+//!   partition of the topic either way.
 //! - Bad input is a [`SpeedError`], never a panic.
 //!
 //! ## Usage
@@ -127,6 +133,12 @@ pub enum SpeedError {
         expected: usize,
         got: usize,
     },
+    #[error("topic {topic:?} has no partition {partition} (it has {partitions})")]
+    UnknownPartition {
+        topic: String,
+        partition: u32,
+        partitions: usize,
+    },
     #[error(
         "partition {partition}: the horizon {horizon} is outside the log [{earliest}, {latest}]"
     )]
@@ -186,6 +198,10 @@ pub struct SpeedConfig {
     /// Ids are remembered this long in event time (see the crate docs for the bound).
     pub dedup_window_ms: i64,
     pub fetch_limits: FetchLimits,
+    /// Read only these partitions (`None`: all). The others keep the position they start
+    /// at and count as caught up: a worker of a group keeps one layer per partition it
+    /// owns (see the crate docs, "Partition scope").
+    pub partitions: Option<Vec<u32>>,
 }
 
 impl SpeedConfig {
@@ -195,7 +211,21 @@ impl SpeedConfig {
             sidecar_dir: sidecar_dir.into(),
             dedup_window_ms: DEFAULT_DEDUP_WINDOW_MS,
             fetch_limits: FetchLimits::default(),
+            partitions: None,
         }
+    }
+
+    /// Read only `partitions` (see [`SpeedConfig::partitions`]).
+    pub fn with_partitions(mut self, partitions: Vec<u32>) -> Self {
+        self.partitions = Some(partitions);
+        self
+    }
+
+    /// Whether partition `p` is read.
+    fn reads(&self, p: usize) -> bool {
+        self.partitions
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|&q| q as usize == p))
     }
 }
 
@@ -435,9 +465,25 @@ impl SpeedLayer {
         log: Arc<dyn Log>,
         workload: Workload,
         config: SpeedConfig,
-        state: State,
+        mut state: State,
     ) -> Result<SpeedLayer> {
         let operator = Operator::new(&workload, &config.topic, &config.sidecar_dir)?;
+        if let Some(&p) = config
+            .partitions
+            .iter()
+            .flatten()
+            .find(|&&p| p as usize >= state.positions.len())
+        {
+            return Err(SpeedError::UnknownPartition {
+                topic: config.topic.clone(),
+                partition: p,
+                partitions: state.positions.len(),
+            });
+        }
+        // Partitions out of scope are never read: nothing to catch up on.
+        for (p, c) in state.caught_up.iter_mut().enumerate() {
+            *c = !config.reads(p);
+        }
         Ok(SpeedLayer {
             inner: Arc::new(Inner {
                 log,
@@ -487,6 +533,12 @@ impl SpeedLayer {
     /// (the tasks sleep on the log's listener, they do not poll).
     pub fn fetch_count(&self) -> u64 {
         self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Whether every partition read had read everything in the log when last checked
+    /// ([`RealtimeSnapshot::caught_up`] without copying the view).
+    pub fn caught_up(&self) -> bool {
+        self.inner.state.lock().caught_up.iter().all(|c| *c)
     }
 
     /// Per partition, the offset of the next record to read.
@@ -651,7 +703,7 @@ impl SpeedLayer {
     ) -> Result<()> {
         let n = self.inner.state.lock().positions.len();
         let mut tasks = tokio::task::JoinSet::new();
-        for p in 0..n {
+        for p in (0..n).filter(|&p| self.inner.config.reads(p)) {
             let inner = self.inner.clone();
             let end = end.as_ref().map(|e| e.get(p).copied().unwrap_or(0));
             let shutdown = shutdown.clone();

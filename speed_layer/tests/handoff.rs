@@ -145,3 +145,65 @@ async fn begin_generation_now_hands_its_positions_to_the_batch_run() {
     ]);
     assert_exact(&expected, w, &merged, "now");
 }
+
+/// Layers scoped to one partition each (as the workers of a Lambda group keep them), each
+/// split at its own partition's horizon: their tables merged over all partitions are the
+/// oracle's answer, and a layer never reads outside its scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_scoped_layers_merge_to_the_oracle() {
+    for parts in PARTITIONS {
+        for fx in all(parts) {
+            let zero = vec![0; parts as usize];
+            let log = fx.target();
+            fx.copy(log.as_ref(), &zero, &fx.end());
+            let (mid, end) = (fx.mid(), log.end_offsets(&fx.topic).unwrap());
+            for w in &fx.workloads {
+                let expected = fx.oracle(log.as_ref(), w);
+                let mut tables = Vec::new();
+                for p in 0..parts as usize {
+                    let only = |v: &[u64]| -> Vec<u64> {
+                        (0..v.len())
+                            .map(|q| if q == p { v[q] } else { 0 })
+                            .collect()
+                    };
+                    let scoped = |from: Vec<u64>| {
+                        let config = fx.config().with_partitions(vec![p as u32]);
+                        speed_layer::SpeedLayer::new(log.clone(), w.clone(), config, from).unwrap()
+                    };
+                    // Below this partition's horizon, then from it to the end.
+                    let below = scoped(zero.clone());
+                    below.run_until(&only(&mid)).await.unwrap();
+                    let above = scoped(only(&mid));
+                    above.run_until_caught_up().await.unwrap();
+                    let snap = above.snapshot();
+                    assert_eq!(snap.positions, only(&end), "{parts}p scope {p}");
+                    assert!(snap.caught_up, "{parts}p scope {p}");
+                    tables.push(below.snapshot().merged().unwrap());
+                    tables.push(snap.merged().unwrap());
+                }
+                let all: Vec<_> = tables.iter().collect();
+                assert_exact(&expected, w, &merge(&all), &format!("{parts}p scoped"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_scope_outside_the_topic_is_refused() {
+    let fx = &all(2)[0];
+    let log = fx.target();
+    let w = &fx.workloads[0];
+    let config = fx.config().with_partitions(vec![2]);
+    let err = speed_layer::SpeedLayer::new(log.clone(), w.clone(), config, vec![0, 0]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SpeedError::UnknownPartition {
+                partition: 2,
+                partitions: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -137,3 +137,112 @@ pub fn pageviews_per_minute_csv(dir: &TempDir) -> String {
     }
     want
 }
+
+/// A running `lk` process whose output is read as it comes (for commands that run until
+/// interrupted).
+pub struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+    /// Every stdout line read so far.
+    pub seen: String,
+}
+
+impl Running {
+    /// Start `lk --data DIR` with `args` (and `$LK_DATA`, `$LK_LOG_URI` cleared).
+    pub fn spawn(dir: &std::path::Path, args: &[String]) -> Running {
+        use std::io::{BufRead, Read};
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
+            .arg("--data")
+            .arg(dir)
+            .args(args)
+            .env_remove("LK_DATA")
+            .env_remove("LK_LOG_URI")
+            .env_remove("LK_KAFKA_TANSU_COMPAT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Running {
+            child,
+            lines,
+            stderr,
+            seen: String::new(),
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait until a line containing each of `needles` has been printed (since the start),
+    /// failing with what was printed after `timeout`.
+    pub fn wait_for(&mut self, needles: &[String], timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if needles.iter().all(|n| self.seen.contains(n.as_str())) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                }
+                Err(_) => panic!(
+                    "waited for {needles:?}; the process printed:\n{}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Ctrl-C (SIGINT), then require a successful exit; returns all of stdout.
+    pub fn interrupt(self) -> String {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.finish()
+    }
+
+    /// SIGKILL; returns what it printed.
+    pub fn kill(mut self) -> String {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
+        while let Ok(line) = self.lines.recv() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        self.seen
+    }
+
+    fn finish(mut self) -> String {
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        let stderr = self.stderr.join().unwrap();
+        assert!(status.success(), "{status}: {}\n{stderr}", self.seen);
+        self.seen
+    }
+}
