@@ -189,10 +189,16 @@ pub(crate) fn read_events(
     sidecar_dir: &Path,
     horizon: &[u64],
 ) -> Result<Events> {
-    let parts: Vec<PartitionRead> = horizon
+    // Partitions with nothing below the horizon are not read at all.
+    let mut ranges = Vec::new();
+    for (p, &end) in horizon.iter().enumerate() {
+        if end > log.offsets(topic, p as u32)?.0 {
+            ranges.push((p as u32, end));
+        }
+    }
+    let parts: Vec<PartitionRead> = ranges
         .par_iter()
-        .enumerate()
-        .map(|(p, &end)| read_partition(log, topic, sidecar_dir, p as u32, end))
+        .map(|&(p, end)| read_partition(log, topic, sidecar_dir, p, end))
         .collect::<Result<_>>()?;
     let columns = parts.first().map(|p| p.1.clone()).unwrap_or_default();
     let records_read = parts.iter().map(|p| p.2).sum();

@@ -143,7 +143,13 @@ pub fn recompute_at(
     let events = decode::read_events(log, topic, sidecar_dir, horizon)?;
     let records_read = events.records_read;
     let n_events = events.frame.height() as u64;
-    let table = plan::run(workload, events, topic, sidecar_dir)?;
+    // Nothing below the horizon (say, a topic no record has reached yet, whose dataset
+    // is not known): the empty view.
+    let table = if records_read == 0 {
+        PartialTable::new()
+    } else {
+        plan::run(workload, events, topic, sidecar_dir)?
+    };
     Ok(BatchView {
         version: 0,
         workload: workload.name().to_owned(),

@@ -339,3 +339,21 @@ fn the_horizon_excludes_records_appended_after_it() {
     let c = compare(&expected, &w.finish(&all.table).unwrap());
     assert!(!c.is_exact());
 }
+
+#[test]
+fn a_topic_no_record_has_reached_gives_the_empty_view() {
+    // Created, never written: no records and no dataset sidecar to decode them with.
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
+    log.create_topic("pageviews", master_log::TopicConfig::with_partitions(2))
+        .unwrap();
+    let w = Workload::BuiltIn(BuiltIn::PageviewsPerMinute);
+    let side = dir.path().join("side");
+    let view = batch_layer::recompute(&log, &w, "pageviews", &side).unwrap();
+    assert_eq!(view.horizon, vec![0, 0]);
+    assert_eq!((view.records_read, view.events), (0, 0));
+    assert!(view.table.is_empty());
+    let parts =
+        batch_layer::recompute_partitions_at(&log, &w, "pageviews", &side, &[0, 0], &[1]).unwrap();
+    assert!(parts[0].table.is_empty());
+}

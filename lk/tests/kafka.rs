@@ -318,19 +318,20 @@ fn embedded_only_commands_and_bad_log_flags_are_refused() {
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
 }
 
-/// `lk … kappa run --worker` started as two processes of one job: the consumer group
+/// Workers of one pipeline started as two processes of one consumer group: the group
 /// splits the partitions between them. One is SIGKILLed while records arrive, and a
 /// replacement is started (as a supervisor would); the group moves the dead worker's
-/// partition, whose new owner restores it from the changelog (or the local store in the
-/// shared directory) and resumes at its last checkpoint. The table the workers wrote
-/// into their shared directory equals the oracle's answer, as a single process's does.
+/// partition, whose new owner resumes from what the dead one last saved in the shared
+/// directory (Kappa: its checkpoint, restored from the changelog or the local store;
+/// Lambda: the partition's published batch view and saved realtime view). The answer
+/// `lk query` merges from the shared directory equals the oracle's, as a single
+/// process's does.
 ///
 /// (With Apache Kafka the survivor alone would take the partition over once the dead
 /// member's session times out; tansu 0.6 expires a dead member only when the group
 /// changes, hence the replacement.)
-#[test]
-fn kappa_workers_in_several_processes_survive_a_sigkill() {
-    use std::process::{Child, Stdio};
+fn workers_survive_a_sigkill(pipeline: &str, worker_args: &[&str]) -> String {
+    use common::Running;
     use std::time::{Duration, Instant};
 
     let embedded = TempDir::new().unwrap();
@@ -341,24 +342,21 @@ fn kappa_workers_in_several_processes_survive_a_sigkill() {
     let topic = unique("pageviews");
     stdout_of(on_kafka(&work).args(["topic", "create", &topic, "--partitions", "2"]));
     let namespace = unique("ns");
-    let worker = || -> Child {
-        // A child to kill: std's Command (assert_cmd's only runs to completion).
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"));
-        c.arg("--data")
-            .arg(work.path())
-            .args(kafka_flags())
-            .env_remove("LK_DATA")
-            .env_remove("LK_LOG_URI")
-            .env_remove("LK_KAFKA_TANSU_COMPAT");
-        c.args(["kappa", "run", "--workload", WORKLOAD, "--topic", &topic])
-            .args(["--namespace", &namespace, "--allowed-lateness", "5m"])
-            .args(["--workers", "1", "--worker"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = worker();
+    let mut args = kafka_flags();
+    args.extend(worker_args.iter().map(|a| a.to_string()));
+    args.extend(
+        [
+            "--workload",
+            WORKLOAD,
+            "--topic",
+            &topic,
+            "--namespace",
+            &namespace,
+        ]
+        .map(String::from),
+    );
+    let worker = || Running::spawn(work.path(), &args);
+    let first = worker();
     std::thread::sleep(Duration::from_secs(2));
     let second = worker();
     std::thread::sleep(Duration::from_secs(4));
@@ -369,15 +367,14 @@ fn kappa_workers_in_several_processes_survive_a_sigkill() {
         std::thread::spawn(move || c.assert().success())
     };
     std::thread::sleep(Duration::from_millis(2500));
-    first.kill().unwrap(); // SIGKILL
-    let killed = first.wait_with_output().unwrap();
+    let killed = first.kill(); // SIGKILL
     feeder.join().unwrap();
     let third = worker();
 
     let query = || {
         let out = on_kafka(&work)
             .args(["query", "--workload", WORKLOAD, "--topic", &topic])
-            .args(["--pipeline", "kappa", "--format", "csv"])
+            .args(["--pipeline", pipeline, "--format", "csv"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -386,30 +383,55 @@ fn kappa_workers_in_several_processes_survive_a_sigkill() {
     while query() != want && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(1));
     }
-    let mut outputs = String::new();
-    for w in [second, third] {
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &w.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = w.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        outputs.push_str(&stdout);
-    }
-    let context = format!(
-        "workers' output:\n{outputs}\nkilled worker's:\n{}",
-        String::from_utf8_lossy(&killed.stdout)
+    let outputs = second.interrupt() + &third.interrupt();
+    let context = format!("workers' output:\n{outputs}\nkilled worker's:\n{killed}");
+    assert_eq!(query(), want, "{context}");
+    outputs + "\nkilled worker's:\n" + &killed
+}
+
+#[test]
+fn kappa_workers_in_several_processes_survive_a_sigkill() {
+    let outputs = workers_survive_a_sigkill(
+        "kappa",
+        &[
+            "kappa",
+            "run",
+            "--allowed-lateness",
+            "5m",
+            "--workers",
+            "1",
+            "--worker",
+        ],
     );
     // The partitions moved: the remaining workers restored both between them.
+    let (survivors, _) = outputs.split_once("killed worker's").unwrap();
     assert!(
-        outputs.contains("partition: 0") && outputs.contains("partition: 1"),
-        "{context}"
+        survivors.contains("partition: 0") && survivors.contains("partition: 1"),
+        "{outputs}"
     );
-    assert_eq!(query(), want, "{context}");
+}
+
+#[test]
+fn lambda_workers_in_several_processes_survive_a_sigkill() {
+    // Batch runs every 2 s while the data arrives, so each partition's answer is a batch
+    // view plus a realtime view at the moment of the kill.
+    let outputs = workers_survive_a_sigkill(
+        "lambda",
+        &[
+            "lambda",
+            "run",
+            "--worker",
+            "--batch-every",
+            "2s",
+            "--save-every",
+            "200ms",
+        ],
+    );
+    let (survivors, killed) = outputs.split_once("killed worker's").unwrap();
+    assert!(
+        survivors.contains("partition 0: taken over")
+            && survivors.contains("partition 1: taken over"),
+        "{outputs}"
+    );
+    assert!(killed.contains("published"), "{outputs}");
 }
