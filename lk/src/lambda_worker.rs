@@ -73,6 +73,30 @@ struct Owned {
     saved: Option<u64>,
     /// Whether the last save round found the partition read to its end.
     caught_up: bool,
+    /// The partition's files as this worker last read or wrote them.
+    files: Files,
+}
+
+/// What identifies the state of a partition's files: the published batch view's version
+/// and the realtime view's modification time. If they changed while this worker did not
+/// own the partition for a while (moved away and back), another worker wrote them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Files {
+    batch_version: Option<u64>,
+    realtime_modified: Option<SystemTime>,
+}
+
+impl Files {
+    fn read(store: &batch_layer::ViewStore, file: &Path) -> anyhow::Result<Files> {
+        Ok(Files {
+            batch_version: store.current_version()?,
+            realtime_modified: match std::fs::metadata(file) {
+                Ok(m) => Some(m.modified()?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("{}", file.display()))),
+            },
+        })
+    }
 }
 
 struct Worker<'a> {
@@ -195,10 +219,18 @@ impl Worker<'_> {
             }
         }
         for &p in mine {
-            if !self.owned.contains_key(&p) {
-                let o = self.open(p)?;
-                self.owned.insert(p, o);
+            // Kept through the rebalance, unless it was away long enough for another
+            // worker to write its files: then this worker's copy is stale.
+            if let Some(o) = self.owned.get(&p) {
+                if Files::read(&o.store, &o.file)? == o.files {
+                    continue;
+                }
+                let o = self.owned.remove(&p).context("an owned partition")?;
+                self.close(o)?;
+                println!("partition {p}: written by another worker meanwhile; reloading");
             }
+            let o = self.open(p)?;
+            self.owned.insert(p, o);
         }
         Ok(())
     }
@@ -259,14 +291,15 @@ impl Worker<'_> {
         };
         Ok(Owned {
             speed,
-            store,
-            file,
             stop,
             task,
             next_batch,
             pending,
             saved: Some(position),
             caught_up: false,
+            files: Files::read(&store, &file)?,
+            store,
+            file,
         })
     }
 
@@ -336,6 +369,7 @@ impl Worker<'_> {
             })?;
             if published {
                 o.saved = Some(position);
+                o.files = Files::read(&o.store, &o.file)?;
                 println!(
                     "partition {p}: batch view v{version} published, horizon {} ({} records, {} cells) in {:.2} s",
                     view.horizon[p as usize],
@@ -364,6 +398,7 @@ impl Worker<'_> {
                     continue; // moved: the next rebalance closes it
                 }
                 o.saved = Some(position);
+                o.files = Files::read(&o.store, &o.file)?;
             }
             if caught_up && !o.caught_up {
                 println!("partition {p}: caught up at offset {position}; realtime view saved");
@@ -377,9 +412,6 @@ impl Worker<'_> {
     /// and leave the group.
     fn stop_all(&mut self) -> anyhow::Result<()> {
         let mut first_err = None;
-        for o in self.owned.values() {
-            let _ = o.stop.send(true);
-        }
         let owned = std::mem::take(&mut self.owned);
         for (p, o) in owned {
             let _ = o.stop.send(true);
