@@ -71,8 +71,10 @@ struct Owned {
     pending: Option<Vec<u64>>,
     /// The position of the last save.
     saved: Option<u64>,
-    /// Whether the last save round found the partition read to its end.
-    caught_up: bool,
+    /// The published batch view's horizon in this partition.
+    horizon: Option<u64>,
+    /// Whether "caught up" was printed since this worker took the partition over.
+    announced: bool,
     /// The partition's files as this worker last read or wrote them.
     files: Files,
 }
@@ -122,6 +124,8 @@ pub fn run_worker(
     if let Some(ns) = &opts.namespace {
         master_log::validate_name(ns).context("--namespace")?;
     }
+    // Ctrl-C from here on stops the worker cleanly (joining the group may take a while).
+    let stop = crate::stop_flag()?;
     let group = group_name(&workload, &topic, opts.namespace.as_deref());
     log.partition_count(&topic)?; // an unknown topic fails before joining
     let membership = log.join_group(&group, &[&topic], AssignmentStrategy::Range)?;
@@ -144,7 +148,6 @@ pub fn run_worker(
         owned: BTreeMap::new(),
         batch_runs: 0,
     };
-    let stop = crate::stop_flag()?;
     let outcome = worker.run(&|| stop.load(Ordering::SeqCst));
     let stopped = worker.stop_all();
     outcome?;
@@ -296,7 +299,8 @@ impl Worker<'_> {
             next_batch,
             pending,
             saved: Some(position),
-            caught_up: false,
+            announced: false,
+            horizon: published.as_ref().map(|v| v.horizon[p as usize]),
             files: Files::read(&store, &file)?,
             store,
             file,
@@ -336,13 +340,24 @@ impl Worker<'_> {
         let started = Instant::now();
         let n = self.log.partition_count(&self.topic)? as usize;
         let mut horizon = vec![0; n];
-        for p in due {
-            let o = self.owned.get_mut(p).context("a due partition is owned")?;
+        let mut todo = Vec::new();
+        for &p in due {
+            let o = self.owned.get_mut(&p).context("a due partition is owned")?;
             let h = match o.pending.take() {
-                Some(h) => h,
-                None => o.speed.begin_generation_now(),
+                Some(h) => h[p as usize],
+                None => o.speed.begin_generation_now()[p as usize],
             };
-            horizon[*p as usize] = h[*p as usize];
+            if o.horizon == Some(h) {
+                // Nothing arrived since the published view (and no generation was
+                // opened: the speed layer had not moved from that horizon).
+                o.next_batch = started + self.opts.batch_every;
+                continue;
+            }
+            horizon[p as usize] = h;
+            todo.push(p);
+        }
+        if todo.is_empty() {
+            return Ok(());
         }
         // polars and rayon on this (non-tokio) thread; the speed layers go on.
         let views = batch_layer::recompute_partitions_at(
@@ -351,10 +366,10 @@ impl Worker<'_> {
             &self.topic,
             &sidecar_dir(self.data),
             &horizon,
-            due,
+            &todo,
         )?;
         self.batch_runs += 1;
-        for (&p, view) in due.iter().zip(views) {
+        for (&p, view) in todo.iter().zip(views) {
             let Some(o) = self.owned.get_mut(&p) else {
                 continue;
             };
@@ -369,6 +384,7 @@ impl Worker<'_> {
             })?;
             if published {
                 o.saved = Some(position);
+                o.horizon = Some(view.horizon[p as usize]);
                 o.files = Files::read(&o.store, &o.file)?;
                 println!(
                     "partition {p}: batch view v{version} published, horizon {} ({} records, {} cells) in {:.2} s",
@@ -378,7 +394,9 @@ impl Worker<'_> {
                     started.elapsed().as_secs_f64()
                 );
             } else {
-                println!("partition {p}: moved while its batch view was computed; not published");
+                println!(
+                    "partition {p}: no longer this worker's (a rebalance is moving it); its batch view is not published"
+                );
             }
         }
         Ok(())
@@ -400,10 +418,10 @@ impl Worker<'_> {
                 o.saved = Some(position);
                 o.files = Files::read(&o.store, &o.file)?;
             }
-            if caught_up && !o.caught_up {
+            if caught_up && !o.announced {
                 println!("partition {p}: caught up at offset {position}; realtime view saved");
+                o.announced = true;
             }
-            o.caught_up = caught_up;
         }
         Ok(())
     }

@@ -330,7 +330,7 @@ fn embedded_only_commands_and_bad_log_flags_are_refused() {
 /// (With Apache Kafka the survivor alone would take the partition over once the dead
 /// member's session times out; tansu 0.6 expires a dead member only when the group
 /// changes, hence the replacement.)
-fn workers_survive_a_sigkill(pipeline: &str, worker_args: &[&str]) -> String {
+fn workers_survive_a_sigkill(pipeline: &str, worker_args: &[&str], started: &str) -> String {
     use common::Running;
     use std::time::{Duration, Instant};
 
@@ -369,7 +369,9 @@ fn workers_survive_a_sigkill(pipeline: &str, worker_args: &[&str]) -> String {
     std::thread::sleep(Duration::from_millis(2500));
     let killed = first.kill(); // SIGKILL
     feeder.join().unwrap();
-    let third = worker();
+    let mut third = worker();
+    // The replacement has joined the group before the answer is awaited.
+    third.wait_for(&[started.to_owned()], Duration::from_secs(60));
 
     let query = || {
         let out = on_kafka(&work)
@@ -402,6 +404,7 @@ fn kappa_workers_in_several_processes_survive_a_sigkill() {
             "1",
             "--worker",
         ],
+        "running",
     );
     // The partitions moved: the remaining workers restored both between them.
     let (survivors, _) = outputs.split_once("killed worker's").unwrap();
@@ -426,6 +429,7 @@ fn lambda_workers_in_several_processes_survive_a_sigkill() {
             "--save-every",
             "200ms",
         ],
+        "generation",
     );
     let (survivors, killed) = outputs.split_once("killed worker's").unwrap();
     assert!(
