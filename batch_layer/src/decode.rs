@@ -1,6 +1,5 @@
 //! Reading the log below the horizon into columns: one rayon task per partition.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use datasets::{ColumnType, ExportOptions, TopicRows, Value};
@@ -65,19 +64,21 @@ impl Events {
     }
 }
 
+/// One column being filled. Strings go straight into polars' string builder (no
+/// `String` per value).
 enum Buf {
     Int(Vec<Option<i64>>),
     Float(Vec<Option<f64>>),
-    Str(Vec<Option<String>>),
+    Str(StringChunkedBuilder),
     Bool(Vec<Option<bool>>),
 }
 
 impl Buf {
-    fn new(kind: Kind) -> Buf {
+    fn new(kind: Kind, name: &str) -> Buf {
         match kind {
             Kind::Int | Kind::Timestamp => Buf::Int(Vec::new()),
             Kind::Float => Buf::Float(Vec::new()),
-            Kind::Str => Buf::Str(Vec::new()),
+            Kind::Str => Buf::Str(StringChunkedBuilder::new(name.into(), 0)),
             Kind::Bool => Buf::Bool(Vec::new()),
         }
     }
@@ -86,11 +87,11 @@ impl Buf {
         match (self, v) {
             (Buf::Int(b), Value::Null) => b.push(None),
             (Buf::Float(b), Value::Null) => b.push(None),
-            (Buf::Str(b), Value::Null) => b.push(None),
+            (Buf::Str(b), Value::Null) => b.append_null(),
             (Buf::Bool(b), Value::Null) => b.push(None),
             (Buf::Int(b), Value::Integer(i) | Value::Timestamp(i)) => b.push(Some(*i)),
             (Buf::Float(b), Value::Float(f)) => b.push(Some(*f)),
-            (Buf::Str(b), Value::String(s)) => b.push(Some(s.to_string())),
+            (Buf::Str(b), Value::String(s)) => b.append_value(s.as_ref()),
             (Buf::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
             (_, other) => {
                 return Err(BatchError::Type(format!(
@@ -106,7 +107,7 @@ impl Buf {
         match self {
             Buf::Int(v) => Column::new(name, v),
             Buf::Float(v) => Column::new(name, v),
-            Buf::Str(v) => Column::new(name, v),
+            Buf::Str(b) => b.finish().into_column(),
             Buf::Bool(v) => Column::new(name, v),
         }
     }
@@ -117,12 +118,15 @@ type PartitionRead = (DataFrame, Vec<(String, Kind)>, u64);
 
 /// One partition's events in `[earliest, end)`, deduplicated by event id when the topic
 /// holds generated events (a duplicate has the same key, hence the same partition).
+/// Only the columns in `read` (and `event_id`) are decoded into the frame; the event
+/// columns returned are all of the topic's, for the plan's checks and messages.
 fn read_partition(
     log: &dyn Log,
     topic: &str,
     sidecar_dir: &Path,
     partition: u32,
     end: u64,
+    read: &[&str],
 ) -> Result<PartitionRead> {
     let opts = ExportOptions {
         topic: topic.to_owned(),
@@ -130,6 +134,9 @@ fn read_partition(
         ..ExportOptions::default()
     };
     let mut rows = TopicRows::new(log, &opts, Some(sidecar_dir))?;
+    let mut decoded: Vec<&str> = read.to_vec();
+    decoded.push("event_id");
+    rows.keep_only(&decoded);
     // The four metadata columns (partition, offset, event_time, append_time) come first.
     let columns: Vec<(String, Kind)> = rows
         .columns()
@@ -142,11 +149,23 @@ fn read_partition(
     } else {
         None
     };
+    // The frame's columns: those the plan reads, as indices into the event columns.
+    let kept: Vec<usize> = (0..columns.len())
+        .filter(|&i| read.contains(&columns[i].0.as_str()))
+        .collect();
     let mut time: Vec<i64> = Vec::new();
-    let mut bufs: Vec<Buf> = columns.iter().map(|(_, k)| Buf::new(*k)).collect();
-    let mut seen = HashSet::new();
+    let mut bufs: Vec<Buf> = kept
+        .iter()
+        .map(|&i| Buf::new(columns[i].1, &columns[i].0))
+        .collect();
+    // Sized for every record of the range: no rehashing on the way.
+    let (earliest, _) = log.offsets(topic, partition)?;
+    let mut seen: rustc_hash::FxHashSet<i64> = rustc_hash::FxHashSet::default();
+    if dedup_col.is_some() {
+        seen.reserve(end.saturating_sub(earliest) as usize);
+    }
     let mut values = Vec::new();
-    let mut read = 0u64;
+    let mut n_read = 0u64;
     while rows.next_row(&mut values)? {
         let offset = match values.get(1) {
             Some(Value::Integer(o)) => *o as u64,
@@ -155,7 +174,7 @@ fn read_partition(
         if offset >= end {
             break;
         }
-        read += 1;
+        n_read += 1;
         let t = match values.get(2) {
             Some(Value::Timestamp(us)) => us.div_euclid(1000),
             other => return Err(BatchError::Type(format!("event time {other:?}"))),
@@ -168,26 +187,29 @@ fn read_partition(
             continue;
         }
         time.push(t);
-        for ((buf, v), (name, _)) in bufs.iter_mut().zip(data).zip(&columns) {
-            buf.push(v, name)?;
+        for (buf, &i) in bufs.iter_mut().zip(&kept) {
+            let v = data.get(i).unwrap_or(&Value::Null);
+            buf.push(v, &columns[i].0)?;
         }
     }
     let height = time.len();
     let mut cols = vec![Column::new(TIME.into(), time)];
     cols.extend(
         bufs.into_iter()
-            .zip(&columns)
-            .map(|(b, (n, _))| b.into_column(n)),
+            .zip(&kept)
+            .map(|(b, &i)| b.into_column(&columns[i].0)),
     );
-    Ok((DataFrame::new(height, cols)?, columns, read))
+    Ok((DataFrame::new(height, cols)?, columns, n_read))
 }
 
-/// Every event of `topic` below `horizon`, decoded partition-parallel.
+/// Every event of `topic` below `horizon`, decoded partition-parallel; of the event
+/// columns only those in `read` (the plan's) are in the frame.
 pub(crate) fn read_events(
     log: &dyn Log,
     topic: &str,
     sidecar_dir: &Path,
     horizon: &[u64],
+    read: &[&str],
 ) -> Result<Events> {
     // Partitions with nothing below the horizon are not read at all.
     let mut ranges = Vec::new();
@@ -198,7 +220,7 @@ pub(crate) fn read_events(
     }
     let parts: Vec<PartitionRead> = ranges
         .par_iter()
-        .map(|&(p, end)| read_partition(log, topic, sidecar_dir, p, end))
+        .map(|&(p, end)| read_partition(log, topic, sidecar_dir, p, end, read))
         .collect::<Result<_>>()?;
     let columns = parts.first().map(|p| p.1.clone()).unwrap_or_default();
     let records_read = parts.iter().map(|p| p.2).sum();

@@ -140,7 +140,8 @@ pub fn recompute_at(
             expected: partitions,
         });
     }
-    let events = decode::read_events(log, topic, sidecar_dir, horizon)?;
+    let read = plan::columns_read(workload);
+    let events = decode::read_events(log, topic, sidecar_dir, horizon, &read)?;
     let records_read = events.records_read;
     let n_events = events.frame.height() as u64;
     // Nothing below the horizon (say, a topic no record has reached yet, whose dataset

@@ -110,6 +110,25 @@ fn builtin(b: BuiltIn, events: Events, topic: &str, sidecar_dir: &Path) -> Resul
     }
 }
 
+/// The event columns a built-in's plan reads.
+fn builtin_columns(b: BuiltIn) -> &'static [&'static str] {
+    match b {
+        BuiltIn::PageviewsPerMinute | BuiltIn::TopPagesHourly => &["page_id"],
+        BuiltIn::ProfileViewersHourly => &["page_id", "page_type", "viewer_id"],
+        BuiltIn::YsbCampaign10s => &["event_type", "ad_id"],
+        BuiltIn::NexmarkQ5 => &["kind", "auction"],
+        BuiltIn::NexmarkQ7 => &["kind", "price", "auction", "bidder"],
+    }
+}
+
+/// Every event column the plan of `workload` reads (the decoder leaves the others out).
+pub(crate) fn columns_read(workload: &Workload) -> Vec<&str> {
+    match workload {
+        Workload::BuiltIn(b) => builtin_columns(*b).to_vec(),
+        Workload::Spec(s) => s.columns(),
+    }
+}
+
 fn need(events: &Events, topic: &str, cols: &[&str]) -> Result<()> {
     for c in cols {
         events.kind(topic, c)?;
@@ -120,7 +139,7 @@ fn need(events: &Events, topic: &str, cols: &[&str]) -> Result<()> {
 /// pageviews-per-minute and top-pages-hourly: views per (window, page); top-K ranks
 /// after merging, in `Workload::finish`.
 fn pageviews_count(b: BuiltIn, events: Events, topic: &str) -> Result<Output> {
-    need(&events, topic, &["page_id"])?;
+    need(&events, topic, builtin_columns(b))?;
     let lf = fixed_windows(events.frame.lazy(), b.window())?
         .group_by([col(WS), col(WE), col("page_id")])
         .agg([len().alias("views")]);
@@ -133,7 +152,11 @@ fn pageviews_count(b: BuiltIn, events: Events, topic: &str) -> Result<Output> {
 
 /// profile-viewers-hourly: the distinct viewers of each profile page per hour.
 fn profile_viewers(events: Events, topic: &str) -> Result<Output> {
-    need(&events, topic, &["page_id", "page_type", "viewer_id"])?;
+    need(
+        &events,
+        topic,
+        builtin_columns(BuiltIn::ProfileViewersHourly),
+    )?;
     let lf = events.frame.lazy().filter(str_eq("page_type", "profile"));
     let lf = fixed_windows(lf, BuiltIn::ProfileViewersHourly.window())?
         .group_by([col(WS), col(WE), col("page_id")])
@@ -148,7 +171,7 @@ fn profile_viewers(events: Events, topic: &str) -> Result<Output> {
 /// ysb-campaign-10s: `view` events joined with the static ad → campaign table, counted
 /// per campaign per 10 s.
 fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
-    need(&events, topic, &["event_type", "ad_id"])?;
+    need(&events, topic, builtin_columns(BuiltIn::YsbCampaign10s))?;
     let table =
         datasets::YsbCampaigns::read_csv(&sidecar_dir.join(format!("{topic}.campaigns.csv")))?;
     let hyphenated = |u: &datasets::Uuid| {
@@ -194,7 +217,7 @@ fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Outpu
 /// nexmark-q5: bids per auction per hopping window (10 s every 2 s); the auctions tied
 /// for the most are picked after merging, in `Workload::finish`.
 fn nexmark_q5(events: Events, topic: &str) -> Result<Output> {
-    need(&events, topic, &["kind", "auction"])?;
+    need(&events, topic, builtin_columns(BuiltIn::NexmarkQ5))?;
     let lf = events.frame.lazy().filter(str_eq("kind", "bid"));
     let lf = fixed_windows(lf, BuiltIn::NexmarkQ5.window())?
         .group_by([col(WS), col(WE), col("auction")])
@@ -209,7 +232,7 @@ fn nexmark_q5(events: Events, topic: &str) -> Result<Output> {
 /// nexmark-q7: the highest bid per 10 s window, ties to the smallest (auction, bidder):
 /// an arg-max by sorting each group and taking its first row.
 fn nexmark_q7(events: Events, topic: &str) -> Result<Output> {
-    need(&events, topic, &["kind", "price", "auction", "bidder"])?;
+    need(&events, topic, builtin_columns(BuiltIn::NexmarkQ7))?;
     let lf = events.frame.lazy().filter(str_eq("kind", "bid"));
     let order = SortMultipleOptions::default().with_order_descending_multi([true, false, false]);
     let by = [col("price"), col("auction"), col("bidder")];
