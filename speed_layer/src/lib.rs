@@ -44,9 +44,10 @@
 //!   one) and the generation holding them expires when it is published, so they are
 //!   counted exactly once at every moment.
 //! - **Duplicates** (same event id; a re-send has the same key, so the same partition)
-//!   are dropped with bounded state: per partition, the ids seen whose event time is
-//!   within [`SpeedConfig::dedup_window_ms`] (default 10 minutes) of the largest event
-//!   time seen in that partition. At start the set is seeded by re-reading the records
+//!   are dropped with bounded state: per partition, at least the ids seen whose event
+//!   time is within [`SpeedConfig::dedup_window_ms`] (default 10 minutes) of the largest
+//!   event time seen in that partition, and at most about two windows' worth (two sets
+//!   that rotate by event time, the older dropped whole: no per-id expiry). At start the set is seeded by re-reading the records
 //!   appended within the same window (by append time, via `offset_for_time`) just below
 //!   the start position. **Bound**: de-duplication is exact as long as a re-send arrives
 //!   while the partition's largest event time is less than the original's event time
@@ -104,14 +105,13 @@
 
 mod operator;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use master_log::{FetchLimits, Log};
 use parking_lot::Mutex;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use workloads::{PartialTable, Workload};
@@ -390,12 +390,19 @@ impl State {
     }
 }
 
-/// Per-partition de-duplication with bounded state (ids within a window of event time).
+/// Per-partition de-duplication with bounded state: two sets of ids that rotate by event
+/// time. Ids go into `current`; once the largest event time seen has moved a window past
+/// the moment `current` was started, `current` becomes `previous` and the old `previous`
+/// is dropped whole. An id is therefore remembered while the largest event time is below
+/// its own event time plus the window (at least), and at most about two windows: the
+/// documented bound, with no per-id expiry work (no heap, no removals).
 #[derive(Debug)]
 struct Dedup {
     window_ms: i64,
-    seen: HashMap<u64, i64>,
-    by_time: BinaryHeap<Reverse<(i64, u64)>>,
+    current: FxHashSet<u64>,
+    previous: FxHashSet<u64>,
+    /// The largest event time when `current` was started.
+    started: i64,
     max_time: i64,
 }
 
@@ -403,29 +410,35 @@ impl Dedup {
     fn new(window_ms: i64) -> Self {
         Dedup {
             window_ms,
-            seen: HashMap::new(),
-            by_time: BinaryHeap::new(),
+            current: FxHashSet::default(),
+            previous: FxHashSet::default(),
+            started: i64::MIN,
             max_time: i64::MIN,
         }
     }
 
     /// Whether this is the first time `id` is seen (within the window).
     fn first_time(&mut self, id: u64, time: i64) -> bool {
-        if self.seen.contains_key(&id) {
+        if self.previous.contains(&id) || !self.current.insert(id) {
             return false;
         }
-        self.seen.insert(id, time);
-        self.by_time.push(Reverse((time, id)));
-        self.max_time = self.max_time.max(time);
-        let oldest = self.max_time.saturating_sub(self.window_ms);
-        while let Some(Reverse((t, i))) = self.by_time.peek().copied() {
-            if t >= oldest {
-                break;
+        if time > self.max_time {
+            self.max_time = time;
+            if self.started == i64::MIN {
+                self.started = time;
+            } else if time.saturating_sub(self.started) >= self.window_ms {
+                // Every id in `previous` was inserted before `started`, when the largest
+                // event time (hence its own) was at most `started`: a window ago.
+                self.previous = std::mem::take(&mut self.current);
+                self.started = time;
             }
-            self.by_time.pop();
-            self.seen.remove(&i);
         }
         true
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
     }
 }
 
@@ -861,17 +874,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dedup_forgets_ids_older_than_the_window() {
+    fn dedup_remembers_ids_a_window_and_forgets_them_within_two() {
         let mut d = Dedup::new(1_000);
         assert!(d.first_time(1, 0));
         assert!(!d.first_time(1, 0));
-        assert!(d.first_time(2, 1_000));
-        // Id 1 (time 0) is still within 1,000 ms of the newest time.
+        assert!(d.first_time(2, 999));
+        // Id 1 (time 0) is within 1,000 ms of the newest time: remembered.
         assert!(!d.first_time(1, 0));
-        assert!(d.first_time(3, 1_001));
-        // Now it is not: a re-send this late counts again — the documented bound.
+        // The largest time reaches a window past the start: the sets rotate, and id 1
+        // (time 0) is still remembered, in the previous set.
+        assert!(d.first_time(3, 1_000));
+        assert!(!d.first_time(1, 0));
+        assert!(!d.first_time(2, 999));
+        // Another window on: the set holding ids 1 and 2 is dropped whole — a re-send
+        // this late counts again, the documented bound.
+        assert!(d.first_time(4, 2_000));
         assert!(d.first_time(1, 0));
-        assert!(d.seen.len() <= 3);
+        assert!(!d.first_time(4, 2_000));
+        // Out-of-order times do not move the rotation.
+        assert!(d.first_time(5, 10));
+        assert!(d.len() <= 4, "{}", d.len());
+    }
+
+    #[test]
+    fn dedup_is_exact_within_the_window_for_shuffled_times() {
+        // Ids 0..20,000 with times 1 ms apart, shuffled within 500 ms, each sent twice
+        // within 900 ms of event time: every re-send is dropped, every first send kept.
+        let window = 1_000;
+        let mut d = Dedup::new(window);
+        let mut order: Vec<(i64, u64)> = Vec::new();
+        for id in 0..20_000u64 {
+            let t = id as i64;
+            let jitter = (id.wrapping_mul(2_654_435_761) % 500) as i64;
+            order.push((t + jitter, id)); // first send, arrival time
+            order.push((t + jitter + 400, id)); // the re-send
+        }
+        order.sort_unstable();
+        let mut firsts = 0;
+        for (_, id) in order {
+            if d.first_time(id, id as i64) {
+                firsts += 1;
+            }
+        }
+        assert_eq!(firsts, 20_000);
+        assert!(d.len() <= 2 * window as usize + 1_000, "{}", d.len());
     }
 
     #[test]
