@@ -192,3 +192,43 @@ fn a_worker_keeps_per_partition_views_that_answer_like_the_oracle() {
         "{stderr}"
     );
 }
+
+#[test]
+fn worker_flags_that_make_no_sense_are_refused() {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "3", 200).assert().success();
+    let w = ["lambda", "run", "--workload", "pageviews-per-minute"];
+    for (extra, code, message) in [
+        (
+            &["--worker", "--until-caught-up"][..],
+            2,
+            "cannot be used with",
+        ),
+        (
+            &["--worker", "--addr", "127.0.0.1:0"][..],
+            2,
+            "cannot be used with",
+        ),
+        (&["--save-every", "1s"][..], 2, "--worker"),
+        (&["--namespace", "x"][..], 2, "--worker"),
+        (
+            &["--worker", "--save-every", "0s"][..],
+            1,
+            "longer than zero",
+        ),
+        (&["--worker", "--batch-every", "soon"][..], 1, "duration"),
+        (&["--worker", "--namespace", "a/b"][..], 1, "--namespace"),
+    ] {
+        let out = lk(&dir).args(w).args(extra).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
+    }
+    let out = lk(&dir)
+        .args(["lambda", "reset", "--workload", "no-such-workload"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // Nothing was written by a refused command.
+    assert!(!dir.path().join("lambda").exists());
+}

@@ -322,3 +322,44 @@ fn http_serves_the_kappa_table_like_lk_query() {
     assert_eq!(ours["pipelines"]["kappa"]["serving_version"], 1);
     assert!(server.interrupt().success());
 }
+
+/// The views of a Lambda worker (per partition) are served like one process's: the same
+/// rows as `lk query`, the oracle's, and `/workloads` names the partitions.
+#[test]
+fn http_serves_the_per_partition_views_of_lambda_workers() {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "9", 4000).assert().success();
+    let args: Vec<String> = ["lambda", "run", "--workload", WORKLOAD, "--worker"]
+        .map(String::from)
+        .to_vec();
+    let mut worker = common::Running::spawn(dir.path(), &args);
+    worker.wait_for(
+        &[0, 1].map(|p| format!("partition {p}: caught up")),
+        Duration::from_secs(60),
+    );
+    worker.interrupt();
+    let expected = query_json(&dir, "lambda");
+    assert_eq!(expected["rows"].as_array().unwrap(), &oracle_rows(&dir));
+    assert_eq!(expected["freshness"]["lag_records"], 0);
+    let server = Server::start(&dir, &["serve"]);
+    let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, expected);
+    let (_, list) = server.get("/workloads");
+    let ours = list["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == WORKLOAD)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        ours["pipelines"]["lambda"]["worker_partitions"],
+        serde_json::json!([0, 1])
+    );
+    assert_eq!(
+        ours["pipelines"]["lambda"]["batch_version"],
+        serde_json::Value::Null
+    );
+    assert!(server.interrupt().success());
+}

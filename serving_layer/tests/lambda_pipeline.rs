@@ -30,6 +30,33 @@ fn snapshot(batch: Option<BatchPart>, speed: &SpeedLayer, head: Vec<u64>) -> Lam
     }
 }
 
+/// The batch view of `fx`'s topic below `horizon` (or one per partition of
+/// `per_partition`), recomputed on a plain thread: polars and rayon work off the tokio
+/// runtime's threads.
+fn recompute(
+    log: &Arc<EmbeddedLog>,
+    w: &Workload,
+    fx: &Fixture,
+    horizon: &[u64],
+    per_partition: Option<Vec<u32>>,
+) -> Vec<batch_layer::BatchView> {
+    let (log, w, topic, side, h) = (
+        log.clone(),
+        w.clone(),
+        fx.topic.clone(),
+        fx.side.clone(),
+        horizon.to_vec(),
+    );
+    std::thread::spawn(move || match per_partition {
+        None => vec![batch_layer::recompute_at(log.as_ref(), &w, &topic, &side, &h).unwrap()],
+        Some(ps) => {
+            batch_layer::recompute_partitions_at(log.as_ref(), &w, &topic, &side, &h, &ps).unwrap()
+        }
+    })
+    .join()
+    .unwrap()
+}
+
 /// Cells on both sides of the horizon.
 fn spanning(a: &PartialTable, b: &PartialTable) -> usize {
     b.iter().filter(|(w, k, _)| a.get(**w, k).is_some()).count()
@@ -54,21 +81,7 @@ async fn check(fx: &Fixture, w: &Workload) {
     assert_eq!(horizon, fx.mid(), "{what}");
     // The rest arrives while the batch layer recomputes below the horizon.
     fx.copy(log.as_ref(), &horizon, &fx.end());
-    let view = {
-        let (log, w, topic, side, h) = (
-            log.clone(),
-            w.clone(),
-            fx.topic.clone(),
-            fx.side.clone(),
-            horizon.clone(),
-        );
-        // polars and rayon work off the tokio runtime's threads.
-        std::thread::spawn(move || {
-            batch_layer::recompute_at(log.as_ref(), &w, &topic, &side, &h).unwrap()
-        })
-        .join()
-        .unwrap()
-    };
+    let view = recompute(&log, w, fx, &horizon, None).remove(0);
     assert_eq!(view.horizon, horizon, "{what}");
     speed.run_until_caught_up().await.unwrap();
     let head = log.end_offsets(&fx.topic).unwrap();
@@ -149,21 +162,8 @@ async fn check_partitioned(fx: &Fixture, w: &Workload) {
     }
     assert_eq!(horizon, fx.mid(), "{what}");
     fx.copy(log.as_ref(), &horizon, &fx.end());
-    let views = {
-        let (log, w, topic, side, h) = (
-            log.clone(),
-            w.clone(),
-            fx.topic.clone(),
-            fx.side.clone(),
-            horizon.clone(),
-        );
-        let all: Vec<u32> = (0..fx.parts).collect();
-        std::thread::spawn(move || {
-            batch_layer::recompute_partitions_at(log.as_ref(), &w, &topic, &side, &h, &all).unwrap()
-        })
-        .join()
-        .unwrap()
-    };
+    let all: Vec<u32> = (0..fx.parts).collect();
+    let views = recompute(&log, w, fx, &horizon, Some(all));
     let head = log.end_offsets(&fx.topic).unwrap();
     let mut parts = Vec::new();
     for (speed, view) in speeds.iter().zip(views) {
