@@ -84,6 +84,14 @@ impl Server {
     }
 
     /// GET `path`: the status code and the body parsed as JSON.
+    /// The entry of workload `name` in `GET /workloads`.
+    fn workload(&self, name: &str) -> serde_json::Value {
+        let (status, list) = self.get("/workloads");
+        assert_eq!(status, 200, "{list}");
+        let all = list["workloads"].as_array().unwrap();
+        all.iter().find(|w| w["name"] == name).unwrap().clone()
+    }
+
     fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
@@ -271,14 +279,7 @@ fn lambda_run_serves_live_views_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(body["rows"].as_array().unwrap(), &oracle);
-    let (_, list) = server.get("/workloads");
-    let ours = list["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == WORKLOAD)
-        .unwrap()
-        .clone();
+    let ours = server.workload(WORKLOAD);
     assert_eq!(ours["pipelines"]["lambda"]["live"], true);
     assert!(server.interrupt().success());
     // The views it saved answer the same after it stopped.
@@ -311,14 +312,7 @@ fn http_serves_the_kappa_table_like_lk_query() {
     let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows?pipeline=kappa"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, expected);
-    let (_, list) = server.get("/workloads");
-    let ours = list["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == WORKLOAD)
-        .unwrap()
-        .clone();
+    let ours = server.workload(WORKLOAD);
     assert_eq!(ours["pipelines"]["kappa"]["serving_version"], 1);
     assert!(server.interrupt().success());
 }
@@ -345,14 +339,7 @@ fn http_serves_the_per_partition_views_of_lambda_workers() {
     let (status, body) = server.get(&format!("/workloads/{WORKLOAD}/rows"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, expected);
-    let (_, list) = server.get("/workloads");
-    let ours = list["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == WORKLOAD)
-        .unwrap()
-        .clone();
+    let ours = server.workload(WORKLOAD);
     assert_eq!(
         ours["pipelines"]["lambda"]["worker_partitions"],
         serde_json::json!([0, 1])
