@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use datasets::{ColumnType, ExportOptions, TopicRows, Value};
+use datasets::{ColumnType, ExportOptions, RowMeta, RowSink, TopicRows};
 use master_log::Log;
 use polars::prelude::*;
 use rayon::prelude::*;
+use rustc_hash::FxHashSet;
 
 use crate::error::{BatchError, Result};
 
@@ -83,23 +84,22 @@ impl Buf {
         }
     }
 
-    fn push(&mut self, v: &Value<'_>, name: &str) -> Result<()> {
-        match (self, v) {
-            (Buf::Int(b), Value::Null) => b.push(None),
-            (Buf::Float(b), Value::Null) => b.push(None),
-            (Buf::Str(b), Value::Null) => b.append_null(),
-            (Buf::Bool(b), Value::Null) => b.push(None),
-            (Buf::Int(b), Value::Integer(i) | Value::Timestamp(i)) => b.push(Some(*i)),
-            (Buf::Float(b), Value::Float(f)) => b.push(Some(*f)),
-            (Buf::Str(b), Value::String(s)) => b.append_value(s.as_ref()),
-            (Buf::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
-            (_, other) => {
-                return Err(BatchError::Type(format!(
-                    "column {name:?}: unexpected value {other:?}"
-                )));
-            }
+    fn null(&mut self) {
+        match self {
+            Buf::Int(b) => b.push(None),
+            Buf::Float(b) => b.push(None),
+            Buf::Str(b) => b.append_null(),
+            Buf::Bool(b) => b.push(None),
         }
-        Ok(())
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Buf::Int(_) => "an integer or timestamp",
+            Buf::Float(_) => "a float",
+            Buf::Str(_) => "a string",
+            Buf::Bool(_) => "a boolean",
+        }
     }
 
     fn into_column(self, name: &str) -> Column {
@@ -113,13 +113,141 @@ impl Buf {
     }
 }
 
+/// The event ids a partition's read has seen. Generated ids are dense from 0 over the
+/// whole topic, so most fit a bitmap (a bit test instead of a hash-table insert that
+/// misses the cache); the bitmap grows on demand up to 64 bits per record of the range
+/// (ids of up to 64 partitions' worth of events), and any id beyond goes to a hash set.
+struct SeenIds {
+    bits: Vec<u64>,
+    max_words: usize,
+    others: FxHashSet<u64>,
+}
+
+impl SeenIds {
+    fn for_range(records: u64) -> SeenIds {
+        SeenIds {
+            bits: Vec::new(),
+            max_words: usize::try_from(records).unwrap_or(usize::MAX).max(1024),
+            others: FxHashSet::default(),
+        }
+    }
+
+    /// Whether `id` is new (and remember it).
+    fn insert(&mut self, id: u64) -> bool {
+        let word = usize::try_from(id / 64).unwrap_or(usize::MAX);
+        if word >= self.max_words {
+            return self.others.insert(id);
+        }
+        if word >= self.bits.len() {
+            let len = (word + 1).next_power_of_two().min(self.max_words);
+            self.bits.resize(len, 0);
+        }
+        let mask = 1u64 << (id % 64);
+        let new = self.bits[word] & mask == 0;
+        self.bits[word] |= mask;
+        new
+    }
+}
+
+/// The columns of one partition's frame, filled by `TopicRows::next_into` without a
+/// `Value` per field: the event time of every row it accepts, and a buffer per column
+/// the plan reads (`None` for the others). Rows at or past `end` end the read; rows whose
+/// event id was seen are skipped (`seen`: generated events only).
+struct FrameSink<'c> {
+    end: u64,
+    done: bool,
+    read: u64,
+    seen: Option<SeenIds>,
+    time: Vec<i64>,
+    bufs: Vec<Option<Buf>>,
+    columns: &'c [(String, Kind)],
+    /// The first value of the wrong type (a sink cannot fail mid-row).
+    error: Option<BatchError>,
+}
+
+impl FrameSink<'_> {
+    fn buf(&mut self, col: usize) -> Option<&mut Buf> {
+        self.bufs.get_mut(col).and_then(Option::as_mut)
+    }
+
+    fn mismatch(&mut self, col: usize, what: &str) {
+        if self.error.is_none() {
+            let expected = self.buf(col).map_or("", |b| b.kind_name());
+            let name = self.columns.get(col).map_or("?", |c| c.0.as_str());
+            self.error = Some(BatchError::Type(format!(
+                "column {name:?}: {what} where {expected} was expected"
+            )));
+        }
+    }
+}
+
+impl RowSink for FrameSink<'_> {
+    fn begin(&mut self, meta: &RowMeta) -> bool {
+        if meta.offset >= self.end {
+            self.done = true;
+            return false;
+        }
+        self.read += 1;
+        if let (Some(seen), Some(id)) = (self.seen.as_mut(), meta.event_id)
+            && !seen.insert(id)
+        {
+            return false;
+        }
+        self.time.push(meta.event_time);
+        true
+    }
+
+    fn null(&mut self, col: usize) {
+        if let Some(b) = self.buf(col) {
+            b.null();
+        }
+    }
+
+    fn int(&mut self, col: usize, v: i64) {
+        match self.buf(col) {
+            Some(Buf::Int(b)) => b.push(Some(v)),
+            Some(_) => self.mismatch(col, "an integer"),
+            None => {}
+        }
+    }
+
+    fn float(&mut self, col: usize, v: f64) {
+        match self.buf(col) {
+            Some(Buf::Float(b)) => b.push(Some(v)),
+            Some(_) => self.mismatch(col, "a float"),
+            None => {}
+        }
+    }
+
+    fn text(&mut self, col: usize, v: &str) {
+        match self.buf(col) {
+            Some(Buf::Str(b)) => b.append_value(v),
+            Some(_) => self.mismatch(col, "a string"),
+            None => {}
+        }
+    }
+
+    fn bool(&mut self, col: usize, v: bool) {
+        match self.buf(col) {
+            Some(Buf::Bool(b)) => b.push(Some(v)),
+            Some(_) => self.mismatch(col, "a boolean"),
+            None => {}
+        }
+    }
+
+    fn timestamp(&mut self, col: usize, us: i64) {
+        self.int(col, us);
+    }
+}
+
 /// One partition's events as a frame, its event columns, and the records read.
 type PartitionRead = (DataFrame, Vec<(String, Kind)>, u64);
 
 /// One partition's events in `[earliest, end)`, deduplicated by event id when the topic
 /// holds generated events (a duplicate has the same key, hence the same partition).
-/// Only the columns in `read` (and `event_id`) are decoded into the frame; the event
-/// columns returned are all of the topic's, for the plan's checks and messages.
+/// Only the columns in `read` are decoded into the frame (through `TopicRows::next_into`:
+/// no `Value` per field); the event columns returned are all of the topic's, for the
+/// plan's checks and messages.
 fn read_partition(
     log: &dyn Log,
     topic: &str,
@@ -134,9 +262,7 @@ fn read_partition(
         ..ExportOptions::default()
     };
     let mut rows = TopicRows::new(log, &opts, Some(sidecar_dir))?;
-    let mut decoded: Vec<&str> = read.to_vec();
-    decoded.push("event_id");
-    rows.keep_only(&decoded);
+    rows.keep_only(read);
     // The four metadata columns (partition, offset, event_time, append_time) come first.
     let columns: Vec<(String, Kind)> = rows
         .columns()
@@ -144,60 +270,41 @@ fn read_partition(
         .skip(4)
         .map(|c| (c.name.clone(), Kind::from(c.ty)))
         .collect();
-    let dedup_col = if rows.content_name() != "csv" {
-        columns.iter().position(|(n, _)| n == "event_id")
-    } else {
-        None
-    };
-    // The frame's columns: those the plan reads, as indices into the event columns.
-    let kept: Vec<usize> = (0..columns.len())
-        .filter(|&i| read.contains(&columns[i].0.as_str()))
-        .collect();
-    let mut time: Vec<i64> = Vec::new();
-    let mut bufs: Vec<Buf> = kept
-        .iter()
-        .map(|&i| Buf::new(columns[i].1, &columns[i].0))
-        .collect();
-    // Sized for every record of the range: no rehashing on the way.
+    // Generated events count once by id (a duplicate has the same key, hence the same
+    // partition); every row of an imported CSV is its own event.
     let (earliest, _) = log.offsets(topic, partition)?;
-    let mut seen: rustc_hash::FxHashSet<i64> = rustc_hash::FxHashSet::default();
-    if dedup_col.is_some() {
-        seen.reserve(end.saturating_sub(earliest) as usize);
-    }
-    let mut values = Vec::new();
-    let mut n_read = 0u64;
-    while rows.next_row(&mut values)? {
-        let offset = match values.get(1) {
-            Some(Value::Integer(o)) => *o as u64,
-            other => return Err(BatchError::Type(format!("record offset {other:?}"))),
-        };
-        if offset >= end {
-            break;
-        }
-        n_read += 1;
-        let t = match values.get(2) {
-            Some(Value::Timestamp(us)) => us.div_euclid(1000),
-            other => return Err(BatchError::Type(format!("event time {other:?}"))),
-        };
-        let data = &values[4..];
-        if let Some(i) = dedup_col
-            && let Some(Value::Integer(id)) = data.get(i)
-            && !seen.insert(*id)
-        {
-            continue;
-        }
-        time.push(t);
-        for (buf, &i) in bufs.iter_mut().zip(&kept) {
-            let v = data.get(i).unwrap_or(&Value::Null);
-            buf.push(v, &columns[i].0)?;
+    let seen =
+        (rows.content_name() != "csv").then(|| SeenIds::for_range(end.saturating_sub(earliest)));
+    let mut sink = FrameSink {
+        end,
+        done: false,
+        read: 0,
+        seen,
+        time: Vec::new(),
+        bufs: columns
+            .iter()
+            .map(|(name, kind)| read.contains(&name.as_str()).then(|| Buf::new(*kind, name)))
+            .collect(),
+        columns: &columns,
+        error: None,
+    };
+    while !sink.done && rows.next_into(&mut sink)?.is_some() {
+        if let Some(e) = sink.error.take() {
+            return Err(e);
         }
     }
+    let FrameSink {
+        read: n_read,
+        time,
+        bufs,
+        ..
+    } = sink;
     let height = time.len();
     let mut cols = vec![Column::new(TIME.into(), time)];
     cols.extend(
         bufs.into_iter()
-            .zip(&kept)
-            .map(|(b, &i)| b.into_column(&columns[i].0)),
+            .zip(&columns)
+            .filter_map(|(b, (n, _))| b.map(|b| b.into_column(n))),
     );
     Ok((DataFrame::new(height, cols)?, columns, n_read))
 }
@@ -238,4 +345,22 @@ pub(crate) fn read_events(
         columns,
         records_read,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenIds;
+
+    #[test]
+    fn seen_ids_are_exact_in_the_bitmap_and_beyond_it() {
+        let mut seen = SeenIds::for_range(10);
+        // The bitmap covers 1,024 words (at least) = ids below 65,536.
+        for id in [0, 1, 63, 64, 65_535, 65_536, u64::MAX, 7_000_000_000] {
+            assert!(seen.insert(id), "{id} is new");
+            assert!(!seen.insert(id), "{id} was seen");
+        }
+        assert!(seen.insert(2));
+        assert_eq!(seen.others.len(), 3);
+        assert!(seen.bits.len() <= 1024);
+    }
 }

@@ -171,15 +171,6 @@ fn int(v: u64) -> Value<'static> {
     Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-fn text(s: impl Into<String>) -> Value<'static> {
-    Value::String(Cow::Owned(s.into()))
-}
-
-/// A name that lives as long as the program: no copy.
-fn name(s: &'static str) -> Value<'static> {
-    Value::String(Cow::Borrowed(s))
-}
-
 fn millis(ms: i64) -> Value<'static> {
     Value::Timestamp(ms.saturating_mul(1000))
 }
@@ -209,95 +200,206 @@ impl Content {
         }
     }
 
-    /// Append the record's data values to `out`; with `keep`, the data columns it marks
-    /// `false` are `Null` (and cost nothing to make).
-    fn values(
+    /// Give the record's data columns to `sink`, in order, after `sink.begin` accepted
+    /// the row (whose metadata `meta` gets the event id here). With `keep`, the data
+    /// columns it marks `false` are skipped (and cost nothing to make). Returns whether
+    /// the sink accepted the row.
+    fn visit(
         &self,
         rec: &Record,
         keep: Option<&[bool]>,
-        out: &mut Vec<Value<'static>>,
-    ) -> Result<()> {
-        let k = |i: usize| keep.is_none_or(|m| m.get(i).copied().unwrap_or(true));
-        let opt = |i: usize, v: &dyn Fn() -> Value<'static>| if k(i) { v() } else { Value::Null };
+        meta: &mut RowMeta,
+        sink: &mut dyn RowSink,
+    ) -> Result<bool> {
         let value = rec.value.as_deref().ok_or_else(|| DatasetError::Decode {
             what: "record",
             reason: format!("offset {} is a tombstone", rec.offset),
         })?;
+        let k = |i: usize| keep.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+        // An unsigned integer as the signed column value (saturating, as in every export).
+        let u = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let us = |ms: i64| ms.saturating_mul(1000);
         match self {
             Content::Generated(DatasetKind::Pageviews) => {
                 let e: PageView = codec::decode(value)?;
-                out.extend([
-                    opt(0, &|| int(e.event_id)),
-                    opt(1, &|| int(e.viewer_id)),
-                    opt(2, &|| int(e.page_id)),
-                    opt(3, &|| name(e.page_type.name())),
-                    opt(4, &|| text(e.country.as_str())),
-                    opt(5, &|| name(e.device.name())),
-                ]);
+                meta.event_id = Some(e.event_id);
+                if !sink.begin(meta) {
+                    return Ok(false);
+                }
+                for i in 0..PAGEVIEW_COLUMNS.len() {
+                    if !k(i) {
+                        continue;
+                    }
+                    match i {
+                        0 => sink.int(i, u(e.event_id)),
+                        1 => sink.int(i, u(e.viewer_id)),
+                        2 => sink.int(i, u(e.page_id)),
+                        3 => sink.static_text(i, e.page_type.name()),
+                        4 => sink.text(i, e.country.as_str()),
+                        _ => sink.static_text(i, e.device.name()),
+                    }
+                }
             }
             Content::Generated(DatasetKind::Ysb) => {
                 let e: YsbEvent = codec::decode(value)?;
-                out.extend([
-                    opt(0, &|| int(e.event_id)),
-                    opt(1, &|| text(e.user_id.to_string())),
-                    opt(2, &|| text(e.page_id.to_string())),
-                    opt(3, &|| text(e.ad_id.to_string())),
-                    opt(4, &|| name(e.ad_type.name())),
-                    opt(5, &|| name(e.event_type.name())),
-                    opt(6, &|| text(e.ip_address.to_string())),
-                ]);
+                meta.event_id = Some(e.event_id);
+                if !sink.begin(meta) {
+                    return Ok(false);
+                }
+                for i in 0..YSB_COLUMNS.len() {
+                    if !k(i) {
+                        continue;
+                    }
+                    match i {
+                        0 => sink.int(i, u(e.event_id)),
+                        1 => sink.uuid(i, &e.user_id),
+                        2 => sink.uuid(i, &e.page_id),
+                        3 => sink.uuid(i, &e.ad_id),
+                        4 => sink.static_text(i, e.ad_type.name()),
+                        5 => sink.static_text(i, e.event_type.name()),
+                        _ => sink.text(i, &e.ip_address.to_string()),
+                    }
+                }
             }
             Content::Generated(DatasetKind::Nexmark) => {
                 let e: NexmarkEvent<'_> = codec::decode(value)?;
-                let base = out.len();
-                out.resize(base + NEXMARK_COLUMNS.len(), Value::Null);
-                let row = &mut out[base..];
-                row[0] = opt(0, &|| name(e.kind()));
-                row[1] = opt(1, &|| int(codec::Event::event_id(&e)));
-                row[2] = opt(2, &|| millis(codec::Event::event_time(&e)));
-                match e {
-                    NexmarkEvent::Person(p) => {
-                        row[3] = opt(3, &|| int(p.id));
-                        row[4] = opt(4, &|| text(p.name.as_ref()));
-                        row[5] = opt(5, &|| text(p.email_address.as_ref()));
-                        row[6] = opt(6, &|| text(p.credit_card.as_ref()));
-                        row[7] = opt(7, &|| text(p.city.as_ref()));
-                        row[8] = opt(8, &|| text(p.state.as_ref()));
+                meta.event_id = Some(codec::Event::event_id(&e));
+                if !sink.begin(meta) {
+                    return Ok(false);
+                }
+                let (person, auction, bid) = match &e {
+                    NexmarkEvent::Person(p) => (Some(p), None, None),
+                    NexmarkEvent::Auction(a) => (None, Some(a), None),
+                    NexmarkEvent::Bid(b) => (None, None, Some(b)),
+                };
+                for i in 0..NEXMARK_COLUMNS.len() {
+                    if !k(i) {
+                        continue;
                     }
-                    NexmarkEvent::Auction(a) => {
-                        row[9] = opt(9, &|| int(a.id));
-                        row[10] = opt(10, &|| text(a.item_name.as_ref()));
-                        row[11] = opt(11, &|| text(a.description.as_ref()));
-                        row[12] = opt(12, &|| int(a.initial_bid));
-                        row[13] = opt(13, &|| int(a.reserve));
-                        row[14] = opt(14, &|| millis(a.expires));
-                        row[15] = opt(15, &|| int(a.seller));
-                        row[16] = opt(16, &|| int(a.category));
-                    }
-                    NexmarkEvent::Bid(b) => {
-                        row[17] = opt(17, &|| int(b.auction));
-                        row[18] = opt(18, &|| int(b.bidder));
-                        row[19] = opt(19, &|| int(b.price));
-                        row[20] = opt(20, &|| text(b.channel.as_ref()));
-                        row[21] = opt(21, &|| text(b.url.as_ref()));
+                    match (i, person, auction, bid) {
+                        (0, ..) => sink.static_text(i, e.kind()),
+                        (1, ..) => sink.int(i, u(codec::Event::event_id(&e))),
+                        (2, ..) => sink.timestamp(i, us(codec::Event::event_time(&e))),
+                        (3, Some(p), ..) => sink.int(i, u(p.id)),
+                        (4, Some(p), ..) => sink.text(i, &p.name),
+                        (5, Some(p), ..) => sink.text(i, &p.email_address),
+                        (6, Some(p), ..) => sink.text(i, &p.credit_card),
+                        (7, Some(p), ..) => sink.text(i, &p.city),
+                        (8, Some(p), ..) => sink.text(i, &p.state),
+                        (9, _, Some(a), _) => sink.int(i, u(a.id)),
+                        (10, _, Some(a), _) => sink.text(i, &a.item_name),
+                        (11, _, Some(a), _) => sink.text(i, &a.description),
+                        (12, _, Some(a), _) => sink.int(i, u(a.initial_bid)),
+                        (13, _, Some(a), _) => sink.int(i, u(a.reserve)),
+                        (14, _, Some(a), _) => sink.timestamp(i, us(a.expires)),
+                        (15, _, Some(a), _) => sink.int(i, u(a.seller)),
+                        (16, _, Some(a), _) => sink.int(i, u(a.category)),
+                        (17, .., Some(b)) => sink.int(i, u(b.auction)),
+                        (18, .., Some(b)) => sink.int(i, u(b.bidder)),
+                        (19, .., Some(b)) => sink.int(i, u(b.price)),
+                        (20, .., Some(b)) => sink.text(i, &b.channel),
+                        (21, .., Some(b)) => sink.text(i, &b.url),
+                        _ => sink.null(i),
                     }
                 }
             }
             Content::Rows(schema) => {
+                if !sink.begin(meta) {
+                    return Ok(false);
+                }
                 for (i, v) in schema.decode(value)?.into_iter().enumerate() {
-                    out.push(match v {
-                        _ if !k(i) => Value::Null,
-                        Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
-                        Value::Null => Value::Null,
-                        Value::Integer(i) => Value::Integer(i),
-                        Value::Float(f) => Value::Float(f),
-                        Value::Bool(b) => Value::Bool(b),
-                        Value::Timestamp(t) => Value::Timestamp(t),
-                    });
+                    match v {
+                        _ if !k(i) => {}
+                        Value::Null => sink.null(i),
+                        Value::String(s) => sink.text(i, &s),
+                        Value::Integer(x) => sink.int(i, x),
+                        Value::Float(f) => sink.float(i, f),
+                        Value::Bool(b) => sink.bool(i, b),
+                        Value::Timestamp(t) => sink.timestamp(i, t),
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(true)
+    }
+}
+
+/// A record's metadata, as [`TopicRows::next_into`] gives it to a [`RowSink`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowMeta {
+    pub partition: u32,
+    pub offset: u64,
+    /// ms since the Unix epoch.
+    pub event_time: i64,
+    /// ms since the Unix epoch.
+    pub append_time: i64,
+    /// The generated event's id (`None` for an imported CSV row: each is its own event).
+    pub event_id: Option<u64>,
+}
+
+/// Where [`TopicRows::next_into`] puts a row, without making a [`Value`] of each field:
+/// `begin` with the record's metadata (return `false` to skip the row: no column calls
+/// follow), then one call per data column, in order (`null` for a null); a column
+/// [`TopicRows::keep_only`] left out gets no call. Text is borrowed for the duration of
+/// the call.
+pub trait RowSink {
+    fn begin(&mut self, meta: &RowMeta) -> bool;
+    fn null(&mut self, col: usize);
+    fn int(&mut self, col: usize, v: i64);
+    fn float(&mut self, col: usize, v: f64);
+    fn text(&mut self, col: usize, v: &str);
+    fn bool(&mut self, col: usize, v: bool);
+    /// µs since the Unix epoch.
+    fn timestamp(&mut self, col: usize, us: i64);
+    /// Text that lives as long as the program (a sink may keep it without copying).
+    fn static_text(&mut self, col: usize, v: &'static str) {
+        self.text(col, v);
+    }
+    /// A UUID, as its hyphenated lower-case text.
+    fn uuid(&mut self, col: usize, id: &codec::Uuid) {
+        let mut buf = [0u8; 36];
+        id.write_hyphenated(&mut buf);
+        self.text(col, std::str::from_utf8(&buf).unwrap_or_default());
+    }
+}
+
+/// The sink behind [`TopicRows::next_row`]: each field as an owned [`Value`] at
+/// `out[base + col]`.
+struct ValueSink<'o> {
+    out: &'o mut Vec<Value<'static>>,
+    base: usize,
+}
+
+impl ValueSink<'_> {
+    fn set(&mut self, col: usize, v: Value<'static>) {
+        self.out[self.base + col] = v;
+    }
+}
+
+impl RowSink for ValueSink<'_> {
+    fn begin(&mut self, _: &RowMeta) -> bool {
+        true
+    }
+    fn null(&mut self, col: usize) {
+        self.set(col, Value::Null);
+    }
+    fn int(&mut self, col: usize, v: i64) {
+        self.set(col, Value::Integer(v));
+    }
+    fn float(&mut self, col: usize, v: f64) {
+        self.set(col, Value::Float(v));
+    }
+    fn text(&mut self, col: usize, v: &str) {
+        self.set(col, Value::String(Cow::Owned(v.to_owned())));
+    }
+    fn bool(&mut self, col: usize, v: bool) {
+        self.set(col, Value::Bool(v));
+    }
+    fn timestamp(&mut self, col: usize, us: i64) {
+        self.set(col, Value::Timestamp(us));
+    }
+    fn static_text(&mut self, col: usize, v: &'static str) {
+        self.set(col, Value::String(Cow::Borrowed(v)));
     }
 }
 
@@ -405,12 +507,12 @@ impl<'l> TopicRows<'l> {
         self.content.name()
     }
 
-    /// The next row inside the time range into `out` (cleared first); `false` at the end.
-    pub fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
+    /// The next record inside the time range, with its metadata (no event id yet).
+    fn next_record(&mut self) -> Result<Option<(Record, RowMeta)>> {
         loop {
             let Some(rec) = self.buffered.next() else {
                 let Some((p, next, end)) = self.ranges.last_mut() else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 if *next >= *end {
                     self.ranges.pop();
@@ -434,18 +536,51 @@ impl<'l> TopicRows<'l> {
             {
                 continue;
             }
-            out.clear();
-            if self.metadata {
-                out.extend([
-                    Value::Integer(i64::from(self.current)),
-                    int(rec.offset),
-                    millis(rec.event_time),
-                    millis(rec.append_time),
-                ]);
-            }
-            self.content.values(&rec, self.keep.as_deref(), out)?;
-            return Ok(true);
+            let meta = RowMeta {
+                partition: self.current,
+                offset: rec.offset,
+                event_time: rec.event_time,
+                append_time: rec.append_time,
+                event_id: None,
+            };
+            return Ok(Some((rec, meta)));
         }
+    }
+
+    /// The next row inside the time range into `out` (cleared first); `false` at the end.
+    pub fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
+        let Some((rec, mut meta)) = self.next_record()? else {
+            return Ok(false);
+        };
+        out.clear();
+        if self.metadata {
+            out.extend([
+                Value::Integer(i64::from(meta.partition)),
+                int(meta.offset),
+                millis(meta.event_time),
+                millis(meta.append_time),
+            ]);
+        }
+        let base = out.len();
+        let n_data = self.columns.len() - if self.metadata { 4 } else { 0 };
+        out.resize(base + n_data, Value::Null);
+        let mut sink = ValueSink { out, base };
+        self.content
+            .visit(&rec, self.keep.as_deref(), &mut meta, &mut sink)?;
+        Ok(true)
+    }
+
+    /// The next record inside the time range, given to `sink` (see [`RowSink`]) without
+    /// making a [`Value`] of each field: the fast way to read a topic into columns.
+    /// Returns the record's metadata (with its event id), or `None` at the end; whether
+    /// the sink took the row is the sink's to know.
+    pub fn next_into(&mut self, sink: &mut dyn RowSink) -> Result<Option<RowMeta>> {
+        let Some((rec, mut meta)) = self.next_record()? else {
+            return Ok(None);
+        };
+        self.content
+            .visit(&rec, self.keep.as_deref(), &mut meta, sink)?;
+        Ok(Some(meta))
     }
 }
 

@@ -138,7 +138,9 @@ pub use csv_import::{
     parse_column_types, parse_delimiter,
 };
 pub use error::{DatasetError, Result};
-pub use export::{ExportOptions, ExportSummary, TopicRows, export_csv, export_csv_file};
+pub use export::{
+    ExportOptions, ExportSummary, RowMeta, RowSink, TopicRows, export_csv, export_csv_file,
+};
 pub use generate::{
     Arrival, DatasetKind, GenerateOptions, GenerateSummary, GeneratedRecord, Generator, generate,
     kind_names,
