@@ -3,7 +3,8 @@
 # (compare/tests/html_browser.rs): Debian's `chromium`, which provides /usr/bin/chromium.
 #
 # Idempotent and quick when the browser is already there: it only checks for the binary.
-# Non-interactive; needs root (or sudo) and an apt source that carries `chromium`.
+# Non-interactive; needs root (or sudo) and an apt source that carries `chromium`
+# (scripts/apt-install.sh).
 #
 # Environment: LK_CHROMIUM (path of a browser to use instead; when it is executable,
 # nothing is installed).
@@ -18,21 +19,7 @@ if [[ -x /usr/bin/chromium ]]; then
     exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo -n)
-else
-    echo "install-browser: /usr/bin/chromium is missing and this is not root (no sudo)" >&2
-    exit 1
-fi
-
-echo "== installing chromium (apt-get)" >&2
-export DEBIAN_FRONTEND=noninteractive
-# Wait for other apt/dpkg users instead of failing on their lock.
-apt_opts=(-q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0)
-"${as_root[@]}" apt-get "${apt_opts[@]}" update >/dev/null
-"${as_root[@]}" apt-get "${apt_opts[@]}" install --no-install-recommends chromium >/dev/null
+"$(dirname "$0")/apt-install.sh" chromium
 
 if [[ ! -x /usr/bin/chromium ]]; then
     echo "install-browser: apt-get installed chromium but /usr/bin/chromium is missing" >&2

@@ -4,7 +4,8 @@
 # to find them. Debian's packages: libssl-dev, zlib1g-dev, pkg-config.
 #
 # Idempotent and quick when they are there: it only looks for the headers and the tool.
-# Non-interactive; needs root (or sudo) and apt when something is missing.
+# Non-interactive; needs root (or sudo) and apt when something is missing
+# (scripts/apt-install.sh).
 set -euo pipefail
 
 missing=()
@@ -17,15 +18,4 @@ if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo -n)
-else
-    echo "install-build-deps: missing ${missing[*]} and this is not root (no sudo)" >&2
-    exit 1
-fi
-echo "== installing ${missing[*]} (apt-get)" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq >&2
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+"$(dirname "$0")/apt-install.sh" "${missing[@]}"

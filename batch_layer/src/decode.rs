@@ -243,7 +243,7 @@ impl RowSink for FrameSink<'_> {
 /// One partition's events as a frame, its event columns, and the records read.
 type PartitionRead = (DataFrame, Vec<(String, Kind)>, u64);
 
-/// One partition's events in `[earliest, end)`, deduplicated by event id when the topic
+/// One partition's events in `range` (`earliest..end`), deduplicated by event id when the topic
 /// holds generated events (a duplicate has the same key, hence the same partition).
 /// Only the columns in `read` are decoded into the frame (through `TopicRows::next_into`:
 /// no `Value` per field); the event columns returned are all of the topic's, for the
@@ -253,7 +253,7 @@ fn read_partition(
     topic: &str,
     sidecar_dir: &Path,
     partition: u32,
-    end: u64,
+    range: std::ops::Range<u64>,
     read: &[&str],
 ) -> Result<PartitionRead> {
     let opts = ExportOptions {
@@ -272,11 +272,9 @@ fn read_partition(
         .collect();
     // Generated events count once by id (a duplicate has the same key, hence the same
     // partition); every row of an imported CSV is its own event.
-    let (earliest, _) = log.offsets(topic, partition)?;
-    let seen =
-        (rows.content_name() != "csv").then(|| SeenIds::for_range(end.saturating_sub(earliest)));
+    let seen = (rows.content_name() != "csv").then(|| SeenIds::for_range(range.end - range.start));
     let mut sink = FrameSink {
-        end,
+        end: range.end,
         done: false,
         read: 0,
         seen,
@@ -321,13 +319,14 @@ pub(crate) fn read_events(
     // Partitions with nothing below the horizon are not read at all.
     let mut ranges = Vec::new();
     for (p, &end) in horizon.iter().enumerate() {
-        if end > log.offsets(topic, p as u32)?.0 {
-            ranges.push((p as u32, end));
+        let earliest = log.offsets(topic, p as u32)?.0;
+        if end > earliest {
+            ranges.push((p as u32, earliest..end));
         }
     }
     let parts: Vec<PartitionRead> = ranges
         .par_iter()
-        .map(|&(p, end)| read_partition(log, topic, sidecar_dir, p, end, read))
+        .map(|(p, range)| read_partition(log, topic, sidecar_dir, *p, range.clone(), read))
         .collect::<Result<_>>()?;
     let columns = parts.first().map(|p| p.1.clone()).unwrap_or_default();
     let records_read = parts.iter().map(|p| p.2).sum();

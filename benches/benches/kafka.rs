@@ -64,7 +64,7 @@ use master_log::{
 };
 use workloads::{BuiltIn, ResultSet, Workload};
 
-use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch};
+use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch, read_all};
 const PRODUCE_PARTITIONS: u32 = 4;
 /// Records in the partition the consume benchmark reads (full run, quick run).
 const CONSUME_RECORDS: (u64, u64) = (200_000, 10_000);
@@ -262,26 +262,6 @@ fn produce(c: &mut Criterion, kafka: &KafkaLog) -> Result<()> {
 
 // ------------------------------------------------------------------- consume
 
-/// Read partition 0 of `topic` from offset 0 to its end with `fetch` (default limits).
-/// Returns the records read and a checksum of their offsets and value lengths.
-fn read_all(log: &dyn Log, topic: &str) -> (u64, u64) {
-    let end = log.end_offsets(topic).expect("end offsets")[0];
-    let (mut offset, mut n, mut sum) = (0u64, 0u64, 0u64);
-    while offset < end {
-        let records = log
-            .fetch(topic, 0, offset, FetchLimits::default())
-            .expect("fetch");
-        let Some(last) = records.last() else { break };
-        offset = last.offset + 1;
-        n += records.len() as u64;
-        for r in &records {
-            sum = sum.wrapping_add(r.offset ^ r.value.as_ref().map_or(0, |v| v.len() as u64));
-        }
-        black_box(&records);
-    }
-    (n, sum)
-}
-
 fn consume(c: &mut Criterion, kafka: &KafkaLog) -> Result<()> {
     let total = if full_run() {
         CONSUME_RECORDS.0
@@ -298,7 +278,7 @@ fn consume(c: &mut Criterion, kafka: &KafkaLog) -> Result<()> {
         for i in 0..total / BATCH as u64 {
             log.append(&topic, 0, &batch(i))?;
         }
-        let (n, _) = read_all(log, &topic);
+        let (n, _) = read_all(log, &topic, FetchLimits::default());
         ensure!(n == total, "{name}: a scan reads {n} of {total} records");
         println!(
             "kafka_consume/{name}: {total} records written and read once in {:.1} s",
@@ -317,7 +297,7 @@ fn consume(c: &mut Criterion, kafka: &KafkaLog) -> Result<()> {
             b.iter_custom(|iters| {
                 let started = Instant::now();
                 for _ in 0..iters {
-                    black_box(read_all(log, &topic));
+                    black_box(read_all(log, &topic, FetchLimits::default()));
                 }
                 samples.record(iters, started.elapsed())
             })

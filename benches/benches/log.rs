@@ -26,7 +26,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, black_box};
 use master_log::{EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, TopicConfig};
 
-use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch};
+use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch, read_all};
 /// Records in the partition the read benchmark scans.
 const READ_RECORDS: u64 = 1_000_000;
 const TOPIC: &str = "bench";
@@ -137,25 +137,13 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-/// Read a partition from 0 to its end with `fetch`, `chunk` records at a time. Returns
-/// the records read and a checksum of their offsets and value lengths.
-fn read_all(log: &EmbeddedLog, chunk: usize) -> (u64, u64) {
+/// Read the partition from 0 to its end with `fetch`, `chunk` records at a time.
+fn read_chunks(log: &EmbeddedLog, chunk: usize) -> (u64, u64) {
     let limits = FetchLimits {
         max_records: chunk,
         ..FetchLimits::default()
     };
-    let (mut offset, mut n, mut sum) = (0u64, 0u64, 0u64);
-    loop {
-        let records = log.fetch(TOPIC, 0, offset, limits).expect("fetch");
-        let Some(last) = records.last() else { break };
-        offset = last.offset + 1;
-        n += records.len() as u64;
-        for r in &records {
-            sum = sum.wrapping_add(r.offset ^ r.value.as_ref().map_or(0, |v| v.len() as u64));
-        }
-        black_box(&records);
-    }
-    (n, sum)
+    read_all(log, TOPIC, limits)
 }
 
 fn read(c: &mut Criterion) {
@@ -178,9 +166,13 @@ fn read(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     for chunk in [10_000, 1_000] {
-        assert_eq!(read_all(&log, chunk).0, total, "a scan reads every record");
+        assert_eq!(
+            read_chunks(&log, chunk).0,
+            total,
+            "a scan reads every record"
+        );
         group.bench_function(format!("fetch_{chunk}"), |b| {
-            b.iter(|| black_box(read_all(&log, chunk)))
+            b.iter(|| black_box(read_chunks(&log, chunk)))
         });
     }
     group.finish();

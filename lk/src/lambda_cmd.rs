@@ -113,16 +113,13 @@ fn open_speed(
 ) -> anyhow::Result<speed_layer::SpeedLayer> {
     let published = batch_store(data, workload)?.current()?.map(|v| v.horizon);
     let config = speed_layer::SpeedConfig::new(topic, sidecar_dir(data));
-    let file = realtime_file(data, workload);
-    Ok(if file.exists() {
-        speed_layer::SpeedLayer::load(log, workload.clone(), config, &file, published.as_deref())?
-    } else {
-        let horizon = match published {
-            Some(h) => h,
-            None => vec![0; log.partition_count(topic)? as usize],
-        };
-        speed_layer::SpeedLayer::new(log, workload.clone(), config, horizon)?
-    })
+    Ok(speed_layer::SpeedLayer::resume(
+        log,
+        workload.clone(),
+        config,
+        &realtime_file(data, workload),
+        published.as_deref(),
+    )?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -246,19 +246,15 @@ impl Worker<'_> {
         let published = store.current()?;
         let n = self.log.partition_count(&self.topic)? as usize;
         let config = SpeedConfig::new(&self.topic, sidecar_dir(self.data)).with_partitions(vec![p]);
-        let horizon = published.as_ref().map(|v| v.horizon.clone());
-        let speed = if file.exists() {
-            SpeedLayer::load(
-                self.log.clone(),
-                self.workload.clone(),
-                config,
-                &file,
-                horizon.as_deref(),
-            )?
-        } else {
-            let start = horizon.clone().unwrap_or_else(|| vec![0; n]);
-            SpeedLayer::new(self.log.clone(), self.workload.clone(), config, start)?
-        };
+        let horizon = published.as_ref().map(|v| v.horizon.as_slice());
+        let loaded = file.exists();
+        let speed = SpeedLayer::resume(
+            self.log.clone(),
+            self.workload.clone(),
+            config,
+            &file,
+            horizon,
+        )?;
         // A batch view older than the period (or none): recompute at once, up to the
         // end of the partition now — the speed layer has not read past it yet.
         let now_ms = SystemTime::now()
@@ -285,7 +281,7 @@ impl Worker<'_> {
                 "v{} at horizon {}",
                 v.version, v.horizon[p as usize]
             )),
-            if file.exists() { "loaded" } else { "new" },
+            if loaded { "loaded" } else { "new" },
         );
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let task = {
@@ -432,16 +428,11 @@ impl Worker<'_> {
         let mut first_err = None;
         let owned = std::mem::take(&mut self.owned);
         for (p, o) in owned {
-            let _ = o.stop.send(true);
-            let result = self
-                .runtime
-                .block_on(o.task)
-                .map_err(|e| anyhow::anyhow!("speed layer task: {e}"))
-                .and_then(|r| Ok(r?));
-            let saved = result.and_then(|()| {
-                let position = o.speed.positions()[p as usize];
+            let (speed, file) = (o.speed.clone(), o.file.clone());
+            let saved = self.close(o).and_then(|()| {
+                let position = speed.positions()[p as usize];
                 fenced(self.membership.as_ref(), &self.topic, p, position, || {
-                    Ok(o.speed.save(&o.file)?)
+                    Ok(speed.save(&file)?)
                 })
             });
             if let Err(e) = saved {

@@ -174,7 +174,9 @@ impl LambdaSnapshot {
         parts: Vec<Option<LambdaSnapshot>>,
         head: Vec<u64>,
     ) -> Result<Option<LambdaSnapshot>> {
-        check_len(&vec![0; parts.len()], &head)?;
+        if parts.len() != head.len() {
+            return Err(ServingError::Partitions(parts.len(), head.len()));
+        }
         if parts.iter().all(Option::is_none) {
             return Ok(None);
         }

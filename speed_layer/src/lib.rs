@@ -666,6 +666,26 @@ impl SpeedLayer {
         Self::with_state(log, workload, config, state)
     }
 
+    /// The layer as it was saved in `path` ([`SpeedLayer::load`]) when that file exists,
+    /// else a new one starting at `published` (the published batch horizon), or at
+    /// offset 0 of every partition when no batch view is published.
+    pub fn resume(
+        log: Arc<dyn Log>,
+        workload: Workload,
+        config: SpeedConfig,
+        path: &Path,
+        published: Option<&[u64]>,
+    ) -> Result<SpeedLayer> {
+        if path.exists() {
+            return Self::load(log, workload, config, path, published);
+        }
+        let start = match published {
+            Some(h) => h.to_vec(),
+            None => vec![0; log.partition_count(&config.topic)? as usize],
+        };
+        Self::new(log, workload, config, start)
+    }
+
     /// Read until every partition reaches the log's end offsets as of this call.
     pub async fn run_until_caught_up(&self) -> Result<()> {
         let end = self.inner.log.end_offsets(&self.inner.config.topic)?;

@@ -1,9 +1,9 @@
-//! What several benches share: the log benches' record batch, the event count they run
-//! with, and the check that a YSB Kappa table counts each applied event once.
+//! What several benches share: the log benches' record batch and sequential read, the
+//! event count they run with, and the check that a YSB Kappa table counts each applied event once.
 #![allow(dead_code)] // each bench uses what it needs
 
 use anyhow::{Result, anyhow, ensure};
-use master_log::{Bytes, NewRecord, now_ms};
+use master_log::{Bytes, FetchLimits, Log, NewRecord, now_ms};
 
 /// Key and value sizes of [`batch`]'s records, and its length.
 pub const KEY_LEN: usize = 8;
@@ -31,6 +31,24 @@ pub fn batch(seed: u64) -> Vec<NewRecord> {
 
 /// Events of a full run: `LK_BENCH_EVENTS` (underscores allowed: `10_000_000`) or
 /// `default`.
+/// Read partition 0 of `topic` from offset 0 to its end with `fetch` (`limits` per call).
+/// Returns the records read and a checksum of their offsets and value lengths.
+pub fn read_all(log: &dyn Log, topic: &str, limits: FetchLimits) -> (u64, u64) {
+    let end = log.end_offsets(topic).expect("end offsets")[0];
+    let (mut offset, mut n, mut sum) = (0u64, 0u64, 0u64);
+    while offset < end {
+        let records = log.fetch(topic, 0, offset, limits).expect("fetch");
+        let Some(last) = records.last() else { break };
+        offset = last.offset + 1;
+        n += records.len() as u64;
+        for r in &records {
+            sum = sum.wrapping_add(r.offset ^ r.value.as_ref().map_or(0, |v| v.len() as u64));
+        }
+        std::hint::black_box(&records);
+    }
+    (n, sum)
+}
+
 pub fn events_from_env(default: u64) -> Result<u64> {
     match std::env::var("LK_BENCH_EVENTS") {
         Ok(v) => {
