@@ -44,6 +44,8 @@ pub(crate) struct Events {
     /// The event columns with their kinds (not `TIME`).
     pub columns: Vec<(String, Kind)>,
     pub records_read: u64,
+    /// The events among them, each id once (before any pushed-down filter).
+    pub distinct: u64,
 }
 
 impl Events {
@@ -65,31 +67,33 @@ impl Events {
     }
 }
 
-/// One column being filled. Strings go straight into polars' string builder (no
-/// `String` per value).
+/// One column being filled, in polars' own builders (values and validity, no `Option`
+/// per value; strings without a `String` per value).
 enum Buf {
-    Int(Vec<Option<i64>>),
-    Float(Vec<Option<f64>>),
+    Int(PrimitiveChunkedBuilder<Int64Type>),
+    Float(PrimitiveChunkedBuilder<Float64Type>),
     Str(StringChunkedBuilder),
-    Bool(Vec<Option<bool>>),
+    Bool(BooleanChunkedBuilder),
 }
 
 impl Buf {
-    fn new(kind: Kind, name: &str) -> Buf {
+    /// `capacity` rows reserved (address space: pages are touched only when filled).
+    fn new(kind: Kind, name: &str, capacity: usize) -> Buf {
+        let name = PlSmallStr::from(name);
         match kind {
-            Kind::Int | Kind::Timestamp => Buf::Int(Vec::new()),
-            Kind::Float => Buf::Float(Vec::new()),
-            Kind::Str => Buf::Str(StringChunkedBuilder::new(name.into(), 0)),
-            Kind::Bool => Buf::Bool(Vec::new()),
+            Kind::Int | Kind::Timestamp => Buf::Int(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Float => Buf::Float(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Str => Buf::Str(StringChunkedBuilder::new(name, capacity)),
+            Kind::Bool => Buf::Bool(BooleanChunkedBuilder::new(name, capacity)),
         }
     }
 
     fn null(&mut self) {
         match self {
-            Buf::Int(b) => b.push(None),
-            Buf::Float(b) => b.push(None),
+            Buf::Int(b) => b.append_null(),
+            Buf::Float(b) => b.append_null(),
             Buf::Str(b) => b.append_null(),
-            Buf::Bool(b) => b.push(None),
+            Buf::Bool(b) => b.append_null(),
         }
     }
 
@@ -102,13 +106,12 @@ impl Buf {
         }
     }
 
-    fn into_column(self, name: &str) -> Column {
-        let name = PlSmallStr::from(name);
+    fn into_column(self) -> Column {
         match self {
-            Buf::Int(v) => Column::new(name, v),
-            Buf::Float(v) => Column::new(name, v),
+            Buf::Int(b) => b.finish().into_column(),
+            Buf::Float(b) => b.finish().into_column(),
             Buf::Str(b) => b.finish().into_column(),
-            Buf::Bool(v) => Column::new(name, v),
+            Buf::Bool(b) => b.finish().into_column(),
         }
     }
 }
@@ -149,15 +152,35 @@ impl SeenIds {
     }
 }
 
+/// A plan's filter pushed down into the decoder: a row whose `column` is not the text
+/// `equals` is not made into a row of the frame at all (the plan still applies its own
+/// filter; this one only saves the work on the rows it would drop). The column is the
+/// first one the decoder is given (see `TopicRows::keep_only`), so a row is decided
+/// before any other field of it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowFilter<'a> {
+    pub column: &'a str,
+    pub equals: &'a str,
+}
+
 /// The columns of one partition's frame, filled by `TopicRows::next_into` without a
 /// `Value` per field: the event time of every row it accepts, and a buffer per column
 /// the plan reads (`None` for the others). Rows at or past `end` end the read; rows whose
-/// event id was seen are skipped (`seen`: generated events only).
+/// event id was seen are skipped (`seen`: generated events only); with a `filter`, a row
+/// waits for its filter column (given first) to be taken or skipped.
 struct FrameSink<'c> {
     end: u64,
     done: bool,
     read: u64,
+    /// Rows counted once (after de-duplication, before the filter).
+    distinct: u64,
     seen: Option<SeenIds>,
+    /// The filter column's index and the text it must equal.
+    filter: Option<(usize, &'c str)>,
+    /// The current row is dropped (by the filter, or not yet taken by it).
+    skip: bool,
+    /// The current row's event time, until the filter takes the row.
+    row_time: i64,
     time: Vec<i64>,
     bufs: Vec<Option<Buf>>,
     columns: &'c [(String, Kind)],
@@ -166,7 +189,11 @@ struct FrameSink<'c> {
 }
 
 impl FrameSink<'_> {
+    /// The buffer of column `col`, if the plan reads it and the current row is taken.
     fn buf(&mut self, col: usize) -> Option<&mut Buf> {
+        if self.skip {
+            return None;
+        }
         self.bufs.get_mut(col).and_then(Option::as_mut)
     }
 
@@ -177,6 +204,18 @@ impl FrameSink<'_> {
             self.error = Some(BatchError::Type(format!(
                 "column {name:?}: {what} where {expected} was expected"
             )));
+        }
+    }
+
+    /// The filter's decision on the current row, when `col` is the filter column.
+    fn decide(&mut self, col: usize, text: Option<&str>) {
+        if let Some((fcol, equals)) = self.filter
+            && fcol == col
+            && self.skip
+            && text.is_some_and(|t| t.len() == equals.len() && t == equals)
+        {
+            self.skip = false;
+            self.time.push(self.row_time);
         }
     }
 }
@@ -193,7 +232,13 @@ impl RowSink for FrameSink<'_> {
         {
             return false;
         }
-        self.time.push(meta.event_time);
+        self.distinct += 1;
+        if self.filter.is_some() {
+            self.skip = true;
+            self.row_time = meta.event_time;
+        } else {
+            self.time.push(meta.event_time);
+        }
         true
     }
 
@@ -205,7 +250,7 @@ impl RowSink for FrameSink<'_> {
 
     fn int(&mut self, col: usize, v: i64) {
         match self.buf(col) {
-            Some(Buf::Int(b)) => b.push(Some(v)),
+            Some(Buf::Int(b)) => b.append_value(v),
             Some(_) => self.mismatch(col, "an integer"),
             None => {}
         }
@@ -213,13 +258,14 @@ impl RowSink for FrameSink<'_> {
 
     fn float(&mut self, col: usize, v: f64) {
         match self.buf(col) {
-            Some(Buf::Float(b)) => b.push(Some(v)),
+            Some(Buf::Float(b)) => b.append_value(v),
             Some(_) => self.mismatch(col, "a float"),
             None => {}
         }
     }
 
     fn text(&mut self, col: usize, v: &str) {
+        self.decide(col, Some(v));
         match self.buf(col) {
             Some(Buf::Str(b)) => b.append_value(v),
             Some(_) => self.mismatch(col, "a string"),
@@ -229,7 +275,7 @@ impl RowSink for FrameSink<'_> {
 
     fn bool(&mut self, col: usize, v: bool) {
         match self.buf(col) {
-            Some(Buf::Bool(b)) => b.push(Some(v)),
+            Some(Buf::Bool(b)) => b.append_value(v),
             Some(_) => self.mismatch(col, "a boolean"),
             None => {}
         }
@@ -238,16 +284,31 @@ impl RowSink for FrameSink<'_> {
     fn timestamp(&mut self, col: usize, us: i64) {
         self.int(col, us);
     }
+
+    fn uuid(&mut self, col: usize, id: &datasets::Uuid) {
+        // Formatted only for a row and a column that are kept, or for the filter.
+        if self.buf(col).is_some() || self.filter.is_some_and(|(f, _)| f == col) {
+            let mut text = [0u8; 36];
+            id.write_hyphenated(&mut text);
+            self.text(col, std::str::from_utf8(&text).unwrap_or_default());
+        }
+    }
 }
 
-/// One partition's events as a frame, its event columns, and the records read.
-type PartitionRead = (DataFrame, Vec<(String, Kind)>, u64);
+/// One partition's events as a frame, its event columns, the records read and the
+/// events among them (each id once).
+struct PartitionRead {
+    frame: DataFrame,
+    columns: Vec<(String, Kind)>,
+    read: u64,
+    distinct: u64,
+}
 
 /// One partition's events in `range` (`earliest..end`), deduplicated by event id when the topic
 /// holds generated events (a duplicate has the same key, hence the same partition).
 /// Only the columns in `read` are decoded into the frame (through `TopicRows::next_into`:
-/// no `Value` per field); the event columns returned are all of the topic's, for the
-/// plan's checks and messages.
+/// no `Value` per field), and with `filter` only the rows it takes; the event columns
+/// returned are all of the topic's, for the plan's checks and messages.
 fn read_partition(
     log: &dyn Log,
     topic: &str,
@@ -255,6 +316,7 @@ fn read_partition(
     partition: u32,
     range: std::ops::Range<u64>,
     read: &[&str],
+    filter: Option<RowFilter<'_>>,
 ) -> Result<PartitionRead> {
     let opts = ExportOptions {
         topic: topic.to_owned(),
@@ -262,7 +324,6 @@ fn read_partition(
         ..ExportOptions::default()
     };
     let mut rows = TopicRows::new(log, &opts, Some(sidecar_dir))?;
-    rows.keep_only(read);
     // The four metadata columns (partition, offset, event_time, append_time) come first.
     let columns: Vec<(String, Kind)> = rows
         .columns()
@@ -270,18 +331,37 @@ fn read_partition(
         .skip(4)
         .map(|c| (c.name.clone(), Kind::from(c.ty)))
         .collect();
+    // The filter column is decoded first (and only if the topic has it as text).
+    let filter = filter.and_then(|f| {
+        let i = columns.iter().position(|(n, _)| n == f.column)?;
+        (columns[i].1 == Kind::Str).then_some((i, f.equals))
+    });
+    let mut order: Vec<&str> = Vec::with_capacity(read.len() + 1);
+    if let Some((i, _)) = filter {
+        order.push(&columns[i].0);
+    }
+    order.extend(read);
+    rows.keep_only(&order);
     // Generated events count once by id (a duplicate has the same key, hence the same
     // partition); every row of an imported CSV is its own event.
-    let seen = (rows.content_name() != "csv").then(|| SeenIds::for_range(range.end - range.start));
+    let records = usize::try_from(range.end - range.start).unwrap_or(0);
+    let seen = (rows.content_name() != "csv").then(|| SeenIds::for_range(records as u64));
     let mut sink = FrameSink {
         end: range.end,
         done: false,
         read: 0,
+        distinct: 0,
         seen,
-        time: Vec::new(),
+        filter,
+        skip: false,
+        row_time: 0,
+        time: Vec::with_capacity(records),
         bufs: columns
             .iter()
-            .map(|(name, kind)| read.contains(&name.as_str()).then(|| Buf::new(*kind, name)))
+            .map(|(name, kind)| {
+                read.contains(&name.as_str())
+                    .then(|| Buf::new(*kind, name, records))
+            })
             .collect(),
         columns: &columns,
         error: None,
@@ -293,28 +373,32 @@ fn read_partition(
     }
     let FrameSink {
         read: n_read,
+        distinct,
         time,
         bufs,
         ..
     } = sink;
     let height = time.len();
     let mut cols = vec![Column::new(TIME.into(), time)];
-    cols.extend(
-        bufs.into_iter()
-            .zip(&columns)
-            .filter_map(|(b, (n, _))| b.map(|b| b.into_column(n))),
-    );
-    Ok((DataFrame::new(height, cols)?, columns, n_read))
+    cols.extend(bufs.into_iter().flatten().map(Buf::into_column));
+    Ok(PartitionRead {
+        frame: DataFrame::new(height, cols)?,
+        columns,
+        read: n_read,
+        distinct,
+    })
 }
 
 /// Every event of `topic` below `horizon`, decoded partition-parallel; of the event
-/// columns only those in `read` (the plan's) are in the frame.
+/// columns only those in `read` (the plan's) are in the frame, and with `filter` only
+/// the rows it takes.
 pub(crate) fn read_events(
     log: &dyn Log,
     topic: &str,
     sidecar_dir: &Path,
     horizon: &[u64],
     read: &[&str],
+    filter: Option<RowFilter<'_>>,
 ) -> Result<Events> {
     // Partitions with nothing below the horizon are not read at all.
     let mut ranges = Vec::new();
@@ -326,11 +410,12 @@ pub(crate) fn read_events(
     }
     let parts: Vec<PartitionRead> = ranges
         .par_iter()
-        .map(|(p, range)| read_partition(log, topic, sidecar_dir, *p, range.clone(), read))
+        .map(|(p, range)| read_partition(log, topic, sidecar_dir, *p, range.clone(), read, filter))
         .collect::<Result<_>>()?;
-    let columns = parts.first().map(|p| p.1.clone()).unwrap_or_default();
-    let records_read = parts.iter().map(|p| p.2).sum();
-    let mut frames = parts.into_iter().map(|p| p.0);
+    let columns = parts.first().map(|p| p.columns.clone()).unwrap_or_default();
+    let records_read = parts.iter().map(|p| p.read).sum();
+    let distinct = parts.iter().map(|p| p.distinct).sum();
+    let mut frames = parts.into_iter().map(|p| p.frame);
     let mut frame = match frames.next() {
         Some(f) => f,
         None => DataFrame::new(0, vec![Column::new(TIME.into(), Vec::<i64>::new())])?,
@@ -343,6 +428,7 @@ pub(crate) fn read_events(
         frame,
         columns,
         records_read,
+        distinct,
     })
 }
 

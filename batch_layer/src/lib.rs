@@ -141,9 +141,10 @@ pub fn recompute_at(
         });
     }
     let read = plan::columns_read(workload);
-    let events = decode::read_events(log, topic, sidecar_dir, horizon, &read)?;
+    let filter = plan::pushdown(workload);
+    let events = decode::read_events(log, topic, sidecar_dir, horizon, &read, filter)?;
     let records_read = events.records_read;
-    let n_events = events.frame.height() as u64;
+    let n_events = events.distinct;
     // Nothing below the horizon (say, a topic no record has reached yet, whose dataset
     // is not known): the empty view.
     let table = if records_read == 0 {

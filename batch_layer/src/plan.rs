@@ -7,11 +7,11 @@ use std::path::Path;
 
 use polars::prelude::*;
 use workloads::{
-    Aggregate, BuiltIn, CmpOp, Filter, Partial, PartialTable, Scalar, SumState, Window, WindowSpec,
-    Workload, WorkloadSpec,
+    Aggregate, BuiltIn, CmpOp, Filter, Partial, PartialTable, Scalar, StoredCell, SumState, Window,
+    WindowSpec, Workload, WorkloadSpec,
 };
 
-use crate::decode::{Events, Kind, TIME};
+use crate::decode::{Events, Kind, RowFilter, TIME};
 use crate::error::{BatchError, Result};
 
 const WS: &str = "__lk_ws";
@@ -64,14 +64,26 @@ pub(crate) fn run(
         Workload::BuiltIn(b) => builtin(*b, events, topic, sidecar_dir)?,
         Workload::Spec(s) => spec(s, events, topic)?,
     };
-    let df = out.lf.collect()?;
+    // In the table's (window, key) order, so that building it is one pass; one chunk
+    // per column, as `to_table` reads the cells by row index.
+    let mut by: Vec<PlSmallStr> = vec![WS.into()];
+    by.extend(out.keys.iter().map(|(k, _)| PlSmallStr::from(k.as_str())));
+    let mut df = out.lf.sort(by, SortMultipleOptions::default()).collect()?;
+    df.rechunk_mut();
     to_table(&df, &out.keys, &out.parts)
 }
 
-/// Adds `WS` and `WE` for a tumbling or hopping window (one row per window an event is
-/// in: the hopping window starts are "exploded" as one copy of the frame per overlap,
-/// each filtered to the windows that really contain the event).
-fn fixed_windows(lf: LazyFrame, spec: WindowSpec) -> Result<LazyFrame> {
+/// Groups `lf` per tumbling or hopping window and `keys` into `aggs`, with the window's
+/// `WS` and `WE`. An event is in one row per window it is in: the hopping window starts
+/// are "exploded" as one copy of the frame per overlap, each filtered to the windows that
+/// really contain the event. The group key is the window start alone (with `keys`); the
+/// end, `WS` + size, is added to the aggregated rows.
+fn per_window(
+    lf: LazyFrame,
+    spec: WindowSpec,
+    keys: &[&str],
+    aggs: Vec<Expr>,
+) -> Result<LazyFrame> {
     let (size, slide) = match spec {
         WindowSpec::Tumbling { size_ms } => (size_ms, size_ms),
         WindowSpec::Hopping { size_ms, slide_ms } => (size_ms, slide_ms),
@@ -86,18 +98,19 @@ fn fixed_windows(lf: LazyFrame, spec: WindowSpec) -> Result<LazyFrame> {
             lf.clone()
                 .with_column((last.clone() - lit(i * slide)).alias(WS))
                 .filter((col(WS) + lit(size)).gt(col(TIME)))
-                .with_column((col(WS) + lit(size)).alias(WE))
         })
         .collect();
-    Ok(if copies.len() == 1 {
+    let windowed = if copies.len() == 1 {
         copies.into_iter().next().unwrap_or(lf)
     } else {
         concat(copies, UnionArgs::default())?
-    })
-}
-
-fn str_eq(c: &str, v: &str) -> Expr {
-    col(c).eq(lit(v))
+    };
+    let mut group = vec![col(WS)];
+    group.extend(keys.iter().map(|k| col(*k)));
+    Ok(windowed
+        .group_by(group)
+        .agg(aggs)
+        .with_column((col(WS) + lit(size)).alias(WE)))
 }
 
 fn builtin(b: BuiltIn, events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
@@ -121,6 +134,36 @@ fn builtin_columns(b: BuiltIn) -> &'static [&'static str] {
     }
 }
 
+/// The filter a built-in's plan starts with, for the decoder to apply as it reads
+/// (`decode::RowFilter`): the rows it drops are never made. The plans keep their own
+/// filter, so this is only a saving. Spec workloads' filters stay in polars.
+pub(crate) fn pushdown(workload: &Workload) -> Option<RowFilter<'static>> {
+    match workload {
+        Workload::BuiltIn(b) => builtin_filter(*b),
+        Workload::Spec(_) => None,
+    }
+}
+
+/// The rows a built-in keeps: those whose text column equals a constant.
+fn builtin_filter(b: BuiltIn) -> Option<RowFilter<'static>> {
+    let (column, equals) = match b {
+        BuiltIn::ProfileViewersHourly => ("page_type", "profile"),
+        BuiltIn::YsbCampaign10s => ("event_type", "view"),
+        BuiltIn::NexmarkQ5 | BuiltIn::NexmarkQ7 => ("kind", "bid"),
+        BuiltIn::PageviewsPerMinute | BuiltIn::TopPagesHourly => return None,
+    };
+    Some(RowFilter { column, equals })
+}
+
+/// `events` as a lazy frame, with the built-in's filter (`builtin_filter`) applied.
+fn filtered(b: BuiltIn, events: Events) -> LazyFrame {
+    let lf = events.frame.lazy();
+    match builtin_filter(b) {
+        Some(f) => lf.filter(col(f.column).eq(lit(f.equals))),
+        None => lf,
+    }
+}
+
 /// Every event column the plan of `workload` reads (the decoder leaves the others out).
 pub(crate) fn columns_read(workload: &Workload) -> Vec<&str> {
     match workload {
@@ -140,9 +183,12 @@ fn need(events: &Events, topic: &str, cols: &[&str]) -> Result<()> {
 /// after merging, in `Workload::finish`.
 fn pageviews_count(b: BuiltIn, events: Events, topic: &str) -> Result<Output> {
     need(&events, topic, builtin_columns(b))?;
-    let lf = fixed_windows(events.frame.lazy(), b.window())?
-        .group_by([col(WS), col(WE), col("page_id")])
-        .agg([len().alias("views")]);
+    let lf = per_window(
+        events.frame.lazy(),
+        b.window(),
+        &["page_id"],
+        vec![len().alias("views")],
+    )?;
     Ok(Output {
         lf,
         keys: vec![("page_id".into(), Kind::Int)],
@@ -157,10 +203,13 @@ fn profile_viewers(events: Events, topic: &str) -> Result<Output> {
         topic,
         builtin_columns(BuiltIn::ProfileViewersHourly),
     )?;
-    let lf = events.frame.lazy().filter(str_eq("page_type", "profile"));
-    let lf = fixed_windows(lf, BuiltIn::ProfileViewersHourly.window())?
-        .group_by([col(WS), col(WE), col("page_id")])
-        .agg([col("viewer_id").drop_nulls().unique().alias("viewers")]);
+    let lf = filtered(BuiltIn::ProfileViewersHourly, events);
+    let lf = per_window(
+        lf,
+        BuiltIn::ProfileViewersHourly.window(),
+        &["page_id"],
+        vec![col("viewer_id").drop_nulls().unique().alias("viewers")],
+    )?;
     Ok(Output {
         lf,
         keys: vec![("page_id".into(), Kind::Int)],
@@ -192,10 +241,7 @@ fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Outpu
             Column::new("campaign_id".into(), campaigns),
         ],
     )?;
-    let views = events
-        .frame
-        .lazy()
-        .filter(str_eq("event_type", "view"))
+    let views = filtered(BuiltIn::YsbCampaign10s, events)
         .left_join(dim.lazy(), col("ad_id"), col("__lk_ad"))
         .collect()?;
     let unknown = views.column("campaign_id")?.null_count();
@@ -204,9 +250,12 @@ fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Outpu
             "{unknown} view events name an ad without a campaign"
         )));
     }
-    let lf = fixed_windows(views.lazy(), BuiltIn::YsbCampaign10s.window())?
-        .group_by([col(WS), col(WE), col("campaign_id")])
-        .agg([len().alias("views")]);
+    let lf = per_window(
+        views.lazy(),
+        BuiltIn::YsbCampaign10s.window(),
+        &["campaign_id"],
+        vec![len().alias("views")],
+    )?;
     Ok(Output {
         lf,
         keys: vec![("campaign_id".into(), Kind::Str)],
@@ -218,10 +267,13 @@ fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Outpu
 /// for the most are picked after merging, in `Workload::finish`.
 fn nexmark_q5(events: Events, topic: &str) -> Result<Output> {
     need(&events, topic, builtin_columns(BuiltIn::NexmarkQ5))?;
-    let lf = events.frame.lazy().filter(str_eq("kind", "bid"));
-    let lf = fixed_windows(lf, BuiltIn::NexmarkQ5.window())?
-        .group_by([col(WS), col(WE), col("auction")])
-        .agg([len().alias("bids")]);
+    let lf = filtered(BuiltIn::NexmarkQ5, events);
+    let lf = per_window(
+        lf,
+        BuiltIn::NexmarkQ5.window(),
+        &["auction"],
+        vec![len().alias("bids")],
+    )?;
     Ok(Output {
         lf,
         keys: vec![("auction".into(), Kind::Int)],
@@ -233,13 +285,16 @@ fn nexmark_q5(events: Events, topic: &str) -> Result<Output> {
 /// an arg-max by sorting each group and taking its first row.
 fn nexmark_q7(events: Events, topic: &str) -> Result<Output> {
     need(&events, topic, builtin_columns(BuiltIn::NexmarkQ7))?;
-    let lf = events.frame.lazy().filter(str_eq("kind", "bid"));
+    let lf = filtered(BuiltIn::NexmarkQ7, events);
     let order = SortMultipleOptions::default().with_order_descending_multi([true, false, false]);
     let by = [col("price"), col("auction"), col("bidder")];
     let first = |c: &str| col(c).sort_by(by.clone(), order.clone()).first().alias(c);
-    let lf = fixed_windows(lf, BuiltIn::NexmarkQ7.window())?
-        .group_by([col(WS), col(WE)])
-        .agg([first("price"), first("auction"), first("bidder")]);
+    let lf = per_window(
+        lf,
+        BuiltIn::NexmarkQ7.window(),
+        &[],
+        vec![first("price"), first("auction"), first("bidder")],
+    )?;
     Ok(Output {
         lf,
         keys: vec![],
@@ -402,9 +457,8 @@ fn spec(s: &WorkloadSpec, events: Events, topic: &str) -> Result<Output> {
                 .agg(all)
         }
         w => {
-            let mut group = vec![col(WS), col(WE)];
-            group.extend(key_exprs);
-            fixed_windows(lf, w)?.group_by(group).agg(aggs)
+            let keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+            per_window(lf, w, &keys, aggs)?
         }
     };
     Ok(Output { lf, keys, parts })
@@ -455,7 +509,7 @@ fn to_table(df: &DataFrame, keys: &[(String, Kind)], parts: &[PartCol]) -> Resul
         .iter()
         .map(|(k, kind)| Ok((get(k)?, *kind)))
         .collect::<Result<_>>()?;
-    let mut table = PartialTable::new();
+    let mut cells = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let window = Window {
             start: int_of(&ws.get(i)?, "window start")?.unwrap_or_default(),
@@ -531,8 +585,12 @@ fn to_table(df: &DataFrame, keys: &[(String, Kind)], parts: &[PartCol]) -> Resul
                 }
             });
         }
-        let cell = table.cell_mut(window, key, Vec::new);
-        *cell = partials;
+        cells.push(StoredCell {
+            window,
+            key,
+            partials,
+        });
     }
-    Ok(table)
+    // Sorted already: the table is built in one pass (a later duplicate would win).
+    Ok(PartialTable::from(cells))
 }

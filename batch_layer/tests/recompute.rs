@@ -111,16 +111,14 @@ fn every_builtin_equals_the_oracle_at_1_2_and_4_partitions() {
                     &format!("{b} at {partitions} partitions"),
                 );
             }
-            if dataset == DatasetKind::Pageviews {
-                let view = batch_layer::recompute(
-                    &log,
-                    &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
-                    "events",
-                    &side,
-                )
-                .unwrap();
-                assert_eq!(view.events, summary.events, "duplicates removed");
-                assert_eq!(view.records_read, summary.records);
+            // Every distinct event counts once, also where the plan's filter was pushed
+            // into the decoder (ysb, profile viewers, nexmark: the rows it drops are
+            // events all the same).
+            for &b in builtins {
+                let view =
+                    batch_layer::recompute(&log, &Workload::BuiltIn(b), "events", &side).unwrap();
+                assert_eq!(view.events, summary.events, "{b}: duplicates removed");
+                assert_eq!(view.records_read, summary.records, "{b}");
             }
         }
     }

@@ -200,14 +200,14 @@ impl Content {
         }
     }
 
-    /// Give the record's data columns to `sink`, in order, after `sink.begin` accepted
-    /// the row (whose metadata `meta` gets the event id here). With `keep`, the data
-    /// columns it marks `false` are skipped (and cost nothing to make). Returns whether
-    /// the sink accepted the row.
+    /// Give the record's data columns to `sink` after `sink.begin` accepted the row
+    /// (whose metadata `meta` gets the event id here): the columns of `order` (indexes
+    /// of data columns), in that order; the others are skipped and cost nothing to make.
+    /// Returns whether the sink accepted the row.
     fn visit(
         &self,
         rec: &Record,
-        keep: Option<&[bool]>,
+        order: &[usize],
         meta: &mut RowMeta,
         sink: &mut dyn RowSink,
     ) -> Result<bool> {
@@ -215,7 +215,6 @@ impl Content {
             what: "record",
             reason: format!("offset {} is a tombstone", rec.offset),
         })?;
-        let k = |i: usize| keep.is_none_or(|m| m.get(i).copied().unwrap_or(true));
         // An unsigned integer as the signed column value (saturating, as in every export).
         let u = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let us = |ms: i64| ms.saturating_mul(1000);
@@ -226,10 +225,7 @@ impl Content {
                 if !sink.begin(meta) {
                     return Ok(false);
                 }
-                for i in 0..PAGEVIEW_COLUMNS.len() {
-                    if !k(i) {
-                        continue;
-                    }
+                for &i in order {
                     match i {
                         0 => sink.int(i, u(e.event_id)),
                         1 => sink.int(i, u(e.viewer_id)),
@@ -246,10 +242,7 @@ impl Content {
                 if !sink.begin(meta) {
                     return Ok(false);
                 }
-                for i in 0..YSB_COLUMNS.len() {
-                    if !k(i) {
-                        continue;
-                    }
+                for &i in order {
                     match i {
                         0 => sink.int(i, u(e.event_id)),
                         1 => sink.uuid(i, &e.user_id),
@@ -272,10 +265,7 @@ impl Content {
                     NexmarkEvent::Auction(a) => (None, Some(a), None),
                     NexmarkEvent::Bid(b) => (None, None, Some(b)),
                 };
-                for i in 0..NEXMARK_COLUMNS.len() {
-                    if !k(i) {
-                        continue;
-                    }
+                for &i in order {
                     match (i, person, auction, bid) {
                         (0, ..) => sink.static_text(i, e.kind()),
                         (1, ..) => sink.int(i, u(codec::Event::event_id(&e))),
@@ -307,9 +297,12 @@ impl Content {
                 if !sink.begin(meta) {
                     return Ok(false);
                 }
-                for (i, v) in schema.decode(value)?.into_iter().enumerate() {
-                    match v {
-                        _ if !k(i) => {}
+                let mut values = schema.decode(value)?;
+                for &i in order {
+                    match values
+                        .get_mut(i)
+                        .map_or(Value::Null, |v| std::mem::replace(v, Value::Null))
+                    {
                         Value::Null => sink.null(i),
                         Value::String(s) => sink.text(i, &s),
                         Value::Integer(x) => sink.int(i, x),
@@ -340,7 +333,8 @@ pub struct RowMeta {
 /// Where [`TopicRows::next_into`] puts a row, without making a [`Value`] of each field:
 /// `begin` with the record's metadata (return `false` to skip the row: no column calls
 /// follow), then one call per data column, in order (`null` for a null); a column
-/// [`TopicRows::keep_only`] left out gets no call. Text is borrowed for the duration of
+/// [`TopicRows::keep_only`] left out gets no call, and the kept ones come in the order
+/// it was given. Text is borrowed for the duration of
 /// the call.
 pub trait RowSink {
     fn begin(&mut self, meta: &RowMeta) -> bool;
@@ -418,9 +412,12 @@ pub struct TopicRows<'l> {
     to_ms: Option<i64>,
     /// `(partition, next offset, end offset)` still to read.
     ranges: Vec<(u32, u64, u64)>,
-    buffered: std::vec::IntoIter<Record>,
-    /// Per data column, whether to decode it (see [`TopicRows::keep_only`]).
-    keep: Option<Vec<bool>>,
+    /// The last fetch, read in place (no record moved out) from `next`.
+    buffered: Vec<Record>,
+    next: usize,
+    /// The data columns to decode, in the order a sink gets them (see
+    /// [`TopicRows::keep_only`]); all of them by default.
+    order: Vec<usize>,
     current: u32,
     pub(crate) total: u64,
     pub(crate) read: u64,
@@ -460,6 +457,7 @@ impl<'l> TopicRows<'l> {
                 columns.push(Column { name, ty });
             }
         }
+        let order = (0..data_columns.len()).collect();
         columns.extend(data_columns);
         let partitions: Vec<u32> = if opts.partitions.is_empty() {
             (0..log.partition_count(&opts.topic)?).collect()
@@ -482,8 +480,9 @@ impl<'l> TopicRows<'l> {
             from_ms: opts.from_ms,
             to_ms: opts.to_ms,
             ranges,
-            buffered: Vec::new().into_iter(),
-            keep: None,
+            buffered: Vec::new(),
+            next: 0,
+            order,
             current: 0,
             total,
             read: 0,
@@ -492,14 +491,20 @@ impl<'l> TopicRows<'l> {
 
     /// Decode only the data columns named in `columns` (names that are not columns are
     /// ignored): every other data column reads as `Null` and costs nothing to make (no
-    /// text formatting, no copy). The columns and their order stay the same.
+    /// text formatting, no copy). The columns of a row stay the same; a [`RowSink`] gets
+    /// the kept ones in the order of `columns`, so that a sink can decide on a row from
+    /// its first column (a filter) before the others are made.
     pub fn keep_only(&mut self, columns: &[&str]) {
         let data = self.content.columns();
-        self.keep = Some(
-            data.iter()
-                .map(|c| columns.contains(&c.name.as_str()))
-                .collect(),
-        );
+        let mut order = Vec::with_capacity(columns.len());
+        for name in columns {
+            if let Some(i) = data.iter().position(|c| c.name == *name)
+                && !order.contains(&i)
+            {
+                order.push(i);
+            }
+        }
+        self.order = order;
     }
 
     /// `pageviews`, `ysb`, `nexmark` or `csv`.
@@ -507,10 +512,11 @@ impl<'l> TopicRows<'l> {
         self.content.name()
     }
 
-    /// The next record inside the time range, with its metadata (no event id yet).
-    fn next_record(&mut self) -> Result<Option<(Record, RowMeta)>> {
+    /// The next record inside the time range, as its index in `buffered`, with its
+    /// metadata (no event id yet).
+    fn next_record(&mut self) -> Result<Option<(usize, RowMeta)>> {
         loop {
-            let Some(rec) = self.buffered.next() else {
+            let Some(rec) = self.buffered.get(self.next) else {
                 let Some((p, next, end)) = self.ranges.last_mut() else {
                     return Ok(None);
                 };
@@ -527,9 +533,12 @@ impl<'l> TopicRows<'l> {
                     None => *next = *end,
                 }
                 self.current = *p;
-                self.buffered = recs.into_iter();
+                self.buffered = recs;
+                self.next = 0;
                 continue;
             };
+            let i = self.next;
+            self.next += 1;
             self.read += 1;
             if self.from_ms.is_some_and(|f| rec.event_time < f)
                 || self.to_ms.is_some_and(|t| rec.event_time >= t)
@@ -543,13 +552,13 @@ impl<'l> TopicRows<'l> {
                 append_time: rec.append_time,
                 event_id: None,
             };
-            return Ok(Some((rec, meta)));
+            return Ok(Some((i, meta)));
         }
     }
 
     /// The next row inside the time range into `out` (cleared first); `false` at the end.
     pub fn next_row(&mut self, out: &mut Vec<Value<'static>>) -> Result<bool> {
-        let Some((rec, mut meta)) = self.next_record()? else {
+        let Some((i, mut meta)) = self.next_record()? else {
             return Ok(false);
         };
         out.clear();
@@ -566,7 +575,7 @@ impl<'l> TopicRows<'l> {
         out.resize(base + n_data, Value::Null);
         let mut sink = ValueSink { out, base };
         self.content
-            .visit(&rec, self.keep.as_deref(), &mut meta, &mut sink)?;
+            .visit(&self.buffered[i], &self.order, &mut meta, &mut sink)?;
         Ok(true)
     }
 
@@ -575,11 +584,11 @@ impl<'l> TopicRows<'l> {
     /// Returns the record's metadata (with its event id), or `None` at the end; whether
     /// the sink took the row is the sink's to know.
     pub fn next_into(&mut self, sink: &mut dyn RowSink) -> Result<Option<RowMeta>> {
-        let Some((rec, mut meta)) = self.next_record()? else {
+        let Some((i, mut meta)) = self.next_record()? else {
             return Ok(None);
         };
         self.content
-            .visit(&rec, self.keep.as_deref(), &mut meta, sink)?;
+            .visit(&self.buffered[i], &self.order, &mut meta, sink)?;
         Ok(Some(meta))
     }
 }
