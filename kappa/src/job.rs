@@ -6,7 +6,7 @@ use std::future::Future as _;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context as PollContext, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -68,6 +68,18 @@ pub struct JobConfig {
     /// … and a task after this many records since its last checkpoint (which bounds
     /// the work a crash loses; its table part is written at the next interval).
     pub checkpoint_records: u64,
+    /// Read-uncommitted visibility. `None` (the default): the table shows checkpointed
+    /// results only, so what a reader sees is durable, and a result is visible after the
+    /// checkpoint that covers it (up to `checkpoint_interval` plus the checkpoint's
+    /// fsyncs). `Some(d)`: the parts of the partitions that moved are also written every
+    /// `d` (after every read with `d` = 0) with what the tasks have processed since their
+    /// last checkpoint, without waiting for one, and no table file is fsynced (the table
+    /// is derived data: a starting job rewrites its parts from the restored state). A
+    /// part is still the exact result of its partition's records below its position,
+    /// but after a crash that position can move back to the last checkpoint until the
+    /// restarted job has processed those records again (to the same cells). Kafka's
+    /// `isolation.level=read_uncommitted`, for the output table.
+    pub uncommitted_every: Option<Duration>,
     pub fetch_limits: FetchLimits,
     /// Make this version the serving one after its first table write, if no version is.
     pub serve_if_none: bool,
@@ -116,6 +128,7 @@ impl JobConfig {
             dedup_window_ms: DEFAULT_DEDUP_WINDOW_MS,
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_records: 100_000,
+            uncommitted_every: None,
             fetch_limits: FetchLimits::default(),
             serve_if_none: true,
             on_thread_start: None,
@@ -261,7 +274,16 @@ struct Shared {
     open: BTreeMap<u32, PartialTable>,
     /// Partitions published since their part of the table was last written.
     dirty: BTreeSet<u32>,
+    /// Per partition owned here, where its last publication is: a checkpoint, or with
+    /// `uncommitted_every` what was processed then. What the table shows.
     checkpoints: BTreeMap<u32, Checkpoint>,
+    /// Per partition owned here, the offset of its last committed checkpoint.
+    committed: BTreeMap<u32, u64>,
+    /// Per partition owned here, the position of its part as last written to its file.
+    written: BTreeMap<u32, u64>,
+    /// Partitions whose part file the next write starts anew (their first write since
+    /// their task opened: the file may end in a frame a crash cut short).
+    fresh: BTreeSet<u32>,
     live: Vec<Live>,
     restores: Vec<RestoreReport>,
     /// Bumped at every publication; a table write carries the value it was built at.
@@ -283,6 +305,8 @@ struct Inner {
     changed: Condvar,
     /// Serializes table file writes.
     writing: Mutex<()>,
+    /// A serving alias exists (no need to look for it at every table write).
+    serving_known: AtomicBool,
     /// The group memberships of workers that returned, kept until every worker has: a
     /// worker that finished first must not hand its partitions to the others (they
     /// would restore them for nothing).
@@ -406,6 +430,9 @@ impl Job {
                     open: BTreeMap::new(),
                     dirty: BTreeSet::new(),
                     checkpoints: BTreeMap::new(),
+                    committed: BTreeMap::new(),
+                    written: BTreeMap::new(),
+                    fresh: BTreeSet::new(),
                     live,
                     restores: Vec::new(),
                     table_writes: 0,
@@ -413,6 +440,7 @@ impl Job {
                 }),
                 changed: Condvar::new(),
                 writing: Mutex::new(()),
+                serving_known: AtomicBool::new(false),
                 finished: Mutex::new(Vec::new()),
                 flag: AtomicU8::new(RUN),
                 wake: Event::new(),
@@ -491,20 +519,34 @@ impl Job {
         })
     }
 
-    /// Block until every partition's last checkpoint — what [`Job::table`] shows — is at
-    /// or past `target` (offsets per partition), or a worker failed, or `timeout` passed.
-    /// Returns whether the table covers `target`.
+    /// Block until every partition's last committed checkpoint is at or past `target`
+    /// (offsets per partition), or a worker failed, or `timeout` passed. Returns whether
+    /// the checkpoints cover `target`. (Without `uncommitted_every`, this is also what
+    /// [`Job::table`] shows.)
     pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        self.wait_covered(target, timeout, |s| &s.committed)
+    }
+
+    /// Block until every partition's part of the table, as written to its file (what
+    /// `lk query` and other readers of the table see), covers `target` (offsets per
+    /// partition), or a worker failed, or `timeout` passed. Returns whether it does.
+    pub fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        self.wait_covered(target, timeout, |s| &s.written)
+    }
+
+    fn wait_covered(
+        &self,
+        target: &[u64],
+        timeout: Duration,
+        offsets: fn(&Shared) -> &BTreeMap<u32, u64>,
+    ) -> Result<bool> {
         let deadline = Instant::now() + timeout;
         let inner = &self.inner;
         let covered = |shared: &Shared| {
-            target.iter().enumerate().all(|(p, &t)| {
-                t == 0
-                    || shared
-                        .checkpoints
-                        .get(&(p as u32))
-                        .is_some_and(|c| c.offset >= t)
-            })
+            target
+                .iter()
+                .enumerate()
+                .all(|(p, &t)| t == 0 || offsets(shared).get(&(p as u32)).is_some_and(|&o| o >= t))
         };
         let mut shared = inner.shared.lock();
         loop {
@@ -543,7 +585,7 @@ impl Job {
                     partition: p as u32,
                     position: l.position,
                     head,
-                    checkpointed: shared.checkpoints.get(&(p as u32)).map_or(0, |c| c.offset),
+                    checkpointed: shared.committed.get(&(p as u32)).copied().unwrap_or(0),
                     watermark: l.watermark,
                     idle: l.opened && l.position >= head && l.last_data.elapsed() >= idle_after,
                     owned: l.opened,
@@ -666,8 +708,10 @@ impl Job {
     }
 
     /// Write the parts of the partitions published since their last write (each part
-    /// atomically; the others stay as they are).
+    /// atomically; the others stay as they are): synced, unless the job shows
+    /// uncommitted results (then no table file is; see `JobConfig::uncommitted_every`).
     fn write_table(&self) -> Result<()> {
+        let sync = self.inner.config.uncommitted_every.is_none();
         let _w = self.inner.writing.lock();
         let parts = {
             let mut shared = self.inner.shared.lock();
@@ -676,7 +720,10 @@ impl Job {
             if !dirty.is_empty() {
                 let status = self.status_of(&shared);
                 for p in dirty {
-                    parts.extend(self.part_of(&shared, &status, p)?);
+                    if let Some(part) = self.part_of(&shared, &status, p)? {
+                        let start_new = shared.fresh.remove(&p);
+                        parts.push((part, start_new));
+                    }
                 }
             }
             parts
@@ -684,16 +731,29 @@ impl Job {
         if parts.is_empty() {
             return Ok(());
         }
-        for part in &parts {
-            table::write_part(&self.inner.config.dir, part)?;
+        for (part, start_new) in &parts {
+            table::write_part_with(&self.inner.config.dir, part, sync, *start_new)?;
         }
         let workload = self.inner.workload.name();
-        if self.inner.config.serve_if_none
-            && table::serving_version(&self.inner.config.dir, workload)?.is_none()
-        {
-            table::set_serving(&self.inner.config.dir, workload, self.inner.config.version)?;
+        if self.inner.config.serve_if_none && !self.inner.serving_known.load(Ordering::Relaxed) {
+            if table::serving_version(&self.inner.config.dir, workload)?.is_none() {
+                table::set_serving(&self.inner.config.dir, workload, self.inner.config.version)?;
+            }
+            // An alias, once there, is only ever switched (never removed) while this
+            // version runs.
+            self.inner.serving_known.store(true, Ordering::Relaxed);
         }
-        self.inner.shared.lock().table_writes += 1;
+        let mut shared = self.inner.shared.lock();
+        shared.table_writes += 1;
+        for (part, _) in &parts {
+            // Not if the partition was closed here meanwhile (another member owns it).
+            if shared.checkpoints.contains_key(&part.partition) {
+                shared.written.insert(part.partition, part.position);
+            }
+        }
+        drop(shared);
+        // What readers of the table see moved: wake `wait_visible`.
+        self.inner.changed.notify_all();
         Ok(())
     }
 
@@ -705,6 +765,9 @@ impl Job {
             .or_default()
             .merge(&p.finalized)?;
         shared.open.insert(partition, p.open);
+        if p.committed {
+            shared.committed.insert(partition, p.checkpoint.offset);
+        }
         shared.checkpoints.insert(partition, p.checkpoint);
         shared.dirty.insert(partition);
         drop(shared);
@@ -753,6 +816,11 @@ impl RunningJob {
     /// See [`Job::wait_checkpointed`].
     pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
         self.job.wait_checkpointed(target, timeout)
+    }
+
+    /// See [`Job::wait_visible`].
+    pub fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        self.job.wait_visible(target, timeout)
     }
 
     /// Stop: every task checkpoints, the table is written, the threads end.
@@ -884,9 +952,14 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     let mut shared = inner.shared.lock();
     shared.closed.insert(partition, closed);
     shared.open.insert(partition, task.state.open_table());
+    shared.committed.insert(partition, report.checkpoint.offset);
     shared
         .checkpoints
         .insert(partition, report.checkpoint.clone());
+    // Rewritten from the restored state (a part written after the last checkpoint, or
+    // not synced, may show more, or be gone).
+    shared.written.remove(&partition);
+    shared.fresh.insert(partition);
     shared.dirty.insert(partition);
     shared.restores.push(report);
     let l = &mut shared.live[partition as usize];
@@ -908,6 +981,9 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
         shared.closed.remove(&p);
         shared.open.remove(&p);
         shared.checkpoints.remove(&p);
+        shared.committed.remove(&p);
+        shared.written.remove(&p);
+        shared.fresh.remove(&p);
         shared.dirty.remove(&p);
         shared.live[p as usize].opened = false;
     }
@@ -958,6 +1034,8 @@ fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> R
     // refused checkpoint, whose changes were taken from the tasks' state).
     let mut opened_for: Option<u64> = None;
     let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
+    // With `uncommitted_every`: when the parts are next written without a checkpoint.
+    let mut next_shown = Instant::now();
     loop {
         // The group moved partitions: keep the tasks still owned whose changelog nobody
         // else wrote meanwhile, close the others, open the new ones.
@@ -1034,6 +1112,13 @@ fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> R
         if !fenced && Instant::now() >= next_checkpoint {
             fenced = !checkpoint_round(&job, &mut tasks, membership)?;
             next_checkpoint = Instant::now() + config.checkpoint_interval;
+        } else if let Some(every) = config.uncommitted_every
+            && !fenced
+            && read > 0
+            && Instant::now() >= next_shown
+        {
+            show_uncommitted(&job, &mut tasks)?;
+            next_shown = Instant::now() + every;
         }
         if fenced {
             // Revoked: wait for the new assignment (the loop's top reopens the tasks).
@@ -1049,8 +1134,17 @@ fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> R
             continue;
         }
         if read == 0 {
-            // Also wake for a rebalance: poll the assignment at least every 100 ms.
-            let deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
+            // Also wake for a rebalance: poll the assignment at least every 100 ms; and
+            // to show what was read before the wait, if its turn had not come.
+            let mut deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
+            if config.uncommitted_every.is_some() && tasks.iter().any(Task::has_unshown) {
+                if Instant::now() >= next_shown {
+                    show_uncommitted(&job, &mut tasks)?;
+                    next_shown = Instant::now() + config.uncommitted_every.unwrap_or_default();
+                    continue;
+                }
+                deadline = deadline.min(next_shown);
+            }
             wait_either(&mut data, &mut wake, deadline);
         }
     }
@@ -1070,6 +1164,17 @@ fn checkpoint_one(job: &Job, task: &mut Task, membership: &dyn GroupMembership) 
         job.publish(task.partition, p)?;
     }
     Ok(())
+}
+
+/// Publish what every task processed since its last publication, without a checkpoint,
+/// and write the parts that moved (`JobConfig::uncommitted_every`).
+fn show_uncommitted(job: &Job, tasks: &mut [Task]) -> Result<()> {
+    for t in tasks.iter_mut() {
+        if let Some(p) = t.publish_uncommitted() {
+            job.publish(t.partition, p)?;
+        }
+    }
+    job.write_table()
 }
 
 fn checkpoint_all(job: &Job, tasks: &mut [Task], membership: &dyn GroupMembership) -> Result<()> {

@@ -117,6 +117,18 @@
 //!   [`load_serving`] reads it without any lock, while the job runs. Workers in several
 //!   processes make one table when they share the directory; each part comes from the
 //!   partition's current owner.
+//! - **Visibility** (read-committed by default): a part shows its task's last
+//!   checkpoint, so a reader sees only durable results, a result becomes visible at the
+//!   checkpoint that covers it, and what a reader saw never moves back. With
+//!   [`JobConfig::uncommitted_every`] (read-uncommitted, `lk kappa run
+//!   --uncommitted-every`), the parts are also written between checkpoints with what the
+//!   tasks have processed (no changelog, store or offset write), and no table file is
+//!   fsynced: a result is visible milliseconds after it is read. A part is then still
+//!   the exact result of its partition's records below its position, and the final
+//!   table is the same; but after a crash a part can move back to the last checkpoint
+//!   until the restarted task has read those records again (its first write is the
+//!   restored state). The table is derived data either way: a starting job rewrites its
+//!   parts from the restored state.
 //! - **Reprocessing** ([`reprocess`]): version N+1 replays the topic from offset 0 into
 //!   its own table (own changelog, state and group) while version N keeps serving; once
 //!   it has caught up (lag at or under a threshold), the alias switches atomically, and
@@ -180,7 +192,7 @@ pub use reprocess::{ReprocessReport, reprocess, retire};
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use table::{
     OutputTable, TablePart, delete_version, list_versions, load_serving, load_version,
-    serving_version, set_serving, tables_dir, version_dir, write_part,
+    serving_version, set_serving, tables_dir, version_dir, write_part, write_part_with,
 };
 pub use task::{RestoreReport, RestoreSource};
 pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

@@ -44,13 +44,18 @@ pub struct RestoreReport {
     pub torn_records: u64,
 }
 
-/// What a checkpoint hands to the job's output table.
+/// What a task hands to the job's output table: at a checkpoint, or (with
+/// `JobConfig::uncommitted_every`) without one.
 #[derive(Debug)]
 pub(crate) struct Published {
+    /// Where the task is: its checkpoint, or for an uncommitted publication the same
+    /// fields as of now (not stored anywhere).
     pub checkpoint: Checkpoint,
-    /// Cells finalized since the previous checkpoint.
+    /// Whether `checkpoint` is committed (changelog, store and group offsets).
+    pub committed: bool,
+    /// Cells finalized since the previous publication.
     pub finalized: PartialTable,
-    /// The open cells, as of this checkpoint.
+    /// The open cells, as of this publication.
     pub open: PartialTable,
 }
 
@@ -78,6 +83,8 @@ pub(crate) struct Task {
     /// Records processed since the last checkpoint.
     pub since_checkpoint: u64,
     last: Checkpoint,
+    /// The input position of the last publication (committed or not).
+    shown: u64,
     /// The changelog partition's end offset after this task's last append (or when it
     /// opened): if the changelog is longer now, another owner wrote to it since.
     changelog_end: u64,
@@ -347,6 +354,7 @@ impl Task {
             seq: checkpoint.seq,
             late_end: checkpoint.late_end,
             since_checkpoint: 0,
+            shown: checkpoint.offset,
             last: checkpoint,
             changelog_end,
         };
@@ -461,11 +469,50 @@ impl Task {
         self.since_checkpoint = 0;
         self.changelog_end = appended.last_offset + 1;
         self.last = checkpoint.clone();
+        self.shown = self.position;
         Ok(Some(Published {
             checkpoint,
+            committed: true,
             finalized: self.state.take_finalized(),
             open: self.state.open_table(),
         }))
+    }
+
+    /// What the task has processed since its last publication, for the output table
+    /// without a checkpoint (read-uncommitted, `JobConfig::uncommitted_every`): nothing
+    /// is written to the changelog, the store or the group. `None` when the task has read
+    /// nothing since. The cells are those of every record below the position, as at a
+    /// checkpoint; the operator's `on_checkpoint` hook runs at checkpoints only.
+    pub fn publish_uncommitted(&mut self) -> Option<Published> {
+        if !self.has_unshown() {
+            return None;
+        }
+        self.shown = self.position;
+        Some(Published {
+            checkpoint: self.current(self.seq),
+            committed: false,
+            finalized: self.state.take_finalized(),
+            open: self.state.open_table(),
+        })
+    }
+
+    /// Whether the task has read records that no publication shows yet.
+    pub fn has_unshown(&self) -> bool {
+        self.position != self.shown
+    }
+
+    /// The checkpoint fields as of now, numbered `seq`.
+    fn current(&self, seq: u64) -> Checkpoint {
+        Checkpoint {
+            seq,
+            offset: self.position,
+            max_event_time: self.state.max_event_time,
+            records: self.records,
+            events: self.state.events,
+            duplicates: self.state.duplicates,
+            late_events: self.state.late_events,
+            late_end: self.late_end,
+        }
     }
 }
 
@@ -486,16 +533,7 @@ impl Task {
             self.late_end = self.log.offsets(&self.late, self.partition)?.1;
         }
         self.seq += 1;
-        let checkpoint = Checkpoint {
-            seq: self.seq,
-            offset: self.position,
-            max_event_time: self.state.max_event_time,
-            records: self.records,
-            events: self.state.events,
-            duplicates: self.state.duplicates,
-            late_events: self.state.late_events,
-            late_end: self.late_end,
-        };
+        let checkpoint = self.current(self.seq);
         let event_time = checkpoint.max_event_time.unwrap_or(0);
         let mut records: Vec<NewRecord> = writes
             .iter()

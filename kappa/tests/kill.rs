@@ -2,7 +2,9 @@
 //! runs over it; the test kills the child at random moments (several rounds) and starts
 //! it again; a last child finishes. The final table equals an uninterrupted run's, and
 //! every late event is on the side topic exactly once. The same with the local store
-//! deleted after every kill (restore from the changelog only).
+//! deleted after every kill (restore from the changelog only), and with uncommitted
+//! results shown (`JobConfig::uncommitted_every`): then the table files, written between
+//! checkpoints and never fsynced, are readable after every kill.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,8 +23,9 @@ fn workload() -> Workload {
     Workload::BuiltIn(BuiltIn::PageviewsPerMinute)
 }
 
-fn config(kdir: &Path, side: &Path) -> JobConfig {
+fn config(kdir: &Path, side: &Path, uncommitted: bool) -> JobConfig {
     JobConfig {
+        uncommitted_every: uncommitted.then_some(Duration::ZERO),
         checkpoint_records: 150,
         checkpoint_interval: Duration::from_millis(40),
         fetch_limits: FetchLimits {
@@ -83,7 +86,8 @@ fn child_process() {
     let dir = PathBuf::from(dir);
     let src = EmbeddedLog::open(dir.join("src")).unwrap();
     let log = open_target(&dir.join("target"));
-    let config = config(&dir.join("target/kappa"), &dir.join("side"));
+    let uncommitted = std::env::var("KAPPA_KILL_UNCOMMITTED").is_ok();
+    let config = config(&dir.join("target/kappa"), &dir.join("side"), uncommitted);
     let job = Job::new(log.clone(), workload(), config).unwrap();
     if std::env::var("KAPPA_KILL_FINISH").is_ok() {
         while !copy_chunk(&src, log.as_ref(), 10_000) {}
@@ -104,7 +108,7 @@ fn child_process() {
     }
 }
 
-fn spawn_child(dir: &Path, finish: bool) -> Command {
+fn spawn_child(dir: &Path, finish: bool, uncommitted: bool) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--ignored", "--exact", "child_process", "--nocapture"])
         .env("KAPPA_KILL_DIR", dir)
@@ -113,10 +117,13 @@ fn spawn_child(dir: &Path, finish: bool) -> Command {
     if finish {
         cmd.env("KAPPA_KILL_FINISH", "1");
     }
+    if uncommitted {
+        cmd.env("KAPPA_KILL_UNCOMMITTED", "1");
+    }
     cmd
 }
 
-fn run_kills(delete_local: bool) {
+fn run_kills(delete_local: bool, uncommitted: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let side = dir.join("side");
@@ -142,10 +149,15 @@ fn run_kills(delete_local: bool) {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = Duration::from_millis(150 + seed % 600);
-        let mut child = spawn_child(dir, false).spawn().unwrap();
+        let mut child = spawn_child(dir, false, uncommitted).spawn().unwrap();
         std::thread::sleep(delay);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        // Whatever the kill interrupted, the table reads whole (or is not written yet).
+        match kappa::load_version(&dir.join("target/kappa"), workload().name(), 1) {
+            Ok(_) | Err(kappa::KappaError::NoTable { .. }) => {}
+            Err(e) => panic!("the table after a kill: {e}"),
+        }
         if delete_local {
             let job = kappa::job_name(workload().name(), 1);
             let state = kappa::state_dir(&dir.join("target/kappa"), &job);
@@ -154,7 +166,7 @@ fn run_kills(delete_local: bool) {
             }
         }
     }
-    let out = spawn_child(dir, true).output().unwrap();
+    let out = spawn_child(dir, true, uncommitted).output().unwrap();
     assert!(out.status.success(), "the last child failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
@@ -180,13 +192,16 @@ fn run_kills(delete_local: bool) {
     let reference = open_target(&dir.join("reference"));
     while !copy_chunk(&src, reference.as_ref(), 10_000) {}
     let rkdir = dir.join("reference/kappa");
-    Job::new(reference.clone(), workload(), config(&rkdir, &side))
+    Job::new(reference.clone(), workload(), config(&rkdir, &side, false))
         .unwrap()
         .run_until_caught_up()
         .unwrap();
     let expected = kappa::load_version(&rkdir, workload().name(), 1).unwrap();
     let got = kappa::load_version(&dir.join("target/kappa"), workload().name(), 1).unwrap();
-    assert!(same(&got, &expected), "delete_local={delete_local}");
+    assert!(
+        same(&got, &expected),
+        "delete_local={delete_local} uncommitted={uncommitted}"
+    );
     assert!(expected.late_events > 0 && expected.duplicates > 0);
 
     let target = open_target(&dir.join("target"));
@@ -220,10 +235,15 @@ fn late(log: &dyn Log, job: &str) -> Vec<(u32, Vec<u8>)> {
 
 #[test]
 fn sigkill_at_random_moments_restores_from_the_local_store() {
-    run_kills(false);
+    run_kills(false, false);
 }
 
 #[test]
 fn sigkill_at_random_moments_restores_from_the_changelog_alone() {
-    run_kills(true);
+    run_kills(true, false);
+}
+
+#[test]
+fn sigkill_with_uncommitted_results_shown_ends_at_the_same_table() {
+    run_kills(false, true);
 }

@@ -47,6 +47,14 @@ pub struct JobArgs {
     /// (Kafka Streams' application.id). Every process of one job must use the same.
     #[arg(long, value_name = "NS")]
     namespace: Option<String>,
+    /// Also show results before their checkpoint (read-uncommitted): write the table
+    /// parts this often with what the tasks have processed (`0s`: after every read), so
+    /// a result is visible in milliseconds instead of after the next checkpoint. The
+    /// table files are then not fsynced, and after a crash the table can step back to
+    /// the last checkpoint until the job has read those records again. Without it, the
+    /// table shows checkpointed results only.
+    #[arg(long, value_name = "DURATION")]
+    uncommitted_every: Option<String>,
 }
 
 impl JobArgs {
@@ -63,6 +71,11 @@ impl JobArgs {
                 Store::Memory => kappa::StoreKind::Memory,
             },
             namespace: self.namespace.clone(),
+            uncommitted_every: self
+                .uncommitted_every
+                .as_deref()
+                .map(master_log::parse_duration)
+                .transpose()?,
             ..kappa::JobConfig::new(topic, kappa_dir(data), sidecar_dir(data))
         })
     }

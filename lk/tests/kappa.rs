@@ -107,6 +107,15 @@ fn bad_arguments_are_refused() {
             "0",
             "--until-caught-up",
         ],
+        &[
+            "kappa",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--uncommitted-every",
+            "5",
+            "--until-caught-up",
+        ],
     ] {
         let out = lk(&dir).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");

@@ -1,0 +1,108 @@
+//! Read-uncommitted visibility (`JobConfig::uncommitted_every`): the table files show
+//! what the tasks have processed before any checkpoint covers it, each part the exact
+//! result of its partition's records below its position; a crash moves the table back
+//! to the checkpoints, and the restarted job ends at the same table as an uninterrupted
+//! run.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use kappa::{JobConfig, OutputTable};
+use workloads::{BuiltIn, Workload};
+
+/// No checkpoint but the first and the last of a run: the wall-clock interval and the
+/// record count are out of reach.
+fn config(fx: &Fixture, kdir: &std::path::Path, uncommitted: Option<Duration>) -> JobConfig {
+    JobConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        checkpoint_records: u64::MAX,
+        uncommitted_every: uncommitted,
+        ..fx.config(kdir, fx.covering_lateness_ms)
+    }
+}
+
+/// The table of an uninterrupted, checkpointed run over the records below `to`.
+fn reference(fx: &Fixture, w: &Workload, to: &[u64]) -> OutputTable {
+    let (log, kdir) = fx.job_target();
+    fx.copy(log.as_ref(), &fx.zeros(), to);
+    let job = fx.job(&log, w, config(fx, &kdir, None));
+    job.run_until_caught_up().unwrap();
+    kappa::load_version(&kdir, w.name(), 1).unwrap()
+}
+
+#[test]
+fn uncommitted_results_are_visible_before_a_checkpoint_and_a_crash_loses_nothing() {
+    let fx = generated_n(
+        datasets::DatasetKind::Ysb,
+        &[BuiltIn::YsbCampaign10s],
+        2,
+        6_000,
+    );
+    let w = &fx.workloads[0];
+    let half = fx.fraction(1, 2);
+    for every in [Duration::ZERO, Duration::from_millis(5)] {
+        let (log, kdir) = fx.job_target();
+        let job = fx.job(&log, w, config(&fx, &kdir, Some(every)));
+        let running = job.start().unwrap();
+        fx.copy(log.as_ref(), &fx.zeros(), &half);
+        // The table files show the first half while no checkpoint covers any of it.
+        assert!(
+            running
+                .wait_visible(&half, Duration::from_secs(60))
+                .unwrap()
+        );
+        assert!(!running.wait_checkpointed(&half, Duration::ZERO).unwrap());
+        assert!(
+            running
+                .status()
+                .partitions
+                .iter()
+                .all(|p| p.checkpointed == 0)
+        );
+        let shown = kappa::load_version(&kdir, w.name(), 1).unwrap();
+        assert_eq!(shown.positions, half);
+        assert!(
+            same_result(&shown, &reference(&fx, w, &half)),
+            "every {every:?}: the uncommitted table is the exact result of the first half"
+        );
+        // A crash: nothing was checkpointed since the start.
+        running.abort().unwrap();
+        // The restarted job shows its restored state first, then catches up to the end.
+        fx.copy(log.as_ref(), &half, &fx.end());
+        let job = fx.job(&log, w, config(&fx, &kdir, Some(every)));
+        let report = job.run_until_caught_up().unwrap();
+        assert!(report.restores.iter().all(|r| r.checkpoint.offset == 0));
+        let end = kappa::load_version(&kdir, w.name(), 1).unwrap();
+        assert_eq!(end.positions, fx.end());
+        assert!(
+            same_result(&end, &reference(&fx, w, &fx.end())),
+            "every {every:?}: after the crash, the same table as an uninterrupted run"
+        );
+    }
+}
+
+#[test]
+fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
+    let fx = generated_n(
+        datasets::DatasetKind::Ysb,
+        &[BuiltIn::YsbCampaign10s],
+        2,
+        2_000,
+    );
+    let w = &fx.workloads[0];
+    let (log, kdir) = fx.job_target();
+    let running = fx.job(&log, w, config(&fx, &kdir, None)).start().unwrap();
+    fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
+    assert!(running.wait_caught_up(Duration::from_secs(60)).unwrap());
+    assert!(
+        !running
+            .wait_visible(&fx.end(), Duration::from_millis(300))
+            .unwrap()
+    );
+    // Stopping checkpoints, and the table shows everything.
+    running.stop().unwrap();
+    let t = kappa::load_version(&kdir, w.name(), 1).unwrap();
+    assert_eq!(t.positions, fx.end());
+}
