@@ -23,7 +23,7 @@
 //!
 //! **Lambda** = batch layer + speed layer + the serving layer's merge:
 //! - batch layer — reading the log below the horizon into a frame with de-duplication
-//!   (`decode.rs`), `recompute_at`, the windowing of the plan (`fixed_windows`), the
+//!   (`decode.rs`), `recompute_at`, the windowing of the plan (`per_window`), the
 //!   conversion of the plan's output into partials (`to_table`, only the partial layouts
 //!   the workload uses), and the workload's plan (`plan.rs`);
 //! - speed layer — the workload's incremental operator (`operator.rs`: decoder, and its
@@ -118,7 +118,7 @@ const LAMBDA_CORE: &[Part] = &[
             "WE",
             "PartCol",
             "Output",
-            "fixed_windows",
+            "per_window",
             "int_of",
             "scalar_of",
         ],
@@ -246,10 +246,10 @@ fn builtin_code(b: BuiltIn) -> BuiltInCode {
         //                                   batch plan                      PartCol     speed Kind        speed decoder                      Update      kappa Decoder
         BuiltIn::PageviewsPerMinute   => code(&["pageviews_count"],          "Count",    "ViewsPerPage",   &["views_per_page"],               "Count",    "PageViews"),
         BuiltIn::TopPagesHourly       => code(&["pageviews_count"],          "Count",    "ViewsPerPage",   &["views_per_page"],               "Count",    "PageViews"),
-        BuiltIn::ProfileViewersHourly => code(&["profile_viewers", "str_eq"], "Distinct", "ProfileViewers", &["profile_viewers"],              "Distinct", "ProfileViewers"),
-        BuiltIn::YsbCampaign10s       => code(&["ysb_campaign", "str_eq"],   "Count",    "YsbCampaign",    &["ysb_campaign", "hyphenated"],   "Count",    "Ysb"),
-        BuiltIn::NexmarkQ5            => code(&["nexmark_q5", "str_eq"],     "Count",    "BidsPerAuction", &["nexmark"],                      "Count",    "Bids"),
-        BuiltIn::NexmarkQ7            => code(&["nexmark_q7", "str_eq"],     "MaxBy",    "HighestBid",     &["nexmark"],                      "MaxBy",    "HighestBid"),
+        BuiltIn::ProfileViewersHourly => code(&["profile_viewers", "filtered", "builtin_filter"], "Distinct", "ProfileViewers", &["profile_viewers"],              "Distinct", "ProfileViewers"),
+        BuiltIn::YsbCampaign10s       => code(&["ysb_campaign", "filtered", "builtin_filter"],   "Count",    "YsbCampaign",    &["ysb_campaign", "hyphenated"],   "Count",    "Ysb"),
+        BuiltIn::NexmarkQ5            => code(&["nexmark_q5", "filtered", "builtin_filter"],     "Count",    "BidsPerAuction", &["nexmark"],                      "Count",    "Bids"),
+        BuiltIn::NexmarkQ7            => code(&["nexmark_q7", "filtered", "builtin_filter"],     "MaxBy",    "HighestBid",     &["nexmark"],                      "MaxBy",    "HighestBid"),
     }
 }
 

@@ -206,6 +206,16 @@ fn header(out: &mut String, r: &Report, title: &str) {
             "checkpoint interval",
             format!("{} ms", int(p.checkpoint_interval_ms)),
         ),
+        (
+            "Kappa visibility",
+            match p.kappa_uncommitted_every_ms {
+                None => "checkpointed results (read-committed)".to_owned(),
+                Some(ms) => format!(
+                    "uncommitted results every {} ms (read-uncommitted)",
+                    int(ms)
+                ),
+            },
+        ),
         ("Kappa workers", p.kappa_workers.to_string()),
     ];
     facts(out, "Parameters", "params", &params);
@@ -1695,6 +1705,7 @@ mod tests {
                 allowed_lateness_ms: 5000,
                 watermark_bound_ms: 2000,
                 checkpoint_interval_ms: 250,
+                kappa_uncommitted_every_ms: None,
                 kappa_workers: 3,
             },
             machine: Machine {

@@ -72,6 +72,9 @@ pub struct Params {
     pub allowed_lateness_ms: i64,
     pub watermark_bound_ms: i64,
     pub checkpoint_interval_ms: u64,
+    /// Kappa showed uncommitted results this often (`None`: checkpointed ones only).
+    #[serde(default)]
+    pub kappa_uncommitted_every_ms: Option<u64>,
     pub kappa_workers: usize,
 }
 

@@ -59,6 +59,10 @@ pub struct CompareOptions {
     /// Kappa's watermark bound (default: `max_delay_ms`, the data's known disorder).
     pub watermark_bound_ms: Option<i64>,
     pub checkpoint_interval: Duration,
+    /// Kappa shows uncommitted results this often during the live phase (read-uncommitted,
+    /// `kappa::JobConfig::uncommitted_every`), and its latency is measured to the table
+    /// files; `None`: checkpointed results only (the job's default).
+    pub kappa_uncommitted_every: Option<Duration>,
     pub kappa_workers: usize,
     /// Recompute the whole history with both pipelines after the live phase.
     pub reprocess: bool,
@@ -90,6 +94,7 @@ impl CompareOptions {
             allowed_lateness_ms: 0,
             watermark_bound_ms: None,
             checkpoint_interval: Duration::from_millis(250),
+            kappa_uncommitted_every: None,
             kappa_workers: 2,
             reprocess: true,
             work_dir: work_dir.into(),
@@ -294,6 +299,7 @@ pub fn run(
             watermark_bound_ms: opts.watermark_bound(),
             allowed_lateness_ms: opts.allowed_lateness_ms,
             checkpoint_interval: opts.checkpoint_interval,
+            uncommitted_every: opts.kappa_uncommitted_every,
             on_thread_start: Some(kappa::ThreadHook(Arc::new(|| {
                 alloc::set_thread_owner(Owner::Kappa)
             }))),
@@ -341,10 +347,18 @@ pub fn run(
         let seen = kappa_seen.clone();
         let jobs: Vec<kappa::Job> = jobs.iter().map(|j| j.job().clone()).collect();
         let abort = abort.clone();
+        // Read-uncommitted: visible once the part files show it. Otherwise once the
+        // checkpoint that covers it is published (the table files follow at once).
+        let uncommitted = opts.kappa_uncommitted_every.is_some();
         spawn("lk-observe-k", move || {
             observe(&seen, start, kappa_rx, &abort, |target| {
                 for j in &jobs {
-                    if !j.wait_checkpointed(target, POLL)? {
+                    let shown = if uncommitted {
+                        j.wait_visible(target, POLL)?
+                    } else {
+                        j.wait_checkpointed(target, POLL)?
+                    };
+                    if !shown {
                         return Ok(false);
                     }
                 }
@@ -848,6 +862,7 @@ pub fn run(
             allowed_lateness_ms: opts.allowed_lateness_ms,
             watermark_bound_ms: opts.watermark_bound(),
             checkpoint_interval_ms: opts.checkpoint_interval.as_millis() as u64,
+            kappa_uncommitted_every_ms: opts.kappa_uncommitted_every.map(|d| d.as_millis() as u64),
             kappa_workers: opts.kappa_workers,
         },
         machine,

@@ -112,6 +112,7 @@ fn fixture() -> Report {
             allowed_lateness_ms: 3000,
             watermark_bound_ms: 1500,
             checkpoint_interval_ms: 200,
+            kappa_uncommitted_every_ms: Some(0),
             kappa_workers: 2,
         },
         machine: Machine {

@@ -15,12 +15,12 @@ use event_listener::{Event, EventListener};
 use master_log::{AssignmentStrategy, FetchLimits, GroupMembership, Log, LogError, TopicConfig};
 use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
-use workloads::{PartialTable, Workload};
+use workloads::{GroupKey, PartialTable, StoredCell, Window, Workload};
 
 use crate::error::{KappaError, Result};
 use crate::operator::{Operator, WindowAggregate};
 use crate::state::{Checkpoint, MemoryStore, RedbStore, StateStore};
-use crate::table::{self, OutputTable, TablePart, combine_watermarks};
+use crate::table::{self, OutputTable, PartDelta, TablePart, combine_watermarks};
 use crate::task::{Published, RestoreReport, Task, TaskTopics};
 use crate::window_state::WindowState;
 
@@ -284,11 +284,32 @@ struct Shared {
     /// Partitions whose part file the next write starts anew (their first write since
     /// their task opened: the file may end in a frame a crash cut short).
     fresh: BTreeSet<u32>,
+    /// Per partition owned here, what its part file holds beyond the cells themselves.
+    files: BTreeMap<u32, PartFileState>,
+    /// Per partition owned here, the cells of windows finalized since its part was last
+    /// written (a delta carries them).
+    finalized_since: BTreeMap<u32, Vec<(Window, GroupKey)>>,
     live: Vec<Live>,
     restores: Vec<RestoreReport>,
     /// Bumped at every publication; a table write carries the value it was built at.
     table_writes: u64,
     errors: Vec<String>,
+}
+
+/// A part file as this job last wrote it.
+#[derive(Debug, Default)]
+struct PartFileState {
+    /// The size of its last whole snapshot, and of the deltas appended since.
+    full_bytes: u64,
+    delta_bytes: u64,
+    /// Its open cells (what a delta is computed against).
+    open: PartialTable,
+}
+
+/// One part write of `Job::write_table`.
+enum PartWrite {
+    Full { part: TablePart, start_new: bool },
+    Delta { partition: u32, delta: PartDelta },
 }
 
 #[derive(Debug)]
@@ -433,6 +454,8 @@ impl Job {
                     committed: BTreeMap::new(),
                     written: BTreeMap::new(),
                     fresh: BTreeSet::new(),
+                    files: BTreeMap::new(),
+                    finalized_since: BTreeMap::new(),
                     live,
                     restores: Vec::new(),
                     table_writes: 0,
@@ -677,17 +700,69 @@ impl Job {
         status: &JobStatus,
         partition: u32,
     ) -> Result<Option<TablePart>> {
-        let Some(c) = shared.checkpoints.get(&partition) else {
+        let Some(mut part) = self.part_header(shared, status, partition) else {
             return Ok(None);
         };
-        let mut table = PartialTable::new();
         for t in [&shared.closed, &shared.open] {
             if let Some(t) = t.get(&partition) {
-                table.merge(t)?;
+                part.table.merge(t)?;
             }
         }
+        Ok(Some(part))
+    }
+
+    /// What changed in one partition's part since its last write (`files`): the cells of
+    /// windows finalized since, the open cells that differ from those written, and the
+    /// open cells written that are gone. `None` before its first checkpoint.
+    fn delta_of(
+        &self,
+        shared: &Shared,
+        status: &JobStatus,
+        partition: u32,
+        written: &PartialTable,
+    ) -> Option<PartDelta> {
+        let header = self.part_header(shared, status, partition)?;
+        let mut delta = PartDelta::header_of(&header);
+        let empty = PartialTable::new();
+        let closed = shared.closed.get(&partition).unwrap_or(&empty);
+        let open = shared.open.get(&partition).unwrap_or(&empty);
+        let finalized = shared.finalized_since.get(&partition);
+        for (w, k) in finalized.into_iter().flatten() {
+            if let Some(v) = closed.get(*w, k) {
+                delta.upserts.push(StoredCell {
+                    window: *w,
+                    key: k.clone(),
+                    partials: v.clone(),
+                });
+            }
+        }
+        for (w, k, v) in open.iter() {
+            if written.get(*w, k) != Some(v) {
+                delta.upserts.push(StoredCell {
+                    window: *w,
+                    key: k.clone(),
+                    partials: v.clone(),
+                });
+            }
+        }
+        for (w, k, _) in written.iter() {
+            if open.get(*w, k).is_none() && closed.get(*w, k).is_none() {
+                delta.removed.push((*w, k.clone()));
+            }
+        }
+        Some(delta)
+    }
+
+    /// One partition's part without its cells, as of its last publication.
+    fn part_header(
+        &self,
+        shared: &Shared,
+        status: &JobStatus,
+        partition: u32,
+    ) -> Option<TablePart> {
+        let c = shared.checkpoints.get(&partition)?;
         let status = &status.partitions[partition as usize];
-        Ok(Some(TablePart {
+        Some(TablePart {
             workload: self.inner.workload.name().to_owned(),
             version: self.inner.config.version,
             topic: self.inner.config.topic.clone(),
@@ -703,41 +778,89 @@ impl Job {
             duplicates: c.duplicates,
             late_events: c.late_events,
             written_ms: master_log::now_ms(),
-            table,
-        }))
+            table: PartialTable::new(),
+        })
     }
 
-    /// Write the parts of the partitions published since their last write (each part
-    /// atomically; the others stay as they are): synced, unless the job shows
-    /// uncommitted results (then no table file is; see `JobConfig::uncommitted_every`).
+    /// Write the parts of the partitions published since their last write (the others
+    /// stay as they are): a delta of what changed, or a whole snapshot at a task's first
+    /// write and once the deltas since the last snapshot outgrow it (see the `table`
+    /// module). Synced, unless the job shows uncommitted results (then no table file is;
+    /// see `JobConfig::uncommitted_every`).
     fn write_table(&self) -> Result<()> {
         let sync = self.inner.config.uncommitted_every.is_none();
+        // Held while the writes are made and the files' state recorded: writes of a part
+        // land in the order they were built.
         let _w = self.inner.writing.lock();
-        let parts = {
+        let writes = {
             let mut shared = self.inner.shared.lock();
             let dirty = std::mem::take(&mut shared.dirty);
-            let mut parts = Vec::with_capacity(dirty.len());
+            let mut writes = Vec::with_capacity(dirty.len());
             if !dirty.is_empty() {
                 let status = self.status_of(&shared);
                 for p in dirty {
-                    if let Some(part) = self.part_of(&shared, &status, p)? {
-                        let start_new = shared.fresh.remove(&p);
-                        parts.push((part, start_new));
+                    let fresh = shared.fresh.remove(&p);
+                    let full = fresh
+                        || shared
+                            .files
+                            .get(&p)
+                            .is_none_or(|f| f.delta_bytes > table::MAX_PART_FILE.max(f.full_bytes));
+                    let write = if full {
+                        self.part_of(&shared, &status, p)?
+                            .map(|part| PartWrite::Full {
+                                part,
+                                start_new: fresh,
+                            })
+                    } else {
+                        let written = shared.files.get(&p).map(|f| &f.open);
+                        written
+                            .and_then(|w| self.delta_of(&shared, &status, p, w))
+                            .map(|delta| PartWrite::Delta {
+                                partition: p,
+                                delta,
+                            })
+                    };
+                    if let Some(write) = write {
+                        // What the part file holds once this write is made.
+                        let open = shared.open.get(&p).cloned().unwrap_or_default();
+                        shared.finalized_since.remove(&p);
+                        writes.push((write, open));
                     }
                 }
             }
-            parts
+            writes
         };
-        if parts.is_empty() {
+        if writes.is_empty() {
             return Ok(());
         }
-        for (part, start_new) in &parts {
-            table::write_part_with(&self.inner.config.dir, part, sync, *start_new)?;
+        let dir = &self.inner.config.dir;
+        let (workload, version) = (self.inner.workload.name(), self.inner.config.version);
+        let mut done = Vec::with_capacity(writes.len());
+        for (write, open) in writes {
+            match write {
+                PartWrite::Full { part, start_new } => {
+                    let bytes = table::write_part_with(dir, &part, sync, start_new)?;
+                    done.push((part.partition, part.position, Some(bytes), 0, open));
+                }
+                PartWrite::Delta { partition, delta } => {
+                    match table::append_part_delta(dir, workload, version, partition, &delta, sync)?
+                    {
+                        Some(bytes) => done.push((partition, delta.position, None, bytes, open)),
+                        // The file went away (its version deleted meanwhile): a whole
+                        // snapshot next time.
+                        None => {
+                            let mut shared = self.inner.shared.lock();
+                            shared.fresh.insert(partition);
+                            shared.dirty.insert(partition);
+                            shared.files.remove(&partition);
+                        }
+                    }
+                }
+            }
         }
-        let workload = self.inner.workload.name();
         if self.inner.config.serve_if_none && !self.inner.serving_known.load(Ordering::Relaxed) {
-            if table::serving_version(&self.inner.config.dir, workload)?.is_none() {
-                table::set_serving(&self.inner.config.dir, workload, self.inner.config.version)?;
+            if table::serving_version(dir, workload)?.is_none() {
+                table::set_serving(dir, workload, version)?;
             }
             // An alias, once there, is only ever switched (never removed) while this
             // version runs.
@@ -745,11 +868,19 @@ impl Job {
         }
         let mut shared = self.inner.shared.lock();
         shared.table_writes += 1;
-        for (part, _) in &parts {
+        for (partition, position, full_bytes, delta_bytes, open) in done {
             // Not if the partition was closed here meanwhile (another member owns it).
-            if shared.checkpoints.contains_key(&part.partition) {
-                shared.written.insert(part.partition, part.position);
+            if !shared.checkpoints.contains_key(&partition) {
+                continue;
             }
+            shared.written.insert(partition, position);
+            let file = shared.files.entry(partition).or_default();
+            if let Some(full) = full_bytes {
+                file.full_bytes = full;
+                file.delta_bytes = 0;
+            }
+            file.delta_bytes += delta_bytes;
+            file.open = open;
         }
         drop(shared);
         // What readers of the table see moved: wake `wait_visible`.
@@ -764,6 +895,11 @@ impl Job {
             .entry(partition)
             .or_default()
             .merge(&p.finalized)?;
+        shared
+            .finalized_since
+            .entry(partition)
+            .or_default()
+            .extend(p.finalized.iter().map(|(w, k, _)| (*w, k.clone())));
         shared.open.insert(partition, p.open);
         if p.committed {
             shared.committed.insert(partition, p.checkpoint.offset);
@@ -960,6 +1096,8 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     // not synced, may show more, or be gone).
     shared.written.remove(&partition);
     shared.fresh.insert(partition);
+    shared.files.remove(&partition);
+    shared.finalized_since.remove(&partition);
     shared.dirty.insert(partition);
     shared.restores.push(report);
     let l = &mut shared.live[partition as usize];
@@ -984,6 +1122,8 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
         shared.committed.remove(&p);
         shared.written.remove(&p);
         shared.fresh.remove(&p);
+        shared.files.remove(&p);
+        shared.finalized_since.remove(&p);
         shared.dirty.remove(&p);
         shared.live[p as usize].opened = false;
     }

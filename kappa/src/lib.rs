@@ -191,8 +191,9 @@ pub use operator::{Context, Operator, WindowAggregate};
 pub use reprocess::{ReprocessReport, reprocess, retire};
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use table::{
-    OutputTable, TablePart, delete_version, list_versions, load_serving, load_version,
-    serving_version, set_serving, tables_dir, version_dir, write_part, write_part_with,
+    Frame, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta, delete_version,
+    list_versions, load_serving, load_version, serving_version, set_serving, tables_dir,
+    version_dir, write_part, write_part_with,
 };
 pub use task::{RestoreReport, RestoreSource};
 pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

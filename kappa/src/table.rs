@@ -14,21 +14,26 @@
 //! log of whole snapshots of the part:
 //!
 //! ```text
-//!   "LKKTPART" | format u32 LE                      (file header)
-//!   len u32 LE | crc32c u32 LE | postcard TablePart  (a frame: one whole snapshot)
-//!   len u32 LE | crc32c u32 LE | postcard TablePart  (a later snapshot) …
+//!   "LKKTPART" | format u32 LE                        (file header)
+//!   len u32 LE | crc32c u32 LE | postcard Frame::Full   (a whole snapshot: a TablePart)
+//!   len u32 LE | crc32c u32 LE | postcard Frame::Delta  (what changed since: PartDelta)
+//!   …          (more deltas, or another full snapshot)
 //! ```
 //!
-//! The part is the file's **last whole frame**. A write appends a frame (one `write`
-//! call, then an fsync unless the job shows uncommitted results); a reader reading
-//! meanwhile sees the frame or not, and a frame cut short by a crash fails its length or
-//! CRC and is ignored, so a reader sees each part's old snapshot or its new one, never a
-//! mix. Appending costs one write (microseconds) where replacing a file by a rename costs
-//! hundreds of microseconds on ext4. A task's first write after it opens, and any write
-//! that would take the file past `max(1 MiB, 16 frames)`, starts the file anew instead:
-//! a temporary file with the header and the frame, synced, renamed over the old one (and
-//! the directory synced). So the cost of a write is one partition's cells, not the
-//! table's, and a file holds at most a few snapshots. Reading a version merges its parts (partials of one window and key from
+//! The part is the file's last full snapshot with the deltas after it applied, up to the
+//! **last whole frame**. A write appends a frame (one `write` call, then an fsync unless
+//! the job shows uncommitted results); a reader reading meanwhile sees the frame or not,
+//! and a frame cut short by a crash fails its length or CRC and is ignored, so a reader
+//! sees each part as of one write or the next, never a mix. A **delta** holds the
+//! position, watermark and counters, and only the cells that changed since the previous
+//! frame (the open windows' cells the task updated, the cells of windows it finalized,
+//! the cells that went away): its cost is the change, not the partition's table. The job
+//! writes a full snapshot at a task's first write after it opens (starting the file
+//! anew: a temporary file, synced, renamed over the old one, the directory synced), and
+//! again once the deltas since the last one add up to more than it (at least 1 MiB), so
+//! a reader reads at most about twice a snapshot and the writing costs at most twice the
+//! changes. Appending costs one write (microseconds) where replacing a file by a rename
+//! costs hundreds of microseconds on ext4. Reading a version merges its parts (partials of one window and key from
 //! several partitions combine, as they do within a job). Because parts are independent,
 //! the tasks of one job may run in several processes ([`crate::JobConfig::distributed`])
 //! and still make one table, as long as they write into one directory. A reader needs
@@ -39,21 +44,22 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use workloads::PartialTable;
+use workloads::{GroupKey, PartialTable, StoredCell, Window};
 
 use crate::error::{KappaError, Result, corrupt, io_err};
 
 /// The header of a part file (format 3).
 const PART_HEADER: &[u8; 8] = b"LKKTPART";
-/// 3: a part file is a log of snapshots (2 was one postcard `PartFile` per part file,
-/// still read; 1 was one file per version).
+/// 3: a part file is a log of full snapshots and deltas (2 was one postcard `PartFile`
+/// per part file, still read; 1 was one file per version).
 const FORMAT: u32 = 3;
 /// The format-2 part file's magic and format numbers.
 const MAGIC_2: u32 = 0x4c4b_4b54; // "LKKT"
 const FORMAT_2: u32 = 2;
-/// A part file is started anew when a frame would take it past the larger of this and
-/// 16 frames of the current size.
-const MAX_PART_FILE: u64 = 1 << 20;
+/// A part file is started anew when a full snapshot would take it past the larger of this
+/// and 16 snapshots of the current size; the job writes a full snapshot once the deltas
+/// since the last one add up to more than the larger of this and that snapshot.
+pub const MAX_PART_FILE: u64 = 1 << 20;
 
 /// One version of a workload's output table, as of a checkpoint of every task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +106,65 @@ pub struct TablePart {
     pub written_ms: i64,
     /// The partition's partial aggregates per (window, key), closed and open windows.
     pub table: PartialTable,
+}
+
+/// One frame of a part file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Frame {
+    /// A whole snapshot of the part.
+    Full(TablePart),
+    /// What changed since the frame before.
+    Delta(PartDelta),
+}
+
+/// A change to a part (a [`Frame::Delta`]): its new position, watermark and counters, and
+/// the cells that changed since the previous frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartDelta {
+    pub position: u64,
+    pub watermark: Option<i64>,
+    pub idle: bool,
+    pub events: u64,
+    pub duplicates: u64,
+    pub late_events: u64,
+    pub written_ms: i64,
+    /// Cells with their partials now (new or changed).
+    pub upserts: Vec<StoredCell>,
+    /// Cells that are no longer in the part.
+    pub removed: Vec<(Window, GroupKey)>,
+}
+
+impl PartDelta {
+    /// The delta that takes `part`'s header to `now`'s, with no cell changed yet.
+    pub fn header_of(now: &TablePart) -> PartDelta {
+        PartDelta {
+            position: now.position,
+            watermark: now.watermark,
+            idle: now.idle,
+            events: now.events,
+            duplicates: now.duplicates,
+            late_events: now.late_events,
+            written_ms: now.written_ms,
+            upserts: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    fn apply(self, part: &mut TablePart) {
+        part.position = self.position;
+        part.watermark = self.watermark;
+        part.idle = self.idle;
+        part.events = self.events;
+        part.duplicates = self.duplicates;
+        part.late_events = self.late_events;
+        part.written_ms = self.written_ms;
+        for (window, key) in &self.removed {
+            part.table.remove(*window, key);
+        }
+        for c in self.upserts {
+            *part.table.cell_mut(c.window, c.key, Vec::new) = c.partials;
+        }
+    }
 }
 
 /// A format-2 part file.
@@ -164,57 +229,87 @@ fn part_path(root: &Path, workload: &str, version: u32, partition: u32) -> PathB
 /// Write one partition's part of a table version atomically, and durably (synced), as
 /// the first snapshot of a new file.
 pub fn write_part(root: &Path, part: &TablePart) -> Result<()> {
-    write_part_with(root, part, true, true)
+    write_part_with(root, part, true, true).map(|_| ())
 }
 
-/// Write one partition's part of a table version: append a snapshot to its file, or,
-/// with `start_new` (or when the file is missing or would grow too large), replace the
-/// file by one holding only this snapshot. Synced or not (see
+/// Write a whole snapshot of one partition's part: appended to its file, or, with
+/// `start_new` (or when the file is missing, of another format, or would grow past
+/// `max(1 MiB, 16 snapshots)`), as a new file holding only it. Synced or not (see
 /// `JobConfig::uncommitted_every`); readers see the old part or the new one either way.
 /// A writer that may find a torn frame at the end of the file (its first write after a
-/// crash, or after another process wrote the file) must `start_new`.
-pub fn write_part_with(root: &Path, part: &TablePart, sync: bool, start_new: bool) -> Result<()> {
+/// crash, or after another process wrote the file) must `start_new`. Returns the frame's
+/// size in bytes.
+pub fn write_part_with(root: &Path, part: &TablePart, sync: bool, start_new: bool) -> Result<u64> {
     check_name(&part.workload)?;
-    let payload = postcard::to_stdvec(part).map_err(|e| corrupt("output table", e))?;
-    let len = u32::try_from(payload.len())
-        .map_err(|_| corrupt("output table", "a part of 4 GiB or more"))?;
-    let mut frame = Vec::with_capacity(payload.len() + 8);
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    frame.extend_from_slice(&payload);
+    let frame = frame_bytes(&Frame::Full(part.clone()))?;
     let path = part_path(root, &part.workload, part.version, part.partition);
-    if !start_new {
-        match fs::OpenOptions::new().read(true).append(true).open(&path) {
-            Ok(mut f) => {
-                let size = f
-                    .metadata()
-                    .map_err(io_err(format!("stat {}", path.display())))?
-                    .len();
-                let limit = MAX_PART_FILE.max(16 * frame.len() as u64);
-                // Only onto a file of this format (its header read back, from the start:
-                // appends go to the end whatever the read position; a file of the
-                // previous format is replaced).
-                let mut header = [0u8; 12];
-                let ours = size >= 12
-                    && std::io::Read::read_exact(&mut f, &mut header).is_ok()
-                    && header[..8] == PART_HEADER[..]
-                    && header[8..] == FORMAT.to_le_bytes();
-                if ours && size + frame.len() as u64 <= limit {
-                    f.write_all(&frame)
-                        .and_then(|()| if sync { f.sync_data() } else { Ok(()) })
-                        .map_err(io_err(format!("append to {}", path.display())))?;
-                    return Ok(());
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(format!("open {}", path.display()))(e)),
-        }
+    let limit = MAX_PART_FILE.max(16 * frame.len() as u64);
+    if !start_new && append_frame(&path, &frame, sync, limit)? {
+        return Ok(frame.len() as u64);
     }
     let mut file = Vec::with_capacity(frame.len() + 12);
     file.extend_from_slice(PART_HEADER);
     file.extend_from_slice(&FORMAT.to_le_bytes());
     file.extend_from_slice(&frame);
-    write_atomic(&path, &file, sync)
+    write_atomic(&path, &file, sync)?;
+    Ok(frame.len() as u64)
+}
+
+/// Append a delta to the part file of `partition` of `workload.vN`, which this writer
+/// started (with a full snapshot, [`write_part_with`]) and nobody else writes. Returns the
+/// frame's size, or `None` when the file is missing or not of this format (then write a
+/// full snapshot instead).
+pub fn append_part_delta(
+    root: &Path,
+    workload: &str,
+    version: u32,
+    partition: u32,
+    delta: &PartDelta,
+    sync: bool,
+) -> Result<Option<u64>> {
+    check_name(workload)?;
+    let frame = frame_bytes(&Frame::Delta(delta.clone()))?;
+    let path = part_path(root, workload, version, partition);
+    Ok(append_frame(&path, &frame, sync, u64::MAX)?.then_some(frame.len() as u64))
+}
+
+fn frame_bytes(frame: &Frame) -> Result<Vec<u8>> {
+    let payload = postcard::to_stdvec(frame).map_err(|e| corrupt("output table", e))?;
+    let len = u32::try_from(payload.len())
+        .map_err(|_| corrupt("output table", "a part of 4 GiB or more"))?;
+    let mut bytes = Vec::with_capacity(payload.len() + 8);
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+/// Append `frame` to the part file at `path` in one write, if the file is there, of this
+/// format, and stays within `limit` bytes. Returns whether it did.
+fn append_frame(path: &Path, frame: &[u8], sync: bool, limit: u64) -> Result<bool> {
+    let mut f = match fs::OpenOptions::new().read(true).append(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(format!("open {}", path.display()))(e)),
+    };
+    let size = f
+        .metadata()
+        .map_err(io_err(format!("stat {}", path.display())))?
+        .len();
+    // Only onto a file of this format (its header read back, from the start: appends go
+    // to the end whatever the read position; a file of the previous format is replaced).
+    let mut header = [0u8; 12];
+    let ours = size >= 12
+        && std::io::Read::read_exact(&mut f, &mut header).is_ok()
+        && header[..8] == PART_HEADER[..]
+        && header[8..] == FORMAT.to_le_bytes();
+    if !ours || size.saturating_add(frame.len() as u64) > limit {
+        return Ok(false);
+    }
+    f.write_all(frame)
+        .and_then(|()| if sync { f.sync_data() } else { Ok(()) })
+        .map_err(io_err(format!("append to {}", path.display())))?;
+    Ok(true)
 }
 
 /// The part in a part file's bytes: its last whole frame (format 3), or a format-2 file.
@@ -237,7 +332,7 @@ fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
         ));
     }
     let mut frames = &rest[4..];
-    let mut last = None;
+    let mut part: Option<TablePart> = None;
     // Frames until the end, or until one that is cut short or fails its CRC (a write a
     // crash interrupted: only ever the last one, which readers ignore).
     while frames.len() >= 8 {
@@ -253,11 +348,16 @@ fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
             }
             return Err(corrupt(what(), "a snapshot before the last fails its CRC"));
         }
-        last = Some(payload);
+        match postcard::from_bytes(payload).map_err(|e| corrupt(what(), e))? {
+            Frame::Full(p) => part = Some(p),
+            Frame::Delta(d) => match part.as_mut() {
+                Some(p) => d.apply(p),
+                None => return Err(corrupt(what(), "a delta before any full snapshot")),
+            },
+        }
         frames = rest;
     }
-    let payload = last.ok_or_else(|| corrupt(what(), "no whole snapshot in the file"))?;
-    postcard::from_bytes(payload).map_err(|e| corrupt(what(), e))
+    part.ok_or_else(|| corrupt(what(), "no whole snapshot in the file"))
 }
 
 /// Read one part file; `None` when it is not there (not written yet, or deleted with
@@ -686,5 +786,85 @@ mod tests {
                 .starts_with(PART_HEADER)
         );
         assert_eq!(load_version(root, "w", 1).unwrap().positions, vec![4, 0]);
+    }
+
+    #[test]
+    fn deltas_apply_to_the_last_full_snapshot_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let w = |s: i64| Window {
+            start: s,
+            end: s + 10,
+        };
+        let cell = |s: i64, k: i64, n: u64| StoredCell {
+            window: w(s),
+            key: vec![Scalar::Int(k)],
+            partials: vec![Partial::Count(n)],
+        };
+        // Full: one cell (window 0, key 1) = 3.
+        write_part_with(root, &part(1, 0, 3), false, true).unwrap();
+        let delta =
+            |position: u64, upserts: Vec<StoredCell>, removed: Vec<(Window, GroupKey)>| PartDelta {
+                position,
+                upserts,
+                removed,
+                ..PartDelta::header_of(&part(1, 0, position))
+            };
+        let d1 = delta(5, vec![cell(0, 1, 5), cell(10, 2, 1)], vec![]);
+        let d2 = delta(7, vec![cell(10, 2, 3)], vec![(w(0), vec![Scalar::Int(1)])]);
+        for d in [&d1, &d2] {
+            assert!(
+                append_part_delta(root, "w", 1, 0, d, false)
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        let t = load_version(root, "w", 1).unwrap();
+        assert_eq!(t.positions, vec![7, 0]);
+        let cells: Vec<_> = t
+            .table
+            .iter()
+            .map(|(w, k, p)| (*w, k.clone(), p.clone()))
+            .collect();
+        assert_eq!(
+            cells,
+            vec![(w(10), vec![Scalar::Int(2)], vec![Partial::Count(3)])]
+        );
+        // A torn last delta: the part as of the one before.
+        let path = file(root, 0);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let t = load_version(root, "w", 1).unwrap();
+        assert_eq!((t.positions.clone(), count(&t)), (vec![5, 0], 5));
+        // A full snapshot replaces everything before it; deltas continue from it.
+        write_part_with(root, &part(1, 0, 9), false, true).unwrap();
+        append_part_delta(
+            root,
+            "w",
+            1,
+            0,
+            &delta(11, vec![cell(0, 1, 11)], vec![]),
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        let t = load_version(root, "w", 1).unwrap();
+        assert_eq!(
+            (t.positions.clone(), t.table.len(), count(&t)),
+            (vec![11, 0], 1, 11)
+        );
+        // No file: nothing to append to. A delta before any full snapshot is damage.
+        assert_eq!(
+            append_part_delta(root, "w", 1, 1, &d1, false).unwrap(),
+            None
+        );
+        let mut only_delta = PART_HEADER.to_vec();
+        only_delta.extend_from_slice(&FORMAT.to_le_bytes());
+        only_delta.extend_from_slice(&frame_bytes(&Frame::Delta(d1.clone())).unwrap());
+        std::fs::write(file(root, 1), only_delta).unwrap();
+        assert!(matches!(
+            load_version(root, "w", 1),
+            Err(KappaError::Corrupt { .. })
+        ));
     }
 }

@@ -106,3 +106,57 @@ fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
     let t = kappa::load_version(&kdir, w.name(), 1).unwrap();
     assert_eq!(t.positions, fx.end());
 }
+
+/// The frames of a part file (see `kappa::table`): header, then length, CRC, payload.
+fn frames(path: &std::path::Path) -> Vec<kappa::Frame> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"LKKTPART");
+    let mut rest = &bytes[12..];
+    let mut out = Vec::new();
+    while rest.len() >= 8 {
+        let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+        out.push(postcard::from_bytes(&rest[8..8 + len]).unwrap());
+        rest = &rest[8 + len..];
+    }
+    out
+}
+
+#[test]
+fn a_running_job_appends_deltas_of_what_changed() {
+    let fx = generated_n(
+        datasets::DatasetKind::Pageviews,
+        &[BuiltIn::PageviewsPerMinute],
+        1,
+        6_000,
+    );
+    let w = &fx.workloads[0];
+    let (log, kdir) = fx.job_target();
+    let running = fx
+        .job(&log, w, config(&fx, &kdir, Some(Duration::ZERO)))
+        .start()
+        .unwrap();
+    for i in 1..=4 {
+        let (from, to) = (fx.fraction(i - 1, 4), fx.fraction(i, 4));
+        fx.copy(log.as_ref(), &from, &to);
+        assert!(running.wait_visible(&to, Duration::from_secs(60)).unwrap());
+    }
+    let frames = frames(&kappa::version_dir(&kdir, w.name(), 1).join("part-0"));
+    let (full, deltas): (Vec<_>, Vec<_>) = frames
+        .iter()
+        .partition(|f| matches!(f, kappa::Frame::Full(_)));
+    assert_eq!(full.len(), 1, "one snapshot, at the task's first write");
+    assert!(deltas.len() >= 3, "{} deltas", deltas.len());
+    // A delta carries what changed: fewer cells than the part holds by the end.
+    let cells = kappa::load_version(&kdir, w.name(), 1).unwrap().table.len();
+    for d in &deltas {
+        let kappa::Frame::Delta(d) = d else {
+            unreachable!()
+        };
+        assert!(d.upserts.len() < cells, "{} of {cells}", d.upserts.len());
+    }
+    running.stop().unwrap();
+    assert!(same_result(
+        &kappa::load_version(&kdir, w.name(), 1).unwrap(),
+        &reference(&fx, w, &fx.end())
+    ));
+}

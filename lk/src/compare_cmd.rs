@@ -66,6 +66,11 @@ pub struct CompareArgs {
     /// Kappa: checkpoint (and publish the table) this often.
     #[arg(long, value_name = "DURATION", default_value = "250ms")]
     checkpoint_every: String,
+    /// Kappa: also show uncommitted results this often (read-uncommitted, `0s`: after
+    /// every read; see `lk kappa run --uncommitted-every`); its latency is then measured
+    /// to the table files. Default: checkpointed results only.
+    #[arg(long, value_name = "DURATION")]
+    kappa_uncommitted_every: Option<String>,
     /// Kappa: worker threads.
     #[arg(long, default_value_t = 2)]
     kappa_workers: usize,
@@ -126,6 +131,12 @@ fn options(a: &CompareArgs, data: &Path) -> anyhow::Result<CompareOptions> {
         .transpose()?;
     o.checkpoint_interval =
         master_log::parse_duration(&a.checkpoint_every).context("--checkpoint-every")?;
+    o.kappa_uncommitted_every = a
+        .kappa_uncommitted_every
+        .as_deref()
+        .map(master_log::parse_duration)
+        .transpose()
+        .context("--kappa-uncommitted-every")?;
     o.kappa_workers = a.kappa_workers;
     o.reprocess = !a.no_reprocess;
     Ok(o)

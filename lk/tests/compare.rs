@@ -149,6 +149,40 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
     );
 }
 
+/// With read-uncommitted Kappa, records show in the table files long before the (here
+/// 10 s) checkpoint covers them; the report says which visibility was measured.
+#[test]
+fn kappa_read_uncommitted_shows_records_before_their_checkpoint() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("report.json");
+    let mut args = small_run();
+    let every = args.iter().position(|a| a == "--checkpoint-every").unwrap();
+    args[every + 1] = "10s".into();
+    let out = lk(&dir)
+        .args(&args)
+        .args([
+            "--kappa-uncommitted-every",
+            "0s",
+            "--no-reprocess",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["params"]["kappa_uncommitted_every_ms"], 0);
+    let p99 = report["pipelines"]["kappa"]["latency_ms"]["p99"]
+        .as_f64()
+        .unwrap();
+    assert!(p99 < 2_000.0, "Kappa p99 {p99} ms with 10 s checkpoints");
+}
+
 #[test]
 fn bad_options_are_refused_with_a_clear_error() {
     let dir = TempDir::new().unwrap();
@@ -157,6 +191,10 @@ fn bad_options_are_refused_with_a_clear_error() {
         (vec!["--dataset", "tweets"], "tweets"),
         (vec!["--out-of-order", "1.5"], "--out-of-order"),
         (vec!["--batch-every", "soon"], "--batch-every"),
+        (
+            vec!["--kappa-uncommitted-every", "soon"],
+            "--kappa-uncommitted-every",
+        ),
         (vec!["--workload", "no-such-workload"], "no-such-workload"),
         (
             vec!["--topic", "missing", "--workload", "ysb-campaign-10s"],

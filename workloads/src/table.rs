@@ -21,7 +21,7 @@ pub struct PartialTable {
 }
 
 /// One cell as stored on disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCell {
     pub window: Window,
     pub key: GroupKey,
@@ -73,6 +73,11 @@ impl PartialTable {
         empty: impl FnOnce() -> Vec<Partial>,
     ) -> &mut Vec<Partial> {
         self.cells.entry((window, key)).or_insert_with(empty)
+    }
+
+    /// Remove a cell; its partials, if it was there.
+    pub fn remove(&mut self, window: Window, key: &GroupKey) -> Option<Vec<Partial>> {
+        self.cells.remove(&(window, key.clone()))
     }
 
     pub fn get(&self, window: Window, key: &GroupKey) -> Option<&Vec<Partial>> {
