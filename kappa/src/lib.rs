@@ -20,7 +20,7 @@
 //!         │   4. local store (redb task-p.redb): same writes + checkpoint, one transaction
 //!         └──────────────┬────────────┘
 //!                        ▼ publish: finalized cells + open cells + checkpoint
-//!   output table  <dir>/tables/W.vN/part-p  (one file per partition, temp file + rename)
+//!   output table  <dir>/tables/W.vN/part-p  (one file per partition: a snapshot, then deltas)
 //!                        ▲ one atomic rename switches
 //!   alias         <dir>/tables/W.alias  ──► "N"   ◄── load_serving() (serving layer, lk query)
 //! ```
@@ -59,8 +59,9 @@
 //!   state only at restore, which a B-tree serves well. A task updates its working set
 //!   in memory (open windows' cells, de-duplication set) and the store holds its whole
 //!   share durably. **Limit**: the job also keeps its partitions' table parts in memory
-//!   (a task's part is rewritten whole at each of its checkpoints), so state and table
-//!   must fit in memory; a table larger than memory needs an incremental table format.
+//!   (a part file takes only the cells that changed, but the job keeps the whole part to
+//!   serve [`Job::table`] and to write a full snapshot when the deltas outgrow the last
+//!   one), so the table must fit in memory; the state store need not.
 //! - **Changelog** (`kappa.W.vN.changelog`, compacted, one partition per task): every
 //!   state change of a checkpoint interval — the latest value of each changed cell and
 //!   de-duplication bucket, or a tombstone — is appended, followed by a **marker** record
@@ -111,8 +112,10 @@
 //!   found on the side topic and not written again.
 //! - **Output table** ([`OutputTable`]): one part per input partition
 //!   (`<dir>/tables/W.vN/part-p`, [`TablePart`]: the partition's cells and the offset
-//!   they cover), each rewritten atomically (temp file + rename) after that task's
-//!   checkpoints; reading a version merges its parts. The alias `<dir>/tables/W.alias`
+//!   they cover), written after that task's checkpoints as a **delta** of the cells that
+//!   changed, appended to the part file, which starts with a full snapshot (see the
+//!   `table` module: a reader sees one write or the next, never a mix; a torn last frame
+//!   is ignored); reading a version merges its parts. The alias `<dir>/tables/W.alias`
 //!   names the serving version and is switched by one rename ([`set_serving`]);
 //!   [`load_serving`] reads it without any lock, while the job runs. Workers in several
 //!   processes make one table when they share the directory; each part comes from the
@@ -192,8 +195,8 @@ pub use reprocess::{ReprocessReport, reprocess, retire};
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use table::{
     Frame, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta, delete_version,
-    list_versions, load_serving, load_version, serving_version, set_serving, tables_dir,
-    version_dir, write_part, write_part_with,
+    list_versions, load_serving, load_version, part_frames, serving_version, set_serving,
+    tables_dir, version_dir, write_part, write_part_with,
 };
 pub use task::{RestoreReport, RestoreSource};
 pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

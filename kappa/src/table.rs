@@ -312,16 +312,38 @@ fn append_frame(path: &Path, frame: &[u8], sync: bool, limit: u64) -> Result<boo
     Ok(true)
 }
 
-/// The part in a part file's bytes: its last whole frame (format 3), or a format-2 file.
+/// The part in a part file's bytes: its last full snapshot with the deltas after it
+/// applied (format 3), or a format-2 file.
 fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
     let what = || format!("table part {}", path.display());
-    let Some(rest) = bytes.strip_prefix(PART_HEADER.as_slice()) else {
+    if !bytes.starts_with(PART_HEADER) {
         let file: PartFile = postcard::from_bytes(bytes).map_err(|e| corrupt(what(), e))?;
         if file.magic != MAGIC_2 || file.format != FORMAT_2 {
             return Err(corrupt(what(), "not a Kappa table file of a known format"));
         }
         return Ok(file.part);
-    };
+    }
+    let mut part: Option<TablePart> = None;
+    for frame in decode_frames(bytes, path)? {
+        match frame {
+            Frame::Full(p) => part = Some(p),
+            Frame::Delta(d) => match part.as_mut() {
+                Some(p) => d.apply(p),
+                None => return Err(corrupt(what(), "a delta before any full snapshot")),
+            },
+        }
+    }
+    part.ok_or_else(|| corrupt(what(), "no whole snapshot in the file"))
+}
+
+/// The frames of a part file (format 3), up to its last whole one: a last frame cut
+/// short or failing its CRC (a write a crash interrupted) is left out; damage before it
+/// is an error. What readers apply; for inspecting a part file, see [`part_frames`].
+fn decode_frames(bytes: &[u8], path: &Path) -> Result<Vec<Frame>> {
+    let what = || format!("table part {}", path.display());
+    let rest = bytes
+        .strip_prefix(PART_HEADER.as_slice())
+        .ok_or_else(|| corrupt(what(), "not a Kappa table part of this format"))?;
     let format = rest
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
@@ -332,9 +354,7 @@ fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
         ));
     }
     let mut frames = &rest[4..];
-    let mut part: Option<TablePart> = None;
-    // Frames until the end, or until one that is cut short or fails its CRC (a write a
-    // crash interrupted: only ever the last one, which readers ignore).
+    let mut out = Vec::new();
     while frames.len() >= 8 {
         let len = u32::from_le_bytes([frames[0], frames[1], frames[2], frames[3]]) as usize;
         let crc = u32::from_le_bytes([frames[4], frames[5], frames[6], frames[7]]);
@@ -348,16 +368,25 @@ fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
             }
             return Err(corrupt(what(), "a snapshot before the last fails its CRC"));
         }
-        match postcard::from_bytes(payload).map_err(|e| corrupt(what(), e))? {
-            Frame::Full(p) => part = Some(p),
-            Frame::Delta(d) => match part.as_mut() {
-                Some(p) => d.apply(p),
-                None => return Err(corrupt(what(), "a delta before any full snapshot")),
-            },
-        }
+        out.push(postcard::from_bytes(payload).map_err(|e| corrupt(what(), e))?);
         frames = rest;
     }
-    part.ok_or_else(|| corrupt(what(), "no whole snapshot in the file"))
+    Ok(out)
+}
+
+/// The frames of the part file of `partition` of `workload.vN` (format 3), in order, up
+/// to the last whole one: what a reader applies. For inspecting how a job writes its
+/// table (full snapshots and deltas); readers of the table use [`load_version`].
+pub fn part_frames(
+    root: &Path,
+    workload: &str,
+    version: u32,
+    partition: u32,
+) -> Result<Vec<Frame>> {
+    check_name(workload)?;
+    let path = part_path(root, workload, version, partition);
+    let bytes = fs::read(&path).map_err(io_err(format!("read {}", path.display())))?;
+    decode_frames(&bytes, &path)
 }
 
 /// Read one part file; `None` when it is not there (not written yet, or deleted with

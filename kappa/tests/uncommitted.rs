@@ -107,20 +107,6 @@ fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
     assert_eq!(t.positions, fx.end());
 }
 
-/// The frames of a part file (see `kappa::table`): header, then length, CRC, payload.
-fn frames(path: &std::path::Path) -> Vec<kappa::Frame> {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..8], b"LKKTPART");
-    let mut rest = &bytes[12..];
-    let mut out = Vec::new();
-    while rest.len() >= 8 {
-        let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-        out.push(postcard::from_bytes(&rest[8..8 + len]).unwrap());
-        rest = &rest[8 + len..];
-    }
-    out
-}
-
 #[test]
 fn a_running_job_appends_deltas_of_what_changed() {
     let fx = generated_n(
@@ -140,7 +126,7 @@ fn a_running_job_appends_deltas_of_what_changed() {
         fx.copy(log.as_ref(), &from, &to);
         assert!(running.wait_visible(&to, Duration::from_secs(60)).unwrap());
     }
-    let frames = frames(&kappa::version_dir(&kdir, w.name(), 1).join("part-0"));
+    let frames = kappa::part_frames(&kdir, w.name(), 1, 0).unwrap();
     let (full, deltas): (Vec<_>, Vec<_>) = frames
         .iter()
         .partition(|f| matches!(f, kappa::Frame::Full(_)));

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::lk;
+use common::{lk, stdout_of};
 use tempfile::TempDir;
 
 fn small_run() -> Vec<String> {
@@ -158,21 +158,16 @@ fn kappa_read_uncommitted_shows_records_before_their_checkpoint() {
     let mut args = small_run();
     let every = args.iter().position(|a| a == "--checkpoint-every").unwrap();
     args[every + 1] = "10s".into();
-    let out = lk(&dir)
-        .args(&args)
-        .args([
-            "--kappa-uncommitted-every",
-            "0s",
-            "--no-reprocess",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        lk(&dir)
+            .args(&args)
+            .args([
+                "--kappa-uncommitted-every",
+                "0s",
+                "--no-reprocess",
+                "--json",
+            ])
+            .arg(&json),
     );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
