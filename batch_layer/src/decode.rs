@@ -74,12 +74,17 @@ enum Buf {
     Float(PrimitiveChunkedBuilder<Float64Type>),
     Str(StringChunkedBuilder),
     Bool(BooleanChunkedBuilder),
+    /// A UUID column kept as its 16 bytes (see [`Scan::raw_uuids`]).
+    Uuid(BinaryChunkedBuilder),
 }
 
 impl Buf {
     /// `capacity` rows reserved (address space: pages are touched only when filled).
-    fn new(kind: Kind, name: &str, capacity: usize) -> Buf {
+    fn new(kind: Kind, name: &str, capacity: usize, raw_uuid: bool) -> Buf {
         let name = PlSmallStr::from(name);
+        if raw_uuid {
+            return Buf::Uuid(BinaryChunkedBuilder::new(name, capacity));
+        }
         match kind {
             Kind::Int | Kind::Timestamp => Buf::Int(PrimitiveChunkedBuilder::new(name, capacity)),
             Kind::Float => Buf::Float(PrimitiveChunkedBuilder::new(name, capacity)),
@@ -94,6 +99,7 @@ impl Buf {
             Buf::Float(b) => b.append_null(),
             Buf::Str(b) => b.append_null(),
             Buf::Bool(b) => b.append_null(),
+            Buf::Uuid(b) => b.append_null(),
         }
     }
 
@@ -103,6 +109,7 @@ impl Buf {
             Buf::Float(_) => "a float",
             Buf::Str(_) => "a string",
             Buf::Bool(_) => "a boolean",
+            Buf::Uuid(_) => "a UUID",
         }
     }
 
@@ -112,6 +119,7 @@ impl Buf {
             Buf::Float(b) => b.finish().into_column(),
             Buf::Str(b) => b.finish().into_column(),
             Buf::Bool(b) => b.finish().into_column(),
+            Buf::Uuid(b) => b.finish().into_column(),
         }
     }
 }
@@ -161,6 +169,17 @@ impl SeenIds {
 pub(crate) struct RowFilter<'a> {
     pub column: &'a str,
     pub equals: &'a str,
+}
+
+/// What a plan needs from the log: the event columns it reads, a filter the decoder can
+/// apply as it reads, and the UUID columns it wants as their 16 bytes (a polars Binary
+/// column: cheaper to make, hash and compare than the 36 characters of their text, for a
+/// plan that only joins on them).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scan<'a> {
+    pub columns: Vec<&'a str>,
+    pub filter: Option<RowFilter<'a>>,
+    pub raw_uuids: &'a [&'a str],
 }
 
 /// The columns of one partition's frame, filled by `TopicRows::next_into` without a
@@ -286,6 +305,10 @@ impl RowSink for FrameSink<'_> {
     }
 
     fn uuid(&mut self, col: usize, id: &datasets::Uuid) {
+        if let Some(Buf::Uuid(b)) = self.buf(col) {
+            b.append_value(id.0);
+            return;
+        }
         // Formatted only for a row and a column that are kept, or for the filter.
         if self.buf(col).is_some() || self.filter.is_some_and(|(f, _)| f == col) {
             let mut text = [0u8; 36];
@@ -315,9 +338,9 @@ fn read_partition(
     sidecar_dir: &Path,
     partition: u32,
     range: std::ops::Range<u64>,
-    read: &[&str],
-    filter: Option<RowFilter<'_>>,
+    scan: &Scan<'_>,
 ) -> Result<PartitionRead> {
+    let read = scan.columns.as_slice();
     let opts = ExportOptions {
         topic: topic.to_owned(),
         partitions: vec![partition],
@@ -332,7 +355,7 @@ fn read_partition(
         .map(|c| (c.name.clone(), Kind::from(c.ty)))
         .collect();
     // The filter column is decoded first (and only if the topic has it as text).
-    let filter = filter.and_then(|f| {
+    let filter = scan.filter.and_then(|f| {
         let i = columns.iter().position(|(n, _)| n == f.column)?;
         (columns[i].1 == Kind::Str).then_some((i, f.equals))
     });
@@ -359,8 +382,9 @@ fn read_partition(
         bufs: columns
             .iter()
             .map(|(name, kind)| {
+                let raw = scan.raw_uuids.contains(&name.as_str());
                 read.contains(&name.as_str())
-                    .then(|| Buf::new(*kind, name, records))
+                    .then(|| Buf::new(*kind, name, records, raw))
             })
             .collect(),
         columns: &columns,
@@ -390,15 +414,14 @@ fn read_partition(
 }
 
 /// Every event of `topic` below `horizon`, decoded partition-parallel; of the event
-/// columns only those in `read` (the plan's) are in the frame, and with `filter` only
-/// the rows it takes.
+/// columns only those the plan reads are in the frame, and with its filter only the rows
+/// it takes (see [`Scan`]).
 pub(crate) fn read_events(
     log: &dyn Log,
     topic: &str,
     sidecar_dir: &Path,
     horizon: &[u64],
-    read: &[&str],
-    filter: Option<RowFilter<'_>>,
+    scan: &Scan<'_>,
 ) -> Result<Events> {
     // Partitions with nothing below the horizon are not read at all.
     let mut ranges = Vec::new();
@@ -410,7 +433,7 @@ pub(crate) fn read_events(
     }
     let parts: Vec<PartitionRead> = ranges
         .par_iter()
-        .map(|(p, range)| read_partition(log, topic, sidecar_dir, *p, range.clone(), read, filter))
+        .map(|(p, range)| read_partition(log, topic, sidecar_dir, *p, range.clone(), scan))
         .collect::<Result<_>>()?;
     let columns = parts.first().map(|p| p.columns.clone()).unwrap_or_default();
     let records_read = parts.iter().map(|p| p.read).sum();

@@ -140,9 +140,8 @@ pub fn recompute_at(
             expected: partitions,
         });
     }
-    let read = plan::columns_read(workload);
-    let filter = plan::pushdown(workload);
-    let events = decode::read_events(log, topic, sidecar_dir, horizon, &read, filter)?;
+    let scan = plan::scan(workload);
+    let events = decode::read_events(log, topic, sidecar_dir, horizon, &scan)?;
     let records_read = events.records_read;
     let n_events = events.distinct;
     // Nothing below the horizon (say, a topic no record has reached yet, whose dataset

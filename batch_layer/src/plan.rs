@@ -11,7 +11,7 @@ use workloads::{
     WindowSpec, Workload, WorkloadSpec,
 };
 
-use crate::decode::{Events, Kind, RowFilter, TIME};
+use crate::decode::{Events, Kind, RowFilter, Scan, TIME};
 use crate::error::{BatchError, Result};
 
 const WS: &str = "__lk_ws";
@@ -134,13 +134,25 @@ fn builtin_columns(b: BuiltIn) -> &'static [&'static str] {
     }
 }
 
-/// The filter a built-in's plan starts with, for the decoder to apply as it reads
-/// (`decode::RowFilter`): the rows it drops are never made. The plans keep their own
-/// filter, so this is only a saving. Spec workloads' filters stay in polars.
-pub(crate) fn pushdown(workload: &Workload) -> Option<RowFilter<'static>> {
+/// What the plan of `workload` needs from the log (`decode::Scan`): the event columns it
+/// reads (the decoder leaves the others out); the filter a built-in's plan starts with,
+/// for the decoder to apply as it reads (the rows it drops are never made; the plans
+/// keep their own filter, so this is only a saving; spec workloads' filters stay in
+/// polars); and the UUID columns a built-in only joins on, as bytes.
+pub(crate) fn scan(workload: &Workload) -> Scan<'_> {
     match workload {
-        Workload::BuiltIn(b) => builtin_filter(*b),
-        Workload::Spec(_) => None,
+        Workload::BuiltIn(b) => Scan {
+            columns: builtin_columns(*b).to_vec(),
+            filter: builtin_filter(*b),
+            raw_uuids: match b {
+                BuiltIn::YsbCampaign10s => &["ad_id"],
+                _ => &[],
+            },
+        },
+        Workload::Spec(s) => Scan {
+            columns: s.columns(),
+            ..Scan::default()
+        },
     }
 }
 
@@ -161,14 +173,6 @@ fn filtered(b: BuiltIn, events: Events) -> LazyFrame {
     match builtin_filter(b) {
         Some(f) => lf.filter(col(f.column).eq(lit(f.equals))),
         None => lf,
-    }
-}
-
-/// Every event column the plan of `workload` reads (the decoder leaves the others out).
-pub(crate) fn columns_read(workload: &Workload) -> Vec<&str> {
-    match workload {
-        Workload::BuiltIn(b) => builtin_columns(*b).to_vec(),
-        Workload::Spec(s) => s.columns(),
     }
 }
 
@@ -228,7 +232,8 @@ fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Outpu
         u.write_hyphenated(&mut buf);
         String::from_utf8_lossy(&buf).into_owned()
     };
-    let ads: Vec<String> = table.ads.iter().map(|a| hyphenated(&a.ad_id)).collect();
+    // The events' `ad_id` is read as its 16 bytes (`scan`): join on the same.
+    let ads: Vec<&[u8]> = table.ads.iter().map(|a| a.ad_id.0.as_slice()).collect();
     let campaigns: Vec<String> = table
         .ads
         .iter()
