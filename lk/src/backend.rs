@@ -65,7 +65,7 @@ pub struct LogArgs {
     )]
     pub kafka_linger: String,
 
-    /// Timeout of admin, metadata, offset and commit requests (and of connecting).
+    /// Timeout of admin, metadata, offset, commit and fetch requests (and of connecting).
     #[arg(
         long,
         global = true,
@@ -180,6 +180,7 @@ impl LogArgs {
             anyhow::ensure!(!k.is_empty(), "--kafka-option {kv:?}: the key is empty");
             extra.insert(k.to_owned(), v.to_owned());
         }
+        let timeout = master_log::parse_duration(&self.kafka_timeout).context("--kafka-timeout")?;
         let options = master_log::KafkaOptions {
             acks: self.kafka_acks.clone(),
             // Idempotence needs acks=all: with fewer acknowledgements the user chose
@@ -187,8 +188,10 @@ impl LogArgs {
             idempotence: matches!(self.kafka_acks.as_str(), "all" | "-1"),
             compression: self.kafka_compression.parse()?,
             linger: master_log::parse_duration(&self.kafka_linger).context("--kafka-linger")?,
-            request_timeout: master_log::parse_duration(&self.kafka_timeout)
-                .context("--kafka-timeout")?,
+            request_timeout: timeout,
+            // A fetch of records the partition is known to hold waits as long as any
+            // other request (a loaded broker can take seconds to answer).
+            fetch_timeout: timeout,
             tansu_compat: self.kafka_tansu_compat,
             extra,
             ..master_log::KafkaOptions::default()
