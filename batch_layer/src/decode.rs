@@ -231,7 +231,7 @@ impl FrameSink<'_> {
         if let Some((fcol, equals)) = self.filter
             && fcol == col
             && self.skip
-            && text.is_some_and(|t| t.len() == equals.len() && t == equals)
+            && text == Some(equals)
         {
             self.skip = false;
             self.time.push(self.row_time);
@@ -367,8 +367,8 @@ fn read_partition(
     rows.keep_only(&order);
     // Generated events count once by id (a duplicate has the same key, hence the same
     // partition); every row of an imported CSV is its own event.
+    let seen = (rows.content_name() != "csv").then(|| SeenIds::for_range(range.end - range.start));
     let records = usize::try_from(range.end - range.start).unwrap_or(0);
-    let seen = (rows.content_name() != "csv").then(|| SeenIds::for_range(records as u64));
     let mut sink = FrameSink {
         end: range.end,
         done: false,

@@ -15,8 +15,8 @@
 //!   (100,000 events/s) for 10 s, with `Log::produce` (keyed: the batch is split over the
 //!   partitions by Kafka's murmur2 of the ad id);
 //! - an observer thread waits, batch after batch, with `RunningJob::wait_visible` until
-//!   the table *files* cover the batch (every partition's part, as last written and
-//!   renamed into place, is at or past the batch's offsets: what `lk query` would read),
+//!   the table *files* cover the batch (every partition's part, as last written to its
+//!   file, is at or past the batch's offsets: what `lk query` would read),
 //!   and records the latency of each batch in an HDR histogram.
 //!
 //! **What "visible" means for Kappa.** By default a Kappa table shows a task's records
@@ -33,10 +33,11 @@
 //! time, `start + i · 1 ms` (the schedule), not from when the producer actually appended
 //! it; every batch is sent and recorded, so `Histogram::record_correct` is not used.
 //!
-//! 3 runs per configuration (`LK_KAPPA_LATENCY_ONLY=default|short|uncommitted` runs one); the bench prints p50, p90, p99, p99.9 and max of each run and
-//! the median of each across the runs, in µs, with how far the producer ever fell behind
-//! its schedule and how many times the job wrote its table. The latency includes the
-//! observer's own wake-up (a condition variable).
+//! 3 runs per configuration (`LK_KAPPA_LATENCY_ONLY=default|short|uncommitted` runs one);
+//! the bench prints p50, p90, p99, p99.9 and max of each run and the median of each
+//! across the runs, in µs, with how far the producer ever fell behind its schedule and
+//! how many times the job wrote its table. The latency includes the observer's own
+//! wake-up (a condition variable).
 //!
 //! `cargo bench` passes `--bench`; without it (as under `cargo test --benches`) one run of
 //! 0.2 s per configuration checks that the machinery works. Criterion's options are

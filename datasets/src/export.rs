@@ -334,8 +334,7 @@ pub struct RowMeta {
 /// `begin` with the record's metadata (return `false` to skip the row: no column calls
 /// follow), then one call per data column, in order (`null` for a null); a column
 /// [`TopicRows::keep_only`] left out gets no call, and the kept ones come in the order
-/// it was given. Text is borrowed for the duration of
-/// the call.
+/// it was given. Text is borrowed for the duration of the call.
 pub trait RowSink {
     fn begin(&mut self, meta: &RowMeta) -> bool;
     fn null(&mut self, col: usize);

@@ -281,10 +281,10 @@ struct Shared {
     committed: BTreeMap<u32, u64>,
     /// Per partition owned here, the position of its part as last written to its file.
     written: BTreeMap<u32, u64>,
-    /// Partitions whose part file the next write starts anew (their first write since
-    /// their task opened: the file may end in a frame a crash cut short).
-    fresh: BTreeSet<u32>,
-    /// Per partition owned here, what its part file holds beyond the cells themselves.
+    /// Per partition owned here, what its part file holds beyond the cells themselves,
+    /// once this job has written it. A partition without an entry (its first write since
+    /// its task opened: the file may end in a frame a crash cut short) starts its file
+    /// anew.
     files: BTreeMap<u32, PartFileState>,
     /// Per partition owned here, the cells of windows finalized since its part was last
     /// written (a delta carries them).
@@ -453,7 +453,6 @@ impl Job {
                     checkpoints: BTreeMap::new(),
                     committed: BTreeMap::new(),
                     written: BTreeMap::new(),
-                    fresh: BTreeSet::new(),
                     files: BTreeMap::new(),
                     finalized_since: BTreeMap::new(),
                     live,
@@ -799,26 +798,19 @@ impl Job {
             if !dirty.is_empty() {
                 let status = self.status_of(&shared);
                 for p in dirty {
-                    let fresh = shared.fresh.remove(&p);
-                    let full = fresh
-                        || shared
-                            .files
-                            .get(&p)
-                            .is_none_or(|f| f.delta_bytes > table::MAX_PART_FILE.max(f.full_bytes));
-                    let write = if full {
-                        self.part_of(&shared, &status, p)?
-                            .map(|part| PartWrite::Full {
-                                part,
-                                start_new: fresh,
-                            })
-                    } else {
-                        let written = shared.files.get(&p).map(|f| &f.open);
-                        written
-                            .and_then(|w| self.delta_of(&shared, &status, p, w))
+                    let write = match shared.files.get(&p) {
+                        Some(f) if f.delta_bytes <= table::MAX_PART_FILE.max(f.full_bytes) => self
+                            .delta_of(&shared, &status, p, &f.open)
                             .map(|delta| PartWrite::Delta {
                                 partition: p,
                                 delta,
-                            })
+                            }),
+                        file => self
+                            .part_of(&shared, &status, p)?
+                            .map(|part| PartWrite::Full {
+                                part,
+                                start_new: file.is_none(),
+                            }),
                     };
                     if let Some(write) = write {
                         // What the part file holds once this write is made.
@@ -840,17 +832,16 @@ impl Job {
             match write {
                 PartWrite::Full { part, start_new } => {
                     let bytes = table::write_part_with(dir, &part, sync, start_new)?;
-                    done.push((part.partition, part.position, Some(bytes), 0, open));
+                    done.push((part.partition, part.position, true, bytes, open));
                 }
                 PartWrite::Delta { partition, delta } => {
                     match table::append_part_delta(dir, workload, version, partition, &delta, sync)?
                     {
-                        Some(bytes) => done.push((partition, delta.position, None, bytes, open)),
+                        Some(bytes) => done.push((partition, delta.position, false, bytes, open)),
                         // The file went away (its version deleted meanwhile): a whole
-                        // snapshot next time.
+                        // snapshot next time, in a new file.
                         None => {
                             let mut shared = self.inner.shared.lock();
-                            shared.fresh.insert(partition);
                             shared.dirty.insert(partition);
                             shared.files.remove(&partition);
                         }
@@ -868,18 +859,19 @@ impl Job {
         }
         let mut shared = self.inner.shared.lock();
         shared.table_writes += 1;
-        for (partition, position, full_bytes, delta_bytes, open) in done {
+        for (partition, position, full, bytes, open) in done {
             // Not if the partition was closed here meanwhile (another member owns it).
             if !shared.checkpoints.contains_key(&partition) {
                 continue;
             }
             shared.written.insert(partition, position);
             let file = shared.files.entry(partition).or_default();
-            if let Some(full) = full_bytes {
-                file.full_bytes = full;
+            if full {
+                file.full_bytes = bytes;
                 file.delta_bytes = 0;
+            } else {
+                file.delta_bytes += bytes;
             }
-            file.delta_bytes += delta_bytes;
             file.open = open;
         }
         drop(shared);
@@ -1095,7 +1087,6 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     // Rewritten from the restored state (a part written after the last checkpoint, or
     // not synced, may show more, or be gone).
     shared.written.remove(&partition);
-    shared.fresh.insert(partition);
     shared.files.remove(&partition);
     shared.finalized_since.remove(&partition);
     shared.dirty.insert(partition);
@@ -1121,7 +1112,6 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
         shared.checkpoints.remove(&p);
         shared.committed.remove(&p);
         shared.written.remove(&p);
-        shared.fresh.remove(&p);
         shared.files.remove(&p);
         shared.finalized_since.remove(&p);
         shared.dirty.remove(&p);
@@ -1254,8 +1244,8 @@ fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> R
             next_checkpoint = Instant::now() + config.checkpoint_interval;
         } else if let Some(every) = config.uncommitted_every
             && !fenced
-            && read > 0
             && Instant::now() >= next_shown
+            && tasks.iter().any(Task::has_unshown)
         {
             show_uncommitted(&job, &mut tasks)?;
             next_shown = Instant::now() + every;
@@ -1275,14 +1265,9 @@ fn worker(inner: &Arc<Inner>, membership: &dyn GroupMembership, mode: Mode) -> R
         }
         if read == 0 {
             // Also wake for a rebalance: poll the assignment at least every 100 ms; and
-            // to show what was read before the wait, if its turn had not come.
+            // to show what was read before the wait, when its turn comes.
             let mut deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
             if config.uncommitted_every.is_some() && tasks.iter().any(Task::has_unshown) {
-                if Instant::now() >= next_shown {
-                    show_uncommitted(&job, &mut tasks)?;
-                    next_shown = Instant::now() + config.uncommitted_every.unwrap_or_default();
-                    continue;
-                }
                 deadline = deadline.min(next_shown);
             }
             wait_either(&mut data, &mut wake, deadline);

@@ -11,7 +11,7 @@
 //!
 //! A table version is one file per input partition (a *part*): the partial aggregates
 //! that partition's task contributed, and the offset they cover. A part file is a short
-//! log of whole snapshots of the part:
+//! log: a whole snapshot of the part, then what changed after it:
 //!
 //! ```text
 //!   "LKKTPART" | format u32 LE                        (file header)
@@ -33,7 +33,8 @@
 //! again once the deltas since the last one add up to more than it (at least 1 MiB), so
 //! a reader reads at most about twice a snapshot and the writing costs at most twice the
 //! changes. Appending costs one write (microseconds) where replacing a file by a rename
-//! costs hundreds of microseconds on ext4. Reading a version merges its parts (partials of one window and key from
+//! costs hundreds of microseconds on ext4. Reading a version merges its parts (partials
+//! of one window and key from
 //! several partitions combine, as they do within a job). Because parts are independent,
 //! the tasks of one job may run in several processes ([`crate::JobConfig::distributed`])
 //! and still make one table, as long as they write into one directory. A reader needs
@@ -48,7 +49,7 @@ use workloads::{GroupKey, PartialTable, StoredCell, Window};
 
 use crate::error::{KappaError, Result, corrupt, io_err};
 
-/// The header of a part file (format 3).
+/// The magic that opens a part file of format 3 (the format number follows it).
 const PART_HEADER: &[u8; 8] = b"LKKTPART";
 /// 3: a part file is a log of full snapshots and deltas (2 was one postcard `PartFile`
 /// per part file, still read; 1 was one file per version).
@@ -135,7 +136,7 @@ pub struct PartDelta {
 }
 
 impl PartDelta {
-    /// The delta that takes `part`'s header to `now`'s, with no cell changed yet.
+    /// A delta to `now`'s position, watermark and counters, with no cell changed yet.
     pub fn header_of(now: &TablePart) -> PartDelta {
         PartDelta {
             position: now.position,
@@ -247,9 +248,7 @@ pub fn write_part_with(root: &Path, part: &TablePart, sync: bool, start_new: boo
     if !start_new && append_frame(&path, &frame, sync, limit)? {
         return Ok(frame.len() as u64);
     }
-    let mut file = Vec::with_capacity(frame.len() + 12);
-    file.extend_from_slice(PART_HEADER);
-    file.extend_from_slice(&FORMAT.to_le_bytes());
+    let mut file = file_header().to_vec();
     file.extend_from_slice(&frame);
     write_atomic(&path, &file, sync)?;
     Ok(frame.len() as u64)
@@ -271,6 +270,14 @@ pub fn append_part_delta(
     let frame = frame_bytes(&Frame::Delta(delta.clone()))?;
     let path = part_path(root, workload, version, partition);
     Ok(append_frame(&path, &frame, sync, u64::MAX)?.then_some(frame.len() as u64))
+}
+
+/// The first 12 bytes of a part file of this format: the magic and the format number.
+fn file_header() -> [u8; 12] {
+    let mut h = [0u8; 12];
+    h[..8].copy_from_slice(PART_HEADER);
+    h[8..].copy_from_slice(&FORMAT.to_le_bytes());
+    h
 }
 
 fn frame_bytes(frame: &Frame) -> Result<Vec<u8>> {
@@ -301,8 +308,7 @@ fn append_frame(path: &Path, frame: &[u8], sync: bool, limit: u64) -> Result<boo
     let mut header = [0u8; 12];
     let ours = size >= 12
         && std::io::Read::read_exact(&mut f, &mut header).is_ok()
-        && header[..8] == PART_HEADER[..]
-        && header[8..] == FORMAT.to_le_bytes();
+        && header == file_header();
     if !ours || size.saturating_add(frame.len() as u64) > limit {
         return Ok(false);
     }
@@ -887,8 +893,7 @@ mod tests {
             append_part_delta(root, "w", 1, 1, &d1, false).unwrap(),
             None
         );
-        let mut only_delta = PART_HEADER.to_vec();
-        only_delta.extend_from_slice(&FORMAT.to_le_bytes());
+        let mut only_delta = file_header().to_vec();
         only_delta.extend_from_slice(&frame_bytes(&Frame::Delta(d1.clone())).unwrap());
         std::fs::write(file(root, 1), only_delta).unwrap();
         assert!(matches!(
