@@ -182,14 +182,12 @@ pub(crate) struct Scan<'a> {
     pub raw_uuids: &'a [&'a str],
 }
 
-/// The columns of one partition's frame, filled by `TopicRows::next_into` without a
+/// The columns of one partition's frame, filled by `TopicRows::read_into` without a
 /// `Value` per field: the event time of every row it accepts, and a buffer per column
-/// the plan reads (`None` for the others). Rows at or past `end` end the read; rows whose
-/// event id was seen are skipped (`seen`: generated events only); with a `filter`, a row
-/// waits for its filter column (given first) to be taken or skipped.
+/// the plan reads (`None` for the others). Rows whose event id was seen are skipped
+/// (`seen`: generated events only); with a `filter`, a row waits for its filter column
+/// (given first) to be taken or skipped.
 struct FrameSink<'c> {
-    end: u64,
-    done: bool,
     read: u64,
     /// Rows counted once (after de-duplication, before the filter).
     distinct: u64,
@@ -241,10 +239,6 @@ impl FrameSink<'_> {
 
 impl RowSink for FrameSink<'_> {
     fn begin(&mut self, meta: &RowMeta) -> bool {
-        if meta.offset >= self.end {
-            self.done = true;
-            return false;
-        }
         self.read += 1;
         if let (Some(seen), Some(id)) = (self.seen.as_mut(), meta.event_id)
             && !seen.insert(id)
@@ -329,7 +323,7 @@ struct PartitionRead {
 
 /// One partition's events in `range` (`earliest..end`), deduplicated by event id when the topic
 /// holds generated events (a duplicate has the same key, hence the same partition).
-/// Only the columns in `read` are decoded into the frame (through `TopicRows::next_into`:
+/// Only the columns in `read` are decoded into the frame (through `TopicRows::read_into`:
 /// no `Value` per field), and with `filter` only the rows it takes; the event columns
 /// returned are all of the topic's, for the plan's checks and messages.
 fn read_partition(
@@ -370,8 +364,6 @@ fn read_partition(
     let seen = (rows.content_name() != "csv").then(|| SeenIds::for_range(range.end - range.start));
     let records = usize::try_from(range.end - range.start).unwrap_or(0);
     let mut sink = FrameSink {
-        end: range.end,
-        done: false,
         read: 0,
         distinct: 0,
         seen,
@@ -390,10 +382,12 @@ fn read_partition(
         columns: &columns,
         error: None,
     };
-    while !sink.done && rows.next_into(&mut sink)?.is_some() {
-        if let Some(e) = sink.error.take() {
-            return Err(e);
-        }
+    // Records are decoded where the log read them (no `Record` per record); a wrong
+    // type is kept by the sink and reported once the read is over.
+    rows.stop_at(partition, range.end);
+    rows.read_into(&mut sink)?;
+    if let Some(e) = sink.error.take() {
+        return Err(e);
     }
     let FrameSink {
         read: n_read,

@@ -15,10 +15,11 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use master_log::{FetchLimits, Log, Record};
+use master_log::{FetchLimits, Log, Record, RecordView};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, TAG_NEXMARK, TAG_PAGEVIEW, TAG_ROW, TAG_YSB};
@@ -206,12 +207,12 @@ impl Content {
     /// Returns whether the sink accepted the row.
     fn visit(
         &self,
-        rec: &Record,
+        rec: &RecordView<'_>,
         order: &[usize],
         meta: &mut RowMeta,
         sink: &mut dyn RowSink,
     ) -> Result<bool> {
-        let value = rec.value.as_deref().ok_or_else(|| DatasetError::Decode {
+        let value = rec.value.ok_or_else(|| DatasetError::Decode {
             what: "record",
             reason: format!("offset {} is a tombstone", rec.offset),
         })?;
@@ -237,7 +238,7 @@ impl Content {
                 }
             }
             Content::Generated(DatasetKind::Ysb) => {
-                let e: YsbEvent = codec::decode(value)?;
+                let e = YsbEvent::decode(value)?;
                 meta.event_id = Some(e.event_id);
                 if !sink.begin(meta) {
                     return Ok(false);
@@ -506,6 +507,83 @@ impl<'l> TopicRows<'l> {
         self.order = order;
     }
 
+    /// Read partition `partition` only below offset `end` (a horizon): its rows stop
+    /// there instead of at the end the log had when these rows were opened.
+    pub fn stop_at(&mut self, partition: u32, end: u64) {
+        for (p, next, stop) in &mut self.ranges {
+            if *p == partition && end < *stop {
+                self.total -= *stop - end.max(*next);
+                *stop = end.max(*next);
+            }
+        }
+    }
+
+    /// Every row left, given to `sink` as [`TopicRows::next_into`] gives them (rows
+    /// outside the time range left out), but read in place: each record is decoded
+    /// where the log read it ([`Log::fetch_each`]), with no `Record` made of it. Returns
+    /// the rows given.
+    pub fn read_into(&mut self, sink: &mut dyn RowSink) -> Result<u64> {
+        let mut given = 0;
+        // Rows already fetched by `next_into` or `next_row` first.
+        while self.next < self.buffered.len() {
+            if self.next_into(sink)?.is_none() {
+                break;
+            }
+            given += 1;
+        }
+        let (from_ms, to_ms) = (self.from_ms, self.to_ms);
+        while let Some(&(p, next, end)) = self.ranges.last() {
+            if next >= end {
+                self.ranges.pop();
+                continue;
+            }
+            self.current = p;
+            let mut failed = None;
+            let mut last = None;
+            let mut read = 0;
+            let (content, order) = (&self.content, &self.order);
+            self.log
+                .fetch_each(&self.topic, p, next, FetchLimits::default(), &mut |rec| {
+                    if rec.offset >= end {
+                        last = Some(end - 1);
+                        return ControlFlow::Break(());
+                    }
+                    last = Some(rec.offset);
+                    read += 1;
+                    if from_ms.is_some_and(|f| rec.event_time < f)
+                        || to_ms.is_some_and(|t| rec.event_time >= t)
+                    {
+                        return ControlFlow::Continue(());
+                    }
+                    let mut meta = RowMeta {
+                        partition: p,
+                        offset: rec.offset,
+                        event_time: rec.event_time,
+                        append_time: rec.append_time,
+                        event_id: None,
+                    };
+                    match content.visit(&rec, order, &mut meta, sink) {
+                        Ok(_) => {
+                            given += 1;
+                            ControlFlow::Continue(())
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            ControlFlow::Break(())
+                        }
+                    }
+                })?;
+            self.read += read;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if let Some(range) = self.ranges.last_mut() {
+                range.1 = last.map_or(end, |o| o + 1);
+            }
+        }
+        Ok(given)
+    }
+
     /// `pageviews`, `ysb`, `nexmark` or `csv`.
     pub fn content_name(&self) -> String {
         self.content.name()
@@ -574,7 +652,7 @@ impl<'l> TopicRows<'l> {
         out.resize(base + n_data, Value::Null);
         let mut sink = ValueSink { out, base };
         self.content
-            .visit(&self.buffered[i], &self.order, &mut meta, &mut sink)?;
+            .visit(&self.buffered[i].view(), &self.order, &mut meta, &mut sink)?;
         Ok(true)
     }
 
@@ -587,7 +665,7 @@ impl<'l> TopicRows<'l> {
             return Ok(None);
         };
         self.content
-            .visit(&self.buffered[i], &self.order, &mut meta, sink)?;
+            .visit(&self.buffered[i].view(), &self.order, &mut meta, sink)?;
         Ok(Some(meta))
     }
 }

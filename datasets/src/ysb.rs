@@ -108,6 +108,97 @@ impl Event for YsbEvent {
     }
 }
 
+impl YsbEvent {
+    /// Decode a value written by [`codec::encode`] with either codec: the same answer as
+    /// [`codec::decode`] (the same event, or an error for the same values), faster for the
+    /// postcard codec, whose wire form of this struct is read here directly — varints and
+    /// fixed-size byte strings, no serde visitor per field. The tests check the two
+    /// agree on every generated event and on arbitrary bytes.
+    #[inline]
+    pub fn decode(value: &[u8]) -> Result<YsbEvent> {
+        match value.split_first() {
+            Some((&TAG_YSB, rest)) => PostcardReader(rest).ysb().ok_or_else(|| {
+                // The fast path says only that the bytes are wrong; serde says how.
+                match codec::decode::<YsbEvent>(value) {
+                    Err(e) => e,
+                    Ok(_) => crate::DatasetError::Decode {
+                        what: Self::NAME,
+                        reason: "malformed postcard value".into(),
+                    },
+                }
+            }),
+            _ => codec::decode(value),
+        }
+    }
+}
+
+/// Reads postcard's wire format: what serde's derive writes for [`YsbEvent`].
+struct PostcardReader<'a>(&'a [u8]);
+
+impl PostcardReader<'_> {
+    /// A varint of up to `max_bytes` bytes whose last byte is at most `max_last` (as
+    /// postcard checks them).
+    #[inline]
+    fn varint(&mut self, max_bytes: usize, max_last: u8) -> Option<u64> {
+        let mut out = 0u64;
+        for i in 0..max_bytes {
+            let (&b, rest) = self.0.split_first()?;
+            self.0 = rest;
+            out |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return (i < max_bytes - 1 || b <= max_last).then_some(out);
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn u64(&mut self) -> Option<u64> {
+        self.varint(10, 1)
+    }
+
+    #[inline]
+    fn i64(&mut self) -> Option<i64> {
+        let v = self.u64()?;
+        Some(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    /// An enum's variant index (a `u32` varint).
+    #[inline]
+    fn variant(&mut self) -> Option<usize> {
+        usize::try_from(self.varint(5, 15)?).ok()
+    }
+
+    /// A byte string of exactly `N` bytes (length varint, then the bytes).
+    #[inline]
+    fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let len = self.u64()?;
+        let n = usize::try_from(len).ok()?;
+        if n > self.0.len() {
+            return None;
+        }
+        let (b, rest) = self.0.split_at(n);
+        self.0 = rest;
+        <[u8; N]>::try_from(b).ok()
+    }
+
+    /// Fields in declaration order, as serde's derive visits them. Trailing bytes are
+    /// left, as `postcard::from_bytes` leaves them.
+    #[inline]
+    fn ysb(&mut self) -> Option<YsbEvent> {
+        Some(YsbEvent {
+            event_id: self.u64()?,
+            user_id: Uuid(self.bytes()?),
+            page_id: Uuid(self.bytes()?),
+            ad_id: Uuid(self.bytes()?),
+            ad_type: *AdType::ALL.get(self.variant()?)?,
+            event_type: *YsbEventType::ALL.get(self.variant()?)?,
+            event_time: self.i64()?,
+            ip_address: Ipv4(self.bytes()?),
+        })
+    }
+}
+
 /// Kind names counted in a summary: event types.
 pub const KINDS: &[&str] = &["view", "click", "purchase"];
 
@@ -284,5 +375,91 @@ mod tests {
             codec::decode::<crate::PageView>(&codec::encode(&ev, Codec::Postcard).unwrap())
                 .is_err()
         );
+    }
+
+    /// The hand-read postcard path and serde's agree: the same event or both an error.
+    fn agree(value: &[u8]) {
+        let fast = YsbEvent::decode(value).ok();
+        let serde = codec::decode::<YsbEvent>(value).ok();
+        assert_eq!(fast, serde, "value {value:02x?}");
+    }
+
+    #[test]
+    fn fast_decode_agrees_with_serde_on_events_and_damaged_values() {
+        let mut s = YsbSource::new(&GenerateOptions::default());
+        for i in 0..200u64 {
+            // Ids and times of every varint length, negative times too.
+            let id = if i % 2 == 0 { i } else { u64::MAX >> (i % 64) };
+            let t = 1_700_000_000_000i64 * if i % 3 == 0 { -1 } else { 1 } + i as i64;
+            let ev = s.event(id, t);
+            for c in [Codec::Postcard, Codec::Json] {
+                let value = codec::encode(&ev, c).unwrap();
+                assert_eq!(YsbEvent::decode(&value).unwrap(), ev);
+                agree(&value);
+                if i % 20 == 0 {
+                    for cut in 0..value.len() {
+                        assert!(YsbEvent::decode(&value[..cut]).is_err());
+                        agree(&value[..cut]);
+                    }
+                    for at in 0..value.len() {
+                        for flip in [0x01, 0x80, 0xff] {
+                            let mut bad = value.clone();
+                            bad[at] ^= flip;
+                            agree(&bad);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_decode_reports_serdes_reason() {
+        let mut value = codec::encode(
+            &YsbSource::new(&GenerateOptions::default()).event(1, 5),
+            Codec::Postcard,
+        )
+        .unwrap();
+        // The user id's length byte says 15 instead of 16.
+        value[2] = 15;
+        let fast = YsbEvent::decode(&value).unwrap_err().to_string();
+        let serde = codec::decode::<YsbEvent>(&value).unwrap_err().to_string();
+        assert_eq!(fast, serde);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_decode_agrees_with_serde_on_any_bytes(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..90),
+            tagged in proptest::bool::ANY,
+        ) {
+            let mut value = if tagged { vec![TAG_YSB] } else { Vec::new() };
+            value.extend(body);
+            agree(&value);
+        }
+
+        #[test]
+        fn fast_decode_agrees_with_serde_on_damaged_events(
+            event_id in proptest::num::u64::ANY,
+            event_time in proptest::num::i64::ANY,
+            seed in proptest::num::u64::ANY,
+            damage in proptest::collection::vec((proptest::num::usize::ANY, 1u8..), 0..4),
+            cut in proptest::option::of(proptest::num::usize::ANY),
+        ) {
+            let ev = YsbSource::new(&GenerateOptions { seed, ..GenerateOptions::default() })
+                .event(event_id, event_time);
+            let mut value = codec::encode(&ev, Codec::Postcard).unwrap();
+            if damage.is_empty() && cut.is_none() {
+                proptest::prop_assert_eq!(YsbEvent::decode(&value).unwrap(), ev);
+            }
+            for (at, x) in damage {
+                let n = value.len();
+                value[at % n] ^= x;
+            }
+            if let Some(c) = cut {
+                value.truncate(c % (value.len() + 1));
+            }
+            agree(&value);
+        }
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,7 +29,7 @@ use crate::log::{
 };
 use crate::partition::{Appended, CompactionStats, Partition, RetentionStats};
 use crate::partitioner::partition_for_key;
-use crate::record::{NewRecord, Record};
+use crate::record::{NewRecord, Record, RecordView};
 use crate::segment::{SegmentIssue, write_atomic};
 
 /// The internal topic of committed offsets.
@@ -490,6 +491,19 @@ impl Log for EmbeddedLog {
         let t = self.topic(topic)?;
         let p = t.partition(partition)?.read();
         p.read(offset, limits.max_records, limits.max_bytes)
+    }
+
+    fn fetch_each(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+        each: &mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>,
+    ) -> Result<usize> {
+        let t = self.topic(topic)?;
+        let p = t.partition(partition)?.read();
+        p.read_each(offset, limits.max_records, limits.max_bytes, each)
     }
 
     fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {

@@ -75,7 +75,7 @@ pub use log::{
 };
 pub use partition::{Appended, CompactionStats, RetentionStats};
 pub use partitioner::{murmur2, partition_for_key};
-pub use record::{Header, NewRecord, Record};
+pub use record::{Header, NewRecord, Record, RecordHeaders, RecordView};
 pub use segment::SegmentIssue;
 pub use verify::{Problem, VerifyReport, verify};
 

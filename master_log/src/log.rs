@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use crate::config::TopicConfig;
 use crate::error::Result;
 use crate::partition::Appended;
 use crate::partitioner::partition_for_key;
-use crate::record::{NewRecord, Record};
+use crate::record::{NewRecord, Record, RecordView};
 
 /// A topic and one of its partitions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -179,6 +180,32 @@ pub trait Log: Send + Sync + fmt::Debug {
         offset: u64,
         limits: FetchLimits,
     ) -> Result<Vec<Record>>;
+    /// The records [`Log::fetch`] would return, shown one by one to `each` (until it
+    /// breaks) without being copied out: a reader that decodes each record at once and
+    /// keeps nothing of it saves a `Record` per record. Returns how many were shown.
+    ///
+    /// The embedded log shows them borrowed from its read buffer, holding the
+    /// partition's read lock meanwhile (appends to that partition wait for the fetch:
+    /// keep `each` short, bounded by `limits`); by default (the Kafka backend) they are
+    /// fetched as `Record`s and shown from those.
+    fn fetch_each(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+        each: &mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>,
+    ) -> Result<usize> {
+        let records = self.fetch(topic, partition, offset, limits)?;
+        let mut shown = 0;
+        for r in &records {
+            shown += 1;
+            if each(r.view()).is_break() {
+                break;
+            }
+        }
+        Ok(shown)
+    }
     /// `(earliest, latest)` offsets of a partition.
     fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)>;
     /// The first offset whose append time is at or after `time_ms`; `None` when every

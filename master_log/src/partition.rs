@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,8 +11,8 @@ use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, TopicConfig};
 use crate::error::{IoContext, LogError, Result};
-use crate::record::{self, NewRecord, Record, RecordRef};
-use crate::segment::{self, Segment, SegmentIssue};
+use crate::record::{self, NewRecord, Record, RecordRef, RecordView};
+use crate::segment::{self, ReadTally, RecordSink, Segment, SegmentIssue, VisitRecords};
 
 /// Largest batch written in one piece; bigger appends are split into several batches.
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
@@ -310,27 +311,61 @@ impl Partition {
         // Allocate the result once: growing it from empty costs more than decoding.
         let lag = usize::try_from(self.latest() - offset).unwrap_or(usize::MAX);
         let mut out = Vec::with_capacity(max_records.min(lag).min(1 << 16));
+        self.read_into(offset, max_records, max_bytes, &mut out)?;
+        Ok(out)
+    }
+
+    /// Show the records `read` would return to `each`, borrowed from the read buffer,
+    /// until it breaks. Returns how many it was shown.
+    pub fn read_each(
+        &self,
+        offset: u64,
+        max_records: usize,
+        max_bytes: usize,
+        each: &mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>,
+    ) -> Result<usize> {
+        self.check_range(offset)?;
+        let tally = self.read_into(offset, max_records, max_bytes, &mut VisitRecords(each))?;
+        Ok(tally.records)
+    }
+
+    fn read_into(
+        &self,
+        offset: u64,
+        max_records: usize,
+        max_bytes: usize,
+        sink: &mut dyn RecordSink,
+    ) -> Result<ReadTally> {
+        let mut total = ReadTally::default();
         if max_records == 0 {
-            return Ok(out);
+            return Ok(total);
         }
         let mut i = self
             .segments
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1);
         let mut from = offset;
-        let mut bytes = 0;
         // The byte limit is soft: the first batch with data is returned whatever its size
         // (even with `max_bytes == 0`), so that a reader can always make progress.
         while i < self.segments.len()
-            && out.len() < max_records
-            && (bytes < max_bytes || out.is_empty())
+            && total.records < max_records
+            && (total.bytes < max_bytes || total.records == 0)
+            && !total.stopped
         {
             let seg = &self.segments[i];
-            bytes += seg.read(from, max_records, max_bytes.saturating_sub(bytes), &mut out)?;
+            let t = seg.read(
+                from,
+                max_records - total.records,
+                max_bytes.saturating_sub(total.bytes),
+                sink,
+            )?;
+            total.records += t.records;
+            total.bytes += t.bytes;
+            total.stopped = t.stopped;
             from = from.max(seg.next_offset);
             i += 1;
         }
-        Ok(out)
+        Ok(total)
     }
 
     /// The first offset with append time `>= time`, or `None` if every record is older.

@@ -33,6 +33,8 @@
 //! record's (up to 9 bytes when the event times spread over minutes). With batches of
 //! 1,000 records that is under 10 bytes per record.
 
+use std::ops::ControlFlow;
+
 use bytes::{Buf, Bytes};
 
 /// Size of the fixed batch header.
@@ -367,16 +369,134 @@ pub(crate) fn crc_ok(header: &BatchHeader, batch: &[u8]) -> bool {
     batch_crc(batch, header.total_len) == header.crc
 }
 
-/// Decode the records of one complete, CRC-checked batch, pushing those with
-/// `offset >= min_offset` into `out`. `batch` must hold exactly the batch.
-pub(crate) fn decode_records(
+/// A record as it lies in a batch the log read: its key, value and headers borrowed
+/// from the read buffer (see [`crate::Log::fetch_each`]), nothing copied or counted.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    pub offset: u64,
+    pub key: Option<&'a [u8]>,
+    /// `None` for a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// Event time in ms since the epoch, as given by the producer.
+    pub event_time: i64,
+    /// Append time in ms since the epoch, set by the log.
+    pub append_time: i64,
+    pub headers: RecordHeaders<'a>,
+}
+
+impl RecordView<'_> {
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            offset: self.offset,
+            key: self.key.map(Bytes::copy_from_slice),
+            value: self.value.map(Bytes::copy_from_slice),
+            event_time: self.event_time,
+            append_time: self.append_time,
+            headers: self
+                .headers
+                .iter()
+                .map(|(key, value)| Header {
+                    key: key.to_owned(),
+                    value: Bytes::copy_from_slice(value),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Record {
+    /// The record seen as a [`RecordView`].
+    pub fn view(&self) -> RecordView<'_> {
+        RecordView {
+            offset: self.offset,
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            event_time: self.event_time,
+            append_time: self.append_time,
+            headers: RecordHeaders(HeadersRepr::Decoded(&self.headers)),
+        }
+    }
+}
+
+/// The headers of a [`RecordView`]: `(name, value)` pairs, read from the batch as they
+/// are iterated (a batch's headers are checked when it is read).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordHeaders<'a>(HeadersRepr<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum HeadersRepr<'a> {
+    /// `count` headers encoded in `bytes` (checked well-formed).
+    Encoded {
+        count: u64,
+        bytes: &'a [u8],
+    },
+    Decoded(&'a [Header]),
+}
+
+impl<'a> RecordHeaders<'a> {
+    pub fn len(&self) -> usize {
+        match self.0 {
+            HeadersRepr::Encoded { count, .. } => usize::try_from(count).unwrap_or(usize::MAX),
+            HeadersRepr::Decoded(h) => h.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        let (count, bytes, decoded) = match self.0 {
+            HeadersRepr::Encoded { count, bytes } => (count, bytes, &[][..]),
+            HeadersRepr::Decoded(h) => (0, &[][..], h),
+        };
+        let mut pos = 0;
+        let encoded = (0..count).map_while(move |_| next_header(bytes, &mut pos, bytes.len()).ok());
+        encoded.chain(decoded.iter().map(|h| (h.key.as_str(), &h.value[..])))
+    }
+}
+
+/// The header at `pos` of `buf` (ending by `end`), `pos` moved past it; `Err` says what
+/// is wrong, at which byte.
+fn next_header<'a>(
+    buf: &'a [u8],
+    pos: &mut usize,
+    end: usize,
+) -> std::result::Result<(&'a str, &'a [u8]), String> {
+    let bad = |what: &str, pos: usize| format!("malformed record ({what}) at batch byte {pos}");
+    let klen = get_uvarint(buf, pos).ok_or_else(|| bad("header", *pos))? as usize;
+    let kend = pos
+        .checked_add(klen)
+        .filter(|&e| e <= end)
+        .ok_or_else(|| bad("header key", *pos))?;
+    let key =
+        std::str::from_utf8(&buf[*pos..kend]).map_err(|_| bad("header key is not UTF-8", *pos))?;
+    *pos = kend;
+    let vlen = get_uvarint(buf, pos).ok_or_else(|| bad("header", *pos))? as usize;
+    let vend = pos
+        .checked_add(vlen)
+        .filter(|&e| e <= end)
+        .ok_or_else(|| bad("header value", *pos))?;
+    let value = &buf[*pos..vend];
+    *pos = vend;
+    Ok((key, value))
+}
+
+/// Show the records of one complete, CRC-checked batch with `offset >= min_offset` to
+/// `each`, in offset order, until it breaks; returns how many it was shown. Every record
+/// shown was checked well-formed first (lengths, header names); a malformed one is an
+/// error (`Err` says what, at which byte), and so is a batch whose records do not fill
+/// it exactly — unless `each` broke before the end.
+pub(crate) fn visit_records<'a>(
     header: &BatchHeader,
-    batch: &Bytes,
+    batch: &'a [u8],
     min_offset: u64,
-    out: &mut Vec<Record>,
-) -> std::result::Result<(), String> {
-    let buf: &[u8] = batch;
+    mut each: impl FnMut(RecordView<'a>) -> ControlFlow<()>,
+) -> std::result::Result<usize, String> {
+    let buf = batch;
     let mut pos = BATCH_HEADER_LEN;
+    let mut shown = 0;
     let bad = |what: &str, pos: usize| format!("malformed record ({what}) at batch byte {pos}");
     for _ in 0..header.record_count {
         let len = get_uvarint(buf, &mut pos).ok_or_else(|| bad("length", pos))? as usize;
@@ -394,58 +514,77 @@ pub(crate) fn decode_records(
             pos = end;
             continue;
         }
-        let key = take_bytes(batch, &mut pos, end).ok_or_else(|| bad("key", pos))?;
-        let value = take_bytes(batch, &mut pos, end).ok_or_else(|| bad("value", pos))?;
+        let key = take_bytes(buf, &mut pos, end).ok_or_else(|| bad("key", pos))?;
+        let value = take_bytes(buf, &mut pos, end).ok_or_else(|| bad("value", pos))?;
         let header_count = get_uvarint(buf, &mut pos).ok_or_else(|| bad("headers", pos))?;
-        let mut headers = Vec::new();
+        let headers_start = pos;
         for _ in 0..header_count {
-            let klen = get_uvarint(buf, &mut pos).ok_or_else(|| bad("header", pos))? as usize;
-            let kend = pos
-                .checked_add(klen)
-                .filter(|&e| e <= end)
-                .ok_or_else(|| bad("header key", pos))?;
-            let key = std::str::from_utf8(&buf[pos..kend])
-                .map_err(|_| bad("header key is not UTF-8", pos))?
-                .to_owned();
-            pos = kend;
-            let vlen = get_uvarint(buf, &mut pos).ok_or_else(|| bad("header", pos))? as usize;
-            let vend = pos
-                .checked_add(vlen)
-                .filter(|&e| e <= end)
-                .ok_or_else(|| bad("header value", pos))?;
-            headers.push(Header {
-                key,
-                value: batch.slice(pos..vend),
-            });
-            pos = vend;
+            next_header(buf, &mut pos, end)?;
         }
         if pos != end {
             return Err(bad("record length disagrees with its fields", pos));
         }
-        out.push(Record {
+        shown += 1;
+        let view = RecordView {
             offset,
             key,
             value,
             event_time: header.base_event_time.wrapping_add(time_delta),
             append_time: header.append_time,
-            headers,
-        });
+            headers: RecordHeaders(HeadersRepr::Encoded {
+                count: header_count,
+                bytes: &buf[headers_start..end],
+            }),
+        };
+        if each(view).is_break() {
+            return Ok(shown);
+        }
     }
     if pos != buf.len() {
         return Err(bad("trailing bytes after the last record", pos));
     }
+    Ok(shown)
+}
+
+/// Decode the records of one complete, CRC-checked batch, pushing those with
+/// `offset >= min_offset` into `out` (keys and values share `batch`'s buffer). `batch`
+/// must hold exactly the batch.
+pub(crate) fn decode_records(
+    header: &BatchHeader,
+    batch: &Bytes,
+    min_offset: u64,
+    out: &mut Vec<Record>,
+) -> std::result::Result<(), String> {
+    visit_records(header, batch, min_offset, |v| {
+        out.push(Record {
+            offset: v.offset,
+            key: v.key.map(|k| batch.slice_ref(k)),
+            value: v.value.map(|k| batch.slice_ref(k)),
+            event_time: v.event_time,
+            append_time: v.append_time,
+            headers: v
+                .headers
+                .iter()
+                .map(|(key, value)| Header {
+                    key: key.to_owned(),
+                    value: batch.slice_ref(value),
+                })
+                .collect(),
+        });
+        ControlFlow::Continue(())
+    })?;
     Ok(())
 }
 
 #[inline]
-fn take_bytes(batch: &Bytes, pos: &mut usize, end: usize) -> Option<Option<Bytes>> {
+fn take_bytes<'a>(batch: &'a [u8], pos: &mut usize, end: usize) -> Option<Option<&'a [u8]>> {
     let len = get_varint(batch, pos)?;
     if len == -1 {
         return Some(None);
     }
     let len = usize::try_from(len).ok()?;
     let stop = pos.checked_add(len).filter(|&e| e <= end)?;
-    let out = batch.slice(*pos..stop);
+    let out = &batch[*pos..stop];
     *pos = stop;
     Some(Some(out))
 }

@@ -16,13 +16,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
 use crate::error::{IoContext, LogError, Result};
-use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, Record};
+use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, Record, RecordView};
 
 const INDEX_ENTRY: usize = 8;
 const TIME_ENTRY: usize = 16;
@@ -45,6 +46,73 @@ struct TimeEntry {
     append_time: i64,
     rel_offset: u32,
     position: u32,
+}
+
+/// What a read took: records given to its sink, bytes of batches read, and whether the
+/// sink asked to stop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReadTally {
+    pub records: usize,
+    pub bytes: usize,
+    pub stopped: bool,
+}
+
+/// Where a read puts the records of the batches it reads.
+pub(crate) trait RecordSink {
+    /// Take at most `limit` (≥ 1) of the records of the CRC-checked `batch` with
+    /// `offset >= from`; returns how many were taken and whether the read stops here.
+    /// `Err` says why the batch is malformed.
+    fn batch(
+        &mut self,
+        header: &BatchHeader,
+        batch: &Bytes,
+        from: u64,
+        limit: usize,
+    ) -> std::result::Result<(usize, bool), String>;
+}
+
+impl RecordSink for Vec<Record> {
+    fn batch(
+        &mut self,
+        header: &BatchHeader,
+        batch: &Bytes,
+        from: u64,
+        limit: usize,
+    ) -> std::result::Result<(usize, bool), String> {
+        let before = self.len();
+        record::decode_records(header, batch, from, self)?;
+        self.truncate(before + limit);
+        Ok((self.len() - before, false))
+    }
+}
+
+/// A sink that shows each record, borrowed from the read buffer, to a closure.
+pub(crate) struct VisitRecords<'f>(pub &'f mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>);
+
+impl RecordSink for VisitRecords<'_> {
+    fn batch(
+        &mut self,
+        header: &BatchHeader,
+        batch: &Bytes,
+        from: u64,
+        limit: usize,
+    ) -> std::result::Result<(usize, bool), String> {
+        let mut left = limit;
+        let mut stop = false;
+        let shown = record::visit_records(header, batch, from, |v| {
+            left -= 1;
+            if (self.0)(v).is_break() {
+                stop = true;
+                return ControlFlow::Break(());
+            }
+            if left == 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        Ok((shown, stop))
+    }
 }
 
 /// A batch found by a scan, with where it starts in the file.
@@ -545,18 +613,17 @@ impl Segment {
         }
     }
 
-    /// Read records with `offset >= from` into `out`, until `max_records` records are
-    /// there or `max_bytes` of batches have been read (always at least one batch).
-    /// Returns the bytes of batches read.
+    /// Give the records with `offset >= from` to `sink`, until it has taken `max_records`
+    /// or stops, or `max_bytes` of batches are read (after at least one batch).
     pub fn read(
         &self,
         from: u64,
         max_records: usize,
         max_bytes: usize,
-        out: &mut Vec<Record>,
-    ) -> Result<usize> {
+        sink: &mut dyn RecordSink,
+    ) -> Result<ReadTally> {
         if from >= self.next_offset && !self.damaged {
-            return Ok(0);
+            return Ok(ReadTally::default());
         }
         let start = self.start_position(from);
         // Read no further than the first indexed batch past the last offset wanted or
@@ -572,13 +639,12 @@ impl Segment {
             .index
             .get(i)
             .map_or(self.size, |e| u64::from(e.position).max(start));
-        let before = out.len();
-        let mut bytes_read = self.read_range(from, start, end, max_records, max_bytes, out)?;
-        if out.len() == before && end < self.size {
+        let mut tally = self.read_range(from, start, end, max_records, max_bytes, sink)?;
+        if tally.records == 0 && !tally.stopped && end < self.size {
             // Compaction can leave a gap wider than the bound: keep going to the end.
-            bytes_read += self.read_range(from, end, self.size, max_records, max_bytes, out)?;
+            tally = self.read_range(from, end, self.size, max_records, max_bytes, sink)?;
         }
-        Ok(bytes_read)
+        Ok(tally)
     }
 
     fn read_range(
@@ -588,31 +654,32 @@ impl Segment {
         end: u64,
         max_records: usize,
         max_bytes: usize,
-        out: &mut Vec<Record>,
-    ) -> Result<usize> {
-        let mut bytes_read = 0;
+        sink: &mut dyn RecordSink,
+    ) -> Result<ReadTally> {
+        let mut tally = ReadTally::default();
         for item in BatchScanner::new(&self.file, start, end, true) {
             let b = item.map_err(|e| self.corrupt(e))?;
             if b.header.last_offset() < from {
                 continue;
             }
-            record::decode_records(&b.header, &b.bytes, from, out).map_err(|reason| {
-                LogError::Corrupt {
+            let (taken, stop) = sink
+                .batch(&b.header, &b.bytes, from, max_records - tally.records)
+                .map_err(|reason| LogError::Corrupt {
                     file: self.log_path(),
                     position: b.position,
                     reason,
-                }
-            })?;
-            bytes_read += b.header.total_len;
-            if out.len() >= max_records {
-                out.truncate(max_records);
+                })?;
+            tally.records += taken;
+            tally.bytes += b.header.total_len;
+            if stop {
+                tally.stopped = true;
                 break;
             }
-            if bytes_read >= max_bytes {
+            if tally.records >= max_records || tally.bytes >= max_bytes {
                 break;
             }
         }
-        Ok(bytes_read)
+        Ok(tally)
     }
 
     /// The first offset whose append time is `>= time`, if this segment has one.

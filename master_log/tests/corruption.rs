@@ -3,6 +3,7 @@
 //! never returned as data; missing or garbled indexes are rebuilt.
 
 use std::fs::{self, OpenOptions};
+use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -344,6 +345,24 @@ fn flipped_byte_in_closed_segment_is_reported_never_returned() {
             }
             other => panic!("fetch from {from}: {other:?}"),
         }
+        // So does a fetch that shows records in place, and it shows none of the
+        // damaged batch's.
+        let mut shown = Vec::new();
+        let r = log.fetch_each(TOPIC, 0, from, FetchLimits::default(), &mut |v| {
+            shown.push(v.offset);
+            ControlFlow::Continue(())
+        });
+        match r {
+            Err(LogError::Corrupt { file, position, .. }) => {
+                assert_eq!(file, bad.file);
+                assert_eq!(position, bad.pos);
+            }
+            other => panic!("fetch_each from {from}: {other:?}"),
+        }
+        assert!(
+            shown.iter().all(|&o| o < bad.base),
+            "from {from}: shown {shown:?}"
+        );
     }
     // Records before the damage, in the same segment, can still be read up to it.
     let before = log

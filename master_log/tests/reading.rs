@@ -2,11 +2,13 @@
 //! the typed errors of bad input (names, topics, partitions, offsets, sizes, a data
 //! directory already in use).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use master_log::{
-    Consumer, EmbeddedLog, FetchLimits, Log, LogError, NewRecord, StartFrom, TopicConfig,
+    Bytes, Consumer, EmbeddedLog, FetchLimits, Header, Log, LogError, NewRecord, Record, StartFrom,
+    TopicConfig,
 };
 
 const TOPIC: &str = "events";
@@ -107,6 +109,93 @@ fn fetch_limits_hold_across_segments() {
         let want: Vec<u64> = (from..(from / 4 + 1) * 4).collect();
         assert_eq!(offsets(&got), want, "from {from}");
     }
+}
+
+/// Everything `fetch_each` shows from `from`, as owned records, stopping after `stop_after`.
+fn shown(log: &EmbeddedLog, from: u64, limits: FetchLimits, stop_after: usize) -> Vec<Record> {
+    let mut out = Vec::new();
+    let n = log
+        .fetch_each(TOPIC, 0, from, limits, &mut |v| {
+            out.push(v.to_record());
+            if out.len() == stop_after {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(n, out.len());
+    out
+}
+
+#[test]
+fn fetch_each_shows_exactly_what_fetch_returns() {
+    let (_dir, log) = setup(TopicConfig {
+        segment_bytes: 1024,
+        ..TopicConfig::default()
+    });
+    // Keys, no keys, tombstones, empty values and headers, over several segments.
+    let mut next = 0u64;
+    for b in 0..40u64 {
+        let records: Vec<NewRecord> = (0..5u64)
+            .map(|i| {
+                let o = next + i;
+                let mut r = match o % 4 {
+                    0 => NewRecord::value(format!("value {o}"), o as i64 * 7 - 50),
+                    1 => NewRecord::keyed(format!("k{o}"), Vec::new(), o as i64),
+                    2 => NewRecord::tombstone(format!("k{o}"), -(o as i64)),
+                    _ => NewRecord::keyed(format!("k{o}"), format!("v{o:<40}"), o as i64),
+                };
+                if o.is_multiple_of(3) {
+                    r.headers = vec![
+                        Header {
+                            key: format!("h{o}"),
+                            value: Bytes::from(vec![o as u8; (o % 5) as usize]),
+                        },
+                        Header {
+                            key: String::new(),
+                            value: Bytes::new(),
+                        },
+                    ];
+                }
+                r
+            })
+            .collect();
+        log.append(TOPIC, 0, &records).unwrap();
+        next += 5;
+        assert_eq!(log.offsets(TOPIC, 0).unwrap().1, 5 * (b + 1));
+    }
+    assert!(log.describe_topic(TOPIC).unwrap().partitions[0].segments > 3);
+    for from in 0..=next {
+        for lim in [
+            limits(1, 1 << 20),
+            limits(7, 1 << 20),
+            limits(1000, 1),
+            limits(1000, 1 << 20),
+        ] {
+            let want = log.fetch(TOPIC, 0, from, lim).unwrap();
+            assert_eq!(
+                shown(&log, from, lim, usize::MAX),
+                want,
+                "from {from}, {lim:?}"
+            );
+            // Breaking stops it where asked.
+            let first3: Vec<Record> = want.iter().take(3).cloned().collect();
+            assert_eq!(shown(&log, from, lim, 3), first3, "from {from}, {lim:?}");
+        }
+    }
+    // The headers read in place are the ones appended.
+    let r = log.fetch(TOPIC, 0, 3, limits(1, 1 << 20)).unwrap();
+    assert_eq!(r[0].headers.len(), 2);
+    assert_eq!(r[0].headers[0].key, "h3");
+    // Out-of-range offsets are the same error, and nothing is shown.
+    let mut called = false;
+    let r = log.fetch_each(TOPIC, 0, next + 1, FetchLimits::default(), &mut |_| {
+        called = true;
+        ControlFlow::Continue(())
+    });
+    assert!(matches!(r, Err(LogError::OffsetOutOfRange { .. })), "{r:?}");
+    assert!(!called);
 }
 
 #[test]
