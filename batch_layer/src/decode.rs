@@ -46,6 +46,9 @@ pub(crate) struct Events {
     pub records_read: u64,
     /// The events among them, each id once (before any pushed-down filter).
     pub distinct: u64,
+    /// The decoder applied the scan's filter: the frame holds only the rows it takes,
+    /// and not its column (which the plan need not filter on again).
+    pub filtered: bool,
 }
 
 impl Events {
@@ -161,10 +164,10 @@ impl SeenIds {
 }
 
 /// A plan's filter pushed down into the decoder: a row whose `column` is not the text
-/// `equals` is not made into a row of the frame at all (the plan still applies its own
-/// filter; this one only saves the work on the rows it would drop). The column is the
-/// first one the decoder is given (see `TopicRows::keep_only`), so a row is decided
-/// before any other field of it is made.
+/// `equals` is not made into a row of the frame at all, and the column itself is not in
+/// the frame ([`Events::filtered`]; when the topic's column is not text, the decoder
+/// leaves the filter to the plan). The column is the first one the decoder is given (see
+/// `TopicRows::keep_only`), so a row is decided before any other field of it is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RowFilter<'a> {
     pub column: &'a str,
@@ -319,6 +322,7 @@ struct PartitionRead {
     columns: Vec<(String, Kind)>,
     read: u64,
     distinct: u64,
+    filtered: bool,
 }
 
 /// One partition's events in `range` (`earliest..end`), deduplicated by event id when the topic
@@ -371,12 +375,14 @@ fn read_partition(
         skip: false,
         row_time: 0,
         time: Vec::with_capacity(records),
+        // The filter's column decides rows and is not kept.
         bufs: columns
             .iter()
-            .map(|(name, kind)| {
+            .enumerate()
+            .map(|(i, (name, kind))| {
                 let raw = scan.raw_uuids.contains(&name.as_str());
-                read.contains(&name.as_str())
-                    .then(|| Buf::new(*kind, name, records, raw))
+                let kept = read.contains(&name.as_str()) && filter.is_none_or(|(f, _)| f != i);
+                kept.then(|| Buf::new(*kind, name, records, raw))
             })
             .collect(),
         columns: &columns,
@@ -404,6 +410,7 @@ fn read_partition(
         columns,
         read: n_read,
         distinct,
+        filtered: filter.is_some(),
     })
 }
 
@@ -432,6 +439,8 @@ pub(crate) fn read_events(
     let columns = parts.first().map(|p| p.columns.clone()).unwrap_or_default();
     let records_read = parts.iter().map(|p| p.read).sum();
     let distinct = parts.iter().map(|p| p.distinct).sum();
+    // The same topic, so the same decision in every partition.
+    let filtered = !parts.is_empty() && parts.iter().all(|p| p.filtered);
     let mut frames = parts.into_iter().map(|p| p.frame);
     let mut frame = match frames.next() {
         Some(f) => f,
@@ -446,6 +455,7 @@ pub(crate) fn read_events(
         columns,
         records_read,
         distinct,
+        filtered,
     })
 }
 

@@ -136,9 +136,9 @@ fn builtin_columns(b: BuiltIn) -> &'static [&'static str] {
 
 /// What the plan of `workload` needs from the log (`decode::Scan`): the event columns it
 /// reads (the decoder leaves the others out); the filter a built-in's plan starts with,
-/// for the decoder to apply as it reads (the rows it drops are never made; the plans
-/// keep their own filter, so this is only a saving; spec workloads' filters stay in
-/// polars); and the UUID columns a built-in only joins on, as bytes.
+/// for the decoder to apply as it reads (the rows it drops are never made, nor the
+/// filter's column; spec workloads' filters stay in polars); and the UUID columns a
+/// built-in only joins on, as bytes.
 pub(crate) fn scan(workload: &Workload) -> Scan<'_> {
     match workload {
         Workload::BuiltIn(b) => Scan {
@@ -167,12 +167,13 @@ fn builtin_filter(b: BuiltIn) -> Option<RowFilter<'static>> {
     Some(RowFilter { column, equals })
 }
 
-/// `events` as a lazy frame, with the built-in's filter (`builtin_filter`) applied.
+/// `events` as a lazy frame, with the built-in's filter (`builtin_filter`) applied
+/// (by the decoder already, or here).
 fn filtered(b: BuiltIn, events: Events) -> LazyFrame {
     let lf = events.frame.lazy();
     match builtin_filter(b) {
-        Some(f) => lf.filter(col(f.column).eq(lit(f.equals))),
-        None => lf,
+        Some(f) if !events.filtered => lf.filter(col(f.column).eq(lit(f.equals))),
+        _ => lf,
     }
 }
 
@@ -222,45 +223,71 @@ fn profile_viewers(events: Events, topic: &str) -> Result<Output> {
 }
 
 /// ysb-campaign-10s: `view` events joined with the static ad → campaign table, counted
-/// per campaign per 10 s.
+/// per campaign per 10 s. The join gives each view its campaign's number (the table's
+/// campaigns sorted), the views are counted per window and number, and the campaigns'
+/// ids are joined to the counted cells: one text per cell, not per view. A view of an ad
+/// the table does not have (no number) is an error.
 fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
+    const AD: &str = "__lk_ad";
+    const CAMPAIGN: &str = "__lk_campaign";
     need(&events, topic, builtin_columns(BuiltIn::YsbCampaign10s))?;
     let table =
         datasets::YsbCampaigns::read_csv(&sidecar_dir.join(format!("{topic}.campaigns.csv")))?;
-    let hyphenated = |u: &datasets::Uuid| {
-        let mut buf = [0u8; 36];
-        u.write_hyphenated(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    };
+    let mut campaigns: Vec<datasets::Uuid> = table.ads.iter().map(|a| a.campaign_id).collect();
+    campaigns.sort_unstable();
+    campaigns.dedup();
+    let number = |c: &datasets::Uuid| campaigns.partition_point(|x| x < c) as u32;
     // The events' `ad_id` is read as its 16 bytes (`scan`): join on the same.
     let ads: Vec<&[u8]> = table.ads.iter().map(|a| a.ad_id.0.as_slice()).collect();
-    let campaigns: Vec<String> = table
-        .ads
-        .iter()
-        .map(|a| hyphenated(&a.campaign_id))
-        .collect();
-    let dim = DataFrame::new(
+    let numbers: Vec<u32> = table.ads.iter().map(|a| number(&a.campaign_id)).collect();
+    let ad_campaign = DataFrame::new(
         ads.len(),
         vec![
-            Column::new("__lk_ad".into(), ads),
-            Column::new("campaign_id".into(), campaigns),
+            Column::new(AD.into(), ads),
+            Column::new(CAMPAIGN.into(), numbers),
         ],
     )?;
-    let views = filtered(BuiltIn::YsbCampaign10s, events)
-        .left_join(dim.lazy(), col("ad_id"), col("__lk_ad"))
-        .collect()?;
-    let unknown = views.column("campaign_id")?.null_count();
-    if unknown > 0 {
+    let names = DataFrame::new(
+        campaigns.len(),
+        vec![
+            Column::new(
+                CAMPAIGN.into(),
+                (0..campaigns.len() as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "campaign_id".into(),
+                campaigns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let views = filtered(BuiltIn::YsbCampaign10s, events).left_join(
+        ad_campaign.lazy(),
+        col("ad_id"),
+        col(AD),
+    );
+    let counted = per_window(
+        views,
+        BuiltIn::YsbCampaign10s.window(),
+        &[CAMPAIGN],
+        vec![len().alias("views")],
+    )?
+    .collect()?;
+    if counted.column(CAMPAIGN)?.null_count() > 0 {
+        let unknown = counted
+            .clone()
+            .lazy()
+            .filter(col(CAMPAIGN).is_null())
+            .select([col("views").cast(DataType::UInt64).sum()])
+            .collect()?;
+        let unknown = unknown.column("views")?.u64()?.get(0).unwrap_or(0);
         return Err(BatchError::Type(format!(
             "{unknown} view events name an ad without a campaign"
         )));
     }
-    let lf = per_window(
-        views.lazy(),
-        BuiltIn::YsbCampaign10s.window(),
-        &["campaign_id"],
-        vec![len().alias("views")],
-    )?;
+    let lf = counted
+        .lazy()
+        .inner_join(names.lazy(), col(CAMPAIGN), col(CAMPAIGN))
+        .select([col(WS), col(WE), col("campaign_id"), col("views")]);
     Ok(Output {
         lf,
         keys: vec![("campaign_id".into(), Kind::Str)],

@@ -355,3 +355,60 @@ fn a_topic_no_record_has_reached_gives_the_empty_view() {
         batch_layer::recompute_partitions_at(&log, &w, "pageviews", &side, &[0, 0], &[1]).unwrap();
     assert!(parts[0].table.is_empty());
 }
+
+/// A view of an ad the campaign table does not have is an error naming how many views
+/// that is (each event once), not a view silently left out.
+#[test]
+fn ysb_views_of_an_ad_without_a_campaign_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
+    let side = dir.path().join("side");
+    datasets::generate(
+        &log,
+        &gen_opts(DatasetKind::Ysb, "ysb", 5_000, 2),
+        Some(&side),
+        &mut datasets::no_progress,
+    )
+    .unwrap();
+    let w = Workload::BuiltIn(BuiltIn::YsbCampaign10s);
+    batch_layer::recompute(&log, &w, "ysb", &side).unwrap();
+
+    // Take the first ad out of the table.
+    let csv = side.join("ysb.campaigns.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let removed = lines.remove(1).split(',').next().unwrap().to_owned();
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+
+    // The distinct view events of that ad, counted from the log.
+    let opts = datasets::ExportOptions {
+        topic: "ysb".into(),
+        ..Default::default()
+    };
+    let mut rows = datasets::TopicRows::new(&log, &opts, Some(&side)).unwrap();
+    let names: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();
+    let at = |n: &str| names.iter().position(|c| c == n).unwrap();
+    let (id, ad, kind) = (at("event_id"), at("ad_id"), at("event_type"));
+    let mut seen = std::collections::HashSet::new();
+    let mut row = Vec::new();
+    while rows.next_row(&mut row).unwrap() {
+        let text = |i: usize| match &row[i] {
+            datasets::Value::String(s) => s.to_string(),
+            v => format!("{v:?}"),
+        };
+        if text(ad) == removed && text(kind) == "view" {
+            seen.insert(text(id));
+        }
+    }
+    assert!(!seen.is_empty());
+    match batch_layer::recompute(&log, &w, "ysb", &side) {
+        Err(e) => assert!(
+            e.to_string().contains(&format!(
+                "{} view events name an ad without a campaign",
+                seen.len()
+            )),
+            "{e}"
+        ),
+        Ok(_) => panic!("a view of an unknown ad was accepted"),
+    }
+}
