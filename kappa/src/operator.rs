@@ -318,7 +318,7 @@ impl WindowAggregate {
                 }
             }
             Decoder::Ysb { campaign_of } => {
-                let e: YsbEvent = datasets::decode(value).map_err(bad)?;
+                let e = YsbEvent::decode(value).map_err(bad)?;
                 let contribution = if e.event_type == YsbEventType::View {
                     let campaign = campaign_of.get(&e.ad_id).ok_or_else(|| {
                         self.bad(r, partition, format!("ad {} has no campaign", e.ad_id))

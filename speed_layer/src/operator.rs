@@ -122,7 +122,7 @@ fn profile_viewers(r: &Record) -> Result<Decoded> {
 
 /// ysb-campaign-10s: `view` events counted per campaign, through the ad → campaign table.
 fn ysb_campaign(r: &Record, campaign_of: &HashMap<Uuid, String>) -> Result<Decoded> {
-    let e: YsbEvent = datasets::decode(value_of(r)?).map_err(bad(r))?;
+    let e = YsbEvent::decode(value_of(r)?).map_err(bad(r))?;
     let contribution = if e.event_type == YsbEventType::View {
         let campaign = campaign_of
             .get(&e.ad_id)
