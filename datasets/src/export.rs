@@ -545,22 +545,14 @@ impl<'l> TopicRows<'l> {
             self.log
                 .fetch_each(&self.topic, p, next, FetchLimits::default(), &mut |rec| {
                     if rec.offset >= end {
+                        // Read through the end of the range.
                         last = Some(end - 1);
                         return ControlFlow::Break(());
                     }
                     last = Some(rec.offset);
                     read += 1;
-                    if from_ms.is_some_and(|f| rec.event_time < f)
-                        || to_ms.is_some_and(|t| rec.event_time >= t)
-                    {
+                    let Some(mut meta) = row_meta(from_ms, to_ms, p, &rec) else {
                         return ControlFlow::Continue(());
-                    }
-                    let mut meta = RowMeta {
-                        partition: p,
-                        offset: rec.offset,
-                        event_time: rec.event_time,
-                        append_time: rec.append_time,
-                        event_id: None,
                     };
                     match content.visit(&rec, order, &mut meta, sink) {
                         Ok(_) => {
@@ -617,19 +609,9 @@ impl<'l> TopicRows<'l> {
             let i = self.next;
             self.next += 1;
             self.read += 1;
-            if self.from_ms.is_some_and(|f| rec.event_time < f)
-                || self.to_ms.is_some_and(|t| rec.event_time >= t)
-            {
-                continue;
+            if let Some(meta) = row_meta(self.from_ms, self.to_ms, self.current, &rec.view()) {
+                return Ok(Some((i, meta)));
             }
-            let meta = RowMeta {
-                partition: self.current,
-                offset: rec.offset,
-                event_time: rec.event_time,
-                append_time: rec.append_time,
-                event_id: None,
-            };
-            return Ok(Some((i, meta)));
         }
     }
 
@@ -668,6 +650,24 @@ impl<'l> TopicRows<'l> {
             .visit(&self.buffered[i].view(), &self.order, &mut meta, sink)?;
         Ok(Some(meta))
     }
+}
+
+/// A record's metadata (no event id yet), if its event time is inside `[from_ms, to_ms)`.
+fn row_meta(
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+    partition: u32,
+    rec: &RecordView<'_>,
+) -> Option<RowMeta> {
+    let outside =
+        from_ms.is_some_and(|f| rec.event_time < f) || to_ms.is_some_and(|t| rec.event_time >= t);
+    (!outside).then_some(RowMeta {
+        partition,
+        offset: rec.offset,
+        event_time: rec.event_time,
+        append_time: rec.append_time,
+        event_id: None,
+    })
 }
 
 /// Write the events of `opts.topic` as CSV to `out`. The dataset comes from the topic's

@@ -387,10 +387,16 @@ pub struct RecordView<'a> {
 impl RecordView<'_> {
     /// An owned copy.
     pub fn to_record(&self) -> Record {
+        self.record_with(Bytes::copy_from_slice)
+    }
+
+    /// A `Record` whose key, value and header values are `bytes` of this view's slices
+    /// (copies, or slices of the buffer the view borrows from).
+    fn record_with(&self, bytes: impl Fn(&[u8]) -> Bytes) -> Record {
         Record {
             offset: self.offset,
-            key: self.key.map(Bytes::copy_from_slice),
-            value: self.value.map(Bytes::copy_from_slice),
+            key: self.key.map(&bytes),
+            value: self.value.map(&bytes),
             event_time: self.event_time,
             append_time: self.append_time,
             headers: self
@@ -398,7 +404,7 @@ impl RecordView<'_> {
                 .iter()
                 .map(|(key, value)| Header {
                     key: key.to_owned(),
-                    value: Bytes::copy_from_slice(value),
+                    value: bytes(value),
                 })
                 .collect(),
         }
@@ -556,21 +562,7 @@ pub(crate) fn decode_records(
     out: &mut Vec<Record>,
 ) -> std::result::Result<(), String> {
     visit_records(header, batch, min_offset, |v| {
-        out.push(Record {
-            offset: v.offset,
-            key: v.key.map(|k| batch.slice_ref(k)),
-            value: v.value.map(|k| batch.slice_ref(k)),
-            event_time: v.event_time,
-            append_time: v.append_time,
-            headers: v
-                .headers
-                .iter()
-                .map(|(key, value)| Header {
-                    key: key.to_owned(),
-                    value: batch.slice_ref(value),
-                })
-                .collect(),
-        });
+        out.push(v.record_with(|s| batch.slice_ref(s)));
         ControlFlow::Continue(())
     })?;
     Ok(())
