@@ -13,7 +13,7 @@ pub enum BatchError {
     Dataset(#[from] datasets::DatasetError),
     #[error(transparent)]
     Workload(#[from] workloads::WorkloadError),
-    #[error("polars: {0}")]
+    #[error("polars")]
     Polars(#[from] polars::prelude::PolarsError),
     #[error("column {column:?} is not in topic {topic:?} (columns: {available})")]
     UnknownColumn {
@@ -37,7 +37,7 @@ pub enum BatchError {
     },
     #[error("corrupt batch view artifact {}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

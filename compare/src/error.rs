@@ -11,19 +11,19 @@ pub enum CompareError {
     Dataset(#[from] datasets::DatasetError),
     #[error(transparent)]
     Workload(#[from] workloads::WorkloadError),
-    #[error("batch layer: {0}")]
+    #[error("batch layer")]
     Batch(#[from] batch_layer::BatchError),
-    #[error("speed layer: {0}")]
+    #[error("speed layer")]
     Speed(#[from] speed_layer::SpeedError),
-    #[error("serving layer: {0}")]
+    #[error("serving layer")]
     Serving(#[from] serving_layer::ServingError),
-    #[error("kappa: {0}")]
+    #[error("kappa")]
     Kappa(#[from] kappa::KappaError),
-    #[error("code metrics: {0}")]
+    #[error("code metrics")]
     Metrics(#[from] code_metrics::MetricsError),
-    #[error("oracle: {0}")]
+    #[error("oracle")]
     Oracle(#[from] oracle::OracleError),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

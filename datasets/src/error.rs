@@ -46,7 +46,7 @@ pub enum DatasetError {
     UnknownDataset { topic: String, reason: String },
 
     /// A CSV reader or writer error that is not about one row.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Csv {
         context: String,
         #[source]
@@ -58,7 +58,7 @@ pub enum DatasetError {
     Sidecar { file: PathBuf, reason: String },
 
     /// An operating-system error, with what it concerned.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

@@ -45,7 +45,7 @@ pub enum KappaError {
     /// No serving table (no alias, or the aliased version has no table yet).
     #[error("no table for workload {workload:?}: {reason}")]
     NoTable { workload: String, reason: String },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

@@ -178,29 +178,15 @@ impl Default for LogOptions {
     }
 }
 
-/// Parse a duration written like `500ms`, `10s`, `5m`, `1h` or `2d`.
+/// Parse a duration written like `500ms`, `10s`, `5m`, `1h`, `2d` or `1h 30m` (the
+/// `humantime` crate's syntax): the one duration syntax of every flag and file of the
+/// project.
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    humantime_like(s).ok_or_else(|| {
+    humantime::parse_duration(s.trim()).map_err(|e| {
         LogError::InvalidConfig(format!(
-            "duration {s:?}: expected a number and a unit, like 500ms, 10s, 5m, 1h or 2d"
+            "duration {s:?}: {e} (write a number and a unit, like 500ms, 10s, 5m, 1h or 2d)"
         ))
     })
-}
-
-fn humantime_like(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n.checked_mul(1000)?,
-        "m" | "min" => n.checked_mul(60_000)?,
-        "h" => n.checked_mul(3_600_000)?,
-        "d" => n.checked_mul(86_400_000)?,
-        _ => return None,
-    };
-    Some(Duration::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -237,15 +223,12 @@ mod tests {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
-        for bad in [
-            "",
-            "10",
-            "s",
-            "1.5s",
-            "-1s",
-            "10 parsecs",
-            "99999999999999999999d",
-        ] {
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration(" 1h 30m ").unwrap(),
+            Duration::from_secs(5400)
+        );
+        for bad in ["", "10", "s", "-1s", "10 parsecs", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

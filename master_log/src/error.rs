@@ -67,7 +67,7 @@ pub enum LogError {
     Group { group: String, reason: String },
 
     /// An operating-system error, with the path it concerned.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

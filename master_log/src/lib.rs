@@ -45,6 +45,7 @@
 
 mod config;
 mod consumer;
+pub mod durable;
 mod embedded;
 mod error;
 mod group;

@@ -172,7 +172,7 @@ pub enum SpeedError {
     BadRecord { offset: u64, reason: String },
     #[error("{0}")]
     Unsupported(String),
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         source: std::io::Error,

@@ -37,7 +37,7 @@ pub enum WorkloadError {
     /// Partial aggregates of different kinds cannot merge.
     #[error("cannot merge partial aggregates: {0}")]
     Merge(String),
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
