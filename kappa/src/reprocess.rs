@@ -9,10 +9,10 @@ use master_log::{Log, LogError};
 use serde::Serialize;
 use workloads::Workload;
 
+use crate::config::{JobConfig, changelog_topic, job_name, late_topic, state_dir};
 use crate::error::{KappaError, Result, io_err};
-use crate::job::{
-    Job, JobConfig, JobReport, JobStatus, changelog_topic, job_name, late_topic, state_dir,
-};
+use crate::job::Job;
+use crate::status::{JobReport, JobStatus};
 use crate::table;
 
 /// What a reprocessing run did.
