@@ -44,6 +44,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
 use serde::{Deserialize, Serialize};
 use workloads::{GroupKey, PartialTable, StoredCell, Window};
 
@@ -195,32 +196,17 @@ fn alias_path(root: &Path, workload: &str) -> PathBuf {
     tables_dir(root).join(format!("{workload}.alias"))
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(format!("sync {}", dir.display())))
-}
-
-/// Write `bytes` to `path` atomically: a temporary file, synced, renamed over `path`
-/// (and the directory synced). Without `sync`, readers see the new file just as
-/// atomically, but a power failure may lose it (or, on some file systems, leave it
-/// empty).
-fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+/// Write `bytes` to `path` atomically ([`durable::write_atomic`]), creating its
+/// directory if missing. `Durability::Synced`: the file's bytes and its directory are
+/// synced; `Unsynced`: readers see the new file just as atomically, but a power failure
+/// may lose it (or, on some file systems, leave it empty).
+fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| KappaError::Config(format!("{} has no directory", path.display())))?;
     fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = fs::File::create(&tmp).map_err(io_err(format!("create {}", tmp.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| if sync { f.sync_all() } else { Ok(()) })
-        .map_err(io_err(format!("write {}", tmp.display())))?;
-    fs::rename(&tmp, path).map_err(io_err(format!("rename to {}", path.display())))?;
-    if sync { sync_dir(dir) } else { Ok(()) }
+    durable::write_atomic(path, bytes, durability)
+        .map_err(io_err(format!("write {}", path.display())))
 }
 
 fn part_path(root: &Path, workload: &str, version: u32, partition: u32) -> PathBuf {
@@ -235,8 +221,10 @@ pub fn write_part(root: &Path, part: &TablePart) -> Result<()> {
 
 /// Write a whole snapshot of one partition's part: appended to its file, or, with
 /// `start_new` (or when the file is missing, of another format, or would grow past
-/// `max(1 MiB, 16 snapshots)`), as a new file holding only it. Synced or not (see
-/// `JobConfig::uncommitted_every`); readers see the old part or the new one either way.
+/// `max(1 MiB, 16 snapshots)`), as a new file holding only it. With `sync`, synced (the
+/// appended frame, or the new file as `Durability::Synced`), else not at all
+/// (`Durability::Unsynced`; see `JobConfig::uncommitted_every`); readers see the old part
+/// or the new one either way.
 /// A writer that may find a torn frame at the end of the file (its first write after a
 /// crash, or after another process wrote the file) must `start_new`. Returns the frame's
 /// size in bytes.
@@ -250,7 +238,12 @@ pub fn write_part_with(root: &Path, part: &TablePart, sync: bool, start_new: boo
     }
     let mut file = file_header().to_vec();
     file.extend_from_slice(&frame);
-    write_atomic(&path, &file, sync)?;
+    let durability = if sync {
+        Durability::Synced
+    } else {
+        Durability::Unsynced
+    };
+    write_atomic(&path, &file, durability)?;
     Ok(frame.len() as u64)
 }
 
@@ -519,14 +512,15 @@ pub fn serving_version(root: &Path, workload: &str) -> Result<Option<u32>> {
     }
 }
 
-/// Make `version` the serving one: one atomic rename of the alias file. The version must
-/// have a table already.
+/// Make `version` the serving one: one atomic rename of the alias file, synced
+/// (`Durability::Synced`: the switch survives a power cut). The version must have a table
+/// already.
 pub fn set_serving(root: &Path, workload: &str, version: u32) -> Result<()> {
     load_version(root, workload, version)?;
     write_atomic(
         &alias_path(root, workload),
         format!("{version}\n").as_bytes(),
-        true,
+        Durability::Synced,
     )
 }
 
