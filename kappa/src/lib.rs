@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # kappa — the Kappa pipeline
 //!
 //! One stream job per workload computes the whole view; history is recomputed by

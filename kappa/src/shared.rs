@@ -68,6 +68,8 @@ impl Live {
     }
 }
 
+/// A job's view of its partitions, behind [`Inner::shared`]: what its table shows, what
+/// its part files hold, and the workers' progress.
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// Per partition owned here: the cells of its closed windows, and of its open ones,
@@ -130,6 +132,8 @@ pub(crate) struct PartFileState {
     pub open: PartialTable,
 }
 
+/// The parts of a job that its handles ([`crate::Job`] clones, [`crate::RunningJob`]) and
+/// its worker threads share.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub log: std::sync::Arc<dyn Log>,

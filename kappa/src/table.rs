@@ -66,8 +66,11 @@ pub const MAX_PART_FILE: u64 = 1 << 20;
 /// One version of a workload's output table, as of a checkpoint of every task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputTable {
+    /// The workload's name.
     pub workload: String,
+    /// The table version (`WORKLOAD.vN`'s `N`).
     pub version: u32,
+    /// The input topic.
     pub topic: String,
     /// Per input partition, the offset the table covers up to (exclusive): every record
     /// below it is in the table, no record at or above it is.
@@ -75,10 +78,14 @@ pub struct OutputTable {
     /// The job's watermark (min over partitions that are not idle) when written: windows
     /// ending at or before `watermark - allowed_lateness` are final.
     pub watermark: Option<i64>,
+    /// The job's allowed lateness: how long after its end (in event time) a window
+    /// still takes events.
     pub allowed_lateness_ms: i64,
-    /// Events applied, duplicates dropped and late events reported, over all partitions.
+    /// Events applied, over all partitions.
     pub events: u64,
+    /// Duplicate events dropped, over all partitions.
     pub duplicates: u64,
+    /// Late events reported, over all partitions.
     pub late_events: u64,
     /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
@@ -89,22 +96,32 @@ pub struct OutputTable {
 /// One input partition's share of a table version: the file `part-P`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablePart {
+    /// The workload's name.
     pub workload: String,
+    /// The table version.
     pub version: u32,
+    /// The input topic.
     pub topic: String,
     /// Partitions of the input topic (every part of a version agrees).
     pub partitions: u32,
+    /// The input partition this part holds.
     pub partition: u32,
     /// The offset of this partition the part covers up to (exclusive).
     pub position: u64,
-    /// This partition's watermark at its checkpoint, and whether it was idle then (an
-    /// idle partition does not hold the table's watermark back).
+    /// This partition's watermark at its checkpoint.
     pub watermark: Option<i64>,
+    /// Whether the partition was idle then (an idle partition does not hold the table's
+    /// watermark back).
     pub idle: bool,
+    /// The job's allowed lateness (see [`OutputTable::allowed_lateness_ms`]).
     pub allowed_lateness_ms: i64,
+    /// Events of this partition applied.
     pub events: u64,
+    /// Duplicate events of this partition dropped.
     pub duplicates: u64,
+    /// Late events of this partition reported.
     pub late_events: u64,
+    /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
     /// The partition's partial aggregates per (window, key), closed and open windows.
     pub table: PartialTable,
@@ -123,12 +140,19 @@ pub enum Frame {
 /// the cells that changed since the previous frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartDelta {
+    /// The part's new position ([`TablePart::position`]).
     pub position: u64,
+    /// The part's new watermark ([`TablePart::watermark`]).
     pub watermark: Option<i64>,
+    /// Whether the partition is idle now ([`TablePart::idle`]).
     pub idle: bool,
+    /// The part's events applied, now.
     pub events: u64,
+    /// The part's duplicates dropped, now.
     pub duplicates: u64,
+    /// The part's late events reported, now.
     pub late_events: u64,
+    /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
     /// Cells with their partials now (new or changed).
     pub upserts: Vec<StoredCell>,

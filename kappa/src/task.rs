@@ -33,7 +33,9 @@ pub enum RestoreSource {
 /// What opening one task did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestoreReport {
+    /// The task's input partition.
     pub partition: u32,
+    /// Where the state came from.
     pub source: RestoreSource,
     /// The checkpoint restored (offset 0, seq 0 when fresh).
     pub checkpoint: Checkpoint,

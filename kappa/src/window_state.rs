@@ -25,8 +25,11 @@ const DEDUP: u8 = b'd';
 /// the log's record size at high rates.
 const SHARDS: u64 = 16;
 
-/// Header names of a record on the late-events side topic.
+/// Header of a record on the late-events side topic: the input partition of the late
+/// event (u32, little-endian).
 pub const LATE_SOURCE_PARTITION: &str = "kappa-source-partition";
+/// Header of a record on the late-events side topic: the input offset of the late event
+/// (u64, little-endian).
 pub const LATE_SOURCE_OFFSET: &str = "kappa-source-offset";
 
 /// One write for the store and the changelog: a key and its new value (`None` deletes).
