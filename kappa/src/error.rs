@@ -112,3 +112,20 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_names_the_error_and_every_cause_once() {
+        let e = KappaError::Log(master_log::LogError::Io {
+            context: "append to kappa.w.v1.changelog/0".into(),
+            source: std::io::Error::other("no space left on device"),
+        });
+        assert_eq!(
+            error_chain(&e),
+            "append to kappa.w.v1.changelog/0: no space left on device"
+        );
+    }
+}
