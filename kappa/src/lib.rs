@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # kappa — the Kappa pipeline
 //!
 //! One stream job per workload computes the whole view; history is recomputed by
@@ -175,24 +176,31 @@
 //! # }
 //! ```
 
+mod assignment;
+mod config;
 mod error;
 mod job;
 mod operator;
+mod publish;
 mod reprocess;
+mod shared;
 mod state;
+mod status;
 mod table;
 mod task;
 mod window_state;
+mod worker;
 
-pub use error::{KappaError, Result};
-pub use job::{
-    DEFAULT_DEDUP_WINDOW_MS, DEFAULT_WATERMARK_BOUND_MS, Job, JobConfig, JobReport, JobStatus,
-    OperatorFactory, PartitionStatus, RunningJob, StoreKind, ThreadHook, changelog_topic,
-    group_name, job_name, late_topic, state_dir,
+pub use config::{
+    DEFAULT_DEDUP_WINDOW_MS, DEFAULT_WATERMARK_BOUND_MS, JobConfig, OperatorFactory, StoreKind,
+    ThreadHook, changelog_topic, group_name, job_name, late_topic, state_dir,
 };
+pub use error::{KappaError, Result};
+pub use job::{Job, RunningJob};
 pub use operator::{Context, Operator, WindowAggregate};
 pub use reprocess::{ReprocessReport, reprocess, retire};
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
+pub use status::{JobReport, JobStatus, PartitionStatus};
 pub use table::{
     Frame, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta, delete_version,
     list_versions, load_serving, load_version, part_frames, serving_version, set_serving,

@@ -9,21 +9,25 @@ use master_log::{Log, LogError};
 use serde::Serialize;
 use workloads::Workload;
 
+use crate::config::{JobConfig, changelog_topic, job_name, late_topic, state_dir};
 use crate::error::{KappaError, Result, io_err};
-use crate::job::{
-    Job, JobConfig, JobReport, JobStatus, changelog_topic, job_name, late_topic, state_dir,
-};
+use crate::job::Job;
+use crate::status::{JobReport, JobStatus};
 use crate::table;
 
 /// What a reprocessing run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReprocessReport {
-    /// The version serving before the switch (if any) and the new one.
+    /// The version serving before the switch (if any).
     pub old_version: Option<u32>,
+    /// The new version, serving after the switch.
     pub new_version: u32,
+    /// The new version's run, up to the switch.
     pub run: JobReport,
-    /// Input records read by the new version, and its rate.
+    /// Input records read by the new version.
     pub records: u64,
+    /// The new version's reading rate: records per second since the reprocessing
+    /// started.
     pub records_per_s: f64,
     /// Wall-clock time of the alias switch (ms since the epoch).
     pub switched_at_ms: i64,

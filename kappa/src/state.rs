@@ -27,10 +27,13 @@ pub struct Checkpoint {
     pub offset: u64,
     /// The largest event time seen (the partition's watermark clock).
     pub max_event_time: Option<i64>,
-    /// Records read, events applied, duplicates dropped, late events reported.
+    /// Input records read.
     pub records: u64,
+    /// Events applied to the state.
     pub events: u64,
+    /// Duplicate events dropped.
     pub duplicates: u64,
+    /// Late events reported (written to the late-events topic).
     pub late_events: u64,
     /// Every record of the late-events side partition below this offset comes from an
     /// input offset below `offset` (see `Task` for how a restore avoids writing twice).
@@ -41,6 +44,7 @@ pub struct Checkpoint {
 /// which a restore tells whether the local store is current.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheckpoint {
+    /// The checkpoint itself, as the marker record holds it.
     pub checkpoint: Checkpoint,
     /// Offset of the checkpoint's marker record in the task's changelog partition.
     pub marker_offset: u64,
@@ -71,6 +75,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store, without a checkpoint.
     pub fn new() -> Self {
         Self::default()
     }

@@ -44,6 +44,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
 use serde::{Deserialize, Serialize};
 use workloads::{GroupKey, PartialTable, StoredCell, Window};
 
@@ -65,8 +66,11 @@ pub const MAX_PART_FILE: u64 = 1 << 20;
 /// One version of a workload's output table, as of a checkpoint of every task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputTable {
+    /// The workload's name.
     pub workload: String,
+    /// The table version (`WORKLOAD.vN`'s `N`).
     pub version: u32,
+    /// The input topic.
     pub topic: String,
     /// Per input partition, the offset the table covers up to (exclusive): every record
     /// below it is in the table, no record at or above it is.
@@ -74,10 +78,14 @@ pub struct OutputTable {
     /// The job's watermark (min over partitions that are not idle) when written: windows
     /// ending at or before `watermark - allowed_lateness` are final.
     pub watermark: Option<i64>,
+    /// The job's allowed lateness: how long after its end (in event time) a window
+    /// still takes events.
     pub allowed_lateness_ms: i64,
-    /// Events applied, duplicates dropped and late events reported, over all partitions.
+    /// Events applied, over all partitions.
     pub events: u64,
+    /// Duplicate events dropped, over all partitions.
     pub duplicates: u64,
+    /// Late events reported, over all partitions.
     pub late_events: u64,
     /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
@@ -88,22 +96,32 @@ pub struct OutputTable {
 /// One input partition's share of a table version: the file `part-P`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablePart {
+    /// The workload's name.
     pub workload: String,
+    /// The table version.
     pub version: u32,
+    /// The input topic.
     pub topic: String,
     /// Partitions of the input topic (every part of a version agrees).
     pub partitions: u32,
+    /// The input partition this part holds.
     pub partition: u32,
     /// The offset of this partition the part covers up to (exclusive).
     pub position: u64,
-    /// This partition's watermark at its checkpoint, and whether it was idle then (an
-    /// idle partition does not hold the table's watermark back).
+    /// This partition's watermark at its checkpoint.
     pub watermark: Option<i64>,
+    /// Whether the partition was idle then (an idle partition does not hold the table's
+    /// watermark back).
     pub idle: bool,
+    /// The job's allowed lateness (see [`OutputTable::allowed_lateness_ms`]).
     pub allowed_lateness_ms: i64,
+    /// Events of this partition applied.
     pub events: u64,
+    /// Duplicate events of this partition dropped.
     pub duplicates: u64,
+    /// Late events of this partition reported.
     pub late_events: u64,
+    /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
     /// The partition's partial aggregates per (window, key), closed and open windows.
     pub table: PartialTable,
@@ -122,12 +140,19 @@ pub enum Frame {
 /// the cells that changed since the previous frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartDelta {
+    /// The part's new position ([`TablePart::position`]).
     pub position: u64,
+    /// The part's new watermark ([`TablePart::watermark`]).
     pub watermark: Option<i64>,
+    /// Whether the partition is idle now ([`TablePart::idle`]).
     pub idle: bool,
+    /// The part's events applied, now.
     pub events: u64,
+    /// The part's duplicates dropped, now.
     pub duplicates: u64,
+    /// The part's late events reported, now.
     pub late_events: u64,
+    /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
     /// Cells with their partials now (new or changed).
     pub upserts: Vec<StoredCell>,
@@ -195,32 +220,17 @@ fn alias_path(root: &Path, workload: &str) -> PathBuf {
     tables_dir(root).join(format!("{workload}.alias"))
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(format!("sync {}", dir.display())))
-}
-
-/// Write `bytes` to `path` atomically: a temporary file, synced, renamed over `path`
-/// (and the directory synced). Without `sync`, readers see the new file just as
-/// atomically, but a power failure may lose it (or, on some file systems, leave it
-/// empty).
-fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+/// Write `bytes` to `path` atomically ([`durable::write_atomic`]), creating its
+/// directory if missing. `Durability::Synced`: the file's bytes and its directory are
+/// synced; `Unsynced`: readers see the new file just as atomically, but a power failure
+/// may lose it (or, on some file systems, leave it empty).
+fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| KappaError::Config(format!("{} has no directory", path.display())))?;
     fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = fs::File::create(&tmp).map_err(io_err(format!("create {}", tmp.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| if sync { f.sync_all() } else { Ok(()) })
-        .map_err(io_err(format!("write {}", tmp.display())))?;
-    fs::rename(&tmp, path).map_err(io_err(format!("rename to {}", path.display())))?;
-    if sync { sync_dir(dir) } else { Ok(()) }
+    durable::write_atomic(path, bytes, durability)
+        .map_err(io_err(format!("write {}", path.display())))
 }
 
 fn part_path(root: &Path, workload: &str, version: u32, partition: u32) -> PathBuf {
@@ -235,8 +245,10 @@ pub fn write_part(root: &Path, part: &TablePart) -> Result<()> {
 
 /// Write a whole snapshot of one partition's part: appended to its file, or, with
 /// `start_new` (or when the file is missing, of another format, or would grow past
-/// `max(1 MiB, 16 snapshots)`), as a new file holding only it. Synced or not (see
-/// `JobConfig::uncommitted_every`); readers see the old part or the new one either way.
+/// `max(1 MiB, 16 snapshots)`), as a new file holding only it. With `sync`, synced (the
+/// appended frame, or the new file as `Durability::Synced`), else not at all
+/// (`Durability::Unsynced`; see `JobConfig::uncommitted_every`); readers see the old part
+/// or the new one either way.
 /// A writer that may find a torn frame at the end of the file (its first write after a
 /// crash, or after another process wrote the file) must `start_new`. Returns the frame's
 /// size in bytes.
@@ -250,7 +262,12 @@ pub fn write_part_with(root: &Path, part: &TablePart, sync: bool, start_new: boo
     }
     let mut file = file_header().to_vec();
     file.extend_from_slice(&frame);
-    write_atomic(&path, &file, sync)?;
+    let durability = if sync {
+        Durability::Synced
+    } else {
+        Durability::Unsynced
+    };
+    write_atomic(&path, &file, durability)?;
     Ok(frame.len() as u64)
 }
 
@@ -519,14 +536,15 @@ pub fn serving_version(root: &Path, workload: &str) -> Result<Option<u32>> {
     }
 }
 
-/// Make `version` the serving one: one atomic rename of the alias file. The version must
-/// have a table already.
+/// Make `version` the serving one: one atomic rename of the alias file, synced
+/// (`Durability::Synced`: the switch survives a power cut). The version must have a table
+/// already.
 pub fn set_serving(root: &Path, workload: &str, version: u32) -> Result<()> {
     load_version(root, workload, version)?;
     write_atomic(
         &alias_path(root, workload),
         format!("{version}\n").as_bytes(),
-        true,
+        Durability::Synced,
     )
 }
 

@@ -1,13 +1,13 @@
 //! One task: one input partition, its operator, its state store and its changelog
 //! partition. Restore, processing and checkpoints.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use master_log::{FetchLimits, GroupMembership, Log, NewRecord, Record, TopicPartition};
 use workloads::PartialTable;
 
-use crate::error::{KappaError, Result, corrupt};
+use crate::error::{KappaError, Result, corrupt, error_chain};
 use crate::operator::{Context, Operator};
 use crate::state::{Checkpoint, StateStore, StoredCheckpoint};
 use crate::window_state::{LATE_SOURCE_OFFSET, WindowState, Write};
@@ -33,7 +33,9 @@ pub enum RestoreSource {
 /// What opening one task did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestoreReport {
+    /// The task's input partition.
     pub partition: u32,
+    /// Where the state came from.
     pub source: RestoreSource,
     /// The checkpoint restored (offset 0, seq 0 when fresh).
     pub checkpoint: Checkpoint,
@@ -123,6 +125,263 @@ fn scan(
     Ok(())
 }
 
+/// The state a task restores, and where it found it.
+struct Restored {
+    /// The checkpoint restored and its marker's changelog offset (`None`: nothing to
+    /// restore, a fresh task).
+    stored: Option<StoredCheckpoint>,
+    source: RestoreSource,
+    /// Changelog records read to restore.
+    changelog_records: u64,
+    /// The keys of the changelog records after the last marker (a torn checkpoint), one
+    /// per record.
+    torn_keys: Vec<Vec<u8>>,
+    /// The state rebuilt from the changelog; `None` when the local store holds it.
+    changelog_state: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+/// The key of a changelog record that is not a marker.
+fn state_key(r: &Record) -> Result<Vec<u8>> {
+    r.key
+        .as_deref()
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| corrupt("changelog", format!("offset {}: no key", r.offset)))
+}
+
+/// Restore from the local store if it is on the changelog's history: the changelog
+/// record at its marker offset is that very checkpoint's marker (Samza's host affinity).
+/// A store behind by whole checkpoints (killed between a changelog append and the
+/// store's commit) is caught up from the changelog records after its marker, up to the
+/// last marker. `None` when the store is not on the changelog's history.
+fn restore_local(
+    log: &dyn Log,
+    changelog: &str,
+    partition: u32,
+    store: &mut dyn StateStore,
+    sc: &StoredCheckpoint,
+) -> Result<Option<Restored>> {
+    let (earliest, latest) = log.offsets(changelog, partition)?;
+    if sc.marker_offset < earliest || sc.marker_offset >= latest {
+        return Ok(None);
+    }
+    let head = log.fetch(
+        changelog,
+        partition,
+        sc.marker_offset,
+        FetchLimits {
+            max_records: 1,
+            max_bytes: 1,
+        },
+    )?;
+    let same = match head.first() {
+        Some(r) if r.offset == sc.marker_offset && is_marker(r) => {
+            decode_marker(r)? == sc.checkpoint
+        }
+        _ => false,
+    };
+    if !same {
+        return Ok(None);
+    }
+    let mut pending: Vec<Write> = Vec::new();
+    let mut catch_up: Vec<Write> = Vec::new();
+    let mut latest = sc.clone();
+    let mut n = 0u64;
+    scan(log, changelog, partition, sc.marker_offset + 1, |r| {
+        n += 1;
+        if is_marker(&r) {
+            catch_up.append(&mut pending);
+            latest = StoredCheckpoint {
+                checkpoint: decode_marker(&r)?,
+                marker_offset: r.offset,
+            };
+        } else {
+            pending.push((state_key(&r)?, r.value.map(|v| v.to_vec())));
+        }
+        Ok(())
+    })?;
+    if latest != *sc {
+        store.commit(&catch_up, &latest)?;
+    }
+    Ok(Some(Restored {
+        stored: Some(latest),
+        source: RestoreSource::LocalStore,
+        changelog_records: n,
+        torn_keys: pending.into_iter().map(|(k, _)| k).collect(),
+        changelog_state: None,
+    }))
+}
+
+/// Rebuild the state from the whole changelog into the cleared store: each checkpoint's
+/// records are applied when its marker is read; records after the last marker are a
+/// torn checkpoint.
+fn restore_changelog(
+    log: &dyn Log,
+    changelog: &str,
+    partition: u32,
+    store: &mut dyn StateStore,
+) -> Result<Restored> {
+    let mut applied: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut pending: Vec<Write> = Vec::new();
+    let mut last: Option<StoredCheckpoint> = None;
+    let mut n = 0u64;
+    scan(log, changelog, partition, 0, |r| {
+        n += 1;
+        if is_marker(&r) {
+            for (k, v) in pending.drain(..) {
+                match v {
+                    Some(v) => applied.insert(k, v),
+                    None => applied.remove(&k),
+                };
+            }
+            last = Some(StoredCheckpoint {
+                checkpoint: decode_marker(&r)?,
+                marker_offset: r.offset,
+            });
+        } else {
+            pending.push((state_key(&r)?, r.value.map(|v| v.to_vec())));
+        }
+        Ok(())
+    })?;
+    store.clear()?;
+    let mut source = RestoreSource::Fresh;
+    if let Some(sc) = &last {
+        let writes: Vec<Write> = applied
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        store.commit(&writes, sc)?;
+        source = RestoreSource::Changelog;
+    }
+    Ok(Restored {
+        stored: last,
+        source,
+        changelog_records: n,
+        torn_keys: pending.into_iter().map(|(k, _)| k).collect(),
+        changelog_state: Some(applied),
+    })
+}
+
+/// Load the restored state and the checkpoint's clock and counters into `state`.
+/// Returns the cells of windows already closed (for the output table).
+fn load_state(
+    state: &mut WindowState,
+    store: &dyn StateStore,
+    restored: &Restored,
+    checkpoint: &Checkpoint,
+) -> Result<PartialTable> {
+    match &restored.changelog_state {
+        Some(map) => {
+            for (k, v) in map {
+                state.restore(k, v)?;
+            }
+        }
+        None => store.for_each(&mut |k, v| state.restore(k, v))?,
+    }
+    state.restore_clock(checkpoint.max_event_time);
+    state.events = checkpoint.events;
+    state.duplicates = checkpoint.duplicates;
+    state.late_events = checkpoint.late_events;
+    // Restored cells all start in the working set, closed windows included: the
+    // operator finalizes them at its next watermark, as it would have without the
+    // restart (an operator that never finalizes keeps them open, as before).
+    Ok(state.take_finalized())
+}
+
+/// Repair a torn tail: re-append the committed value of every key it touched (a
+/// tombstone where there is none), then the marker again, so that the latest record of
+/// every key in the changelog is a committed one before compaction can run. Returns the
+/// number of torn records.
+fn repair_torn_tail(
+    log: &dyn Log,
+    changelog: &str,
+    partition: u32,
+    store: &mut dyn StateStore,
+    restored: Restored,
+    checkpoint: &Checkpoint,
+) -> Result<u64> {
+    let torn = restored.torn_keys;
+    let torn_records = torn.len() as u64;
+    if torn.is_empty() {
+        return Ok(torn_records);
+    }
+    let keys: BTreeSet<Vec<u8>> = torn.into_iter().collect();
+    let mut repair = Vec::with_capacity(keys.len() + 1);
+    for k in keys {
+        let v = match &restored.changelog_state {
+            Some(map) => map.get(&k).cloned(),
+            None => store.get(&k)?,
+        };
+        repair.push(NewRecord {
+            key: Some(k.into()),
+            value: v.map(Into::into),
+            event_time: checkpoint.max_event_time.unwrap_or(0),
+            headers: Vec::new(),
+        });
+    }
+    repair.push(marker_record(checkpoint)?);
+    let appended = log.append(changelog, partition, &repair)?;
+    store.commit(
+        &[],
+        &StoredCheckpoint {
+            checkpoint: checkpoint.clone(),
+            marker_offset: appended.last_offset,
+        },
+    )?;
+    Ok(torn_records)
+}
+
+/// The input offsets at or after the checkpoint whose late records are already on the
+/// side topic (written before a crash): a replay must not write them again.
+fn late_already_written(
+    log: &dyn Log,
+    late: &str,
+    partition: u32,
+    checkpoint: &Checkpoint,
+) -> Result<HashSet<u64>> {
+    let mut written = HashSet::new();
+    scan(log, late, partition, checkpoint.late_end, |r| {
+        let off = r
+            .headers
+            .iter()
+            .find(|h| h.key == LATE_SOURCE_OFFSET)
+            .and_then(|h| <[u8; 8]>::try_from(h.value.as_ref()).ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| {
+                corrupt(
+                    "late-events record",
+                    format!("offset {}: no source offset", r.offset),
+                )
+            })?;
+        if off >= checkpoint.offset {
+            written.insert(off);
+        }
+        Ok(())
+    })?;
+    Ok(written)
+}
+
+/// Check that the input partition still holds the checkpoint's offset (retention may
+/// have deleted it; a re-created topic may end before it).
+fn check_resume(log: &dyn Log, input: &str, partition: u32, checkpoint: &Checkpoint) -> Result<()> {
+    let (earliest, latest) = log.offsets(input, partition)?;
+    if checkpoint.offset > latest {
+        return Err(KappaError::Config(format!(
+            "{input}/{partition}: the checkpoint resumes at offset {}, beyond the log end \
+             {latest} (was the topic re-created? retire this version and reprocess)",
+            checkpoint.offset
+        )));
+    }
+    if checkpoint.offset < earliest {
+        return Err(KappaError::OffsetGone {
+            topic: input.to_owned(),
+            partition,
+            offset: checkpoint.offset,
+            earliest,
+        });
+    }
+    Ok(())
+}
+
 impl Task {
     /// Open the task of `partition`: restore its state (local store if intact and current,
     /// else changelog), repair a torn changelog tail, and find where to resume. Returns the
@@ -140,205 +399,38 @@ impl Task {
             changelog,
             late,
         } = topics;
-        let local = store.checkpoint()?;
-        let mut report = RestoreReport {
-            partition,
-            source: RestoreSource::Fresh,
-            checkpoint: Checkpoint::default(),
-            changelog_records: 0,
-            torn_records: 0,
+        let local = match store.checkpoint()? {
+            Some(sc) => restore_local(&*log, &changelog, partition, store.as_mut(), &sc)?,
+            None => None,
         };
-        // Is the local store on the changelog's history? Its marker must still be there.
-        let mut torn_keys: Option<Vec<Vec<u8>>> = None;
-        let mut restored: Option<StoredCheckpoint> = None;
-        if let Some(sc) = &local {
-            let (earliest, latest) = log.offsets(&changelog, partition)?;
-            if sc.marker_offset >= earliest && sc.marker_offset < latest {
-                let head = log.fetch(
-                    &changelog,
-                    partition,
-                    sc.marker_offset,
-                    FetchLimits {
-                        max_records: 1,
-                        max_bytes: 1,
-                    },
-                )?;
-                let same = match head.first() {
-                    Some(r) if r.offset == sc.marker_offset && is_marker(r) => {
-                        decode_marker(r)? == sc.checkpoint
-                    }
-                    _ => false,
-                };
-                if same {
-                    // Current, or behind by whole checkpoints of the same history (killed
-                    // between a changelog append and the store's commit): catch up from the
-                    // changelog records after its marker, up to the last marker.
-                    let mut pending: Vec<Write> = Vec::new();
-                    let mut catch_up: Vec<Write> = Vec::new();
-                    let mut latest = sc.clone();
-                    let mut n = 0u64;
-                    scan(&*log, &changelog, partition, sc.marker_offset + 1, |r| {
-                        n += 1;
-                        if is_marker(&r) {
-                            catch_up.append(&mut pending);
-                            latest = StoredCheckpoint {
-                                checkpoint: decode_marker(&r)?,
-                                marker_offset: r.offset,
-                            };
-                        } else {
-                            let k = r.key.ok_or_else(|| {
-                                corrupt("changelog", format!("offset {}: no key", r.offset))
-                            })?;
-                            pending.push((k.to_vec(), r.value.map(|v| v.to_vec())));
-                        }
-                        Ok(())
-                    })?;
-                    if latest != *sc {
-                        store.commit(&catch_up, &latest)?;
-                    }
-                    report.changelog_records = n;
-                    torn_keys = Some(pending.into_iter().map(|(k, _)| k).collect());
-                    restored = Some(latest);
-                    report.source = RestoreSource::LocalStore;
-                }
-            }
-        }
-        let mut changelog_state: Option<BTreeMap<Vec<u8>, Vec<u8>>> = None;
-        if restored.is_none() {
-            // Rebuild from the changelog: apply each checkpoint's records when its marker
-            // is read; records after the last marker are a torn checkpoint.
-            let mut applied: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-            let mut pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-            let mut last: Option<StoredCheckpoint> = None;
-            let mut n = 0u64;
-            scan(&*log, &changelog, partition, 0, |r| {
-                n += 1;
-                if is_marker(&r) {
-                    for (k, v) in pending.drain(..) {
-                        match v {
-                            Some(v) => applied.insert(k, v),
-                            None => applied.remove(&k),
-                        };
-                    }
-                    last = Some(StoredCheckpoint {
-                        checkpoint: decode_marker(&r)?,
-                        marker_offset: r.offset,
-                    });
-                } else {
-                    let k = r.key.ok_or_else(|| {
-                        corrupt("changelog", format!("offset {}: no key", r.offset))
-                    })?;
-                    pending.push((k.to_vec(), r.value.map(|v| v.to_vec())));
-                }
-                Ok(())
-            })?;
-            report.changelog_records = n;
-            torn_keys = Some(pending.into_iter().map(|(k, _)| k).collect());
-            store.clear()?;
-            if let Some(sc) = &last {
-                let writes: Vec<Write> = applied
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone())))
-                    .collect();
-                store.commit(&writes, sc)?;
-                report.source = RestoreSource::Changelog;
-            }
-            restored = last;
-            changelog_state = Some(applied);
-        }
+        let restored = match local {
+            Some(r) => r,
+            None => restore_changelog(&*log, &changelog, partition, store.as_mut())?,
+        };
         let checkpoint = restored
+            .stored
             .as_ref()
             .map(|s| s.checkpoint.clone())
             .unwrap_or_default();
-        // Load the state.
-        match &changelog_state {
-            Some(map) => {
-                for (k, v) in map {
-                    state.restore(k, v)?;
-                }
-            }
-            None => store.for_each(&mut |k, v| state.restore(k, v))?,
-        }
-        state.restore_clock(checkpoint.max_event_time);
-        state.events = checkpoint.events;
-        state.duplicates = checkpoint.duplicates;
-        state.late_events = checkpoint.late_events;
-        // Restored cells all start in the working set, closed windows included: the
-        // operator finalizes them at its next watermark, as it would have without the
-        // restart (an operator that never finalizes keeps them open, as before).
-        let closed = state.take_finalized();
-
-        // Repair a torn tail: re-append the committed value of every key it touched (a
-        // tombstone where there is none), then the marker again, so that the latest record
-        // of every key in the changelog is a committed one before compaction can run.
-        let torn = torn_keys.unwrap_or_default();
-        report.torn_records = torn.len() as u64;
-        if !torn.is_empty() {
-            let keys: std::collections::BTreeSet<Vec<u8>> = torn.into_iter().collect();
-            let mut repair = Vec::with_capacity(keys.len() + 1);
-            for k in keys {
-                let v = match &changelog_state {
-                    Some(map) => map.get(&k).cloned(),
-                    None => store.get(&k)?,
-                };
-                repair.push(NewRecord {
-                    key: Some(k.into()),
-                    value: v.map(Into::into),
-                    event_time: checkpoint.max_event_time.unwrap_or(0),
-                    headers: Vec::new(),
-                });
-            }
-            repair.push(marker_record(&checkpoint)?);
-            let appended = log.append(&changelog, partition, &repair)?;
-            store.commit(
-                &[],
-                &StoredCheckpoint {
-                    checkpoint: checkpoint.clone(),
-                    marker_offset: appended.last_offset,
-                },
-            )?;
-        }
-
-        // Late records already on the side topic for input offsets at or after the
-        // checkpoint (written before a crash): replay must not write them again.
-        let mut written = HashSet::new();
-        scan(&*log, &late, partition, checkpoint.late_end, |r| {
-            let off = r
-                .headers
-                .iter()
-                .find(|h| h.key == LATE_SOURCE_OFFSET)
-                .and_then(|h| <[u8; 8]>::try_from(h.value.as_ref()).ok())
-                .map(u64::from_le_bytes)
-                .ok_or_else(|| {
-                    corrupt(
-                        "late-events record",
-                        format!("offset {}: no source offset", r.offset),
-                    )
-                })?;
-            if off >= checkpoint.offset {
-                written.insert(off);
-            }
-            Ok(())
-        })?;
-        state.set_late_written(written);
-
-        let (earliest, latest) = log.offsets(&input, partition)?;
-        if checkpoint.offset > latest {
-            return Err(KappaError::Config(format!(
-                "{input}/{partition}: the checkpoint resumes at offset {}, beyond the log end \
-                 {latest} (was the topic re-created? retire this version and reprocess)",
-                checkpoint.offset
-            )));
-        }
-        if checkpoint.offset < earliest {
-            return Err(KappaError::OffsetGone {
-                topic: input,
-                partition,
-                offset: checkpoint.offset,
-                earliest,
-            });
-        }
-        report.checkpoint = checkpoint.clone();
+        let closed = load_state(&mut state, store.as_ref(), &restored, &checkpoint)?;
+        let (source, changelog_records) = (restored.source, restored.changelog_records);
+        let torn_records = repair_torn_tail(
+            &*log,
+            &changelog,
+            partition,
+            store.as_mut(),
+            restored,
+            &checkpoint,
+        )?;
+        state.set_late_written(late_already_written(&*log, &late, partition, &checkpoint)?);
+        check_resume(&*log, &input, partition, &checkpoint)?;
+        let report = RestoreReport {
+            partition,
+            source,
+            checkpoint: checkpoint.clone(),
+            changelog_records,
+            torn_records,
+        };
         let changelog_end = log.offsets(&changelog, partition)?.1;
         let task = Task {
             log,
@@ -439,10 +531,11 @@ impl Task {
                 let mut outcome = None;
                 let fenced = m.commit_with(&[(tp, position)], &mut || {
                     let r = self.append_checkpoint(&writes, &late);
-                    let failed = r.as_ref().err().map(|e| e.to_string());
+                    let failed = r.as_ref().err().map(|e| error_chain(e));
                     outcome = Some(r);
                     match failed {
-                        // Nothing is committed after a failed write.
+                        // Nothing is committed after a failed write. The typed error is
+                        // returned below; the group's refusal carries its text and causes.
                         Some(reason) => Err(master_log::LogError::InvalidConfig(reason)),
                         None => Ok(()),
                     }

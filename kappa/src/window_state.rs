@@ -25,36 +25,20 @@ const DEDUP: u8 = b'd';
 /// the log's record size at high rates.
 const SHARDS: u64 = 16;
 
-/// Header names of a record on the late-events side topic.
+/// Header of a record on the late-events side topic: the input partition of the late
+/// event (u32, little-endian).
 pub const LATE_SOURCE_PARTITION: &str = "kappa-source-partition";
+/// Header of a record on the late-events side topic: the input offset of the late event
+/// (u64, little-endian).
 pub const LATE_SOURCE_OFFSET: &str = "kappa-source-offset";
 
 /// One write for the store and the changelog: a key and its new value (`None` deletes).
 pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 
-/// A hasher for event ids (u64): one multiply and a rotate (the multiplier of FxHash),
+/// The ids seen, hashed with FxHash (`rustc-hash`: a multiply and a rotate per word),
 /// several times faster than SipHash. Ids come from the log's own producers, and the set
 /// is bounded by the de-duplication window, so HashDoS resistance buys nothing here.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type IdSet = HashSet<u64, std::hash::BuildHasherDefault<IdHasher>>;
+type IdSet = rustc_hash::FxHashSet<u64>;
 
 #[derive(Debug)]
 pub(crate) struct Dedup {

@@ -1,0 +1,273 @@
+//! The job's side of its output table: what the tasks publish into the shared state
+//! ([`Inner::publish`]), the table it shows ([`Inner::table_of`]), and the writes of the
+//! parts to their files ([`Inner::write_table`]: a delta of what changed, or a whole
+//! snapshot).
+
+use std::sync::atomic::Ordering;
+
+use workloads::{PartialTable, StoredCell};
+
+use crate::error::Result;
+use crate::shared::{Inner, Shared};
+use crate::state::Checkpoint;
+use crate::status::JobStatus;
+use crate::table::{self, OutputTable, PartDelta, TablePart, combine_watermarks};
+use crate::task::Published;
+
+/// One part write of [`Inner::write_table`].
+enum PartWrite {
+    Full { part: TablePart, start_new: bool },
+    Delta { partition: u32, delta: PartDelta },
+}
+
+impl Inner {
+    /// The table as of every owned partition's last publication, from `shared`.
+    pub(crate) fn table_of(&self, shared: &Shared) -> Result<OutputTable> {
+        let mut table = PartialTable::new();
+        for t in shared.closed.values().chain(shared.open.values()) {
+            table.merge(t)?;
+        }
+        let status = self.status_of(shared);
+        let bound = self.config.watermark_bound_ms;
+        let ckpt = |p: u32| shared.checkpoints.get(&p);
+        let watermark = combine_watermarks(status.partitions.iter().map(|s| {
+            let c = ckpt(s.partition);
+            let wm = c
+                .and_then(|c| c.max_event_time)
+                .map(|t| t.saturating_sub(bound));
+            (wm, s.idle && c.is_some_and(|c| c.offset >= s.head))
+        }));
+        let sum = |f: fn(&Checkpoint) -> u64| shared.checkpoints.values().map(f).sum();
+        Ok(OutputTable {
+            workload: self.workload.name().to_owned(),
+            version: self.config.version,
+            topic: self.config.topic.clone(),
+            positions: (0..self.partitions)
+                .map(|p| ckpt(p).map_or(0, |c| c.offset))
+                .collect(),
+            watermark,
+            allowed_lateness_ms: self.config.allowed_lateness_ms,
+            events: sum(|c| c.events),
+            duplicates: sum(|c| c.duplicates),
+            late_events: sum(|c| c.late_events),
+            written_ms: master_log::now_ms(),
+            table,
+        })
+    }
+
+    /// One partition's part of the table as of its last checkpoint (`None` before it).
+    /// `status` is the job's, as of `shared` (its heads are looked up on the log once per
+    /// table write, not once per part).
+    fn part_of(
+        &self,
+        shared: &Shared,
+        status: &JobStatus,
+        partition: u32,
+    ) -> Result<Option<TablePart>> {
+        let Some(mut part) = self.part_header(shared, status, partition) else {
+            return Ok(None);
+        };
+        for t in [&shared.closed, &shared.open] {
+            if let Some(t) = t.get(&partition) {
+                part.table.merge(t)?;
+            }
+        }
+        Ok(Some(part))
+    }
+
+    /// What changed in one partition's part since its last write (`files`): the cells of
+    /// windows finalized since, the open cells that differ from those written, and the
+    /// open cells written that are gone. `None` before its first checkpoint.
+    fn delta_of(
+        &self,
+        shared: &Shared,
+        status: &JobStatus,
+        partition: u32,
+        written: &PartialTable,
+    ) -> Option<PartDelta> {
+        let header = self.part_header(shared, status, partition)?;
+        let mut delta = PartDelta::header_of(&header);
+        let empty = PartialTable::new();
+        let closed = shared.closed.get(&partition).unwrap_or(&empty);
+        let open = shared.open.get(&partition).unwrap_or(&empty);
+        let finalized = shared.finalized_since.get(&partition);
+        for (w, k) in finalized.into_iter().flatten() {
+            if let Some(v) = closed.get(*w, k) {
+                delta.upserts.push(StoredCell {
+                    window: *w,
+                    key: k.clone(),
+                    partials: v.clone(),
+                });
+            }
+        }
+        for (w, k, v) in open.iter() {
+            if written.get(*w, k) != Some(v) {
+                delta.upserts.push(StoredCell {
+                    window: *w,
+                    key: k.clone(),
+                    partials: v.clone(),
+                });
+            }
+        }
+        for (w, k, _) in written.iter() {
+            if open.get(*w, k).is_none() && closed.get(*w, k).is_none() {
+                delta.removed.push((*w, k.clone()));
+            }
+        }
+        Some(delta)
+    }
+
+    /// One partition's part without its cells, as of its last publication.
+    fn part_header(
+        &self,
+        shared: &Shared,
+        status: &JobStatus,
+        partition: u32,
+    ) -> Option<TablePart> {
+        let c = shared.checkpoints.get(&partition)?;
+        let status = &status.partitions[partition as usize];
+        Some(TablePart {
+            workload: self.workload.name().to_owned(),
+            version: self.config.version,
+            topic: self.config.topic.clone(),
+            partitions: self.partitions,
+            partition,
+            position: c.offset,
+            watermark: c
+                .max_event_time
+                .map(|t| t.saturating_sub(self.config.watermark_bound_ms)),
+            idle: status.idle && c.offset >= status.head,
+            allowed_lateness_ms: self.config.allowed_lateness_ms,
+            events: c.events,
+            duplicates: c.duplicates,
+            late_events: c.late_events,
+            written_ms: master_log::now_ms(),
+            table: PartialTable::new(),
+        })
+    }
+
+    /// Write the parts of the partitions published since their last write (the others
+    /// stay as they are): a delta of what changed, or a whole snapshot at a task's first
+    /// write and once the deltas since the last snapshot outgrow it (see the `table`
+    /// module). Synced, unless the job shows uncommitted results (then no table file is;
+    /// see `JobConfig::uncommitted_every`).
+    pub(crate) fn write_table(&self) -> Result<()> {
+        let sync = self.config.uncommitted_every.is_none();
+        // Held while the writes are made and the files' state recorded: writes of a part
+        // land in the order they were built.
+        let _w = self.writing.lock();
+        let writes = {
+            let mut shared = self.shared.lock();
+            let dirty = std::mem::take(&mut shared.dirty);
+            let mut writes = Vec::with_capacity(dirty.len());
+            if !dirty.is_empty() {
+                let status = self.status_of(&shared);
+                for p in dirty {
+                    let write = match shared.files.get(&p) {
+                        Some(f) if f.delta_bytes <= table::MAX_PART_FILE.max(f.full_bytes) => self
+                            .delta_of(&shared, &status, p, &f.open)
+                            .map(|delta| PartWrite::Delta {
+                                partition: p,
+                                delta,
+                            }),
+                        file => self
+                            .part_of(&shared, &status, p)?
+                            .map(|part| PartWrite::Full {
+                                part,
+                                start_new: file.is_none(),
+                            }),
+                    };
+                    if let Some(write) = write {
+                        // What the part file holds once this write is made.
+                        let open = shared.open.get(&p).cloned().unwrap_or_default();
+                        shared.finalized_since.remove(&p);
+                        writes.push((write, open));
+                    }
+                }
+            }
+            writes
+        };
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let dir = &self.config.dir;
+        let (workload, version) = (self.workload.name(), self.config.version);
+        let mut done = Vec::with_capacity(writes.len());
+        for (write, open) in writes {
+            match write {
+                PartWrite::Full { part, start_new } => {
+                    let bytes = table::write_part_with(dir, &part, sync, start_new)?;
+                    done.push((part.partition, part.position, true, bytes, open));
+                }
+                PartWrite::Delta { partition, delta } => {
+                    match table::append_part_delta(dir, workload, version, partition, &delta, sync)?
+                    {
+                        Some(bytes) => done.push((partition, delta.position, false, bytes, open)),
+                        // The file went away (its version deleted meanwhile): a whole
+                        // snapshot next time, in a new file.
+                        None => {
+                            let mut shared = self.shared.lock();
+                            shared.dirty.insert(partition);
+                            shared.files.remove(&partition);
+                        }
+                    }
+                }
+            }
+        }
+        if self.config.serve_if_none && !self.serving_known.load(Ordering::Relaxed) {
+            if table::serving_version(dir, workload)?.is_none() {
+                table::set_serving(dir, workload, version)?;
+            }
+            // An alias, once there, is only ever switched (never removed) while this
+            // version runs.
+            self.serving_known.store(true, Ordering::Relaxed);
+        }
+        let mut shared = self.shared.lock();
+        shared.table_writes += 1;
+        for (partition, position, full, bytes, open) in done {
+            // Not if the partition was closed here meanwhile (another member owns it).
+            if !shared.checkpoints.contains_key(&partition) {
+                continue;
+            }
+            shared.written.insert(partition, position);
+            let file = shared.files.entry(partition).or_default();
+            if full {
+                file.full_bytes = bytes;
+                file.delta_bytes = 0;
+            } else {
+                file.delta_bytes += bytes;
+            }
+            file.open = open;
+        }
+        drop(shared);
+        // What readers of the table see moved: wake `wait_visible`.
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Take in what the task of `partition` published (at a checkpoint, or without one
+    /// with `uncommitted_every`); its part is written at the next [`Inner::write_table`].
+    pub(crate) fn publish(&self, partition: u32, p: Published) -> Result<()> {
+        let mut shared = self.shared.lock();
+        shared
+            .closed
+            .entry(partition)
+            .or_default()
+            .merge(&p.finalized)?;
+        shared
+            .finalized_since
+            .entry(partition)
+            .or_default()
+            .extend(p.finalized.iter().map(|(w, k, _)| (*w, k.clone())));
+        shared.open.insert(partition, p.open);
+        if p.committed {
+            shared.committed.insert(partition, p.checkpoint.offset);
+        }
+        shared.checkpoints.insert(partition, p.checkpoint);
+        shared.dirty.insert(partition);
+        drop(shared);
+        // What the table shows moved: wake `wait_checkpointed`.
+        self.changed.notify_all();
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! A job's worker threads: each follows its group member's assignment, reads its tasks'
+//! partitions, checkpoints them (every `checkpoint_interval`, or a task after
+//! `checkpoint_records`), writes the table, and sleeps on the log's wake-up and the job's
+//! stop event when there is nothing to read.
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context as PollContext, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use event_listener::EventListener;
+use master_log::{GroupMembership, LogError};
+
+use crate::assignment::follow_assignment;
+use crate::error::{KappaError, Result, error_chain};
+use crate::shared::{ABORT, Inner, STOP};
+use crate::task::Task;
+
+/// How long the workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Until every partition has reached the head (then a last checkpoint).
+    UntilCaughtUp,
+    /// Until the job is stopped or aborted.
+    Continuous,
+}
+
+/// Start worker thread `index` of the job, as group member `member`: it runs the worker
+/// loop, then keeps the membership in `Inner::finished` and records its failure, causes
+/// included, for the job's waiters.
+pub(crate) fn spawn(
+    inner: Arc<Inner>,
+    member: Box<dyn GroupMembership>,
+    mode: Mode,
+    index: usize,
+) -> Result<JoinHandle<Result<()>>> {
+    thread::Builder::new()
+        .name(format!("kappa-{}-{index}", inner.name))
+        .spawn(move || {
+            if let Some(hook) = &inner.config.on_thread_start {
+                (hook.0)();
+            }
+            let r = worker(&inner, member.as_ref(), mode);
+            inner.finished.lock().push(member);
+            if let Err(e) = &r {
+                inner.shared.lock().errors.push(error_chain(e));
+            }
+            inner.changed.notify_all();
+            r
+        })
+        .map_err(|e| KappaError::Worker(format!("spawn: {e}")))
+}
+
+/// The loop of one worker thread, until the job stops (or, in [`Mode::UntilCaughtUp`],
+/// its tasks have caught up and checkpointed).
+fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result<()> {
+    let config = &inner.config;
+    let mut tasks: Vec<Task> = Vec::new();
+    // The generation the tasks were opened for; `None` reopens every task (after a
+    // refused checkpoint, whose changes were taken from the tasks' state).
+    let mut opened_for: Option<u64> = None;
+    let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
+    // With `uncommitted_every`: when the parts are next written without a checkpoint.
+    let mut next_shown = Instant::now();
+    loop {
+        // The group moved partitions: keep the tasks still owned whose changelog nobody
+        // else wrote meanwhile, close the others, open the new ones.
+        let generation = follow_assignment(inner, membership, &mut tasks, &mut opened_for)?;
+        // Listeners first, then the checks: no wake-up can be lost in between.
+        let mut data = inner.log.listen(&config.topic)?;
+        let mut wake = inner.wake.listen();
+        match inner.flag.load(Ordering::SeqCst) {
+            ABORT => return Ok(()),
+            STOP => {
+                checkpoint_round(inner, &mut tasks, membership)?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let Turn {
+            read,
+            all_caught_up,
+            mut fenced,
+        } = poll_tasks(inner, &mut tasks, membership)?;
+        inner.changed.notify_all();
+        if !fenced && Instant::now() >= next_checkpoint {
+            fenced = !checkpoint_round(inner, &mut tasks, membership)?;
+            next_checkpoint = Instant::now() + config.checkpoint_interval;
+        } else if let Some(every) = config.uncommitted_every
+            && !fenced
+            && Instant::now() >= next_shown
+            && tasks.iter().any(Task::has_unshown)
+        {
+            show_uncommitted(inner, &mut tasks)?;
+            next_shown = Instant::now() + every;
+        }
+        if fenced {
+            // Revoked: wait for the new assignment (the loop's top reopens the tasks).
+            membership.wait_for_rebalance(generation, config.checkpoint_interval);
+            opened_for = None;
+            continue;
+        }
+        if mode == Mode::UntilCaughtUp && all_caught_up {
+            if checkpoint_round(inner, &mut tasks, membership)? {
+                return Ok(());
+            }
+            opened_for = None;
+            continue;
+        }
+        if read == 0 {
+            // Also wake for a rebalance: poll the assignment at least every 100 ms; and
+            // to show what was read before the wait, when its turn comes.
+            let mut deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
+            if config.uncommitted_every.is_some() && tasks.iter().any(Task::has_unshown) {
+                deadline = deadline.min(next_shown);
+            }
+            wait_either(&mut data, &mut wake, deadline);
+        }
+    }
+}
+
+/// What one round of reads over a worker's tasks did.
+struct Turn {
+    /// Records read, over all tasks.
+    read: usize,
+    /// Every task has read to its partition's head.
+    all_caught_up: bool,
+    /// A checkpoint was refused: the group took a partition away.
+    fenced: bool,
+}
+
+/// Read the next records of every task and record their progress; checkpoint a task
+/// that has processed `checkpoint_records` since its last checkpoint.
+fn poll_tasks(inner: &Inner, tasks: &mut [Task], membership: &dyn GroupMembership) -> Result<Turn> {
+    let config = &inner.config;
+    let mut turn = Turn {
+        read: 0,
+        all_caught_up: true,
+        fenced: false,
+    };
+    for task in tasks.iter_mut() {
+        let n = task.poll(config.fetch_limits)?;
+        turn.read += n;
+        let head = inner.log.offsets(&config.topic, task.partition)?.1;
+        if task.position < head {
+            turn.all_caught_up = false;
+        }
+        {
+            let mut shared = inner.shared.lock();
+            let l = &mut shared.live[task.partition as usize];
+            l.position = task.position;
+            l.head = head;
+            if n > 0 {
+                l.last_data = Instant::now();
+            }
+            l.follow(task);
+        }
+        if task.since_checkpoint >= config.checkpoint_records {
+            // Bounds the work a crash can lose; the part is written at the next
+            // interval's round (a part rewritten per 100,000 records made the table
+            // writing grow with the square of the log's length).
+            match checkpoint_one(inner, task, membership) {
+                Ok(()) => {}
+                Err(e) if rebalanced(&e) => {
+                    turn.fenced = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(turn)
+}
+
+/// A checkpoint refused because the group took the partition away.
+fn rebalanced(e: &KappaError) -> bool {
+    matches!(e, KappaError::Log(LogError::Group { .. }))
+}
+
+/// Checkpoint every task and write the table; `Ok(false)` when the group took a
+/// partition away meanwhile (the tasks must be reopened for the new assignment).
+fn checkpoint_round(
+    inner: &Inner,
+    tasks: &mut [Task],
+    membership: &dyn GroupMembership,
+) -> Result<bool> {
+    match checkpoint_all(inner, tasks, membership) {
+        Ok(()) => Ok(true),
+        Err(e) if rebalanced(&e) => {
+            // Parts of the partitions checkpointed before the refusal.
+            inner.write_table()?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checkpoint one task (fenced by the group) and publish what it checkpointed.
+fn checkpoint_one(inner: &Inner, task: &mut Task, membership: &dyn GroupMembership) -> Result<()> {
+    if let Some(p) = task.checkpoint(Some(membership))? {
+        inner.publish(task.partition, p)?;
+    }
+    Ok(())
+}
+
+/// Publish what every task processed since its last publication, without a checkpoint,
+/// and write the parts that moved (`JobConfig::uncommitted_every`).
+fn show_uncommitted(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
+    for t in tasks.iter_mut() {
+        if let Some(p) = t.publish_uncommitted() {
+            inner.publish(t.partition, p)?;
+        }
+    }
+    inner.write_table()
+}
+
+/// Checkpoint every task, then write the table.
+fn checkpoint_all(
+    inner: &Inner,
+    tasks: &mut [Task],
+    membership: &dyn GroupMembership,
+) -> Result<()> {
+    for t in tasks.iter_mut() {
+        checkpoint_one(inner, t, membership)?;
+    }
+    inner.write_table()
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Block until either listener fires or `deadline` passes (no spinning: the thread parks
+/// until a listener wakes it).
+fn wait_either(a: &mut EventListener, b: &mut EventListener, deadline: Instant) {
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = PollContext::from_waker(&waker);
+    loop {
+        if let Poll::Ready(()) = Pin::new(&mut *a).poll(&mut cx) {
+            return;
+        }
+        if let Poll::Ready(()) = Pin::new(&mut *b).poll(&mut cx) {
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        thread::park_timeout(deadline - now);
+    }
+}
