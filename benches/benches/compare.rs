@@ -18,7 +18,7 @@
 //!   - `lambda`: `batch_layer::recompute_at` up to a horizon at half of every partition,
 //!     then a new `speed_layer::SpeedLayer` from that horizon reads to the end
 //!     (`run_until_caught_up`, tokio multi-thread runtime), then the serving layer merges
-//!     the batch view and the realtime generations (`LambdaSnapshot::answer`) into rows.
+//!     the batch view and the realtime generations (`lambda::LiveViews`) into rows.
 //!     The two layers run one after the other (a deployment runs them side by side), so
 //!     the time is the work of both.
 //!   - `kappa`: a new `kappa::Job` version (redb stores, 2 worker threads, the default
@@ -61,7 +61,7 @@ use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use datasets::{DatasetKind, GenerateOptions};
 use kappa::{Job, JobConfig};
 use master_log::{EmbeddedLog, Log};
-use serving_layer::{BatchPart, LambdaSnapshot, Query};
+use serving_layer::{BatchPart, Query};
 use speed_layer::{SpeedConfig, SpeedLayer};
 use workloads::{BuiltIn, ResultSet, Workload};
 
@@ -153,7 +153,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Lambda: batch view up to half the log, speed layer from there to the end, merged.
+/// Lambda: batch view up to half the log, speed layer from there to the end, merged by
+/// the `lambda` crate's live views (the batch view published into them).
 fn lambda_answer(
     f: &Fixture,
     workload: &Workload,
@@ -168,24 +169,15 @@ fn lambda_answer(
         f.half.clone(),
     )?;
     rt.block_on(speed.run_until_caught_up())?;
-    let realtime = speed.snapshot();
-    let snapshot = LambdaSnapshot {
-        batch: Some(BatchPart {
-            horizon: batch.horizon,
-            table: batch.table,
-        }),
-        realtime: realtime
-            .generations
-            .into_iter()
-            .map(|g| serving_layer::Generation {
-                from: g.from,
-                table: g.table,
-            })
-            .collect(),
-        positions: realtime.positions,
-        head: f.log.end_offsets(&f.topic)?,
-    };
-    Ok(snapshot.answer(workload, &Query::default())?.result)
+    let views = lambda::LiveViews::new(workload.clone(), f.topic.clone(), speed);
+    views.publish(BatchPart {
+        horizon: batch.horizon,
+        table: batch.table,
+    })?;
+    Ok(views
+        .snapshot(&f.log)?
+        .answer(workload, &Query::default())?
+        .result)
 }
 
 /// A Kappa directory and version for one iteration. Dropped after the timing: deletes the

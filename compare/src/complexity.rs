@@ -31,7 +31,9 @@
 //!   and folds (`run_partition`), and the generations that make the hand-off to the batch
 //!   view exact (`State`, `begin_generation_now`, `expire`);
 //! - serving layer — merging the batch view with the realtime generations
-//!   (`LambdaSnapshot::merged`).
+//!   (`LambdaSnapshot::merged`);
+//! - the `lambda` runtime's hand-off — a batch run published together with the expiry
+//!   of the generations it covers (`Cycle::run`, `publish`, `LiveViews`).
 //!
 //! **Kappa** = the stream job: `WindowAggregate` (its arms of `new`, `decode`, `fold`, and
 //! `process`/`on_watermark`: late events, de-duplication, folding into every window), the
@@ -86,6 +88,8 @@ const BATCH_PLAN: Source = source!("batch_layer/src/plan.rs");
 const SPEED_LIB: Source = source!("speed_layer/src/lib.rs");
 const SPEED_OPERATOR: Source = source!("speed_layer/src/operator.rs");
 const SERVING_LIB: Source = source!("serving_layer/src/lib.rs");
+const LAMBDA_CYCLE: Source = source!("lambda/src/cycle.rs");
+const LAMBDA_VIEWS: Source = source!("lambda/src/views.rs");
 const KAPPA_OPERATOR: Source = source!("kappa/src/operator.rs");
 const KAPPA_WINDOW_STATE: Source = source!("kappa/src/window_state.rs");
 const KAPPA_TASK: Source = source!("kappa/src/task.rs");
@@ -157,6 +161,20 @@ const LAMBDA_CORE: &[Part] = &[
             "check_len",
         ],
     ),
+    (
+        &LAMBDA_CYCLE,
+        &["Cycle::worth_running", "Cycle::run", "publish"],
+    ),
+    (
+        &LAMBDA_VIEWS,
+        &[
+            "LiveViews",
+            "LiveViews::publish",
+            "LiveViews::snapshot",
+            "snapshot_of",
+            "generations",
+        ],
+    ),
 ];
 
 /// Kappa's core for windowed aggregation, counted for every workload.
@@ -181,8 +199,6 @@ const KAPPA_CORE: &[Part] = &[
             "SHARDS",
             "LATE_SOURCE_PARTITION",
             "LATE_SOURCE_OFFSET",
-            "IdHasher",
-            "impl Hasher for IdHasher",
             "IdSet",
             "Dedup",
             "Dedup::new",
@@ -465,13 +481,15 @@ mod tests {
         Ok(all)
     }
 
-    const SOURCES: [&Source; 9] = [
+    const SOURCES: [&Source; 11] = [
         &BATCH_LIB,
         &BATCH_DECODE,
         &BATCH_PLAN,
         &SPEED_LIB,
         &SPEED_OPERATOR,
         &SERVING_LIB,
+        &LAMBDA_CYCLE,
+        &LAMBDA_VIEWS,
         &KAPPA_OPERATOR,
         &KAPPA_WINDOW_STATE,
         &KAPPA_TASK,

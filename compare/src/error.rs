@@ -19,6 +19,8 @@ pub enum CompareError {
     Serving(#[from] serving_layer::ServingError),
     #[error("kappa")]
     Kappa(#[from] kappa::KappaError),
+    #[error("lambda")]
+    Lambda(#[from] lambda::LambdaError),
     #[error("code metrics")]
     Metrics(#[from] code_metrics::MetricsError),
     #[error("oracle")]

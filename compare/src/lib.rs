@@ -29,16 +29,20 @@
 //! The JSON the run writes is [`report::Report`]; its schema is documented there.
 
 pub mod alloc;
+mod assemble;
 pub mod complexity;
 pub mod error;
+mod feed;
 pub mod html;
-pub mod live;
+mod observe;
+pub mod pipelines;
 pub mod report;
 pub mod resources;
 pub mod run;
+mod score;
 pub mod verdict;
 
 pub use error::{CompareError, Result};
-pub use live::LiveLambda;
+pub use pipelines::Architecture;
 pub use report::Report;
 pub use run::{CompareOptions, Phase, Progress, Source, run};

@@ -1,6 +1,6 @@
-//! One comparison run: feed, both pipelines, observers, sampler, then the final answers
-//! against the oracle, reprocessing and code complexity. See the crate docs for the
-//! picture and the contract.
+//! One comparison run, as named phases: prepare the log, start the pipelines, feed while
+//! observing, drain, score against the oracle, reprocess, report. See the crate docs for
+//! the picture and the contract; both pipelines go through [`crate::pipelines`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -8,20 +8,22 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use datasets::{Arrival, DatasetKind, GenerateOptions, Generator};
-use hdrhistogram::Histogram;
-use master_log::{Log, NewRecord, TopicConfig};
+use datasets::{DatasetKind, GenerateOptions};
+use master_log::{Log, TopicConfig};
 use parking_lot::Mutex;
-use speed_layer::{SpeedConfig, SpeedLayer};
-use workloads::{PartialTable, ResultSet, Workload};
+use workloads::Workload;
 
 use crate::alloc::{self, Owner};
-use crate::live::LiveLambda;
+use crate::assemble::{Measured, RunFacts, pipeline_report};
+use crate::feed::{Due, feed, tick_of};
+use crate::observe::{Reading, Sampler, Seen, observe};
+use crate::pipelines::{Architecture, Final, Pipeline, Recompute, Setup};
 use crate::report::{
-    Arrivals, BatchRun, CdfPoint, Complexity, Correctness, Latency, Params, PipelineReport,
-    Pipelines, Report, RunInfo, SCHEMA_VERSION, Sample, WorkloadFigures, WorkloadReport,
+    Arrivals, BatchRun, Complexity, Correctness, Params, Pipelines, Report, RunInfo,
+    SCHEMA_VERSION, WorkloadFigures, WorkloadReport,
 };
 use crate::resources::{CpuMeter, ThreadClass};
+use crate::score::{WorkloadScore, pool, score_workload};
 use crate::{CompareError, Result};
 
 /// Where the records come from.
@@ -102,7 +104,7 @@ impl CompareOptions {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(CompareError::Options(m.to_owned()));
         if self.rate == 0 {
             return bad("--rate must be at least 1 event per second");
@@ -119,7 +121,7 @@ impl CompareOptions {
         Ok(())
     }
 
-    fn watermark_bound(&self) -> i64 {
+    pub(crate) fn watermark_bound(&self) -> i64 {
         self.watermark_bound_ms.unwrap_or(self.max_delay_ms as i64)
     }
 }
@@ -144,47 +146,6 @@ pub struct Progress {
     pub kappa_visible: u64,
 }
 
-/// How often the sampler looks, and how often it also takes answers.
-const SAMPLE_EVERY: Duration = Duration::from_millis(100);
-const ANSWERS_EVERY: usize = 20;
-/// An observer gives up when a pipeline shows nothing new for this long.
-const STALL_TIMEOUT: Duration = Duration::from_secs(120);
-const POLL: Duration = Duration::from_millis(200);
-
-/// One scheduled batch of records: when it was due and the offsets that cover it.
-#[derive(Debug, Clone)]
-struct Due {
-    index: u64,
-    due: Instant,
-    target: Vec<u64>,
-    records: u64,
-}
-
-/// What one observer saw.
-#[derive(Debug, Default)]
-struct Seen {
-    /// Batches and records visible so far.
-    batches: AtomicU64,
-    records: AtomicU64,
-    /// Latency samples (visible at, latency), for the timeline.
-    samples: Mutex<Vec<(Duration, Duration)>>,
-    hist: Mutex<Option<Histogram<u64>>>,
-    last_visible: Mutex<Option<Instant>>,
-    failed: Mutex<Option<String>>,
-}
-
-/// The moment of a sampler reading, and answers if taken then.
-struct Reading {
-    t: Duration,
-    lambda_staleness: Duration,
-    kappa_staleness: Duration,
-    lambda_visible: u64,
-    kappa_visible: u64,
-    batch_age: Option<Duration>,
-    /// Newest event time appended by then, and the answers (per workload).
-    answers: Option<(i64, Vec<PartialTable>, Vec<PartialTable>)>,
-}
-
 /// Run a comparison on `log`. `stop` ends the feed early (Ctrl-C); the rest of the run
 /// then reports what was measured.
 pub fn run(
@@ -194,18 +155,29 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Report> {
     opts.validate()?;
-    alloc::set_thread_owner(Owner::Harness);
-    alloc::set_default_owner(Owner::Lambda);
-    // The batch layer's decoding pool, named so that its CPU time is Lambda's. (If the
-    // global pool already exists, its threads are unnamed and count as the harness'.)
-    let _ = rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("lambda-rayon-{i}"))
-        .start_handler(|_| alloc::set_thread_owner(Owner::Lambda))
-        .build_global();
     let started_wall = master_log::now_ms();
     let machine = crate::resources::machine();
+    let (setup, dataset) = prepare_log(log, opts)?;
+    let pipelines = start_pipelines(&setup)?;
+    let live = feed_and_observe(&setup, dataset, &pipelines, stop, progress)?;
+    let drained = drain(pipelines, live)?;
+    report_progress(progress, Phase::Oracle, &drained.live);
+    let scores = score(&setup, &drained)?;
+    let reprocessed = if opts.reprocess && !drained.live.interrupted {
+        report_progress(progress, Phase::Reprocess, &drained.live);
+        reprocess(&setup)?
+    } else {
+        Vec::new()
+    };
+    let mut report = assemble(&setup, dataset, &drained, &scores, &reprocessed, machine)?;
+    report.run.started = workloads::rfc3339_millis(started_wall);
+    report.verdict = crate::verdict::verdict(&report);
+    Ok(report)
+}
 
-    // ---- the topic ----
+/// Prepare the log: with a generated source, a fresh topic (and its dataset sidecars);
+/// a clean working directory; the workloads and the namespace of the run.
+fn prepare_log(log: Arc<dyn Log>, opts: &CompareOptions) -> Result<(Setup, Option<DatasetKind>)> {
     let (dataset, topic) = match &opts.source {
         Source::Generate(d) => {
             let topic = opts
@@ -229,7 +201,7 @@ pub fn run(
         }
         Source::Topic(t) => (None, t.clone()),
     };
-    let partitions = log.partition_count(&topic)?;
+    log.partition_count(&topic)?;
     let workloads = resolve_workloads(opts, dataset)?;
     let work = opts.work_dir.join(&topic);
     if work.exists() {
@@ -238,658 +210,505 @@ pub fn run(
     }
     std::fs::create_dir_all(&work)
         .map_err(CompareError::io(format!("create {}", work.display())))?;
-
-    // ---- Lambda: speed layers on tokio, the batch layer on its own thread ----
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("lambda-speed")
-        .on_thread_start(|| alloc::set_thread_owner(Owner::Lambda))
-        .enable_all()
-        .build()
-        .map_err(CompareError::io("start the speed layer's runtime"))?;
-    let start_offsets = log.end_offsets(&topic)?;
-    let mut lambdas = Vec::new();
-    for w in &workloads {
-        let speed = SpeedLayer::new(
-            log.clone(),
-            w.clone(),
-            SpeedConfig::new(&topic, &opts.sidecar_dir),
-            vec![0; partitions as usize],
-        )?;
-        // The first batch run reads what the topic holds now; the speed layer starts a
-        // generation there so that the hand-off is exact.
-        speed.begin_generation(&start_offsets)?;
-        lambdas.push(Arc::new(LiveLambda::new(w.clone(), topic.clone(), speed)));
-    }
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let speed_tasks: Vec<_> = lambdas
-        .iter()
-        .map(|l| {
-            let speed = l.speed.clone();
-            let rx = shutdown_rx.clone();
-            runtime.spawn(async move { speed.run(rx).await })
-        })
-        .collect();
-
-    // ---- Kappa: one job per workload ----
-    let kappa_dir = work.join("kappa");
     // The harness' Kappa jobs live in their own namespace on the log, apart from the
-    // user's jobs of the same workloads (`lk kappa run`); what a previous comparison over
-    // this topic left there (changelogs, late events) is removed first, or the jobs would
-    // restore its state and offsets.
+    // user's jobs of the same workloads (`lk kappa run`).
     let namespace = if topic.starts_with("compare.") {
         topic.clone()
     } else {
         format!("compare.{topic}")
     };
-    for w in &workloads {
-        for version in [1, 2] {
-            let config = kappa::JobConfig {
-                namespace: Some(namespace.clone()),
-                ..kappa::JobConfig::new(&topic, &kappa_dir, &opts.sidecar_dir)
-            };
-            kappa::retire(log.as_ref(), &config, w.name(), version)?;
-        }
-    }
-    let mut jobs = Vec::new();
-    for w in &workloads {
-        let config = kappa::JobConfig {
-            namespace: Some(namespace.clone()),
-            workers: opts.kappa_workers,
-            watermark_bound_ms: opts.watermark_bound(),
-            allowed_lateness_ms: opts.allowed_lateness_ms,
-            checkpoint_interval: opts.checkpoint_interval,
-            uncommitted_every: opts.kappa_uncommitted_every,
-            on_thread_start: Some(kappa::ThreadHook(Arc::new(|| {
-                alloc::set_thread_owner(Owner::Kappa)
-            }))),
-            ..kappa::JobConfig::new(&topic, &kappa_dir, &opts.sidecar_dir)
-        };
-        let job = kappa::Job::new(log.clone(), w.clone(), config)?;
-        jobs.push(job.start()?);
-    }
+    let setup = Setup {
+        log,
+        topic,
+        workloads,
+        sidecar_dir: opts.sidecar_dir.clone(),
+        work,
+        namespace,
+        opts: opts.clone(),
+    };
+    Ok((setup, dataset))
+}
 
-    // ---- measurement threads ----
-    let cpu = Arc::new(Mutex::new(CpuMeter::start()));
+/// Start both pipelines, their threads charged to them (CPU by thread name, heap by
+/// thread owner).
+fn start_pipelines(setup: &Setup) -> Result<Vec<Box<dyn Pipeline>>> {
+    alloc::set_thread_owner(Owner::Harness);
+    alloc::set_default_owner(Owner::Lambda);
+    // The batch layer's decoding pool, named so that its CPU time is Lambda's. (If the
+    // global pool already exists, its threads are unnamed and count as the harness'.)
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("lambda-rayon-{i}"))
+        .start_handler(|_| alloc::set_thread_owner(Owner::Lambda))
+        .build_global();
+    Architecture::BOTH
+        .iter()
+        .map(|&arch| crate::pipelines::start(arch, setup))
+        .collect()
+}
+
+/// What the live phase measured.
+struct Live {
+    start: Instant,
+    feed_end: Instant,
+    fed: bool,
+    records_fed: u64,
+    total: u64,
+    arrivals: Arrivals,
+    interrupted: bool,
+    /// One per pipeline, in [`Architecture::BOTH`] order.
+    seen: Vec<Seen>,
+    cpu_seconds: Vec<f64>,
+    harness_cpu_seconds: f64,
+    peak_heap_bytes: Vec<Option<u64>>,
+    readings: Vec<Reading>,
+    /// The feed's error, reported after the pipelines are stopped.
+    feed_error: Option<CompareError>,
+}
+
+fn report_progress(progress: &mut dyn FnMut(&Progress), phase: Phase, live: &Live) {
+    let visible = |i: usize| live.seen[i].records.load(Ordering::SeqCst);
+    progress(&Progress {
+        phase,
+        fed: live.records_fed,
+        total: live.total,
+        lambda_visible: visible(0),
+        kappa_visible: visible(1),
+    });
+}
+
+/// Feed the topic on this thread at the run's rate while an observer per pipeline and
+/// the sampler watch; then wait until both pipelines show everything fed, and read the
+/// CPU and heap each used.
+fn feed_and_observe(
+    setup: &Setup,
+    dataset: Option<DatasetKind>,
+    pipelines: &[Box<dyn Pipeline>],
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Live> {
+    let opts = &setup.opts;
+    let cpu = Mutex::new(CpuMeter::start());
     alloc::reset_peaks();
     let start = Instant::now() + Duration::from_millis(20);
-    let fed = !matches!(opts.source, Source::Topic(_));
-    let lambda_seen = Arc::new(Seen::default());
-    let kappa_seen = Arc::new(Seen::default());
-    let (lambda_tx, lambda_rx) = mpsc::channel::<Due>();
-    let (kappa_tx, kappa_rx) = mpsc::channel::<Due>();
-    let abort = Arc::new(AtomicBool::new(false));
-    let lambda_observer = {
-        let seen = lambda_seen.clone();
-        let speeds: Vec<SpeedLayer> = lambdas.iter().map(|l| l.speed.clone()).collect();
-        let abort = abort.clone();
-        spawn("lk-observe-l", move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(CompareError::io("start the observer's runtime"))?;
-            observe(&seen, start, lambda_rx, &abort, |target| {
-                rt.block_on(async {
-                    for s in &speeds {
-                        if tokio::time::timeout(POLL, s.wait_for_positions(target))
-                            .await
-                            .is_err()
-                        {
-                            return Ok(false);
-                        }
-                    }
-                    Ok(true)
-                })
-            })
-        })?
+    let fed = dataset.is_some();
+    let seen = vec![Seen::new()?, Seen::new()?];
+    let sampler = Sampler {
+        start,
+        tick: tick_of(opts.rate),
+        frontier: AtomicI64::new(i64::MIN),
+        fed_batches: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
     };
-    let kappa_observer = {
-        let seen = kappa_seen.clone();
-        let jobs: Vec<kappa::Job> = jobs.iter().map(|j| j.job().clone()).collect();
-        let abort = abort.clone();
-        // Read-uncommitted: visible once the part files show it. Otherwise once the
-        // checkpoint that covers it is published (the table files follow at once).
-        let uncommitted = opts.kappa_uncommitted_every.is_some();
-        spawn("lk-observe-k", move || {
-            observe(&seen, start, kappa_rx, &abort, |target| {
-                for j in &jobs {
-                    let shown = if uncommitted {
-                        j.wait_visible(target, POLL)?
-                    } else {
-                        j.wait_checkpointed(target, POLL)?
-                    };
-                    if !shown {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
-            })
-        })?
-    };
-
-    // Batch layer thread.
-    let batch_runs: Arc<Mutex<Vec<BatchRun>>> = Arc::default();
-    let batch_stop = Arc::new(AtomicBool::new(false));
-    // Instant (as ns since `start`, -1 before the first) the served batch view's horizon
-    // was taken.
-    let batch_taken = Arc::new(AtomicI64::new(-1));
-    let batch_thread = {
-        let lambdas = lambdas.clone();
-        let log = log.clone();
-        let topic = topic.clone();
-        let sidecars = opts.sidecar_dir.clone();
-        let runs = batch_runs.clone();
-        let stop = batch_stop.clone();
-        let taken = batch_taken.clone();
-        let period = opts.batch_every;
-        let first = start_offsets.clone();
-        spawn("lambda-batch", move || {
-            alloc::set_thread_owner(Owner::Lambda);
-            let mut horizons: Vec<Vec<u64>> = vec![first; lambdas.len()];
-            let mut taken_at = Instant::now();
-            loop {
-                let round = Instant::now();
-                for (l, horizon) in lambdas.iter().zip(&horizons) {
-                    if horizon.iter().all(|&h| h == 0) {
-                        continue; // nothing below the horizon yet: no batch view
-                    }
-                    let began = Instant::now();
-                    let view = batch_layer::recompute_at(
-                        log.as_ref(),
-                        &l.workload,
-                        &topic,
-                        &sidecars,
-                        horizon,
-                    )?;
-                    l.publish(serving_layer::BatchPart {
-                        horizon: view.horizon.clone(),
-                        table: view.table,
-                    })?;
-                    runs.lock().push(BatchRun {
-                        workload: l.workload.name().to_owned(),
-                        started_s: secs_since(start, began),
-                        finished_s: secs_since(start, Instant::now()),
-                        horizon_records: view.horizon.iter().sum(),
-                    });
-                }
-                taken.store(
-                    taken_at.saturating_duration_since(start).as_nanos() as i64,
-                    Ordering::SeqCst,
-                );
-                let next = round + period;
-                while Instant::now() < next {
-                    if stop.load(Ordering::SeqCst) {
-                        return Ok(());
-                    }
-                    thread::sleep(Duration::from_millis(50).min(next - Instant::now()));
-                }
-                if stop.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                taken_at = Instant::now();
-                horizons = lambdas
-                    .iter()
-                    .map(|l| l.speed.begin_generation_now())
-                    .collect();
-            }
-        })?
-    };
-
-    // Sampler thread.
-    let frontier = Arc::new(AtomicI64::new(i64::MIN));
-    let fed_batches = Arc::new(AtomicU64::new(0));
-    let sampler_stop = Arc::new(AtomicBool::new(false));
-    let tick = tick_of(opts.rate);
-    let sampler = {
-        let lambda_seen = lambda_seen.clone();
-        let kappa_seen = kappa_seen.clone();
-        let lambdas = lambdas.clone();
-        let jobs: Vec<kappa::Job> = jobs.iter().map(|j| j.job().clone()).collect();
-        let log = log.clone();
-        let stop = sampler_stop.clone();
-        let frontier = frontier.clone();
-        let fed_batches = fed_batches.clone();
-        let taken = batch_taken.clone();
-        let cpu = cpu.clone();
-        spawn("lk-sampler", move || {
-            let mut readings = Vec::new();
-            let due = |i: u64| start + tick.interval * i as u32;
-            let staleness = |seen: &Seen, now: Instant| {
-                let visible = seen.batches.load(Ordering::SeqCst);
-                if visible < fed_batches.load(Ordering::SeqCst) && due(visible) < now {
-                    now - due(visible)
-                } else {
-                    Duration::ZERO
-                }
-            };
-            let mut n = 0usize;
-            while !stop.load(Ordering::SeqCst) {
-                thread::sleep(SAMPLE_EVERY);
-                let now = Instant::now();
-                if now < start {
-                    continue;
-                }
-                cpu.lock().sample();
-                let answers = if n % ANSWERS_EVERY == ANSWERS_EVERY - 1 {
-                    let f = frontier.load(Ordering::SeqCst);
-                    let mut l = Vec::new();
-                    for live in &lambdas {
-                        l.push(live.snapshot(log.as_ref())?.merged()?);
-                    }
-                    let mut k = Vec::new();
-                    for j in &jobs {
-                        k.push(j.table()?.table);
-                    }
-                    Some((f, l, k))
-                } else {
-                    None
-                };
-                n += 1;
-                let t = taken.load(Ordering::SeqCst);
-                readings.push(Reading {
-                    t: now - start,
-                    lambda_staleness: staleness(&lambda_seen, now),
-                    kappa_staleness: staleness(&kappa_seen, now),
-                    lambda_visible: lambda_seen.records.load(Ordering::SeqCst),
-                    kappa_visible: kappa_seen.records.load(Ordering::SeqCst),
-                    batch_age: (t >= 0)
-                        .then(|| (now - start).saturating_sub(Duration::from_nanos(t as u64))),
-                    answers,
-                });
-            }
-            Ok(readings)
-        })?
-    };
-
-    // ---- the feed (this thread) ----
-    let mut arrivals = Arrivals::default();
-    let mut records_fed = 0u64;
+    let abort = AtomicBool::new(false);
     let total = if fed {
         opts.events
     } else {
-        log.end_offsets(&topic)?.iter().sum()
+        setup.log.end_offsets(&setup.topic)?.iter().sum()
     };
-    let report_progress = |phase, fed: u64, progress: &mut dyn FnMut(&Progress)| {
-        progress(&Progress {
-            phase,
-            fed,
-            total,
-            lambda_visible: lambda_seen.records.load(Ordering::SeqCst),
-            kappa_visible: kappa_seen.records.load(Ordering::SeqCst),
-        })
+    let mut live = Live {
+        start,
+        feed_end: start,
+        fed,
+        records_fed: 0,
+        total,
+        arrivals: Arrivals::default(),
+        interrupted: false,
+        seen: Vec::new(),
+        cpu_seconds: Vec::new(),
+        harness_cpu_seconds: 0.0,
+        peak_heap_bytes: Vec::new(),
+        readings: Vec::new(),
+        feed_error: None,
     };
-    let mut feed_error = None;
-    let mut feed_end = start;
-    if fed {
-        let Source::Generate(dataset) = opts.source else {
-            unreachable!("fed implies a generated source")
-        };
-        let gen_opts = GenerateOptions {
-            partitions,
-            seed: opts.seed,
-            rate: Some(opts.rate),
-            event_rate: opts.event_rate,
-            out_of_order: opts.out_of_order,
-            max_delay_ms: opts.max_delay_ms,
-            late: opts.late,
-            late_delay_ms: opts.late_delay_ms,
-            duplicates: opts.duplicates,
-            ..GenerateOptions::new(dataset, &topic, opts.events)
-        };
-        let result = feed(
-            log.as_ref(),
-            &topic,
-            &gen_opts,
-            start,
-            tick,
-            stop,
-            |fed_now| {
-                let due = Instant::now();
-                if due >= start {
-                    report_progress(Phase::Feed, fed_now, progress);
-                }
-            },
-            |d: Due, max_time: i64, arrival: &Arrivals| {
-                frontier.fetch_max(max_time, Ordering::SeqCst);
-                fed_batches.store(d.index + 1, Ordering::SeqCst);
-                records_fed += d.records;
-                arrivals = *arrival;
-                // A closed channel means the observer stopped (it reports why).
-                let _ = lambda_tx.send(d.clone());
-                let _ = kappa_tx.send(d);
-            },
-        );
-        if let Err(e) = result {
-            feed_error = Some(e);
+    thread::scope(|scope| -> Result<()> {
+        let mut senders = Vec::new();
+        let mut observers = Vec::new();
+        for ((p, s), name) in pipelines
+            .iter()
+            .zip(&seen)
+            .zip(["lk-observe-l", "lk-observe-k"])
+        {
+            let (tx, rx) = mpsc::channel::<Due>();
+            senders.push(tx);
+            let (p, abort) = (p.as_ref(), &abort);
+            observers.push(harness_thread(scope, name, move || {
+                observe(p, s, start, rx, abort)
+            })?);
         }
-        feed_end = Instant::now();
-    } else {
-        let target = log.end_offsets(&topic)?;
+        let watched: Vec<(&dyn Pipeline, &Seen)> =
+            pipelines.iter().map(|p| p.as_ref()).zip(&seen).collect();
+        let (sampler_ref, cpu_ref) = (&sampler, &cpu);
+        let sampling = harness_thread(scope, "lk-sampler", move || {
+            sampler_ref.run(&watched, cpu_ref)
+        })?;
+        run_feed(
+            setup, dataset, &sampler, &senders, stop, &mut live, &seen, progress,
+        );
+        drop(senders);
+        live.interrupted = stop.load(Ordering::SeqCst);
+        // Catch-up: wait for both observers.
+        while !observers.iter().all(|o| o.is_finished()) {
+            progress(&Progress {
+                phase: Phase::CatchUp,
+                fed: live.records_fed,
+                total,
+                lambda_visible: seen[0].records.load(Ordering::SeqCst),
+                kappa_visible: seen[1].records.load(Ordering::SeqCst),
+            });
+            thread::sleep(Duration::from_millis(100));
+        }
+        measure_resources(&cpu, &mut live);
+        sampler.stop.store(true, Ordering::SeqCst);
+        abort.store(true, Ordering::SeqCst);
+        // Errors are kept for after the pipelines stopped (the feed's comes first).
+        for o in observers {
+            if let Err(e) = join(o, "an observer") {
+                live.feed_error.get_or_insert(e);
+            }
+        }
+        match join(sampling, "the sampler") {
+            Ok(r) => live.readings = r,
+            Err(e) => {
+                live.feed_error.get_or_insert(e);
+            }
+        }
+        Ok(())
+    })?;
+    live.seen = seen;
+    Ok(live)
+}
+
+/// The feed itself: generated records at the schedule, each batch handed to every
+/// observer; without a generated source, the topic's end as one batch due at the start.
+#[allow(clippy::too_many_arguments)]
+fn run_feed(
+    setup: &Setup,
+    dataset: Option<DatasetKind>,
+    sampler: &Sampler,
+    observers: &[mpsc::Sender<Due>],
+    stop: &AtomicBool,
+    live: &mut Live,
+    seen: &[Seen],
+    progress: &mut dyn FnMut(&Progress),
+) {
+    let opts = &setup.opts;
+    let send = |d: &Due| {
+        for tx in observers {
+            // A closed channel means the observer stopped (it reports why).
+            let _ = tx.send(d.clone());
+        }
+    };
+    let Some(dataset) = dataset else {
+        let target = match setup.log.end_offsets(&setup.topic) {
+            Ok(t) => t,
+            Err(e) => {
+                live.feed_error = Some(e.into());
+                return;
+            }
+        };
         let d = Due {
             index: 0,
-            due: start,
+            due: live.start,
             records: target.iter().sum(),
             target,
         };
-        fed_batches.store(1, Ordering::SeqCst);
-        let _ = lambda_tx.send(d.clone());
-        let _ = kappa_tx.send(d);
-    }
-    drop(lambda_tx);
-    drop(kappa_tx);
-    let interrupted = stop.load(Ordering::SeqCst);
-
-    // ---- catch-up: wait for both observers ----
-    while !(lambda_observer.is_finished() && kappa_observer.is_finished()) {
-        report_progress(Phase::CatchUp, records_fed, progress);
-        thread::sleep(Duration::from_millis(100));
-    }
-    let (lambda_cpu, kappa_cpu, harness_cpu) = {
-        let mut cpu = cpu.lock();
-        cpu.sample();
-        (
-            cpu.seconds(ThreadClass::Lambda),
-            cpu.seconds(ThreadClass::Kappa),
-            cpu.seconds(ThreadClass::Harness),
-        )
+        sampler.fed_batches.store(1, Ordering::SeqCst);
+        send(&d);
+        return;
     };
-    let lambda_heap = alloc::installed().then(|| alloc::peak_bytes(Owner::Lambda));
-    let kappa_heap = alloc::installed().then(|| alloc::peak_bytes(Owner::Kappa));
-    sampler_stop.store(true, Ordering::SeqCst);
-    batch_stop.store(true, Ordering::SeqCst);
-    abort.store(true, Ordering::SeqCst);
-    let lambda_observed = join(lambda_observer, "the Lambda observer");
-    let kappa_observed = join(kappa_observer, "the Kappa observer");
-    let readings = join(sampler, "the sampler");
-    let batch_result = join(batch_thread, "the batch layer");
-    shutdown_tx.send_replace(true);
-    let mut speed_result = Ok(());
-    for t in speed_tasks {
-        let r = runtime
-            .block_on(t)
-            .map_err(|e| CompareError::Run(format!("speed layer task: {e}")))
-            .and_then(|r| r.map_err(CompareError::from));
-        speed_result = speed_result.and(r);
+    let gen_opts = GenerateOptions {
+        partitions: setup.opts.partitions,
+        seed: opts.seed,
+        rate: Some(opts.rate),
+        event_rate: opts.event_rate,
+        out_of_order: opts.out_of_order,
+        max_delay_ms: opts.max_delay_ms,
+        late: opts.late,
+        late_delay_ms: opts.late_delay_ms,
+        duplicates: opts.duplicates,
+        ..GenerateOptions::new(dataset, &setup.topic, opts.events)
+    };
+    let (start, total) = (live.start, live.total);
+    let mut records_fed = 0u64;
+    let mut arrivals = Arrivals::default();
+    let result = feed(
+        setup.log.as_ref(),
+        &setup.topic,
+        &gen_opts,
+        start,
+        sampler.tick,
+        stop,
+        |fed_now| {
+            if Instant::now() >= start {
+                progress(&Progress {
+                    phase: Phase::Feed,
+                    fed: fed_now,
+                    total,
+                    lambda_visible: seen[0].records.load(Ordering::SeqCst),
+                    kappa_visible: seen[1].records.load(Ordering::SeqCst),
+                });
+            }
+        },
+        |d: Due, max_time: i64, arrival: &Arrivals| {
+            sampler.frontier.fetch_max(max_time, Ordering::SeqCst);
+            sampler.fed_batches.store(d.index + 1, Ordering::SeqCst);
+            records_fed += d.records;
+            arrivals = *arrival;
+            send(&d);
+        },
+    );
+    live.records_fed = records_fed;
+    live.arrivals = arrivals;
+    live.feed_end = Instant::now();
+    if let Err(e) = result {
+        live.feed_error = Some(e);
     }
-    let mut kappa_tables = Vec::new();
-    let mut kappa_result = Ok(());
-    for j in jobs {
-        let job = j.job().clone();
-        match j.stop() {
-            Ok(_) => kappa_tables.push(job.table()?),
-            Err(e) => kappa_result = Err(CompareError::from(e)),
+}
+
+/// CPU seconds per pipeline (and the harness') and peak heap per pipeline, read when
+/// both pipelines have caught up.
+fn measure_resources(cpu: &Mutex<CpuMeter>, live: &mut Live) {
+    let mut cpu = cpu.lock();
+    cpu.sample();
+    live.cpu_seconds = vec![
+        cpu.seconds(ThreadClass::Lambda),
+        cpu.seconds(ThreadClass::Kappa),
+    ];
+    live.harness_cpu_seconds = cpu.seconds(ThreadClass::Harness);
+    live.peak_heap_bytes = [Owner::Lambda, Owner::Kappa]
+        .iter()
+        .map(|&o| alloc::installed().then(|| alloc::peak_bytes(o)))
+        .collect();
+}
+
+/// What draining left: the live phase's measurements, each pipeline's final answers and
+/// its recomputations.
+struct Drained {
+    live: Live,
+    /// One per pipeline, in [`Architecture::BOTH`] order; each one per workload.
+    finals: Vec<Vec<Final>>,
+    recomputes: Vec<Recompute>,
+}
+
+/// Stop both pipelines and collect their final answers; then report the first error of
+/// the live phase, if any (the feed's first, then the pipelines', then the observers').
+fn drain(pipelines: Vec<Box<dyn Pipeline>>, mut live: Live) -> Result<Drained> {
+    let recomputes = pipelines[0].recomputes();
+    let names: Vec<&str> = pipelines.iter().map(|p| p.architecture().name()).collect();
+    let mut finals = Vec::new();
+    let mut stop_error = None;
+    for p in pipelines {
+        match p.stop() {
+            Ok(f) => finals.push(f),
+            Err(e) => {
+                stop_error.get_or_insert(e);
+            }
         }
     }
-    if let Some(e) = feed_error {
+    if let Some(e) = live.feed_error.take().or(stop_error) {
         return Err(e);
     }
-    batch_result?;
-    speed_result?;
-    kappa_result?;
-    lambda_observed?;
-    kappa_observed?;
-    let readings = readings?;
-    if let Some(e) = lambda_seen.failed.lock().take() {
-        return Err(CompareError::Run(format!("Lambda: {e}")));
+    for (seen, name) in live.seen.iter().zip(names) {
+        if let Some(e) = seen.failed.lock().take() {
+            return Err(CompareError::Run(format!("{name}: {e}")));
+        }
     }
-    if let Some(e) = kappa_seen.failed.lock().take() {
-        return Err(CompareError::Run(format!("Kappa: {e}")));
-    }
-    let last_visible = |seen: &Seen| *seen.last_visible.lock();
-    let lambda_last = last_visible(&lambda_seen);
-    let kappa_last = last_visible(&kappa_seen);
-    let live_end = Instant::now();
+    Ok(Drained {
+        live,
+        finals,
+        recomputes,
+    })
+}
 
-    // ---- final answers against the oracle ----
-    report_progress(Phase::Oracle, records_fed, progress);
-    let records_total: u64 = log.end_offsets(&topic)?.iter().sum();
-    let max_delay = opts.max_delay_ms as i64;
-    let mut figures = Vec::new();
-    let mut over_time: Vec<(Vec<Correctness>, Vec<Correctness>)> =
-        vec![(Vec::new(), Vec::new()); readings.len()];
-    for (i, w) in workloads.iter().enumerate() {
-        let expected = oracle::answer(log.as_ref(), w, &topic, &opts.sidecar_dir)?;
-        let lambda_answer = w.finish(&lambdas[i].snapshot(log.as_ref())?.merged()?)?;
-        let table = &kappa_tables[i];
-        let kappa_answer = w.finish(&table.table)?;
-        let lambda_c = correctness(&expected, &lambda_answer, 0, None);
-        let kappa_c = correctness(
-            &expected,
-            &kappa_answer,
-            table.late_events,
-            Some(table.duplicates),
-        );
-        for (r, slot) in readings.iter().zip(over_time.iter_mut()) {
-            let Some((frontier, l, k)) = &r.answers else {
-                continue;
-            };
-            let complete = frontier.saturating_sub(max_delay);
-            let expected = complete_windows(&expected, complete);
-            slot.0.push(correctness(
-                &expected,
-                &complete_windows(&w.finish(&l[i])?, complete),
-                0,
-                None,
-            ));
-            slot.1.push(correctness(
-                &expected,
-                &complete_windows(&w.finish(&k[i])?, complete),
-                0,
-                None,
-            ));
-        }
-        figures.push((
-            w.name().to_owned(),
-            expected.rows.len() as u64,
-            lambda_c,
-            kappa_c,
-        ));
-    }
-
-    // ---- reprocessing the whole history ----
-    let mut lambda_re = Vec::new();
-    let mut kappa_re = Vec::new();
-    if opts.reprocess && !interrupted {
-        report_progress(Phase::Reprocess, records_fed, progress);
-        for w in &workloads {
-            let t = Instant::now();
-            batch_layer::recompute(log.as_ref(), w, &topic, &opts.sidecar_dir)?;
-            lambda_re.push(t.elapsed().as_secs_f64());
-            let config = kappa::JobConfig {
-                version: 2,
-                workers: opts.kappa_workers,
-                watermark_bound_ms: opts.watermark_bound(),
-                allowed_lateness_ms: opts.allowed_lateness_ms,
-                checkpoint_interval: opts.checkpoint_interval,
-                serve_if_none: false,
-                namespace: Some(namespace.clone()),
-                ..kappa::JobConfig::new(&topic, work.join("reprocess"), &opts.sidecar_dir)
-            };
-            let t = Instant::now();
-            kappa::Job::new(log.clone(), w.clone(), config)?.run_until_caught_up()?;
-            kappa_re.push(t.elapsed().as_secs_f64());
-        }
-    }
-
-    // ---- code complexity ----
-    let mut complexity = Vec::new();
-    for w in &workloads {
-        complexity.push(crate::complexity::complexity(w)?);
-    }
-    let (lambda_code, kappa_code) = crate::complexity::complexity_of(&workloads)?;
-
-    // ---- the report ----
-    let feed_seconds = if fed {
-        feed_end.saturating_duration_since(start).as_secs_f64()
-    } else {
-        0.0
-    };
-    let records_seen = if fed { records_fed } else { records_total };
-    let reprocess = |secs: &[f64]| -> (Option<f64>, Option<f64>) {
-        if secs.is_empty() {
-            return (None, None);
-        }
-        let total: f64 = secs.iter().sum();
-        let eps = (total > 0.0).then(|| (records_total * secs.len() as u64) as f64 / total);
-        (Some(total), eps)
-    };
-    let pipeline = |seen: &Seen,
-                    last: Option<Instant>,
-                    cpu_seconds: f64,
-                    heap: Option<u64>,
-                    final_c: Vec<Correctness>,
-                    re: &[f64],
-                    code: Complexity,
-                    kappa: bool|
-     -> PipelineReport {
-        let hist = seen.hist.lock();
-        let (latency_ms, latency_cdf) = match hist.as_ref() {
-            Some(h) if fed && !h.is_empty() => (Some(latency_of(h)), cdf_of(h)),
-            _ => (None, Vec::new()),
-        };
-        let elapsed = last.map(|l| l.saturating_duration_since(start).as_secs_f64());
-        let samples = seen.samples.lock();
-        let mut timeline = Vec::with_capacity(readings.len());
-        let mut prev = Duration::ZERO;
-        for (r, c) in readings.iter().zip(&over_time) {
-            let mut window: Vec<f64> = samples
-                .iter()
-                .filter(|(at, _)| *at > prev && *at <= r.t)
-                .map(|(_, lat)| lat.as_secs_f64() * 1000.0)
-                .collect();
-            prev = r.t;
-            let c = if kappa { &c.1 } else { &c.0 };
-            timeline.push(Sample {
-                t_s: r.t.as_secs_f64(),
-                staleness_ms: if kappa {
-                    r.kappa_staleness
-                } else {
-                    r.lambda_staleness
-                }
-                .as_secs_f64()
-                    * 1000.0,
-                visible_records: if kappa {
-                    r.kappa_visible
-                } else {
-                    r.lambda_visible
-                },
-                batch_view_age_ms: if kappa {
-                    None
-                } else {
-                    r.batch_age.map(|a| a.as_secs_f64() * 1000.0)
-                },
-                correctness: (!c.is_empty()).then(|| pool(c)),
-                latency_p99_ms: quantile(&mut window, 0.99),
-            });
-        }
-        let (reprocess_seconds, reprocess_eps) = reprocess(re);
-        PipelineReport {
-            latency_ms,
-            latency_cdf,
-            throughput_eps: elapsed
-                .filter(|e| *e > 0.0)
-                .map(|e| records_seen as f64 / e),
-            catch_up_seconds: last.map(|l| l.saturating_duration_since(feed_end).as_secs_f64()),
-            cpu_seconds,
-            peak_heap_bytes: heap,
-            correctness: pool(&final_c),
-            reprocess_seconds,
-            reprocess_eps,
-            complexity: code,
-            timeline,
-        }
-    };
-    let lambda_report = pipeline(
-        &lambda_seen,
-        lambda_last,
-        lambda_cpu,
-        lambda_heap,
-        figures.iter().map(|f| f.2.clone()).collect(),
-        &lambda_re,
-        lambda_code,
-        false,
-    );
-    let kappa_report = pipeline(
-        &kappa_seen,
-        kappa_last,
-        kappa_cpu,
-        kappa_heap,
-        figures.iter().map(|f| f.3.clone()).collect(),
-        &kappa_re,
-        kappa_code,
-        true,
-    );
-    let workload_reports = figures
-        .into_iter()
+/// Score every workload's answers, final and over time, against the oracle's.
+fn score(setup: &Setup, drained: &Drained) -> Result<Vec<WorkloadScore>> {
+    let max_delay = setup.opts.max_delay_ms as i64;
+    setup
+        .workloads
+        .iter()
         .enumerate()
-        .map(|(i, (name, oracle_cells, l, k))| WorkloadReport {
-            name,
-            oracle_cells,
-            lambda: WorkloadFigures {
-                correctness: l,
-                reprocess_seconds: lambda_re.get(i).copied(),
-                complexity: complexity[i].0.clone(),
-            },
-            kappa: WorkloadFigures {
-                correctness: k,
-                reprocess_seconds: kappa_re.get(i).copied(),
-                complexity: complexity[i].1.clone(),
-            },
+        .map(|(i, w)| {
+            let expected = oracle::answer(setup.log.as_ref(), w, &setup.topic, &setup.sidecar_dir)?;
+            score_workload(
+                i,
+                w,
+                &expected,
+                &drained.finals,
+                &drained.live.readings,
+                max_delay,
+            )
+        })
+        .collect()
+}
+
+/// Recompute the whole history of every workload with both pipelines; seconds per
+/// pipeline, per workload.
+fn reprocess(setup: &Setup) -> Result<Vec<Vec<f64>>> {
+    let mut secs = vec![Vec::new(); Architecture::BOTH.len()];
+    for w in &setup.workloads {
+        for (i, &arch) in Architecture::BOTH.iter().enumerate() {
+            secs[i].push(crate::pipelines::reprocess(arch, setup, w)?);
+        }
+    }
+    Ok(secs)
+}
+
+/// The report: complexity measured from the source, every figure assembled the same way
+/// for both pipelines.
+fn assemble(
+    setup: &Setup,
+    dataset: Option<DatasetKind>,
+    drained: &Drained,
+    scores: &[WorkloadScore],
+    reprocessed: &[Vec<f64>],
+    machine: crate::report::Machine,
+) -> Result<Report> {
+    let live = &drained.live;
+    let records_total: u64 = setup.log.end_offsets(&setup.topic)?.iter().sum();
+    let per_workload: Vec<(Complexity, Complexity)> = setup
+        .workloads
+        .iter()
+        .map(crate::complexity::complexity)
+        .collect::<code_metrics::Result<_>>()?;
+    let (lambda_code, kappa_code) = crate::complexity::complexity_of(&setup.workloads)?;
+    let facts = RunFacts {
+        start: live.start,
+        feed_end: live.feed_end,
+        fed: live.fed,
+        records_seen: if live.fed {
+            live.records_fed
+        } else {
+            records_total
+        },
+        records_total,
+        readings: &live.readings,
+    };
+    let mut reports = Vec::new();
+    for (i, code) in [lambda_code, kappa_code].into_iter().enumerate() {
+        let over_time = (0..live.readings.len())
+            .map(|r| {
+                let c: Vec<Correctness> = scores
+                    .iter()
+                    .filter_map(|s| s.over_time[i][r].clone())
+                    .collect();
+                (!c.is_empty()).then(|| pool(&c))
+            })
+            .collect();
+        let measured = Measured {
+            index: i,
+            seen: &live.seen[i],
+            cpu_seconds: live.cpu_seconds[i],
+            peak_heap_bytes: live.peak_heap_bytes[i],
+            finals: scores.iter().map(|s| s.finals[i].clone()).collect(),
+            over_time,
+            reprocess: reprocessed.get(i).cloned().unwrap_or_default(),
+            complexity: code,
+        };
+        reports.push(pipeline_report(measured, &facts));
+    }
+    let kappa_report = reports
+        .pop()
+        .ok_or_else(|| CompareError::Run("no Kappa report".into()))?;
+    let lambda_report = reports
+        .pop()
+        .ok_or_else(|| CompareError::Run("no Lambda report".into()))?;
+    let figures = |i: usize, w: usize| WorkloadFigures {
+        correctness: scores[w].finals[i].clone(),
+        reprocess_seconds: reprocessed.get(i).and_then(|s| s.get(w)).copied(),
+        complexity: if i == 0 {
+            per_workload[w].0.clone()
+        } else {
+            per_workload[w].1.clone()
+        },
+    };
+    let workload_reports = scores
+        .iter()
+        .enumerate()
+        .map(|(w, s)| WorkloadReport {
+            name: s.name.clone(),
+            oracle_cells: s.oracle_cells,
+            lambda: figures(0, w),
+            kappa: figures(1, w),
         })
         .collect();
-    let mut report = Report {
+    let secs = |t: Instant| t.saturating_duration_since(live.start).as_secs_f64();
+    Ok(Report {
         schema_version: SCHEMA_VERSION,
-        params: Params {
-            dataset: dataset.map(|d| d.name().to_owned()),
-            topic,
-            fed,
-            workloads: workloads.iter().map(|w| w.name().to_owned()).collect(),
-            events: if fed { opts.events } else { records_total },
-            rate_eps: if fed { opts.rate } else { 0 },
-            event_rate_eps: if fed {
-                opts.event_rate.unwrap_or(opts.rate)
-            } else {
-                0
-            },
-            partitions,
-            seed: opts.seed,
-            out_of_order: opts.out_of_order,
-            max_delay_ms: opts.max_delay_ms,
-            late: opts.late,
-            late_delay_ms: opts.late_delay_ms,
-            duplicates: opts.duplicates,
-            batch_every_ms: opts.batch_every.as_millis() as u64,
-            allowed_lateness_ms: opts.allowed_lateness_ms,
-            watermark_bound_ms: opts.watermark_bound(),
-            checkpoint_interval_ms: opts.checkpoint_interval.as_millis() as u64,
-            kappa_uncommitted_every_ms: opts.kappa_uncommitted_every.map(|d| d.as_millis() as u64),
-            kappa_workers: opts.kappa_workers,
-        },
+        params: params(setup, dataset, live, records_total),
         machine,
         run: RunInfo {
-            started: workloads::rfc3339_millis(started_wall),
-            wall_seconds: live_end.saturating_duration_since(start).as_secs_f64(),
-            feed_seconds,
-            records_fed,
+            started: String::new(),
+            wall_seconds: secs(Instant::now()),
+            feed_seconds: if live.fed {
+                live.feed_end
+                    .saturating_duration_since(live.start)
+                    .as_secs_f64()
+            } else {
+                0.0
+            },
+            records_fed: live.records_fed,
             records_total,
-            arrivals,
-            interrupted,
+            arrivals: live.arrivals,
+            interrupted: live.interrupted,
             peak_rss_bytes: crate::resources::peak_rss_bytes(),
-            harness_cpu_seconds: harness_cpu,
+            harness_cpu_seconds: live.harness_cpu_seconds,
         },
         pipelines: Pipelines {
             lambda: lambda_report,
             kappa: kappa_report,
         },
         workloads: workload_reports,
-        batch_runs: std::mem::take(&mut *batch_runs.lock()),
+        batch_runs: drained
+            .recomputes
+            .iter()
+            .map(|r| BatchRun {
+                workload: r.workload.clone(),
+                started_s: secs(r.started),
+                finished_s: secs(r.finished),
+                horizon_records: r.horizon_records,
+            })
+            .collect(),
         verdict: Vec::new(),
-    };
-    report.run.wall_seconds = Instant::now()
-        .saturating_duration_since(start)
-        .as_secs_f64();
-    report.verdict = crate::verdict::verdict(&report);
-    Ok(report)
+    })
+}
+
+/// The run's parameters as the report states them.
+fn params(setup: &Setup, dataset: Option<DatasetKind>, live: &Live, records_total: u64) -> Params {
+    let opts = &setup.opts;
+    let fed = live.fed;
+    Params {
+        dataset: dataset.map(|d| d.name().to_owned()),
+        topic: setup.topic.clone(),
+        fed,
+        workloads: setup
+            .workloads
+            .iter()
+            .map(|w| w.name().to_owned())
+            .collect(),
+        events: if fed { opts.events } else { records_total },
+        rate_eps: if fed { opts.rate } else { 0 },
+        event_rate_eps: if fed {
+            opts.event_rate.unwrap_or(opts.rate)
+        } else {
+            0
+        },
+        partitions: setup
+            .log
+            .partition_count(&setup.topic)
+            .unwrap_or(opts.partitions),
+        seed: opts.seed,
+        out_of_order: opts.out_of_order,
+        max_delay_ms: opts.max_delay_ms,
+        late: opts.late,
+        late_delay_ms: opts.late_delay_ms,
+        duplicates: opts.duplicates,
+        batch_every_ms: opts.batch_every.as_millis() as u64,
+        allowed_lateness_ms: opts.allowed_lateness_ms,
+        watermark_bound_ms: opts.watermark_bound(),
+        checkpoint_interval_ms: opts.checkpoint_interval.as_millis() as u64,
+        kappa_uncommitted_every_ms: opts.kappa_uncommitted_every.map(|d| d.as_millis() as u64),
+        kappa_workers: opts.kappa_workers,
+    }
 }
 
 /// The workloads of the run: the given ones, or every built-in of the dataset.
@@ -909,335 +728,22 @@ fn resolve_workloads(opts: &CompareOptions, dataset: Option<DatasetKind>) -> Res
         .collect())
 }
 
-/// The feed's pace: `batch` records every `interval`.
-#[derive(Debug, Clone, Copy)]
-struct Tick {
-    batch: u64,
-    interval: Duration,
-}
-
-/// One batch per millisecond at rates of 1,000/s and more; one record per batch below.
-fn tick_of(rate: u64) -> Tick {
-    if rate >= 1000 {
-        let batch = rate / 1000;
-        Tick {
-            batch,
-            interval: Duration::from_nanos(batch * 1_000_000_000 / rate),
-        }
-    } else {
-        Tick {
-            batch: 1,
-            interval: Duration::from_nanos(1_000_000_000 / rate),
-        }
-    }
-}
-
-fn secs_since(start: Instant, t: Instant) -> f64 {
-    t.saturating_duration_since(start).as_secs_f64()
-}
-
-fn spawn<T: Send + 'static>(
+/// Start a harness thread in `scope` (its allocations are the harness').
+fn harness_thread<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope thread::Scope<'scope, 'env>,
     name: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<thread::JoinHandle<Result<T>>> {
+    f: impl FnOnce() -> Result<T> + Send + 'scope,
+) -> Result<thread::ScopedJoinHandle<'scope, Result<T>>> {
     thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || {
-            if name_is_harness() {
-                alloc::set_thread_owner(Owner::Harness);
-            }
+        .spawn_scoped(scope, move || {
+            alloc::set_thread_owner(Owner::Harness);
             f()
         })
         .map_err(CompareError::io(format!("start thread {name}")))
 }
 
-fn name_is_harness() -> bool {
-    thread::current()
-        .name()
-        .is_some_and(|n| n.starts_with("lk-"))
-}
-
-fn join<T>(h: thread::JoinHandle<Result<T>>, what: &str) -> Result<T> {
+fn join<T>(h: thread::ScopedJoinHandle<'_, Result<T>>, what: &str) -> Result<T> {
     h.join()
         .map_err(|_| CompareError::Run(format!("{what} panicked")))?
-}
-
-/// Append the generated records at the schedule `start + i × tick.interval`, calling
-/// `on_batch` after each batch with its offsets, the newest event time so far and the
-/// arrivals so far.
-#[allow(clippy::too_many_arguments)]
-fn feed(
-    log: &dyn Log,
-    topic: &str,
-    opts: &GenerateOptions,
-    start: Instant,
-    tick: Tick,
-    stop: &AtomicBool,
-    mut on_progress: impl FnMut(u64),
-    mut on_batch: impl FnMut(Due, i64, &Arrivals),
-) -> Result<()> {
-    opts.validate()?;
-    let mut ends = log.end_offsets(topic)?;
-    let mut arrivals = Arrivals::default();
-    let mut max_time = i64::MIN;
-    let mut batch = Vec::with_capacity(tick.batch as usize);
-    let mut index = 0u64;
-    let mut fed = 0u64;
-    let mut last_progress = Instant::now();
-    let mut records = Generator::new(opts)?.peekable();
-    while records.peek().is_some() {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        batch.clear();
-        for rec in records.by_ref().take(tick.batch as usize) {
-            let rec = rec?;
-            match rec.arrival {
-                Arrival::InOrder => arrivals.in_order += 1,
-                Arrival::OutOfOrder => arrivals.out_of_order += 1,
-                Arrival::Late => arrivals.late += 1,
-                Arrival::Duplicate => arrivals.duplicates += 1,
-            }
-            max_time = max_time.max(rec.event_time);
-            batch.push(NewRecord::keyed(rec.key, rec.value, rec.event_time));
-        }
-        let due = start + tick.interval * index as u32;
-        let now = Instant::now();
-        if due > now {
-            thread::sleep(due - now);
-        }
-        let n = batch.len() as u64;
-        for (p, appended) in log.produce(topic, std::mem::take(&mut batch))? {
-            let end = &mut ends[p as usize];
-            *end = (*end).max(appended.last_offset + 1);
-        }
-        fed += n;
-        on_batch(
-            Due {
-                index,
-                due,
-                target: ends.clone(),
-                records: n,
-            },
-            max_time,
-            &arrivals,
-        );
-        index += 1;
-        if last_progress.elapsed() >= Duration::from_millis(100) {
-            on_progress(fed);
-            last_progress = Instant::now();
-        }
-    }
-    on_progress(fed);
-    Ok(())
-}
-
-/// Wait for each batch in turn to be visible (`visible(target)` answers within about
-/// [`POLL`]), recording its latency from its scheduled time.
-fn observe(
-    seen: &Seen,
-    start: Instant,
-    batches: mpsc::Receiver<Due>,
-    abort: &AtomicBool,
-    mut visible: impl FnMut(&[u64]) -> Result<bool>,
-) -> Result<()> {
-    // Up to an hour, 3 significant digits.
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
-        .map_err(|e| CompareError::Run(format!("latency histogram: {e}")))?;
-    for d in batches {
-        let waiting = Instant::now();
-        while !visible(&d.target)? {
-            if abort.load(Ordering::SeqCst) {
-                *seen.failed.lock() = Some(format!("stopped before batch {} was visible", d.index));
-                return Ok(());
-            }
-            if waiting.elapsed() > STALL_TIMEOUT {
-                *seen.failed.lock() = Some(format!(
-                    "records at offsets {:?} not visible after {} s",
-                    d.target,
-                    STALL_TIMEOUT.as_secs()
-                ));
-                return Ok(());
-            }
-        }
-        let now = Instant::now();
-        let latency = now.saturating_duration_since(d.due);
-        hist.saturating_record((latency.as_nanos() as u64).max(1));
-        seen.samples
-            .lock()
-            .push((now.saturating_duration_since(start), latency));
-        seen.batches.store(d.index + 1, Ordering::SeqCst);
-        seen.records.fetch_add(d.records, Ordering::SeqCst);
-        *seen.last_visible.lock() = Some(now);
-        *seen.hist.lock() = Some(hist.clone());
-    }
-    *seen.hist.lock() = Some(hist);
-    Ok(())
-}
-
-/// An answer against the oracle's.
-fn correctness(
-    expected: &ResultSet,
-    actual: &ResultSet,
-    late_dropped: u64,
-    duplicates_removed: Option<u64>,
-) -> Correctness {
-    let c = workloads::compare(expected, actual);
-    Correctness {
-        cells: c.cells,
-        exact_cells: c.exact,
-        exact_fraction: c.exact_fraction(),
-        missing_cells: c.missing,
-        extra_cells: c.extra,
-        max_abs_error: c.max_abs_error,
-        mean_abs_error: c.mean_abs_error,
-        max_rel_error: c.max_rel_error,
-        late_dropped,
-        duplicates_removed,
-    }
-}
-
-/// The rows of windows that end at or before `until` (ms).
-fn complete_windows(r: &ResultSet, until: i64) -> ResultSet {
-    ResultSet {
-        key_columns: r.key_columns.clone(),
-        value_columns: r.value_columns.clone(),
-        rows: r
-            .rows
-            .iter()
-            .filter(|row| row.window.end <= until)
-            .cloned()
-            .collect(),
-    }
-}
-
-/// Several workloads' figures as one: counts added, maxima kept, means weighted by cells.
-fn pool(cs: &[Correctness]) -> Correctness {
-    let mut p = Correctness::default();
-    let mut weighted = 0.0;
-    let mut duplicates = Some(0u64);
-    for c in cs {
-        p.cells += c.cells;
-        p.exact_cells += c.exact_cells;
-        p.missing_cells += c.missing_cells;
-        p.extra_cells += c.extra_cells;
-        p.max_abs_error = p.max_abs_error.max(c.max_abs_error);
-        p.max_rel_error = p.max_rel_error.max(c.max_rel_error);
-        weighted += c.mean_abs_error * c.cells as f64;
-        p.late_dropped += c.late_dropped;
-        duplicates = duplicates.zip(c.duplicates_removed).map(|(a, b)| a + b);
-    }
-    p.exact_fraction = if p.cells == 0 {
-        1.0
-    } else {
-        p.exact_cells as f64 / p.cells as f64
-    };
-    p.mean_abs_error = if p.cells == 0 {
-        0.0
-    } else {
-        weighted / p.cells as f64
-    };
-    p.duplicates_removed = if cs.is_empty() { None } else { duplicates };
-    p
-}
-
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
-}
-
-fn latency_of(h: &Histogram<u64>) -> Latency {
-    Latency {
-        p50: ms(h.value_at_quantile(0.50)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        max: ms(h.max()),
-        samples: h.len(),
-    }
-}
-
-/// The latency CDF at fixed fractions (denser in the tail).
-fn cdf_of(h: &Histogram<u64>) -> Vec<CdfPoint> {
-    const FRACTIONS: [f64; 24] = [
-        0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97,
-        0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
-    ];
-    FRACTIONS
-        .iter()
-        .map(|&q| CdfPoint {
-            latency_ms: ms(if q >= 1.0 {
-                h.max()
-            } else {
-                h.value_at_quantile(q)
-            }),
-            fraction: q,
-        })
-        .collect()
-}
-
-/// The `q` quantile (nearest rank) of `xs`, `None` when empty.
-fn quantile(xs: &mut [f64], q: f64) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
-    Some(xs[rank - 1])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_feed_schedule_matches_the_rate() {
-        let t = tick_of(50_000);
-        assert_eq!(t.batch, 50);
-        assert_eq!(t.interval, Duration::from_millis(1));
-        let t = tick_of(2_500);
-        assert_eq!((t.batch, t.interval), (2, Duration::from_micros(800)));
-        let t = tick_of(10);
-        assert_eq!((t.batch, t.interval), (1, Duration::from_millis(100)));
-    }
-
-    #[test]
-    fn quantiles_are_nearest_rank() {
-        let mut xs = vec![5.0, 1.0, 3.0, 2.0, 4.0];
-        assert_eq!(quantile(&mut xs, 0.5), Some(3.0));
-        assert_eq!(quantile(&mut xs, 0.99), Some(5.0));
-        assert_eq!(quantile(&mut xs, 0.0), Some(1.0));
-        assert_eq!(quantile(&mut [], 0.5), None);
-    }
-
-    #[test]
-    fn pooled_correctness_adds_counts_and_weights_means() {
-        let a = Correctness {
-            cells: 10,
-            exact_cells: 10,
-            exact_fraction: 1.0,
-            duplicates_removed: Some(3),
-            ..Correctness::default()
-        };
-        let b = Correctness {
-            cells: 30,
-            exact_cells: 15,
-            exact_fraction: 0.5,
-            max_abs_error: 4.0,
-            mean_abs_error: 2.0,
-            late_dropped: 7,
-            duplicates_removed: Some(1),
-            ..Correctness::default()
-        };
-        let p = pool(&[a.clone(), b]);
-        assert_eq!((p.cells, p.exact_cells, p.late_dropped), (40, 25, 7));
-        assert_eq!(p.exact_fraction, 25.0 / 40.0);
-        assert_eq!(p.mean_abs_error, 2.0 * 30.0 / 40.0);
-        assert_eq!(p.max_abs_error, 4.0);
-        assert_eq!(p.duplicates_removed, Some(4));
-        let unknown = Correctness {
-            duplicates_removed: None,
-            ..a
-        };
-        assert_eq!(pool(&[unknown]).duplicates_removed, None);
-        assert_eq!(pool(&[]).exact_fraction, 1.0);
-    }
 }

@@ -189,6 +189,31 @@ impl Lambda {
         Ok(status_of(&self.views, run.into_iter().collect()))
     }
 
+    /// The speed layer alone (no batch run): follow the log until `stop()` is true, or,
+    /// with `until_caught_up`, up to the log's end as of this call; then save the
+    /// realtime view (with files).
+    pub fn follow(&self, stop: &dyn Fn() -> bool, until_caught_up: bool) -> Result<LambdaStatus> {
+        let runtime = SpeedRuntime::new(&self.config)?;
+        let speed = self.views.speed().clone();
+        let outcome = if until_caught_up {
+            runtime.handle().block_on(speed.run_until_caught_up())
+        } else {
+            let (shutdown, rx) = watch::channel(false);
+            let task = runtime.handle().spawn(async move { speed.run(rx).await });
+            while !stop() && !task.is_finished() {
+                thread::sleep(Duration::from_millis(100));
+            }
+            shutdown.send_replace(true);
+            runtime
+                .handle()
+                .block_on(task)
+                .map_err(|e| LambdaError::Thread(format!("speed layer task: {e}")))?
+        };
+        outcome?;
+        self.cycle().save_realtime()?;
+        Ok(status_of(&self.views, Vec::new()))
+    }
+
     /// Start the pipeline: the speed layer follows the log, and a batch run starts now
     /// (over what the log holds at this moment) and then every `batch_every`.
     pub fn start(self) -> Result<RunningLambda> {

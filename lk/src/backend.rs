@@ -61,18 +61,20 @@ pub struct LogArgs {
         long,
         global = true,
         default_value = "5ms",
+        value_parser = crate::text::duration,
         help_heading = "Kafka (--log kafka://…)"
     )]
-    pub kafka_linger: String,
+    pub kafka_linger: std::time::Duration,
 
     /// Timeout of admin, metadata, offset, commit and fetch requests (and of connecting).
     #[arg(
         long,
         global = true,
         default_value = "30s",
+        value_parser = crate::text::duration,
         help_heading = "Kafka (--log kafka://…)"
     )]
-    pub kafka_timeout: String,
+    pub kafka_timeout: std::time::Duration,
 
     /// A librdkafka setting for every client, repeatable: security.protocol=SASL_SSL,
     /// sasl.mechanism=SCRAM-SHA-512, sasl.username=…, ssl.ca.location=…
@@ -170,7 +172,6 @@ impl LogArgs {
 
     #[cfg(feature = "kafka")]
     fn kafka_options(&self) -> anyhow::Result<master_log::KafkaOptions> {
-        use anyhow::Context;
         let mut extra = std::collections::BTreeMap::new();
         for kv in &self.kafka_options {
             let Some((k, v)) = kv.split_once('=') else {
@@ -180,14 +181,14 @@ impl LogArgs {
             anyhow::ensure!(!k.is_empty(), "--kafka-option {kv:?}: the key is empty");
             extra.insert(k.to_owned(), v.to_owned());
         }
-        let timeout = master_log::parse_duration(&self.kafka_timeout).context("--kafka-timeout")?;
+        let timeout = self.kafka_timeout;
         let options = master_log::KafkaOptions {
             acks: self.kafka_acks.clone(),
             // Idempotence needs acks=all: with fewer acknowledgements the user chose
             // speed over the guarantee.
             idempotence: matches!(self.kafka_acks.as_str(), "all" | "-1"),
             compression: self.kafka_compression.parse()?,
-            linger: master_log::parse_duration(&self.kafka_linger).context("--kafka-linger")?,
+            linger: self.kafka_linger,
             request_timeout: timeout,
             // A fetch of records the partition is known to hold waits as long as any
             // other request (a loaded broker can take seconds to answer).

@@ -35,8 +35,8 @@ pub struct ConsumeArgs {
     max: Option<u64>,
     /// Stop when no record arrives for this long (e.g. 500ms, 10s); default: follow
     /// until interrupted.
-    #[arg(long, value_name = "DURATION")]
-    idle_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::text::duration)]
+    idle_timeout: Option<Duration>,
     /// `text`: partition, offset, key, value separated by tabs; `json`: one object a line.
     #[arg(long, value_enum, default_value_t = crate::topic::Format::Text)]
     format: crate::topic::Format,
@@ -63,11 +63,7 @@ pub fn run(
     args: ConsumeArgs,
     open: impl Fn() -> anyhow::Result<Arc<dyn Log>>,
 ) -> anyhow::Result<ExitCode> {
-    let idle = args
-        .idle_timeout
-        .as_deref()
-        .map(master_log::parse_duration)
-        .transpose()?;
+    let idle = args.idle_timeout;
     let offsets = parse_offsets(&args.offset)?;
     let start = if args.from_beginning {
         StartFrom::Earliest

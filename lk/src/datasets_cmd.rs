@@ -4,11 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use datasets::{Phase, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
-use master_log::{Log, parse_duration};
+use master_log::Log;
 
 use crate::topic::Format;
 
@@ -17,14 +16,8 @@ pub fn sidecar_dir(data: &Path) -> PathBuf {
     data.join("datasets")
 }
 
-fn millis(flag: &str, d: &Option<String>) -> anyhow::Result<Option<u64>> {
-    d.as_deref()
-        .map(|s| {
-            parse_duration(s)
-                .map(|d| d.as_millis() as u64)
-                .with_context(|| format!("--{flag}"))
-        })
-        .transpose()
+fn millis(d: Option<Duration>) -> Option<u64> {
+    d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal) fed by the datasets
@@ -113,13 +106,13 @@ pub struct GenerateArgs {
     /// Fraction of events arriving out of order, up to --max-delay late.
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
     out_of_order: f64,
-    #[arg(long, value_name = "DURATION")]
-    max_delay: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::text::duration)]
+    max_delay: Option<Duration>,
     /// Fraction of events arriving after --late-delay (beyond a watermark's wait).
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
     late: f64,
-    #[arg(long, value_name = "DURATION")]
-    late_delay: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::text::duration)]
+    late_delay: Option<Duration>,
     /// Fraction of events sent twice (same event id).
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
     duplicates: f64,
@@ -150,9 +143,9 @@ pub fn generate(
         key_skew: args.key_skew,
         keys: args.keys,
         out_of_order: args.out_of_order,
-        max_delay_ms: millis("max-delay", &args.max_delay)?.unwrap_or(defaults.max_delay_ms),
+        max_delay_ms: millis(args.max_delay).unwrap_or(defaults.max_delay_ms),
         late: args.late,
-        late_delay_ms: millis("late-delay", &args.late_delay)?.unwrap_or(defaults.late_delay_ms),
+        late_delay_ms: millis(args.late_delay).unwrap_or(defaults.late_delay_ms),
         duplicates: args.duplicates,
         codec: args.codec.parse()?,
         append: args.append,

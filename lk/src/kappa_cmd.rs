@@ -2,7 +2,7 @@
 //! the command line. A job's state, changelogs and tables live under `<data>/kappa/` and
 //! in the master log (see the `kappa` crate's docs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +11,9 @@ use clap::{Args, Subcommand};
 use master_log::Log;
 use workloads::Workload;
 
+use crate::answers::{WorkloadArgs, kappa_dir};
 use crate::datasets_cmd::sidecar_dir;
-use crate::lambda_cmd::WorkloadArgs;
-
-pub fn kappa_dir(data: &Path) -> PathBuf {
-    data.join("kappa")
-}
+use crate::text::duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Store {
@@ -32,11 +29,11 @@ pub struct JobArgs {
     w: WorkloadArgs,
     /// Events up to this late (event time behind the watermark) still update their
     /// window; later ones go to the late-events topic.
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    allowed_lateness: String,
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    allowed_lateness: Duration,
     /// The watermark trails the largest event time seen by this much.
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
-    watermark_bound: String,
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    watermark_bound: Duration,
     /// Worker threads (tasks are spread over them by the consumer group).
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -53,29 +50,23 @@ pub struct JobArgs {
     /// table files are then not fsynced, and after a crash the table can step back to
     /// the last checkpoint until the job has read those records again. Without it, the
     /// table shows checkpointed results only.
-    #[arg(long, value_name = "DURATION")]
-    uncommitted_every: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    uncommitted_every: Option<Duration>,
 }
 
 impl JobArgs {
     fn config(&self, data: &Path, topic: &str) -> anyhow::Result<kappa::JobConfig> {
-        let ms = |s: &str| -> anyhow::Result<i64> {
-            Ok(master_log::parse_duration(s)?.as_millis() as i64)
-        };
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Ok(kappa::JobConfig {
-            allowed_lateness_ms: ms(&self.allowed_lateness)?,
-            watermark_bound_ms: ms(&self.watermark_bound)?,
+            allowed_lateness_ms: ms(self.allowed_lateness),
+            watermark_bound_ms: ms(self.watermark_bound),
             workers: self.workers,
             store: match self.store {
                 Store::Redb => kappa::StoreKind::Redb,
                 Store::Memory => kappa::StoreKind::Memory,
             },
             namespace: self.namespace.clone(),
-            uncommitted_every: self
-                .uncommitted_every
-                .as_deref()
-                .map(master_log::parse_duration)
-                .transpose()?,
+            uncommitted_every: self.uncommitted_every,
             ..kappa::JobConfig::new(topic, kappa_dir(data), sidecar_dir(data))
         })
     }
@@ -123,8 +114,8 @@ pub enum KappaCommand {
         #[arg(long, default_value_t = 0)]
         max_lag: u64,
         /// Give up (and keep serving the old version) after this long.
-        #[arg(long, value_name = "DURATION", default_value = "1h")]
-        timeout: String,
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration)]
+        timeout: Duration,
         /// Keep the old version's table, state and topics after the switch.
         #[arg(long)]
         keep_old: bool,
@@ -192,33 +183,25 @@ pub fn kappa(cmd: KappaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Resul
                 print_report(&report);
                 return Ok(ExitCode::SUCCESS);
             }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
             let shutdown = crate::shutdown_signal()?;
-            let server = addr.map(|addr| {
-                let state = Arc::new(crate::serve::ServeState {
-                    data: data.to_path_buf(),
-                    log: log.clone(),
-                    live: None,
-                });
-                runtime.spawn(crate::serve::serve(state, addr, shutdown.clone()))
-            });
+            let server = match addr {
+                Some(addr) => Some(crate::serve::spawn(
+                    data,
+                    log.clone(),
+                    None,
+                    addr,
+                    shutdown.clone(),
+                )?),
+                None => None,
+            };
             let running = j.start()?;
             println!(
                 "{} running (Ctrl-C stops it after a final checkpoint)",
                 j.name()
             );
-            let mut stop = shutdown.clone();
             loop {
                 // Report progress every few seconds until caught up (if asked) or stopped.
-                let stopped = runtime.block_on(async {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(5)) => false,
-                        _ = stop.wait_for(|s| *s) => true,
-                    }
-                });
-                if stopped {
+                if wait_for_signal(&shutdown, Duration::from_secs(5)) {
                     break;
                 }
                 if until_caught_up {
@@ -232,9 +215,7 @@ pub fn kappa(cmd: KappaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Resul
             let report = running.stop()?;
             crate::request_shutdown();
             if let Some(server) = server {
-                runtime
-                    .block_on(server)
-                    .map_err(|e| anyhow::anyhow!("HTTP server task: {e}"))??;
+                server.stop()?;
             }
             print_report(&report);
             Ok(ExitCode::SUCCESS)
@@ -253,7 +234,6 @@ pub fn kappa(cmd: KappaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Resul
                 Some(v) => v,
                 None => versions.iter().max().map_or(1, |v| v + 1),
             };
-            let timeout = master_log::parse_duration(&timeout)?;
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(
                     "{spinner} {prefix} [{bar:30}] {pos}/{len} records ({per_sec}, ETA {eta})",
@@ -320,24 +300,14 @@ pub fn kappa(cmd: KappaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Resul
     }
 }
 
-/// The Kappa answer of `workload`: its serving table, or `None` when it has none.
-pub fn kappa_answer(
-    data: &Path,
-    workload: &Workload,
-    log: &dyn Log,
-    query: &serving_layer::Query,
-) -> anyhow::Result<Option<serving_layer::Answer>> {
-    let dir = kappa_dir(data);
-    if kappa::serving_version(&dir, workload.name())?.is_none() {
-        return Ok(None);
+/// Wait up to `timeout` for `signal` to turn true; whether it did.
+fn wait_for_signal(signal: &tokio::sync::watch::Receiver<bool>, timeout: Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if *signal.borrow() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let t = kappa::load_serving(&dir, workload.name())?;
-    let head = log.end_offsets(&t.topic)?;
-    Ok(Some(serving_layer::answer_table(
-        workload,
-        &t.table,
-        &t.positions,
-        &head,
-        query,
-    )?))
+    *signal.borrow()
 }

@@ -1,40 +1,24 @@
-//! `lk lambda batch`, `lk lambda speed`, `lk lambda run` and `lk query`: the Lambda
-//! pipeline from the command line, one layer per command or all three in one process,
-//! sharing files in `<data>/lambda/<workload>/` (see [`crate::views`]).
+//! `lk lambda batch|speed|run|reset`: the Lambda pipeline from the command line, one
+//! layer per command or all three in one process (the `lambda` crate runs them), sharing
+//! files in `<data>/lambda/<workload>/` (see `lambda::Layout`).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
+use anyhow::Context as _;
+use clap::Subcommand;
+use lambda::{BatchRun, Lambda, LambdaConfig, LambdaStatus};
 use master_log::Log;
 use workloads::Workload;
 
+use crate::answers::{WorkloadArgs, lambda_layout};
 use crate::datasets_cmd::sidecar_dir;
-use crate::views::{
-    LiveLambda, batch_store, check_layout, lambda_dir, lambda_from_files, realtime_file,
-};
+use crate::text::duration;
 
-#[derive(Debug, Args)]
-pub struct WorkloadArgs {
-    /// A built-in workload's name, a spec file, or a registered spec's name.
-    #[arg(long)]
-    pub workload: String,
-    /// The topic to read (default: the spec's topic, or the built-in's dataset name).
-    #[arg(long)]
-    pub topic: Option<String>,
-}
-
-impl WorkloadArgs {
-    pub fn resolve(&self, data: &Path) -> anyhow::Result<(Workload, String)> {
-        let w = Workload::resolve(&self.workload, data)?;
-        let topic = self.topic.clone().unwrap_or_else(|| w.topic().to_owned());
-        Ok((w, topic))
-    }
-}
-
+/// `lk lambda …`.
 #[derive(Debug, Subcommand)]
 pub enum LambdaCommand {
     /// Recompute the batch view from scratch up to the current end of the log, and
@@ -43,8 +27,8 @@ pub enum LambdaCommand {
         #[command(flatten)]
         w: WorkloadArgs,
         /// Recompute again every DURATION until interrupted.
-        #[arg(long, value_name = "DURATION")]
-        every: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        every: Option<Duration>,
     },
     /// Bring the realtime view up to date from the batch horizon, and save it.
     Speed {
@@ -62,8 +46,8 @@ pub enum LambdaCommand {
         #[command(flatten)]
         w: WorkloadArgs,
         /// Start a batch run this long after the previous one started.
-        #[arg(long, value_name = "DURATION", default_value = "1m")]
-        batch_every: String,
+        #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = duration)]
+        batch_every: Duration,
         /// Process what the log holds at the start (one batch run, the speed layer up to
         /// the same end), save the views and stop.
         #[arg(long, conflicts_with = "worker")]
@@ -86,9 +70,10 @@ pub enum LambdaCommand {
             long,
             value_name = "DURATION",
             default_value = "1s",
-            requires = "worker"
+            requires = "worker",
+            value_parser = duration
         )]
-        save_every: String,
+        save_every: Duration,
         /// With --worker: name the consumer group `lambda.NS.…` instead of `lambda.…`,
         /// to keep deployments of the same workload apart on a shared log. Every process
         /// of one deployment must use the same.
@@ -103,101 +88,11 @@ pub enum LambdaCommand {
     },
 }
 
-/// The speed layer of `workload`, resuming its saved view if there is one, else starting
-/// at the published batch horizon (or offset 0).
-fn open_speed(
-    data: &Path,
-    log: Arc<dyn Log>,
-    workload: &Workload,
-    topic: &str,
-) -> anyhow::Result<speed_layer::SpeedLayer> {
-    let published = batch_store(data, workload)?.current()?.map(|v| v.horizon);
-    let config = speed_layer::SpeedConfig::new(topic, sidecar_dir(data));
-    Ok(speed_layer::SpeedLayer::resume(
-        log,
-        workload.clone(),
-        config,
-        &realtime_file(data, workload),
-        published.as_deref(),
-    )?)
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the tokio runtime")
-}
-
+/// `lk lambda …`.
 pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
     match cmd {
-        LambdaCommand::Batch { w, every } => {
-            let (workload, topic) = w.resolve(data)?;
-            let every = every
-                .as_deref()
-                .map(master_log::parse_duration)
-                .transpose()?;
-            check_layout(data, &workload, false)?;
-            let store = batch_store(data, &workload)?;
-            let stop = crate::stop_flag()?;
-            loop {
-                let started = Instant::now();
-                let view =
-                    batch_layer::recompute(log.as_ref(), &workload, &topic, &sidecar_dir(data))?;
-                let version = store.publish(&view)?;
-                println!(
-                    "published batch view v{version} of {} over {topic}: horizon {:?}, {} records read, {} events, {} cells, in {:.2} s",
-                    workload.name(),
-                    view.horizon,
-                    view.records_read,
-                    view.events,
-                    view.table.len(),
-                    started.elapsed().as_secs_f64()
-                );
-                let Some(period) = every else { break };
-                let deadline = Instant::now() + period;
-                while Instant::now() < deadline {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        return Ok(ExitCode::SUCCESS);
-                    }
-                    std::thread::sleep(Duration::from_millis(100).min(deadline - Instant::now()));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        LambdaCommand::Speed { w, until_caught_up } => {
-            let (workload, topic) = w.resolve(data)?;
-            check_layout(data, &workload, false)?;
-            let speed = open_speed(data, log, &workload, &topic)?;
-            let file = realtime_file(data, &workload);
-            let runtime = runtime()?;
-            let started = Instant::now();
-            if until_caught_up {
-                runtime.block_on(speed.run_until_caught_up())?;
-            } else {
-                let stop = crate::stop_flag()?;
-                let (tx, rx) = tokio::sync::watch::channel(false);
-                runtime.spawn(async move {
-                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    let _ = tx.send(true);
-                });
-                runtime.block_on(speed.run(rx))?;
-            }
-            speed.save(&file)?;
-            let snap = speed.snapshot();
-            println!(
-                "realtime view of {} over {topic}: from {:?} to {:?} in {} generation(s), {:.2} s; saved to {}",
-                workload.name(),
-                snap.base().unwrap_or_default(),
-                snap.positions,
-                snap.generations.len(),
-                started.elapsed().as_secs_f64(),
-                file.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        LambdaCommand::Batch { w, every } => batch(data, log, &w, every),
+        LambdaCommand::Speed { w, until_caught_up } => speed(data, log, &w, until_caught_up),
         LambdaCommand::Run {
             w,
             batch_every,
@@ -208,31 +103,31 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Res
             namespace,
         } => {
             let (workload, topic) = w.resolve(data)?;
-            let period = master_log::parse_duration(&batch_every)?;
             if worker {
-                let opts = crate::lambda_worker::WorkerOptions {
-                    batch_every: period,
-                    save_every: master_log::parse_duration(&save_every)?,
+                let opts = lambda::worker::WorkerOptions {
+                    topic,
+                    sidecar_dir: sidecar_dir(data),
+                    batch_every,
+                    save_every,
                     namespace,
                 };
-                if opts.batch_every.is_zero() || opts.save_every.is_zero() {
-                    anyhow::bail!("--batch-every and --save-every must be longer than zero");
-                }
-                return crate::lambda_worker::run_worker(data, log, workload, topic, opts);
+                return run_worker(data, log, workload, opts);
             }
-            check_layout(data, &workload, false)?;
-            run_all(data, log, workload, topic, period, until_caught_up, addr)
+            let run = RunArgs {
+                batch_every,
+                until_caught_up,
+                addr,
+            };
+            run_all(data, log, workload, topic, run)
         }
         LambdaCommand::Reset { w } => {
             let workload = Workload::resolve(&w.workload, data)?;
-            let dir = lambda_dir(data, &workload);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("remove {}", dir.display()))?;
+            let layout = lambda_layout(data, &workload);
+            if layout.reset()? {
                 println!(
                     "removed the Lambda views of {} ({})",
                     workload.name(),
-                    dir.display()
+                    layout.dir().display()
                 );
             } else {
                 println!("workload {} has no Lambda views", workload.name());
@@ -242,225 +137,195 @@ pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Res
     }
 }
 
-/// `lk lambda run`: the three layers in one process.
-///
-/// ```text
-///   start:   H1 = end of the log; speed.begin_generation(H1)   (speed starts below H1)
-///   tokio:   speed layer tasks follow the log ──────────────────────────────►
-///            HTTP (--addr) answers from LiveLambda::snapshot
-///   thread:  batch run over [0, H1) ─► publish v(n) + expire ─► wait ─► H2 = begin_generation_now ─► …
-/// ```
-///
-/// The batch layer runs on its own thread (polars and rayon never run on tokio's
-/// threads); each published view is also written to the view store and the realtime view
-/// saved, so `lk query` and `lk serve` read the same answers after the process stops.
+/// The pipeline of `workload` with its views in `data`, not started.
+fn open(
+    data: &Path,
+    log: Arc<dyn Log>,
+    workload: &Workload,
+    topic: &str,
+    batch_every: Duration,
+) -> anyhow::Result<Lambda> {
+    let layout = lambda_layout(data, workload);
+    layout.check(false)?;
+    let config = LambdaConfig {
+        batch_every,
+        files: Some(layout.files()?),
+        ..LambdaConfig::new(topic, sidecar_dir(data))
+    };
+    Ok(Lambda::new(log, workload.clone(), config)?)
+}
+
+/// `lk lambda batch`: the batch layer alone, once or every `every`.
+fn batch(
+    data: &Path,
+    log: Arc<dyn Log>,
+    w: &WorkloadArgs,
+    every: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
+    let (workload, topic) = w.resolve(data)?;
+    let layout = lambda_layout(data, &workload);
+    layout.check(false)?;
+    let files = layout.files()?;
+    let stop = crate::stop_flag()?;
+    loop {
+        let started = Instant::now();
+        let view = lambda::recompute_and_publish(
+            log.as_ref(),
+            &workload,
+            &topic,
+            &sidecar_dir(data),
+            &files.store,
+        )?;
+        println!(
+            "published batch view v{} of {} over {topic}: horizon {:?}, {} records read, {} events, {} cells, in {:.2} s",
+            view.version,
+            workload.name(),
+            view.horizon,
+            view.records_read,
+            view.events,
+            view.table.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let Some(period) = every else { break };
+        let deadline = Instant::now() + period;
+        while Instant::now() < deadline {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(Duration::from_millis(100).min(deadline - Instant::now()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lk lambda speed`: the speed layer alone, from its saved view.
+fn speed(
+    data: &Path,
+    log: Arc<dyn Log>,
+    w: &WorkloadArgs,
+    until_caught_up: bool,
+) -> anyhow::Result<ExitCode> {
+    let (workload, topic) = w.resolve(data)?;
+    let lambda = open(data, log, &workload, &topic, Duration::from_secs(60))?;
+    let started = Instant::now();
+    let from = lambda.views().speed().positions();
+    let status = if until_caught_up {
+        lambda.follow(&|| false, true)?
+    } else {
+        let stop = crate::stop_flag()?;
+        lambda.follow(&|| stop.load(Ordering::SeqCst), false)?
+    };
+    println!(
+        "realtime view of {} over {topic}: from {from:?} to {:?} in {} generation(s), {:.2} s; saved to {}",
+        workload.name(),
+        status.positions,
+        status.generations,
+        started.elapsed().as_secs_f64(),
+        lambda_layout(data, &workload).files()?.realtime.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How `lk lambda run` runs in one process.
+struct RunArgs {
+    batch_every: Duration,
+    until_caught_up: bool,
+    addr: Option<std::net::SocketAddr>,
+}
+
+fn print_run(workload: &str, run: &BatchRun) {
+    println!(
+        "batch view v{} of {workload} published: horizon {:?} ({} records) in {:.2} s",
+        run.version.unwrap_or(0),
+        run.horizon,
+        run.records_read,
+        run.finished.duration_since(run.started).as_secs_f64(),
+    );
+}
+
+/// `lk lambda run`: the three layers in one process (see the `lambda` crate), the live
+/// views also served over HTTP with `--addr`. The views are saved at every published
+/// batch view and at stop, so `lk query` and `lk serve` read the same answers after the
+/// process stops.
 fn run_all(
     data: &Path,
     log: Arc<dyn Log>,
     workload: Workload,
     topic: String,
-    period: Duration,
-    until_caught_up: bool,
-    addr: Option<std::net::SocketAddr>,
+    args: RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let speed = open_speed(data, log.clone(), &workload, &topic)?;
-    let store = batch_store(data, &workload)?;
-    let file = realtime_file(data, &workload);
-    // The first batch run reads up to the end of the log as of now; the speed layer
-    // has not read past it (it has not started), so the hand-off is exact.
-    let first = log.end_offsets(&topic)?;
-    speed.begin_generation(&first)?;
-    let live = Arc::new(LiveLambda::new(
-        workload.clone(),
-        topic.clone(),
-        speed.clone(),
-    ));
-    if let Some(current) = store.current()? {
-        live.publish(serving_layer::BatchPart {
-            horizon: current.horizon,
-            table: current.table,
-        })?;
-    }
-    let runtime = runtime()?;
+    let lambda = open(data, log.clone(), &workload, &topic, args.batch_every)?;
     let shutdown = crate::shutdown_signal()?;
-    let speed_task = {
-        let speed = speed.clone();
-        let shutdown = shutdown.clone();
-        let end = first.clone();
-        runtime.spawn(async move {
-            if until_caught_up {
-                speed.run_until(&end).await
-            } else {
-                speed.run(shutdown).await
+    let server = match args.addr {
+        Some(addr) => Some(crate::serve::spawn(
+            data,
+            log.clone(),
+            Some(lambda.views().clone()),
+            addr,
+            shutdown.clone(),
+        )?),
+        None => None,
+    };
+    let name = workload.name().to_owned();
+    let outcome = if args.until_caught_up {
+        lambda.run_until_caught_up().inspect(|s| {
+            for run in &s.batch_runs {
+                print_run(&name, run);
             }
         })
+    } else {
+        run_until_stopped(lambda, &name, shutdown)
     };
-    let server = addr.map(|addr| {
-        let state = Arc::new(crate::serve::ServeState {
-            data: data.to_path_buf(),
-            log: log.clone(),
-            live: Some(live.clone()),
-        });
-        runtime.spawn(crate::serve::serve(state, addr, shutdown.clone()))
-    });
-    let handle = runtime.handle().clone();
-    let mut horizon = first;
-    let mut runs = 0u64;
-    let outcome: anyhow::Result<()> = std::thread::scope(|scope| {
-        scope
-            .spawn(|| -> anyhow::Result<()> {
-                loop {
-                    let started = Instant::now();
-                    let view = batch_layer::recompute_at(
-                        log.as_ref(),
-                        &workload,
-                        &topic,
-                        &sidecar_dir(data),
-                        &horizon,
-                    )?;
-                    let version = store.publish(&view)?;
-                    live.publish(serving_layer::BatchPart {
-                        horizon: view.horizon.clone(),
-                        table: view.table,
-                    })?;
-                    speed.save(&file)?;
-                    runs += 1;
-                    let snap = speed.snapshot();
-                    println!(
-                        "batch view v{version} of {} published: horizon {:?} ({} records) in {:.2} s; speed layer at {:?}",
-                        workload.name(),
-                        view.horizon,
-                        view.records_read,
-                        started.elapsed().as_secs_f64(),
-                        snap.positions
-                    );
-                    if until_caught_up {
-                        return Ok(());
-                    }
-                    let deadline = tokio::time::Instant::from_std(started + period);
-                    let mut stop = shutdown.clone();
-                    let stopped = handle.block_on(async {
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(deadline) => false,
-                            _ = stop.wait_for(|s| *s) => true,
-                        }
-                    });
-                    if stopped {
-                        return Ok(());
-                    }
-                    horizon = speed.begin_generation_now();
-                }
-            })
-            .join()
-            .map_err(|_| anyhow::anyhow!("the batch thread panicked"))?
-    });
-    // The batch loop ended (done, stopped, or failed): stop the speed layer and server.
-    if outcome.is_err() || !until_caught_up {
-        crate::request_shutdown();
-    }
-    let speed_result = runtime
-        .block_on(speed_task)
-        .map_err(|e| anyhow::anyhow!("speed layer task: {e}"))?;
-    if until_caught_up {
-        crate::request_shutdown();
-    }
+    crate::request_shutdown();
     if let Some(server) = server {
-        runtime
-            .block_on(server)
-            .map_err(|e| anyhow::anyhow!("HTTP server task: {e}"))??;
+        server.stop()?;
     }
-    outcome?;
-    speed_result?;
-    speed.save(&file)?;
-    let snap = speed.snapshot();
+    let status = outcome?;
     println!(
-        "lambda run of {} over {topic} stopped after {runs} batch run(s); realtime view at {:?} in {} generation(s), saved to {}",
-        workload.name(),
-        snap.positions,
-        snap.generations.len(),
-        file.display()
+        "lambda run of {name} over {topic} stopped after {} batch run(s); realtime view at {:?} in {} generation(s), saved to {}",
+        status.batch_runs.len(),
+        status.positions,
+        status.generations,
+        lambda_layout(data, &workload).files()?.realtime.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Pipeline {
-    Lambda,
-    Kappa,
+/// Run until Ctrl-C (or until a layer fails), then stop.
+fn run_until_stopped(
+    lambda: Lambda,
+    name: &str,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> lambda::Result<LambdaStatus> {
+    let printed = name.to_owned();
+    let running = lambda.start_with(move |run| print_run(&printed, run))?;
+    while !*shutdown.borrow() && !running.failed() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running.stop()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum QueryFormat {
-    Table,
-    Csv,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct QueryArgs {
-    #[command(flatten)]
-    w: WorkloadArgs,
-    /// Which pipeline's views to read.
-    #[arg(long, value_enum, default_value_t = Pipeline::Lambda)]
-    pipeline: Pipeline,
-    /// Only this key (the group-by values joined by commas).
-    #[arg(long)]
-    key: Option<String>,
-    /// Only windows ending after this RFC 3339 time.
-    #[arg(long, value_name = "RFC3339")]
-    from: Option<String>,
-    /// Only windows starting before this RFC 3339 time.
-    #[arg(long, value_name = "RFC3339")]
-    to: Option<String>,
-    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
-    format: QueryFormat,
-}
-
-pub fn query(a: QueryArgs, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
-    let workload = Workload::resolve(&a.w.workload, data)?;
-    let q = serving_layer::Query {
-        key: a.key,
-        from_ms: a
-            .from
-            .as_deref()
-            .map(crate::text::parse_rfc3339)
-            .transpose()?,
-        to_ms: a
-            .to
-            .as_deref()
-            .map(crate::text::parse_rfc3339)
-            .transpose()?,
-    };
-    let answer = match a.pipeline {
-        Pipeline::Lambda => {
-            let Some(snapshot) =
-                lambda_from_files(data, &workload, a.w.topic.as_deref(), log.as_ref())?
-            else {
-                anyhow::bail!(
-                    "workload {} has no Lambda views yet: run `lk lambda run --workload {}` (or `lk lambda batch` / `lk lambda speed`) first",
-                    workload.name(),
-                    a.w.workload
-                );
-            };
-            snapshot.answer(&workload, &q)?
-        }
-        Pipeline::Kappa => {
-            let Some(answer) = crate::kappa_cmd::kappa_answer(data, &workload, log.as_ref(), &q)?
-            else {
-                anyhow::bail!(
-                    "workload {} has no Kappa table yet: run `lk kappa run --workload {}` first",
-                    workload.name(),
-                    a.w.workload
-                );
-            };
-            answer
-        }
-    };
-    let format = match a.format {
-        QueryFormat::Table => serving_layer::Format::Table,
-        QueryFormat::Csv => serving_layer::Format::Csv,
-        QueryFormat::Json => serving_layer::Format::Json,
-    };
-    print!("{}", serving_layer::render(&answer, format));
+/// `lk lambda run --worker`: one process of the pipeline's consumer group.
+fn run_worker(
+    data: &Path,
+    log: Arc<dyn Log>,
+    workload: Workload,
+    opts: lambda::worker::WorkerOptions,
+) -> anyhow::Result<ExitCode> {
+    if let Some(ns) = &opts.namespace {
+        master_log::validate_name(ns).context("--namespace")?;
+    }
+    // Ctrl-C from here on stops the worker cleanly (joining the group may take a while).
+    let stop = crate::stop_flag()?;
+    let layout = lambda_layout(data, &workload);
+    let runs = lambda::worker::run(
+        log,
+        workload,
+        &layout,
+        opts,
+        &|| stop.load(Ordering::SeqCst),
+        &mut |event| println!("{event}"),
+    )?;
+    println!("lambda worker stopped after {runs} batch run(s)");
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod answers;
 mod backend;
 mod compare_cmd;
 mod consume;
@@ -17,13 +18,12 @@ mod datasets_cmd;
 mod demo;
 mod kappa_cmd;
 mod lambda_cmd;
-mod lambda_worker;
 mod log_cmd;
 mod produce;
+mod query;
 mod serve;
 mod text;
 mod topic;
-mod views;
 
 /// lambda-kappa: a Lambda and a Kappa pipeline over one shared, partitioned log.
 #[derive(Debug, Parser)]
@@ -67,7 +67,7 @@ enum Command {
     #[command(subcommand)]
     Kappa(kappa_cmd::KappaCommand),
     /// Answer a workload from a pipeline's views, with their freshness.
-    Query(lambda_cmd::QueryArgs),
+    Query(query::QueryArgs),
     /// Serve the views over HTTP (JSON): GET /health, /workloads, /workloads/{name}/rows.
     Serve(serve::ServeArgs),
     /// Append a million keyed records, read them back as a consumer group, verify.
@@ -130,7 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => datasets_cmd::export(args, &cli.data, open()?),
         Command::Lambda(cmd) => lambda_cmd::lambda(cmd, &cli.data, open()?),
         Command::Kappa(cmd) => kappa_cmd::kappa(cmd, &cli.data, open()?),
-        Command::Query(args) => lambda_cmd::query(args, &cli.data, open()?),
+        Command::Query(args) => query::query(args, &cli.data, open()?),
         Command::Serve(args) => serve::run(args, &cli.data, open()?),
         Command::Log(cmd) => {
             anyhow::ensure!(

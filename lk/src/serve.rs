@@ -32,7 +32,7 @@ use master_log::Log;
 use serde_json::json;
 use workloads::{WindowSpec, Workload};
 
-use crate::views::{LiveLambda, batch_store, lambda_from_files, realtime_file, worker_partitions};
+use crate::answers::{kappa_answer, kappa_dir, lambda_layout, lambda_snapshot};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -44,10 +44,12 @@ pub struct ServeArgs {
 /// What the handlers share.
 #[derive(Debug)]
 pub struct ServeState {
+    /// The data directory (saved views, registered workloads).
     pub data: PathBuf,
+    /// The log (for the head offsets that freshness compares with).
     pub log: Arc<dyn Log>,
-    /// The pipeline running in this process, if any: its workload is served live.
-    pub live: Option<Arc<LiveLambda>>,
+    /// The Lambda pipeline running in this process, if any: its workload is served live.
+    pub live: Option<Arc<lambda::LiveViews>>,
 }
 
 /// An error answer: a status and a JSON body `{"error": message}`.
@@ -112,23 +114,55 @@ pub async fn serve(
         .context("serve HTTP")
 }
 
+/// `lk serve`: serve the saved views until Ctrl-C.
 pub fn run(
     args: ServeArgs,
     data: &std::path::Path,
     log: Arc<dyn master_log::Log>,
 ) -> anyhow::Result<ExitCode> {
+    let server = spawn(data, log, None, args.addr, crate::shutdown_signal()?)?;
+    server.stop()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An HTTP server running on its own runtime (apart from any pipeline's threads).
+#[derive(Debug)]
+pub struct Server {
+    runtime: tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Wait for the server to end (it ends when the shutdown signal it was given turns
+    /// true) and return its outcome.
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.runtime
+            .block_on(self.task)
+            .map_err(|e| anyhow::anyhow!("HTTP server task: {e}"))?
+    }
+}
+
+/// Start serving `data`'s views (and `live`'s, if given) on `addr` until `shutdown`.
+pub fn spawn(
+    data: &std::path::Path,
+    log: Arc<dyn master_log::Log>,
+    live: Option<Arc<lambda::LiveViews>>,
+    addr: SocketAddr,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Server> {
     let state = Arc::new(ServeState {
         data: data.to_path_buf(),
         log,
-        live: None,
+        live,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("lk-http")
         .enable_all()
         .build()
-        .context("start the tokio runtime")?;
-    let shutdown = crate::shutdown_signal()?;
-    runtime.block_on(serve(state, args.addr, shutdown))?;
-    Ok(ExitCode::SUCCESS)
+        .context("start the HTTP server's runtime")?;
+    let task = runtime.spawn(serve(state, addr, shutdown));
+    Ok(Server { runtime, task })
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -167,13 +201,14 @@ async fn list_workloads(
             let live = state
                 .live
                 .as_ref()
-                .is_some_and(|l| l.workload.name() == w.name());
-            let store = batch_store(&state.data, &w).map_err(ApiError::internal)?;
-            let batch_version = store
+                .is_some_and(|l| l.workload().name() == w.name());
+            let layout = lambda_layout(&state.data, &w);
+            let files = layout.files().map_err(|e| ApiError::internal(e.into()))?;
+            let batch_version = files
+                .store
                 .current_version()
                 .map_err(|e| ApiError::internal(e.into()))?;
-            let kappa_dir = crate::kappa_cmd::kappa_dir(&state.data);
-            let kappa_serving = kappa::serving_version(&kappa_dir, w.name())
+            let kappa_serving = kappa::serving_version(&kappa_dir(&state.data), w.name())
                 .map_err(|e| ApiError::internal(e.into()))?;
             out.push(json!({
                 "name": w.name(),
@@ -185,9 +220,10 @@ async fn list_workloads(
                     "lambda": {
                         "live": live,
                         "batch_version": batch_version,
-                        "realtime_saved": realtime_file(&state.data, &w).exists(),
-                        "worker_partitions": worker_partitions(&state.data, &w)
-                            .map_err(ApiError::internal)?,
+                        "realtime_saved": files.realtime.exists(),
+                        "worker_partitions": layout
+                            .worker_partitions()
+                            .map_err(|e| ApiError::internal(e.into()))?,
                     },
                     "kappa": {
                         "serving_version": kappa_serving,
@@ -277,21 +313,20 @@ async fn rows(
         };
         let answer = match pipeline {
             Pipeline::Lambda => {
-                let snapshot = match state.live.as_ref().filter(|l| l.workload.name() == name) {
-                    Some(live) => live
-                        .snapshot(state.log.as_ref())
-                        .map_err(|e| ApiError::internal(e.into()))?,
-                    None => lambda_from_files(&state.data, &workload, None, state.log.as_ref())
-                        .map_err(ApiError::internal)?
-                        .ok_or_else(|| no_views("Lambda views"))?,
-                };
+                let snapshot = lambda_snapshot(
+                    &state.data,
+                    &workload,
+                    None,
+                    state.log.as_ref(),
+                    state.live.as_deref(),
+                )
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| no_views("Lambda views"))?;
                 snapshot.answer(&workload, &query).map_err(bad_query)?
             }
-            Pipeline::Kappa => {
-                crate::kappa_cmd::kappa_answer(&state.data, &workload, state.log.as_ref(), &query)
-                    .map_err(ApiError::internal)?
-                    .ok_or_else(|| no_views("Kappa table"))?
-            }
+            Pipeline::Kappa => kappa_answer(&state.data, &workload, state.log.as_ref(), &query)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| no_views("Kappa table"))?,
         };
         let body = serving_layer::render(&answer, serving_layer::Format::Json);
         Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())

@@ -37,6 +37,16 @@ pub fn json_bytes(bytes: Option<&[u8]>) -> serde_json::Value {
     }
 }
 
+/// The value parser of every duration flag: `500ms`, `10s`, `5m`, `1h`, `2d`, `1h 30m`
+/// (`master_log::parse_duration`, humantime's syntax). A bad value is a usage error.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    master_log::parse_duration(s).map_err(|_| {
+        format!(
+            "{s:?} is not a duration (write a number and a unit, like 500ms, 10s, 5m, 1h or 2d)"
+        )
+    })
+}
+
 /// RFC 3339 UTC with milliseconds, for a time in ms since the epoch.
 pub fn rfc3339_ms(ms: i64) -> String {
     if ms < 0 {

@@ -168,7 +168,6 @@ fn bad_input_is_one_line_and_nonzero() {
             "expected PARTITION:OFFSET",
         ),
         (&["consume", "ok", "--from-time", "yesterday"], "RFC 3339"),
-        (&["consume", "ok", "--idle-timeout", "soon"], "duration"),
         (&["--fsync", "sometimes", "topic", "list"], "fsync policy"),
     ];
     for (args, needle) in cases {
@@ -179,8 +178,15 @@ fn bad_input_is_one_line_and_nonzero() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
-    // A usage error is clap's, with status 2.
+    // A usage error is clap's, with status 2: an unknown command, or a flag's value that
+    // does not parse.
     lk(&dir).args(["topic", "frobnicate"]).assert().code(2);
+    let out = lk(&dir)
+        .args(["consume", "ok", "--idle-timeout", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"soon\" is not a duration"));
 }
 
 #[test]

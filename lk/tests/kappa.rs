@@ -87,39 +87,26 @@ fn run_query_reprocess_and_versions() {
 fn bad_arguments_are_refused() {
     let dir = TempDir::new().unwrap();
     generate_pageviews(&dir, "11", 4000).assert().success();
-    for args in [
-        &["kappa", "run", "--workload", "nope", "--until-caught-up"][..],
-        &[
-            "kappa",
-            "run",
-            "--workload",
-            WORKLOAD,
-            "--allowed-lateness",
-            "soon",
-            "--until-caught-up",
-        ],
-        &[
-            "kappa",
-            "run",
-            "--workload",
-            WORKLOAD,
-            "--workers",
-            "0",
-            "--until-caught-up",
-        ],
-        &[
-            "kappa",
-            "run",
-            "--workload",
-            WORKLOAD,
-            "--uncommitted-every",
-            "5",
-            "--until-caught-up",
-        ],
+    let run = ["kappa", "run", "--workload", WORKLOAD, "--until-caught-up"];
+    for (args, code) in [
+        (
+            &["kappa", "run", "--workload", "nope", "--until-caught-up"][..],
+            1,
+        ),
+        (&["--workers", "0"][..], 1),
+        // A flag's value that does not parse is a usage error.
+        (&["--allowed-lateness", "soon"][..], 2),
+        (&["--uncommitted-every", "5"][..], 2),
     ] {
-        let out = lk(&dir).args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let args: Vec<&str> = if args[0] == "kappa" {
+            args.to_vec()
+        } else {
+            run.iter().chain(args).copied().collect()
+        };
+        let out = lk(&dir).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with("lk: error: "), "{args:?}: {err}");
+        let prefix = if code == 1 { "lk: error: " } else { "error: " };
+        assert!(err.starts_with(prefix), "{args:?}: {err}");
     }
 }

@@ -216,7 +216,11 @@ fn worker_flags_that_make_no_sense_are_refused() {
             1,
             "longer than zero",
         ),
-        (&["--worker", "--batch-every", "soon"][..], 1, "duration"),
+        (
+            &["--worker", "--batch-every", "soon"][..],
+            2,
+            "not a duration",
+        ),
         (&["--worker", "--namespace", "a/b"][..], 1, "--namespace"),
     ] {
         let out = lk(&dir).args(w).args(extra).output().unwrap();

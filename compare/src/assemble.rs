@@ -1,0 +1,168 @@
+//! Turning what the run measured into the report's figures: latency percentiles and CDF,
+//! the timeline of each pipeline, and its headline figures. Each pipeline's figures are
+//! made by the same function from the same kinds of measurement.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::observe::{Reading, Seen};
+use crate::report::{CdfPoint, Complexity, Correctness, Latency, PipelineReport, Sample};
+use crate::score::pool;
+
+/// What was measured of one pipeline, besides what its observer saw.
+#[derive(Debug)]
+pub(crate) struct Measured<'a> {
+    /// Its place in the readings' and scores' pipeline order.
+    pub index: usize,
+    pub seen: &'a Seen,
+    pub cpu_seconds: f64,
+    pub peak_heap_bytes: Option<u64>,
+    /// Final correctness per workload.
+    pub finals: Vec<Correctness>,
+    /// Correctness per reading (pooled over workloads), `None` where not taken.
+    pub over_time: Vec<Option<Correctness>>,
+    /// Reprocessing time per workload (empty when not run).
+    pub reprocess: Vec<f64>,
+    pub complexity: Complexity,
+}
+
+/// The run as a whole, the same for both pipelines.
+#[derive(Debug)]
+pub(crate) struct RunFacts<'a> {
+    pub start: Instant,
+    pub feed_end: Instant,
+    pub fed: bool,
+    /// Records the run measured (fed, or the topic's total without a feed).
+    pub records_seen: u64,
+    pub records_total: u64,
+    pub readings: &'a [Reading],
+}
+
+/// One pipeline's figures.
+pub(crate) fn pipeline_report(m: Measured<'_>, run: &RunFacts<'_>) -> PipelineReport {
+    let (latency_ms, latency_cdf) = {
+        let hist = m.seen.hist.lock();
+        if run.fed && !hist.is_empty() {
+            (Some(latency_of(&hist)), cdf_of(&hist))
+        } else {
+            (None, Vec::new())
+        }
+    };
+    let last = *m.seen.last_visible.lock();
+    let elapsed = last.map(|l| l.saturating_duration_since(run.start).as_secs_f64());
+    let (reprocess_seconds, reprocess_eps) = reprocess_figures(&m.reprocess, run.records_total);
+    PipelineReport {
+        latency_ms,
+        latency_cdf,
+        throughput_eps: elapsed
+            .filter(|e| *e > 0.0)
+            .map(|e| run.records_seen as f64 / e),
+        catch_up_seconds: last.map(|l| l.saturating_duration_since(run.feed_end).as_secs_f64()),
+        cpu_seconds: m.cpu_seconds,
+        peak_heap_bytes: m.peak_heap_bytes,
+        correctness: pool(&m.finals),
+        reprocess_seconds,
+        reprocess_eps,
+        complexity: m.complexity,
+        timeline: timeline(m.index, m.seen, &m.over_time, run.readings),
+    }
+}
+
+/// The pipeline's state at each reading, with the p99 latency of the batches that became
+/// visible since the previous one.
+fn timeline(
+    index: usize,
+    seen: &Seen,
+    over_time: &[Option<Correctness>],
+    readings: &[Reading],
+) -> Vec<Sample> {
+    let samples = seen.samples.lock();
+    let mut out = Vec::with_capacity(readings.len());
+    let mut prev = Duration::ZERO;
+    for (r, c) in readings.iter().zip(over_time) {
+        let mut window: Vec<f64> = samples
+            .iter()
+            .filter(|(at, _)| *at > prev && *at <= r.t)
+            .map(|(_, lat)| lat.as_secs_f64() * 1000.0)
+            .collect();
+        prev = r.t;
+        let p = &r.pipelines[index];
+        out.push(Sample {
+            t_s: r.t.as_secs_f64(),
+            staleness_ms: p.staleness.as_secs_f64() * 1000.0,
+            visible_records: p.visible,
+            batch_view_age_ms: p.view_age.map(|a| a.as_secs_f64() * 1000.0),
+            correctness: c.clone(),
+            latency_p99_ms: quantile(&mut window, 0.99),
+        });
+    }
+    out
+}
+
+/// Total reprocessing seconds over the workloads, and records per second of it.
+fn reprocess_figures(secs: &[f64], records_total: u64) -> (Option<f64>, Option<f64>) {
+    if secs.is_empty() {
+        return (None, None);
+    }
+    let total: f64 = secs.iter().sum();
+    let eps = (total > 0.0).then(|| (records_total * secs.len() as u64) as f64 / total);
+    (Some(total), eps)
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+pub(crate) fn latency_of(h: &Histogram<u64>) -> Latency {
+    Latency {
+        p50: ms(h.value_at_quantile(0.50)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        max: ms(h.max()),
+        samples: h.len(),
+    }
+}
+
+/// The latency CDF at fixed fractions (denser in the tail).
+pub(crate) fn cdf_of(h: &Histogram<u64>) -> Vec<CdfPoint> {
+    const FRACTIONS: [f64; 24] = [
+        0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97,
+        0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
+    ];
+    FRACTIONS
+        .iter()
+        .map(|&q| CdfPoint {
+            latency_ms: ms(if q >= 1.0 {
+                h.max()
+            } else {
+                h.value_at_quantile(q)
+            }),
+            fraction: q,
+        })
+        .collect()
+}
+
+/// The `q` quantile (nearest rank) of `xs`, `None` when empty.
+pub(crate) fn quantile(xs: &mut [f64], q: f64) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+    Some(xs[rank - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let mut xs = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&mut xs, 0.5), Some(3.0));
+        assert_eq!(quantile(&mut xs, 0.99), Some(5.0));
+        assert_eq!(quantile(&mut xs, 0.0), Some(1.0));
+        assert_eq!(quantile(&mut [], 0.5), None);
+    }
+}

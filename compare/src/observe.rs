@@ -1,0 +1,180 @@
+//! Watching the pipelines while they run: one observer per pipeline waits for each fed
+//! batch to become visible (its latency), and a sampler reads staleness, CPU and, now and
+//! then, both pipelines' answers. Both pipelines are watched the same way, through
+//! [`Pipeline`].
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+use workloads::PartialTable;
+
+use crate::feed::{Due, Tick};
+use crate::pipelines::Pipeline;
+use crate::resources::CpuMeter;
+use crate::{CompareError, Result};
+
+/// How often the sampler looks, and how often it also takes answers.
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+const ANSWERS_EVERY: usize = 20;
+/// An observer gives up when a pipeline shows nothing new for this long.
+const STALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one visibility check waits before the observer looks at its abort flag.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What one observer saw.
+#[derive(Debug)]
+pub(crate) struct Seen {
+    /// Batches and records visible so far.
+    pub batches: AtomicU64,
+    pub records: AtomicU64,
+    /// Latency samples (visible at, latency), for the timeline.
+    pub samples: Mutex<Vec<(Duration, Duration)>>,
+    /// Latencies in ns, up to an hour with 3 significant digits.
+    pub hist: Mutex<Histogram<u64>>,
+    pub last_visible: Mutex<Option<Instant>>,
+    pub failed: Mutex<Option<String>>,
+}
+
+impl Seen {
+    pub fn new() -> Result<Seen> {
+        Ok(Seen {
+            batches: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            samples: Mutex::default(),
+            hist: Mutex::new(
+                Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
+                    .map_err(|e| CompareError::Run(format!("latency histogram: {e}")))?,
+            ),
+            last_visible: Mutex::default(),
+            failed: Mutex::default(),
+        })
+    }
+}
+
+/// Wait for each batch in turn to be visible in `pipeline` (each check waits up to
+/// [`POLL`]), recording its latency from its scheduled time.
+pub(crate) fn observe(
+    pipeline: &dyn Pipeline,
+    seen: &Seen,
+    start: Instant,
+    batches: mpsc::Receiver<Due>,
+    abort: &AtomicBool,
+) -> Result<()> {
+    for d in batches {
+        let waiting = Instant::now();
+        while !pipeline.wait_visible(&d.target, POLL)? {
+            if abort.load(Ordering::SeqCst) {
+                *seen.failed.lock() = Some(format!("stopped before batch {} was visible", d.index));
+                return Ok(());
+            }
+            if waiting.elapsed() > STALL_TIMEOUT {
+                *seen.failed.lock() = Some(format!(
+                    "records at offsets {:?} not visible after {} s",
+                    d.target,
+                    STALL_TIMEOUT.as_secs()
+                ));
+                return Ok(());
+            }
+        }
+        let now = Instant::now();
+        let latency = now.saturating_duration_since(d.due);
+        seen.hist
+            .lock()
+            .saturating_record((latency.as_nanos() as u64).max(1));
+        seen.samples
+            .lock()
+            .push((now.saturating_duration_since(start), latency));
+        seen.batches.store(d.index + 1, Ordering::SeqCst);
+        seen.records.fetch_add(d.records, Ordering::SeqCst);
+        *seen.last_visible.lock() = Some(now);
+    }
+    Ok(())
+}
+
+/// One pipeline at one sampler reading.
+#[derive(Debug, Clone)]
+pub(crate) struct PipelineReading {
+    pub staleness: Duration,
+    pub visible: u64,
+    /// Age of the newest recomputed view being served (Lambda's batch view).
+    pub view_age: Option<Duration>,
+    /// The answers (per workload), when taken at this reading.
+    pub answers: Option<Vec<PartialTable>>,
+}
+
+/// The moment of a sampler reading, and each pipeline's state then.
+#[derive(Debug, Clone)]
+pub(crate) struct Reading {
+    pub t: Duration,
+    /// Newest event time appended by then (with answers only).
+    pub frontier: i64,
+    /// In the order of the pipelines given to [`Sampler::run`].
+    pub pipelines: Vec<PipelineReading>,
+}
+
+/// What the sampler shares with the feed.
+#[derive(Debug)]
+pub(crate) struct Sampler {
+    pub start: Instant,
+    pub tick: Tick,
+    /// Newest event time appended so far.
+    pub frontier: AtomicI64,
+    /// Batches appended so far.
+    pub fed_batches: AtomicU64,
+    pub stop: AtomicBool,
+}
+
+impl Sampler {
+    /// How long the oldest batch not yet visible has been due (zero when none is).
+    fn staleness(&self, seen: &Seen, now: Instant) -> Duration {
+        let visible = seen.batches.load(Ordering::SeqCst);
+        let due = self.tick.due(self.start, visible);
+        if visible < self.fed_batches.load(Ordering::SeqCst) && due < now {
+            now - due
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Read every [`SAMPLE_EVERY`] until stopped: staleness, CPU, and every
+    /// [`ANSWERS_EVERY`]th time the pipelines' answers.
+    pub fn run(
+        &self,
+        pipelines: &[(&dyn Pipeline, &Seen)],
+        cpu: &Mutex<CpuMeter>,
+    ) -> Result<Vec<Reading>> {
+        let mut readings = Vec::new();
+        let mut n = 0usize;
+        while !self.stop.load(Ordering::SeqCst) {
+            thread::sleep(SAMPLE_EVERY);
+            let now = Instant::now();
+            if now < self.start {
+                continue;
+            }
+            cpu.lock().sample();
+            let take_answers = n % ANSWERS_EVERY == ANSWERS_EVERY - 1;
+            n += 1;
+            let frontier = self.frontier.load(Ordering::SeqCst);
+            let mut states = Vec::with_capacity(pipelines.len());
+            for (p, seen) in pipelines {
+                let taken = p.recomputes().last().map(|r| r.horizon_taken);
+                states.push(PipelineReading {
+                    staleness: self.staleness(seen, now),
+                    visible: seen.records.load(Ordering::SeqCst),
+                    view_age: taken.map(|t| now.saturating_duration_since(t)),
+                    answers: take_answers.then(|| p.tables()).transpose()?,
+                });
+            }
+            readings.push(Reading {
+                t: now - self.start,
+                frontier,
+                pipelines: states,
+            });
+        }
+        Ok(readings)
+    }
+}
