@@ -54,10 +54,12 @@
 //!
 //! ## The artifact
 //! `ViewStore` writes each view as `v<N>/view.parquet` (written through polars) and
-//! `v<N>/meta.json`, then publishes it by atomically replacing the `CURRENT` pointer file
-//! (write `.CURRENT.tmp`, fsync, rename, fsync the directory): readers see the old view or
-//! the new one, never a partial one. A crash before the rename leaves the old version
-//! served. The last K versions (default 3) are kept. Parquet columns:
+//! `v<N>/meta.json` (in `.v<N>.tmp/`, fsynced, renamed to `v<N>/`), then publishes it by
+//! atomically replacing the `CURRENT` pointer file (`master_log::durable::write_atomic`,
+//! `Durability::Synced`: write `.CURRENT.tmp`, fsync, rename, fsync the directory):
+//! readers see the old view or the new one, never a partial one. A crash before the
+//! rename leaves the old version served. The last K versions (default 3) are kept.
+//! Parquet columns:
 //!
 //! | column                  | type    | content                                              |
 //! |-------------------------|---------|------------------------------------------------------|
