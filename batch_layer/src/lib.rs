@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # batch_layer — the Lambda batch layer
 //!
 //! Recomputes a workload **from scratch** over every record of a topic below a
@@ -92,6 +93,7 @@ pub struct BatchView {
     pub version: u64,
     /// The workload's name.
     pub workload: String,
+    /// The topic the view was computed over.
     pub topic: String,
     /// The workload's key column names (the order of each cell's key values).
     pub key_columns: Vec<String>,
@@ -105,6 +107,8 @@ pub struct BatchView {
     pub created_ms: u64,
     /// How long the recomputation took.
     pub elapsed_ms: u64,
+    /// The cells: per (window, key), the partials in the layout of
+    /// `Workload::empty_partials()`.
     pub table: PartialTable,
 }
 
