@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # batch_layer — the Lambda batch layer
 //!
 //! Recomputes a workload **from scratch** over every record of a topic below a
@@ -54,10 +55,12 @@
 //!
 //! ## The artifact
 //! `ViewStore` writes each view as `v<N>/view.parquet` (written through polars) and
-//! `v<N>/meta.json`, then publishes it by atomically replacing the `CURRENT` pointer file
-//! (write `.CURRENT.tmp`, fsync, rename, fsync the directory): readers see the old view or
-//! the new one, never a partial one. A crash before the rename leaves the old version
-//! served. The last K versions (default 3) are kept. Parquet columns:
+//! `v<N>/meta.json` (in `.v<N>.tmp/`, fsynced, renamed to `v<N>/`), then publishes it by
+//! atomically replacing the `CURRENT` pointer file (`master_log::durable::write_atomic`,
+//! `Durability::Synced`: write `.CURRENT.tmp`, fsync, rename, fsync the directory):
+//! readers see the old view or the new one, never a partial one. A crash before the
+//! rename leaves the old version served. The last K versions (default 3) are kept.
+//! Parquet columns:
 //!
 //! | column                  | type    | content                                              |
 //! |-------------------------|---------|------------------------------------------------------|
@@ -90,6 +93,7 @@ pub struct BatchView {
     pub version: u64,
     /// The workload's name.
     pub workload: String,
+    /// The topic the view was computed over.
     pub topic: String,
     /// The workload's key column names (the order of each cell's key values).
     pub key_columns: Vec<String>,
@@ -103,6 +107,8 @@ pub struct BatchView {
     pub created_ms: u64,
     /// How long the recomputation took.
     pub elapsed_ms: u64,
+    /// The cells: per (window, key), the partials in the layout of
+    /// `Workload::empty_partials()`.
     pub table: PartialTable,
 }
 

@@ -8,9 +8,9 @@
 //! ```
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use workloads::{Partial, PartialTable, Scalar, StoredCell, Window};
@@ -67,16 +67,16 @@ pub struct ViewStore {
     keep: usize,
 }
 
+/// Fsync directory `dir` ([`durable::sync_dir`]), so that the names created or renamed
+/// in it survive a power cut.
 fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io(format!("fsync {}", dir.display())))
+    durable::sync_dir(dir).map_err(io(format!("fsync {}", dir.display())))
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = File::create(path).map_err(io(format!("create {}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
+/// Replace `path` by `bytes` atomically and durably ([`durable::write_atomic`] with
+/// `Durability::Synced`: the file and its directory are fsynced before this returns).
+fn replace_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    durable::write_atomic(path, bytes, Durability::Synced)
         .map_err(io(format!("write {}", path.display())))
 }
 
@@ -204,6 +204,7 @@ impl ViewStore {
         self
     }
 
+    /// The directory the store lives in.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -265,8 +266,14 @@ impl ViewStore {
         }
     }
 
-    /// Write `view` fully as the next version `v<N>/` (fsynced) without publishing it;
-    /// returns N. [`ViewStore::publish`] is this followed by [`ViewStore::switch_to`].
+    /// Write `view` fully as the next version `v<N>/` without publishing it; returns N.
+    /// [`ViewStore::publish`] is this followed by [`ViewStore::switch_to`].
+    ///
+    /// Durability: synced. The version is written in a temporary directory `.v<N>.tmp/`
+    /// (`view.parquet` fsynced, `meta.json` through `write_atomic` with
+    /// `Durability::Synced`, the directory fsynced), renamed to `v<N>/`, and the store's
+    /// directory fsynced: once this returns, the whole version survives a power cut, and
+    /// a crash before the rename leaves no `v<N>/` at all.
     pub fn prepare(&self, view: &BatchView) -> Result<u64> {
         let last = self.versions()?.last().copied().unwrap_or(0);
         let version = last.max(self.current_version()?.unwrap_or(0)) + 1;
@@ -284,19 +291,26 @@ impl ViewStore {
     }
 
     /// Atomically point `CURRENT` at version `version` (which must be complete).
+    ///
+    /// Durability: synced. `CURRENT` is replaced through
+    /// `master_log::durable::write_atomic` with `Durability::Synced` (the pointer
+    /// fsynced, renamed over the old one, the directory fsynced): once this returns, the
+    /// switch survives a power cut; readers see the old pointer or the new one, never a
+    /// mix.
     pub fn switch_to(&self, version: u64) -> Result<()> {
         let dir = self.version_dir(version);
         if !dir.join(META).is_file() || !dir.join(PARQUET).is_file() {
             return Err(corrupt(&dir, "not a complete version"));
         }
-        let tmp = self.dir.join(".CURRENT.tmp");
-        write_synced(&tmp, format!("v{version}\n").as_bytes())?;
-        let dst = self.dir.join(CURRENT);
-        fs::rename(&tmp, &dst).map_err(io(format!("rename to {}", dst.display())))?;
-        fsync_dir(&self.dir)
+        replace_synced(&self.dir.join(CURRENT), format!("v{version}\n").as_bytes())
     }
 
     /// Write, publish atomically, and prune to the last K versions. Returns the version.
+    ///
+    /// Durability: synced, as [`ViewStore::prepare`] and [`ViewStore::switch_to`]: once
+    /// this returns, the new view is the one served after a power cut. (The pruning of
+    /// old versions is not fsynced: a crash may leave an old version behind, which the
+    /// next publish removes.)
     pub fn publish(&self, view: &BatchView) -> Result<u64> {
         let version = self.prepare(view)?;
         self.switch_to(version)?;
@@ -410,7 +424,7 @@ impl ViewStore {
         };
         let json = serde_json::to_vec_pretty(&meta)
             .map_err(|e| BatchError::Type(format!("encode metadata: {e}")))?;
-        write_synced(&dir.join(META), &json)
+        replace_synced(&dir.join(META), &json)
     }
 
     /// Read version `version` back exactly.

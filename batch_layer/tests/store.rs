@@ -136,3 +136,27 @@ fn a_corrupt_artifact_is_a_typed_error() {
     std::fs::write(dir.path().join("CURRENT"), b"nonsense").unwrap();
     assert!(matches!(store.current(), Err(BatchError::Corrupt { .. })));
 }
+
+#[test]
+fn a_torn_pointer_temporary_is_replaced_and_publishing_leaves_no_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ViewStore::open(dir.path()).unwrap();
+    store.publish(&view(2)).unwrap();
+    // An interrupted switch left its temporary pointer behind, half written.
+    std::fs::write(dir.path().join(".CURRENT.tmp"), b"v9").unwrap();
+    assert_eq!(store.current_version().unwrap(), Some(1));
+    assert_eq!(store.publish(&view(4)).unwrap(), 2);
+    assert_eq!(store.current_version().unwrap(), Some(2));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["CURRENT", "v1", "v2"]);
+    let mut files: Vec<String> = std::fs::read_dir(dir.path().join("v2"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["meta.json", "view.parquet"]);
+}

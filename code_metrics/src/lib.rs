@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # code_metrics — size and cyclomatic complexity of selected items of Rust sources
 //!
 //! A source file is lexed by `proc-macro2` (with span locations: every token knows its
@@ -78,8 +79,11 @@ use select::Found;
 /// Size and complexity figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Metrics {
+    /// Lines carrying code (see the crate docs for what counts).
     pub loc: u64,
+    /// Functions and methods with a body, nested ones included.
     pub functions: u64,
+    /// McCabe's cyclomatic complexity, summed over the functions.
     pub cyclomatic: u64,
 }
 
@@ -170,6 +174,7 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// The item's figures: its lines, its function count, its summed complexity.
     pub fn metrics(&self) -> Metrics {
         Metrics {
             loc: self.lines.len() as u64,
@@ -205,6 +210,7 @@ impl SourceFile {
         })
     }
 
+    /// The name the file was parsed with.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -282,6 +288,7 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// An empty tally.
     pub fn new() -> Tally {
         Tally::default()
     }
@@ -317,6 +324,7 @@ impl Tally {
         Ok(())
     }
 
+    /// The figures of everything added: lines once per file, functions once each.
     pub fn metrics(&self) -> Metrics {
         Metrics {
             loc: self.lines.values().map(|l| l.len() as u64).sum(),

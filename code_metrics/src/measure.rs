@@ -12,6 +12,7 @@ use syn::{Arm, BinOp, Expr, Token};
 /// One function of a measurement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionMetrics {
+    /// Its name (the identifier alone, without its type or module).
     pub name: String,
     /// Line of its name.
     pub line: usize,

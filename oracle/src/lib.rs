@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # oracle — the exact answer every pipeline is judged against
 //!
 //! For every workload, the answer computed by the simplest code that can be right: read
@@ -38,12 +39,17 @@ use workloads::{
 /// What can stop the oracle.
 #[derive(Debug, thiserror::Error)]
 pub enum OracleError {
+    /// Decoding the topic's rows or reading a dataset sidecar failed.
     #[error(transparent)]
     Dataset(#[from] datasets::DatasetError),
+    /// Reading the log failed.
     #[error(transparent)]
     Log(#[from] master_log::LogError),
+    /// The workload names a column the topic's rows do not have.
     #[error("column {0:?} is not in the topic")]
     MissingColumn(String),
+    /// A value of a type the workload cannot use there (an event time that is not a
+    /// time, an aggregate over text, an ad without a campaign).
     #[error("{0}")]
     Type(String),
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # serving_layer — answers from merged views, with their freshness
 //!
 //! Lambda's serving layer merges what the batch layer recomputed below a **horizon** with
@@ -37,8 +38,11 @@ pub enum ServingError {
         "realtime generation from {from:?} to {to:?} straddles the batch horizon {horizon:?}: it must be re-read from the horizon"
     )]
     Overlap {
+        /// Per partition, the first offset the generation holds.
         from: Vec<u64>,
+        /// Per partition, the offset the generation ends before.
         to: Vec<u64>,
+        /// Per partition, the batch view's horizon.
         horizon: Vec<u64>,
     },
     /// Offsets of different partition counts.
@@ -47,6 +51,7 @@ pub enum ServingError {
     /// A query parameter that makes no sense.
     #[error("bad query: {0}")]
     BadQuery(String),
+    /// Merging partials or finishing them into rows failed.
     #[error(transparent)]
     Workload(#[from] workloads::WorkloadError),
 }
@@ -59,6 +64,7 @@ pub type Result<T, E = ServingError> = std::result::Result<T, E>;
 pub struct BatchPart {
     /// Per-partition end offsets the batch covers: `[0, horizon[p])`.
     pub horizon: Vec<u64>,
+    /// The view's cells: every record below the horizon.
     pub table: PartialTable,
 }
 
@@ -66,13 +72,16 @@ pub struct BatchPart {
 /// generation's `from` (or the positions, for the last).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
+    /// Per partition, the first offset the generation holds.
     pub from: Vec<u64>,
+    /// The generation's cells.
     pub table: PartialTable,
 }
 
 /// A consistent view of a Lambda pipeline at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LambdaSnapshot {
+    /// The published batch view, if there is one yet.
     pub batch: Option<BatchPart>,
     /// Oldest first.
     pub realtime: Vec<Generation>,
@@ -91,6 +100,7 @@ pub struct Freshness {
     pub batch_records: u64,
     /// Where the realtime (or Kappa) view has read to, per partition.
     pub served_positions: Vec<u64>,
+    /// Per partition, the log's latest offset when the answer was made.
     pub head: Vec<u64>,
     /// Records in the log not yet in the answer.
     pub lag_records: u64,
@@ -99,7 +109,9 @@ pub struct Freshness {
 /// An answer and its freshness.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Answer {
+    /// The rows the query asked for.
     pub result: ResultSet,
+    /// How fresh they are.
     pub freshness: Freshness,
 }
 
@@ -212,6 +224,9 @@ impl LambdaSnapshot {
         }))
     }
 
+    /// How fresh the merged views are: the batch horizon, what they have read to (per
+    /// partition, the speed layer's position or the horizon, whichever is further), and
+    /// the lag behind the head.
     pub fn freshness(&self) -> Freshness {
         let horizon = self.batch.as_ref().map(|b| b.horizon.clone());
         let served: Vec<u64> = match &horizon {
@@ -308,6 +323,7 @@ impl Query {
 pub enum Format {
     /// Aligned columns for a terminal.
     Table,
+    /// CSV with a header row, fields quoted when needed.
     Csv,
     /// One JSON object: `columns`, `rows` (objects), and `freshness`.
     Json,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # testkit — fixtures for the pipelines' integration tests
 //!
 //! A source log holding a whole dataset (generated with disorder, late events and
@@ -34,17 +35,24 @@ pub const CSV_LATENESS_MS: i64 = 25 * 60_000;
 /// A dataset in a source log (with its sidecars) and the workloads over it.
 #[derive(Debug)]
 pub struct Fixture {
+    /// The temporary directory holding everything of the fixture (removed on drop).
     pub dir: tempfile::TempDir,
+    /// The source log, holding the whole dataset.
     pub src: EmbeddedLog,
+    /// The dataset's sidecar directory (CSV schemas, the YSB campaign table).
     pub side: PathBuf,
+    /// The dataset's topic.
     pub topic: String,
+    /// The topic's partition count.
     pub parts: u32,
+    /// The workloads over the dataset.
     pub workloads: Vec<Workload>,
     /// Allowed lateness that covers this dataset's disorder.
     pub covering_lateness_ms: i64,
     targets: std::cell::Cell<u32>,
 }
 
+/// The generated dataset kinds, each with the built-in workloads over it.
 pub fn datasets() -> [(DatasetKind, Vec<BuiltIn>); 3] {
     [
         (
@@ -186,6 +194,7 @@ pub fn all(parts: u32) -> Vec<Fixture> {
 }
 
 impl Fixture {
+    /// The source's end offset of every partition.
     pub fn end(&self) -> Vec<u64> {
         self.src.end_offsets(&self.topic).unwrap()
     }
@@ -195,6 +204,7 @@ impl Fixture {
         self.fraction(1, 2)
     }
 
+    /// Offset 0 of every partition.
     pub fn zeros(&self) -> Vec<u64> {
         vec![0; self.parts as usize]
     }
@@ -226,6 +236,8 @@ impl Fixture {
         copy_range(&self.src, &self.topic, to_log, from, to);
     }
 
+    /// The oracle's answer for `w` over the fixture's topic in `log` (which must not be
+    /// empty).
     pub fn oracle(&self, log: &dyn Log, w: &Workload) -> ResultSet {
         let rs = oracle::answer(log, w, &self.topic, &self.side).unwrap();
         assert!(!rs.rows.is_empty(), "{}", w.name());
