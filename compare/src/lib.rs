@@ -31,6 +31,7 @@
 pub mod alloc;
 pub mod complexity;
 pub mod error;
+pub mod format;
 pub mod html;
 pub mod live;
 pub mod report;
