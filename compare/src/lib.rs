@@ -33,6 +33,7 @@ mod assemble;
 pub mod complexity;
 pub mod error;
 mod feed;
+pub mod format;
 pub mod html;
 mod observe;
 pub mod pipelines;

@@ -24,6 +24,8 @@
 //!   "verdict": [ "…" ] }
 //! ```
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 /// Raised whenever a field changes name or meaning.
@@ -32,10 +34,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Everything one run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
+    /// The options of the run.
     pub params: Params,
+    /// What the run ran on.
     pub machine: Machine,
+    /// The run as a whole.
     pub run: RunInfo,
+    /// Each pipeline's figures over all workloads.
     pub pipelines: Pipelines,
     /// The same figures per workload (correctness, reprocessing and complexity are per
     /// workload; latency, throughput and resources are the pipeline's as a whole).
@@ -51,9 +58,11 @@ pub struct Report {
 pub struct Params {
     /// `pageviews`, `ysb` or `nexmark`; `null` with `--topic`.
     pub dataset: Option<String>,
+    /// The topic both pipelines read.
     pub topic: String,
     /// Whether the run fed the topic (false with `--topic EXISTING`).
     pub fed: bool,
+    /// The workloads both pipelines ran, by name.
     pub workloads: Vec<String>,
     /// Distinct events generated (duplicates come on top).
     pub events: u64,
@@ -61,31 +70,49 @@ pub struct Params {
     pub rate_eps: u64,
     /// Events per second of event time (the modelled clock).
     pub event_rate_eps: u64,
+    /// Partitions of the topic.
     pub partitions: u32,
+    /// Seed of the generated data.
     pub seed: u64,
+    /// Fraction of events that arrived out of order, up to `max_delay_ms` after their time.
     pub out_of_order: f64,
+    /// How late an out-of-order event arrived at most.
     pub max_delay_ms: u64,
+    /// Fraction of events that arrived late: `late_delay_ms` to twice that after their time.
     pub late: f64,
+    /// How late a late event arrived at least.
     pub late_delay_ms: u64,
+    /// Fraction of events sent twice.
     pub duplicates: f64,
+    /// Lambda: a batch run started this long after the previous one started.
     pub batch_every_ms: u64,
+    /// Kappa: late events within this still updated their window.
     pub allowed_lateness_ms: i64,
+    /// Kappa: the watermark's out-of-orderness bound.
     pub watermark_bound_ms: i64,
+    /// Kappa: a checkpoint (and the table published) this often.
     pub checkpoint_interval_ms: u64,
     /// Kappa showed uncommitted results this often (`None`: checkpointed ones only).
     #[serde(default)]
     pub kappa_uncommitted_every_ms: Option<u64>,
+    /// Kappa: worker threads.
     pub kappa_workers: usize,
 }
 
 /// What the run ran on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
+    /// Operating system (`std::env::consts::OS`).
     pub os: String,
+    /// CPU architecture (`std::env::consts::ARCH`).
     pub arch: String,
+    /// CPUs available to the process.
     pub cpus: usize,
+    /// The machine's memory; `null` where it could not be read.
     pub memory_bytes: Option<u64>,
+    /// The CPU's model name; `null` where it could not be read.
     pub cpu_model: Option<String>,
+    /// Version of `lk` that ran.
     pub lk_version: String,
 }
 
@@ -94,6 +121,7 @@ pub struct Machine {
 pub struct RunInfo {
     /// RFC 3339, UTC.
     pub started: String,
+    /// Seconds from the start of the run to its report.
     pub wall_seconds: f64,
     /// Seconds the feed took (0 without a feed).
     pub feed_seconds: f64,
@@ -114,7 +142,9 @@ pub struct RunInfo {
 /// The two pipelines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pipelines {
+    /// The Lambda pipeline (batch + speed + serving layer).
     pub lambda: PipelineReport,
+    /// The Kappa pipeline (one stream job).
     pub kappa: PipelineReport,
 }
 
@@ -141,6 +171,7 @@ pub struct PipelineReport {
     /// Full recomputation of the same history after the run: Lambda's batch layer from
     /// scratch, Kappa's replay from offset 0 into a new version (all workloads).
     pub reprocess_seconds: Option<f64>,
+    /// Records per second of that recomputation.
     pub reprocess_eps: Option<f64>,
     /// Source code the pipeline needs for the run's workloads.
     pub complexity: Complexity,
@@ -151,17 +182,24 @@ pub struct PipelineReport {
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    /// Median.
     pub p50: f64,
+    /// 95th percentile.
     pub p95: f64,
+    /// 99th percentile.
     pub p99: f64,
+    /// Largest.
     pub max: f64,
     /// Batches of records measured.
     pub samples: u64,
 }
 
+/// One point of a latency distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CdfPoint {
+    /// A latency, in milliseconds.
     pub latency_ms: f64,
+    /// Fraction of records visible within `latency_ms`.
     pub fraction: f64,
 }
 
@@ -170,14 +208,19 @@ pub struct CdfPoint {
 pub struct Correctness {
     /// (window, key) cells in the oracle's answer or the pipeline's.
     pub cells: u64,
+    /// Cells in both answers with every value equal (floats within 1e-9 relative).
     pub exact_cells: u64,
     /// `exact_cells / cells` (1 when there are no cells).
     pub exact_fraction: f64,
     /// Cells the oracle has and the pipeline does not, and the reverse.
     pub missing_cells: u64,
+    /// See `missing_cells`.
     pub extra_cells: u64,
+    /// Largest absolute difference over numeric values of cells in both answers.
     pub max_abs_error: f64,
+    /// Mean absolute difference over numeric values of cells in both answers.
     pub mean_abs_error: f64,
+    /// Largest relative difference (|a − e| / |e|) over numeric values of cells in both.
     pub max_rel_error: f64,
     /// Events the pipeline did not count because they came later than it accepts
     /// (Kappa: beyond the allowed lateness; Lambda drops none).
@@ -192,6 +235,7 @@ pub struct Correctness {
 pub struct Complexity {
     /// Lines with code, without comments and blank lines.
     pub loc: u64,
+    /// Functions counted.
     pub functions: u64,
     /// Sum of the functions' cyclomatic complexity (McCabe: 1 + decision points).
     pub cyclomatic: u64,
@@ -223,26 +267,35 @@ pub struct Sample {
 /// One workload's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadReport {
+    /// The workload's name.
     pub name: String,
     /// Cells in the oracle's answer.
     pub oracle_cells: u64,
+    /// The Lambda pipeline's figures for this workload.
     pub lambda: WorkloadFigures,
+    /// The Kappa pipeline's figures for this workload.
     pub kappa: WorkloadFigures,
 }
 
+/// One pipeline's figures for one workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadFigures {
+    /// The final answer against the oracle's.
     pub correctness: Correctness,
+    /// Full recomputation of the history for this workload alone; `null` when not run.
     pub reprocess_seconds: Option<f64>,
+    /// Source code the pipeline needs for this workload.
     pub complexity: Complexity,
 }
 
 /// One run of the Lambda batch layer during the live phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchRun {
+    /// The workload the run computed.
     pub workload: String,
     /// Seconds since the feed started.
     pub started_s: f64,
+    /// Seconds since the feed started.
     pub finished_s: f64,
     /// Records below the horizon (what the run read).
     pub horizon_records: u64,
@@ -251,6 +304,7 @@ pub struct BatchRun {
 /// How the fed records arrived, as the generator made them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Arrivals {
+    /// Records that arrived in the order of their event time.
     pub in_order: u64,
     /// Up to `max_delay_ms` after their event time.
     pub out_of_order: u64,

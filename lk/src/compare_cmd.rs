@@ -164,7 +164,8 @@ impl Bar {
         self.bar.set_position(p.fed);
         self.bar.set_prefix(format!(
             "visible: Lambda {} · Kappa {}",
-            p.lambda_visible, p.kappa_visible
+            compare::format::count(p.lambda_visible),
+            compare::format::count(p.kappa_visible)
         ));
     }
 }

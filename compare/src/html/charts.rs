@@ -1,0 +1,239 @@
+//! The charts section: the report's series, spans and groups handed to the drawing engine
+//! ([`super::chart`]).
+
+use std::fmt::Write as _;
+
+use super::chart::{
+    BarChart, BarGroup, LineChart, LineSeries, SeriesStyle, Shading, Span, bar_chart, line_chart,
+};
+use super::markup::num;
+use crate::format::{count, count_f64, number, seconds};
+use crate::report::{BatchRun, Complexity, PipelineReport, Report};
+
+/// The `id`s of the page's charts, in page order.
+pub const CHART_IDS: &[&str] = &[
+    "chart-latency-cdf",
+    "chart-staleness",
+    "chart-correctness",
+    "chart-throughput",
+    "chart-reprocess",
+    "chart-complexity",
+];
+
+/// Colour of the Lambda pipeline's series.
+pub const LAMBDA_COLOR: &str = "#d95f02";
+/// Colour of the Kappa pipeline's series.
+pub const KAPPA_COLOR: &str = "#1b9e77";
+
+/// The two pipelines' series, Lambda first: `data-series="lambda|kappa"`.
+const SERIES: [SeriesStyle; 2] = [
+    SeriesStyle {
+        key: "lambda",
+        label: "Lambda",
+        color: LAMBDA_COLOR,
+    },
+    SeriesStyle {
+        key: "kappa",
+        label: "Kappa",
+        color: KAPPA_COLOR,
+    },
+];
+
+/// Opacity of the shading of a Lambda batch run.
+const BATCH_RUN_OPACITY: f64 = 0.13;
+
+/// `<section id="charts">`: the charts of [`CHART_IDS`], in that order.
+pub(crate) fn section(out: &mut String, r: &Report) {
+    w!(
+        out,
+        "<section id=\"charts\">\n<h2>Charts</h2>\n<div class=\"charts\">\n"
+    );
+    line_chart(out, &latency_cdf(r));
+    line_chart(out, &staleness(r));
+    line_chart(out, &correctness(r));
+    bar_chart(out, &throughput(r));
+    bar_chart(out, &reprocess(r));
+    bar_chart(out, &complexity(r));
+    w!(out, "</div>\n</section>\n");
+}
+
+/// Lambda's and Kappa's series of the points `f` takes from a pipeline's report.
+fn both(r: &Report, f: impl Fn(&PipelineReport) -> Vec<(f64, f64)>) -> Vec<LineSeries> {
+    let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
+    vec![
+        LineSeries {
+            style: SERIES[0],
+            points: f(l),
+        },
+        LineSeries {
+            style: SERIES[1],
+            points: f(k),
+        },
+    ]
+}
+
+/// The latency CDF, on a log x axis.
+fn latency_cdf(r: &Report) -> LineChart {
+    LineChart {
+        id: "chart-latency-cdf",
+        title: "Latency distribution (CDF)",
+        note: "Fraction of records visible to queries within a given time of their \
+               scheduled append (log scale).",
+        x_title: "latency (ms, log scale)",
+        y_title: "fraction of records",
+        x_log: true,
+        y_range: Some((0.0, 1.0)),
+        series: both(r, |p| {
+            p.latency_cdf
+                .iter()
+                .map(|c| (c.latency_ms, c.fraction))
+                .collect()
+        }),
+        shading: None,
+    }
+}
+
+/// A Lambda batch run as a shaded span: `<rect class="batch-run" data-started-s=…>`.
+fn batch_run_span(b: &BatchRun) -> Span {
+    Span {
+        start: b.started_s,
+        end: b.finished_s,
+        attrs: vec![
+            ("data-workload", b.workload.clone()),
+            ("data-started-s", num(b.started_s)),
+            ("data-finished-s", num(b.finished_s)),
+            ("data-horizon-records", b.horizon_records.to_string()),
+        ],
+        title: format!(
+            "Lambda batch run ({}): {}–{} s, {} records",
+            b.workload,
+            number(b.started_s),
+            number(b.finished_s),
+            count(b.horizon_records)
+        ),
+    }
+}
+
+/// Staleness over time, with the Lambda batch runs shaded.
+fn staleness(r: &Report) -> LineChart {
+    LineChart {
+        id: "chart-staleness",
+        title: "Staleness over time",
+        note: "How long the oldest record not yet visible had been waiting. Shaded: the \
+               Lambda batch layer's runs.",
+        x_title: "seconds since the feed started",
+        y_title: "staleness (ms)",
+        x_log: false,
+        y_range: None,
+        series: both(r, |p| {
+            p.timeline.iter().map(|s| (s.t_s, s.staleness_ms)).collect()
+        }),
+        shading: Some(Shading {
+            class: "batch-run",
+            legend: "Lambda batch run",
+            color: LAMBDA_COLOR,
+            opacity: BATCH_RUN_OPACITY,
+            spans: r.batch_runs.iter().map(batch_run_span).collect(),
+        }),
+    }
+}
+
+/// The exact fraction over time, at the samples where it was evaluated.
+fn correctness(r: &Report) -> LineChart {
+    let series = both(r, |p| {
+        p.timeline
+            .iter()
+            .filter_map(|s| s.correctness.as_ref().map(|c| (s.t_s, c.exact_fraction)))
+            .collect()
+    });
+    let lowest = series
+        .iter()
+        .flat_map(|s| &s.points)
+        .map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .fold(1.0_f64, f64::min);
+    LineChart {
+        id: "chart-correctness",
+        title: "Correctness over time",
+        note: "Fraction of exact cells over the windows complete at each moment (samples \
+               where the answer was not evaluated are left out).",
+        x_title: "seconds since the feed started",
+        y_title: "exact fraction",
+        x_log: false,
+        y_range: Some((if lowest >= 1.0 { 0.0 } else { lowest }, 1.0)),
+        series,
+        shading: None,
+    }
+}
+
+/// Throughput of both pipelines.
+fn throughput(r: &Report) -> BarChart {
+    let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
+    BarChart {
+        id: "chart-throughput",
+        title: "Throughput",
+        note: "Records processed per second from the start of the feed until the \
+               pipeline had caught up.",
+        y_title: "records/s",
+        shared_scale: true,
+        series: &SERIES,
+        groups: vec![BarGroup {
+            key: "throughput_eps".into(),
+            label: "all workloads".into(),
+            values: vec![l.throughput_eps, k.throughput_eps],
+            show: number,
+        }],
+    }
+}
+
+/// Reprocessing time, all workloads and each one.
+fn reprocess(r: &Report) -> BarChart {
+    let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
+    let mut groups = vec![BarGroup {
+        key: "all".into(),
+        label: "all workloads".into(),
+        values: vec![l.reprocess_seconds, k.reprocess_seconds],
+        show: seconds,
+    }];
+    groups.extend(r.workloads.iter().map(|wl| BarGroup {
+        key: wl.name.clone(),
+        label: wl.name.clone(),
+        values: vec![wl.lambda.reprocess_seconds, wl.kappa.reprocess_seconds],
+        show: seconds,
+    }));
+    BarChart {
+        id: "chart-reprocess",
+        title: "Reprocessing time",
+        note: "Full recomputation of the same history after the run: Lambda's batch layer \
+               from scratch, Kappa's replay from offset 0.",
+        y_title: "seconds",
+        shared_scale: true,
+        series: &SERIES,
+        groups,
+    }
+}
+
+/// Code complexity, each figure on its own scale.
+fn complexity(r: &Report) -> BarChart {
+    let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
+    let group = |key: &str, label: &str, f: fn(&Complexity) -> u64| BarGroup {
+        key: key.into(),
+        label: label.into(),
+        values: vec![Some(f(&l.complexity) as f64), Some(f(&k.complexity) as f64)],
+        show: count_f64,
+    };
+    BarChart {
+        id: "chart-complexity",
+        title: "Code complexity",
+        note: "Source the pipeline needs for the run's workloads; each group has its own \
+               scale.",
+        y_title: "",
+        shared_scale: false,
+        series: &SERIES,
+        groups: vec![
+            group("loc", "lines of code", |c| c.loc),
+            group("functions", "functions", |c| c.functions),
+            group("cyclomatic", "cyclomatic", |c| c.cyclomatic),
+        ],
+    }
+}
