@@ -19,12 +19,13 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use master_log::durable::{self, Durability};
 use master_log::{FetchLimits, Log, Record, RecordView};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, TAG_NEXMARK, TAG_PAGEVIEW, TAG_ROW, TAG_YSB};
 use crate::error::{DatasetError, IoContext, Result};
-use crate::generate::DatasetKind;
+use crate::generate_options::DatasetKind;
 use crate::nexmark::NexmarkEvent;
 use crate::pageviews::PageView;
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
@@ -720,7 +721,9 @@ pub fn export_csv(
     Ok(summary)
 }
 
-/// [`export_csv`] into a file, written to a temporary name and renamed when complete.
+/// [`export_csv`] into a file, replaced atomically when complete and synced
+/// ([`write_file_atomic`] with [`Durability::Synced`]: once this returns, the export
+/// survives a power cut).
 pub fn export_csv_file(
     log: &dyn Log,
     opts: &ExportOptions,
@@ -728,27 +731,51 @@ pub fn export_csv_file(
     path: &Path,
     progress: &mut ProgressFn<'_>,
 ) -> Result<ExportSummary> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let mut summary = write_file_atomic(path, Durability::Synced, |f, tmp| {
+        let mut bw = BufWriter::with_capacity(1 << 20, f);
+        let summary = export_csv(log, opts, sidecar_dir, &mut bw, progress)?;
+        bw.into_inner().map_err(|e| DatasetError::Io {
+            context: format!("write {}", tmp.display()),
+            source: e.into_error(),
+        })?;
+        Ok(summary)
+    })?;
+    summary.output = Some(path.to_owned());
+    Ok(summary)
+}
+
+/// Replace `path` by a file that `write` streams into, atomically for readers: the
+/// streamed form of [`master_log::durable::write_atomic`] (which takes the whole file in
+/// memory), with its temporary name ([`durable::temp_path`]) and its [`Durability`]
+/// (`Synced`: the file is fsynced before the rename and its directory after). `write`
+/// gets the temporary file and its path; when it fails, the temporary file is removed
+/// and `path` is left as it was.
+pub(crate) fn write_file_atomic<T>(
+    path: &Path,
+    durability: Durability,
+    write: impl FnOnce(File, &Path) -> Result<T>,
+) -> Result<T> {
+    let tmp = durable::temp_path(path);
     let f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-    let mut bw = BufWriter::with_capacity(1 << 20, f);
-    let result = export_csv(log, opts, sidecar_dir, &mut bw, progress);
-    let mut summary = match result {
-        Ok(s) => s,
+    let out = match write(f, &tmp) {
+        Ok(out) => out,
         Err(e) => {
-            drop(bw);
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
     };
-    let f = bw.into_inner().map_err(|e| DatasetError::Io {
-        context: format!("write {}", tmp.display()),
-        source: e.into_error(),
-    })?;
-    f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
+    if durability == Durability::Synced {
+        // `write` has closed its handle; fsync applies to the file, whatever the handle.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.sync_all())
+            .ctx(|| format!("sync {}", tmp.display()))?;
+    }
     std::fs::rename(&tmp, path)
         .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
-    summary.output = Some(path.to_owned());
-    Ok(summary)
+    if durability == Durability::Synced {
+        durable::sync_parent(path).ctx(|| format!("sync the directory of {}", path.display()))?;
+    }
+    Ok(out)
 }

@@ -122,6 +122,8 @@ mod csv_import;
 mod error;
 mod export;
 mod generate;
+mod generate_options;
+mod import_options;
 pub mod nexmark;
 pub mod pageviews;
 #[cfg(feature = "parquet")]
@@ -130,20 +132,20 @@ mod progress;
 pub mod rng;
 mod row;
 mod sidecar;
+mod source;
+mod topic;
 pub mod ysb;
 
 pub use codec::{Codec, Country, Event, Ipv4, Uuid, decode, encode, encode_into};
-pub use csv_import::{
-    ImportOptions, ImportSummary, OnError, RejectedRow, import_csv, infer_schema,
-    parse_column_types, parse_delimiter,
-};
+pub use csv_import::{import_csv, infer_schema};
 pub use error::{DatasetError, Result};
 pub use export::{
     ExportOptions, ExportSummary, RowMeta, RowSink, TopicRows, export_csv, export_csv_file,
 };
-pub use generate::{
-    Arrival, DatasetKind, GenerateOptions, GenerateSummary, GeneratedRecord, Generator, generate,
-    kind_names,
+pub use generate::{Arrival, GeneratedRecord, Generator, generate, kind_names};
+pub use generate_options::{DatasetKind, GenerateOptions, GenerateSummary};
+pub use import_options::{
+    ImportOptions, ImportSummary, OnError, RejectedRow, parse_column_types, parse_delimiter,
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
 pub use pageviews::{Device, PageType, PageView};

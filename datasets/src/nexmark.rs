@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Codec, Event, TAG_NEXMARK};
 use crate::error::Result;
-use crate::generate::{GenerateOptions, Source, streams};
+use crate::generate_options::GenerateOptions;
+use crate::source::{Source, streams};
 use crate::pageviews::write_decimal;
 use crate::rng::{KeySampler, Rng};
 

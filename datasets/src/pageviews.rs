@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Codec, Country, Event, TAG_PAGEVIEW};
 use crate::error::Result;
-use crate::generate::{GenerateOptions, Source, streams};
+use crate::generate_options::GenerateOptions;
+use crate::source::{Source, streams};
 use crate::rng::{KeySampler, Rng, mix64};
 
 /// What kind of page was viewed.

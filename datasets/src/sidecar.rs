@@ -2,16 +2,17 @@
 //!
 //! `<dir>/<topic>.json` describes a topic written by this crate: the generator's summary
 //! (seed, options, counts), or the schema of imported CSV rows with one summary per
-//! import. Files are replaced atomically (written to a temporary file, then renamed).
+//! import. Files are replaced atomically, unsynced ([`write_atomic`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
 use serde::{Deserialize, Serialize};
 
-use crate::csv_import::ImportSummary;
 use crate::error::{DatasetError, IoContext, Result};
-use crate::generate::GenerateSummary;
+use crate::generate_options::GenerateSummary;
+use crate::import_options::ImportSummary;
 use crate::row::Schema;
 
 /// Version of the sidecar format written by this crate.
@@ -76,14 +77,14 @@ pub(crate) fn write(dir: &Path, topic: &str, content: &TopicContent) -> Result<P
     Ok(path)
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename.
+/// Write `bytes` to `path` (creating its directory) with
+/// [`master_log::durable::write_atomic`], [`Durability::Unsynced`]: readers see the old
+/// file or the new one whole; not fsynced (a sidecar or a campaign table is rewritten by
+/// the next generate or import).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, bytes).ctx(|| format!("write {}", tmp.display()))?;
-    fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))
+    durable::write_atomic(path, bytes, Durability::Unsynced)
+        .ctx(|| format!("write {}", path.display()))
 }

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Codec, Event, Ipv4, TAG_YSB, Uuid};
 use crate::error::Result;
-use crate::generate::{GenerateOptions, Source, streams};
+use crate::generate_options::GenerateOptions;
+use crate::source::{Source, streams};
 use crate::rng::{KeySampler, Rng, mix64};
 
 /// Campaigns in the benchmark.
@@ -240,7 +241,8 @@ impl YsbCampaigns {
         self.ads.iter().map(|a| (a.ad_id, a.campaign_id)).collect()
     }
 
-    /// Write the table as CSV with the header `ad_id,campaign_id`.
+    /// Write the table as CSV with the header `ad_id,campaign_id`, atomically and
+    /// unsynced (`master_log::durable::write_atomic` with `Durability::Unsynced`).
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         let mut text = String::with_capacity(self.ads.len() * 75 + 20);
         text.push_str("ad_id,campaign_id\n");

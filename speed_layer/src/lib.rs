@@ -109,6 +109,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use master_log::durable::{self, Durability};
 use master_log::{FetchLimits, Log};
 use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
@@ -621,8 +622,10 @@ impl SpeedLayer {
         Ok(n)
     }
 
-    /// Write the view (generations and positions) to `path`, atomically (temporary file,
-    /// then rename).
+    /// Write the view (generations and positions) to `path` (creating its directory),
+    /// atomically for readers and unsynced ([`master_log::durable::write_atomic`] with
+    /// [`Durability::Unsynced`]: a crash of the process leaves the old file or the new
+    /// one, a power cut may leave an older or an empty one).
     pub fn save(&self, path: &Path) -> Result<()> {
         let snap = self.snapshot();
         let saved = SavedView {
@@ -640,10 +643,8 @@ impl SpeedLayer {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes).map_err(io(format!("write {}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(io(format!("rename to {}", path.display())))?;
-        Ok(())
+        durable::write_atomic(path, &bytes, Durability::Unsynced)
+            .map_err(io(format!("write {}", path.display())))
     }
 
     /// A speed layer resuming a saved view. Generations covered by `published` (the

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
+
 use crate::builtin::{BuiltIn, TOP_PAGES};
 use crate::error::{Result, WorkloadError};
 use crate::partial::Partial;
@@ -225,7 +227,9 @@ fn finish_builtin(b: BuiltIn, table: &PartialTable) -> Vec<Row> {
 }
 
 /// Store a spec in the data directory's registry under its name, so that `lk query` and
-/// `lk serve` know it by name. Registering the same name again replaces it.
+/// `lk serve` know it by name. Registering the same name again replaces it, atomically
+/// for readers and unsynced ([`master_log::durable::write_atomic`] with
+/// [`Durability::Unsynced`]: a power cut may lose a registration just made).
 pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
     let dir = registry_dir(data);
     std::fs::create_dir_all(&dir).map_err(|e| WorkloadError::Io {
@@ -233,9 +237,7 @@ pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
         source: e,
     })?;
     let path = dir.join(format!("{}.toml", spec.name));
-    let tmp = dir.join(format!(".{}.toml.tmp", spec.name));
-    std::fs::write(&tmp, spec.to_toml())
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    durable::write_atomic(&path, spec.to_toml().as_bytes(), Durability::Unsynced)
         .map_err(|e| WorkloadError::Io {
             context: format!("register workload {}", path.display()),
             source: e,
