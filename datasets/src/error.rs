@@ -57,6 +57,35 @@ pub enum DatasetError {
     #[error("bad sidecar file {file}: {reason}")]
     Sidecar { file: PathBuf, reason: String },
 
+    /// A record without a value (a tombstone): no event to decode.
+    #[error("a record without a value (tombstone)")]
+    NoValue,
+
+    /// A YSB event whose ad is not in the topic's campaign table.
+    #[error("ad {ad} has no campaign")]
+    NoCampaign { ad: crate::ids::Uuid },
+
+    /// A spec workload over a topic without a dataset sidecar (no schema for its rows).
+    #[error("topic {topic:?} has no dataset sidecar in {}", dir.display())]
+    NoSidecar { topic: String, dir: PathBuf },
+
+    /// A spec workload over a topic of generated events: spec workloads run over
+    /// imported CSV topics.
+    #[error(
+        "spec workload {workload:?} over generated topic {topic:?}: spec workloads run over \
+         imported CSV topics"
+    )]
+    SpecOverGenerated { workload: String, topic: String },
+
+    /// An update that does not fit the partial aggregates of its cell.
+    #[error("{0}")]
+    UpdateMismatch(String),
+
+    /// A workload that does not fit the topic (a column it needs is missing), or an
+    /// update an aggregate refuses.
+    #[error(transparent)]
+    Workload(#[from] workloads::WorkloadError),
+
     /// An operating-system error, with what it concerned.
     #[error("{context}")]
     Io {

@@ -330,7 +330,7 @@ pub fn generate(
     let campaigns_file = match (opts.dataset, sidecar_dir) {
         (DatasetKind::Ysb, Some(dir)) => {
             let table = crate::ysb::YsbCampaigns::new(opts.seed);
-            let path = dir.join(format!("{}.campaigns.csv", opts.topic));
+            let path = sidecar::campaigns_path(dir, &opts.topic);
             table.write_csv(&path)?;
             Some(path)
         }

@@ -123,6 +123,7 @@ mod error;
 mod export;
 mod generate;
 mod generate_options;
+mod ids;
 mod import_options;
 pub mod nexmark;
 pub mod pageviews;
@@ -133,6 +134,7 @@ pub mod rng;
 mod row;
 mod sidecar;
 mod source;
+pub mod stream;
 mod topic;
 pub mod ysb;
 
@@ -156,5 +158,8 @@ pub use row::{
     Column, ColumnType, Schema, TimeFormat, Value, format_micros, format_millis,
     parse_timestamp_auto,
 };
-pub use sidecar::{SIDECAR_FORMAT, TopicContent, TopicManifest, read_sidecar, sidecar_path};
+pub use sidecar::{
+    SIDECAR_FORMAT, TopicContent, TopicManifest, campaigns_path, read_sidecar, sidecar_path,
+};
+pub use stream::{Contribution, StreamDecoder, StreamEvent, Update};
 pub use ysb::{AdCampaign, AdType, YsbCampaigns, YsbEvent, YsbEventType};

@@ -45,6 +45,11 @@ pub fn sidecar_path(dir: &Path, topic: &str) -> PathBuf {
     dir.join(format!("{topic}.json"))
 }
 
+/// Where the YSB ad → campaign table of `topic` lives in `dir` (`<topic>.campaigns.csv`).
+pub fn campaigns_path(dir: &Path, topic: &str) -> PathBuf {
+    dir.join(format!("{topic}.campaigns.csv"))
+}
+
 /// The sidecar of `topic`, if there is one.
 pub fn read_sidecar(dir: &Path, topic: &str) -> Result<Option<TopicManifest>> {
     let path = sidecar_path(dir, topic);

@@ -55,12 +55,13 @@
 //!   of append time after the original. Imported CSV rows are each their own event.
 //! - Decoding and folding are cheap per event and run on the partition's task; the log
 //!   fetch (file I/O in the embedded log) runs on tokio's blocking pool.
-//! - **Built-in workloads** are written by hand as incremental operators (`operator.rs`);
-//!   spec workloads use one generic operator over imported CSV rows (`Filter::matches`,
-//!   `Aggregate::update` per aggregate column, group-by columns; a session event adds a
-//!   `[t, t + gap)` cell and sessions are coalesced at query time by
-//!   `PartialTable::coalesce_sessions`). Specs over generated topics are
-//!   [`SpeedError::Unsupported`].
+//! - **Decoding and folding** are the datasets crate's [`datasets::StreamDecoder`], the
+//!   decoder the Kappa job uses too: built-ins decode their dataset's events; spec
+//!   workloads decode imported CSV rows (`Filter::matches`, `Aggregate::update` per
+//!   aggregate column, group-by columns). The operator (`operator.rs`) folds an event into
+//!   every window of its time (a session event adds a `[t, t + gap)` cell and sessions are
+//!   coalesced at query time by `PartialTable::coalesce_sessions`). Specs over generated
+//!   topics are [`SpeedError::Unsupported`].
 //! - **Persistence**: [`SpeedLayer::save`] writes generations and positions atomically;
 //!   [`SpeedLayer::load`] / [`RealtimeSnapshot::load`] discard generations covered by the
 //!   currently published horizon; if that horizon cuts through a generation, the saved
@@ -870,15 +871,15 @@ impl Inner {
                 {
                     continue;
                 }
-                if let Some((key, update)) = d.contribution {
-                    contributions.push((r.offset, d.time, key, update));
+                if let Some(c) = d.contribution {
+                    contributions.push((r.offset, d.time, c));
                 }
             }
             {
                 let mut st = self.state.lock();
-                for (offset, time, key, update) in &contributions {
+                for (offset, time, c) in &contributions {
                     if let Some(table) = st.generation_for(p, *offset) {
-                        self.operator.fold(table, *time, key, update)?;
+                        self.operator.fold(table, *time, &c.key, &c.update)?;
                     }
                 }
                 st.positions[p] = next;
