@@ -1,8 +1,8 @@
 //! What `lk generate` takes and gives back: the dataset kinds, the generator's options
 //! and the summary of a run (also the content of a generated topic's sidecar).
 
-use std::path::PathBuf;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 

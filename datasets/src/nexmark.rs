@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{self, Codec, Event, TAG_NEXMARK};
 use crate::error::Result;
 use crate::generate_options::GenerateOptions;
-use crate::source::{Source, streams};
 use crate::pageviews::write_decimal;
 use crate::rng::{KeySampler, Rng};
+use crate::source::{Source, streams};
 
 /// The first person id.
 pub const FIRST_PERSON_ID: u64 = 1000;

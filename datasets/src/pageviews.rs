@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{self, Codec, Country, Event, TAG_PAGEVIEW};
 use crate::error::Result;
 use crate::generate_options::GenerateOptions;
-use crate::source::{Source, streams};
 use crate::rng::{KeySampler, Rng, mix64};
+use crate::source::{Source, streams};
 
 /// What kind of page was viewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -30,9 +30,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use master_log::Record;
-use workloads::{
-    BuiltIn, GroupKey, Partial, Scalar, Workload, WorkloadError, WorkloadSpec,
-};
+use workloads::{BuiltIn, GroupKey, Partial, Scalar, Workload, WorkloadError, WorkloadSpec};
 
 use crate::codec::{self, Event, Uuid};
 use crate::error::{DatasetError, Result};
@@ -230,10 +228,7 @@ fn profile_view(value: &[u8]) -> Result<StreamEvent<'static>> {
 }
 
 /// ysb-campaign-10s: `view` events counted per campaign, through the ad → campaign table.
-fn ysb_view<'d>(
-    value: &[u8],
-    campaign_of: &'d HashMap<Uuid, GroupKey>,
-) -> Result<StreamEvent<'d>> {
+fn ysb_view<'d>(value: &[u8], campaign_of: &'d HashMap<Uuid, GroupKey>) -> Result<StreamEvent<'d>> {
     let e = YsbEvent::decode(value)?;
     let contribution = if e.event_type == YsbEventType::View {
         let campaign = campaign_of
@@ -365,5 +360,217 @@ impl SpecDecoder {
             time: event_time,
             contribution,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use master_log::{EmbeddedLog, FetchLimits, Log};
+    use workloads::Aggregate;
+
+    use super::*;
+    use crate::{DatasetKind, GenerateOptions, Generator, ImportOptions};
+
+    fn ysb() -> Workload {
+        Workload::BuiltIn(BuiltIn::YsbCampaign10s)
+    }
+
+    fn spec(text: &str) -> Workload {
+        Workload::Spec(WorkloadSpec::parse(text, Path::new("s.toml")).unwrap())
+    }
+
+    #[test]
+    fn ysb_views_count_per_campaign_with_a_borrowed_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = YsbCampaigns::new(7);
+        table.write_csv(&campaigns_path(dir.path(), "ads")).unwrap();
+        let campaign_of = table.to_map();
+        let d = StreamDecoder::new(&ysb(), "ads", dir.path()).unwrap();
+        let opts = GenerateOptions {
+            seed: 7,
+            ..GenerateOptions::new(DatasetKind::Ysb, "ads", 300)
+        };
+        let (mut views, mut others) = (0, 0);
+        for rec in Generator::new(&opts).unwrap() {
+            let rec = rec.unwrap();
+            let e = YsbEvent::decode(&rec.value).unwrap();
+            let ev = d.decode(&rec.value, 0).unwrap();
+            assert_eq!((ev.id, ev.time), (Some(e.event_id), e.event_time));
+            match ev.contribution {
+                Some(c) => {
+                    assert_eq!(e.event_type, YsbEventType::View);
+                    assert!(matches!(c.key, Cow::Borrowed(_)), "{c:?}");
+                    let campaign = campaign_of[&e.ad_id].to_string();
+                    assert_eq!(c.key.as_ref(), &[Scalar::Str(campaign)][..]);
+                    assert_eq!(c.update, Update::Count);
+                    views += 1;
+                }
+                None => {
+                    assert_ne!(e.event_type, YsbEventType::View);
+                    others += 1;
+                }
+            }
+        }
+        assert!(views > 0 && others > 0, "{views} views, {others} others");
+    }
+
+    #[test]
+    fn a_view_of_an_ad_without_a_campaign_and_a_tombstone_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut table = YsbCampaigns::new(7);
+        table.ads.clear();
+        table.write_csv(&campaigns_path(dir.path(), "ads")).unwrap();
+        let d = StreamDecoder::new(&ysb(), "ads", dir.path()).unwrap();
+        let opts = GenerateOptions::new(DatasetKind::Ysb, "ads", 100);
+        let view = Generator::new(&opts)
+            .unwrap()
+            .map(|r| r.unwrap().value)
+            .find(|v| YsbEvent::decode(v).unwrap().event_type == YsbEventType::View)
+            .unwrap();
+        let e = d.decode(&view, 0).unwrap_err();
+        assert!(matches!(e, DatasetError::NoCampaign { .. }), "{e}");
+        let tombstone = Record {
+            offset: 0,
+            key: None,
+            value: None,
+            event_time: 0,
+            append_time: 0,
+            headers: Vec::new(),
+        };
+        let e = d.decode_record(&tombstone).unwrap_err();
+        assert!(matches!(e, DatasetError::NoValue), "{e}");
+        // A page view is not a YSB event.
+        let pv = GenerateOptions::new(DatasetKind::Pageviews, "pv", 1);
+        let value = Generator::new(&pv).unwrap().next().unwrap().unwrap().value;
+        let e = d.decode(&value, 0).unwrap_err();
+        assert!(matches!(e, DatasetError::Decode { .. }), "{e}");
+    }
+
+    #[test]
+    fn nexmark_q7_offers_bids_to_the_empty_key_and_skips_the_rest() {
+        let d = StreamDecoder::new(
+            &Workload::BuiltIn(BuiltIn::NexmarkQ7),
+            "bids",
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
+        let opts = GenerateOptions::new(DatasetKind::Nexmark, "bids", 500);
+        let mut partials = Workload::BuiltIn(BuiltIn::NexmarkQ7).empty_partials();
+        let mut best = None;
+        for rec in Generator::new(&opts).unwrap() {
+            let value = rec.unwrap().value;
+            let ev = d.decode(&value, 0).unwrap();
+            match codec::decode::<NexmarkEvent<'_>>(&value).unwrap() {
+                NexmarkEvent::Bid(b) => {
+                    let c = ev.contribution.unwrap();
+                    assert!(matches!(c.key, Cow::Borrowed(k) if k.is_empty()));
+                    d.fold(&mut partials, &c.update).unwrap();
+                    best = best.max(Some(b.price));
+                }
+                _ => assert!(ev.contribution.is_none()),
+            }
+        }
+        let Partial::MaxBy(Some((price, _))) = &partials[0] else {
+            panic!("{partials:?}")
+        };
+        assert_eq!(Some(price.clone()), best.map(int));
+    }
+
+    /// The records of a CSV topic `trips` imported into a log in `dir` (sidecars in
+    /// `dir/datasets`).
+    fn trips(dir: &Path) -> Vec<Record> {
+        let file = dir.join("trips.csv");
+        std::fs::write(
+            &file,
+            "time,zone,fare\n\
+             2024-01-01T00:00:00Z,a,10\n\
+             2024-01-01T00:01:00Z,b,\n\
+             2024-01-01T00:02:00Z,a,-3\n\
+             2024-01-01T00:03:00Z,a,5\n",
+        )
+        .unwrap();
+        let log = EmbeddedLog::open(dir.join("log")).unwrap();
+        let opts = ImportOptions {
+            partitions: 1,
+            ..ImportOptions::new(&file, "trips", "time")
+        };
+        crate::import_csv(
+            &log,
+            &opts,
+            Some(&dir.join("datasets")),
+            &mut crate::no_progress,
+        )
+        .unwrap();
+        log.fetch("trips", 0, 0, FetchLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn spec_rows_are_filtered_grouped_and_folded_with_the_record_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = trips(dir.path());
+        let w = spec(
+            "name = \"f\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"1h\" }\n\
+             group_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\nfilter = \"fare > 0\"\n",
+        );
+        let d = StreamDecoder::new(&w, "trips", &dir.path().join("datasets")).unwrap();
+        let mut partials = w.empty_partials();
+        let mut passed = 0;
+        for r in &records {
+            let ev = d.decode_record(r).unwrap();
+            assert_eq!((ev.id, ev.time), (None, r.event_time));
+            if let Some(c) = ev.contribution {
+                assert_eq!(c.key.as_ref(), &[Scalar::from("a")][..]);
+                d.fold(&mut partials, &c.update).unwrap();
+                passed += 1;
+            }
+        }
+        assert_eq!(passed, 2, "null and negative fares are filtered out");
+        let Workload::Spec(s) = &w else {
+            unreachable!()
+        };
+        let finished: Vec<Scalar> = s
+            .aggregates
+            .iter()
+            .zip(&partials)
+            .map(|(a, p)| Aggregate::finish(a, p))
+            .collect();
+        assert_eq!(finished, vec![Scalar::Int(2), Scalar::Int(15)]);
+        // A row update on a built-in's partials, and a count on a distinct set, do not fit.
+        let pv = StreamDecoder::new(
+            &Workload::BuiltIn(BuiltIn::PageviewsPerMinute),
+            "pv",
+            dir.path(),
+        )
+        .unwrap();
+        let mut count = vec![Partial::Count(0)];
+        let e = pv.fold(&mut count, &Update::Row(vec![])).unwrap_err();
+        assert!(matches!(e, DatasetError::UpdateMismatch(_)), "{e}");
+        let mut distinct = vec![Partial::Distinct(Default::default())];
+        let e = pv.fold(&mut distinct, &Update::Count).unwrap_err();
+        assert!(matches!(e, DatasetError::UpdateMismatch(_)), "{e}");
+    }
+
+    #[test]
+    fn a_spec_needs_a_csv_topic_with_its_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        trips(dir.path());
+        let sidecars = dir.path().join("datasets");
+        let text = |topic: &str, col: &str| {
+            format!(
+                "name = \"f\"\ntopic = \"{topic}\"\nwindow = {{ kind = \"tumbling\", size = \"1h\" }}\n\
+                 group_by = [\"{col}\"]\naggregates = [\"count\"]\n"
+            )
+        };
+        let e = StreamDecoder::new(&spec(&text("trips", "nope")), "trips", &sidecars).unwrap_err();
+        assert!(matches!(e, DatasetError::Workload(_)), "{e}");
+        let e = StreamDecoder::new(&spec(&text("gone", "zone")), "gone", &sidecars).unwrap_err();
+        assert!(matches!(e, DatasetError::NoSidecar { .. }), "{e}");
+        let log = EmbeddedLog::open(dir.path().join("log2")).unwrap();
+        let opts = GenerateOptions::new(DatasetKind::Pageviews, "pv", 10);
+        crate::generate(&log, &opts, Some(&sidecars), &mut crate::no_progress).unwrap();
+        let e = StreamDecoder::new(&spec(&text("pv", "page_id")), "pv", &sidecars).unwrap_err();
+        assert!(matches!(e, DatasetError::SpecOverGenerated { .. }), "{e}");
     }
 }

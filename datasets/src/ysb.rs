@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{self, Codec, Event, Ipv4, TAG_YSB, Uuid};
 use crate::error::Result;
 use crate::generate_options::GenerateOptions;
-use crate::source::{Source, streams};
 use crate::rng::{KeySampler, Rng, mix64};
+use crate::source::{Source, streams};
 
 /// Campaigns in the benchmark.
 pub const CAMPAIGNS: usize = 100;
