@@ -37,6 +37,7 @@ use crate::ysb::YsbEvent;
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportOptions {
+    /// The topic to export.
     pub topic: String,
     /// Keep records with `event_time >= from_ms` (ms since the epoch).
     pub from_ms: Option<i64>,
@@ -51,15 +52,19 @@ pub struct ExportOptions {
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportSummary {
+    /// The topic exported.
     pub topic: String,
     /// `pageviews`, `ysb`, `nexmark` or `csv`.
     pub content: String,
+    /// The columns written, in order (metadata columns first unless left out).
     pub columns: Vec<String>,
     /// Records read from the log.
     pub records_read: u64,
     /// Rows written (records inside the time range).
     pub rows: u64,
+    /// The file written, when the export went to a file.
     pub output: Option<PathBuf>,
+    /// How long the export took.
     pub elapsed_ms: u64,
 }
 
@@ -322,7 +327,9 @@ impl Content {
 /// A record's metadata, as [`TopicRows::next_into`] gives it to a [`RowSink`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowMeta {
+    /// The partition the record is in.
     pub partition: u32,
+    /// The record's offset in its partition.
     pub offset: u64,
     /// ms since the Unix epoch.
     pub event_time: i64,
@@ -338,11 +345,18 @@ pub struct RowMeta {
 /// [`TopicRows::keep_only`] left out gets no call, and the kept ones come in the order
 /// it was given. Text is borrowed for the duration of the call.
 pub trait RowSink {
+    /// A row starts, with its record's metadata; `false` skips the row (no column calls
+    /// follow).
     fn begin(&mut self, meta: &RowMeta) -> bool;
+    /// Column `col` is null.
     fn null(&mut self, col: usize);
+    /// Column `col` holds an integer.
     fn int(&mut self, col: usize, v: i64);
+    /// Column `col` holds a float.
     fn float(&mut self, col: usize, v: f64);
+    /// Column `col` holds text, borrowed for the call.
     fn text(&mut self, col: usize, v: &str);
+    /// Column `col` holds a bool.
     fn bool(&mut self, col: usize, v: bool);
     /// µs since the Unix epoch.
     fn timestamp(&mut self, col: usize, us: i64);
@@ -440,6 +454,9 @@ impl<'l> TopicRows<'l> {
         &self.columns
     }
 
+    /// A reader of the rows of `opts.topic` (of the partitions and time range `opts`
+    /// selects), after finding what its records are: a generated dataset, or CSV rows
+    /// described by the sidecar in `sidecar_dir`.
     pub fn new(log: &'l dyn Log, opts: &ExportOptions, sidecar_dir: Option<&Path>) -> Result<Self> {
         let content = detect(log, &opts.topic, sidecar_dir)?;
         let data_columns = content.columns();
@@ -721,9 +738,9 @@ pub fn export_csv(
     Ok(summary)
 }
 
-/// [`export_csv`] into a file, replaced atomically when complete and synced
-/// ([`write_file_atomic`] with [`Durability::Synced`]: once this returns, the export
-/// survives a power cut).
+/// [`export_csv`] into a file, replaced atomically when complete and synced: the file is
+/// streamed to a temporary beside it and renamed, as [`master_log::durable::write_atomic`]
+/// does with [`Durability::Synced`] (once this returns, the export survives a power cut).
 pub fn export_csv_file(
     log: &dyn Log,
     opts: &ExportOptions,

@@ -57,12 +57,17 @@ pub enum Arrival {
 /// One record as the generator emits it, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedRecord {
+    /// The event's id (`0..events`; a duplicate has its original's).
     pub event_id: u64,
+    /// The record key (decides the partition).
     pub key: Bytes,
+    /// The encoded event.
     pub value: Bytes,
+    /// The event time, ms since the Unix epoch.
     pub event_time: i64,
     /// When the modelled producer sent it (ms, on the event-time clock).
     pub arrival_time: i64,
+    /// How the record arrived relative to its event time.
     pub arrival: Arrival,
     /// Index into the dataset's kind names ([`kind_names`]).
     pub kind: usize,
@@ -140,6 +145,7 @@ impl std::fmt::Debug for Generator {
 }
 
 impl Generator {
+    /// A generator for `opts` (validated first).
     pub fn new(opts: &GenerateOptions) -> Result<Self> {
         opts.validate()?;
         let late = Threshold::new(opts.late);

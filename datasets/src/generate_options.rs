@@ -22,8 +22,10 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
+    /// Every dataset.
     pub const ALL: [DatasetKind; 3] = [Self::Pageviews, Self::Ysb, Self::Nexmark];
 
+    /// The name of the dataset on the command line and in sidecars.
     pub fn name(self) -> &'static str {
         match self {
             Self::Pageviews => "pageviews",
@@ -61,12 +63,15 @@ pub const MAX_DELAY_MS: u64 = 365 * 24 * 3600 * 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GenerateOptions {
+    /// The dataset to generate.
     pub dataset: DatasetKind,
+    /// The topic to write to.
     pub topic: String,
     /// Distinct events to generate (event ids `0..events`); duplicates come on top.
     pub events: u64,
     /// Partitions of the topic when it is created; an existing topic keeps its own.
     pub partitions: u32,
+    /// The seed every random draw derives from.
     pub seed: u64,
     /// Pace the writes in real time at this many records per second; `None`: as fast as
     /// possible.
@@ -85,13 +90,16 @@ pub struct GenerateOptions {
     /// Fraction of events that arrive out of order, up to `max_delay_ms` after their
     /// event time.
     pub out_of_order: f64,
+    /// The longest delay of an out-of-order event, ms.
     pub max_delay_ms: u64,
     /// Fraction of events that arrive late: `late_delay_ms` to `2 × late_delay_ms` after
     /// their event time (`late_delay_ms` must exceed `max_delay_ms`).
     pub late: f64,
+    /// The shortest delay of a late event, ms (the longest is twice this).
     pub late_delay_ms: u64,
     /// Fraction of events sent a second time (same event id, key, value and event time).
     pub duplicates: f64,
+    /// How values are encoded.
     pub codec: Codec,
     /// Records per append call per partition.
     pub batch_size: usize,
@@ -194,6 +202,7 @@ impl GenerateOptions {
 /// What a generator run produced: returned, and written to the topic's sidecar file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerateSummary {
+    /// The options of the run.
     pub options: GenerateOptions,
     /// Partitions of the topic (its own, if it existed).
     pub partitions: u32,
@@ -201,19 +210,28 @@ pub struct GenerateSummary {
     pub events: u64,
     /// Records written: events plus duplicates.
     pub records: u64,
+    /// Records that arrived at their event time.
     pub in_order: u64,
+    /// Records that arrived out of order (within `max_delay_ms`).
     pub out_of_order: u64,
+    /// Records that arrived late (`late_delay_ms` or more after their event time).
     pub late: u64,
+    /// Second copies of events already sent.
     pub duplicates: u64,
     /// Distinct events per dataset kind (pageviews: page types; ysb: event types;
     /// nexmark: person, auction, bid).
     pub kinds: BTreeMap<String, u64>,
     /// Records written to each partition.
     pub records_per_partition: Vec<u64>,
+    /// The earliest event time written, ms.
     pub min_event_time: Option<i64>,
+    /// The latest event time written, ms.
     pub max_event_time: Option<i64>,
+    /// Bytes of the record values written.
     pub value_bytes: u64,
+    /// How long the run took.
     pub elapsed_ms: u64,
+    /// Records written per second of the run.
     pub records_per_s: f64,
     /// The YSB ad → campaign table (`ad_id,campaign_id` CSV), when written.
     pub campaigns_file: Option<PathBuf>,

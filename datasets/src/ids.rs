@@ -86,6 +86,7 @@ impl fmt::Debug for Ipv4 {
 pub struct Country(pub [u8; 2]);
 
 impl Country {
+    /// The code as text (`??` if its bytes are not UTF-8).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }

@@ -36,10 +36,13 @@ impl std::str::FromStr for OnError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportOptions {
+    /// The CSV file to import.
     pub file: PathBuf,
+    /// The topic to write to.
     pub topic: String,
     /// The column giving each record's event time.
     pub time_column: String,
+    /// How the time column's text is read.
     pub time_format: TimeFormat,
     /// The column whose text is the record key (decides the partition); `None`: keyless
     /// rows, spread over partitions batch by batch.
@@ -48,7 +51,9 @@ pub struct ImportOptions {
     pub columns: Vec<(String, ColumnType)>,
     /// Field texts meaning null, besides the empty field (`--null-values NA,-`).
     pub null_values: Vec<String>,
+    /// The field delimiter (one ASCII byte).
     pub delimiter: u8,
+    /// What to do with a bad row.
     pub on_error: OnError,
     /// Where bad rows go with `skip` (default: `<sidecar dir>/<topic>.rejects.csv`, or
     /// `<file>.rejects.csv` without a sidecar dir). Created only when a row is rejected.
@@ -82,6 +87,8 @@ impl Default for ImportOptions {
 }
 
 impl ImportOptions {
+    /// Options for importing `file` into `topic` with `time_column` as the event time, and
+    /// defaults elsewhere.
     pub fn new(
         file: impl Into<PathBuf>,
         topic: impl Into<String>,
@@ -123,32 +130,46 @@ pub fn parse_delimiter(s: &str) -> Result<u8> {
 /// A rejected row, as listed in a summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedRow {
+    /// The row's line in the file (1-based, the header is line 1).
     pub line: u64,
+    /// Why the row was rejected.
     pub reason: String,
 }
 
 /// What an import did: returned, and appended to the topic's sidecar file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportSummary {
+    /// The file imported.
     pub file: PathBuf,
+    /// The topic written to.
     pub topic: String,
+    /// Partitions of the topic.
     pub partitions: u32,
+    /// The schema the rows were written with.
     pub schema: Schema,
     /// Columns whose type was forced by the options (the others were inferred, or
     /// came from the topic's schema).
     pub forced: Vec<String>,
     /// Data rows read (the header not counted).
     pub rows: u64,
+    /// Rows written to the topic.
     pub accepted: u64,
+    /// Rows rejected (in `skip` mode).
     pub rejected: u64,
     /// The first rejected rows (at most 20); all of them are in the rejects file.
     pub first_rejects: Vec<RejectedRow>,
+    /// The rejects file, when a row was rejected.
     pub rejects_file: Option<PathBuf>,
+    /// Size of the file, bytes.
     pub bytes: u64,
+    /// Rows written to each partition.
     pub records_per_partition: Vec<u64>,
     /// Event time range of the accepted rows, ms.
     pub min_event_time: Option<i64>,
+    /// The latest event time of the accepted rows, ms.
     pub max_event_time: Option<i64>,
+    /// How long the import took.
     pub elapsed_ms: u64,
+    /// Rows read per second of the import.
     pub rows_per_s: f64,
 }

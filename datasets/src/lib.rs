@@ -117,6 +117,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codec;
 mod csv_import;
 mod error;

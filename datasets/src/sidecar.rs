@@ -26,7 +26,9 @@ pub enum TopicContent {
     Generated(Box<GenerateSummary>),
     /// Typed rows of imported CSV files, all of one schema.
     Csv {
+        /// The schema of every row.
         schema: Schema,
+        /// One summary per import, oldest first.
         imports: Vec<ImportSummary>,
     },
 }
@@ -34,8 +36,11 @@ pub enum TopicContent {
 /// The sidecar file of one topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicManifest {
+    /// The sidecar format version ([`SIDECAR_FORMAT`]).
     pub format: u32,
+    /// The topic described.
     pub topic: String,
+    /// What the topic holds.
     #[serde(flatten)]
     pub content: TopicContent,
 }

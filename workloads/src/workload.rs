@@ -17,7 +17,9 @@ use crate::window::{Window, WindowSpec};
 /// A query both pipelines answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Workload {
+    /// A built-in over a generated dataset.
     BuiltIn(BuiltIn),
+    /// A workload defined by a spec file.
     Spec(WorkloadSpec),
 }
 
@@ -73,6 +75,7 @@ impl Workload {
         Ok(out)
     }
 
+    /// The workload's name.
     pub fn name(&self) -> &str {
         match self {
             Workload::BuiltIn(b) => b.name(),
@@ -88,6 +91,7 @@ impl Workload {
         }
     }
 
+    /// How it groups events in time.
     pub fn window(&self) -> WindowSpec {
         match self {
             Workload::BuiltIn(b) => b.window(),
@@ -95,6 +99,7 @@ impl Workload {
         }
     }
 
+    /// Names of its group-by columns.
     pub fn key_columns(&self) -> Vec<String> {
         match self {
             Workload::BuiltIn(b) => b.key_columns(),
@@ -102,6 +107,7 @@ impl Workload {
         }
     }
 
+    /// Names of its value columns.
     pub fn value_columns(&self) -> Vec<String> {
         match self {
             Workload::BuiltIn(b) => b.value_columns(),
@@ -237,11 +243,12 @@ pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
         source: e,
     })?;
     let path = dir.join(format!("{}.toml", spec.name));
-    durable::write_atomic(&path, spec.to_toml().as_bytes(), Durability::Unsynced)
-        .map_err(|e| WorkloadError::Io {
+    durable::write_atomic(&path, spec.to_toml().as_bytes(), Durability::Unsynced).map_err(|e| {
+        WorkloadError::Io {
             context: format!("register workload {}", path.display()),
             source: e,
-        })?;
+        }
+    })?;
     Ok(path)
 }
 
