@@ -42,7 +42,14 @@
 //!   partition; every column keeps its type ([`Schema`], stored once in the sidecar);
 //!   bad input is a [`DatasetError`], never a panic.
 //! - **Export** writes any topic of this crate to CSV; importing the export gives back
-//!   the same values, nulls and timestamps included.
+//!   the same values, nulls and timestamps included. Export files, sidecars and
+//!   campaign tables are replaced atomically (`master_log::durable`'s temporary file and
+//!   rename): a CSV export synced, the others not.
+//! - **Stream decoding** ([`stream`]): one [`StreamDecoder`] per (workload, topic) turns
+//!   a record into an event id, an event time and what the event adds to its cells (a
+//!   group key and an [`Update`]), and folds updates into partial aggregates; the speed
+//!   layer and the Kappa job both use it, so they cannot decode a dataset differently.
+//!   Built on the `workloads` crate's types (which does not depend on this one).
 //!
 //! ## Event encoding and why postcard
 //! A value is a tag byte naming the event type and version, then the event in
