@@ -24,160 +24,15 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use csv::ByteRecord;
 use master_log::{Log, NewRecord, partition_for_key};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, IoContext, Result};
-use crate::generate::ensure_topic;
+use crate::import_options::{ImportOptions, ImportSummary, OnError, RejectedRow};
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
 use crate::row::{
     Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_timestamp_auto,
 };
 use crate::sidecar::{self, TopicContent};
-
-/// What to do with a bad row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// Stop at the first bad row, with its line number and reason; write nothing.
-    #[default]
-    Fail,
-    /// Write every good row; every bad row goes to the rejects file.
-    Skip,
-}
-
-impl std::str::FromStr for OnError {
-    type Err = DatasetError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "fail" => Ok(Self::Fail),
-            "skip" => Ok(Self::Skip),
-            other => Err(DatasetError::InvalidOptions(format!(
-                "on-error {other:?}: expected fail or skip"
-            ))),
-        }
-    }
-}
-
-/// Options of `lk ingest csv`, one field per flag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ImportOptions {
-    pub file: PathBuf,
-    pub topic: String,
-    /// The column giving each record's event time.
-    pub time_column: String,
-    pub time_format: TimeFormat,
-    /// The column whose text is the record key (decides the partition); `None`: keyless
-    /// rows, spread over partitions batch by batch.
-    pub key_column: Option<String>,
-    /// Forced column types (`--columns a:integer,b:string`); other columns are inferred.
-    pub columns: Vec<(String, ColumnType)>,
-    /// Field texts meaning null, besides the empty field (`--null-values NA,-`).
-    pub null_values: Vec<String>,
-    pub delimiter: u8,
-    pub on_error: OnError,
-    /// Where bad rows go with `skip` (default: `<sidecar dir>/<topic>.rejects.csv`, or
-    /// `<file>.rejects.csv` without a sidecar dir). Created only when a row is rejected.
-    pub rejects: Option<PathBuf>,
-    /// Partitions of the topic when it is created.
-    pub partitions: u32,
-    /// Rows sampled to infer types; 0 reads the whole file for it (one more pass).
-    pub infer_rows: u64,
-    /// Records per append call per partition.
-    pub batch_size: usize,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        Self {
-            file: PathBuf::new(),
-            topic: String::new(),
-            time_column: String::new(),
-            time_format: TimeFormat::Rfc3339,
-            key_column: None,
-            columns: Vec::new(),
-            null_values: Vec::new(),
-            delimiter: b',',
-            on_error: OnError::Fail,
-            rejects: None,
-            partitions: 4,
-            infer_rows: 10_000,
-            batch_size: 2_000,
-        }
-    }
-}
-
-impl ImportOptions {
-    pub fn new(
-        file: impl Into<PathBuf>,
-        topic: impl Into<String>,
-        time_column: impl Into<String>,
-    ) -> Self {
-        Self {
-            file: file.into(),
-            topic: topic.into(),
-            time_column: time_column.into(),
-            ..Self::default()
-        }
-    }
-}
-
-/// Parse `--columns` text: `name:type,name:type` (a name may itself contain `:`).
-pub fn parse_column_types(spec: &str) -> Result<Vec<(String, ColumnType)>> {
-    spec.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|item| {
-            let (name, ty) = item.rsplit_once(':').ok_or_else(|| {
-                DatasetError::InvalidOptions(format!("column spec {item:?}: expected NAME:TYPE"))
-            })?;
-            Ok((name.trim().to_owned(), ty.trim().parse()?))
-        })
-        .collect()
-}
-
-/// Parse a one-character delimiter (`,`, `;`, `\t` or `tab`).
-pub fn parse_delimiter(s: &str) -> Result<u8> {
-    match s {
-        "\\t" | "tab" | "\t" => Ok(b'\t'),
-        s if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        other => Err(DatasetError::InvalidOptions(format!(
-            "delimiter {other:?}: expected one ASCII character or 'tab'"
-        ))),
-    }
-}
-
-/// A rejected row, as listed in a summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedRow {
-    pub line: u64,
-    pub reason: String,
-}
-
-/// What an import did: returned, and appended to the topic's sidecar file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImportSummary {
-    pub file: PathBuf,
-    pub topic: String,
-    pub partitions: u32,
-    pub schema: Schema,
-    /// Columns whose type was forced by the options (the others were inferred, or
-    /// came from the topic's schema).
-    pub forced: Vec<String>,
-    /// Data rows read (the header not counted).
-    pub rows: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    /// The first rejected rows (at most 20); all of them are in the rejects file.
-    pub first_rejects: Vec<RejectedRow>,
-    pub rejects_file: Option<PathBuf>,
-    pub bytes: u64,
-    pub records_per_partition: Vec<u64>,
-    /// Event time range of the accepted rows, ms.
-    pub min_event_time: Option<i64>,
-    pub max_event_time: Option<i64>,
-    pub elapsed_ms: u64,
-    pub rows_per_s: f64,
-}
+use crate::topic::{ensure_topic, topic_records};
 
 /// What the parser needs of a schema, precomputed.
 struct Plan {
@@ -190,6 +45,21 @@ struct Plan {
 }
 
 impl Plan {
+    fn new(schema: Schema, opts: &ImportOptions) -> Self {
+        Plan {
+            types: schema.columns.iter().map(|c| c.ty).collect(),
+            time_idx: schema.index_of(&schema.time_column).unwrap_or(0),
+            key_idx: schema.key_column.as_ref().and_then(|k| schema.index_of(k)),
+            time_format: opts.time_format.clone(),
+            nulls: opts
+                .null_values
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+            schema,
+        }
+    }
+
     #[inline]
     fn is_null(&self, f: &[u8]) -> bool {
         f.is_empty() || (!self.nulls.is_empty() && self.nulls.contains(f))
@@ -446,132 +316,13 @@ pub fn import_csv(
     progress: &mut ProgressFn<'_>,
 ) -> Result<ImportSummary> {
     let started = Instant::now();
-    master_log::validate_name(&opts.topic)?;
-    if opts.partitions == 0 || opts.batch_size == 0 {
-        return Err(DatasetError::InvalidOptions(
-            "partitions and batch_size must be positive".into(),
-        ));
-    }
-    if opts.time_column.is_empty() {
-        return Err(DatasetError::InvalidOptions(
-            "a time column is required".into(),
-        ));
-    }
-    let total_bytes = std::fs::metadata(&opts.file)
-        .ctx(|| format!("read {}", opts.file.display()))?
-        .len();
-
-    // The schema: the topic's own, or inferred.
-    let existing = match sidecar_dir {
-        Some(dir) => sidecar::read_sidecar(dir, &opts.topic)?,
-        None => None,
-    };
-    let mut previous_imports = Vec::new();
-    let (schema, forced) = match existing.map(|m| m.content) {
-        Some(TopicContent::Csv { schema, imports }) => {
-            previous_imports = imports;
-            let mut reader = open_reader(opts)?;
-            let names = header_names(opts, &mut reader)?;
-            let theirs: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
-            if names != theirs {
-                return Err(DatasetError::SchemaMismatch {
-                    topic: opts.topic.clone(),
-                    reason: format!("its columns are {theirs:?}, this file's are {names:?}"),
-                });
-            }
-            if schema.time_column != opts.time_column || schema.key_column != opts.key_column {
-                return Err(DatasetError::SchemaMismatch {
-                    topic: opts.topic.clone(),
-                    reason: format!(
-                        "its time column is {:?} and key column {:?}",
-                        schema.time_column, schema.key_column
-                    ),
-                });
-            }
-            for (name, ty) in &opts.columns {
-                if schema.index_of(name).map(|i| schema.columns[i].ty) != Some(*ty) {
-                    return Err(DatasetError::SchemaMismatch {
-                        topic: opts.topic.clone(),
-                        reason: format!("column {name:?} is not {ty} there"),
-                    });
-                }
-            }
-            (schema, Vec::new())
-        }
-        Some(TopicContent::Generated(g)) => {
-            return Err(DatasetError::SchemaMismatch {
-                topic: opts.topic.clone(),
-                reason: format!("it holds generated {} events", g.options.dataset),
-            });
-        }
-        None => {
-            if sidecar_dir.is_some() && topic_records(log, &opts.topic)? > 0 {
-                return Err(DatasetError::SchemaMismatch {
-                    topic: opts.topic.clone(),
-                    reason: "it holds records but has no sidecar schema".into(),
-                });
-            }
-            infer_schema(opts, progress)?
-        }
-    };
-    let plan = Plan {
-        types: schema.columns.iter().map(|c| c.ty).collect(),
-        time_idx: schema.index_of(&schema.time_column).unwrap_or(0),
-        key_idx: schema.key_column.as_ref().and_then(|k| schema.index_of(k)),
-        time_format: opts.time_format.clone(),
-        nulls: opts
-            .null_values
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect(),
-        schema,
-    };
-
-    // Pass 1 in fail mode: check every row, write nothing.
+    let total_bytes = check_options(opts)?;
+    let (schema, forced, mut previous_imports) = import_schema(log, opts, sidecar_dir, progress)?;
+    let plan = Plan::new(schema, opts);
     if opts.on_error == OnError::Fail {
-        let mut reader = open_reader(opts)?;
-        header_names(opts, &mut reader)?;
-        let mut rec = ByteRecord::new();
-        let mut value = Vec::with_capacity(256);
-        let mut report = Progress::new(Phase::Validate);
-        report.total_bytes = Some(total_bytes);
-        let mut rows = 0u64;
-        while reader
-            .read_byte_record(&mut rec)
-            .ctx(|| format!("read {}", opts.file.display()))?
-        {
-            rows += 1;
-            value.clear();
-            if let Err(reason) = plan.encode(&rec, &mut value) {
-                return Err(DatasetError::BadRow {
-                    file: opts.file.clone(),
-                    line: rec.position().map_or(0, |p| p.line()),
-                    reason,
-                });
-            }
-            if rows.is_multiple_of(REPORT_EVERY) {
-                report.items = rows;
-                report.bytes = reader.position().byte();
-                progress(&report);
-            }
-        }
-        report.items = rows;
-        report.bytes = total_bytes;
-        report.done = true;
-        progress(&report);
+        validate_rows(opts, &plan, total_bytes, progress)?;
     }
-
-    // The writing pass.
     let partitions = ensure_topic(log, &opts.topic, opts.partitions)?;
-    let rejects_path = opts.rejects.clone().unwrap_or_else(|| match sidecar_dir {
-        Some(dir) => dir.join(format!("{}.rejects.csv", opts.topic)),
-        None => {
-            let mut p = opts.file.as_os_str().to_owned();
-            p.push(".rejects.csv");
-            PathBuf::from(p)
-        }
-    });
-    let mut rejects: Option<csv::Writer<BufWriter<File>>> = None;
     let mut summary = ImportSummary {
         file: opts.file.clone(),
         topic: opts.topic.clone(),
@@ -590,112 +341,8 @@ pub fn import_csv(
         elapsed_ms: 0,
         rows_per_s: 0.0,
     };
-    let mut reader = open_reader(opts)?;
-    header_names(opts, &mut reader)?;
-    let mut rec = ByteRecord::new();
-    let mut value = Vec::with_capacity(256);
-    let mut arena = BytesMut::with_capacity(1 << 20);
-    let mut buffers: Vec<Vec<NewRecord>> = (0..partitions)
-        .map(|_| Vec::with_capacity(opts.batch_size))
-        .collect();
-    let mut keyless_partition = 0u32;
-    let mut report = Progress::new(Phase::Write);
-    report.total_bytes = Some(total_bytes);
-    let freeze = |arena: &mut BytesMut, b: &[u8]| -> Bytes {
-        if arena.capacity() - arena.len() < b.len() {
-            arena.reserve(b.len().max(1 << 20));
-        }
-        arena.extend_from_slice(b);
-        arena.split().freeze()
-    };
-    while reader
-        .read_byte_record(&mut rec)
-        .ctx(|| format!("read {}", opts.file.display()))?
-    {
-        summary.rows += 1;
-        value.clear();
-        let line = rec.position().map_or(0, |p| p.line());
-        match plan.encode(&rec, &mut value) {
-            Ok(us) => {
-                let ms = us.div_euclid(1000);
-                summary.min_event_time = Some(summary.min_event_time.map_or(ms, |m| m.min(ms)));
-                summary.max_event_time = Some(summary.max_event_time.map_or(ms, |m| m.max(ms)));
-                let key = plan.key_idx.map(|k| freeze(&mut arena, &rec[k]));
-                let p = match &key {
-                    Some(k) => partition_for_key(k, partitions),
-                    None => keyless_partition,
-                } as usize;
-                buffers[p].push(NewRecord {
-                    key,
-                    value: Some(freeze(&mut arena, &value)),
-                    event_time: ms,
-                    headers: Vec::new(),
-                });
-                summary.accepted += 1;
-                summary.records_per_partition[p] += 1;
-                if buffers[p].len() >= opts.batch_size {
-                    log.append(&opts.topic, p as u32, &buffers[p])?;
-                    buffers[p].clear();
-                    if plan.key_idx.is_none() {
-                        keyless_partition = (keyless_partition + 1) % partitions;
-                    }
-                }
-            }
-            Err(reason) => {
-                if opts.on_error == OnError::Fail {
-                    // The file changed since pass 1; what is written stays written.
-                    return Err(DatasetError::BadRow {
-                        file: opts.file.clone(),
-                        line,
-                        reason: format!("{reason} (the file changed during the import)"),
-                    });
-                }
-                summary.rejected += 1;
-                if rejects.is_none() {
-                    if let Some(dir) = rejects_path.parent() {
-                        std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
-                    }
-                    let f = File::create(&rejects_path)
-                        .ctx(|| format!("create {}", rejects_path.display()))?;
-                    let mut w = csv::WriterBuilder::new()
-                        .flexible(true)
-                        .from_writer(BufWriter::new(f));
-                    w.write_record(["line", "reason", "fields"])
-                        .ctx(|| format!("write {}", rejects_path.display()))?;
-                    rejects = Some(w);
-                    summary.rejects_file = Some(rejects_path.clone());
-                }
-                if let Some(w) = rejects.as_mut() {
-                    let line_text = line.to_string();
-                    let head: [&[u8]; 2] = [line_text.as_bytes(), reason.as_bytes()];
-                    w.write_record(head.into_iter().chain(rec.iter()))
-                        .ctx(|| format!("write {}", rejects_path.display()))?;
-                }
-                if summary.first_rejects.len() < 20 {
-                    summary.first_rejects.push(RejectedRow { line, reason });
-                }
-            }
-        }
-        if summary.rows.is_multiple_of(REPORT_EVERY) {
-            report.items = summary.rows;
-            report.bytes = reader.position().byte();
-            progress(&report);
-        }
-    }
-    for (p, buf) in buffers.iter().enumerate() {
-        if !buf.is_empty() {
-            log.append(&opts.topic, p as u32, buf)?;
-        }
-    }
-    if let Some(mut w) = rejects {
-        w.flush()
-            .ctx(|| format!("write {}", rejects_path.display()))?;
-    }
-    report.items = summary.rows;
-    report.bytes = total_bytes;
-    report.done = true;
-    progress(&report);
-
+    let rejects = Rejects::new(rejects_path(opts, sidecar_dir));
+    write_rows(log, opts, &plan, rejects, &mut summary, progress)?;
     let elapsed = started.elapsed();
     summary.elapsed_ms = elapsed.as_millis() as u64;
     summary.rows_per_s = summary.rows as f64 / elapsed.as_secs_f64().max(1e-9);
@@ -713,11 +360,326 @@ pub fn import_csv(
     Ok(summary)
 }
 
-/// Records in `topic` (0 when it does not exist).
-pub(crate) fn topic_records(log: &dyn Log, topic: &str) -> Result<u64> {
-    match log.describe_topic(topic) {
-        Ok(d) => Ok(d.partitions.iter().map(|p| p.latest - p.earliest).sum()),
-        Err(master_log::LogError::UnknownTopic(_)) => Ok(0),
-        Err(e) => Err(e.into()),
+/// Reject options an import cannot run with; returns the size of the file in bytes.
+fn check_options(opts: &ImportOptions) -> Result<u64> {
+    master_log::validate_name(&opts.topic)?;
+    if opts.partitions == 0 || opts.batch_size == 0 {
+        return Err(DatasetError::InvalidOptions(
+            "partitions and batch_size must be positive".into(),
+        ));
+    }
+    if opts.time_column.is_empty() {
+        return Err(DatasetError::InvalidOptions(
+            "a time column is required".into(),
+        ));
+    }
+    Ok(std::fs::metadata(&opts.file)
+        .ctx(|| format!("read {}", opts.file.display()))?
+        .len())
+}
+
+/// The schema of an import — the topic's own, or inferred from the file — with the
+/// columns whose type the options forced, and the topic's earlier imports.
+fn import_schema(
+    log: &dyn Log,
+    opts: &ImportOptions,
+    sidecar_dir: Option<&Path>,
+    progress: &mut ProgressFn<'_>,
+) -> Result<(Schema, Vec<String>, Vec<ImportSummary>)> {
+    let existing = match sidecar_dir {
+        Some(dir) => sidecar::read_sidecar(dir, &opts.topic)?,
+        None => None,
+    };
+    match existing.map(|m| m.content) {
+        Some(TopicContent::Csv { schema, imports }) => {
+            check_topic_schema(opts, &schema)?;
+            Ok((schema, Vec::new(), imports))
+        }
+        Some(TopicContent::Generated(g)) => Err(DatasetError::SchemaMismatch {
+            topic: opts.topic.clone(),
+            reason: format!("it holds generated {} events", g.options.dataset),
+        }),
+        None => {
+            if sidecar_dir.is_some() && topic_records(log, &opts.topic)? > 0 {
+                return Err(DatasetError::SchemaMismatch {
+                    topic: opts.topic.clone(),
+                    reason: "it holds records but has no sidecar schema".into(),
+                });
+            }
+            let (schema, forced) = infer_schema(opts, progress)?;
+            Ok((schema, forced, Vec::new()))
+        }
+    }
+}
+
+/// Check that the file and the options fit the schema the topic already has: the same
+/// columns, time and key columns, and forced types.
+fn check_topic_schema(opts: &ImportOptions, schema: &Schema) -> Result<()> {
+    let mismatch = |reason: String| DatasetError::SchemaMismatch {
+        topic: opts.topic.clone(),
+        reason,
+    };
+    let mut reader = open_reader(opts)?;
+    let names = header_names(opts, &mut reader)?;
+    let theirs: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+    if names != theirs {
+        return Err(mismatch(format!(
+            "its columns are {theirs:?}, this file's are {names:?}"
+        )));
+    }
+    if schema.time_column != opts.time_column || schema.key_column != opts.key_column {
+        return Err(mismatch(format!(
+            "its time column is {:?} and key column {:?}",
+            schema.time_column, schema.key_column
+        )));
+    }
+    for (name, ty) in &opts.columns {
+        if schema.index_of(name).map(|i| schema.columns[i].ty) != Some(*ty) {
+            return Err(mismatch(format!("column {name:?} is not {ty} there")));
+        }
+    }
+    Ok(())
+}
+
+/// Pass 1 in `fail` mode: check every row, write nothing; the first bad row is the error.
+fn validate_rows(
+    opts: &ImportOptions,
+    plan: &Plan,
+    total_bytes: u64,
+    progress: &mut ProgressFn<'_>,
+) -> Result<()> {
+    let mut reader = open_reader(opts)?;
+    header_names(opts, &mut reader)?;
+    let mut rec = ByteRecord::new();
+    let mut value = Vec::with_capacity(256);
+    let mut report = Progress::new(Phase::Validate);
+    report.total_bytes = Some(total_bytes);
+    let mut rows = 0u64;
+    while reader
+        .read_byte_record(&mut rec)
+        .ctx(|| format!("read {}", opts.file.display()))?
+    {
+        rows += 1;
+        value.clear();
+        if let Err(reason) = plan.encode(&rec, &mut value) {
+            return Err(DatasetError::BadRow {
+                file: opts.file.clone(),
+                line: rec.position().map_or(0, |p| p.line()),
+                reason,
+            });
+        }
+        if rows.is_multiple_of(REPORT_EVERY) {
+            report.items = rows;
+            report.bytes = reader.position().byte();
+            progress(&report);
+        }
+    }
+    report.items = rows;
+    report.bytes = total_bytes;
+    report.done = true;
+    progress(&report);
+    Ok(())
+}
+
+/// Where the rejected rows of an import go: the option, else beside the sidecar, else
+/// beside the file.
+fn rejects_path(opts: &ImportOptions, sidecar_dir: Option<&Path>) -> PathBuf {
+    opts.rejects.clone().unwrap_or_else(|| match sidecar_dir {
+        Some(dir) => dir.join(format!("{}.rejects.csv", opts.topic)),
+        None => {
+            let mut p = opts.file.as_os_str().to_owned();
+            p.push(".rejects.csv");
+            PathBuf::from(p)
+        }
+    })
+}
+
+/// The writing pass: every good row into its partition's batch, every bad row into the
+/// rejects file (`skip`) or the error (`fail`: the file changed since pass 1).
+fn write_rows(
+    log: &dyn Log,
+    opts: &ImportOptions,
+    plan: &Plan,
+    mut rejects: Rejects,
+    summary: &mut ImportSummary,
+    progress: &mut ProgressFn<'_>,
+) -> Result<()> {
+    let mut reader = open_reader(opts)?;
+    header_names(opts, &mut reader)?;
+    let mut rec = ByteRecord::new();
+    let mut value = Vec::with_capacity(256);
+    let mut batches = Batches::new(summary.partitions, opts.batch_size);
+    let mut report = Progress::new(Phase::Write);
+    report.total_bytes = Some(summary.bytes);
+    while reader
+        .read_byte_record(&mut rec)
+        .ctx(|| format!("read {}", opts.file.display()))?
+    {
+        summary.rows += 1;
+        value.clear();
+        let line = rec.position().map_or(0, |p| p.line());
+        match plan.encode(&rec, &mut value) {
+            Ok(us) => {
+                let ms = us.div_euclid(1000);
+                summary.min_event_time = Some(summary.min_event_time.map_or(ms, |m| m.min(ms)));
+                summary.max_event_time = Some(summary.max_event_time.map_or(ms, |m| m.max(ms)));
+                let key = plan.key_idx.map(|k| &rec[k]);
+                let p = batches.push(log, &opts.topic, key, &value, ms)?;
+                summary.accepted += 1;
+                summary.records_per_partition[p] += 1;
+            }
+            Err(reason) if opts.on_error == OnError::Fail => {
+                // The file changed since pass 1; what is written stays written.
+                return Err(DatasetError::BadRow {
+                    file: opts.file.clone(),
+                    line,
+                    reason: format!("{reason} (the file changed during the import)"),
+                });
+            }
+            Err(reason) => rejects.push(line, reason, &rec, summary)?,
+        }
+        if summary.rows.is_multiple_of(REPORT_EVERY) {
+            report.items = summary.rows;
+            report.bytes = reader.position().byte();
+            progress(&report);
+        }
+    }
+    batches.flush(log, &opts.topic)?;
+    rejects.finish()?;
+    report.items = summary.rows;
+    report.bytes = summary.bytes;
+    report.done = true;
+    progress(&report);
+    Ok(())
+}
+
+/// Records waiting to be appended, one batch per partition, their bytes in one arena.
+struct Batches {
+    buffers: Vec<Vec<NewRecord>>,
+    arena: BytesMut,
+    batch_size: usize,
+    /// Where keyless rows go: the next partition each time a batch of them is appended.
+    keyless_partition: u32,
+}
+
+impl Batches {
+    fn new(partitions: u32, batch_size: usize) -> Self {
+        Batches {
+            buffers: (0..partitions)
+                .map(|_| Vec::with_capacity(batch_size))
+                .collect(),
+            arena: BytesMut::with_capacity(1 << 20),
+            batch_size,
+            keyless_partition: 0,
+        }
+    }
+
+    fn freeze(&mut self, b: &[u8]) -> Bytes {
+        if self.arena.capacity() - self.arena.len() < b.len() {
+            self.arena.reserve(b.len().max(1 << 20));
+        }
+        self.arena.extend_from_slice(b);
+        self.arena.split().freeze()
+    }
+
+    /// Add one row to its partition's batch (by its key, or the keyless rotation) and
+    /// append the batch when full; returns the partition.
+    fn push(
+        &mut self,
+        log: &dyn Log,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: &[u8],
+        event_time: i64,
+    ) -> Result<usize> {
+        let partitions = self.buffers.len() as u32;
+        let key = key.map(|k| self.freeze(k));
+        let p = match &key {
+            Some(k) => partition_for_key(k, partitions),
+            None => self.keyless_partition,
+        } as usize;
+        let keyless = key.is_none();
+        let value = self.freeze(value);
+        self.buffers[p].push(NewRecord {
+            key,
+            value: Some(value),
+            event_time,
+            headers: Vec::new(),
+        });
+        if self.buffers[p].len() >= self.batch_size {
+            log.append(topic, p as u32, &self.buffers[p])?;
+            self.buffers[p].clear();
+            if keyless {
+                self.keyless_partition = (self.keyless_partition + 1) % partitions;
+            }
+        }
+        Ok(p)
+    }
+
+    /// Append what is left in every batch.
+    fn flush(&mut self, log: &dyn Log, topic: &str) -> Result<()> {
+        for (p, buf) in self.buffers.iter_mut().enumerate() {
+            if !buf.is_empty() {
+                log.append(topic, p as u32, buf)?;
+                buf.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rejects file of an import (`skip`), created at the first bad row.
+struct Rejects {
+    path: PathBuf,
+    writer: Option<csv::Writer<BufWriter<File>>>,
+}
+
+impl Rejects {
+    fn new(path: PathBuf) -> Self {
+        Rejects { path, writer: None }
+    }
+
+    /// Write a bad row (its line, the reason, its fields) and count it in `summary`.
+    fn push(
+        &mut self,
+        line: u64,
+        reason: String,
+        rec: &ByteRecord,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        summary.rejected += 1;
+        let path = &self.path;
+        let w = match &mut self.writer {
+            Some(w) => w,
+            None => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+                }
+                let f = File::create(path).ctx(|| format!("create {}", path.display()))?;
+                let mut w = csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_writer(BufWriter::new(f));
+                w.write_record(["line", "reason", "fields"])
+                    .ctx(|| format!("write {}", path.display()))?;
+                summary.rejects_file = Some(path.clone());
+                self.writer.insert(w)
+            }
+        };
+        let line_text = line.to_string();
+        let head: [&[u8]; 2] = [line_text.as_bytes(), reason.as_bytes()];
+        w.write_record(head.into_iter().chain(rec.iter()))
+            .ctx(|| format!("write {}", path.display()))?;
+        if summary.first_rejects.len() < 20 {
+            summary.first_rejects.push(RejectedRow { line, reason });
+        }
+        Ok(())
+    }
+
+    /// Flush the file, if a row was rejected.
+    fn finish(self) -> Result<()> {
+        if let Some(mut w) = self.writer {
+            w.flush().ctx(|| format!("write {}", self.path.display()))?;
+        }
+        Ok(())
     }
 }

@@ -19,12 +19,13 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use master_log::durable::{self, Durability};
 use master_log::{FetchLimits, Log, Record, RecordView};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, TAG_NEXMARK, TAG_PAGEVIEW, TAG_ROW, TAG_YSB};
 use crate::error::{DatasetError, IoContext, Result};
-use crate::generate::DatasetKind;
+use crate::generate_options::DatasetKind;
 use crate::nexmark::NexmarkEvent;
 use crate::pageviews::PageView;
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
@@ -36,6 +37,7 @@ use crate::ysb::YsbEvent;
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportOptions {
+    /// The topic to export.
     pub topic: String,
     /// Keep records with `event_time >= from_ms` (ms since the epoch).
     pub from_ms: Option<i64>,
@@ -50,15 +52,19 @@ pub struct ExportOptions {
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportSummary {
+    /// The topic exported.
     pub topic: String,
     /// `pageviews`, `ysb`, `nexmark` or `csv`.
     pub content: String,
+    /// The columns written, in order (metadata columns first unless left out).
     pub columns: Vec<String>,
     /// Records read from the log.
     pub records_read: u64,
     /// Rows written (records inside the time range).
     pub rows: u64,
+    /// The file written, when the export went to a file.
     pub output: Option<PathBuf>,
+    /// How long the export took.
     pub elapsed_ms: u64,
 }
 
@@ -321,7 +327,9 @@ impl Content {
 /// A record's metadata, as [`TopicRows::next_into`] gives it to a [`RowSink`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowMeta {
+    /// The partition the record is in.
     pub partition: u32,
+    /// The record's offset in its partition.
     pub offset: u64,
     /// ms since the Unix epoch.
     pub event_time: i64,
@@ -337,11 +345,18 @@ pub struct RowMeta {
 /// [`TopicRows::keep_only`] left out gets no call, and the kept ones come in the order
 /// it was given. Text is borrowed for the duration of the call.
 pub trait RowSink {
+    /// A row starts, with its record's metadata; `false` skips the row (no column calls
+    /// follow).
     fn begin(&mut self, meta: &RowMeta) -> bool;
+    /// Column `col` is null.
     fn null(&mut self, col: usize);
+    /// Column `col` holds an integer.
     fn int(&mut self, col: usize, v: i64);
+    /// Column `col` holds a float.
     fn float(&mut self, col: usize, v: f64);
+    /// Column `col` holds text, borrowed for the call.
     fn text(&mut self, col: usize, v: &str);
+    /// Column `col` holds a bool.
     fn bool(&mut self, col: usize, v: bool);
     /// µs since the Unix epoch.
     fn timestamp(&mut self, col: usize, us: i64);
@@ -439,6 +454,9 @@ impl<'l> TopicRows<'l> {
         &self.columns
     }
 
+    /// A reader of the rows of `opts.topic` (of the partitions and time range `opts`
+    /// selects), after finding what its records are: a generated dataset, or CSV rows
+    /// described by the sidecar in `sidecar_dir`.
     pub fn new(log: &'l dyn Log, opts: &ExportOptions, sidecar_dir: Option<&Path>) -> Result<Self> {
         let content = detect(log, &opts.topic, sidecar_dir)?;
         let data_columns = content.columns();
@@ -720,7 +738,9 @@ pub fn export_csv(
     Ok(summary)
 }
 
-/// [`export_csv`] into a file, written to a temporary name and renamed when complete.
+/// [`export_csv`] into a file, replaced atomically when complete and synced: the file is
+/// streamed to a temporary beside it and renamed, as [`master_log::durable::write_atomic`]
+/// does with [`Durability::Synced`] (once this returns, the export survives a power cut).
 pub fn export_csv_file(
     log: &dyn Log,
     opts: &ExportOptions,
@@ -728,27 +748,51 @@ pub fn export_csv_file(
     path: &Path,
     progress: &mut ProgressFn<'_>,
 ) -> Result<ExportSummary> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let mut summary = write_file_atomic(path, Durability::Synced, |f, tmp| {
+        let mut bw = BufWriter::with_capacity(1 << 20, f);
+        let summary = export_csv(log, opts, sidecar_dir, &mut bw, progress)?;
+        bw.into_inner().map_err(|e| DatasetError::Io {
+            context: format!("write {}", tmp.display()),
+            source: e.into_error(),
+        })?;
+        Ok(summary)
+    })?;
+    summary.output = Some(path.to_owned());
+    Ok(summary)
+}
+
+/// Replace `path` by a file that `write` streams into, atomically for readers: the
+/// streamed form of [`master_log::durable::write_atomic`] (which takes the whole file in
+/// memory), with its temporary name ([`durable::temp_path`]) and its [`Durability`]
+/// (`Synced`: the file is fsynced before the rename and its directory after). `write`
+/// gets the temporary file and its path; when it fails, the temporary file is removed
+/// and `path` is left as it was.
+pub(crate) fn write_file_atomic<T>(
+    path: &Path,
+    durability: Durability,
+    write: impl FnOnce(File, &Path) -> Result<T>,
+) -> Result<T> {
+    let tmp = durable::temp_path(path);
     let f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-    let mut bw = BufWriter::with_capacity(1 << 20, f);
-    let result = export_csv(log, opts, sidecar_dir, &mut bw, progress);
-    let mut summary = match result {
-        Ok(s) => s,
+    let out = match write(f, &tmp) {
+        Ok(out) => out,
         Err(e) => {
-            drop(bw);
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
     };
-    let f = bw.into_inner().map_err(|e| DatasetError::Io {
-        context: format!("write {}", tmp.display()),
-        source: e.into_error(),
-    })?;
-    f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
+    if durability == Durability::Synced {
+        // `write` has closed its handle; fsync applies to the file, whatever the handle.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.sync_all())
+            .ctx(|| format!("sync {}", tmp.display()))?;
+    }
     std::fs::rename(&tmp, path)
         .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
-    summary.output = Some(path.to_owned());
-    Ok(summary)
+    if durability == Durability::Synced {
+        durable::sync_parent(path).ctx(|| format!("sync the directory of {}", path.display()))?;
+    }
+    Ok(out)
 }

@@ -42,7 +42,14 @@
 //!   partition; every column keeps its type ([`Schema`], stored once in the sidecar);
 //!   bad input is a [`DatasetError`], never a panic.
 //! - **Export** writes any topic of this crate to CSV; importing the export gives back
-//!   the same values, nulls and timestamps included.
+//!   the same values, nulls and timestamps included. Export files, sidecars and
+//!   campaign tables are replaced atomically (`master_log::durable`'s temporary file and
+//!   rename): a CSV export synced, the others not.
+//! - **Stream decoding** ([`stream`]): one [`StreamDecoder`] per (workload, topic) turns
+//!   a record into an event id, an event time and what the event adds to its cells (a
+//!   group key and an [`Update`]), and folds updates into partial aggregates; the speed
+//!   layer and the Kappa job both use it, so they cannot decode a dataset differently.
+//!   Built on the `workloads` crate's types (which does not depend on this one).
 //!
 //! ## Event encoding and why postcard
 //! A value is a tag byte naming the event type and version, then the event in
@@ -117,11 +124,16 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codec;
 mod csv_import;
 mod error;
 mod export;
 mod generate;
+mod generate_options;
+mod ids;
+mod import_options;
 pub mod nexmark;
 pub mod pageviews;
 #[cfg(feature = "parquet")]
@@ -130,20 +142,21 @@ mod progress;
 pub mod rng;
 mod row;
 mod sidecar;
+mod source;
+pub mod stream;
+mod topic;
 pub mod ysb;
 
 pub use codec::{Codec, Country, Event, Ipv4, Uuid, decode, encode, encode_into};
-pub use csv_import::{
-    ImportOptions, ImportSummary, OnError, RejectedRow, import_csv, infer_schema,
-    parse_column_types, parse_delimiter,
-};
+pub use csv_import::{import_csv, infer_schema};
 pub use error::{DatasetError, Result};
 pub use export::{
     ExportOptions, ExportSummary, RowMeta, RowSink, TopicRows, export_csv, export_csv_file,
 };
-pub use generate::{
-    Arrival, DatasetKind, GenerateOptions, GenerateSummary, GeneratedRecord, Generator, generate,
-    kind_names,
+pub use generate::{Arrival, GeneratedRecord, Generator, generate, kind_names};
+pub use generate_options::{DatasetKind, GenerateOptions, GenerateSummary};
+pub use import_options::{
+    ImportOptions, ImportSummary, OnError, RejectedRow, parse_column_types, parse_delimiter,
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
 pub use pageviews::{Device, PageType, PageView};
@@ -154,5 +167,8 @@ pub use row::{
     Column, ColumnType, Schema, TimeFormat, Value, format_micros, format_millis,
     parse_timestamp_auto,
 };
-pub use sidecar::{SIDECAR_FORMAT, TopicContent, TopicManifest, read_sidecar, sidecar_path};
+pub use sidecar::{
+    SIDECAR_FORMAT, TopicContent, TopicManifest, campaigns_path, read_sidecar, sidecar_path,
+};
+pub use stream::{Contribution, StreamDecoder, StreamEvent, Update};
 pub use ysb::{AdCampaign, AdType, YsbCampaigns, YsbEvent, YsbEventType};

@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Codec, Event, TAG_NEXMARK};
 use crate::error::Result;
-use crate::generate::{GenerateOptions, Source, streams};
+use crate::generate_options::GenerateOptions;
 use crate::pageviews::write_decimal;
 use crate::rng::{KeySampler, Rng};
+use crate::source::{Source, streams};
 
 /// The first person id.
 pub const FIRST_PERSON_ID: u64 = 1000;
@@ -33,11 +34,15 @@ pub const FIRST_PERSON_ID: u64 = 1000;
 pub const FIRST_AUCTION_ID: u64 = 1000;
 /// The first category id; there are [`NUM_CATEGORIES`].
 pub const FIRST_CATEGORY_ID: u64 = 10;
+/// Auction categories.
 pub const NUM_CATEGORIES: u64 = 5;
 /// Events per proportion block, and persons, auctions and bids in one.
 pub const PROPORTION_DENOMINATOR: u64 = 50;
+/// Persons in a proportion block.
 pub const PERSON_PROPORTION: u64 = 1;
+/// Auctions in a proportion block.
 pub const AUCTION_PROPORTION: u64 = 3;
+/// Bids in a proportion block.
 pub const BID_PROPORTION: u64 = 46;
 
 const HOT_AUCTION_RATIO: u64 = 2;
@@ -73,16 +78,23 @@ const HOT_CHANNELS: &[(&str, &str)] = &[
 /// A person who sells or bids.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Person<'a> {
+    /// The event's id.
     pub event_id: u64,
+    /// The person's id.
     pub id: u64,
+    /// Full name.
     #[serde(borrow)]
     pub name: Cow<'a, str>,
+    /// E-mail address.
     #[serde(borrow)]
     pub email_address: Cow<'a, str>,
+    /// Credit card number.
     #[serde(borrow)]
     pub credit_card: Cow<'a, str>,
+    /// City.
     #[serde(borrow)]
     pub city: Cow<'a, str>,
+    /// US state.
     #[serde(borrow)]
     pub state: Cow<'a, str>,
     /// ms since the Unix epoch; the record's event time.
@@ -92,26 +104,34 @@ pub struct Person<'a> {
 /// An item put up for auction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Auction<'a> {
+    /// The event's id.
     pub event_id: u64,
+    /// The auction's id.
     pub id: u64,
+    /// Name of the item sold.
     #[serde(borrow)]
     pub item_name: Cow<'a, str>,
+    /// Description of the item.
     #[serde(borrow)]
     pub description: Cow<'a, str>,
     /// Cents.
     pub initial_bid: u64,
     /// Cents.
     pub reserve: u64,
+    /// ms since the Unix epoch; the record's event time.
     pub date_time: i64,
+    /// When the auction closes, ms since the Unix epoch.
     pub expires: i64,
     /// A person id.
     pub seller: u64,
+    /// A category id.
     pub category: u64,
 }
 
 /// A bid on an auction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Bid<'a> {
+    /// The event's id.
     pub event_id: u64,
     /// An auction id.
     pub auction: u64,
@@ -119,10 +139,13 @@ pub struct Bid<'a> {
     pub bidder: u64,
     /// Cents.
     pub price: u64,
+    /// Where the bid came from.
     #[serde(borrow)]
     pub channel: Cow<'a, str>,
+    /// The page the bid was made on.
     #[serde(borrow)]
     pub url: Cow<'a, str>,
+    /// ms since the Unix epoch; the record's event time.
     pub date_time: i64,
 }
 
@@ -130,8 +153,11 @@ pub struct Bid<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NexmarkEvent<'a> {
+    /// A new person.
     Person(#[serde(borrow)] Person<'a>),
+    /// A new auction.
     Auction(#[serde(borrow)] Auction<'a>),
+    /// A bid.
     Bid(#[serde(borrow)] Bid<'a>),
 }
 

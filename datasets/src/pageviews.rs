@@ -14,21 +14,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Codec, Country, Event, TAG_PAGEVIEW};
 use crate::error::Result;
-use crate::generate::{GenerateOptions, Source, streams};
+use crate::generate_options::GenerateOptions;
 use crate::rng::{KeySampler, Rng, mix64};
+use crate::source::{Source, streams};
 
 /// What kind of page was viewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PageType {
+    /// A member's profile.
     Profile,
+    /// A company page.
     Company,
+    /// A job posting.
     Job,
+    /// An article.
     Article,
+    /// The feed.
     Feed,
 }
 
 impl PageType {
+    /// Every page type.
     pub const ALL: [PageType; 5] = [
         Self::Profile,
         Self::Company,
@@ -37,6 +44,7 @@ impl PageType {
         Self::Feed,
     ];
 
+    /// The page type's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Profile => "profile",
@@ -52,13 +60,18 @@ impl PageType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Device {
+    /// A desktop computer.
     Desktop,
+    /// A phone.
     Mobile,
+    /// A tablet.
     Tablet,
+    /// The app.
     App,
 }
 
 impl Device {
+    /// The device's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Desktop => "desktop",
@@ -72,13 +85,17 @@ impl Device {
 /// One page or profile view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PageView {
+    /// The event's id.
     pub event_id: u64,
     /// The member who viewed.
     pub viewer_id: u64,
     /// The page or profile viewed (the record key).
     pub page_id: u64,
+    /// What kind of page it is.
     pub page_type: PageType,
+    /// The viewer's country.
     pub country: Country,
+    /// The viewer's device.
     pub device: Device,
     /// ms since the Unix epoch; equal to the record's event time.
     pub event_time: i64,

@@ -7,17 +7,17 @@
 //! so memory stays bounded whatever the topic's size; the file appears under its name
 //! only when complete.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use master_log::Log;
+use master_log::durable::Durability;
 use polars::prelude::{
     self as pl, DataFrame, IntoColumn, NamedFrom, ParquetWriter, Series, TimeUnit,
 };
 
-use crate::error::{DatasetError, IoContext, Result};
-use crate::export::{ExportOptions, ExportSummary, TopicRows};
+use crate::error::{DatasetError, Result};
+use crate::export::{ExportOptions, ExportSummary, TopicRows, write_file_atomic};
 use crate::progress::{Phase, Progress, ProgressFn};
 use crate::row::{ColumnType, Value};
 
@@ -81,7 +81,8 @@ fn polars_error(e: pl::PolarsError) -> DatasetError {
 }
 
 /// Write the events of `opts.topic` to a Parquet file at `path`: the rows and columns of
-/// [`crate::export_csv`], typed.
+/// [`crate::export_csv`], typed. The file is replaced atomically when complete, not
+/// fsynced (`write_file_atomic` with [`Durability::Unsynced`]).
 pub fn export_parquet(
     log: &dyn Log,
     opts: &ExportOptions,
@@ -92,11 +93,7 @@ pub fn export_parquet(
     let started = Instant::now();
     let mut rows = TopicRows::new(log, opts, sidecar_dir)?;
     let columns = rows.columns.clone();
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let result = (|| -> Result<ExportSummary> {
-        let file = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+    let mut summary = write_file_atomic(path, Durability::Unsynced, |file, _| {
         let mut bufs: Vec<Buf> = columns.iter().map(|c| Buf::new(c.ty)).collect();
         let mut writer = None;
         let mut summary = ExportSummary {
@@ -159,16 +156,7 @@ pub fn export_parquet(
         report.done = true;
         progress(&report);
         Ok(summary)
-    })();
-    let mut summary = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    std::fs::rename(&tmp, path)
-        .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
+    })?;
     summary.content = rows.content_name();
     summary.output = Some(path.to_owned());
     summary.elapsed_ms = started.elapsed().as_millis() as u64;

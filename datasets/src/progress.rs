@@ -22,6 +22,7 @@ pub enum Phase {
 /// and once at the end of each phase (with `done == true`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
+    /// The phase of the operation.
     pub phase: Phase,
     /// Items (events, rows or records) handled so far in this phase.
     pub items: u64,

@@ -43,6 +43,7 @@ impl Rng {
         Self { s }
     }
 
+    /// The next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;
@@ -101,6 +102,7 @@ impl Rng {
 pub struct Threshold(u64);
 
 impl Threshold {
+    /// The threshold of probability `p` (clamped to `[0, 1]`; NaN is 0).
     pub fn new(p: f64) -> Self {
         if p.is_nan() || p <= 0.0 {
             Self(0)
@@ -152,6 +154,7 @@ impl KeySampler {
         Self { n, zipf }
     }
 
+    /// The number of keys.
     pub fn n(&self) -> u64 {
         self.n
     }

@@ -40,6 +40,7 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// The type's name in flags and sidecars.
     pub fn name(self) -> &'static str {
         match self {
             Self::Integer => "integer",
@@ -78,7 +79,9 @@ impl std::str::FromStr for ColumnType {
 /// One column of a schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
+    /// The column's name (from the header).
     pub name: String,
+    /// The column's type.
     #[serde(rename = "type")]
     pub ty: ColumnType,
 }
@@ -86,6 +89,7 @@ pub struct Column {
 /// The columns of imported rows, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
+    /// The columns, in file order.
     pub columns: Vec<Column>,
     /// The column giving each record's event time (a timestamp column).
     pub time_column: String,
@@ -266,16 +270,22 @@ impl<'a> Reader<'a> {
 /// One typed value of a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
+    /// An empty field, or a null marker.
     Null,
+    /// An integer.
     Integer(i64),
+    /// A float.
     Float(f64),
+    /// Text.
     String(Cow<'a, str>),
+    /// A bool.
     Bool(bool),
     /// Microseconds since the Unix epoch.
     Timestamp(i64),
 }
 
 impl Value<'_> {
+    /// Whether the value is null.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

@@ -2,16 +2,17 @@
 //!
 //! `<dir>/<topic>.json` describes a topic written by this crate: the generator's summary
 //! (seed, options, counts), or the schema of imported CSV rows with one summary per
-//! import. Files are replaced atomically (written to a temporary file, then renamed).
+//! import. Files are replaced atomically, unsynced ([`write_atomic`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
 use serde::{Deserialize, Serialize};
 
-use crate::csv_import::ImportSummary;
 use crate::error::{DatasetError, IoContext, Result};
-use crate::generate::GenerateSummary;
+use crate::generate_options::GenerateSummary;
+use crate::import_options::ImportSummary;
 use crate::row::Schema;
 
 /// Version of the sidecar format written by this crate.
@@ -25,7 +26,9 @@ pub enum TopicContent {
     Generated(Box<GenerateSummary>),
     /// Typed rows of imported CSV files, all of one schema.
     Csv {
+        /// The schema of every row.
         schema: Schema,
+        /// One summary per import, oldest first.
         imports: Vec<ImportSummary>,
     },
 }
@@ -33,8 +36,11 @@ pub enum TopicContent {
 /// The sidecar file of one topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicManifest {
+    /// The sidecar format version ([`SIDECAR_FORMAT`]).
     pub format: u32,
+    /// The topic described.
     pub topic: String,
+    /// What the topic holds.
     #[serde(flatten)]
     pub content: TopicContent,
 }
@@ -42,6 +48,11 @@ pub struct TopicManifest {
 /// Where the sidecar of `topic` lives in `dir`.
 pub fn sidecar_path(dir: &Path, topic: &str) -> PathBuf {
     dir.join(format!("{topic}.json"))
+}
+
+/// Where the YSB ad → campaign table of `topic` lives in `dir` (`<topic>.campaigns.csv`).
+pub fn campaigns_path(dir: &Path, topic: &str) -> PathBuf {
+    dir.join(format!("{topic}.campaigns.csv"))
 }
 
 /// The sidecar of `topic`, if there is one.
@@ -76,14 +87,14 @@ pub(crate) fn write(dir: &Path, topic: &str, content: &TopicContent) -> Result<P
     Ok(path)
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename.
+/// Write `bytes` to `path` (creating its directory) with
+/// [`master_log::durable::write_atomic`], [`Durability::Unsynced`]: readers see the old
+/// file or the new one whole; not fsynced (a sidecar or a campaign table is rewritten by
+/// the next generate or import).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, bytes).ctx(|| format!("write {}", tmp.display()))?;
-    fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))
+    durable::write_atomic(path, bytes, Durability::Unsynced)
+        .ctx(|| format!("write {}", path.display()))
 }

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Codec, Event, Ipv4, TAG_YSB, Uuid};
 use crate::error::Result;
-use crate::generate::{GenerateOptions, Source, streams};
+use crate::generate_options::GenerateOptions;
 use crate::rng::{KeySampler, Rng, mix64};
+use crate::source::{Source, streams};
 
 /// Campaigns in the benchmark.
 pub const CAMPAIGNS: usize = 100;
@@ -28,20 +29,27 @@ pub const CAMPAIGNS: usize = 100;
 pub const ADS_PER_CAMPAIGN: usize = 10;
 /// Users and pages in the benchmark's pools.
 pub const USERS: usize = 100;
+/// Pages in the benchmark's pool.
 pub const PAGES: usize = 100;
 
 /// The kind of ad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AdType {
+    /// A banner ad.
     Banner,
+    /// A modal ad.
     Modal,
+    /// A sponsored search result.
     SponsoredSearch,
+    /// An ad by mail.
     Mail,
+    /// A mobile ad.
     Mobile,
 }
 
 impl AdType {
+    /// Every ad type.
     pub const ALL: [AdType; 5] = [
         Self::Banner,
         Self::Modal,
@@ -50,6 +58,7 @@ impl AdType {
         Self::Mobile,
     ];
 
+    /// The ad type's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Banner => "banner",
@@ -65,14 +74,19 @@ impl AdType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum YsbEventType {
+    /// The user saw the ad.
     View,
+    /// The user clicked the ad.
     Click,
+    /// The user bought.
     Purchase,
 }
 
 impl YsbEventType {
+    /// Every event type.
     pub const ALL: [YsbEventType; 3] = [Self::View, Self::Click, Self::Purchase];
 
+    /// The event type's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::View => "view",
@@ -85,15 +99,21 @@ impl YsbEventType {
 /// One ad event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct YsbEvent {
+    /// The event's id.
     pub event_id: u64,
+    /// The user.
     pub user_id: Uuid,
+    /// The page the ad was on.
     pub page_id: Uuid,
     /// The ad (the record key: its 16 bytes).
     pub ad_id: Uuid,
+    /// The kind of ad.
     pub ad_type: AdType,
+    /// What the user did.
     pub event_type: YsbEventType,
     /// ms since the Unix epoch; equal to the record's event time.
     pub event_time: i64,
+    /// The user's IP address.
     pub ip_address: Ipv4,
 }
 
@@ -205,20 +225,25 @@ pub const KINDS: &[&str] = &["view", "click", "purchase"];
 /// One row of the ad → campaign table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AdCampaign {
+    /// The ad.
     pub ad_id: Uuid,
+    /// Its campaign.
     pub campaign_id: Uuid,
 }
 
 /// The benchmark's static table: 1,000 ads in 100 campaigns, a function of the seed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct YsbCampaigns {
+    /// The seed the table was made from (0 when read from a file).
     pub seed: u64,
+    /// The campaign ids, in order.
     pub campaigns: Vec<Uuid>,
     /// Ad `i` belongs to campaign `i / 10`.
     pub ads: Vec<AdCampaign>,
 }
 
 impl YsbCampaigns {
+    /// The table of `seed`.
     pub fn new(seed: u64) -> Self {
         let mut rng = Rng::new(seed, streams::TABLES);
         let campaigns: Vec<Uuid> = (0..CAMPAIGNS).map(|_| Uuid(rng.uuid())).collect();
@@ -240,7 +265,8 @@ impl YsbCampaigns {
         self.ads.iter().map(|a| (a.ad_id, a.campaign_id)).collect()
     }
 
-    /// Write the table as CSV with the header `ad_id,campaign_id`.
+    /// Write the table as CSV with the header `ad_id,campaign_id`, atomically and
+    /// unsynced (`master_log::durable::write_atomic` with `Durability::Unsynced`).
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         let mut text = String::with_capacity(self.ads.len() * 75 + 20);
         text.push_str("ad_id,campaign_id\n");

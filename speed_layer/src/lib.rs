@@ -55,12 +55,13 @@
 //!   of append time after the original. Imported CSV rows are each their own event.
 //! - Decoding and folding are cheap per event and run on the partition's task; the log
 //!   fetch (file I/O in the embedded log) runs on tokio's blocking pool.
-//! - **Built-in workloads** are written by hand as incremental operators (`operator.rs`);
-//!   spec workloads use one generic operator over imported CSV rows (`Filter::matches`,
-//!   `Aggregate::update` per aggregate column, group-by columns; a session event adds a
-//!   `[t, t + gap)` cell and sessions are coalesced at query time by
-//!   `PartialTable::coalesce_sessions`). Specs over generated topics are
-//!   [`SpeedError::Unsupported`].
+//! - **Decoding and folding** are the datasets crate's [`datasets::StreamDecoder`], the
+//!   decoder the Kappa job uses too: built-ins decode their dataset's events; spec
+//!   workloads decode imported CSV rows (`Filter::matches`, `Aggregate::update` per
+//!   aggregate column, group-by columns). The operator (`operator.rs`) folds an event into
+//!   every window of its time (a session event adds a `[t, t + gap)` cell and sessions are
+//!   coalesced at query time by `PartialTable::coalesce_sessions`). Specs over generated
+//!   topics are [`SpeedError::Unsupported`].
 //! - **Persistence**: [`SpeedLayer::save`] writes generations and positions atomically;
 //!   [`SpeedLayer::load`] / [`RealtimeSnapshot::load`] discard generations covered by the
 //!   currently published horizon; if that horizon cuts through a generation, the saved
@@ -103,12 +104,15 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod operator;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use master_log::durable::{self, Durability};
 use master_log::{FetchLimits, Log};
 use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
@@ -121,64 +125,109 @@ use operator::Operator;
 /// Everything that can stop the speed layer.
 #[derive(Debug, thiserror::Error)]
 pub enum SpeedError {
+    /// The master log refused an operation.
     #[error(transparent)]
     Log(#[from] master_log::LogError),
+    /// A dataset sidecar or campaign table that does not read.
     #[error(transparent)]
     Dataset(#[from] datasets::DatasetError),
+    /// A workload that does not fit the topic, or an aggregate that refuses a value.
     #[error(transparent)]
     Workload(#[from] workloads::WorkloadError),
+    /// A horizon (or saved view) with another number of partitions than the topic.
     #[error("a horizon of {got} partitions for topic {topic:?}, which has {expected}")]
     PartitionCount {
+        /// The topic.
         topic: String,
+        /// Its partitions.
         expected: usize,
+        /// The horizon's.
         got: usize,
     },
+    /// A partition to read that the topic does not have.
     #[error("topic {topic:?} has no partition {partition} (it has {partitions})")]
     UnknownPartition {
+        /// The topic.
         topic: String,
+        /// The partition asked for.
         partition: u32,
+        /// The topic's partitions.
         partitions: usize,
     },
     #[error(
         "partition {partition}: the horizon {horizon} is outside the log [{earliest}, {latest}]"
     )]
+    /// A horizon offset outside a partition's log.
     HorizonOutOfRange {
+        /// The partition.
         partition: u32,
+        /// The horizon's offset.
         horizon: u64,
+        /// The partition's first offset.
         earliest: u64,
+        /// The partition's end offset.
         latest: u64,
     },
     #[error(
         "partition {partition}: the speed layer already read up to {position}, past the horizon \
          {horizon} (use begin_generation_now to take the horizon from the speed layer)"
     )]
+    /// `begin_generation` at a horizon the layer has already read past.
     PastHorizon {
+        /// The partition.
         partition: u32,
+        /// The next offset the layer reads.
         position: u64,
+        /// The horizon's offset.
         horizon: u64,
     },
+    /// `begin_generation` at a horizon below the open generation's start.
     #[error("partition {partition}: horizon {horizon} is older than the open generation's {from}")]
     HorizonBackwards {
+        /// The partition.
         partition: u32,
+        /// The horizon's offset.
         horizon: u64,
+        /// The open generation's start.
         from: u64,
     },
+    /// `expire` at a horizon no generation starts at.
     #[error("horizon {horizon:?} is not a generation boundary (generations start at {froms:?})")]
     NotABoundary {
+        /// The horizon.
         horizon: Vec<u64>,
+        /// Where the generations start.
         froms: Vec<Vec<u64>>,
     },
+    /// A record the workload cannot read (it does not decode, a tombstone, a YSB view of
+    /// an ad without a campaign).
     #[error("record at offset {offset}: {reason}")]
-    BadRecord { offset: u64, reason: String },
+    BadRecord {
+        /// The record's offset.
+        offset: u64,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// A workload the speed layer cannot run over this topic.
     #[error("{0}")]
     Unsupported(String),
+    /// An operating-system error, with what it concerned.
     #[error("{context}")]
     Io {
+        /// What the operation concerned (the file and what was done to it).
         context: String,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// A saved realtime view that does not read (or a view that does not encode).
     #[error("saved realtime view {path}: {reason}")]
-    BadSave { path: PathBuf, reason: String },
+    BadSave {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A partition task that failed or panicked.
     #[error("a partition task failed: {0}")]
     Task(String),
 }
@@ -192,11 +241,13 @@ pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 10 * 60_000;
 /// Where to read and how.
 #[derive(Debug, Clone)]
 pub struct SpeedConfig {
+    /// The topic to read.
     pub topic: String,
     /// The dataset sidecars (`<data>/datasets`): the YSB campaign table, a CSV schema.
     pub sidecar_dir: PathBuf,
     /// Ids are remembered this long in event time (see the crate docs for the bound).
     pub dedup_window_ms: i64,
+    /// How much one fetch reads.
     pub fetch_limits: FetchLimits,
     /// Read only these partitions (`None`: all). The others keep the position they start
     /// at and count as caught up: a worker of a group keeps one layer per partition it
@@ -205,6 +256,7 @@ pub struct SpeedConfig {
 }
 
 impl SpeedConfig {
+    /// Read `topic` with the sidecars in `sidecar_dir`, with defaults elsewhere.
     pub fn new(topic: impl Into<String>, sidecar_dir: impl Into<PathBuf>) -> Self {
         Self {
             topic: topic.into(),
@@ -233,13 +285,16 @@ impl SpeedConfig {
 /// next generation's `from[p]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generation {
+    /// Per partition, the first offset of the generation.
     pub from: Vec<u64>,
+    /// Partial aggregates of its records.
     pub table: PartialTable,
 }
 
 /// A consistent copy of the realtime view, taken under one lock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RealtimeSnapshot {
+    /// The generations, oldest first.
     pub generations: Vec<Generation>,
     /// Per partition, the offset of the next record to read.
     pub positions: Vec<u64>,
@@ -533,6 +588,7 @@ impl SpeedLayer {
         Ok(())
     }
 
+    /// The workload the layer computes.
     pub fn workload(&self) -> &Workload {
         &self.inner.workload
     }
@@ -621,8 +677,10 @@ impl SpeedLayer {
         Ok(n)
     }
 
-    /// Write the view (generations and positions) to `path`, atomically (temporary file,
-    /// then rename).
+    /// Write the view (generations and positions) to `path` (creating its directory),
+    /// atomically for readers and unsynced ([`master_log::durable::write_atomic`] with
+    /// [`Durability::Unsynced`]: a crash of the process leaves the old file or the new
+    /// one, a power cut may leave an older or an empty one).
     pub fn save(&self, path: &Path) -> Result<()> {
         let snap = self.snapshot();
         let saved = SavedView {
@@ -640,10 +698,8 @@ impl SpeedLayer {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes).map_err(io(format!("write {}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(io(format!("rename to {}", path.display())))?;
-        Ok(())
+        durable::write_atomic(path, &bytes, Durability::Unsynced)
+            .map_err(io(format!("write {}", path.display())))
     }
 
     /// A speed layer resuming a saved view. Generations covered by `published` (the
@@ -869,15 +925,15 @@ impl Inner {
                 {
                     continue;
                 }
-                if let Some((key, update)) = d.contribution {
-                    contributions.push((r.offset, d.time, key, update));
+                if let Some(c) = d.contribution {
+                    contributions.push((r.offset, d.time, c));
                 }
             }
             {
                 let mut st = self.state.lock();
-                for (offset, time, key, update) in &contributions {
+                for (offset, time, c) in &contributions {
                     if let Some(table) = st.generation_for(p, *offset) {
-                        self.operator.fold(table, *time, key, update)?;
+                        self.operator.fold(table, *time, &c.key, &c.update)?;
                     }
                 }
                 st.positions[p] = next;

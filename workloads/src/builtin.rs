@@ -38,6 +38,7 @@ pub enum BuiltIn {
 }
 
 impl BuiltIn {
+    /// Every built-in.
     pub const ALL: [BuiltIn; 6] = [
         BuiltIn::PageviewsPerMinute,
         BuiltIn::ProfileViewersHourly,
@@ -47,6 +48,7 @@ impl BuiltIn {
         BuiltIn::NexmarkQ7,
     ];
 
+    /// The built-in's name (`--workload NAME`).
     pub fn name(self) -> &'static str {
         match self {
             BuiltIn::PageviewsPerMinute => "pageviews-per-minute",
@@ -69,6 +71,7 @@ impl BuiltIn {
         }
     }
 
+    /// How it groups events in time.
     pub fn window(self) -> WindowSpec {
         const MINUTE: i64 = 60_000;
         const HOUR: i64 = 3_600_000;

@@ -8,27 +8,41 @@ pub enum WorkloadError {
     /// A spec file that does not parse or makes no sense; `line` when known.
     #[error("workload spec {file}{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
     Spec {
+        /// The spec file.
         file: PathBuf,
+        /// The line of the error, when known.
         line: Option<usize>,
+        /// What is wrong.
         reason: String,
     },
     /// A filter expression that does not parse.
     #[error("filter {expr:?} at character {position}: {reason}")]
     Filter {
+        /// The expression.
         expr: String,
+        /// Where in the expression the error is, in characters.
         position: usize,
+        /// What is wrong.
         reason: String,
     },
     /// Neither a built-in workload nor a readable spec file nor a registered name.
     #[error(
         "unknown workload {name:?}: not a built-in ({builtins}), a spec file, or a registered workload"
     )]
-    Unknown { name: String, builtins: String },
+    Unknown {
+        /// What was typed.
+        name: String,
+        /// The built-ins' names, comma-separated.
+        builtins: String,
+    },
     /// A column the workload needs is not in the topic.
     #[error("column {column:?} is not in topic {topic:?} (columns: {available})")]
     UnknownColumn {
+        /// The topic.
         topic: String,
+        /// The missing column.
         column: String,
+        /// The topic's columns, comma-separated.
         available: String,
     },
     /// A value of the wrong type for an aggregate or a comparison.
@@ -37,12 +51,16 @@ pub enum WorkloadError {
     /// Partial aggregates of different kinds cannot merge.
     #[error("cannot merge partial aggregates: {0}")]
     Merge(String),
+    /// An operating-system error, with what it concerned.
     #[error("{context}")]
     Io {
+        /// What the operation concerned (the file and what was done to it).
         context: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The master log refused an operation.
     #[error(transparent)]
     Log(#[from] master_log::LogError),
 }

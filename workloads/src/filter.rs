@@ -18,34 +18,52 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, WorkloadError};
 use crate::scalar::Scalar;
 
+/// A comparison operator of a filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CmpOp {
+    /// `=`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Filter {
+    /// `column OP literal`.
     Cmp {
+        /// The column compared.
         column: String,
+        /// The operator.
         op: CmpOp,
+        /// The value compared with.
         literal: Scalar,
     },
+    /// `column IS NULL`, or `IS NOT NULL` when `negated`.
     IsNull {
+        /// The column tested.
         column: String,
+        /// Whether it is `IS NOT NULL`.
         negated: bool,
     },
+    /// Both filters.
     And(Box<Filter>, Box<Filter>),
+    /// Either filter.
     Or(Box<Filter>, Box<Filter>),
+    /// The opposite of a filter.
     Not(Box<Filter>),
 }
 
 impl Filter {
+    /// Parse a filter expression; an error names the character where it goes wrong.
     pub fn parse(expr: &str) -> Result<Filter> {
         let tokens = tokenize(expr)?;
         let mut p = Parser {

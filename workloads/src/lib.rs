@@ -31,6 +31,8 @@
 //! - **Bad input** — spec files that do not parse (with the line), unknown columns,
 //!   wrong value types — is a [`WorkloadError`], never a panic.
 
+#![warn(missing_docs)]
+
 mod builtin;
 mod error;
 mod filter;

@@ -34,10 +34,15 @@ pub enum Aggregate {
     Count,
     /// `count(col)`: rows where `col` is not null.
     CountColumn(String),
+    /// `sum(col)`: the sum of the non-null values.
     Sum(String),
+    /// `avg(col)`: the mean of the non-null values.
     Avg(String),
+    /// `min(col)`: the smallest non-null value.
     Min(String),
+    /// `max(col)`: the largest non-null value.
     Max(String),
+    /// `count_distinct(col)`: how many distinct non-null values.
     CountDistinct(String),
 }
 
@@ -171,18 +176,24 @@ impl fmt::Display for Aggregate {
 /// non-null values went in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SumState {
+    /// The sum of the integer values, exact.
     pub int: i128,
+    /// The sum of the float values.
     pub float: f64,
+    /// How many non-null values went in.
     pub count: u64,
+    /// Whether a float went in (the sum is then a float).
     pub saw_float: bool,
 }
 
 impl SumState {
+    /// Add an integer value.
     pub fn add_int(&mut self, v: i128) {
         self.int += v;
         self.count += 1;
     }
 
+    /// Add a float value.
     pub fn add_float(&mut self, v: f64) {
         self.float += v;
         self.saw_float = true;
@@ -220,10 +231,15 @@ impl SumState {
 /// A mergeable partial aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Partial {
+    /// Rows (`count`) or non-null values (`count(col)`).
     Count(u64),
+    /// The state of a `sum` or an `avg`.
     Sum(SumState),
+    /// The smallest value so far (`None` before any).
     Min(Option<Scalar>),
+    /// The largest value so far (`None` before any).
     Max(Option<Scalar>),
+    /// The distinct values so far.
     Distinct(BTreeSet<Scalar>),
     /// The best `(order, payload)` seen: highest `order`, then smallest payload.
     MaxBy(Option<(Scalar, Vec<Scalar>)>),

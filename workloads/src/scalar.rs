@@ -12,16 +12,22 @@ use serde::{Deserialize, Serialize};
 /// Order across types: `Null < Bool < Int/Float (numerically) < Timestamp < Str`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Scalar {
+    /// SQL's null.
     Null,
+    /// A bool.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A float.
     Float(f64),
     /// Microseconds since the Unix epoch (the precision of imported timestamps).
     Timestamp(i64),
+    /// Text.
     Str(String),
 }
 
 impl Scalar {
+    /// Whether the value is null.
     pub fn is_null(&self) -> bool {
         matches!(self, Scalar::Null)
     }

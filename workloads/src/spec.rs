@@ -21,11 +21,17 @@ use crate::window::WindowSpec;
 /// A workload defined by a spec file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadSpec {
+    /// The workload's name (also its name in the registry).
     pub name: String,
+    /// The topic it reads.
     pub topic: String,
+    /// How it groups events in time.
     pub window: WindowSpec,
+    /// The group-by columns.
     pub group_by: Vec<String>,
+    /// The aggregates, one value column each.
     pub aggregates: Vec<Aggregate>,
+    /// Only rows for which this is true count.
     pub filter: Option<Filter>,
     /// The filter as written, for display.
     pub filter_text: Option<String>,

@@ -23,8 +23,11 @@ pub struct PartialTable {
 /// One cell as stored on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCell {
+    /// The cell's window.
     pub window: Window,
+    /// The cell's group key.
     pub key: GroupKey,
+    /// The cell's partials.
     pub partials: Vec<Partial>,
 }
 
@@ -53,14 +56,17 @@ impl From<PartialTable> for Vec<StoredCell> {
 }
 
 impl PartialTable {
+    /// An empty table.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// How many cells it holds.
     pub fn len(&self) -> usize {
         self.cells.len()
     }
 
+    /// Whether it holds no cell.
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
@@ -80,6 +86,7 @@ impl PartialTable {
         self.cells.remove(&(window, key.clone()))
     }
 
+    /// The partials of a cell, if it is there.
     pub fn get(&self, window: Window, key: &GroupKey) -> Option<&Vec<Partial>> {
         self.cells.get(&(window, key.clone()))
     }
@@ -148,16 +155,22 @@ impl PartialTable {
 /// One finished row: a window, the group-by values, then the aggregate values.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Row {
+    /// The row's window.
     pub window: Window,
+    /// The values of the group-by columns.
     pub key: GroupKey,
+    /// The values of the value columns.
     pub values: Vec<Scalar>,
 }
 
 /// A workload's answer: rows sorted by window, then key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultSet {
+    /// Names of the group-by columns.
     pub key_columns: Vec<String>,
+    /// Names of the value columns.
     pub value_columns: Vec<String>,
+    /// The rows.
     pub rows: Vec<Row>,
 }
 
@@ -174,12 +187,14 @@ pub struct Comparison {
     pub extra: u64,
     /// Largest and mean absolute difference over numeric values of cells in both.
     pub max_abs_error: f64,
+    /// Mean absolute difference over numeric values of cells in both.
     pub mean_abs_error: f64,
     /// Largest relative difference (|a − e| / |e|) over numeric values of cells in both.
     pub max_rel_error: f64,
 }
 
 impl Comparison {
+    /// The fraction of cells that are exact (1 when there are none).
     pub fn exact_fraction(&self) -> f64 {
         if self.cells == 0 {
             1.0
@@ -188,6 +203,7 @@ impl Comparison {
         }
     }
 
+    /// Whether every cell is exact.
     pub fn is_exact(&self) -> bool {
         self.exact == self.cells
     }

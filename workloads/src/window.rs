@@ -5,11 +5,14 @@ use serde::{Deserialize, Serialize};
 /// A half-open interval of event time `[start, end)` in ms since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Window {
+    /// First instant in the window, ms since the epoch.
     pub start: i64,
+    /// First instant after the window, ms since the epoch.
     pub end: i64,
 }
 
 impl Window {
+    /// Whether the window contains instant `t`.
     pub fn contains(&self, t: i64) -> bool {
         self.start <= t && t < self.end
     }
@@ -20,11 +23,22 @@ impl Window {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WindowSpec {
     /// Consecutive windows of `size_ms`: `[k·size, (k+1)·size)`.
-    Tumbling { size_ms: i64 },
+    Tumbling {
+        /// Length of a window, ms.
+        size_ms: i64,
+    },
     /// Windows of `size_ms` starting every `slide_ms`; an event is in `size/slide` of them.
-    Hopping { size_ms: i64, slide_ms: i64 },
+    Hopping {
+        /// Length of a window, ms.
+        size_ms: i64,
+        /// Time between the starts of two windows, ms.
+        slide_ms: i64,
+    },
     /// Per key, events closer than `gap_ms` share a window `[first, last + gap)`.
-    Session { gap_ms: i64 },
+    Session {
+        /// Events of one key closer than this share a session, ms.
+        gap_ms: i64,
+    },
 }
 
 impl WindowSpec {
@@ -54,6 +68,7 @@ impl WindowSpec {
             })
     }
 
+    /// Whether these are session windows.
     pub fn is_session(&self) -> bool {
         matches!(self, WindowSpec::Session { .. })
     }
@@ -68,6 +83,8 @@ impl WindowSpec {
         }
     }
 
+    /// Reject windows that cannot work: a size, slide or gap that is not positive, a slide
+    /// longer than the size, more than 1000 overlapping hopping windows.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
             WindowSpec::Tumbling { size_ms } if size_ms <= 0 => {

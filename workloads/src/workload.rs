@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use master_log::durable::{self, Durability};
+
 use crate::builtin::{BuiltIn, TOP_PAGES};
 use crate::error::{Result, WorkloadError};
 use crate::partial::Partial;
@@ -15,7 +17,9 @@ use crate::window::{Window, WindowSpec};
 /// A query both pipelines answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Workload {
+    /// A built-in over a generated dataset.
     BuiltIn(BuiltIn),
+    /// A workload defined by a spec file.
     Spec(WorkloadSpec),
 }
 
@@ -71,6 +75,7 @@ impl Workload {
         Ok(out)
     }
 
+    /// The workload's name.
     pub fn name(&self) -> &str {
         match self {
             Workload::BuiltIn(b) => b.name(),
@@ -86,6 +91,7 @@ impl Workload {
         }
     }
 
+    /// How it groups events in time.
     pub fn window(&self) -> WindowSpec {
         match self {
             Workload::BuiltIn(b) => b.window(),
@@ -93,6 +99,7 @@ impl Workload {
         }
     }
 
+    /// Names of its group-by columns.
     pub fn key_columns(&self) -> Vec<String> {
         match self {
             Workload::BuiltIn(b) => b.key_columns(),
@@ -100,6 +107,7 @@ impl Workload {
         }
     }
 
+    /// Names of its value columns.
     pub fn value_columns(&self) -> Vec<String> {
         match self {
             Workload::BuiltIn(b) => b.value_columns(),
@@ -225,7 +233,9 @@ fn finish_builtin(b: BuiltIn, table: &PartialTable) -> Vec<Row> {
 }
 
 /// Store a spec in the data directory's registry under its name, so that `lk query` and
-/// `lk serve` know it by name. Registering the same name again replaces it.
+/// `lk serve` know it by name. Registering the same name again replaces it, atomically
+/// for readers and unsynced ([`master_log::durable::write_atomic`] with
+/// [`Durability::Unsynced`]: a power cut may lose a registration just made).
 pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
     let dir = registry_dir(data);
     std::fs::create_dir_all(&dir).map_err(|e| WorkloadError::Io {
@@ -233,13 +243,12 @@ pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
         source: e,
     })?;
     let path = dir.join(format!("{}.toml", spec.name));
-    let tmp = dir.join(format!(".{}.toml.tmp", spec.name));
-    std::fs::write(&tmp, spec.to_toml())
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| WorkloadError::Io {
+    durable::write_atomic(&path, spec.to_toml().as_bytes(), Durability::Unsynced).map_err(|e| {
+        WorkloadError::Io {
             context: format!("register workload {}", path.display()),
             source: e,
-        })?;
+        }
+    })?;
     Ok(path)
 }
 
