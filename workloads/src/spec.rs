@@ -247,7 +247,7 @@ filter = "fare > 0"
     fn errors_name_the_line() {
         let cases = [
             (FARES.replace("tumbling", "wobbly"), 4, "window kind"),
-            (FARES.replace("\"1h\"", "\"1 hour\""), 4, "size"),
+            (FARES.replace("\"1h\"", "\"an hour\""), 4, "size"),
             (
                 FARES.replace("avg(fare)", "median(fare)"),
                 6,
