@@ -2,32 +2,22 @@
 //! with nulls) at 1, 2 and 4 partitions: the speed layer reads part of the data, a batch
 //! run starts at the horizon it hands over, the rest arrives (out-of-order, late and
 //! duplicate events, windows spanning the horizon) while the batch layer recomputes, the
-//! speed layer reads to the head — and the serving layer's merged answer equals the
-//! oracle's, before and after the batch view is published.
+//! speed layer reads to the head — and the merged answer of the live views equals the
+//! oracle's, before and after the batch view is published (the hand-off of
+//! `lambda::LiveViews::publish`), and across the publish.
 
 use std::sync::Arc;
 
+use lambda::LiveViews;
 use master_log::{EmbeddedLog, Log};
 use serving_layer::{BatchPart, Generation, LambdaSnapshot, Query};
 use speed_layer::{SpeedConfig, SpeedLayer};
 use testkit::{Fixture, PARTITIONS, all};
 use workloads::{PartialTable, Workload};
 
-fn snapshot(batch: Option<BatchPart>, speed: &SpeedLayer, head: Vec<u64>) -> LambdaSnapshot {
-    let rt = speed.snapshot();
-    LambdaSnapshot {
-        batch,
-        realtime: rt
-            .generations
-            .into_iter()
-            .map(|g| Generation {
-                from: g.from,
-                table: g.table,
-            })
-            .collect(),
-        positions: rt.positions,
-        head,
-    }
+/// The live views of `speed` (no batch view published yet).
+fn views_of(w: &Workload, fx: &Fixture, speed: &SpeedLayer) -> LiveViews {
+    LiveViews::new(w.clone(), fx.topic.clone(), speed.clone())
 }
 
 /// The batch view of `fx`'s topic below `horizon` (or one per partition of
@@ -84,7 +74,6 @@ async fn check(fx: &Fixture, w: &Workload) {
     let view = recompute(&log, w, fx, &horizon, None).remove(0);
     assert_eq!(view.horizon, horizon, "{what}");
     speed.run_until_caught_up().await.unwrap();
-    let head = log.end_offsets(&fx.topic).unwrap();
     let expected = fx.oracle(log.as_ref(), w);
     let answer = |snap: &LambdaSnapshot, when: &str| {
         let a = snap.answer(w, &Query::default()).unwrap();
@@ -92,15 +81,23 @@ async fn check(fx: &Fixture, w: &Workload) {
         assert!(c.is_exact(), "{what}, {when}: {c:?}");
         assert_eq!(a.freshness.lag_records, 0, "{what}, {when}");
     };
+    let views = views_of(w, fx, &speed);
     // Before publishing: both generations of the realtime view, no batch view.
-    answer(&snapshot(None, &speed, head.clone()), "before publishing");
+    let before = views.snapshot(log.as_ref()).unwrap();
+    assert_eq!(
+        (before.batch.is_none(), before.realtime.len()),
+        (true, 2),
+        "{what}"
+    );
+    answer(&before, "before publishing");
     // Publishing the batch view expires the generation below the horizon.
-    let batch = BatchPart {
-        horizon: view.horizon.clone(),
-        table: view.table.clone(),
-    };
-    assert_eq!(speed.expire(&horizon).unwrap(), 1, "{what}");
-    let snap = snapshot(Some(batch), &speed, head);
+    views
+        .publish(BatchPart {
+            horizon: view.horizon.clone(),
+            table: view.table.clone(),
+        })
+        .unwrap();
+    let snap = views.snapshot(log.as_ref()).unwrap();
     assert_eq!(snap.realtime.len(), 1, "{what}");
     if !w.window().is_session() {
         assert!(
@@ -167,13 +164,15 @@ async fn check_partitioned(fx: &Fixture, w: &Workload) {
     let head = log.end_offsets(&fx.topic).unwrap();
     let mut parts = Vec::new();
     for (speed, view) in speeds.iter().zip(views) {
-        assert_eq!(speed.expire(&view.horizon).unwrap(), 1, "{what}");
-        speed.run_until_caught_up().await.unwrap();
-        let batch = BatchPart {
+        let live = views_of(w, fx, speed);
+        live.publish(BatchPart {
             horizon: view.horizon,
             table: view.table,
-        };
-        parts.push(Some(snapshot(Some(batch), speed, head.clone())));
+        })
+        .unwrap();
+        assert_eq!(speed.snapshot().generations.len(), 1, "{what}");
+        speed.run_until_caught_up().await.unwrap();
+        parts.push(Some(live.snapshot(log.as_ref()).unwrap()));
     }
     let expected = fx.oracle(log.as_ref(), w);
     let whole = LambdaSnapshot::from_partitions(parts.clone(), head.clone())
