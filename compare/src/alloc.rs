@@ -13,14 +13,19 @@
 //! #[global_allocator]
 //! static ALLOC: compare::alloc::CountingAlloc = compare::alloc::CountingAlloc;
 //! ```
-//! and threads say who they work for with [`set_thread_owner`]. A thread that never
+//! and counts only in a process started with the environment variable [`ENV`] set (read
+//! once, at the process's first allocation, so that every block of the process has the
+//! same layout); any other process of the binary allocates straight from the system
+//! allocator, at the cost of one atomic load and a branch per call. `lk compare`
+//! starts itself again with [`ENV`] set ([`reexec_with_accounting`]); no other `lk`
+//! command counts. Threads say who they work for with [`set_thread_owner`]. A thread that never
 //! said is charged to the [`default owner`](set_default_owner): during `lk compare`
 //! that is Lambda, because the only threads the harness does not start itself are the
 //! thread pools of polars and rayon, which only the batch layer uses while the
 //! pipelines run.
 //!
-//! The cost: 16 bytes per allocation (more for alignments above 16) and two atomic
-//! operations per allocation and free.
+//! The cost, when counting: 16 bytes per allocation (more for alignments above 16) and
+//! two atomic operations per allocation and free.
 
 #![allow(unsafe_code)]
 
@@ -43,7 +48,15 @@ const OWNERS: usize = 4;
 /// "Not set": the thread uses the default owner.
 const UNSET: u8 = 0;
 
+/// The environment variable that turns counting on for a process.
+pub const ENV: &str = "LK_HEAP_ACCOUNTING";
+
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Whether this process counts: decided at its first allocation.
+static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
+const UNDECIDED: u8 = 0;
+const COUNTING: u8 = 1;
+const PLAIN: u8 = 2;
 static DEFAULT_OWNER: AtomicU8 = AtomicU8::new(Owner::Harness as u8);
 static LIVE: [AtomicI64; OWNERS] = [const { AtomicI64::new(0) }; OWNERS];
 static PEAK: [AtomicI64; OWNERS] = [const { AtomicI64::new(0) }; OWNERS];
@@ -116,16 +129,97 @@ fn outer(layout: Layout) -> Option<Layout> {
     Layout::from_size_align(layout.size().checked_add(h)?, h).ok()
 }
 
+/// Whether this process counts ([`ENV`] set when it first allocated).
+fn counting() -> bool {
+    match MODE.load(Ordering::Relaxed) {
+        COUNTING => true,
+        PLAIN => false,
+        _ => {
+            // SAFETY: getenv reads the environment without allocating; the name is a
+            // NUL-terminated C string. The first allocation happens before `main`, when
+            // no other thread can change the environment.
+            let on = unsafe { !libc::getenv(c"LK_HEAP_ACCOUNTING".as_ptr()).is_null() };
+            MODE.store(if on { COUNTING } else { PLAIN }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+/// Run this program again, the same arguments and environment plus [`ENV`], in place of
+/// this process (same pid, standard streams and exit status), so that it counts. Returns
+/// only if that fails, with why; a process that counts already returns at once with
+/// `None`.
+pub fn reexec_with_accounting() -> Option<std::io::Error> {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(ENV).is_some() {
+        return None;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return Some(e),
+    };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    Some(
+        std::process::Command::new(exe)
+            .arg0(arg0)
+            .args(args)
+            .env(ENV, "1")
+            .exec(),
+    )
+}
+
 /// The global allocator that charges allocations to owners (see the module docs).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountingAlloc;
 
-// SAFETY: every block handed out is `header` bytes into a block obtained from `System`
-// with the outer layout (size + header, alignment = header ≥ the caller's alignment); the
-// owner byte is written in the header just before the caller's block, and every free
-// and realloc recomputes the same header size from the same caller layout.
+// SAFETY: in a process that does not count, every call goes to `System` unchanged. In
+// one that counts (decided once, before any block exists), every block handed out is
+// `header` bytes into a block obtained from `System` with the outer layout (size +
+// header, alignment = header ≥ the caller's alignment); the owner byte is written in the
+// header just before the caller's block, and every free and realloc recomputes the same
+// header size from the same caller layout.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            if counting() {
+                counted::alloc(layout)
+            } else {
+                System.alloc(layout)
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc`/`realloc` of this process, in the same mode.
+        unsafe {
+            if counting() {
+                counted::dealloc(ptr, layout)
+            } else {
+                System.dealloc(ptr, layout)
+            }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as in `dealloc`.
+        unsafe {
+            if counting() {
+                counted::realloc(ptr, layout, new_size)
+            } else {
+                System.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
+
+/// The counting allocator's three operations.
+mod counted {
+    use super::*;
+
+    /// A block for `layout`, with the owner's byte in front of it.
+    pub(super) unsafe fn alloc(layout: Layout) -> *mut u8 {
         let Some(outer) = outer(layout) else {
             return std::ptr::null_mut();
         };
@@ -145,7 +239,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
         }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+    /// Free a block of [`alloc`], credited back to its owner.
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
         let h = header(layout.align());
         // SAFETY: `ptr` came from `alloc`/`realloc` with this layout: the owner byte and
         // the base are where those put them.
@@ -157,7 +252,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
         }
     }
 
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    /// Resize a block of [`alloc`], keeping its owner.
+    pub(super) unsafe fn realloc(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let h = header(layout.align());
         let Some(new_outer) = new_size.checked_add(h) else {
             return std::ptr::null_mut();
@@ -181,10 +277,24 @@ unsafe impl GlobalAlloc for CountingAlloc {
 mod tests {
     use super::*;
 
-    // The test binary does not install the allocator; exercise it directly.
+    // The test binary does not install the allocator; exercise its counting operations
+    // directly.
+    struct Counted;
+    impl Counted {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            unsafe { counted::alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { counted::dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            unsafe { counted::realloc(ptr, layout, new_size) }
+        }
+    }
+
     #[test]
     fn blocks_are_charged_to_their_owner_and_credited_back() {
-        let a = CountingAlloc;
+        let a = Counted;
         set_thread_owner(Owner::Kappa);
         let before = live_bytes(Owner::Kappa);
         for align in [1usize, 8, 16, 64, 4096] {
@@ -214,9 +324,9 @@ mod tests {
 
     #[test]
     fn a_thread_without_an_owner_is_charged_to_the_default() {
-        let a = CountingAlloc;
         let layout = Layout::from_size_align(333, 8).unwrap();
         std::thread::spawn(move || {
+            let a = Counted;
             // Another test may change the default meanwhile: read the owner the block
             // was charged to from its header instead.
             // SAFETY: as above.

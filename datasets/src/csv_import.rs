@@ -211,13 +211,35 @@ pub fn infer_schema(
     report.items = rows;
     report.done = true;
     progress(&report);
+    let time_column = if opts.time_column.is_empty() {
+        // Not named: the first column whose values all read as timestamps.
+        names
+            .iter()
+            .zip(&could)
+            .find(|(name, c)| {
+                forced.get(name.as_str()).map_or(c.0 && c.4 && !c.1 && !c.2, |t| {
+                    *t == ColumnType::Timestamp
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .ok_or_else(|| {
+                bad_file(
+                    opts,
+                    "no column holds timestamps in the rows read to infer the types: name the \
+                     event-time column (--time-column)"
+                        .into(),
+                )
+            })?
+    } else {
+        opts.time_column.clone()
+    };
     let columns = names
         .iter()
         .zip(&could)
         .map(|(name, &(seen, int, float, boolean, ts))| {
             let ty = if let Some(t) = forced.get(name.as_str()) {
                 *t
-            } else if name == &opts.time_column {
+            } else if name == &time_column {
                 ColumnType::Timestamp
             } else if !seen {
                 ColumnType::String
@@ -240,7 +262,7 @@ pub fn infer_schema(
         .collect();
     let schema = Schema {
         columns,
-        time_column: opts.time_column.clone(),
+        time_column,
         key_column: opts.key_column.clone(),
     };
     check_schema(opts, &schema)?;
@@ -368,11 +390,6 @@ fn check_options(opts: &ImportOptions) -> Result<u64> {
             "partitions and batch_size must be positive".into(),
         ));
     }
-    if opts.time_column.is_empty() {
-        return Err(DatasetError::InvalidOptions(
-            "a time column is required".into(),
-        ));
-    }
     Ok(std::fs::metadata(&opts.file)
         .ctx(|| format!("read {}", opts.file.display()))?
         .len())
@@ -427,7 +444,8 @@ fn check_topic_schema(opts: &ImportOptions, schema: &Schema) -> Result<()> {
             "its columns are {theirs:?}, this file's are {names:?}"
         )));
     }
-    if schema.time_column != opts.time_column || schema.key_column != opts.key_column {
+    let time_differs = !opts.time_column.is_empty() && schema.time_column != opts.time_column;
+    if time_differs || schema.key_column != opts.key_column {
         return Err(mismatch(format!(
             "its time column is {:?} and key column {:?}",
             schema.time_column, schema.key_column

@@ -40,7 +40,8 @@ pub struct ImportOptions {
     pub file: PathBuf,
     /// The topic to write to.
     pub topic: String,
-    /// The column giving each record's event time.
+    /// The column giving each record's event time; empty: the first column whose
+    /// values (in the rows read to infer the types) are all timestamps.
     pub time_column: String,
     /// How the time column's text is read.
     pub time_format: TimeFormat,

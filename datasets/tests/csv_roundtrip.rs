@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::TestLog;
+use master_log::Log;
 use datasets::{
     ColumnType, ExportOptions, ImportOptions, Schema, TimeFormat, Value, export_csv_file,
     import_csv, no_progress,
@@ -298,4 +299,41 @@ fn a_byte_order_mark_before_the_header_is_ignored() {
     .unwrap();
     assert_eq!(s.accepted, 1);
     assert_eq!(s.schema.columns[0].name, "ts");
+}
+
+#[test]
+fn without_a_named_time_column_the_first_column_of_timestamps_is_the_event_time() {
+    let t = TestLog::new();
+    let p = t.dir.path().join("auto.csv");
+    // `n` is a number, `when` the first column of timestamps, `later` another one.
+    std::fs::write(
+        &p,
+        "n,when,later\n1,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z\n2,2024-01-01T00:00:01Z,\n",
+    )
+    .unwrap();
+    let s = import_csv(
+        &t.log,
+        &ImportOptions::new(&p, "auto", ""),
+        None,
+        &mut no_progress,
+    )
+    .unwrap();
+    assert_eq!((s.accepted, s.schema.time_column.as_str()), (2, "when"));
+    let mut times: Vec<i64> = t.dump("auto").iter().map(|r| r.event_time).collect();
+    times.sort_unstable();
+    assert_eq!(times, [1_704_067_200_000, 1_704_067_201_000]);
+
+    // No column of timestamps: the error says which flag names it, and nothing is
+    // written.
+    let q = t.dir.path().join("none.csv");
+    std::fs::write(&q, "n,word\n1,a\n").unwrap();
+    let err = import_csv(
+        &t.log,
+        &ImportOptions::new(&q, "none", ""),
+        None,
+        &mut no_progress,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--time-column"), "{err}");
+    assert!(t.log.list_topics().unwrap().iter().all(|x| x.name != "none"));
 }

@@ -248,12 +248,14 @@ mod tests {
             &["-X", "group.id=mine"],
             &["--kafka-acks", "2"],
             &["--kafka-compression", "brotli"],
-            &["--kafka-linger", "soon"],
         ] {
             let mut a = vec!["--log", "kafka://a:1"];
             a.extend_from_slice(bad);
             assert!(args(&a).validate().is_err(), "{bad:?}");
         }
+        // A duration that does not parse is a usage error, refused by the parser.
+        let linger = ["lk", "--log", "kafka://a:1", "--kafka-linger", "soon"];
+        assert!(Cli::try_parse_from(linger).is_err());
         // Kafka flags are not looked at for the embedded log.
         args(&["--kafka-acks", "2"]).validate().unwrap();
         let o = args(&["--log", "kafka://a:1", "--kafka-acks", "1"])

@@ -208,9 +208,10 @@ pub struct IngestCsvArgs {
     file: PathBuf,
     #[arg(long)]
     topic: String,
-    /// The column with each row's event time.
+    /// The column with each row's event time (default: the first column whose values are
+    /// all timestamps).
     #[arg(long)]
-    time_column: String,
+    time_column: Option<String>,
     /// rfc3339, epoch-ms, epoch-s, or a strftime pattern such as '%Y-%m-%d %H:%M:%S'.
     #[arg(long, default_value = "rfc3339")]
     time_format: String,
@@ -249,7 +250,7 @@ pub fn ingest(
     let opts = datasets::ImportOptions {
         file: a.file,
         topic: a.topic,
-        time_column: a.time_column,
+        time_column: a.time_column.unwrap_or_default(),
         time_format: a.time_format.parse()?,
         key_column: a.key_column,
         columns: match &a.columns {

@@ -77,7 +77,9 @@ enum Command {
     Log(log_cmd::LogCommand),
 }
 
-// Heap accounting by pipeline for `lk compare` (see `compare::alloc`).
+// Heap accounting by pipeline for `lk compare` (see `compare::alloc`): it counts only in
+// a process started with `compare::alloc::ENV`, which `lk compare` sets by starting itself
+// again; every other command allocates straight from the system allocator.
 #[global_allocator]
 static ALLOC: compare::alloc::CountingAlloc = compare::alloc::CountingAlloc;
 
@@ -101,6 +103,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Compare(_))
+        && let Some(e) = compare::alloc::reexec_with_accounting()
+    {
+        eprintln!("lk: warning: heap not measured (could not restart with accounting: {e})");
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
