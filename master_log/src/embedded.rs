@@ -73,7 +73,7 @@ pub(crate) struct Inner {
     topics: RwLock<BTreeMap<String, Arc<TopicState>>>,
     /// Committed offsets: (group, topic, partition) → next offset to read.
     committed: Mutex<HashMap<(String, String, u32), u64>>,
-    pub(crate) coordinator: Coordinator,
+    coordinator: Arc<Coordinator>,
     issues: Vec<SegmentIssue>,
     _lock: File,
 }
@@ -183,7 +183,7 @@ impl EmbeddedLog {
                 options,
                 topics: RwLock::new(topics),
                 committed: Mutex::new(HashMap::new()),
-                coordinator: Coordinator::default(),
+                coordinator: Arc::default(),
                 issues,
                 _lock: lock,
             }),
@@ -591,13 +591,13 @@ impl Log for EmbeddedLog {
         for &t in topics {
             counts.insert(t.to_owned(), self.partition_count(t)?);
         }
-        let member = crate::group::join(self.clone(), group, counts, strategy)?;
+        let member = crate::group::join(
+            self.inner.coordinator.clone(),
+            Arc::new(self.clone()),
+            group,
+            counts,
+            strategy,
+        )?;
         Ok(Box::new(member))
-    }
-}
-
-impl EmbeddedLog {
-    pub(crate) fn coordinator(&self) -> &Coordinator {
-        &self.inner.coordinator
     }
 }
