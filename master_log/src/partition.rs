@@ -32,17 +32,24 @@ pub struct Appended {
 /// What a compaction run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompactionStats {
+    /// Records in the closed segments before the run.
     pub records_before: u64,
+    /// Records kept in them.
     pub records_after: u64,
+    /// Bytes of the closed segments' log files before the run.
     pub bytes_before: u64,
+    /// Bytes of their log files after it.
     pub bytes_after: u64,
+    /// Segments left empty and deleted.
     pub segments_deleted: u64,
 }
 
 /// What a retention run deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetentionStats {
+    /// Whole segments deleted.
     pub segments_deleted: u64,
+    /// Bytes of their log files.
     pub bytes_deleted: u64,
 }
 

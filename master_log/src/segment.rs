@@ -229,17 +229,29 @@ impl Iterator for BatchScanner<'_> {
 pub enum SegmentIssue {
     /// The active segment's tail failed validation and was cut at `position`.
     TruncatedTail {
+        /// The segment's log file.
         file: PathBuf,
+        /// Where the first damaged batch started: the file's new length.
         position: u64,
+        /// How many bytes were cut.
         bytes_cut: u64,
+        /// What was wrong with the batch at `position`.
         reason: String,
     },
     /// A closed segment's index was missing or damaged and was rebuilt.
-    RebuiltIndex { file: PathBuf, reason: String },
+    RebuiltIndex {
+        /// The segment's log file.
+        file: PathBuf,
+        /// What was wrong with the index.
+        reason: String,
+    },
     /// A closed segment holds a batch that fails validation; reads stop with an error there.
     DamagedBatch {
+        /// The segment's log file.
         file: PathBuf,
+        /// Where the damaged batch starts.
         position: u64,
+        /// What is wrong with it.
         reason: String,
     },
 }
