@@ -164,6 +164,7 @@ impl TopicConfig {
 /// Options of an embedded log as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogOptions {
+    /// When appended data is fsynced (see [`FsyncPolicy`]).
     pub fsync: FsyncPolicy,
     /// Partitions of the internal committed-offsets topic when it is first created.
     pub offsets_partitions: u32,

@@ -28,7 +28,9 @@ pub enum StartFrom {
 /// Records of one partition returned by [`Consumer::poll`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionRecords {
+    /// The partition.
     pub partition: u32,
+    /// Its records, in offset order.
     pub records: Vec<Record>,
 }
 

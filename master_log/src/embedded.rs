@@ -21,6 +21,7 @@ use event_listener::{Event, EventListener};
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::{INTERNAL_PREFIX, LogOptions, TopicConfig, validate_name};
+use crate::durable::{Durability, sync_dir, write_atomic};
 use crate::error::{IoContext, LogError, Result};
 use crate::group::Coordinator;
 use crate::log::{
@@ -30,7 +31,7 @@ use crate::log::{
 use crate::partition::{Appended, CompactionStats, Partition, RetentionStats};
 use crate::partitioner::partition_for_key;
 use crate::record::{NewRecord, Record, RecordView};
-use crate::segment::{SegmentIssue, write_atomic};
+use crate::segment::SegmentIssue;
 
 /// The internal topic of committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -72,7 +73,7 @@ pub(crate) struct Inner {
     topics: RwLock<BTreeMap<String, Arc<TopicState>>>,
     /// Committed offsets: (group, topic, partition) → next offset to read.
     committed: Mutex<HashMap<(String, String, u32), u64>>,
-    pub(crate) coordinator: Coordinator,
+    coordinator: Arc<Coordinator>,
     issues: Vec<SegmentIssue>,
     _lock: File,
 }
@@ -182,7 +183,7 @@ impl EmbeddedLog {
                 options,
                 topics: RwLock::new(topics),
                 committed: Mutex::new(HashMap::new()),
-                coordinator: Coordinator::default(),
+                coordinator: Arc::default(),
                 issues,
                 _lock: lock,
             }),
@@ -233,9 +234,13 @@ impl EmbeddedLog {
         let json = serde_json::to_vec_pretty(&config).expect("config serializes");
         let mut issues = Vec::new();
         let state = open_topic(&tdir, name, config, &self.inner.options, &mut issues)?;
-        // The metadata file is written last: a topic exists once it is there.
-        write_atomic(&dir.join(TOPIC_META), &json)?;
-        crate::partition::sync_dir(&tdir)?;
+        // The metadata file is written last: a topic exists once it is there. It is
+        // written with `Durability::Synced`, and the topics directory fsynced after it,
+        // so that a created topic survives a power cut.
+        let meta = dir.join(TOPIC_META);
+        write_atomic(&meta, &json, Durability::Synced)
+            .ctx(|| format!("write {}", meta.display()))?;
+        sync_dir(&tdir).ctx(|| format!("sync directory {}", tdir.display()))?;
         topics.insert(name.to_owned(), Arc::new(state));
         Ok(())
     }
@@ -586,13 +591,13 @@ impl Log for EmbeddedLog {
         for &t in topics {
             counts.insert(t.to_owned(), self.partition_count(t)?);
         }
-        let member = crate::group::join(self.clone(), group, counts, strategy)?;
+        let member = crate::group::join(
+            self.inner.coordinator.clone(),
+            Arc::new(self.clone()),
+            group,
+            counts,
+            strategy,
+        )?;
         Ok(Box::new(member))
-    }
-}
-
-impl EmbeddedLog {
-    pub(crate) fn coordinator(&self) -> &Coordinator {
-        &self.inner.coordinator
     }
 }

@@ -8,7 +8,12 @@ use std::path::PathBuf;
 pub enum LogError {
     /// A topic or group name that breaks Kafka's naming rules.
     #[error("invalid name {name:?}: {reason}")]
-    InvalidName { name: String, reason: &'static str },
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
 
     /// The topic does not exist.
     #[error("unknown topic {0:?}")]
@@ -21,8 +26,11 @@ pub enum LogError {
     /// The partition number is not in `0..partitions`.
     #[error("topic {topic:?} has {partitions} partitions; there is no partition {partition}")]
     UnknownPartition {
+        /// The topic.
         topic: String,
+        /// The partition asked for.
         partition: u32,
+        /// How many partitions the topic has.
         partitions: u32,
     },
 
@@ -31,16 +39,26 @@ pub enum LogError {
         "offset {offset} is out of range for {topic}/{partition}: valid offsets are {earliest}..={latest}"
     )]
     OffsetOutOfRange {
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: u32,
+        /// The offset asked for.
         offset: u64,
+        /// The partition's earliest offset (its first record still kept).
         earliest: u64,
+        /// The partition's latest offset (the next one to be written).
         latest: u64,
     },
 
     /// A record (or a batch) larger than the topic accepts.
     #[error("record of {size} bytes exceeds the limit of {max} bytes")]
-    RecordTooLarge { size: usize, max: usize },
+    RecordTooLarge {
+        /// The encoded size of the record (or batch), in bytes.
+        size: usize,
+        /// The largest size accepted, in bytes.
+        max: usize,
+    },
 
     /// A configuration value that makes no sense.
     #[error("invalid configuration: {0}")]
@@ -52,36 +70,61 @@ pub enum LogError {
 
     /// Another process holds the data directory.
     #[error("data directory {path} is in use by another process{holder}")]
-    Locked { path: PathBuf, holder: String },
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+        /// ` (pid N)` with the holder's process id when the lock file names it, else empty.
+        holder: String,
+    },
 
     /// Bytes on disk that fail their checksum or framing.
     #[error("corrupt data in {file} at byte {position}: {reason}")]
     Corrupt {
+        /// The damaged file.
         file: PathBuf,
+        /// The byte position of the damage in it.
         position: u64,
+        /// What is wrong there.
         reason: String,
     },
 
     /// A consumer-group operation by a member that no longer owns what it touches.
     #[error("group {group:?}: {reason}")]
-    Group { group: String, reason: String },
+    Group {
+        /// The group.
+        group: String,
+        /// Why the operation was refused.
+        reason: String,
+    },
 
     /// An operating-system error, with the path it concerned.
     #[error("{context}")]
     Io {
+        /// What was being done, naming the file or directory.
         context: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
 
     /// Metadata that does not parse.
     #[error("bad metadata in {file}: {reason}")]
-    Metadata { file: PathBuf, reason: String },
+    Metadata {
+        /// The metadata file.
+        file: PathBuf,
+        /// Why it does not parse or is invalid.
+        reason: String,
+    },
 
     /// A Kafka cluster (feature `kafka`) refused or failed an operation; `message` is the
     /// client's or the broker's description of the error.
     #[error("kafka {op}: {message}")]
-    Kafka { op: String, message: String },
+    Kafka {
+        /// The operation that failed (`append`, `fetch`, `create topic`, …).
+        op: String,
+        /// The client's or the broker's description of the error.
+        message: String,
+    },
 }
 
 /// The master log's result type.

@@ -7,12 +7,13 @@
 //! owns gets an error, as a fenced Kafka consumer does.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, Listener};
 use parking_lot::Mutex;
 
-use crate::embedded::EmbeddedLog;
 use crate::error::{LogError, Result};
 use crate::log::{Assignment, AssignmentStrategy, GroupMembership, Log, TopicPartition};
 
@@ -107,15 +108,30 @@ pub(crate) struct Coordinator {
 }
 
 /// A member of a consumer group of the embedded log.
-#[derive(Debug)]
 pub struct EmbeddedMember {
-    log: EmbeddedLog,
+    /// The coordinator of the log the member joined through.
+    coordinator: Arc<Coordinator>,
+    /// That log, for the commits (its `commit_offsets`).
+    log: Arc<dyn Log>,
     group: String,
     member_id: String,
 }
 
+impl fmt::Debug for EmbeddedMember {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedMember")
+            .field("log", &self.log)
+            .field("group", &self.group)
+            .field("member_id", &self.member_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Join `group` of the log whose coordinator is `coordinator` (`log` is that log, for
+/// commits), subscribed to `topics` (name → partition count).
 pub(crate) fn join(
-    log: EmbeddedLog,
+    coordinator: Arc<Coordinator>,
+    log: Arc<dyn Log>,
     group: &str,
     topics: BTreeMap<String, u32>,
     strategy: AssignmentStrategy,
@@ -126,7 +142,6 @@ pub(crate) fn join(
             reason: "a member must subscribe to at least one topic".into(),
         });
     }
-    let coordinator = log.coordinator();
     let member_id = {
         let mut groups = coordinator.groups.lock();
         let state = groups.entry(group.to_owned()).or_default();
@@ -152,6 +167,7 @@ pub(crate) fn join(
     };
     coordinator.rebalanced.notify(usize::MAX);
     Ok(EmbeddedMember {
+        coordinator,
         log,
         group: group.to_owned(),
         member_id,
@@ -160,7 +176,7 @@ pub(crate) fn join(
 
 impl EmbeddedMember {
     fn with_state<T>(&self, f: impl FnOnce(&GroupState) -> T) -> T {
-        let groups = self.log.coordinator().groups.lock();
+        let groups = self.coordinator.groups.lock();
         f(groups
             .get(&self.group)
             .expect("a live member's group exists"))
@@ -198,7 +214,7 @@ impl GroupMembership for EmbeddedMember {
     ) -> Result<()> {
         // Hold the coordinator lock while writing and committing so that no rebalance can
         // slip in between the ownership check and the commit.
-        let groups = self.log.coordinator().groups.lock();
+        let groups = self.coordinator.groups.lock();
         let state = groups
             .get(&self.group)
             .expect("a live member's group exists");
@@ -235,7 +251,7 @@ impl GroupMembership for EmbeddedMember {
     fn wait_for_rebalance(&self, generation: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            let listener = self.log.coordinator().rebalanced.listen();
+            let listener = self.coordinator.rebalanced.listen();
             if self.generation() != generation {
                 return true;
             }
@@ -248,7 +264,7 @@ impl GroupMembership for EmbeddedMember {
 
 impl Drop for EmbeddedMember {
     fn drop(&mut self) {
-        let coordinator = self.log.coordinator();
+        let coordinator = &self.coordinator;
         {
             let mut groups = coordinator.groups.lock();
             if let Some(state) = groups.get_mut(&self.group) {

@@ -43,6 +43,8 @@
 //! Its docs list how each method maps to Kafka and where it differs; its tests run
 //! against a real broker through `scripts/with-kafka.sh`.
 
+#![warn(missing_docs)]
+
 mod config;
 mod consumer;
 pub mod durable;

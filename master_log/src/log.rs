@@ -18,11 +18,14 @@ use crate::record::{NewRecord, Record, RecordView};
 /// A topic and one of its partitions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TopicPartition {
+    /// The topic's name.
     pub topic: String,
+    /// The partition number, from 0.
     pub partition: u32,
 }
 
 impl TopicPartition {
+    /// Partition `partition` of `topic`.
     pub fn new(topic: impl Into<String>, partition: u32) -> Self {
         Self {
             topic: topic.into(),
@@ -40,7 +43,9 @@ impl fmt::Display for TopicPartition {
 /// A topic's name and configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicInfo {
+    /// The topic's name.
     pub name: String,
+    /// Its configuration.
     pub config: TopicConfig,
     /// Topics the log keeps for itself (names starting with `__`).
     pub internal: bool,
@@ -49,25 +54,31 @@ pub struct TopicInfo {
 /// The state of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionInfo {
+    /// The partition number.
     pub partition: u32,
     /// First offset still in the log (Kafka's log start offset).
     pub earliest: u64,
     /// Offset the next record will get (Kafka's log end offset).
     pub latest: u64,
+    /// Bytes of its segment files (0 on a Kafka cluster, which has no cheap way to tell).
     pub bytes: u64,
+    /// Number of its segments (0 on a Kafka cluster).
     pub segments: u64,
 }
 
 /// A topic with the state of each partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicDescription {
+    /// The topic's name and configuration.
     pub info: TopicInfo,
+    /// Every partition, in partition order.
     pub partitions: Vec<PartitionInfo>,
 }
 
 /// Bounds on one fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchLimits {
+    /// At most this many records.
     pub max_records: usize,
     /// A soft bound: a fetch returns at least one batch when there is data.
     pub max_bytes: usize,
@@ -98,6 +109,7 @@ pub enum AssignmentStrategy {
 pub struct Assignment {
     /// Increases by one at every rebalance.
     pub generation: u64,
+    /// The partitions this member owns in this generation.
     pub partitions: Vec<TopicPartition>,
 }
 
@@ -109,7 +121,9 @@ pub struct Assignment {
 /// generation; processing is **at least once** — records processed after the last commit
 /// are processed again by the next owner after a rebalance or a crash.
 pub trait GroupMembership: Send + Sync + fmt::Debug {
+    /// The group's name.
     fn group(&self) -> &str;
+    /// This member's id within the group.
     fn member_id(&self) -> &str;
     /// The current generation and what this member owns in it.
     ///

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::fs;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, TopicConfig};
+use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
 use crate::record::{self, NewRecord, Record, RecordRef, RecordView};
 use crate::segment::{self, ReadTally, RecordSink, Segment, SegmentIssue, VisitRecords};
@@ -31,17 +32,24 @@ pub struct Appended {
 /// What a compaction run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompactionStats {
+    /// Records in the closed segments before the run.
     pub records_before: u64,
+    /// Records kept in them.
     pub records_after: u64,
+    /// Bytes of the closed segments' log files before the run.
     pub bytes_before: u64,
+    /// Bytes of their log files after it.
     pub bytes_after: u64,
+    /// Segments left empty and deleted.
     pub segments_deleted: u64,
 }
 
 /// What a retention run deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetentionStats {
+    /// Whole segments deleted.
     pub segments_deleted: u64,
+    /// Bytes of their log files.
     pub bytes_deleted: u64,
 }
 
@@ -103,7 +111,7 @@ impl Partition {
         if segments.is_empty() {
             segments.push(Segment::create(&dir, 0)?);
             if fsync != FsyncPolicy::Never {
-                sync_dir(&dir)?;
+                sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
             }
         }
         let last_append_time = segments
@@ -248,7 +256,7 @@ impl Partition {
         }
         self.segments.push(Segment::create(&self.dir, next)?);
         if self.fsync != FsyncPolicy::Never {
-            sync_dir(&self.dir)?;
+            sync_dir(&self.dir).ctx(|| format!("sync directory {}", self.dir.display()))?;
         }
         self.enforce_retention(now)?;
         if self.config.compact && self.should_compact() {
@@ -540,7 +548,7 @@ impl Partition {
         seg.delete_indexes()?;
         drop(seg);
         fs::rename(&cleaned_path, &log_path).ctx(|| format!("replace {}", log_path.display()))?;
-        sync_dir(&dir)?;
+        sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
         let (new_seg, issue) = Segment::open_closed(&dir, base, self.config.index_interval_bytes)?;
         debug_assert!(matches!(
             issue,
@@ -564,10 +572,4 @@ impl Drop for Partition {
             tracing::warn!(topic = %self.topic, partition = self.id, "closing partition: {e}");
         }
     }
-}
-
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .ctx(|| format!("sync directory {}", dir.display()))
 }

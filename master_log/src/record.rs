@@ -54,7 +54,9 @@ fn batch_crc(batch: &[u8], end: usize) -> u32 {
 /// One header of a record: a UTF-8 name and a byte value, as in Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// The header's name.
     pub key: String,
+    /// Its value.
     pub value: Bytes,
 }
 
@@ -67,6 +69,7 @@ pub struct NewRecord {
     pub value: Option<Bytes>,
     /// When the event happened, in milliseconds since the Unix epoch.
     pub event_time: i64,
+    /// Headers, in order (names may repeat).
     pub headers: Vec<Header>,
 }
 
@@ -116,7 +119,9 @@ impl NewRecord {
 /// A record read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// The record's offset in its partition.
     pub offset: u64,
+    /// The key it was appended with.
     pub key: Option<Bytes>,
     /// `None` for a tombstone.
     pub value: Option<Bytes>,
@@ -124,6 +129,7 @@ pub struct Record {
     pub event_time: i64,
     /// Append time in ms since the epoch, set by the log; never decreases in a partition.
     pub append_time: i64,
+    /// Headers, in the order they were appended.
     pub headers: Vec<Header>,
 }
 
@@ -373,7 +379,9 @@ pub(crate) fn crc_ok(header: &BatchHeader, batch: &[u8]) -> bool {
 /// from the read buffer (see [`crate::Log::fetch_each`]), nothing copied or counted.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
+    /// The record's offset in its partition.
     pub offset: u64,
+    /// The key it was appended with.
     pub key: Option<&'a [u8]>,
     /// `None` for a tombstone.
     pub value: Option<&'a [u8]>,
@@ -381,6 +389,7 @@ pub struct RecordView<'a> {
     pub event_time: i64,
     /// Append time in ms since the epoch, set by the log.
     pub append_time: i64,
+    /// Headers, in the order they were appended.
     pub headers: RecordHeaders<'a>,
 }
 
@@ -441,6 +450,7 @@ enum HeadersRepr<'a> {
 }
 
 impl<'a> RecordHeaders<'a> {
+    /// How many headers there are.
     pub fn len(&self) -> usize {
         match self.0 {
             HeadersRepr::Encoded { count, .. } => usize::try_from(count).unwrap_or(usize::MAX),
@@ -448,10 +458,12 @@ impl<'a> RecordHeaders<'a> {
         }
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Each header's name and value, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         let (count, bytes, decoded) = match self.0 {
             HeadersRepr::Encoded { count, bytes } => (count, bytes, &[][..]),

@@ -15,13 +15,13 @@
 //! against the log file, and rebuilds them when they are missing or damaged.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use crate::durable::{Durability, write_atomic};
 use crate::error::{IoContext, LogError, Result};
 use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, Record, RecordView};
 
@@ -229,17 +229,29 @@ impl Iterator for BatchScanner<'_> {
 pub enum SegmentIssue {
     /// The active segment's tail failed validation and was cut at `position`.
     TruncatedTail {
+        /// The segment's log file.
         file: PathBuf,
+        /// Where the first damaged batch started: the file's new length.
         position: u64,
+        /// How many bytes were cut.
         bytes_cut: u64,
+        /// What was wrong with the batch at `position`.
         reason: String,
     },
     /// A closed segment's index was missing or damaged and was rebuilt.
-    RebuiltIndex { file: PathBuf, reason: String },
+    RebuiltIndex {
+        /// The segment's log file.
+        file: PathBuf,
+        /// What was wrong with the index.
+        reason: String,
+    },
     /// A closed segment holds a batch that fails validation; reads stop with an error there.
     DamagedBatch {
+        /// The segment's log file.
         file: PathBuf,
+        /// Where the damaged batch starts.
         position: u64,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -552,7 +564,8 @@ impl Segment {
         }
     }
 
-    /// Write the in-memory indexes to their files (atomically, by rename).
+    /// Write the in-memory indexes to their files, each replaced atomically with
+    /// [`Durability::Synced`] (fsynced, then the directory fsynced after the rename).
     pub fn write_indexes(&self) -> Result<()> {
         let mut ibuf = Vec::with_capacity(self.index.len() * INDEX_ENTRY);
         for e in &self.index {
@@ -565,11 +578,12 @@ impl Segment {
             tbuf.extend_from_slice(&e.rel_offset.to_le_bytes());
             tbuf.extend_from_slice(&e.position.to_le_bytes());
         }
-        write_atomic(&segment_file(&self.dir, self.base_offset, "index"), &ibuf)?;
-        write_atomic(
-            &segment_file(&self.dir, self.base_offset, "timeindex"),
-            &tbuf,
-        )
+        for (ext, bytes) in [("index", &ibuf), ("timeindex", &tbuf)] {
+            let path = segment_file(&self.dir, self.base_offset, ext);
+            write_atomic(&path, bytes, Durability::Synced)
+                .ctx(|| format!("write {}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Append one encoded batch at the end of the file.
@@ -820,24 +834,6 @@ impl Segment {
             Ok(()) => {}
         }
         Ok(check)
-    }
-}
-
-/// Write `data` to `path` through a temporary file, fsync it, rename it into place, and
-/// fsync the directory so that the rename itself survives a power cut.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-    f.write_all(data)
-        .ctx(|| format!("write {}", tmp.display()))?;
-    f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))?;
-    match path.parent() {
-        Some(dir) => crate::partition::sync_dir(dir),
-        None => Ok(()),
     }
 }
 

@@ -13,25 +13,35 @@ use crate::segment::{Segment, parse_segment_name, segment_file};
 /// One problem found by [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
+    /// The file the problem is in.
     pub file: PathBuf,
     /// Byte position in the file, when the problem is in the log file itself.
     pub position: Option<u64>,
+    /// What is wrong.
     pub reason: String,
 }
 
 /// What [`verify`] checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    /// Topics checked.
     pub topics: u64,
+    /// Partitions checked.
     pub partitions: u64,
+    /// Segments checked.
     pub segments: u64,
+    /// Batches read.
     pub batches: u64,
+    /// Records in them.
     pub records: u64,
+    /// Bytes of the segments' log files.
     pub bytes: u64,
+    /// Everything found wrong.
     pub problems: Vec<Problem>,
 }
 
 impl VerifyReport {
+    /// Whether nothing was found wrong.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }

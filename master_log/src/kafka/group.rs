@@ -15,7 +15,9 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::{KafkaLog, commit_error, config_error, forward_log, kerr, ms};
+use super::client::{apply_extra, client_id, config_error, fetch_wait_ms, forward_log, kerr, ms};
+use super::commit::commit_error;
+use super::conn::Inner;
 use crate::error::{LogError, Result};
 use crate::log::{Assignment, AssignmentStrategy, GroupMembership, TopicPartition};
 
@@ -49,7 +51,8 @@ use crate::log::{Assignment, AssignmentStrategy, GroupMembership, TopicPartition
 pub struct KafkaMember {
     group: String,
     member_id: String,
-    log: KafkaLog,
+    /// The log's connection, for the range checks of commits.
+    inner: Arc<Inner>,
     consumer: Arc<BaseConsumer<MemberCtx>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -142,8 +145,9 @@ fn fatal_for_join(e: &KafkaError) -> bool {
     )
 }
 
+/// Join `group` subscribed to `topics`: returns once the member has its first assignment.
 pub(super) fn join(
-    log: &KafkaLog,
+    inner: &Arc<Inner>,
     group: &str,
     topics: &[&str],
     strategy: AssignmentStrategy,
@@ -155,13 +159,13 @@ pub(super) fn join(
         });
     }
     for t in topics {
-        log.topic_meta(t)?;
+        inner.topic_meta(t)?;
     }
-    let options = &log.inner.options;
-    let member_id = log.client_id("member");
+    let options = &inner.options;
+    let member_id = client_id("member");
     let session = options.session_timeout.max(Duration::from_secs(1));
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &log.inner.bootstrap)
+    c.set("bootstrap.servers", &inner.bootstrap)
         .set("client.id", &member_id)
         .set("group.id", group)
         .set(
@@ -182,9 +186,9 @@ pub(super) fn join(
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "latest")
-        .set("fetch.wait.max.ms", super::fetch_wait_ms(options))
+        .set("fetch.wait.max.ms", fetch_wait_ms(options))
         .set("allow.auto.create.topics", "false");
-    super::apply_extra(&mut c, options);
+    apply_extra(&mut c, options);
     let ctx = MemberCtx {
         state: Mutex::new(MemberState::default()),
         rebalanced: Event::new(),
@@ -224,7 +228,7 @@ pub(super) fn join(
     let member = KafkaMember {
         group: group.to_owned(),
         member_id,
-        log: log.clone(),
+        inner: inner.clone(),
         consumer,
         stop,
         thread: Some(thread),
@@ -318,7 +322,7 @@ impl GroupMembership for KafkaMember {
         }
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
         for (topic, offs) in &by_topic {
-            self.log.check_commit_range(topic, offs)?;
+            self.inner.check_commit_range(topic, offs)?;
             for &(p, o) in offs {
                 tpl.add_partition_offset(topic, p as i32, Offset::Offset(o as i64))
                     .map_err(|e| kerr("commit", e))?;

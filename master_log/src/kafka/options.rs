@@ -10,11 +10,16 @@ use crate::error::{LogError, Result};
 /// The codec the producer compresses record batches with (`compression.codec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
+    /// No compression (the default).
     #[default]
     None,
+    /// LZ4.
     Lz4,
+    /// Zstandard.
     Zstd,
+    /// Snappy.
     Snappy,
+    /// gzip.
     Gzip,
 }
 
