@@ -217,9 +217,9 @@ pub fn infer_schema(
             .iter()
             .zip(&could)
             .find(|(name, c)| {
-                forced.get(name.as_str()).map_or(c.0 && c.4 && !c.1 && !c.2, |t| {
-                    *t == ColumnType::Timestamp
-                })
+                forced
+                    .get(name.as_str())
+                    .map_or(c.0 && c.4 && !c.1 && !c.2, |t| *t == ColumnType::Timestamp)
             })
             .map(|(name, _)| name.clone())
             .ok_or_else(|| {

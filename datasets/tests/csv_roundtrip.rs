@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::TestLog;
-use master_log::Log;
 use datasets::{
     ColumnType, ExportOptions, ImportOptions, Schema, TimeFormat, Value, export_csv_file,
     import_csv, no_progress,
 };
+use master_log::Log;
 
 const INPUT: &str = "\
 id,ts,user,amount,score,active,seen_at,note
@@ -335,5 +335,11 @@ fn without_a_named_time_column_the_first_column_of_timestamps_is_the_event_time(
     )
     .unwrap_err();
     assert!(err.to_string().contains("--time-column"), "{err}");
-    assert!(t.log.list_topics().unwrap().iter().all(|x| x.name != "none"));
+    assert!(
+        t.log
+            .list_topics()
+            .unwrap()
+            .iter()
+            .all(|x| x.name != "none")
+    );
 }
