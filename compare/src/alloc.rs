@@ -40,7 +40,9 @@ pub enum Owner {
     /// Not attributed to a pipeline (the harness: feed, observers, oracle; or a thread
     /// outside any run).
     Harness = 1,
+    /// The Lambda pipeline's threads.
     Lambda = 2,
+    /// The Kappa pipeline's threads.
     Kappa = 3,
 }
 

@@ -28,14 +28,18 @@
 //!
 //! The JSON the run writes is [`report::Report`]; its schema is documented there.
 
+#![warn(missing_docs)]
+
 pub mod alloc;
 mod assemble;
 pub mod complexity;
+/// The error type.
 pub mod error;
 mod feed;
 pub mod format;
 pub mod html;
 mod observe;
+pub mod options;
 pub mod pipelines;
 pub mod report;
 pub mod resources;

@@ -12,7 +12,7 @@ use master_log::Log;
 use workloads::{PartialTable, Workload};
 
 use crate::alloc::{self, Owner};
-use crate::run::CompareOptions;
+use crate::options::CompareOptions;
 use crate::{CompareError, Result};
 
 /// The two architectures.

@@ -19,8 +19,11 @@ use crate::report::Machine;
 /// Which pipeline a thread works for, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ThreadClass {
+    /// A thread of the Lambda pipeline (`lambda-…`, `polars-…`).
     Lambda,
+    /// A thread of the Kappa pipeline (`kappa-…`).
     Kappa,
+    /// Any other thread: the feed, observers, sampler, oracle.
     Harness,
 }
 
