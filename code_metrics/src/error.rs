@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-/// Everything measuring can fail with. Each names the source file it concerns.
+/// Everything measuring can fail with. Each names the file or crate it concerns.
 #[derive(Debug, Error)]
 pub enum MetricsError {
     /// The text is not valid Rust (it does not lex, or does not parse as a file).
@@ -15,57 +15,28 @@ pub enum MetricsError {
         /// What the lexer or parser said.
         message: String,
     },
-    /// A selector that is not of the forms the crate documents.
-    #[error("bad selector {selector:?}: {reason}")]
-    Selector {
-        /// The selector's text.
-        selector: String,
+    /// A `Cargo.toml` that does not say what the analysis needs.
+    #[error("{file}: {message}")]
+    Manifest {
+        /// The manifest's path.
+        file: String,
         /// What is wrong with it.
-        reason: String,
+        message: String,
     },
-    /// No item of the file answers to the selector (renamed, moved or removed).
-    #[error("{file}: no item {selector}")]
-    NotFound {
-        /// The file's name.
+    /// A file the workspace needs is not among the sources given (a member's manifest, a
+    /// crate's root, the file of a `mod name;`).
+    #[error("{file}: not among the sources (needed by {needed_by})")]
+    MissingFile {
+        /// The path looked for (the first of the candidates for a module).
         file: String,
-        /// The selector.
-        selector: String,
+        /// What needs it.
+        needed_by: String,
     },
-    /// More than one item answers to the selector.
-    #[error("{file}: {selector} names {count} items; make it unique")]
-    Ambiguous {
-        /// The file's name.
-        file: String,
-        /// The selector.
-        selector: String,
-        /// How many items it names.
-        count: usize,
-    },
-    /// A match-arm filter (`[Enum::Variant]`) that kept no arm of any `match` in the item:
-    /// the variant was renamed, or the item no longer matches on it.
-    #[error("{file}: {selector}: no match arm in the item is for {filter}")]
-    UnusedFilter {
-        /// The file's name.
-        file: String,
-        /// The selector.
-        selector: String,
-        /// The filter that kept no arm, as `Enum::Variant`.
-        filter: String,
-    },
-    /// One function selected twice (e.g. by its `impl` block and by its own name): its
-    /// complexity would count twice.
-    #[error("{file}: function {function} (line {line}) is selected by both {first} and {second}")]
-    Overlap {
-        /// The file's name.
-        file: String,
-        /// The function's name.
-        function: String,
-        /// The line of its name.
-        line: usize,
-        /// The selector that added it first.
-        first: String,
-        /// The selector that selected it again.
-        second: String,
+    /// A crate that is not a library member of the workspace.
+    #[error("no library crate {name} in the workspace")]
+    UnknownCrate {
+        /// The name asked for.
+        name: String,
     },
 }
 

@@ -1,544 +1,485 @@
-//! Code complexity: the source each pipeline needs for a workload, measured from the
-//! project's own files by [`code_metrics`] (lines of code without comments and blanks,
-//! functions, cyclomatic complexity; see that crate for exactly what is counted).
+//! Code complexity: the code each pipeline is made of, found by one rule from the
+//! project's own sources and measured by [`code_metrics`] (lines of code without comments
+//! and blanks, functions, cyclomatic and cognitive complexity; that crate says exactly
+//! what is counted and how its call graph is followed).
 //!
-//! The sources are embedded with `include_str!`, so a binary measures the code it was
-//! built from, and the same build gives the same figures on every run. Every item below
-//! is looked up by name: an item renamed or removed in the pipelines' code is an error
-//! (and fails this module's tests), never a silent zero.
+//! The workspace's sources (the root `Cargo.toml`, each member's `Cargo.toml` and
+//! `src/**/*.rs`) are embedded at build time by `build.rs`, so a binary measures the
+//! code it was built from and the same build gives the same figures on every run.
 //!
-//! ## What each pipeline needs for a workload
+//! ## The rule
+//! 1. **Entry points**: the public API of each pipeline's crate — [`LAMBDA_CRATE`]
+//!    (`lambda`: `Lambda::new`, `start`, `run_until_caught_up`, `follow`, `RunningLambda`'s
+//!    methods, `LiveViews::snapshot`/`table`, `recompute`, `recompute_and_publish`,
+//!    `worker::run`, …) and [`KAPPA_CRATE`] (`kappa`: `Job::new`, `start`,
+//!    `run_until_caught_up`, `RunningJob`'s methods, `Job::table`, `load_serving`,
+//!    `reprocess`, `retire`, …): every `pub` item of the crate root and its `pub mod`s,
+//!    what they `pub use`, the `pub` methods of those types and the default methods of
+//!    those traits. Nothing is picked by hand.
+//! 2. **Reach**: from there, the call graph through the pipeline's crate and the
+//!    workspace crates it depends on (Lambda: `batch_layer`, `speed_layer`,
+//!    `serving_layer`, `datasets`, `workloads`, `master_log`; Kappa: `datasets`,
+//!    `workloads`, `master_log`): paths resolved through modules and `use`s, method calls
+//!    by the receiver's type where a small inference knows it, trait methods to every
+//!    impl in scope, otherwise by method name within the calling crate and its
+//!    dependencies; a type brings its trait impls. [`code_metrics`]'s crate docs list what
+//!    the resolver does and does not do; its errors are on the side of reaching too much.
+//! 3. **Charge**: an item reached by one pipeline only is charged to it; an item reached
+//!    by both (the log, workloads, datasets with the shared stream decoder, …) is
+//!    **shared** and charged to neither. No list of items, included or excluded, is
+//!    written anywhere. `#[cfg(test)]` code, `#[test]` functions and `tests/` are never
+//!    read.
 //!
-//! A figure is what someone would have to write and maintain to run *this one workload*
-//! on the pipeline: its workload-specific code, plus the pipeline's core for windowed
-//! aggregation that any workload needs (so the core is in every workload's figure, and
-//! the figures of several workloads are not to be added up).
+//! Each item counts once; a line belongs to one item (a method's lines to the method,
+//! the rest of its `impl` block to the block), so a pipeline's figures are the sums over
+//! its items, and Lambda + Kappa + shared is all the code either reaches.
 //!
-//! **Workload-specific** code is the function written for a built-in (a polars plan),
-//! or, in a function that handles every workload in one `match`, *only that workload's
-//! arm*: the match-arm filter `[Enum::Variant]` of [`code_metrics::Selector`] measures
-//! `builtin [BuiltIn::NexmarkQ7]` as if the function were written for NEXMark Q7 alone.
-//! Spec workloads measure the generic spec code paths of the plan (the translation into
-//! polars, every aggregate's arm), the same for every spec. The incremental form of a
-//! workload (decoding an event, folding it into its cells: `datasets::stream`) is one
-//! piece of code that the speed layer and Kappa share, so it is counted for neither.
-//!
-//! **Lambda** = batch layer + speed layer + the serving layer's merge:
-//! - batch layer — reading the log below the horizon into a frame with de-duplication
-//!   (`decode.rs`), `recompute_at`, the windowing of the plan (`per_window`), the
-//!   conversion of the plan's output into partials (`to_table`, only the partial layouts
-//!   the workload uses), and the workload's plan (`plan.rs`);
-//! - speed layer — its wrapper of the shared incremental operator (`operator.rs`), the
-//!   partition loop that tails the log, de-duplicates and folds (`run_partition`), and
-//!   the generations that make the hand-off to the batch view exact (`State`,
-//!   `begin_generation_now`, `expire`);
-//! - serving layer — merging the batch view with the realtime generations
-//!   (`LambdaSnapshot::merged`);
-//! - the `lambda` runtime's hand-off — a batch run published together with the expiry
-//!   of the generations it covers (`Cycle::run`, `publish`, `LiveViews`).
-//!
-//! **Kappa** = the stream job: `WindowAggregate` (`new`, `decode`, and
-//! `process`/`on_watermark`: late events, de-duplication, folding into every window), the
-//! operator model it runs in (`Operator`, `Context`), the task state that is the
-//! workload's windowing (`window_state.rs`: cells of open windows, the watermark, closing
-//! windows into the output, the de-duplication set, the late-event side output), and the
-//! loop that feeds records to the operator and fires the watermark (`Task::process`,
-//! `Task::poll`).
-//!
-//! **Not counted**, in either pipeline:
-//! - what both share equally: the master log, the datasets and their codecs, the
-//!   `workloads` crate (windows, partials and their merge, `Workload::finish` with top-K and
-//!   arg-max, spec parsing), the answer's filtering and rendering in the serving layer;
-//! - fault-tolerance and persistence plumbing both would need in production: Kappa's
-//!   checkpoints, changelog, state store, restore and output table files; the batch
-//!   layer's view store; the speed layer's saved views and the de-duplication seeding on
-//!   restart; job and task runtimes (threads, consumer groups, async tasks around the
-//!   loops counted above);
-//! - tests, and the command-line tools.
-//!
-//! A type (struct, enum) is counted whole when any of it is needed. `pageviews-per-minute`
-//! and `top-pages-hourly` need the same pipeline code — their difference, the ranking,
-//! is in the shared `Workload::finish` — and so have the same figures.
+//! ## Per workload
+//! The reachable code does not depend on the workload: a function that handles every
+//! workload in one `match` is reached whole, with the arms of the other workloads. So
+//! [`complexity`] gives every workload the pipeline's figures (and lists no items: they
+//! are listed once, by [`complexity_of`]).
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
-use code_metrics::{SourceFile, Tally};
-use workloads::{BuiltIn, Workload};
+use code_metrics::{ItemId, Metrics, Workspace};
+use workloads::Workload;
 
-use crate::report::Complexity;
+use crate::report::{CodeItem, Complexity, SharedCode};
 
-/// A source file of the project, embedded at build time.
-#[derive(Debug)]
-struct Source {
-    path: &'static str,
-    text: &'static str,
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/sources.rs"));
 }
 
-macro_rules! source {
-    ($path:literal) => {
-        Source {
-            path: $path,
-            text: include_str!(concat!("../../", $path)),
-        }
-    };
+/// The crate of the Lambda pipeline.
+pub const LAMBDA_CRATE: &str = "lambda";
+/// The crate of the Kappa pipeline.
+pub const KAPPA_CRATE: &str = "kappa";
+
+/// The code of two pipelines, charged by the rule of this module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Reached by the first pipeline only (`shared` left `None`).
+    pub lambda: Complexity,
+    /// Reached by the second pipeline only (`shared` left `None`).
+    pub kappa: Complexity,
+    /// Reached by both.
+    pub shared: SharedCode,
 }
 
-const BATCH_LIB: Source = source!("batch_layer/src/lib.rs");
-const BATCH_DECODE: Source = source!("batch_layer/src/decode.rs");
-const BATCH_PLAN: Source = source!("batch_layer/src/plan.rs");
-const SPEED_LIB: Source = source!("speed_layer/src/lib.rs");
-const SPEED_OPERATOR: Source = source!("speed_layer/src/operator.rs");
-const SERVING_LIB: Source = source!("serving_layer/src/lib.rs");
-const LAMBDA_CYCLE: Source = source!("lambda/src/cycle.rs");
-const LAMBDA_VIEWS: Source = source!("lambda/src/views.rs");
-const KAPPA_OPERATOR: Source = source!("kappa/src/operator.rs");
-const KAPPA_WINDOW_STATE: Source = source!("kappa/src/window_state.rs");
-const KAPPA_TASK: Source = source!("kappa/src/task.rs");
-
-/// Items of one file.
-type Part = (&'static Source, &'static [&'static str]);
-
-/// Lambda's core for windowed aggregation, counted for every workload.
-const LAMBDA_CORE: &[Part] = &[
-    (&BATCH_LIB, &["BatchView", "recompute_at"]),
-    (
-        &BATCH_DECODE,
-        &[
-            "TIME",
-            "Kind",
-            "impl From for Kind",
-            "Events",
-            "impl Events",
-            "Buf",
-            "impl Buf",
-            "PartitionRead",
-            "read_partition",
-            "read_events",
-        ],
-    ),
-    (
-        &BATCH_PLAN,
-        &[
-            "WS",
-            "WE",
-            "PartCol",
-            "Output",
-            "per_window",
-            "int_of",
-            "scalar_of",
-        ],
-    ),
-    (
-        &SPEED_OPERATOR,
-        &["Operator", "speed_error", "impl Operator"],
-    ),
-    (
-        &SPEED_LIB,
-        &[
-            "Generation",
-            "RealtimeSnapshot",
-            "State",
-            "le",
-            "State::fresh",
-            "State::snapshot",
-            "State::generation_for",
-            "State::expire",
-            "Dedup",
-            "impl Dedup",
-            "Inner::run_partition",
-            "blocking",
-            "SpeedLayer::begin_generation_now",
-            "SpeedLayer::expire",
-        ],
-    ),
-    (
-        &SERVING_LIB,
-        &[
-            "BatchPart",
-            "Generation",
-            "LambdaSnapshot",
-            "LambdaSnapshot::merged",
-            "all_le",
-            "check_len",
-        ],
-    ),
-    (
-        &LAMBDA_CYCLE,
-        &["Cycle::worth_running", "Cycle::run", "publish"],
-    ),
-    (
-        &LAMBDA_VIEWS,
-        &[
-            "LiveViews",
-            "LiveViews::publish",
-            "LiveViews::snapshot",
-            "snapshot_of",
-            "generations",
-        ],
-    ),
-];
-
-/// Kappa's core for windowed aggregation, counted for every workload.
-const KAPPA_CORE: &[Part] = &[
-    (
-        &KAPPA_OPERATOR,
-        &[
-            "Operator",
-            "Context",
-            "impl Context",
-            "WindowAggregate",
-            "kappa_error",
-            "impl WindowAggregate",
-            "impl Operator for WindowAggregate",
-        ],
-    ),
-    (
-        &KAPPA_WINDOW_STATE,
-        &[
-            "SHARDS",
-            "LATE_SOURCE_PARTITION",
-            "LATE_SOURCE_OFFSET",
-            "IdSet",
-            "Dedup",
-            "Dedup::new",
-            "Dedup::first_time",
-            "Dedup::advance",
-            "Dedup::expire",
-            "Cell",
-            "WindowState",
-            "WindowState::new",
-            "WindowState::watermark",
-            "WindowState::is_closed",
-            "WindowState::observe",
-            "WindowState::push_late",
-            "WindowState::first_time",
-            "WindowState::cell",
-            "WindowState::finalize_closed",
-            "WindowState::take_finalized",
-            "WindowState::open_table",
-        ],
-    ),
-    (&KAPPA_TASK, &["Task::process", "Task::poll"]),
-];
-
-/// The code written for one built-in in the batch layer's plans (`plan.rs`): its plan
-/// and the helpers only some plans use, and its partial layout (`PartCol::…` in
-/// `to_table`).
-#[rustfmt::skip]
-fn builtin_plan(b: BuiltIn) -> (&'static [&'static str], &'static str) {
-    match b {
-        BuiltIn::PageviewsPerMinute   => (&["pageviews_count"], "Count"),
-        BuiltIn::TopPagesHourly       => (&["pageviews_count"], "Count"),
-        BuiltIn::ProfileViewersHourly => (&["profile_viewers", "filtered", "builtin_filter"], "Distinct"),
-        BuiltIn::YsbCampaign10s       => (&["ysb_campaign", "filtered", "builtin_filter"], "Count"),
-        BuiltIn::NexmarkQ5            => (&["nexmark_q5", "filtered", "builtin_filter"], "Count"),
-        BuiltIn::NexmarkQ7            => (&["nexmark_q7", "filtered", "builtin_filter"], "MaxBy"),
+fn record(ws: &Workspace, id: ItemId) -> CodeItem {
+    let i = ws.item(id);
+    CodeItem {
+        name: i.name.clone(),
+        kind: i.kind.as_str().to_owned(),
+        file: i.file.clone(),
+        first_line: i.lines.0 as u64,
+        last_line: i.lines.1 as u64,
+        loc: i.metrics.loc,
+        functions: i.metrics.functions,
+        cyclomatic: i.metrics.cyclomatic,
+        cognitive: i.metrics.cognitive,
     }
 }
 
-/// The workload-specific items of each pipeline: (file, selectors) for Lambda, then Kappa.
-type Selection = Vec<(&'static Source, Vec<String>)>;
-
-/// The incremental form of every workload (decoding an event and folding it into its
-/// cells) is one piece of code both pipelines share (`datasets::stream`), so it is
-/// counted for neither: what is left workload-specific is the batch layer's plan, a
-/// second implementation of the same query that only Lambda needs.
-fn specific(workload: &Workload) -> (Selection, Selection) {
-    let owned = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match workload {
-        Workload::BuiltIn(b) => {
-            let (items, part_col) = builtin_plan(*b);
-            let mut plan = vec![
-                "need".to_owned(),
-                "run [Workload::BuiltIn]".to_owned(),
-                format!("builtin [BuiltIn::{b:?}]"),
-                format!("to_table [PartCol::{part_col}]"),
-            ];
-            plan.extend(owned(items));
-            (vec![(&BATCH_PLAN, plan)], Vec::new())
-        }
-        Workload::Spec(_) => (
-            vec![(
-                &BATCH_PLAN,
-                owned(&[
-                    "SID",
-                    "TWO_32",
-                    "run [Workload::Spec]",
-                    "spec",
-                    "filter_expr",
-                    // Every layout but MaxBy (only NEXMark Q7's arg-max has it).
-                    "to_table [PartCol::Count, PartCol::SumInt, PartCol::SumFloat, \
-                     PartCol::Min, PartCol::Max, PartCol::Distinct]",
-                ]),
-            )],
-            Vec::new(),
-        ),
-    }
+/// The records of `ids`, by file and line, and their summed figures.
+fn records(ws: &Workspace, ids: &BTreeSet<ItemId>) -> (Vec<CodeItem>, Metrics) {
+    let mut items: Vec<CodeItem> = ids.iter().map(|id| record(ws, *id)).collect();
+    items.sort_by(|a, b| (&a.file, a.first_line, &a.name).cmp(&(&b.file, b.first_line, &b.name)));
+    let total = ids.iter().map(|id| ws.item(*id).metrics).sum();
+    (items, total)
 }
 
-thread_local! {
-    /// The embedded files parsed by this thread. Parsing keeps every token's location
-    /// in a per-thread table, so each file is parsed once per thread, not once per call.
-    static PARSED: RefCell<Vec<(&'static str, Rc<SourceFile>)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn parsed(src: &Source) -> code_metrics::Result<Rc<SourceFile>> {
-    PARSED.with_borrow_mut(|files| {
-        if let Some((_, f)) = files.iter().find(|(p, _)| *p == src.path) {
-            return Ok(f.clone());
-        }
-        let file = Rc::new(SourceFile::parse(src.path, src.text)?);
-        files.push((src.path, file.clone()));
-        Ok(file)
-    })
-}
-
-/// Measure a pipeline's core and workload-specific items together (each line and each
-/// function once).
-fn measure(core: &[Part], specific: Selection) -> code_metrics::Result<Complexity> {
-    let mut tally = Tally::new();
-    let all = core
-        .iter()
-        .map(|(src, items)| (*src, items.iter().map(|s| s.to_string()).collect()))
-        .chain(specific);
-    for (src, items) in all {
-        let file = parsed(src)?;
-        for item in &items {
-            tally.add(&file, item)?;
-        }
-    }
-    let m = tally.metrics();
-    Ok(Complexity {
+fn charged(ws: &Workspace, ids: &BTreeSet<ItemId>) -> Complexity {
+    let (items, m) = records(ws, ids);
+    Complexity {
         loc: m.loc,
         functions: m.functions,
         cyclomatic: m.cyclomatic,
-        items: tally.items().to_vec(),
+        cognitive: m.cognitive,
+        items,
+        shared: None,
+    }
+}
+
+/// Split the code of the pipelines whose crates are `first` and `second` in the
+/// workspace `files` ((path from the workspace root, text) pairs: see
+/// [`Workspace::load`]).
+pub fn split<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    first: &str,
+    second: &str,
+) -> code_metrics::Result<Split> {
+    let ws = Workspace::load(files, &[first, second])?;
+    let a = ws.reach(first)?;
+    let b = ws.reach(second)?;
+    let only_a: BTreeSet<ItemId> = a.difference(&b).copied().collect();
+    let only_b: BTreeSet<ItemId> = b.difference(&a).copied().collect();
+    let both: BTreeSet<ItemId> = a.intersection(&b).copied().collect();
+    let (items, m) = records(&ws, &both);
+    Ok(Split {
+        lambda: charged(&ws, &only_a),
+        kappa: charged(&ws, &only_b),
+        shared: SharedCode {
+            loc: m.loc,
+            functions: m.functions,
+            cyclomatic: m.cyclomatic,
+            cognitive: m.cognitive,
+            items,
+        },
     })
 }
 
-/// The code complexity of `workload` on each pipeline: (Lambda, Kappa).
-pub fn complexity(workload: &Workload) -> code_metrics::Result<(Complexity, Complexity)> {
-    let (lambda, kappa) = specific(workload);
-    Ok((measure(LAMBDA_CORE, lambda)?, measure(KAPPA_CORE, kappa)?))
+/// The split of this build's own sources (measured once per process).
+fn measured() -> code_metrics::Result<Split> {
+    static SPLIT: OnceLock<Split> = OnceLock::new();
+    if let Some(s) = SPLIT.get() {
+        return Ok(s.clone());
+    }
+    let s = split(embedded::SOURCES.iter().copied(), LAMBDA_CRATE, KAPPA_CRATE)?;
+    Ok(SPLIT.get_or_init(|| s).clone())
 }
 
-/// The code each pipeline needs for all of `workloads` together: the union of their
-/// items, each line and function once (a function whose arms are selected per workload
-/// is measured with the union of those arms).
-pub fn complexity_of(workloads: &[Workload]) -> code_metrics::Result<(Complexity, Complexity)> {
-    let (mut lambda, mut kappa) = (Selection::new(), Selection::new());
-    for w in workloads {
-        let (l, k) = specific(w);
-        lambda.extend(l);
-        kappa.extend(k);
-    }
-    Ok((
-        measure(LAMBDA_CORE, union(lambda))?,
-        measure(KAPPA_CORE, union(kappa))?,
-    ))
+/// The code each pipeline is charged with, (Lambda, Kappa), each with its items and the
+/// shared code. It is the same for any set of workloads (see the module docs).
+pub fn complexity_of(_workloads: &[Workload]) -> code_metrics::Result<(Complexity, Complexity)> {
+    let s = measured()?;
+    let with_shared = |c: Complexity| Complexity {
+        shared: Some(s.shared.clone()),
+        ..c
+    };
+    Ok((with_shared(s.lambda.clone()), with_shared(s.kappa.clone())))
 }
 
-/// One selector per item: `f [A]` and `f [B]` become `f [A, B]`; `f` alone wins over any
-/// arm filter of `f`.
-fn union(selection: Selection) -> Selection {
-    use std::collections::{BTreeMap, BTreeSet};
-    let mut order: Vec<(&'static Source, String)> = Vec::new();
-    let mut arms: BTreeMap<(&'static str, String), Option<BTreeSet<String>>> = BTreeMap::new();
-    for (src, items) in selection {
-        for item in items {
-            let (base, filter) = match item.split_once('[') {
-                Some((b, f)) => (
-                    b.trim().to_owned(),
-                    Some(
-                        f.trim_end_matches(']')
-                            .split(',')
-                            .map(|v| v.trim().to_owned())
-                            .collect::<BTreeSet<_>>(),
-                    ),
-                ),
-                None => (item.trim().to_owned(), None),
-            };
-            let key = (src.path, base.clone());
-            match arms.get_mut(&key) {
-                None => {
-                    order.push((src, base));
-                    arms.insert(key, filter);
-                }
-                Some(existing) => match (existing.as_mut(), filter) {
-                    (Some(set), Some(more)) => set.extend(more),
-                    (Some(_), None) => *existing = None,
-                    (None, _) => {}
-                },
-            }
-        }
-    }
-    let mut out: Selection = Vec::new();
-    for (src, base) in order {
-        let item = match &arms[&(src.path, base.clone())] {
-            None => base,
-            Some(set) => format!(
-                "{base} [{}]",
-                set.iter().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        };
-        match out.iter_mut().find(|(s, _)| s.path == src.path) {
-            Some((_, items)) => items.push(item),
-            None => out.push((src, vec![item])),
-        }
-    }
-    out
+/// The figures of one workload on each pipeline, (Lambda, Kappa): the pipeline's, since
+/// the reachable code is the same for every workload; without items or shared code
+/// (listed once by [`complexity_of`]).
+pub fn complexity(_workload: &Workload) -> code_metrics::Result<(Complexity, Complexity)> {
+    let s = measured()?;
+    let figures = |c: Complexity| Complexity {
+        items: Vec::new(),
+        shared: None,
+        ..c
+    };
+    Ok((figures(s.lambda), figures(s.kappa)))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
-    fn spec() -> anyhow::Result<Workload> {
-        let text = "name = \"trips_per_zone\"\ntopic = \"trips\"\n\
-                    window = { kind = \"session\", gap = \"5m\" }\n\
-                    group_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n";
-        Ok(Workload::Spec(workloads::WorkloadSpec::parse(
-            text,
-            std::path::Path::new("t.toml"),
-        )?))
+    fn every_item(s: &Split) -> Vec<(&'static str, &CodeItem)> {
+        let mut out = Vec::new();
+        for (who, items) in [
+            ("lambda", &s.lambda.items),
+            ("kappa", &s.kappa.items),
+            ("shared", &s.shared.items),
+        ] {
+            out.extend(items.iter().map(|i| (who, i)));
+        }
+        out
     }
 
-    fn every_workload() -> anyhow::Result<Vec<Workload>> {
-        let mut all: Vec<Workload> = BuiltIn::ALL.into_iter().map(Workload::BuiltIn).collect();
-        all.push(spec()?);
-        Ok(all)
+    /// Whether `text` is one item of `kind` whose name ends as `name` does.
+    fn is_the_item(text: &str, kind: &str, name: &str) -> bool {
+        let last = name.rsplit("::").next().unwrap_or(name);
+        match code_metrics::item_in(text) {
+            Some((k, _)) if k.as_str() == "impl" => kind == "impl",
+            Some((k, ident)) if k.as_str() == "fn" => {
+                (kind == "fn" || kind == "method") && ident == last
+            }
+            Some((k, ident)) => k.as_str() == kind && ident == last,
+            None => false,
+        }
     }
-
-    const SOURCES: [&Source; 11] = [
-        &BATCH_LIB,
-        &BATCH_DECODE,
-        &BATCH_PLAN,
-        &SPEED_LIB,
-        &SPEED_OPERATOR,
-        &SERVING_LIB,
-        &LAMBDA_CYCLE,
-        &LAMBDA_VIEWS,
-        &KAPPA_OPERATOR,
-        &KAPPA_WINDOW_STATE,
-        &KAPPA_TASK,
-    ];
 
     #[test]
-    fn several_workloads_together_count_shared_code_once() -> anyhow::Result<()> {
-        let q5 = Workload::BuiltIn(BuiltIn::NexmarkQ5);
-        let q7 = Workload::BuiltIn(BuiltIn::NexmarkQ7);
-        let (l5, k5) = complexity(&q5)?;
-        let (l7, k7) = complexity(&q7)?;
-        let (l, k) = complexity_of(&[q5.clone(), q7])?;
-        // Lambda: more than either alone (each has its own batch plan), less than the
-        // two added (the core is shared).
-        assert!(l.loc > l5.loc.max(l7.loc), "{l:?}");
-        assert!(l.loc < l5.loc + l7.loc);
-        assert!(l.cyclomatic <= l5.cyclomatic + l7.cyclomatic);
-        // Kappa: the incremental form of both is the shared decoder, so the job's code is
-        // the same for one workload or two.
-        assert_eq!((k.loc, k.cyclomatic), (k5.loc, k5.cyclomatic));
-        assert_eq!((k.loc, k.cyclomatic), (k7.loc, k7.cyclomatic));
-        // One workload alone measures the same as `complexity` (its arm filters may be
-        // listed in another order).
-        let figures = |(l, k): (Complexity, Complexity)| {
-            [l, k].map(|c| (c.loc, c.functions, c.cyclomatic, c.items.len()))
+    fn every_listed_location_is_the_item_in_the_tree() -> anyhow::Result<()> {
+        let (lambda, kappa) = complexity_of(&[])?;
+        let shared = lambda
+            .shared
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("no shared code"))?;
+        assert_eq!(Some(&shared), kappa.shared.as_ref());
+        let s = Split {
+            lambda,
+            kappa,
+            shared,
         };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut checked = 0;
+        for (who, item) in every_item(&s) {
+            let text = std::fs::read_to_string(root.join(&item.file))
+                .map_err(|e| anyhow::anyhow!("{who}: {}: {e}", item.file))?;
+            let lines: Vec<&str> = text.lines().collect();
+            let (first, last) = (item.first_line as usize, item.last_line as usize);
+            assert!(
+                1 <= first && first <= last && last <= lines.len(),
+                "{who}: {item:?}"
+            );
+            let body = lines[first - 1..last].join("\n");
+            assert!(
+                is_the_item(&body, &item.kind, &item.name),
+                "{who}: {item:?} is not\n{body}"
+            );
+            assert!(item.loc <= (last - first + 1) as u64, "{who}: {item:?}");
+            checked += 1;
+        }
+        assert!(checked > 500, "{checked} items");
+        Ok(())
+    }
+
+    #[test]
+    fn no_item_is_charged_to_both_and_totals_are_the_sums_of_the_items() -> anyhow::Result<()> {
+        let (lambda, kappa) = complexity_of(&[])?;
+        let shared = lambda
+            .shared
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("no shared code"))?;
+        let mut seen = std::collections::BTreeMap::new();
+        for (who, items) in [
+            ("lambda", &lambda.items),
+            ("kappa", &kappa.items),
+            ("shared", &shared.items),
+        ] {
+            for i in items {
+                let key = (i.file.clone(), i.first_line, i.name.clone());
+                if let Some(before) = seen.insert(key, who) {
+                    anyhow::bail!("{} is in both {before} and {who}", i.name);
+                }
+            }
+        }
+        let sum = |items: &[CodeItem]| {
+            items.iter().fold([0; 4], |a, i| {
+                [
+                    a[0] + i.loc,
+                    a[1] + i.functions,
+                    a[2] + i.cyclomatic,
+                    a[3] + i.cognitive,
+                ]
+            })
+        };
+        for c in [&lambda, &kappa] {
+            assert_eq!(
+                sum(&c.items),
+                [c.loc, c.functions, c.cyclomatic, c.cognitive]
+            );
+        }
         assert_eq!(
-            figures(complexity_of(std::slice::from_ref(&q5))?),
-            figures(complexity(&q5)?)
+            sum(&shared.items),
+            [
+                shared.loc,
+                shared.functions,
+                shared.cyclomatic,
+                shared.cognitive
+            ]
         );
         Ok(())
     }
 
     #[test]
-    fn every_workload_resolves_with_figures_above_zero() -> anyhow::Result<()> {
-        for w in every_workload()? {
-            let (lambda, kappa) = complexity(&w)?;
-            for (pipeline, c) in [("lambda", &lambda), ("kappa", &kappa)] {
-                assert!(
-                    c.loc > 0 && c.functions > 0 && c.cyclomatic >= c.functions,
-                    "{} on {pipeline}: {c:?}",
-                    w.name()
-                );
-                assert!(!c.items.is_empty(), "{} on {pipeline}", w.name());
-            }
+    fn lambda_reaches_its_layers_and_kappa_its_task_state_and_table() -> anyhow::Result<()> {
+        let (lambda, kappa) = complexity_of(&[])?;
+        let shared = lambda.shared.clone().unwrap_or_default();
+        let has = |c: &[CodeItem], name: &str| c.iter().any(|i| i.name == name);
+        let in_dir = |c: &[CodeItem], dir: &str| c.iter().any(|i| i.file.starts_with(dir));
+        for dir in ["lambda/", "batch_layer/", "speed_layer/", "serving_layer/"] {
+            assert!(
+                in_dir(&lambda.items, dir),
+                "Lambda reaches nothing in {dir}"
+            );
+            assert!(
+                !in_dir(&kappa.items, dir) && !in_dir(&shared.items, dir),
+                "{dir}"
+            );
         }
-        Ok(())
-    }
-
-    #[test]
-    fn figures_are_the_same_on_every_call() -> anyhow::Result<()> {
-        for w in every_workload()? {
-            assert_eq!(complexity(&w)?, complexity(&w)?, "{}", w.name());
+        for name in [
+            "batch_layer::recompute_at",
+            "speed_layer::Inner::run_partition",
+            "serving_layer::LambdaSnapshot::merged",
+            "lambda::cycle::Cycle::run",
+        ] {
+            assert!(has(&lambda.items, name), "Lambda does not reach {name}");
         }
-        Ok(())
-    }
-
-    #[test]
-    fn items_name_real_items_of_the_embedded_files() -> anyhow::Result<()> {
-        for w in every_workload()? {
-            let (lambda, kappa) = complexity(&w)?;
-            for item in lambda.items.iter().chain(&kappa.items) {
-                let (path, selector) = item
-                    .split_once("::")
-                    .ok_or_else(|| anyhow::anyhow!("{item}: not file::item"))?;
-                let src = SOURCES
-                    .iter()
-                    .find(|s| s.path == path)
-                    .ok_or_else(|| anyhow::anyhow!("{item}: not an embedded file"))?;
-                let m = parsed(src)?.measure(&selector.parse()?)?.metrics();
-                assert!(m.loc > 0, "{item} has no code");
-            }
-            // Lambda is made of the three layers, Kappa of the stream job.
-            for layer in ["batch_layer/", "speed_layer/", "serving_layer/"] {
-                assert!(lambda.items.iter().any(|i| i.starts_with(layer)), "{layer}");
-                assert!(!kappa.items.iter().any(|i| i.starts_with(layer)), "{layer}");
-            }
-            assert!(kappa.items.iter().all(|i| i.starts_with("kappa/")));
+        for file in [
+            "kappa/src/task.rs",
+            "kappa/src/state.rs",
+            "kappa/src/table.rs",
+            "kappa/src/worker.rs",
+        ] {
+            assert!(
+                kappa.items.iter().any(|i| i.file == file),
+                "Kappa reaches nothing in {file}"
+            );
         }
-        Ok(())
-    }
-
-    #[test]
-    fn workload_specific_code_makes_the_difference() -> anyhow::Result<()> {
-        let of = |b| complexity(&Workload::BuiltIn(b));
-        let figures = |c: &Complexity| (c.loc, c.functions, c.cyclomatic);
-        let (pv_l, pv_k) = of(BuiltIn::PageviewsPerMinute)?;
-        let (top_l, top_k) = of(BuiltIn::TopPagesHourly)?;
-        // The ranking of top-pages-hourly is in the shared `Workload::finish`.
-        assert_eq!(figures(&pv_l), figures(&top_l));
-        assert_eq!(figures(&pv_k), figures(&top_k));
-        // Q7's arg-max needs more than Q5's count in the batch plan; the YSB join more
-        // than a plain count.
-        let (q5_l, q5_k) = of(BuiltIn::NexmarkQ5)?;
-        let (q7_l, _) = of(BuiltIn::NexmarkQ7)?;
-        assert!(q7_l.loc > q5_l.loc, "{} vs {}", q7_l.loc, q5_l.loc);
-        let (ysb_l, ysb_k) = of(BuiltIn::YsbCampaign10s)?;
-        assert!(ysb_l.loc > pv_l.loc);
-        assert!(ysb_l.cyclomatic > pv_l.cyclomatic);
-        // Only the workload's arm of the plan is counted: Q5 and page views do not carry
-        // each other's plan.
-        assert!(q5_l.items.iter().any(|i| i.ends_with("nexmark_q5")));
-        assert!(!q5_l.items.iter().any(|i| i.contains("pageviews")));
-        // The incremental form is the shared decoder: counted for neither pipeline, so
-        // Kappa's figure is the same for every workload.
-        assert_eq!(figures(&ysb_k), figures(&pv_k));
-        assert_eq!(figures(&q5_k), figures(&pv_k));
-        for c in [&ysb_l, &ysb_k, &q5_l, &q5_k] {
-            assert!(!c.items.iter().any(|i| i.starts_with("datasets/")), "{c:?}");
+        for name in [
+            "kappa::task::Task::process",
+            "kappa::state::<RedbStore as StateStore>::commit",
+            "kappa::table::write_part",
+            "kappa::publish::Inner::table_of",
+        ] {
+            assert!(has(&kappa.items, name), "Kappa does not reach {name}");
         }
-        // The spec path is the generic one: no built-in's arm.
-        let (spec_l, spec_k) = complexity(&spec()?)?;
-        assert!(spec_l.items.iter().any(|i| i.ends_with("::spec")));
+        assert!(!in_dir(&lambda.items, "kappa/") && !in_dir(&shared.items, "kappa/"));
+        // The one stream decoder both use is shared.
         assert!(
-            !spec_l
+            shared
                 .items
                 .iter()
-                .chain(&spec_k.items)
-                .any(|i| i.contains("BuiltIn"))
+                .any(|i| i.file == "datasets/src/stream.rs")
         );
+        assert!(!in_dir(&lambda.items, "datasets/src/stream.rs"));
+        Ok(())
+    }
+
+    /// A workspace of two pipelines over a common crate; `lam_extra` is put in the Lambda
+    /// crate's source, `kap_call` in the body of the Kappa crate's entry point.
+    fn mini(lam_extra: &str, kap_call: &str) -> Vec<(String, String)> {
+        let manifest = |name: &str, deps: &str| {
+            format!("[package]\nname = \"{name}\"\n[dependencies]\n{deps}")
+        };
+        vec![
+            (
+                "Cargo.toml".into(),
+                "[workspace]\nmembers = [\"lam\", \"kap\", \"common\"]\n".into(),
+            ),
+            (
+                "lam/Cargo.toml".into(),
+                manifest("lam", "common.workspace = true\n"),
+            ),
+            (
+                "kap/Cargo.toml".into(),
+                manifest("kap", "common.workspace = true\n"),
+            ),
+            ("common/Cargo.toml".into(), manifest("common", "")),
+            (
+                "lam/src/lib.rs".into(),
+                format!(
+                    "//! Lambda.\n\npub struct Lam {{ n: u32 }}\n\nimpl Lam {{\n    pub fn run(&self) -> u32 {{\n        \
+                     common::Table::new().get(self.n) + common::only_lam()\n    }}\n}}\n{lam_extra}\n"
+                ),
+            ),
+            (
+                "kap/src/lib.rs".into(),
+                format!(
+                    "//! Kappa.\n\npub fn job(n: u32) -> u32 {{\n    let t = common::Table::new();\n    t.get(n){kap_call}\n}}\n"
+                ),
+            ),
+            (
+                "common/src/lib.rs".into(),
+                "pub struct Table;\nimpl Table {\n    pub fn new() -> Table { Table }\n    \
+                 pub fn get(&self, n: u32) -> u32 { if n > 1 { n } else { 0 } }\n}\n\
+                 pub fn only_lam() -> u32 { 1 }\n"
+                    .into(),
+            ),
+        ]
+    }
+
+    fn split_of(files: &[(String, String)]) -> anyhow::Result<Split> {
+        Ok(split(
+            files.iter().map(|(p, t)| (p.as_str(), t.as_str())),
+            "lam",
+            "kap",
+        )?)
+    }
+
+    fn names(items: &[CodeItem]) -> Vec<&str> {
+        items.iter().map(|i| i.name.as_str()).collect()
+    }
+
+    fn figures(c: &Complexity) -> [u64; 4] {
+        [c.loc, c.functions, c.cyclomatic, c.cognitive]
+    }
+
+    #[test]
+    fn a_function_on_one_pipelines_call_path_changes_that_pipelines_figure_only()
+    -> anyhow::Result<()> {
+        let before = split_of(&mini("", ""))?;
+        assert_eq!(
+            names(&before.lambda.items),
+            [
+                "common::only_lam",
+                "lam::Lam",
+                "lam::impl Lam",
+                "lam::Lam::run"
+            ]
+        );
+        assert_eq!(names(&before.kappa.items), ["kap::job"]);
+        assert_eq!(
+            names(&before.shared.items),
+            [
+                "common::Table",
+                "common::impl Table",
+                "common::Table::new",
+                "common::Table::get"
+            ]
+        );
+        // A helper on Lambda's path: Lambda grows by its figures, nothing else moves.
+        let extra = "fn helper(a: bool) -> u32 {\n    if a && true { 1 } else { 2 }\n}\npub fn more() -> u32 { helper(true) }";
+        let after = split_of(&mini(extra, ""))?;
+        let [loc, functions, cyclomatic, cognitive] = figures(&before.lambda);
+        // helper: 3 lines, cyclomatic 1 + if + &&, cognitive if + else + &&; more: 1 line, 1.
+        assert_eq!(
+            figures(&after.lambda),
+            [loc + 4, functions + 2, cyclomatic + 4, cognitive + 3]
+        );
+        assert_eq!(after.kappa, before.kappa);
+        assert_eq!(after.shared, before.shared);
+        // A private function nobody calls is charged to nobody.
+        let dead = split_of(&mini("fn unused() -> u32 { if true { 1 } else { 2 } }", ""))?;
+        assert_eq!(dead.lambda, before.lambda);
+        // Kappa calling what only Lambda called makes it shared: it leaves Lambda's figure.
+        let both = split_of(&mini("", " + common::only_lam()"))?;
+        assert!(!names(&both.lambda.items).contains(&"common::only_lam"));
+        assert!(names(&both.shared.items).contains(&"common::only_lam"));
+        assert_eq!(both.lambda.loc + 1, before.lambda.loc);
+        assert_eq!(
+            both.kappa, before.kappa,
+            "the shared function is not charged to Kappa"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_split_is_the_same_on_every_measurement() -> anyhow::Result<()> {
+        let once = split(embedded::SOURCES.iter().copied(), LAMBDA_CRATE, KAPPA_CRATE)?;
+        let again = split(embedded::SOURCES.iter().copied(), LAMBDA_CRATE, KAPPA_CRATE)?;
+        assert_eq!(once, again);
+        Ok(())
+    }
+
+    #[test]
+    fn every_workload_gets_the_pipelines_figures_without_items() -> anyhow::Result<()> {
+        let (lambda, kappa) = complexity_of(&[])?;
+        for b in workloads::BuiltIn::ALL {
+            let (l, k) = complexity(&Workload::BuiltIn(b))?;
+            assert_eq!(figures(&l), figures(&lambda));
+            assert_eq!(figures(&k), figures(&kappa));
+            assert!(
+                l.items.is_empty()
+                    && k.items.is_empty()
+                    && l.shared.is_none()
+                    && k.shared.is_none()
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_embedded_sources_are_the_trees() -> anyhow::Result<()> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (path, text) in embedded::SOURCES {
+            assert_eq!(std::fs::read_to_string(root.join(path))?, *text, "{path}");
+        }
+        assert!(
+            embedded::SOURCES
+                .iter()
+                .any(|(p, _)| *p == "kappa/src/task.rs")
+        );
+        assert!(!embedded::SOURCES.iter().any(|(p, _)| p.contains("/tests/")));
         Ok(())
     }
 }

@@ -230,17 +230,72 @@ pub struct Correctness {
     pub duplicates_removed: Option<u64>,
 }
 
-/// Source size and complexity (see the `code_metrics` crate for how it is counted).
+/// The code charged to one pipeline: every item (function, method, type, impl block…)
+/// that the public API of its crate (`lambda`, `kappa`) reaches through the workspace's
+/// call graph, less what the other pipeline's API reaches too, which is `shared` and
+/// charged to neither. `compare::complexity` states the rule, `code_metrics` how the
+/// graph is followed and each figure counted.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Complexity {
-    /// Lines with code, without comments and blank lines.
+    /// Lines with code, without comments and blank lines (the sum over `items`).
     pub loc: u64,
-    /// Functions counted.
+    /// Functions counted (the sum over `items`).
     pub functions: u64,
     /// Sum of the functions' cyclomatic complexity (McCabe: 1 + decision points).
     pub cyclomatic: u64,
-    /// What was counted: `path::item` entries.
-    pub items: Vec<String>,
+    /// Sum of the functions' cognitive complexity (SonarSource's definition).
+    #[serde(default)]
+    pub cognitive: u64,
+    /// Every item charged, by file and line. Empty in the per-workload breakdown
+    /// (`workloads[].*.complexity`): the same code serves every workload (the graph has
+    /// every workload's `match` arms), so the figures there are the pipeline's and the
+    /// items are listed once, here.
+    pub items: Vec<CodeItem>,
+    /// The code both pipelines reach, charged to neither: the same in both pipelines'
+    /// reports; `null` in the per-workload breakdown.
+    #[serde(default)]
+    pub shared: Option<SharedCode>,
+}
+
+/// One item of the code, where anyone can find and check it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CodeItem {
+    /// Its path: `crate::module::name`, `crate::module::Type::method`,
+    /// `crate::module::<Type as Trait>::method`, `crate::module::impl Trait for Type`.
+    pub name: String,
+    /// `fn`, `method`, `struct`, `enum`, `union`, `trait`, `type`, `const`, `static`,
+    /// `macro` or `impl` (an impl block's own lines: its header, associated types and
+    /// consts).
+    pub kind: String,
+    /// Its file, from the workspace root (`kappa/src/task.rs`).
+    pub file: String,
+    /// Its first line (1-based; doc comments and attributes included).
+    pub first_line: u64,
+    /// Its last line (inclusive).
+    pub last_line: u64,
+    /// The code lines it owns (a method's lines are not its impl block's).
+    pub loc: u64,
+    /// Its functions (nested ones included).
+    pub functions: u64,
+    /// Their cyclomatic complexity, summed.
+    pub cyclomatic: u64,
+    /// Their cognitive complexity, summed.
+    pub cognitive: u64,
+}
+
+/// The code both pipelines reach.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SharedCode {
+    /// Lines with code (the sum over `items`).
+    pub loc: u64,
+    /// Functions (the sum over `items`).
+    pub functions: u64,
+    /// Cyclomatic complexity, summed.
+    pub cyclomatic: u64,
+    /// Cognitive complexity, summed.
+    pub cognitive: u64,
+    /// Every shared item, by file and line.
+    pub items: Vec<CodeItem>,
 }
 
 /// One moment of the live phase, for one pipeline.

@@ -78,13 +78,17 @@ pub fn verdict(r: &Report) -> Vec<String> {
         ));
     }
     if let Some((who, ratio)) = better(true, l.complexity.loc as f64, k.complexity.loc as f64) {
+        let shared = l.complexity.shared.as_ref().map_or(0, |s| s.loc);
         v.push(format!(
-            "Code: {who} needs less — {} lines (Lambda: batch + speed + merge) vs {} lines (Kappa: one stream job), {} fewer; cyclomatic complexity {} vs {}.",
+            "Code: {who} needs less — {} lines charged to Lambda vs {} to Kappa (what each crate's public API reaches; the {} lines both reach are charged to neither), {} fewer; cyclomatic complexity {} vs {}, cognitive {} vs {}.",
             count(l.complexity.loc),
             count(k.complexity.loc),
+            count(shared),
             times(ratio),
             count(l.complexity.cyclomatic),
-            count(k.complexity.cyclomatic)
+            count(k.complexity.cyclomatic),
+            count(l.complexity.cognitive),
+            count(k.complexity.cognitive)
         ));
     }
     v
@@ -144,11 +148,12 @@ fn rows(p: &PipelineReport) -> Vec<String> {
         count(p.complexity.loc),
         count(p.complexity.functions),
         count(p.complexity.cyclomatic),
+        count(p.complexity.cognitive),
     ]
 }
 
 /// The terminal table's row headings.
-const LABELS: [&str; 18] = [
+const LABELS: [&str; 19] = [
     "latency p50",
     "latency p95",
     "latency p99",
@@ -167,6 +172,7 @@ const LABELS: [&str; 18] = [
     "code: lines",
     "code: functions",
     "code: cyclomatic",
+    "code: cognitive",
 ];
 
 /// The side-by-side table printed at the end of `lk compare`: two lines on the run, the

@@ -83,7 +83,11 @@ fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> Pipeline
             loc,
             functions: loc / 17,
             cyclomatic: loc / 6,
-            items: vec!["workloads::pageviews".into()],
+            items: vec![compare::report::CodeItem {
+                name: "workloads::pageviews".into(),
+                ..Default::default()
+            }],
+            ..Complexity::default()
         },
         timeline,
     }

@@ -87,7 +87,15 @@ fn both_pipelines_equal_the_oracle_on_every_dataset_at_1_2_and_4_partitions() ->
                 assert!(p.throughput_eps.unwrap() > 0.0);
                 assert!(p.reprocess_seconds.unwrap() > 0.0);
                 assert!(!p.latency_cdf.is_empty());
-                assert!(p.complexity.loc > 0 && p.complexity.cyclomatic > 0);
+                // The report lists what its code figures count: they are the sums.
+                let c = &p.complexity;
+                assert!(!c.items.is_empty() && c.shared.is_some(), "{what}");
+                assert_eq!(c.loc, c.items.iter().map(|i| i.loc).sum::<u64>(), "{what}");
+                assert_eq!(
+                    c.cyclomatic,
+                    c.items.iter().map(|i| i.cyclomatic).sum::<u64>(),
+                    "{what}"
+                );
             }
             assert!(!r.batch_runs.is_empty(), "{what}: the batch layer ran");
             assert_eq!(r.workloads.len(), r.params.workloads.len());

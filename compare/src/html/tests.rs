@@ -64,9 +64,16 @@ fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
             functions: loc / 20,
             cyclomatic: loc / 9,
             items: vec![
-                format!("speed_layer::item_{loc}"),
-                "batch_layer::run".into(),
+                crate::report::CodeItem {
+                    name: format!("speed_layer::item_{loc}"),
+                    ..Default::default()
+                },
+                crate::report::CodeItem {
+                    name: "batch_layer::run".into(),
+                    ..Default::default()
+                },
             ],
+            ..Complexity::default()
         },
         timeline: (0..6)
             .map(|i| Sample {
