@@ -1,5 +1,5 @@
 //! Prints what the public API of each crate named reaches in a workspace on disk, one item
-//! a line (crate, kind, name, file:first-last, loc, cyclomatic, cognitive), then the
+//! a line (crate, kind, name, file:first-last, loc, functions, cyclomatic, cognitive), then the
 //! crate's own items it does not reach, the totals and how method calls were resolved.
 //!
 //! `cargo run -p code_metrics --example reach -- WORKSPACE_DIR CRATE…`
@@ -57,13 +57,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let i = ws.item(*id);
             total += i.metrics;
             println!(
-                "{name}\t{}\t{}\t{}:{}-{}\t{}\t{}\t{}",
+                "{name}\t{}\t{}\t{}:{}-{}\t{}\t{}\t{}\t{}",
                 i.kind,
                 i.name,
                 i.file,
                 i.lines.0,
                 i.lines.1,
                 i.metrics.loc,
+                i.metrics.functions,
                 i.metrics.cyclomatic,
                 i.metrics.cognitive
             );
