@@ -423,28 +423,28 @@ fn country(field: &str, b: &[u8]) -> Result<String> {
 
 /// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lower case.
 pub(crate) fn uuid_text(b: &[u8]) -> String {
+    use std::fmt::Write;
     let mut s = String::with_capacity(36);
     for (i, byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push_str(&format!("{byte:02x}"));
+        let _ = write!(s, "{byte:02x}");
     }
     s
 }
 
 /// The 16 bytes of a UUID written as 32 hex digits, hyphens allowed anywhere.
 pub(crate) fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
-    let digits: Vec<char> = text.chars().filter(|c| *c != '-').collect();
-    if digits.len() != 32 {
-        return None;
-    }
     let mut out = [0u8; 16];
-    for (i, pair) in digits.chunks(2).enumerate() {
-        let hex: String = pair.iter().collect();
-        out[i] = u8::from_str_radix(&hex, 16).ok()?;
+    let mut digits = 0;
+    for c in text.chars().filter(|c| *c != '-') {
+        let d = c.to_digit(16)? as u8;
+        let byte = out.get_mut(digits / 2)?;
+        *byte = *byte << 4 | d;
+        digits += 1;
     }
-    Some(out)
+    (digits == 32).then_some(out)
 }
 
 /// A JSON object's fields, by name.
@@ -647,6 +647,7 @@ mod tests {
         assert_eq!(uuid_bytes(&text.to_uppercase().replace('-', "")), Some(b));
         assert_eq!(uuid_bytes("12"), None);
         assert_eq!(uuid_bytes(&"g".repeat(32)), None);
+        assert_eq!(uuid_bytes(&"0".repeat(34)), None);
     }
 
     #[test]
