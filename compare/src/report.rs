@@ -23,10 +23,21 @@
 //!   "batch_runs": [ { started_s, finished_s, horizon_records } ],
 //!   "verdict": [ "…" ] }
 //! ```
+//!
+//! `correctness` (schema 1, fields added): `exact_fraction_na` is `true` when the
+//! oracle's answer has no cell (show "n/a", whatever `exact_fraction` holds);
+//! `duplicate_rows` counts rows repeating a (window, key) cell of the same answer;
+//! `missing_listed`, `extra_listed` and `duplicates_listed` list the first 20 such cells
+//! of a workload's final answer, each `{ window: {start, end}, key: [scalar…],
+//! values: [scalar…] }` (a duplicate: `{ answer: "expected" | "actual", window, key,
+//! rows: [[scalar…]…] }`), a scalar in its serde form (`"Null"`, `{"Int": 3}`,
+//! `{"Float": 1.5}`, `{"Str": "a"}`, `{"Bool": true}`, `{"Timestamp": µs}`). Reports
+//! written before these fields read with `false`, 0 and empty lists.
 
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+use workloads::{DuplicateCell, ListedCell};
 
 /// Raised whenever a field changes name or meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -210,12 +221,35 @@ pub struct Correctness {
     pub cells: u64,
     /// Cells in both answers with every value equal (floats within 1e-9 relative).
     pub exact_cells: u64,
-    /// `exact_cells / cells` (1 when there are no cells).
+    /// `exact_cells / cells` (1 when there are no cells). Not applicable when the
+    /// oracle's answer has no cell: see `exact_fraction_na`.
     pub exact_fraction: f64,
+    /// `true` when the oracle's answer has no cell, so that `exact_fraction` says nothing
+    /// (it keeps its old value, 1 or 0, for readers that do not know this field); show
+    /// "n/a" then.
+    #[serde(default)]
+    pub exact_fraction_na: bool,
     /// Cells the oracle has and the pipeline does not, and the reverse.
     pub missing_cells: u64,
     /// See `missing_cells`.
     pub extra_cells: u64,
+    /// Rows of an answer (the pipeline's, or the oracle's) repeating a (window, key) cell
+    /// an earlier row of the same answer has: a fault, never merged into one row. A
+    /// repeated cell is not exact.
+    #[serde(default)]
+    pub duplicate_rows: u64,
+    /// The first 20 missing cells (in window, key order), with the oracle's values.
+    /// Listed in a workload's final figures only: empty in the pooled figures and over
+    /// time.
+    #[serde(default)]
+    pub missing_listed: Vec<ListedCell>,
+    /// The first 20 extra cells, with the pipeline's values (listed as `missing_listed`).
+    #[serde(default)]
+    pub extra_listed: Vec<ListedCell>,
+    /// The first 20 repeated cells, with the values of each of their rows and which
+    /// answer repeats them (listed as `missing_listed`).
+    #[serde(default)]
+    pub duplicates_listed: Vec<DuplicateCell>,
     /// Largest absolute difference over numeric values of cells in both answers.
     pub max_abs_error: f64,
     /// Mean absolute difference over numeric values of cells in both answers.

@@ -48,12 +48,13 @@ pub(crate) fn score_workload(
                 continue;
             };
             let complete = r.frontier.saturating_sub(max_delay_ms);
-            series.push(Some(correctness(
+            let c = correctness(
                 &complete_windows(expected, complete),
                 &complete_windows(&workload.finish(&answers[i])?, complete),
                 0,
                 None,
-            )));
+            );
+            series.push(Some(unlisted(c)));
         }
         over_time.push(series);
     }
@@ -65,7 +66,7 @@ pub(crate) fn score_workload(
     })
 }
 
-/// An answer against the oracle's.
+/// An answer against the oracle's, with its first missing, extra and repeated cells.
 pub(crate) fn correctness(
     expected: &ResultSet,
     actual: &ResultSet,
@@ -76,14 +77,40 @@ pub(crate) fn correctness(
     Correctness {
         cells: c.cells,
         exact_cells: c.exact,
-        exact_fraction: c.exact_fraction(),
+        exact_fraction: c.exact_fraction().unwrap_or(old_fraction(c.exact, c.cells)),
+        exact_fraction_na: c.exact_fraction().is_none(),
         missing_cells: c.missing,
         extra_cells: c.extra,
+        duplicate_rows: c.duplicates,
         max_abs_error: c.max_abs_error,
         mean_abs_error: c.mean_abs_error,
         max_rel_error: c.max_rel_error,
         late_dropped,
         duplicates_removed,
+        missing_listed: c.missing_cells,
+        extra_listed: c.extra_cells,
+        duplicates_listed: c.duplicate_cells,
+    }
+}
+
+/// `exact / cells`, 1 when there are no cells: the figure `exact_fraction` has always
+/// held, kept where it is not applicable (see `Correctness::exact_fraction_na`).
+fn old_fraction(exact: u64, cells: u64) -> f64 {
+    if cells == 0 {
+        1.0
+    } else {
+        exact as f64 / cells as f64
+    }
+}
+
+/// The figures without the cell lists (over time, where a list per reading would
+/// swell the report).
+fn unlisted(c: Correctness) -> Correctness {
+    Correctness {
+        missing_listed: Vec::new(),
+        extra_listed: Vec::new(),
+        duplicates_listed: Vec::new(),
+        ..c
     }
 }
 
@@ -101,7 +128,9 @@ fn complete_windows(r: &ResultSet, until: i64) -> ResultSet {
     }
 }
 
-/// Several workloads' figures as one: counts added, maxima kept, means weighted by cells.
+/// Several workloads' figures as one: counts added, maxima kept, means weighted by cells;
+/// not applicable when no oracle answer has a cell; no cell lists (a cell belongs to
+/// one workload: see each workload's figures).
 pub(crate) fn pool(cs: &[Correctness]) -> Correctness {
     let mut p = Correctness::default();
     let mut weighted = 0.0;
@@ -111,17 +140,16 @@ pub(crate) fn pool(cs: &[Correctness]) -> Correctness {
         p.exact_cells += c.exact_cells;
         p.missing_cells += c.missing_cells;
         p.extra_cells += c.extra_cells;
+        p.duplicate_rows += c.duplicate_rows;
         p.max_abs_error = p.max_abs_error.max(c.max_abs_error);
         p.max_rel_error = p.max_rel_error.max(c.max_rel_error);
         weighted += c.mean_abs_error * c.cells as f64;
         p.late_dropped += c.late_dropped;
         duplicates = duplicates.zip(c.duplicates_removed).map(|(a, b)| a + b);
     }
-    p.exact_fraction = if p.cells == 0 {
-        1.0
-    } else {
-        p.exact_cells as f64 / p.cells as f64
-    };
+    p.exact_fraction = old_fraction(p.exact_cells, p.cells);
+    // The oracle's cells are the cells that are not extra.
+    p.exact_fraction_na = p.cells == p.extra_cells;
     p.mean_abs_error = if p.cells == 0 {
         0.0
     } else {
@@ -166,5 +194,44 @@ mod tests {
         };
         assert_eq!(pool(&[unknown]).duplicates_removed, None);
         assert_eq!(pool(&[]).exact_fraction, 1.0);
+        assert!(pool(&[]).exact_fraction_na);
+        assert!(!p.exact_fraction_na);
+    }
+
+    fn answer(rows: &[(i64, i64)]) -> ResultSet {
+        ResultSet {
+            key_columns: vec!["k".into()],
+            value_columns: vec!["n".into()],
+            rows: rows
+                .iter()
+                .map(|&(k, n)| workloads::Row {
+                    window: workloads::Window { start: 0, end: 10 },
+                    key: vec![workloads::Scalar::Int(k)],
+                    values: vec![workloads::Scalar::Int(n)],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn correctness_carries_the_listed_cells_and_repeats() {
+        let expected = answer(&[(1, 10), (2, 20)]);
+        let actual = answer(&[(2, 20), (2, 20), (3, 30)]);
+        let c = correctness(&expected, &actual, 0, None);
+        assert_eq!((c.cells, c.exact_cells, c.duplicate_rows), (3, 0, 1));
+        assert!(!c.exact_fraction_na);
+        assert_eq!(c.missing_listed.len(), 1);
+        assert_eq!(c.missing_listed[0].values, vec![workloads::Scalar::Int(10)]);
+        assert_eq!(c.extra_listed[0].key, vec![workloads::Scalar::Int(3)]);
+        assert_eq!(c.duplicates_listed[0].rows.len(), 2);
+        let pooled = pool(&[c.clone(), c]);
+        assert_eq!(pooled.duplicate_rows, 2);
+        assert!(pooled.missing_listed.is_empty() && pooled.duplicates_listed.is_empty());
+        // An empty oracle answer: not applicable, whatever the pipeline says.
+        let none = correctness(&answer(&[]), &answer(&[]), 0, None);
+        assert!(none.exact_fraction_na);
+        assert!(correctness(&answer(&[]), &actual, 0, None).exact_fraction_na);
+        let json = serde_json::to_value(&none).unwrap();
+        assert_eq!(json["exact_fraction_na"], serde_json::json!(true));
     }
 }

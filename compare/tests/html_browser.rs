@@ -35,6 +35,7 @@ fn correctness(cells: u64, exact_cells: u64, late_dropped: u64) -> Correctness {
         max_rel_error: 0.2,
         late_dropped,
         duplicates_removed: Some(1203),
+        ..Correctness::default()
     }
 }
 

@@ -155,14 +155,18 @@ impl StreamDecoder {
     /// decode is [`DatasetError::Decode`]; a YSB view of an ad without a campaign
     /// [`DatasetError::NoCampaign`].
     pub fn decode(&self, value: &[u8], event_time: i64) -> Result<StreamEvent<'_>> {
-        match &self.decoder {
+        #[cfg_attr(not(feature = "test-perturb"), allow(unused_mut))]
+        let mut event = match &self.decoder {
             Decoder::PageViews => page_view(value),
             Decoder::ProfileViewers => profile_view(value),
             Decoder::Ysb { campaign_of } => ysb_view(value, campaign_of),
             Decoder::Bids => bid(value, false),
             Decoder::HighestBid => bid(value, true),
             Decoder::Spec(s) => s.decode(value, event_time),
-        }
+        }?;
+        #[cfg(feature = "test-perturb")]
+        perturb::apply(&mut event);
+        Ok(event)
     }
 
     /// Add an update to the partials of one cell (laid out as the workload's
@@ -194,6 +198,30 @@ impl StreamDecoder {
             }
         }
         Ok(())
+    }
+}
+
+/// A fault tests can switch into [`StreamDecoder::decode`], to check that the oracle,
+/// which decodes on its own, notices a decoding bug the pipelines share. Built only with
+/// the cargo feature `test-perturb` (off by default; the oracle's tests turn it on), and
+/// even then inert until a test switches it on: `cargo test --workspace` unifies
+/// features, so other crates' tests may run with it built in, never switched on.
+#[cfg(feature = "test-perturb")]
+pub mod perturb {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::StreamEvent;
+
+    static SHIFT_MS: AtomicI64 = AtomicI64::new(0);
+
+    /// From now on, every stream decoder of the process shifts the event time it decodes
+    /// by `ms` (0 switches the fault off).
+    pub fn shift_event_times(ms: i64) {
+        SHIFT_MS.store(ms, Ordering::SeqCst);
+    }
+
+    pub(super) fn apply(event: &mut StreamEvent<'_>) {
+        event.time = event.time.wrapping_add(SHIFT_MS.load(Ordering::SeqCst));
     }
 }
 

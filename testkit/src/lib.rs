@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use datasets::{DatasetKind, GenerateOptions, ImportOptions};
 use master_log::{EmbeddedLog, FetchLimits, Log, NewRecord, TopicConfig};
-use workloads::{BuiltIn, PartialTable, ResultSet, Workload, WorkloadSpec};
+use workloads::{BuiltIn, Comparison, PartialTable, ResultSet, Scalar, Workload, WorkloadSpec};
 
 /// The partition counts every pipeline is tested at.
 pub const PARTITIONS: [u32; 3] = [1, 2, 4];
@@ -292,9 +292,82 @@ pub fn merge(tables: &[&PartialTable]) -> PartialTable {
     t
 }
 
-/// Assert `table` finishes to exactly the oracle's answer.
+/// Assert `table` finishes to exactly the oracle's answer; the failure shows how far it
+/// is ([`describe`]).
 pub fn assert_exact(expected: &ResultSet, w: &Workload, table: &PartialTable, what: &str) {
     let got = w.finish(table).unwrap();
     let c = workloads::compare(expected, &got);
-    assert!(c.is_exact(), "{what} {}: {c:?}", w.name());
+    assert!(c.is_exact(), "{what} {}: {}", w.name(), describe(&c));
+}
+
+/// A comparison in a few lines: the counts, then the first few missing, extra and
+/// repeated cells with their values.
+pub fn describe(c: &Comparison) -> String {
+    use std::fmt::Write;
+    let mut s = format!(
+        "{} of {} cells exact, {} missing, {} extra, {} repeated rows, max abs error {}",
+        c.exact, c.cells, c.missing, c.extra, c.duplicates, c.max_abs_error
+    );
+    let cell = |w: &workloads::Window, k: &[Scalar]| format!("[{}, {}) {k:?}", w.start, w.end);
+    for m in c.missing_cells.iter().take(5) {
+        let _ = write!(
+            s,
+            "\n  missing {} = {:?}",
+            cell(&m.window, &m.key),
+            m.values
+        );
+    }
+    for x in c.extra_cells.iter().take(5) {
+        let _ = write!(
+            s,
+            "\n  extra   {} = {:?}",
+            cell(&x.window, &x.key),
+            x.values
+        );
+    }
+    for d in c.duplicate_cells.iter().take(5) {
+        let _ = write!(
+            s,
+            "\n  repeated in the {:?} answer: {} = {:?}",
+            d.answer,
+            cell(&d.window, &d.key),
+            d.rows
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use workloads::{Row, Window};
+
+    use super::*;
+
+    #[test]
+    fn a_description_shows_the_counts_and_the_first_cells() {
+        let rs = |rows: &[(i64, i64)]| ResultSet {
+            key_columns: vec!["k".into()],
+            value_columns: vec!["n".into()],
+            rows: rows
+                .iter()
+                .map(|&(k, n)| Row {
+                    window: Window { start: 0, end: 10 },
+                    key: vec![Scalar::Int(k)],
+                    values: vec![Scalar::Int(n)],
+                })
+                .collect(),
+        };
+        let c = workloads::compare(&rs(&[(1, 5), (2, 6)]), &rs(&[(2, 6), (2, 6), (3, 7)]));
+        let d = describe(&c);
+        assert!(
+            d.starts_with("0 of 3 cells exact, 1 missing, 1 extra, 1 repeated rows"),
+            "{d}"
+        );
+        assert!(d.contains("missing [0, 10) [Int(1)] = [Int(5)]"), "{d}");
+        assert!(d.contains("extra   [0, 10) [Int(3)] = [Int(7)]"), "{d}");
+        assert!(
+            d.contains("repeated in the Actual answer: [0, 10) [Int(2)]"),
+            "{d}"
+        );
+    }
 }

@@ -50,7 +50,8 @@ pub use partial::{Aggregate, Partial, SumState};
 pub use scalar::{Scalar, rfc3339_micros, rfc3339_millis};
 pub use spec::WorkloadSpec;
 pub use table::{
-    Comparison, FLOAT_TOLERANCE, GroupKey, PartialTable, ResultSet, Row, StoredCell, compare,
+    Comparison, DuplicateCell, FLOAT_TOLERANCE, GroupKey, LISTED_CELLS, ListedCell, PartialTable,
+    ResultSet, Row, Side, StoredCell, compare,
 };
 pub use window::{Window, WindowSpec};
 pub use workload::{Workload, register, registry_dir};

@@ -174,38 +174,96 @@ pub struct ResultSet {
     pub rows: Vec<Row>,
 }
 
+/// How many missing, extra and duplicate cells a [`Comparison`] lists: the first ones, in
+/// (window, key) order.
+pub const LISTED_CELLS: usize = 20;
+
+/// One cell of an answer with its values, as a [`Comparison`] lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedCell {
+    /// The cell's window.
+    pub window: Window,
+    /// The cell's group key.
+    pub key: GroupKey,
+    /// The values the answer holding the cell gives it.
+    pub values: Vec<Scalar>,
+}
+
+/// Which of the two answers a comparison is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The expected answer (the oracle's).
+    Expected,
+    /// The answer compared with it (a pipeline's).
+    Actual,
+}
+
+/// A (window, key) cell that one answer has in more than one row: an answer has one row
+/// per cell, so this is a fault of the answer, never collapsed into one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateCell {
+    /// The answer with the repeated cell.
+    pub answer: Side,
+    /// The cell's window.
+    pub window: Window,
+    /// The cell's group key.
+    pub key: GroupKey,
+    /// The values of each of its rows, in the answer's order.
+    pub rows: Vec<Vec<Scalar>>,
+}
+
 /// How far one answer is from another (e.g. a pipeline's from the oracle's), per cell.
+///
+/// A cell that either answer holds in more than one row is a *duplicate*: counted in
+/// [`Comparison::duplicates`], listed, never exact (its first rows are the ones the error
+/// figures use), and the comparison is not exact.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// (window, key) cells in either answer.
     pub cells: u64,
-    /// Cells present in both with every value equal (floats within 1e-9 relative).
+    /// (window, key) cells in the expected answer.
+    #[serde(default)]
+    pub expected_cells: u64,
+    /// Cells present in both with every value equal (floats within 1e-9 relative), each
+    /// in one row of each answer.
     pub exact: u64,
     /// Cells only in the expected answer.
     pub missing: u64,
     /// Cells only in the actual answer.
     pub extra: u64,
+    /// Rows, of either answer, whose cell an earlier row of the same answer already has.
+    #[serde(default)]
+    pub duplicates: u64,
     /// Largest and mean absolute difference over numeric values of cells in both.
     pub max_abs_error: f64,
     /// Mean absolute difference over numeric values of cells in both.
     pub mean_abs_error: f64,
     /// Largest relative difference (|a − e| / |e|) over numeric values of cells in both.
     pub max_rel_error: f64,
+    /// The first [`LISTED_CELLS`] missing cells, with the expected values.
+    #[serde(default)]
+    pub missing_cells: Vec<ListedCell>,
+    /// The first [`LISTED_CELLS`] extra cells, with the actual answer's values.
+    #[serde(default)]
+    pub extra_cells: Vec<ListedCell>,
+    /// The first [`LISTED_CELLS`] duplicate cells (the expected answer's first), with
+    /// the values of every row.
+    #[serde(default)]
+    pub duplicate_cells: Vec<DuplicateCell>,
 }
 
 impl Comparison {
-    /// The fraction of cells that are exact (1 when there are none).
-    pub fn exact_fraction(&self) -> f64 {
-        if self.cells == 0 {
-            1.0
-        } else {
-            self.exact as f64 / self.cells as f64
-        }
+    /// The fraction of cells that are exact; `None` (not applicable) when the expected
+    /// answer has no cell, so that an empty expectation never reads as "all exact".
+    pub fn exact_fraction(&self) -> Option<f64> {
+        (self.expected_cells > 0).then(|| self.exact as f64 / self.cells as f64)
     }
 
-    /// Whether every cell is exact.
+    /// Whether every cell is exact and no answer repeats a cell (vacuously true of two
+    /// empty answers: check [`Comparison::exact_fraction`] for that).
     pub fn is_exact(&self) -> bool {
-        self.exact == self.cells
+        self.exact == self.cells && self.duplicates == 0
     }
 }
 
@@ -222,44 +280,83 @@ fn values_equal(a: &Scalar, b: &Scalar) -> bool {
     }
 }
 
-/// Compare an answer with the expected one, cell by cell.
-pub fn compare(expected: &ResultSet, actual: &ResultSet) -> Comparison {
-    let index = |r: &ResultSet| -> BTreeMap<(Window, GroupKey), Vec<Scalar>> {
-        r.rows
-            .iter()
-            .map(|row| ((row.window, row.key.clone()), row.values.clone()))
-            .collect()
-    };
-    let (e, a) = (index(expected), index(actual));
-    let mut c = Comparison::default();
-    let mut abs_sum = 0.0;
-    let mut abs_n = 0u64;
-    for (cell, ev) in &e {
-        c.cells += 1;
-        match a.get(cell) {
-            None => c.missing += 1,
-            Some(av) => {
-                if ev.len() == av.len() && ev.iter().zip(av).all(|(x, y)| values_equal(x, y)) {
-                    c.exact += 1;
-                }
-                for (x, y) in ev.iter().zip(av) {
-                    if let (Some(x), Some(y)) = (x.as_f64(), y.as_f64()) {
-                        let d = (x - y).abs();
-                        c.max_abs_error = c.max_abs_error.max(d);
-                        if x != 0.0 {
-                            c.max_rel_error = c.max_rel_error.max(d / x.abs());
-                        }
-                        abs_sum += d;
-                        abs_n += 1;
-                    }
-                }
+/// The rows of each cell of an answer, in the answer's order.
+type Cells<'r> = BTreeMap<(Window, &'r GroupKey), Vec<&'r Vec<Scalar>>>;
+
+/// Index an answer by cell; count and list the cells it holds more than once.
+fn cells_of<'r>(answer: &'r ResultSet, side: Side, c: &mut Comparison) -> Cells<'r> {
+    let mut cells: Cells<'r> = BTreeMap::new();
+    for row in &answer.rows {
+        cells
+            .entry((row.window, &row.key))
+            .or_default()
+            .push(&row.values);
+    }
+    for ((window, key), rows) in &cells {
+        if rows.len() > 1 {
+            c.duplicates += rows.len() as u64 - 1;
+            if c.duplicate_cells.len() < LISTED_CELLS {
+                c.duplicate_cells.push(DuplicateCell {
+                    answer: side,
+                    window: *window,
+                    key: (*key).clone(),
+                    rows: rows.iter().map(|v| (*v).clone()).collect(),
+                });
             }
         }
     }
-    for cell in a.keys() {
-        if !e.contains_key(cell) {
+    cells
+}
+
+/// Add `cell` to `list` unless it holds [`LISTED_CELLS`] already.
+fn list(list: &mut Vec<ListedCell>, window: Window, key: &GroupKey, values: &[Scalar]) {
+    if list.len() < LISTED_CELLS {
+        list.push(ListedCell {
+            window,
+            key: key.clone(),
+            values: values.to_vec(),
+        });
+    }
+}
+
+/// Compare an answer with the expected one, cell by cell.
+pub fn compare(expected: &ResultSet, actual: &ResultSet) -> Comparison {
+    let mut c = Comparison::default();
+    let e = cells_of(expected, Side::Expected, &mut c);
+    let a = cells_of(actual, Side::Actual, &mut c);
+    let mut abs_sum = 0.0;
+    let mut abs_n = 0u64;
+    for (&(window, key), e_rows) in &e {
+        c.cells += 1;
+        c.expected_cells += 1;
+        let ev = e_rows[0];
+        let Some(a_rows) = a.get(&(window, key)) else {
+            c.missing += 1;
+            list(&mut c.missing_cells, window, key, ev);
+            continue;
+        };
+        let av = a_rows[0];
+        let single = e_rows.len() == 1 && a_rows.len() == 1;
+        if single && ev.len() == av.len() && ev.iter().zip(av).all(|(x, y)| values_equal(x, y)) {
+            c.exact += 1;
+        }
+        for (x, y) in ev.iter().zip(av) {
+            if let (Some(x), Some(y)) = (x.as_f64(), y.as_f64()) {
+                let d = (x - y).abs();
+                c.max_abs_error = c.max_abs_error.max(d);
+                if x != 0.0 {
+                    c.max_rel_error = c.max_rel_error.max(d / x.abs());
+                }
+                abs_sum += d;
+                abs_n += 1;
+            }
+        }
+    }
+    for (&(window, key), a_rows) in &a {
+        if !e.contains_key(&(window, key)) {
             c.cells += 1;
             c.extra += 1;
+            list(&mut c.extra_cells, window, key, a_rows[0]);
         }
     }
     c.mean_abs_error = if abs_n == 0 {
@@ -345,5 +442,84 @@ mod tests {
         assert!((c.max_abs_error - 1.0).abs() < 1e-9);
         assert!((c.max_rel_error - 0.25).abs() < 1e-9);
         assert!(compare(&e, &e).is_exact());
+    }
+
+    fn answer(rows: &[(i64, i64, i64)]) -> ResultSet {
+        ResultSet {
+            key_columns: vec!["k".into()],
+            value_columns: vec!["v".into()],
+            rows: rows
+                .iter()
+                .map(|&(s, k, v)| Row {
+                    window: w(s, s + 10),
+                    key: vec![Scalar::Int(k)],
+                    values: vec![Scalar::Int(v)],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_repeated_cell_is_a_duplicate_not_collapsed() {
+        let e = answer(&[(0, 1, 5), (0, 2, 6)]);
+        // The repeated row has the same values: collapsing it would look exact.
+        let a = answer(&[(0, 1, 5), (0, 1, 5), (0, 2, 6)]);
+        let c = compare(&e, &a);
+        assert!(!c.is_exact(), "{c:?}");
+        assert_eq!((c.cells, c.exact, c.duplicates), (2, 1, 1));
+        assert_eq!(
+            c.duplicate_cells,
+            vec![DuplicateCell {
+                answer: Side::Actual,
+                window: w(0, 10),
+                key: vec![Scalar::Int(1)],
+                rows: vec![vec![Scalar::Int(5)], vec![Scalar::Int(5)]],
+            }]
+        );
+        // In the expected answer too.
+        let c = compare(&a, &e);
+        assert!(!c.is_exact());
+        assert_eq!(c.duplicate_cells[0].answer, Side::Expected);
+    }
+
+    #[test]
+    fn no_expected_cell_is_not_applicable_rather_than_all_exact() {
+        let empty = answer(&[]);
+        assert_eq!(compare(&empty, &empty).exact_fraction(), None);
+        let c = compare(&empty, &answer(&[(0, 1, 1)]));
+        assert_eq!((c.exact_fraction(), c.extra), (None, 1));
+        let e = answer(&[(0, 1, 1), (0, 2, 2)]);
+        assert_eq!(
+            compare(&e, &answer(&[(0, 1, 1)])).exact_fraction(),
+            Some(0.5)
+        );
+        assert_eq!(compare(&e, &e).exact_fraction(), Some(1.0));
+    }
+
+    #[test]
+    fn missing_and_extra_cells_are_listed_with_values_up_to_the_limit() {
+        let e: Vec<(i64, i64, i64)> = (0..30).map(|k| (0, k, k * 10)).collect();
+        let a: Vec<(i64, i64, i64)> = (100..125).map(|k| (10, k, k)).collect();
+        let c = compare(&answer(&e), &answer(&a));
+        assert_eq!((c.missing, c.extra), (30, 25));
+        assert_eq!((c.missing_cells.len(), c.extra_cells.len()), (20, 20));
+        assert_eq!(
+            c.missing_cells[3],
+            ListedCell {
+                window: w(0, 10),
+                key: vec![Scalar::Int(3)],
+                values: vec![Scalar::Int(30)],
+            }
+        );
+        assert_eq!(c.extra_cells[0].window, w(10, 20));
+        assert_eq!(c.extra_cells[19].values, vec![Scalar::Int(119)]);
+        // Cells in both are never listed.
+        let c = compare(
+            &answer(&[(0, 1, 1), (0, 2, 2)]),
+            &answer(&[(0, 1, 1), (0, 3, 3)]),
+        );
+        assert_eq!(c.missing_cells.len() + c.extra_cells.len(), 2);
+        assert_eq!(c.missing_cells[0].key, vec![Scalar::Int(2)]);
+        assert_eq!(c.extra_cells[0].key, vec![Scalar::Int(3)]);
     }
 }

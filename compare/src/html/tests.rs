@@ -22,6 +22,7 @@ fn correctness(exact_fraction: f64, cells: u64, late: u64) -> Correctness {
         max_rel_error: 0.125,
         late_dropped: late,
         duplicates_removed: if late > 0 { Some(211) } else { None },
+        ..Correctness::default()
     }
 }
 
