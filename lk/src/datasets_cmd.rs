@@ -324,6 +324,21 @@ pub fn ingest(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Remove the temporary file an interrupted export to `out` left beside it (the export
+/// writes `durable::temp_path(out)` and renames it over `out` when done), so that none
+/// is left behind whether this export succeeds or fails.
+fn remove_stale_temporary(out: &Path) -> anyhow::Result<()> {
+    let tmp = master_log::durable::temp_path(out);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {
+            eprintln!("removed {}, left by an interrupted export", tmp.display());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("remove {}", tmp.display()))),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
     Csv,
@@ -366,6 +381,9 @@ pub fn export(
         ..datasets::ExportOptions::default()
     };
     let side = sidecar_dir(data);
+    if a.out.as_os_str() != "-" {
+        remove_stale_temporary(&a.out)?;
+    }
     let mut bar = Bar::new();
     let mut hook = |p: &Progress| bar.update(p);
     let s = match (a.format, a.out.as_os_str() == "-") {

@@ -237,6 +237,28 @@ fn ingest_of_input_without_newlines_stops_at_the_line_limit_with_the_offset() {
 }
 
 #[test]
+fn export_removes_the_temporary_file_an_interrupted_export_left() {
+    let dir = TempDir::new().unwrap();
+    common::generate_pageviews(&dir, "1", 500)
+        .assert()
+        .success();
+    let out = dir.path().join("views.csv");
+    let tmp = dir.path().join(".views.csv.tmp");
+    for (topic, ok) in [("pageviews", true), ("no-such-topic", false)] {
+        // What a SIGKILL in the middle of an export leaves.
+        std::fs::write(&tmp, "partition,offset\n0,").unwrap();
+        let done = lk(&dir).args(["export", topic, "--out"]).arg(&out).assert();
+        if ok {
+            done.success();
+            assert!(std::fs::read_to_string(&out).unwrap().lines().count() > 500);
+        } else {
+            done.failure();
+        }
+        assert!(!tmp.exists(), "{topic}: the temporary file is still there");
+    }
+}
+
+#[test]
 fn export_to_parquet_writes_a_file() {
     let dir = TempDir::new().unwrap();
     lk(&dir)
