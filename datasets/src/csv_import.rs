@@ -12,8 +12,26 @@
 //! ```
 //!
 //! A row is bad when its field count differs from the header's, its time is empty or
-//! unparsable, its key is empty, a field does not parse as its column's type, or a
-//! field is not UTF-8. Nulls are empty fields and the `null_values` markers.
+//! unparsable, its key is empty, a field does not parse as its column's type or is out of
+//! its range, a field is not UTF-8, a field is longer than `max_field_bytes`, the row is
+//! longer than `max_line_bytes`, or its record would be larger than the topic's
+//! `max_record_bytes`. Nulls are empty fields and the `null_values` markers.
+//!
+//! ## Bounded input
+//! The file is read through [`CsvInput`]: never more than `max_line_bytes` of one row in
+//! memory, so a file without newlines (or `/dev/zero`, or an endless pipe) stops at the
+//! limit with the line and the byte offset, instead of filling memory. A header longer
+//! than the limit stops the import; a longer data row is a bad row (in `skip` mode it is
+//! read to its end without being kept, and rejected with its line and size). Batches
+//! waiting for the log hold at most `batch_size` rows and about [`MAX_BATCH_BYTES`] per
+//! partition.
+//!
+//! ## Numbers
+//! Integers are 64-bit: a literal outside `i64` is out of range. Floats are 64-bit IEEE:
+//! `inf`, `infinity` and `nan` (any case, with a sign for the infinities) are accepted as
+//! the values they name, as DuckDB does; a finite literal too large for a float (`1e309`)
+//! is out of range, not infinity; one too small rounds to zero or a subnormal, as IEEE
+//! parsing does. An out-of-range value makes its row bad, with its line.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -22,15 +40,23 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use csv::ByteRecord;
-use master_log::{Log, NewRecord, partition_for_key};
+use master_log::{Log, LogError, NewRecord, TopicConfig, partition_for_key};
 
+use crate::csv_input::{CsvInput, CsvRecord, Next};
 use crate::error::{DatasetError, IoContext, Result};
 use crate::import_options::{ImportOptions, ImportSummary, OnError, RejectedRow};
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
 use crate::row::{
-    Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_timestamp_auto,
+    Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_float, parse_integer,
+    parse_timestamp_auto,
 };
+
+/// Bytes of record values a partition's batch holds before it is appended, even when it
+/// has fewer than `batch_size` rows: big rows do not make big batches.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// The CSV input of an import: the file, read in bounded memory.
+type Input = CsvInput<BufReader<File>>;
 use crate::sidecar::{self, TopicContent};
 use crate::topic::{ensure_topic, topic_records};
 
@@ -42,11 +68,16 @@ struct Plan {
     key_idx: Option<usize>,
     time_format: TimeFormat,
     nulls: HashSet<Vec<u8>>,
+    max_field_bytes: u64,
+    /// The largest record the topic takes (its `max_record_bytes`).
+    max_record_bytes: usize,
 }
 
 impl Plan {
-    fn new(schema: Schema, opts: &ImportOptions) -> Self {
+    fn new(schema: Schema, opts: &ImportOptions, max_record_bytes: usize) -> Self {
         Plan {
+            max_field_bytes: opts.max_field_bytes,
+            max_record_bytes,
             types: schema.columns.iter().map(|c| c.ty).collect(),
             time_idx: schema.index_of(&schema.time_column).unwrap_or(0),
             key_idx: schema.key_column.as_ref().and_then(|k| schema.index_of(k)),
@@ -66,13 +97,36 @@ impl Plan {
     }
 
     /// Check and encode one row into `value`; returns the event time in µs.
-    fn encode(&self, rec: &ByteRecord, value: &mut Vec<u8>) -> std::result::Result<i64, String> {
+    fn encode(&self, rec: CsvRecord<'_>, value: &mut Vec<u8>) -> std::result::Result<i64, String> {
         let n = self.types.len();
         if rec.len() != n {
             return Err(format!("expected {n} fields, found {}", rec.len()));
         }
+        for (i, field) in rec.iter().enumerate() {
+            if field.len() as u64 > self.max_field_bytes {
+                return Err(format!(
+                    "column {:?}: a field of {} bytes, longer than the field limit of {} \
+                     bytes (--max-field-bytes)",
+                    self.schema.columns[i].name,
+                    field.len(),
+                    self.max_field_bytes
+                ));
+            }
+        }
+        let time = self.encode_fields(rec, value)?;
+        self.check_record_size(rec, value)?;
+        Ok(time)
+    }
+
+    /// Encode the checked fields of a row; returns the event time in µs.
+    fn encode_fields(
+        &self,
+        rec: CsvRecord<'_>,
+        value: &mut Vec<u8>,
+    ) -> std::result::Result<i64, String> {
+        let n = self.types.len();
         let mut time = None;
-        let mut enc = RowEncoder::begin(value, n, |i| self.is_null(&rec[i]));
+        let mut enc = RowEncoder::begin(value, n, |i| self.is_null(rec.get(i)));
         for (i, (field, ty)) in rec.iter().zip(&self.types).enumerate() {
             let name = || &self.schema.columns[i].name;
             if self.is_null(field) {
@@ -102,9 +156,16 @@ impl Plan {
             let t = text.trim();
             let not =
                 |ty: ColumnType| format!("column {:?}: {:?} is not a valid {ty}", name(), text);
+            let range = |why: &str| format!("column {:?}: {text:?} is out of range: {why}", name());
             match ty {
-                ColumnType::Integer => enc.integer(t.parse().map_err(|_| not(*ty))?),
-                ColumnType::Float => enc.float(t.parse().map_err(|_| not(*ty))?),
+                ColumnType::Integer => enc.integer(parse_integer(t).map_err(|e| match e {
+                    Some(why) => range(why),
+                    None => not(*ty),
+                })?),
+                ColumnType::Float => enc.float(parse_float(t).map_err(|e| match e {
+                    Some(why) => range(why),
+                    None => not(*ty),
+                })?),
                 ColumnType::Bool => enc.bool(parse_bool(t).ok_or_else(|| not(*ty))?),
                 ColumnType::Timestamp => {
                     enc.integer(parse_timestamp_auto(t).ok_or_else(|| not(*ty))?)
@@ -113,6 +174,53 @@ impl Plan {
             }
         }
         time.ok_or_else(|| "no time".to_owned())
+    }
+
+    /// Check that the row's record fits the topic's `max_record_bytes`.
+    fn check_record_size(
+        &self,
+        rec: CsvRecord<'_>,
+        value: &[u8],
+    ) -> std::result::Result<(), String> {
+        let key = self.key_idx.map(|k| rec.get(k));
+        // The framing of a record without headers is well under 64 bytes.
+        if key.map_or(0, <[u8]>::len) + value.len() + 64 <= self.max_record_bytes {
+            return Ok(());
+        }
+        let size = NewRecord {
+            key: key.map(Bytes::copy_from_slice),
+            value: Some(Bytes::copy_from_slice(value)),
+            event_time: 0,
+            headers: Vec::new(),
+        }
+        .encoded_len();
+        if size > self.max_record_bytes {
+            return Err(format!(
+                "the row's record would take {size} bytes, more than the topic's limit of {} \
+                 bytes (max_record_bytes)",
+                self.max_record_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why the row at the reader's position is longer than the line limit. When `length` is
+/// known (the row was read to its end), it is said.
+fn too_long_reason(input: &Input, length: Option<u64>) -> String {
+    let max = input.max_line_bytes();
+    match length {
+        Some(n) => format!(
+            "a row of {n} bytes from byte offset {}, longer than the line limit of {max} bytes \
+             (--max-line-bytes)",
+            input.start()
+        ),
+        None => format!(
+            "a row longer than the line limit of {max} bytes (--max-line-bytes): it starts at \
+             byte offset {} and passes the limit at byte offset {}",
+            input.start(),
+            input.start() + max
+        ),
     }
 }
 
@@ -125,14 +233,31 @@ fn time_format_name(f: &TimeFormat) -> String {
     }
 }
 
-fn open_reader(opts: &ImportOptions) -> Result<csv::Reader<BufReader<File>>> {
+/// Open the file and read its header: the reader, at the first data row, and the column
+/// names.
+fn open_input(opts: &ImportOptions) -> Result<(Input, Vec<String>)> {
     let f = File::open(&opts.file).ctx(|| format!("open {}", opts.file.display()))?;
-    Ok(csv::ReaderBuilder::new()
-        .delimiter(opts.delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(BufReader::with_capacity(1 << 20, f)))
+    let mut input = CsvInput::new(
+        BufReader::with_capacity(1 << 20, f),
+        opts.delimiter,
+        opts.max_line_bytes,
+    );
+    let names = header_names(opts, &mut input)?;
+    Ok((input, names))
+}
+
+/// Read the next row, with the error of a failed read.
+fn next_row(opts: &ImportOptions, input: &mut Input) -> Result<Next> {
+    input.next().ctx(|| format!("read {}", opts.file.display()))
+}
+
+/// The error of a bad row in `fail` mode.
+fn bad_row(opts: &ImportOptions, line: u64, reason: String) -> DatasetError {
+    DatasetError::BadRow {
+        file: opts.file.clone(),
+        line,
+        reason,
+    }
 }
 
 fn bad_file(opts: &ImportOptions, reason: String) -> DatasetError {
@@ -147,8 +272,7 @@ pub fn infer_schema(
     opts: &ImportOptions,
     progress: &mut ProgressFn<'_>,
 ) -> Result<(Schema, Vec<String>)> {
-    let mut reader = open_reader(opts)?;
-    let names = header_names(opts, &mut reader)?;
+    let (mut input, names) = open_input(opts)?;
     let nulls: HashSet<Vec<u8>> = opts
         .null_values
         .iter()
@@ -166,18 +290,27 @@ pub fn infer_schema(
     }
     // Per column: (seen a value, could be integer, float, bool, timestamp).
     let mut could = vec![(false, true, true, true, true); names.len()];
-    let mut rec = ByteRecord::new();
     let mut report = Progress::new(Phase::Infer);
     report.total_items = (opts.infer_rows > 0).then_some(opts.infer_rows);
     let mut rows = 0u64;
     while opts.infer_rows == 0 || rows < opts.infer_rows {
-        if !reader
-            .read_byte_record(&mut rec)
-            .ctx(|| format!("read {}", opts.file.display()))?
-        {
-            break;
+        match next_row(opts, &mut input)? {
+            Next::End => break,
+            Next::TooLong if opts.on_error == OnError::Fail => {
+                return Err(bad_row(opts, input.line(), too_long_reason(&input, None)));
+            }
+            Next::TooLong => {
+                // Rejected by the writing pass; nothing to learn from it here.
+                input
+                    .skip_rest()
+                    .ctx(|| format!("read {}", opts.file.display()))?;
+                rows += 1;
+                continue;
+            }
+            Next::Row => {}
         }
         rows += 1;
+        let rec = input.record();
         for (i, f) in rec.iter().enumerate().take(names.len()) {
             if f.is_empty() || nulls.contains(f) {
                 continue;
@@ -204,7 +337,7 @@ pub fn infer_schema(
         }
         if rows.is_multiple_of(REPORT_EVERY) {
             report.items = rows;
-            report.bytes = reader.position().byte();
+            report.bytes = input.position();
             progress(&report);
         }
     }
@@ -269,17 +402,26 @@ pub fn infer_schema(
     Ok((schema, forced.keys().map(|s| (*s).to_owned()).collect()))
 }
 
-fn header_names(
-    opts: &ImportOptions,
-    reader: &mut csv::Reader<BufReader<File>>,
-) -> Result<Vec<String>> {
-    let header = reader
-        .byte_headers()
+/// Read the header line: the column names, checked.
+fn header_names(opts: &ImportOptions, input: &mut Input) -> Result<Vec<String>> {
+    match input
+        .next()
         .ctx(|| format!("read the header of {}", opts.file.display()))?
-        .clone();
-    if header.is_empty() {
-        return Err(bad_file(opts, "the file is empty: no header line".into()));
+    {
+        Next::Row => {}
+        Next::End => return Err(bad_file(opts, "the file is empty: no header line".into())),
+        Next::TooLong => {
+            return Err(bad_file(
+                opts,
+                format!(
+                    "line {}: the header is {}",
+                    input.line(),
+                    too_long_reason(input, None)
+                ),
+            ));
+        }
     }
+    let header = input.record();
     let mut names = Vec::with_capacity(header.len());
     for (i, f) in header.iter().enumerate() {
         let name = std::str::from_utf8(f)
@@ -340,7 +482,7 @@ pub fn import_csv(
     let started = Instant::now();
     let total_bytes = check_options(opts)?;
     let (schema, forced, mut previous_imports) = import_schema(log, opts, sidecar_dir, progress)?;
-    let plan = Plan::new(schema, opts);
+    let plan = Plan::new(schema, opts, max_record_bytes(log, opts)?);
     if opts.on_error == OnError::Fail {
         validate_rows(opts, &plan, total_bytes, progress)?;
     }
@@ -382,6 +524,19 @@ pub fn import_csv(
     Ok(summary)
 }
 
+/// The largest record the topic takes: its own limit, or (not created yet) the limit it
+/// will be created with.
+fn max_record_bytes(log: &dyn Log, opts: &ImportOptions) -> Result<usize> {
+    let max = match log.describe_topic(&opts.topic) {
+        Ok(d) => d.info.config.max_record_bytes,
+        Err(LogError::UnknownTopic(_)) => {
+            TopicConfig::with_partitions(opts.partitions).max_record_bytes
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(usize::try_from(max).unwrap_or(usize::MAX))
+}
+
 /// Reject options an import cannot run with; returns the size of the file in bytes.
 fn check_options(opts: &ImportOptions) -> Result<u64> {
     master_log::validate_name(&opts.topic)?;
@@ -389,6 +544,12 @@ fn check_options(opts: &ImportOptions) -> Result<u64> {
         return Err(DatasetError::InvalidOptions(
             "partitions and batch_size must be positive".into(),
         ));
+    }
+    if opts.max_field_bytes == 0 || opts.max_line_bytes < crate::import_options::MIN_LINE_BYTES {
+        return Err(DatasetError::InvalidOptions(format!(
+            "max_field_bytes must be positive and max_line_bytes at least {} bytes",
+            crate::import_options::MIN_LINE_BYTES
+        )));
     }
     Ok(std::fs::metadata(&opts.file)
         .ctx(|| format!("read {}", opts.file.display()))?
@@ -436,8 +597,7 @@ fn check_topic_schema(opts: &ImportOptions, schema: &Schema) -> Result<()> {
         topic: opts.topic.clone(),
         reason,
     };
-    let mut reader = open_reader(opts)?;
-    let names = header_names(opts, &mut reader)?;
+    let (_, names) = open_input(opts)?;
     let theirs: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
     if names != theirs {
         return Err(mismatch(format!(
@@ -466,29 +626,27 @@ fn validate_rows(
     total_bytes: u64,
     progress: &mut ProgressFn<'_>,
 ) -> Result<()> {
-    let mut reader = open_reader(opts)?;
-    header_names(opts, &mut reader)?;
-    let mut rec = ByteRecord::new();
+    let (mut input, _) = open_input(opts)?;
     let mut value = Vec::with_capacity(256);
     let mut report = Progress::new(Phase::Validate);
     report.total_bytes = Some(total_bytes);
     let mut rows = 0u64;
-    while reader
-        .read_byte_record(&mut rec)
-        .ctx(|| format!("read {}", opts.file.display()))?
-    {
+    loop {
+        match next_row(opts, &mut input)? {
+            Next::End => break,
+            Next::TooLong => {
+                return Err(bad_row(opts, input.line(), too_long_reason(&input, None)));
+            }
+            Next::Row => {}
+        }
         rows += 1;
         value.clear();
-        if let Err(reason) = plan.encode(&rec, &mut value) {
-            return Err(DatasetError::BadRow {
-                file: opts.file.clone(),
-                line: rec.position().map_or(0, |p| p.line()),
-                reason,
-            });
+        if let Err(reason) = plan.encode(input.record(), &mut value) {
+            return Err(bad_row(opts, input.line(), reason));
         }
         if rows.is_multiple_of(REPORT_EVERY) {
             report.items = rows;
-            report.bytes = reader.position().byte();
+            report.bytes = input.position();
             progress(&report);
         }
     }
@@ -522,43 +680,51 @@ fn write_rows(
     summary: &mut ImportSummary,
     progress: &mut ProgressFn<'_>,
 ) -> Result<()> {
-    let mut reader = open_reader(opts)?;
-    header_names(opts, &mut reader)?;
-    let mut rec = ByteRecord::new();
+    let (mut input, _) = open_input(opts)?;
     let mut value = Vec::with_capacity(256);
     let mut batches = Batches::new(summary.partitions, opts.batch_size);
     let mut report = Progress::new(Phase::Write);
     report.total_bytes = Some(summary.bytes);
-    while reader
-        .read_byte_record(&mut rec)
-        .ctx(|| format!("read {}", opts.file.display()))?
-    {
+    loop {
+        let outcome = match next_row(opts, &mut input)? {
+            Next::End => break,
+            Next::TooLong if opts.on_error == OnError::Fail => Err(too_long_reason(&input, None)),
+            Next::TooLong => {
+                let length = input
+                    .skip_rest()
+                    .ctx(|| format!("read {}", opts.file.display()))?;
+                Err(too_long_reason(&input, Some(length)))
+            }
+            Next::Row => {
+                value.clear();
+                plan.encode(input.record(), &mut value)
+            }
+        };
         summary.rows += 1;
-        value.clear();
-        let line = rec.position().map_or(0, |p| p.line());
-        match plan.encode(&rec, &mut value) {
+        let line = input.line();
+        match outcome {
             Ok(us) => {
                 let ms = us.div_euclid(1000);
                 summary.min_event_time = Some(summary.min_event_time.map_or(ms, |m| m.min(ms)));
                 summary.max_event_time = Some(summary.max_event_time.map_or(ms, |m| m.max(ms)));
-                let key = plan.key_idx.map(|k| &rec[k]);
+                let key = plan.key_idx.map(|k| input.record().get(k));
                 let p = batches.push(log, &opts.topic, key, &value, ms)?;
                 summary.accepted += 1;
                 summary.records_per_partition[p] += 1;
             }
             Err(reason) if opts.on_error == OnError::Fail => {
                 // The file changed since pass 1; what is written stays written.
-                return Err(DatasetError::BadRow {
-                    file: opts.file.clone(),
+                return Err(bad_row(
+                    opts,
                     line,
-                    reason: format!("{reason} (the file changed during the import)"),
-                });
+                    format!("{reason} (the file changed during the import)"),
+                ));
             }
-            Err(reason) => rejects.push(line, reason, &rec, summary)?,
+            Err(reason) => rejects.push(line, reason, input.record(), summary)?,
         }
         if summary.rows.is_multiple_of(REPORT_EVERY) {
             report.items = summary.rows;
-            report.bytes = reader.position().byte();
+            report.bytes = input.position();
             progress(&report);
         }
     }
@@ -574,6 +740,8 @@ fn write_rows(
 /// Records waiting to be appended, one batch per partition, their bytes in one arena.
 struct Batches {
     buffers: Vec<Vec<NewRecord>>,
+    /// Bytes of keys and values in each partition's batch.
+    bytes: Vec<usize>,
     arena: BytesMut,
     batch_size: usize,
     /// Where keyless rows go: the next partition each time a batch of them is appended.
@@ -584,8 +752,9 @@ impl Batches {
     fn new(partitions: u32, batch_size: usize) -> Self {
         Batches {
             buffers: (0..partitions)
-                .map(|_| Vec::with_capacity(batch_size))
+                .map(|_| Vec::with_capacity(batch_size.min(4096)))
                 .collect(),
+            bytes: vec![0; partitions as usize],
             arena: BytesMut::with_capacity(1 << 20),
             batch_size,
             keyless_partition: 0,
@@ -601,7 +770,8 @@ impl Batches {
     }
 
     /// Add one row to its partition's batch (by its key, or the keyless rotation) and
-    /// append the batch when full; returns the partition.
+    /// append the batch when full (`batch_size` rows or [`MAX_BATCH_BYTES`]); returns the
+    /// partition.
     fn push(
         &mut self,
         log: &dyn Log,
@@ -617,6 +787,7 @@ impl Batches {
             None => self.keyless_partition,
         } as usize;
         let keyless = key.is_none();
+        self.bytes[p] += key.as_ref().map_or(0, Bytes::len) + value.len();
         let value = self.freeze(value);
         self.buffers[p].push(NewRecord {
             key,
@@ -624,9 +795,10 @@ impl Batches {
             event_time,
             headers: Vec::new(),
         });
-        if self.buffers[p].len() >= self.batch_size {
+        if self.buffers[p].len() >= self.batch_size || self.bytes[p] >= MAX_BATCH_BYTES {
             log.append(topic, p as u32, &self.buffers[p])?;
             self.buffers[p].clear();
+            self.bytes[p] = 0;
             if keyless {
                 self.keyless_partition = (self.keyless_partition + 1) % partitions;
             }
@@ -640,6 +812,7 @@ impl Batches {
             if !buf.is_empty() {
                 log.append(topic, p as u32, buf)?;
                 buf.clear();
+                self.bytes[p] = 0;
             }
         }
         Ok(())
@@ -657,12 +830,13 @@ impl Rejects {
         Rejects { path, writer: None }
     }
 
-    /// Write a bad row (its line, the reason, its fields) and count it in `summary`.
+    /// Write a bad row (its line, the reason, its fields: none for a row longer than the
+    /// line limit) and count it in `summary`.
     fn push(
         &mut self,
         line: u64,
         reason: String,
-        rec: &ByteRecord,
+        rec: CsvRecord<'_>,
         summary: &mut ImportSummary,
     ) -> Result<()> {
         summary.rejected += 1;

@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DatasetError, Result};
 use crate::row::{ColumnType, Schema, TimeFormat};
 
+/// The default of [`ImportOptions::max_field_bytes`] (`--max-field-bytes`): 1 MiB.
+pub const DEFAULT_MAX_FIELD_BYTES: u64 = 1 << 20;
+
+/// The default of [`ImportOptions::max_line_bytes`] (`--max-line-bytes`): 16 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// The smallest line limit an import takes, bytes.
+pub const MIN_LINE_BYTES: u64 = 16;
+
 /// What to do with a bad row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +74,16 @@ pub struct ImportOptions {
     pub infer_rows: u64,
     /// Records per append call per partition.
     pub batch_size: usize,
+    /// The longest field accepted, bytes ([`DEFAULT_MAX_FIELD_BYTES`]); a longer field
+    /// makes its row bad.
+    pub max_field_bytes: u64,
+    /// The longest row accepted, bytes, its line ending not counted (a quoted row that
+    /// spans lines counts whole; [`DEFAULT_MAX_LINE_BYTES`], at least [`MIN_LINE_BYTES`]).
+    /// No more of one row is ever held in memory: a longer header stops the import, a
+    /// longer data row is a bad row (`fail`: the error gives the byte offset where it
+    /// passed the limit; `skip`: it is read to its end without being kept, and rejected
+    /// without its fields).
+    pub max_line_bytes: u64,
 }
 
 impl Default for ImportOptions {
@@ -83,6 +102,8 @@ impl Default for ImportOptions {
             partitions: 4,
             infer_rows: 10_000,
             batch_size: 2_000,
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
@@ -126,6 +147,32 @@ pub fn parse_delimiter(s: &str) -> Result<u8> {
             "delimiter {other:?}: expected one ASCII character or 'tab'"
         ))),
     }
+}
+
+/// Parse a size in bytes: a whole number with an optional unit, `B`, `KiB`, `MiB` or `GiB`
+/// (also `K`, `M`, `G`, `KB`, `MB`, `GB`, all powers of 1024), as `--max-line-bytes 64MiB`.
+pub fn parse_byte_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => u32::MAX,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| shift != u32::MAX)
+        .and_then(|n| n.checked_mul(1u64.checked_shl(shift)?))
+        .ok_or_else(|| {
+            DatasetError::InvalidOptions(format!(
+                "size {s:?}: expected a whole number of bytes, optionally with a unit \
+                 (KiB, MiB, GiB), like 1048576 or 16MiB"
+            ))
+        })
 }
 
 /// A rejected row, as listed in a summary.

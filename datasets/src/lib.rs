@@ -37,10 +37,14 @@
 //! - **Partitioning** is Kafka's: the record key's murmur2 ([`master_log::partition_for_key`]).
 //!   pageviews is keyed by page id, ysb by ad id, nexmark by person id / auction id (a
 //!   bid by its auction's id), imported files by their key column.
-//! - **CSV import** streams the file in constant memory (two passes in `fail` mode, so
+//! - **CSV import** streams the file in bounded memory (two passes in `fail` mode, so
 //!   that a bad row means nothing of the file is written); rows keep file order within a
 //!   partition; every column keeps its type ([`Schema`], stored once in the sidecar);
-//!   bad input is a [`DatasetError`], never a panic.
+//!   bad input is a [`DatasetError`], never a panic. Fields and rows have limits
+//!   ([`DEFAULT_MAX_FIELD_BYTES`], [`DEFAULT_MAX_LINE_BYTES`]): a longer one is a bad row
+//!   with its line (and, past the line limit, the byte offset), so input without
+//!   newlines never fills memory. Out-of-range numbers (`1e309`) are bad rows; `inf` and
+//!   `nan` are accepted only when written as such (DuckDB's rule).
 //! - **Export** writes any topic of this crate to CSV; importing the export gives back
 //!   the same values, nulls and timestamps included. Export files, sidecars and
 //!   campaign tables are replaced atomically (`master_log::durable`'s temporary file and
@@ -128,6 +132,7 @@
 
 pub mod codec;
 mod csv_import;
+mod csv_input;
 mod error;
 mod export;
 mod generate;
@@ -148,6 +153,7 @@ mod topic;
 pub mod ysb;
 
 pub use codec::{Codec, Country, Event, Ipv4, Uuid, decode, encode, encode_into};
+pub use csv_import::MAX_BATCH_BYTES;
 pub use csv_import::{import_csv, infer_schema};
 pub use error::{DatasetError, Result};
 pub use export::{
@@ -156,7 +162,8 @@ pub use export::{
 pub use generate::{Arrival, GeneratedRecord, Generator, generate, kind_names};
 pub use generate_options::{DatasetKind, GenerateOptions, GenerateSummary};
 pub use import_options::{
-    ImportOptions, ImportSummary, OnError, RejectedRow, parse_column_types, parse_delimiter,
+    DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, ImportOptions, ImportSummary, MIN_LINE_BYTES,
+    OnError, RejectedRow, parse_byte_size, parse_column_types, parse_delimiter,
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
 pub use pageviews::{Device, PageType, PageView};

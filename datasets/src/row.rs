@@ -410,6 +410,35 @@ pub fn parse_timestamp_auto(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_micros())
 }
 
+/// Parse a 64-bit integer. `Err(None)`: not an integer; `Err(Some(why))`: an integer
+/// outside the 64-bit range.
+pub(crate) fn parse_integer(s: &str) -> std::result::Result<i64, Option<&'static str>> {
+    use std::num::IntErrorKind;
+    s.parse::<i64>().map_err(|e| match e.kind() {
+        IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => {
+            Some("an integer is 64-bit, from -9223372036854775808 to 9223372036854775807")
+        }
+        _ => None,
+    })
+}
+
+/// Parse a 64-bit float as DuckDB does: `inf`, `infinity` and `nan` (any case, signed or
+/// not) are the values they name; a finite literal too large for a float (`1e309`) is out
+/// of range, never infinity. `Err(None)`: not a float; `Err(Some(why))`: out of range.
+pub(crate) fn parse_float(s: &str) -> std::result::Result<f64, Option<&'static str>> {
+    let v = s.parse::<f64>().map_err(|_| None)?;
+    if v.is_infinite() {
+        let word = s.trim_start_matches(['+', '-']);
+        if !(word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("infinity")) {
+            return Err(Some(
+                "a float is 64-bit, at most ±1.7976931348623157e308 (write inf or -inf for \
+                 an infinity)",
+            ));
+        }
+    }
+    Ok(v)
+}
+
 /// Parse the bool spellings this crate accepts.
 pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") {
@@ -465,6 +494,30 @@ mod tests {
         for cut in 0..out.len() {
             assert!(s.decode(&out[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn numbers_in_range_literals_and_overflow() {
+        assert_eq!(parse_float("1.5"), Ok(1.5));
+        assert_eq!(parse_float("1e308"), Ok(1e308));
+        assert_eq!(parse_float("1e-400"), Ok(0.0));
+        for inf in ["inf", "+Inf", "INFINITY", "infinity"] {
+            assert_eq!(parse_float(inf), Ok(f64::INFINITY), "{inf}");
+        }
+        assert_eq!(parse_float("-inf"), Ok(f64::NEG_INFINITY));
+        assert!(parse_float("NaN").unwrap().is_nan());
+        for big in ["1e309", "-1e309", "2e308", &"9".repeat(400)] {
+            assert!(matches!(parse_float(big), Err(Some(_))), "{big}");
+        }
+        assert_eq!(parse_float("abc"), Err(None));
+        assert_eq!(parse_float("infinit"), Err(None));
+        assert_eq!(parse_integer("-9223372036854775808"), Ok(i64::MIN));
+        assert!(matches!(parse_integer("9223372036854775808"), Err(Some(_))));
+        assert!(matches!(
+            parse_integer("-99999999999999999999"),
+            Err(Some(_))
+        ));
+        assert_eq!(parse_integer("1.0"), Err(None));
     }
 
     #[test]

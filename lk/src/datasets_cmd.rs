@@ -237,8 +237,24 @@ pub struct IngestCsvArgs {
     /// Partitions of the topic when it is created.
     #[arg(long, default_value_t = 4)]
     partitions: u32,
+    /// The longest field accepted (bytes, or with a unit: 64KiB; default 1 MiB); a longer
+    /// field makes its row bad.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size,
+          default_value_t = datasets::DEFAULT_MAX_FIELD_BYTES)]
+    max_field_bytes: u64,
+    /// The longest row accepted (default 16 MiB), its line ending not counted (a quoted
+    /// row spanning lines counts whole). No more of a row is held in memory: input without newlines stops
+    /// here with the byte offset; with --on-error skip a longer data row is rejected.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size,
+          default_value_t = datasets::DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: u64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+/// A `--max-*-bytes` value: bytes, or a number with a unit.
+fn byte_size(s: &str) -> Result<u64, String> {
+    datasets::parse_byte_size(s).map_err(|e| e.to_string())
 }
 
 pub fn ingest(
@@ -262,6 +278,8 @@ pub fn ingest(
         on_error: a.on_error.parse()?,
         rejects: a.rejects,
         partitions: a.partitions,
+        max_field_bytes: a.max_field_bytes,
+        max_line_bytes: a.max_line_bytes,
         ..datasets::ImportOptions::default()
     };
     let mut bar = Bar::new();
@@ -306,6 +324,21 @@ pub fn ingest(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Remove the temporary file an interrupted export to `out` left beside it (the export
+/// writes `durable::temp_path(out)` and renames it over `out` when done), so that none
+/// is left behind whether this export succeeds or fails.
+fn remove_stale_temporary(out: &Path) -> anyhow::Result<()> {
+    let tmp = master_log::durable::temp_path(out);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {
+            eprintln!("removed {}, left by an interrupted export", tmp.display());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("remove {}", tmp.display()))),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
     Csv,
@@ -348,6 +381,9 @@ pub fn export(
         ..datasets::ExportOptions::default()
     };
     let side = sidecar_dir(data);
+    if a.out.as_os_str() != "-" {
+        remove_stale_temporary(&a.out)?;
+    }
     let mut bar = Bar::new();
     let mut hook = |p: &Progress| bar.update(p);
     let s = match (a.format, a.out.as_os_str() == "-") {

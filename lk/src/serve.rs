@@ -9,12 +9,21 @@
 //!                                        {"columns":[…],"rows":[{…}],"freshness":{…}}
 //! ```
 //!
-//! Unknown workloads and paths answer 404, bad parameters 400, always with a JSON body
-//! `{"error": "…"}`. Answering (reading Parquet, merging partials) runs on tokio's
-//! blocking pool, never on the threads that serve connections. Workloads are looked up
-//! by name only (built-ins and registered specs): a request never names a file.
+//! Every error answer has a JSON body `{"error": "…"}`: unknown workloads and paths 404,
+//! another method than GET 405, bad parameters 400 (a parameter the path does not take, one
+//! given twice, bad percent-encoding or UTF-8, a bad value; `/health` and `/workloads` take
+//! none), a request target longer than [`MAX_URI_BYTES`] 414, more than [`MAX_HEADERS`]
+//! headers or [`MAX_HEADER_BYTES`] of them 431, and whatever axum itself refuses (its
+//! plain-text rejections are rewritten as JSON by one middleware). A `key` that matches no
+//! row is an empty answer, as any filter. Only a request that HTTP itself cannot carry
+//! (a target over 64 KiB, over 100 headers or about 400 KiB of them, a malformed request
+//! line) is answered by hyper before any of this, with the right status and no body.
+//!
+//! Answering (reading Parquet, merging partials) runs on tokio's blocking pool, never on
+//! the threads that serve connections. Workloads are looked up by name only (built-ins
+//! and registered specs): a request never names a file.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,8 +32,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path as UrlPath, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
@@ -67,6 +77,18 @@ impl ApiError {
         }
     }
 
+    /// The error of answering a query over `topic`: 404 when the topic does not exist
+    /// (no views can exist either), else 500.
+    fn answering(e: anyhow::Error, log: &dyn Log, topic: &str) -> Self {
+        match log.partition_count(topic) {
+            Err(master_log::LogError::UnknownTopic(t)) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("topic {t:?} does not exist: no views yet"),
+            ),
+            _ => ApiError::internal(e),
+        }
+    }
+
     fn internal(e: anyhow::Error) -> Self {
         let mut message = e.to_string();
         for cause in e.chain().skip(1) {
@@ -83,13 +105,125 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The longest request target (path and query) answered, bytes; a longer one is 414.
+pub const MAX_URI_BYTES: usize = 8 << 10;
+
+/// The most request headers answered; more are 431.
+pub const MAX_HEADERS: usize = 64;
+
+/// The most bytes of request headers (names and values) answered; more are 431.
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
+
 pub fn router(state: Arc<ServeState>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/workloads", get(list_workloads))
         .route("/workloads/{name}/rows", get(rows))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
+        .layer(from_fn(json_errors))
         .with_state(state)
+}
+
+/// The middleware around every route: refuse requests over the size limits (414, 431),
+/// and give every error answer that is not JSON yet (axum's own rejections, 405) a JSON
+/// body with a message.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target has {target} bytes, more than {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "{} headers of {header_bytes} bytes: at most {MAX_HEADERS} headers and \
+                 {MAX_HEADER_BYTES} bytes are answered",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("method {method} is not allowed on {path}: use GET")
+        }
+        _ if !text.is_empty() => text,
+        _ => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+    };
+    let body = serde_json::to_vec(&json!({ "error": message })).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The parameters of a query string, each at most once, each one of `allowed`;
+/// percent-decoded (`+` is a space), valid UTF-8.
+fn parse_params(raw: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
+    let decode = |part: &str| -> Result<String, ApiError> {
+        let bytes = part.as_bytes();
+        for (i, _) in part.match_indices('%') {
+            let hex = bytes.get(i + 1..i + 3);
+            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                return Err(bad(format!("bad percent-encoding in {part:?}")));
+            }
+        }
+        let spaced = part.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| bad(format!("{part:?} is not UTF-8 once percent-decoded")))
+    };
+    let mut out = BTreeMap::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k)?, decode(v)?);
+        if !allowed.contains(&k.as_str()) {
+            let takes = if allowed.is_empty() {
+                "this path takes no parameters".to_owned()
+            } else {
+                format!("expected {}", allowed.join(", "))
+            };
+            return Err(bad(format!("unknown parameter {k:?} ({takes})")));
+        }
+        if out.contains_key(&k) {
+            return Err(bad(format!("parameter {k:?} is given twice")));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
 }
 
 /// Serve `state` on `addr` until `shutdown` becomes true. Prints the bound address (the
@@ -165,8 +299,9 @@ pub fn spawn(
     Ok(Server { runtime, task })
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+async fn health(RawQuery(raw): RawQuery) -> Result<Json<serde_json::Value>, ApiError> {
+    parse_params(raw.as_deref(), &[])?;
+    Ok(Json(json!({ "status": "ok" })))
 }
 
 fn window_text(w: WindowSpec) -> serde_json::Value {
@@ -193,7 +328,9 @@ async fn blocking<T: Send + 'static>(
 
 async fn list_workloads(
     State(state): State<Arc<ServeState>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    parse_params(raw.as_deref(), &[])?;
     blocking(move || {
         let all = Workload::list(&state.data).map_err(|e| ApiError::internal(e.into()))?;
         let mut out = Vec::new();
@@ -249,16 +386,22 @@ enum Pipeline {
     Kappa,
 }
 
+/// The parameters of `/workloads/{name}/rows`.
+const ROWS_PARAMS: [&str; 4] = ["pipeline", "key", "from", "to"];
+
+/// The pipeline and the query a rows request asks for, checked against its workload.
 fn parse_query(
-    params: &HashMap<String, String>,
+    params: &BTreeMap<String, String>,
+    workload: &Workload,
 ) -> Result<(Pipeline, serving_layer::Query), ApiError> {
-    for k in params.keys() {
-        if !matches!(k.as_str(), "pipeline" | "key" | "from" | "to") {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("unknown parameter {k:?} (expected pipeline, key, from, to)"),
-            ));
-        }
+    if params.contains_key("key") && workload.key_columns().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "workload {:?} has no key columns: it takes no key",
+                workload.name()
+            ),
+        ));
     }
     let pipeline = match params.get("pipeline").map(String::as_str) {
         None | Some("lambda") => Pipeline::Lambda,
@@ -296,11 +439,12 @@ fn parse_query(
 async fn rows(
     State(state): State<Arc<ServeState>>,
     UrlPath(name): UrlPath<String>,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let params = parse_params(raw.as_deref(), &ROWS_PARAMS)?;
     blocking(move || {
         let workload = find_workload(&state, &name)?;
-        let (pipeline, query) = parse_query(&params)?;
+        let (pipeline, query) = parse_query(&params, &workload)?;
         let bad_query = |e: serving_layer::ServingError| match e {
             serving_layer::ServingError::BadQuery(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
             other => ApiError::internal(other.into()),
@@ -320,16 +464,99 @@ async fn rows(
                     state.log.as_ref(),
                     state.live.as_deref(),
                 )
-                .map_err(ApiError::internal)?
+                .map_err(|e| ApiError::answering(e, state.log.as_ref(), workload.topic()))?
                 .ok_or_else(|| no_views("Lambda views"))?;
                 snapshot.answer(&workload, &query).map_err(bad_query)?
             }
             Pipeline::Kappa => kappa_answer(&state.data, &workload, state.log.as_ref(), &query)
-                .map_err(ApiError::internal)?
+                .map_err(|e| ApiError::answering(e, state.log.as_ref(), workload.topic()))?
                 .ok_or_else(|| no_views("Kappa table"))?,
         };
         let body = serving_layer::render(&answer, serving_layer::Format::Json);
         Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The answer to a refused query string: 400 with a JSON message.
+    fn refused(raw: &str, allowed: &[&str]) -> String {
+        let e = parse_params(Some(raw), allowed).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST, "{raw}");
+        e.message
+    }
+
+    #[test]
+    fn query_strings_are_decoded_strictly() {
+        let p = parse_params(
+            Some("key=a%2Cb+c&from=2024-01-01T00%3A00%3A00Z&"),
+            &ROWS_PARAMS,
+        )
+        .unwrap();
+        assert_eq!(p["key"], "a,b c");
+        assert_eq!(p["from"], "2024-01-01T00:00:00Z");
+        assert_eq!(
+            parse_params(Some("pipeline"), &ROWS_PARAMS).unwrap()["pipeline"],
+            ""
+        );
+        assert!(parse_params(None, &[]).unwrap().is_empty());
+        assert!(refused("colour=red", &ROWS_PARAMS).contains("unknown parameter \"colour\""));
+        assert!(refused("x", &[]).contains("takes no parameters"));
+        assert!(refused("key=a&key=b", &ROWS_PARAMS).contains("twice"));
+        assert!(refused("key=%zz", &ROWS_PARAMS).contains("percent-encoding"));
+        assert!(refused("key=%4", &ROWS_PARAMS).contains("percent-encoding"));
+        assert!(refused("key=%FF", &ROWS_PARAMS).contains("UTF-8"));
+        // An encoded name is the name.
+        assert!(
+            parse_params(Some("k%65y=1"), &ROWS_PARAMS)
+                .unwrap()
+                .contains_key("key")
+        );
+    }
+
+    /// Query-string text: parameter names and values made of the characters that matter
+    /// to the parser, percent escapes (good, bad, partial, non-UTF-8) and any text.
+    fn query_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("key".to_owned()),
+            Just("pipeline".to_owned()),
+            Just("from".to_owned()),
+            Just("to".to_owned()),
+            Just("=".to_owned()),
+            Just("&".to_owned()),
+            Just("+".to_owned()),
+            Just("%".to_owned()),
+            "%[0-9a-fA-F]{2}",
+            "%[g-z]{1,2}",
+            "[a-z0-9:.-]{1,8}",
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_query_strings_never_panic_and_errors_are_json(raw in query_text()) {
+            for allowed in [&ROWS_PARAMS[..], &[]] {
+                match parse_params(Some(&raw), allowed) {
+                    Ok(params) => {
+                        prop_assert!(params.keys().all(|k| allowed.contains(&k.as_str())));
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                        prop_assert!(!e.message.is_empty());
+                        let response = e.into_response();
+                        prop_assert_eq!(
+                            response.headers()[header::CONTENT_TYPE].to_str().unwrap(),
+                            "application/json"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

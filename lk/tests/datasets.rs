@@ -140,6 +140,124 @@ fn ingest_fails_atomically_with_the_line_or_skips_to_rejects() {
     );
 }
 
+/// Records in every partition of `topic` (0 when it does not exist).
+fn topic_records(dir: &TempDir, topic: &str) -> u64 {
+    let described = lk(dir)
+        .args(["topic", "describe", topic, "--format", "json"])
+        .output()
+        .unwrap();
+    if !described.status.success() {
+        return 0;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+    v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["latest"].as_u64().unwrap() - p["earliest"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn ingest_refuses_a_10_mb_field_with_its_line_before_writing_anything() {
+    let dir = TempDir::new().unwrap();
+    let csv = dir.path().join("big.csv");
+    let mut text = String::from("ts,id,note\n");
+    for i in 0..6_000 {
+        let note = if i == 5_000 {
+            "n".repeat(10_000_000)
+        } else {
+            format!("row {i}")
+        };
+        text.push_str(&format!("{},{i},{note}\n", 1_700_000_000 + i));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let ingest = |extra: &[&str]| {
+        let mut c = lk(&dir);
+        c.args(["ingest", "csv"])
+            .arg(&csv)
+            .args(["--topic", "big", "--time-column", "ts"])
+            .args(["--time-format", "epoch-s", "--key-column", "id"])
+            .args(extra);
+        c
+    };
+    ingest(&[]).assert().code(1).stderr(
+        predicate::str::contains("big.csv:5002:")
+            .and(predicate::str::contains("--max-field-bytes"))
+            .and(predicate::str::contains("nothing of this file was written")),
+    );
+    assert_eq!(topic_records(&dir, "big"), 0);
+    // Raised above the field, the limit lets the row through to the topic's own record
+    // limit (1 MiB), which refuses it just as early.
+    ingest(&["--max-field-bytes", "16MiB"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("big.csv:5002:")
+                .and(predicate::str::contains("max_record_bytes")),
+        );
+    assert_eq!(topic_records(&dir, "big"), 0);
+    ingest(&["--on-error", "skip"]).assert().success().stdout(
+        predicate::str::contains("imported 5999 of 6000 rows")
+            .and(predicate::str::contains("line 5002: column \"note\"")),
+    );
+    assert_eq!(topic_records(&dir, "big"), 5_999);
+    let rejects = std::fs::read_to_string(dir.path().join("datasets/big.rejects.csv")).unwrap();
+    assert!(
+        rejects.starts_with("line,reason,fields\n5002,"),
+        "{}",
+        &rejects[..200]
+    );
+}
+
+#[test]
+fn ingest_of_input_without_newlines_stops_at_the_line_limit_with_the_offset() {
+    let dir = TempDir::new().unwrap();
+    let flat = dir.path().join("flat.csv");
+    std::fs::write(&flat, vec![b'a'; 4 << 20]).unwrap();
+    lk(&dir)
+        .args(["ingest", "csv"])
+        .arg(&flat)
+        .args(["--topic", "flat", "--max-line-bytes", "64KiB"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("line 1: the header").and(predicate::str::contains(
+                "passes the limit at byte offset 65536",
+            )),
+        );
+    assert_eq!(topic_records(&dir, "flat"), 0);
+    lk(&dir)
+        .args(["ingest", "csv"])
+        .arg(&flat)
+        .args(["--topic", "flat", "--max-line-bytes", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-line-bytes"));
+}
+
+#[test]
+fn export_removes_the_temporary_file_an_interrupted_export_left() {
+    let dir = TempDir::new().unwrap();
+    common::generate_pageviews(&dir, "1", 500)
+        .assert()
+        .success();
+    let out = dir.path().join("views.csv");
+    let tmp = dir.path().join(".views.csv.tmp");
+    for (topic, ok) in [("pageviews", true), ("no-such-topic", false)] {
+        // What a SIGKILL in the middle of an export leaves.
+        std::fs::write(&tmp, "partition,offset\n0,").unwrap();
+        let done = lk(&dir).args(["export", topic, "--out"]).arg(&out).assert();
+        if ok {
+            done.success();
+            assert!(std::fs::read_to_string(&out).unwrap().lines().count() > 500);
+        } else {
+            done.failure();
+        }
+        assert!(!tmp.exists(), "{topic}: the temporary file is still there");
+    }
+}
+
 #[test]
 fn export_to_parquet_writes_a_file() {
     let dir = TempDir::new().unwrap();

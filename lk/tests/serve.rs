@@ -112,6 +112,40 @@ impl Server {
         (status, serde_json::from_str(body).unwrap())
     }
 
+    /// Send `head` (a request line and headers, without the blank line that ends them)
+    /// and return the status, the response head (lower case) and the body.
+    fn raw(&self, head: &str) -> (u16, String, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "{head}\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, head.to_ascii_lowercase(), body.to_owned())
+    }
+
+    /// Send `head` and check that the answer is `status` with a JSON body `{"error": …}`
+    /// whose message contains `needle`.
+    fn refused(&self, head: &str, status: u16, needle: &str) {
+        let (got, response_head, body) = self.raw(head);
+        let short = &head[..head.len().min(120)];
+        assert_eq!(got, status, "{short}: {body}");
+        assert!(
+            response_head.contains("content-type: application/json"),
+            "{short}: {response_head}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{short}: not JSON ({e}): {body:?}"));
+        let message = v["error"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{short}: {v}");
+    }
+
     /// Ctrl-C, then the exit status.
     fn interrupt(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
@@ -348,5 +382,107 @@ fn http_serves_the_per_partition_views_of_lambda_workers() {
         ours["pipelines"]["lambda"]["batch_version"],
         serde_json::Value::Null
     );
+    assert!(server.interrupt().success());
+}
+
+#[test]
+fn http_errors_of_every_route_and_of_axum_itself_are_json() {
+    let dir = TempDir::new().unwrap();
+    let server = Server::start(&dir, &["serve"]);
+    let rows = format!("/workloads/{WORKLOAD}/rows");
+    // Unknown and repeated parameters on every route, and bad encodings.
+    for (path, needle) in [
+        ("/health?verbose=1", "unknown parameter \"verbose\""),
+        ("/workloads?colour=red", "takes no parameters"),
+        (
+            &*format!("{rows}?colour=red"),
+            "unknown parameter \"colour\"",
+        ),
+        (&*format!("{rows}?Key=1"), "unknown parameter \"Key\""),
+        (&*format!("{rows}?key=1&key=2"), "given twice"),
+        (&*format!("{rows}?key=%zz"), "percent-encoding"),
+        (&*format!("{rows}?key=%FF"), "UTF-8"),
+        (&*format!("{rows}?from=yesterday"), "from"),
+        ("/workloads/nexmark-q7/rows?key=1", "no key columns"),
+        ("/workloads/%FF/rows", ""),
+    ] {
+        server.refused(&format!("GET {path} HTTP/1.1"), 400, needle);
+    }
+    server.refused("GET /nope HTTP/1.1", 404, "no such path");
+    server.refused("GET /workloads/nope/rows HTTP/1.1", 404, "no workload");
+    server.refused(&format!("GET {rows} HTTP/1.1"), 404, "no views yet");
+    for path in ["/health", "/workloads", &rows] {
+        server.refused(
+            &format!("POST {path} HTTP/1.1\r\nContent-Length: 0"),
+            405,
+            "use GET",
+        );
+        server.refused(&format!("DELETE {path} HTTP/1.1"), 405, "DELETE");
+    }
+    let (_, head, _) = server.raw("PUT /health HTTP/1.1");
+    assert!(head.contains("allow: get"), "{head}");
+    // Too long: the target, the number of headers, their size.
+    let long = format!("GET {rows}?key={} HTTP/1.1", "k".repeat(10_000));
+    server.refused(&long, 414, "8192");
+    let many: String = (0..80).map(|i| format!("\r\nX-H{i}: v")).collect();
+    server.refused(&format!("GET /health HTTP/1.1{many}"), 431, "82 headers");
+    let big = format!("GET /health HTTP/1.1\r\nCookie: {}", "c".repeat(20_000));
+    server.refused(&big, 431, "at most");
+    // Past what HTTP carries, hyper answers alone: the status, without a body.
+    let huge = format!("GET /health?{} HTTP/1.1", "k".repeat(70_000));
+    let (status, _, body) = server.raw(&huge);
+    assert_eq!((status, body.as_str()), (414, ""));
+    // Still fine after all that.
+    assert_eq!(server.get("/health").0, 200);
+    assert!(server.interrupt().success());
+}
+
+#[test]
+fn arbitrary_query_strings_always_get_json() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let dir = TempDir::new().unwrap();
+    let server = Server::start(&dir, &["serve"]);
+    // What may stand in a request target: the characters that matter to the parser,
+    // percent escapes (good, bad, partial, of bytes that are not UTF-8), and others.
+    let piece = prop_oneof![
+        Just("key".to_owned()),
+        Just("pipeline".to_owned()),
+        Just("kappa".to_owned()),
+        Just("from".to_owned()),
+        Just("to".to_owned()),
+        Just("=".to_owned()),
+        Just("&".to_owned()),
+        Just("+".to_owned()),
+        Just("%".to_owned()),
+        "%[0-9a-fA-F]{2}",
+        "[a-zA-Z0-9:.,;!$'()*@/?~_-]{1,12}",
+    ];
+    let query = prop::collection::vec(piece, 0..10).prop_map(|v| v.concat());
+    let paths = prop_oneof![
+        Just("/health".to_owned()),
+        Just("/workloads".to_owned()),
+        Just(format!("/workloads/{WORKLOAD}/rows")),
+        Just("/workloads/nexmark-q7/rows".to_owned()),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        ..Config::default()
+    });
+    runner
+        .run(&(paths, query), |(path, query)| {
+            let (status, head, body) = server.raw(&format!("GET {path}?{query} HTTP/1.1"));
+            prop_assert!(head.contains("content-type: application/json"), "{head}");
+            let v: serde_json::Value = serde_json::from_str(&body)
+                .map_err(|e| TestCaseError::fail(format!("{status} {body:?}: {e}")))?;
+            if status != 200 {
+                prop_assert!(
+                    [400, 404].contains(&status) && v["error"].as_str().is_some(),
+                    "{status} {v}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
     assert!(server.interrupt().success());
 }

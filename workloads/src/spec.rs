@@ -8,15 +8,63 @@
 //! aggregates = ["count", "avg(fare)", "max(fare)", "count_distinct(driver_id)"]
 //! filter = "fare > 0"                            # optional
 //! ```
+//!
+//! Checks beyond the syntax: the name is a valid log name and not a built-in workload's
+//! (compared ignoring ASCII case: a spec must never share a built-in's state); every window
+//! duration (size, slide, gap) is a whole number of milliseconds between
+//! 1 ms and 366 days (both included); a hopping window's slide is at
+//! most its size, with at most 1000 windows overlapping.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::BuiltIn;
 use crate::error::{Result, WorkloadError};
 use crate::filter::Filter;
 use crate::partial::Aggregate;
 use crate::window::WindowSpec;
+
+/// The shortest window size, slide or session gap a spec may ask for, ms.
+pub(crate) const MIN_WINDOW_MS: i64 = 1;
+
+/// The longest window size, slide or session gap a spec may ask for, ms (366 days: a
+/// year of any calendar fits one window; longer ones are mistakes, and far longer ones
+/// overflow the arithmetic of event times).
+pub(crate) const MAX_WINDOW_MS: i64 = 366 * 24 * 3_600_000;
+
+/// Why `name` cannot name a spec workload: it is a built-in's (ignoring ASCII case, so
+/// that no two workloads share state files on a case-insensitive file system either).
+pub(crate) fn builtin_name_clash(name: &str) -> Option<String> {
+    BuiltIn::ALL
+        .into_iter()
+        .find(|b| b.name().eq_ignore_ascii_case(name))
+        .map(|b| {
+            format!(
+                "{name:?} is the name of the built-in workload {:?}: give the spec another name",
+                b.name()
+            )
+        })
+}
+
+/// A window duration of a spec in ms, checked: a whole number of milliseconds within
+/// `MIN_WINDOW_MS..=MAX_WINDOW_MS`.
+fn window_ms(field: &str, text: &str) -> std::result::Result<i64, String> {
+    let d = master_log::parse_duration(text).map_err(|e| format!("{field}: {e}"))?;
+    let range = "a window's size, slide and gap must be between 1ms and 366 days";
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!(
+            "{field} {text:?} is not a whole number of milliseconds ({range})"
+        ));
+    }
+    match i64::try_from(d.as_millis()) {
+        Ok(ms) if (MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&ms) => Ok(ms),
+        _ if d.as_millis() < MIN_WINDOW_MS as u128 => {
+            Err(format!("{field} {text:?} is too short ({range})"))
+        }
+        _ => Err(format!("{field} {text:?} is too long ({range})")),
+    }
+}
 
 /// A workload defined by a spec file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +136,9 @@ impl WorkloadSpec {
         };
         master_log::validate_name(&raw.name)
             .map_err(|e| err(line_of("name"), format!("name: {e}")))?;
+        if let Some(clash) = builtin_name_clash(&raw.name) {
+            return Err(err(line_of("name"), format!("name: {clash}")));
+        }
         master_log::validate_name(&raw.topic)
             .map_err(|e| err(line_of("topic"), format!("topic: {e}")))?;
         let wline = line_of("window");
@@ -98,9 +149,7 @@ impl WorkloadSpec {
                     format!("a {} window needs `{field}`", raw.window.kind),
                 )
             })?;
-            let d =
-                master_log::parse_duration(s).map_err(|e| err(wline, format!("{field}: {e}")))?;
-            Ok(d.as_millis() as i64)
+            window_ms(field, s).map_err(|r| err(wline, r))
         };
         let window = match raw.window.kind.as_str() {
             "tumbling" => WindowSpec::Tumbling {
@@ -271,6 +320,50 @@ filter = "fare > 0"
                 }
                 other => panic!("{needle}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_builtin_name_is_refused_in_any_case() {
+        for name in ["nexmark-q5", "Pageviews-Per-Minute", "YSB-CAMPAIGN-10S"] {
+            let text = FARES.replace("fares_by_zone", name);
+            let e = WorkloadSpec::parse(&text, Path::new("f.toml")).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains("line 2") && msg.contains("built-in workload"),
+                "{msg}"
+            );
+        }
+        // A name that only contains a built-in's is fine.
+        let text = FARES.replace("fares_by_zone", "nexmark-q5-by-zone");
+        WorkloadSpec::parse(&text, Path::new("f.toml")).unwrap();
+    }
+
+    #[test]
+    fn window_durations_are_range_checked() {
+        let window = |w: &str| FARES.replace("{ kind = \"tumbling\", size = \"1h\" }", w);
+        for (w, needle) in [
+            (r#"{ kind = "tumbling", size = "367days" }"#, "too long"),
+            (r#"{ kind = "tumbling", size = "100000000000y" }"#, "size"),
+            (r#"{ kind = "tumbling", size = "0s" }"#, "too short"),
+            (r#"{ kind = "tumbling", size = "999us" }"#, "whole number"),
+            (r#"{ kind = "tumbling", size = "1500us" }"#, "whole number"),
+            (r#"{ kind = "session", gap = "400d" }"#, "gap"),
+            (
+                r#"{ kind = "hopping", size = "1h", slide = "0ms" }"#,
+                "slide",
+            ),
+        ] {
+            let e = WorkloadSpec::parse(&window(w), Path::new("f.toml")).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains("line 4") && msg.contains(needle), "{w}: {msg}");
+        }
+        for (w, ms) in [
+            (r#"{ kind = "tumbling", size = "1ms" }"#, 1),
+            (r#"{ kind = "tumbling", size = "366days" }"#, MAX_WINDOW_MS),
+        ] {
+            let s = WorkloadSpec::parse(&window(w), Path::new("f.toml")).unwrap();
+            assert_eq!(s.window, WindowSpec::Tumbling { size_ms: ms }, "{w}");
         }
     }
 

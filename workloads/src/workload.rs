@@ -235,9 +235,18 @@ fn finish_builtin(b: BuiltIn, table: &PartialTable) -> Vec<Row> {
 /// Store a spec in the data directory's registry under its name, so that `lk query` and
 /// `lk serve` know it by name. Registering the same name again replaces it, atomically
 /// for readers and unsynced ([`master_log::durable::write_atomic`] with
-/// [`Durability::Unsynced`]: a power cut may lose a registration just made).
+/// [`Durability::Unsynced`]: a power cut may lose a registration just made). A spec
+/// named like a built-in (ignoring ASCII case) is refused: it would share the built-in's
+/// state.
 pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
     let dir = registry_dir(data);
+    if let Some(clash) = crate::spec::builtin_name_clash(&spec.name) {
+        return Err(WorkloadError::Spec {
+            file: dir.join(format!("{}.toml", spec.name)),
+            line: None,
+            reason: format!("cannot register: {clash}"),
+        });
+    }
     std::fs::create_dir_all(&dir).map_err(|e| WorkloadError::Io {
         context: format!("create {}", dir.display()),
         source: e,
@@ -286,6 +295,23 @@ mod tests {
         );
         let err = Workload::resolve("nope", dir.path()).unwrap_err();
         assert!(err.to_string().contains("pageviews-per-minute"), "{err}");
+    }
+
+    #[test]
+    fn a_spec_named_like_a_builtin_is_not_registered() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "name = \"per_zone\"\ntopic = \"trips\"\nwindow = { kind = \"session\", gap = \"5m\" }\naggregates = [\"count\"]\n";
+        let mut spec = WorkloadSpec::parse(text, Path::new("s.toml")).unwrap();
+        spec.name = "nexmark-q5".into();
+        let err = register(&spec, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("built-in workload"), "{err}");
+        assert!(!registry_dir(dir.path()).join("nexmark-q5.toml").exists());
+        // Nor through a spec file given to `--workload`.
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, text.replace("per_zone", "Nexmark-Q5")).unwrap();
+        let err = Workload::resolve(file.to_str().unwrap(), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("built-in workload"), "{err}");
+        assert!(Workload::list(dir.path()).unwrap().len() == BuiltIn::ALL.len());
     }
 
     #[test]
