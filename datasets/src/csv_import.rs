@@ -267,7 +267,8 @@ fn bad_file(opts: &ImportOptions, reason: String) -> DatasetError {
     }
 }
 
-/// Infer column types of the file from its first `rows` rows (all when 0).
+/// Infer column types of the file from its first `infer_rows` rows (all when 0). In
+/// `fail` mode a row longer than the line limit ends the sample (the import stops there).
 pub fn infer_schema(
     opts: &ImportOptions,
     progress: &mut ProgressFn<'_>,
@@ -293,11 +294,15 @@ pub fn infer_schema(
     let mut report = Progress::new(Phase::Infer);
     report.total_items = (opts.infer_rows > 0).then_some(opts.infer_rows);
     let mut rows = 0u64;
+    let mut too_long = None;
     while opts.infer_rows == 0 || rows < opts.infer_rows {
         match next_row(opts, &mut input)? {
             Next::End => break,
             Next::TooLong if opts.on_error == OnError::Fail => {
-                return Err(bad_row(opts, input.line(), too_long_reason(&input, None)));
+                // The sample ends here: the checking pass stops at this row (or an earlier
+                // bad one) without reading it whole.
+                too_long = Some(bad_row(opts, input.line(), too_long_reason(&input, None)));
+                break;
             }
             Next::TooLong => {
                 // Rejected by the writing pass; nothing to learn from it here.
@@ -356,12 +361,15 @@ pub fn infer_schema(
             })
             .map(|(name, _)| name.clone())
             .ok_or_else(|| {
-                bad_file(
-                    opts,
-                    "no column holds timestamps in the rows read to infer the types: name the \
-                     event-time column (--time-column)"
-                        .into(),
-                )
+                // A row past the line limit cut the sample short: that is the error.
+                too_long.take().unwrap_or_else(|| {
+                    bad_file(
+                        opts,
+                        "no column holds timestamps in the rows read to infer the types: name \
+                         the event-time column (--time-column)"
+                            .into(),
+                    )
+                })
             })?
     } else {
         opts.time_column.clone()

@@ -13,9 +13,10 @@
 //! ```
 //!
 //! Line numbers are those of the file (1-based; a quoted field may span lines, a record is
-//! on the line where it starts). Blank lines between records are skipped, as by the `csv`
-//! crate, but counted, so that CRLF files and files with blank lines get their real line
-//! numbers. A UTF-8 byte order mark at the start is skipped.
+//! on the line where it starts). A line ends with `\n`, `\r\n` or a lone `\r` (as records
+//! do; inside a quoted field only `\n` counts). Blank lines between records are skipped,
+//! as by the `csv` crate, but counted, so that CRLF and CR files and files with blank
+//! lines get their real line numbers. A UTF-8 byte order mark at the start is skipped.
 
 use std::io::{self, BufRead};
 
@@ -67,8 +68,11 @@ pub(crate) struct CsvInput<R> {
     max_line_bytes: u64,
     /// Bytes consumed from the source.
     position: u64,
-    /// Newlines consumed by this reader itself (blank lines), not by `core`.
+    /// Line ends consumed by this reader itself (between records), not by `core`.
     skipped_newlines: u64,
+    /// The last byte consumed was a `\r` ending a line: a `\n` next is part of that line
+    /// end, anything else starts a new line.
+    after_cr: bool,
     /// Where the current record starts: byte offset and line.
     start: u64,
     line: u64,
@@ -93,6 +97,7 @@ impl<R: BufRead> CsvInput<R> {
             max_line_bytes,
             position: 0,
             skipped_newlines: 0,
+            after_cr: false,
             start: 0,
             line: 1,
             consumed: 0,
@@ -133,23 +138,35 @@ impl<R: BufRead> CsvInput<R> {
         self.core.line() + self.skipped_newlines
     }
 
-    /// Skip the line endings between two records, counting their newlines. Returns
-    /// whether the source is exhausted.
+    /// Skip the line endings between two records, counting them (`\n`, `\r\n`, `\r`).
+    /// Returns whether the source is exhausted.
     fn skip_blank_lines(&mut self) -> io::Result<bool> {
         loop {
             let buf = self.src.fill_buf()?;
             if buf.is_empty() {
                 return Ok(true);
             }
-            let n = buf
-                .iter()
-                .position(|&b| b != b'\n' && b != b'\r')
-                .unwrap_or(buf.len());
-            let newlines = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            let mut n = 0;
+            for &b in buf {
+                match b {
+                    b'\n' => {
+                        self.skipped_newlines += 1;
+                        self.after_cr = false;
+                    }
+                    b'\r' => {
+                        self.skipped_newlines += u64::from(self.after_cr);
+                        self.after_cr = true;
+                    }
+                    _ => break,
+                }
+                n += 1;
+            }
+            let more = n == buf.len();
             self.src.consume(n);
             self.position += n as u64;
-            self.skipped_newlines += newlines;
-            if n == 0 {
+            if !more {
+                // A record starts here: a `\r` before it ended a line of its own.
+                self.skipped_newlines += u64::from(std::mem::take(&mut self.after_cr));
                 return Ok(false);
             }
         }
@@ -184,6 +201,7 @@ impl<R: BufRead> CsvInput<R> {
                 &mut self.ends[self.nends..],
             );
             eof = buf.is_empty();
+            self.after_cr = nin > 0 && buf[nin - 1] == b'\r';
             self.src.consume(nin);
             self.position += nin as u64;
             self.consumed += nin as u64;
@@ -229,6 +247,7 @@ impl<R: BufRead> CsvInput<R> {
         while std::mem::take(&mut self.in_too_long) {
             let buf = self.src.fill_buf()?;
             let (res, nin, _, _) = self.core.read_record(buf, &mut scratch, &mut ends);
+            self.after_cr = nin > 0 && buf[nin - 1] == b'\r';
             self.src.consume(nin);
             self.position += nin as u64;
             match res {
@@ -304,6 +323,17 @@ mod tests {
         assert_eq!(
             records(b"\xef\xbb\xbfh,i\n", 100),
             vec![row(1, 0, &["h", "i"])]
+        );
+        assert_eq!(
+            records(b"h\ra\r\rb\n\rc\r\n\n\"q\r\"\rd", 100),
+            vec![
+                row(1, 0, &["h"]),
+                row(2, 2, &["a"]),
+                row(4, 5, &["b"]),
+                row(6, 8, &["c"]),
+                row(8, 12, &["q\r"]),
+                row(9, 17, &["d"])
+            ]
         );
         assert_eq!(records(b"", 100), vec![]);
         assert_eq!(records(b"\n\r\n", 100), vec![]);

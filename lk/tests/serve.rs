@@ -467,6 +467,7 @@ fn arbitrary_query_strings_always_get_json() {
     ];
     let mut runner = TestRunner::new(Config {
         cases: 200,
+        failure_persistence: None,
         ..Config::default()
     });
     runner

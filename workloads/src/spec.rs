@@ -271,6 +271,7 @@ impl WorkloadSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const FARES: &str = r#"
 name = "fares_by_zone"
@@ -364,6 +365,103 @@ filter = "fare > 0"
         ] {
             let s = WorkloadSpec::parse(&window(w), Path::new("f.toml")).unwrap();
             assert_eq!(s.window, WindowSpec::Tumbling { size_ms: ms }, "{w}");
+        }
+    }
+
+    /// A duration: plausible, huge, tiny or malformed.
+    fn duration() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            3 => "[1-9][0-9]{0,2}(ms|s|m|h|d)",
+            1 => "[0-9]{1,25}(ns|us|ms|s|m|h|d|days|w|y)",
+            1 => "[0-9 a-z.]{0,8}",
+            1 => Just("1h".to_owned()),
+        ]
+    }
+
+    /// A `window = {…}` line: one of each kind with its fields, or any kind with any.
+    fn window_line() -> impl Strategy<Value = String> + Clone {
+        let d = duration;
+        prop_oneof![
+            d().prop_map(|s| format!("window = {{ kind = \"tumbling\", size = \"{s}\" }}\n")),
+            (d(), d()).prop_map(|(a, b)| format!(
+                "window = {{ kind = \"hopping\", size = \"{a}\", slide = \"{b}\" }}\n"
+            )),
+            d().prop_map(|s| format!("window = {{ kind = \"session\", gap = \"{s}\" }}\n")),
+            any_window_line(),
+        ]
+    }
+
+    /// A `window = {…}` line of any kind with any fields.
+    fn any_window_line() -> impl Strategy<Value = String> + Clone {
+        (
+            prop::sample::select(vec!["tumbling", "hopping", "sliding", "session", "x"]),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec!["size", "slide", "gap", "kind"]),
+                    duration(),
+                ),
+                0..3,
+            ),
+        )
+            .prop_map(|(kind, fields)| {
+                let mut t = format!("window = {{ kind = \"{kind}\"");
+                for (k, v) in fields {
+                    t.push_str(&format!(", {k} = \"{v}\""));
+                }
+                t.push_str(" }\n");
+                t
+            })
+    }
+
+    /// TOML-ish text: the spec's keys and the values they take, window tables with any
+    /// kind and duration (huge, tiny, malformed), aggregates and filters, mixed with
+    /// the TOML syntax that breaks them and any text.
+    fn spec_text() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            "name = \"[a-zA-Z0-9_.-]{0,12}\"\n",
+            Just("name = \"nexmark-q5\"\n".to_owned()),
+            "topic = \"[a-z./]{0,8}\"\n",
+            window_line(),
+            "group_by = \\[(\"[a-z]{1,3}\", ?){0,3}\\]\n",
+            "aggregates = \\[(\"(count|sum|avg|min|max|count_distinct|median)(\\([a-z]{0,3}\\))?\", ?){0,3}\\]\n",
+            "filter = \"[a-z0-9 <>=!'().-]{0,16}\"\n",
+            "[\\[\\]{}=\",\n#a-z ]{0,12}",
+            any::<String>().prop_map(|s| format!("{s}\n")),
+        ];
+        let junk = prop::collection::vec(line.clone(), 0..8).prop_map(|v| v.concat());
+        // Whole specs with a random window and name, and sometimes a line more.
+        let whole = (
+            prop_oneof!["[a-z][a-z0-9_-]{0,10}", Just("Top-Pages-Hourly".to_owned())],
+            window_line(),
+            "(\"[a-z]{1,3}\", ){0,2}",
+            prop::option::weighted(0.2, line),
+        )
+            .prop_map(|(name, window, group, extra)| {
+                format!(
+                    "name = \"{name}\"\ntopic = \"t\"\n{window}group_by = [{group}]\n\
+                     aggregates = [\"count\", \"max(v)\"]\n{}",
+                    extra.unwrap_or_default()
+                )
+            });
+        prop_oneof![junk, whole]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn arbitrary_spec_text_never_panics_and_what_parses_round_trips(text in spec_text()) {
+            if let Ok(spec) = WorkloadSpec::parse(&text, Path::new("p.toml")) {
+                prop_assert!(builtin_name_clash(&spec.name).is_none());
+                prop_assert!(spec.window.validate().is_ok());
+                let again = WorkloadSpec::parse(&spec.to_toml(), Path::new("q.toml"));
+                let again = again.ok();
+                prop_assert_eq!(again.as_ref(), Some(&spec));
+            }
         }
     }
 
