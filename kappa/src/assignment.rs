@@ -170,17 +170,19 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
         shared.finalized_since.remove(&partition);
         shared.dirty.insert(partition);
         shared.restores.push(report);
-        let l = &mut shared.live[partition as usize];
-        l.position = task.position;
-        l.head = head;
-        l.opened = true;
-        l.follow(&task);
     }
     if rewrite {
         // Readers get an error until the part is whole again: rewrite it now, not at the
-        // next checkpoint.
+        // next checkpoint (and before the partition counts as opened).
         inner.write_table()?;
     }
+    let mut shared = inner.shared.lock();
+    let l = &mut shared.live[partition as usize];
+    l.position = task.position;
+    l.head = head;
+    l.opened = true;
+    l.follow(&task);
+    drop(shared);
     Ok(task)
 }
 
