@@ -364,6 +364,45 @@ mod tests {
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(s.checkpoint().unwrap(), Some(ck));
         assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
+        // A stored value with a flipped byte (in every copy redb's pages hold), the file
+        // cut, zero-filled or empty: damage, a typed error (redb's panics contained).
+        let value = vec![7u8; 64];
+        drop(s);
+        let mut s = RedbStore::open(&path).unwrap();
+        s.commit(
+            &[(b"big".to_vec(), Some(value.clone()))],
+            &StoredCheckpoint::default(),
+        )
+        .unwrap();
+        drop(s);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut flipped = bytes.clone();
+        let mut n = 0;
+        for i in 0..bytes.len() - value.len() {
+            if bytes[i..i + value.len()] == value[..] {
+                flipped[i + 10] ^= 1;
+                n += 1;
+            }
+        }
+        assert!(n > 0);
+        let half = bytes[..bytes.len() / 2].to_vec();
+        for (what, damaged) in [
+            ("flipped", flipped),
+            ("cut", half),
+            ("zeros", vec![0; bytes.len()]),
+            ("empty", Vec::new()),
+        ] {
+            std::fs::write(&path, &damaged).unwrap();
+            assert!(
+                matches!(RedbStore::open(&path), Err(KappaError::Store { .. })),
+                "{what}"
+            );
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            RedbStore::open(&path).unwrap().get(b"big").unwrap(),
+            Some(value)
+        );
         // Not a database: a typed error, no panic.
         let junk = dir.path().join("junk.redb");
         std::fs::write(&junk, b"this is not a redb file at all, not at all").unwrap();
