@@ -52,8 +52,10 @@ pub enum BatchError {
         /// How many partitions the horizon has.
         partitions: usize,
     },
-    /// A view store file that cannot be read back as written (a bad pointer, metadata or
-    /// Parquet file, or one that disagrees with the other).
+    /// A view store file that cannot be read back as written: damaged (it fails its
+    /// checksum, is cut short or zero-filled: a bad pointer, metadata or Parquet file, or
+    /// one that disagrees with the other) or missing from a published version. Derived
+    /// data: recompute the view from the log.
     #[error("corrupt batch view artifact {}: {reason}", path.display())]
     Corrupt {
         /// The damaged file or version directory.

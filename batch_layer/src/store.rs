@@ -1,13 +1,26 @@
 //! `ViewStore`: immutable, versioned batch view artifacts, published atomically.
 //!
 //! ```text
-//!   <dir>/CURRENT            "v7\n" — replaced by rename, never edited in place
+//!   <dir>/CURRENT            "v7 <crc32c of "v7">\n" — replaced by rename, never edited
 //!   <dir>/v5/ v6/ v7/        the last K versions (default 3)
 //!   <dir>/v7/view.parquet    window_start, window_end, <key columns>, p0, p1, ...
-//!   <dir>/v7/meta.json       version, workload, topic, horizon, counts, column encodings
+//!   <dir>/v7/meta.json       version, workload, topic, horizon, counts, column encodings,
+//!                            the Parquet file's size and CRC32C, and its own CRC32C
 //! ```
+//!
+//! **Checksums** (format 2). `meta.json` holds the size and CRC32C of `view.parquet`,
+//! and `checksum`: the CRC32C of its own pretty-printed JSON without that field (the
+//! file is read, the field taken out, the rest printed again and checked). `CURRENT`
+//! holds the version with the CRC32C of its name. Reading checks all three: a file
+//! whose check fails, that is cut short, zero-filled or missing, is a
+//! [`BatchError::Corrupt`] naming it — never another version served in its place. A
+//! missing `CURRENT` while versions exist is damage too (the only other way to get there
+//! is a crash between writing the very first version and pointing at it; then the view
+//! is recomputed once for nothing). Format 1 (no checksums, a pointer `"v7\n"`), written
+//! before, is still read, without those checks; the next publish writes format 2.
 
 use std::fs::{self, File};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use master_log::durable::{self, Durability};
@@ -21,7 +34,9 @@ use crate::error::{BatchError, Result, io};
 const CURRENT: &str = "CURRENT";
 const PARQUET: &str = "view.parquet";
 const META: &str = "meta.json";
-const FORMAT: u32 = 1;
+/// 2: with the checksums (1, without them, is still read).
+const FORMAT: u32 = 2;
+const FORMAT_1: u32 = 1;
 
 /// How a key or partial column is stored in the Parquet file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +58,7 @@ enum Encoding {
     Postcard,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Meta {
     format: u32,
     version: u64,
@@ -57,6 +72,96 @@ struct Meta {
     cells: usize,
     key_columns: Vec<(String, Encoding)>,
     partial_columns: Vec<(String, Encoding)>,
+    /// The size of `view.parquet` (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parquet_bytes: Option<u64>,
+    /// The CRC32C of `view.parquet` (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parquet_crc32c: Option<u32>,
+    /// The CRC32C of this metadata's pretty-printed JSON without this field (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<u32>,
+}
+
+impl Meta {
+    /// The CRC32C of the metadata as printed without its `checksum`.
+    fn crc(&self) -> Result<u32> {
+        let json = serde_json::to_vec_pretty(&Meta {
+            checksum: None,
+            ..self.clone()
+        })
+        .map_err(|e| BatchError::Type(format!("encode metadata: {e}")))?;
+        Ok(crc32c::crc32c(&json))
+    }
+
+    /// Parse `meta.json` and check it: its own checksum (format 2), its format and
+    /// version.
+    fn read(bytes: &[u8], path: &Path, version: u64) -> Result<Meta> {
+        let meta: Meta = serde_json::from_slice(bytes).map_err(|e| corrupt(path, e.to_string()))?;
+        let checked = meta.checksum.is_some()
+            || meta.parquet_crc32c.is_some()
+            || meta.parquet_bytes.is_some();
+        match (meta.format, checked) {
+            (FORMAT, _) | (FORMAT_1, true) => {
+                let crc = meta.crc()?;
+                if meta.checksum != Some(crc)
+                    || meta.parquet_crc32c.is_none()
+                    || meta.parquet_bytes.is_none()
+                {
+                    return Err(corrupt(path, "fails its checksum (CRC32C)"));
+                }
+            }
+            (FORMAT_1, false) => {}
+            (format, _) => return Err(corrupt(path, format!("format {format}"))),
+        }
+        if meta.version != version {
+            return Err(corrupt(
+                path,
+                format!(
+                    "version {} in the directory of version {version}",
+                    meta.version
+                ),
+            ));
+        }
+        Ok(meta)
+    }
+}
+
+/// The text of `CURRENT` pointing at `version`: its name and the CRC32C of the name.
+fn pointer_text(version: u64) -> String {
+    let name = format!("v{version}");
+    format!("{name} {:08x}\n", crc32c::crc32c(name.as_bytes()))
+}
+
+/// The version a `CURRENT` text points at: `"vN CRC\n"`, or `"vN\n"` of format 1. A
+/// failing CRC or a text cut short (no final newline) is `None`.
+fn parse_pointer(text: &str) -> Option<u64> {
+    let line = text.strip_suffix('\n')?;
+    let (name, crc) = match line.split_once(' ') {
+        Some((name, crc)) => (name, Some(crc)),
+        None => (line, None),
+    };
+    let digits = name.strip_prefix('v')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if crc.is_some_and(|crc| crc != format!("{:08x}", crc32c::crc32c(name.as_bytes()))) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Read a file of a version, `Corrupt` when it is missing while its version directory is
+/// there (a version is written whole, so a file missing from it is damage).
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| {
+        let in_version = path.parent().is_some_and(Path::is_dir);
+        if e.kind() == std::io::ErrorKind::NotFound && in_version {
+            corrupt(path, "missing")
+        } else {
+            io(format!("read {}", path.display()))(e)
+        }
+    })
 }
 
 /// The published batch views of one workload, under one directory (e.g.
@@ -231,34 +336,56 @@ impl ViewStore {
         Ok(out)
     }
 
-    /// The version `CURRENT` points to, if any has been published.
+    /// The version `CURRENT` points to, if any has been published. A damaged pointer is
+    /// [`BatchError::Corrupt`].
     pub fn current_version(&self) -> Result<Option<u64>> {
         let path = self.dir.join(CURRENT);
-        let text = match fs::read_to_string(&path) {
+        let bytes = match fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(format!("read {}", path.display()))(e)),
         };
-        text.trim()
-            .strip_prefix('v')
-            .and_then(|n| n.parse().ok())
+        std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(parse_pointer)
             .map(Some)
-            .ok_or_else(|| corrupt(&path, format!("pointer {text:?}")))
+            .ok_or_else(|| {
+                corrupt(
+                    &path,
+                    format!("pointer {:?}", String::from_utf8_lossy(&bytes)),
+                )
+            })
     }
 
-    /// The published view, read back exactly; `None` before the first publish.
+    /// The published view, read back exactly and checked; `None` before the first
+    /// publish. Damage — to `CURRENT`, `meta.json` or `view.parquet` of the version it
+    /// names, a file of it missing, or `CURRENT` missing while versions exist — is
+    /// [`BatchError::Corrupt`]: never an older version in its place.
     pub fn current(&self) -> Result<Option<BatchView>> {
         // A reader racing a publisher that prunes the version it just read the pointer
         // of retries with the new pointer.
         let mut attempts = 0;
         loop {
             let Some(v) = self.current_version()? else {
+                let versions = self.versions()?;
+                if !versions.is_empty() {
+                    return Err(corrupt(
+                        &self.dir.join(CURRENT),
+                        format!("missing, while versions {versions:?} are there"),
+                    ));
+                }
                 return Ok(None);
             };
             match self.read_version(v) {
                 Err(BatchError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound && attempts < 3 =>
+                    if source.kind() == std::io::ErrorKind::NotFound =>
                 {
+                    if self.current_version()? == Some(v) || attempts >= 3 {
+                        return Err(corrupt(
+                            &self.version_dir(v),
+                            "the version CURRENT names is missing",
+                        ));
+                    }
                     attempts += 1;
                 }
                 other => return other.map(Some),
@@ -276,7 +403,13 @@ impl ViewStore {
     /// a crash before the rename leaves no `v<N>/` at all.
     pub fn prepare(&self, view: &BatchView) -> Result<u64> {
         let last = self.versions()?.last().copied().unwrap_or(0);
-        let version = last.max(self.current_version()?.unwrap_or(0)) + 1;
+        // A damaged pointer is replaced by this publish (rebuilding a damaged view).
+        let current = match self.current_version() {
+            Ok(v) => v.unwrap_or(0),
+            Err(BatchError::Corrupt { .. }) => 0,
+            Err(e) => return Err(e),
+        };
+        let version = last.max(current) + 1;
         let tmp = self.dir.join(format!(".v{version}.tmp"));
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(io(format!("remove {}", tmp.display())))?;
@@ -302,7 +435,7 @@ impl ViewStore {
         if !dir.join(META).is_file() || !dir.join(PARQUET).is_file() {
             return Err(corrupt(&dir, "not a complete version"));
         }
-        replace_synced(&self.dir.join(CURRENT), format!("v{version}\n").as_bytes())
+        replace_synced(&self.dir.join(CURRENT), pointer_text(version).as_bytes())
     }
 
     /// Write, publish atomically, and prune to the last K versions. Returns the version.
@@ -404,11 +537,13 @@ impl ViewStore {
         }
         let mut df = DataFrame::new(n, columns)?;
         let path = dir.join(PARQUET);
-        let file = File::create(&path).map_err(io(format!("create {}", path.display())))?;
-        ParquetWriter::new(&file).finish(&mut df)?;
-        file.sync_all()
-            .map_err(io(format!("fsync {}", path.display())))?;
-        let meta = Meta {
+        let mut parquet = Vec::new();
+        ParquetWriter::new(&mut parquet).finish(&mut df)?;
+        let mut file = File::create(&path).map_err(io(format!("create {}", path.display())))?;
+        file.write_all(&parquet)
+            .and_then(|()| file.sync_all())
+            .map_err(io(format!("write {}", path.display())))?;
+        let mut meta = Meta {
             format: FORMAT,
             version,
             workload: view.workload.clone(),
@@ -421,28 +556,37 @@ impl ViewStore {
             cells: n,
             key_columns,
             partial_columns,
+            parquet_bytes: Some(parquet.len() as u64),
+            parquet_crc32c: Some(crc32c::crc32c(&parquet)),
+            checksum: None,
         };
+        meta.checksum = Some(meta.crc()?);
         let json = serde_json::to_vec_pretty(&meta)
             .map_err(|e| BatchError::Type(format!("encode metadata: {e}")))?;
         replace_synced(&dir.join(META), &json)
     }
 
-    /// Read version `version` back exactly.
+    /// Read version `version` back exactly, checked (see the module's documentation): a
+    /// damaged or missing file of it is [`BatchError::Corrupt`]; a version whose
+    /// directory is not there is [`BatchError::Io`] (not found).
     pub fn read_version(&self, version: u64) -> Result<BatchView> {
         let dir = self.version_dir(version);
         let meta_path = dir.join(META);
-        let text = fs::read(&meta_path).map_err(io(format!("read {}", meta_path.display())))?;
-        let meta: Meta =
-            serde_json::from_slice(&text).map_err(|e| corrupt(&meta_path, e.to_string()))?;
-        if meta.format != FORMAT || meta.version != version {
-            return Err(corrupt(
-                &meta_path,
-                format!("format {} version {}", meta.format, meta.version),
-            ));
-        }
+        let meta = Meta::read(&read_file(&meta_path)?, &meta_path, version)?;
         let path = dir.join(PARQUET);
-        let file = File::open(&path).map_err(io(format!("open {}", path.display())))?;
-        let df = ParquetReader::new(file)
+        let parquet = read_file(&path)?;
+        if let (Some(size), Some(crc)) = (meta.parquet_bytes, meta.parquet_crc32c) {
+            if parquet.len() as u64 != size {
+                return Err(corrupt(
+                    &path,
+                    format!("{} bytes, its metadata says {size}", parquet.len()),
+                ));
+            }
+            if crc32c::crc32c(&parquet) != crc {
+                return Err(corrupt(&path, "fails its checksum (CRC32C)"));
+            }
+        }
+        let df = ParquetReader::new(std::io::Cursor::new(parquet))
             .finish()
             .map_err(|e| corrupt(&path, e.to_string()))?;
         if df.height() != meta.cells {

@@ -74,7 +74,9 @@
 //!   that very checkpoint's marker (Samza's host affinity). If later markers follow (the
 //!   process died between the changelog append and the store's commit), the changelog
 //!   records after the store's marker, up to the last marker, catch the store up in one
-//!   transaction. Otherwise — no store, a damaged one, or one whose marker is not in the
+//!   transaction. Otherwise — no store, a damaged one (checked at every open with redb's
+//!   full integrity check, a panic inside redb contained: see [`RedbStore`]; deleted,
+//!   with a warning and [`RestoreReport::damage`]), or one whose marker is not in the
 //!   changelog — the store is cleared and rebuilt from the changelog: records are applied
 //!   when the marker after them is read, so state is never seen without its offsets or
 //!   the reverse; a store is never trusted without its changelog. Records after the
@@ -115,9 +117,11 @@
 //!   (`<dir>/tables/W.vN/part-p`, [`TablePart`]: the partition's cells and the offset
 //!   they cover), written after that task's checkpoints as a **delta** of the cells that
 //!   changed, appended to the part file, which starts with a full snapshot (see the
-//!   `table` module: a reader sees one write or the next, never a mix; a torn last frame
-//!   is ignored); reading a version merges its parts. The alias `<dir>/tables/W.alias`
-//!   names the serving version and is switched by one rename ([`set_serving`]);
+//!   `table` module: a reader sees one write or the next, never a mix; a last frame cut
+//!   short is ignored, any frame failing its CRC32C is an error naming the file and
+//!   byte, never an older frame served instead, and a starting job rewrites a damaged
+//!   part at once); reading a version merges its parts. The alias `<dir>/tables/W.alias`
+//!   names the serving version with its CRC32C and is switched by one rename ([`set_serving`]);
 //!   [`load_serving`] reads it without any lock, while the job runs. Workers in several
 //!   processes make one table when they share the directory; each part comes from the
 //!   partition's current owner.

@@ -122,6 +122,26 @@ const CHECKPOINT_KEY: &str = "checkpoint";
 /// State in a redb file: larger than memory, durable at every checkpoint (each commit is
 /// fsynced: redb's `Durability::Immediate`), and crash-safe (redb's copy-on-write B-trees
 /// with checksummed commits: a torn commit is rolled back on open).
+///
+/// **Damage** is looked for when the store opens ([`RedbStore::open`]), never trusted
+/// away. redb keeps a checksum (XXH3) of every B-tree page in its parent and of each root
+/// in the file's header, but verifies them only when it recovers from an unclean
+/// shutdown, not on a read: a byte flipped in a stored value reads back flipped. So the
+/// store runs redb's full check (`Database::check_integrity`: every page reachable from
+/// the last commit, the header and the allocator state) at every open, in about the
+/// time of one scan of the store. Detected: a changed byte in any page the last commit
+/// reaches (the stored keys and values, the checkpoint, the B-trees' structure), a
+/// header or commit slot that fails its
+/// checksum, a file cut short or zero-filled, a file that is not a database. redb panics
+/// on many of these (its repair asserts); the panic is contained
+/// ([`std::panic::catch_unwind`], its message still printed by the panic hook) and is
+/// damage like any other. A check that redb had to *repair* (it rolled the file back to
+/// the previous commit, or rebuilt its allocator) counts as damage too. An empty file
+/// (a crash right after creating it) is damage. Not detected: a byte changed in pages
+/// no commit reaches (free space, which nothing reads), and a whole store replaced by
+/// another consistent redb file — that one is caught by the restore, which trusts a
+/// store only if its checkpoint's marker is in the changelog. The caller (the job)
+/// deletes a damaged store and rebuilds it from the changelog, with a warning.
 pub struct RedbStore {
     path: PathBuf,
     db: redb::Database,
@@ -135,18 +155,51 @@ impl fmt::Debug for RedbStore {
     }
 }
 
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Open (or create) the redb file at `path` and run redb's full integrity check; a
+/// failure, a repair or a panic inside redb is `Err` with what happened.
+fn open_checked(path: &Path) -> std::result::Result<redb::Database, String> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Err("an empty file, not a database".into());
+    }
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut db = redb::Database::create(path).map_err(|e| e.to_string())?;
+        match db.check_integrity() {
+            Ok(true) => Ok(db),
+            Ok(false) => Err("redb's integrity check had to repair it".to_owned()),
+            Err(e) => Err(format!("redb's integrity check failed: {e}")),
+        }
+    }));
+    match opened {
+        Ok(r) => r,
+        Err(payload) => Err(format!(
+            "redb panicked opening it: {}",
+            panic_text(payload.as_ref())
+        )),
+    }
+}
+
 impl RedbStore {
-    /// Open (or create) the store in `path`. A file that is not a redb database, or that
-    /// is damaged beyond redb's repair, is an error (the caller may delete it and restore
-    /// from the changelog).
+    /// Open (or create) the store in `path`, checked (see [`RedbStore`]): a file that is
+    /// not a redb database, or that fails redb's integrity check (a panic inside redb
+    /// included), is a [`KappaError::Store`] (the caller may delete it and restore from
+    /// the changelog).
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(crate::error::io_err(format!("create {}", dir.display())))?;
         }
-        let db = redb::Database::create(path).map_err(|e| KappaError::Store {
+        let db = open_checked(path).map_err(|reason| KappaError::Store {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason,
         })?;
         let store = RedbStore {
             path: path.to_path_buf(),
@@ -311,6 +364,45 @@ mod tests {
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(s.checkpoint().unwrap(), Some(ck));
         assert_eq!(s.get(b"k").unwrap(), Some(b"v".to_vec()));
+        // A stored value with a flipped byte (in every copy redb's pages hold), the file
+        // cut, zero-filled or empty: damage, a typed error (redb's panics contained).
+        let value = vec![7u8; 64];
+        drop(s);
+        let mut s = RedbStore::open(&path).unwrap();
+        s.commit(
+            &[(b"big".to_vec(), Some(value.clone()))],
+            &StoredCheckpoint::default(),
+        )
+        .unwrap();
+        drop(s);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut flipped = bytes.clone();
+        let mut n = 0;
+        for i in 0..bytes.len() - value.len() {
+            if bytes[i..i + value.len()] == value[..] {
+                flipped[i + 10] ^= 1;
+                n += 1;
+            }
+        }
+        assert!(n > 0);
+        let half = bytes[..bytes.len() / 2].to_vec();
+        for (what, damaged) in [
+            ("flipped", flipped),
+            ("cut", half),
+            ("zeros", vec![0; bytes.len()]),
+            ("empty", Vec::new()),
+        ] {
+            std::fs::write(&path, &damaged).unwrap();
+            assert!(
+                matches!(RedbStore::open(&path), Err(KappaError::Store { .. })),
+                "{what}"
+            );
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            RedbStore::open(&path).unwrap().get(b"big").unwrap(),
+            Some(value)
+        );
         // Not a database: a typed error, no panic.
         let junk = dir.path().join("junk.redb");
         std::fs::write(&junk, b"this is not a redb file at all, not at all").unwrap();

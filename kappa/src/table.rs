@@ -3,10 +3,11 @@
 //!
 //! ```text
 //!   <root>/tables/
-//!     WORKLOAD.v1/part-0       postcard: one input partition's cells, position, counts
+//!     WORKLOAD.v1/part-0       one input partition's cells, position, counts (framed, CRC32C)
 //!     WORKLOAD.v1/part-1
 //!     WORKLOAD.v2/part-0 …
-//!     WORKLOAD.alias           the serving version ("2\n"), replaced by one rename
+//!     WORKLOAD.alias           the serving version and its CRC32C ("2 7d2a4c1b\n"), replaced
+//!                              by one rename
 //! ```
 //!
 //! A table version is one file per input partition (a *part*): the partial aggregates
@@ -14,17 +15,37 @@
 //! log: a whole snapshot of the part, then what changed after it:
 //!
 //! ```text
-//!   "LKKTPART" | format u32 LE                        (file header)
-//!   len u32 LE | crc32c u32 LE | postcard Frame::Full   (a whole snapshot: a TablePart)
-//!   len u32 LE | crc32c u32 LE | postcard Frame::Delta  (what changed since: PartDelta)
+//!   "LKKTPART" | format u32 LE (4)                           (file header)
+//!   len u32 LE | crc32c(payload) u32 LE | crc32c(the 8 bytes before) u32 LE
+//!              | postcard Frame::Full                        (a whole snapshot: a TablePart)
+//!   len | crc | header crc | postcard Frame::Delta            (what changed since: PartDelta)
 //!   …          (more deltas, or another full snapshot)
 //! ```
 //!
 //! The part is the file's last full snapshot with the deltas after it applied, up to the
 //! **last whole frame**. A write appends a frame (one `write` call, then an fsync unless
 //! the job shows uncommitted results); a reader reading meanwhile sees the frame or not,
-//! and a frame cut short by a crash fails its length or CRC and is ignored, so a reader
-//! sees each part as of one write or the next, never a mix. A **delta** holds the
+//! and a frame cut short by a crash is ignored, so a reader sees each part as of one
+//! write or the next, never a mix.
+//!
+//! **Torn writes and damage.** Only a last frame *cut short* — less than a whole frame
+//! header after the last whole frame, or a header that passes its CRC followed by fewer
+//! payload bytes than it announces — is a write that a crash interrupted: it is left out.
+//! Everything else that fails a check is **damage**, a [`KappaError::Corrupt`] naming the
+//! file and the byte where the bad frame starts: a frame header or payload failing its
+//! CRC (the last frame included: a whole frame was written whole, so it cannot be torn),
+//! a payload that does not decode, a delta before any snapshot, a file without a whole
+//! snapshot, an unknown format. An older frame is never served in place of a damaged
+//! one. The table is derived data: a starting job checks the part of every partition it
+//! opens and rewrites it at once from the restored state when it is damaged, with a
+//! warning (and in every case at its first table write). What no check can tell from a
+//! torn write is a file cut at a frame boundary or inside its last frame: the part is
+//! then read as of an earlier write, whose position says which records it covers.
+//! Format 3 (frames without the header CRC, written before) is still read, with the same
+//! rules; there a damaged length in the last frame can pass for a cut-short frame. The
+//! job replaces a file of an older format at its first write.
+//!
+//! A **delta** holds the
 //! position, watermark and counters, and only the cells that changed since the previous
 //! frame (the open windows' cells the task updated, the cells of windows it finalized,
 //! the cells that went away): its cost is the change, not the partition's table. The job
@@ -50,11 +71,14 @@ use workloads::{GroupKey, PartialTable, StoredCell, Window};
 
 use crate::error::{KappaError, Result, corrupt, io_err};
 
-/// The magic that opens a part file of format 3 (the format number follows it).
+/// The magic that opens a part file of format 3 or 4 (the format number follows it).
 const PART_HEADER: &[u8; 8] = b"LKKTPART";
-/// 3: a part file is a log of full snapshots and deltas (2 was one postcard `PartFile`
-/// per part file, still read; 1 was one file per version).
-const FORMAT: u32 = 3;
+/// 4: a part file is a log of full snapshots and deltas, each frame with a CRC of its
+/// payload and one of its header (3 had the payload's only, and is still read; 2 was one
+/// postcard `PartFile` per part file, still read; 1 was one file per version).
+const FORMAT: u32 = 4;
+/// The format before [`FORMAT`]: frames without the header CRC.
+const FORMAT_3: u32 = 3;
 /// The format-2 part file's magic and format numbers.
 const MAGIC_2: u32 = 0x4c4b_4b54; // "LKKT"
 const FORMAT_2: u32 = 2;
@@ -297,13 +321,16 @@ fn file_header() -> [u8; 12] {
     h
 }
 
+/// A frame of this format: length, payload CRC, header CRC, payload.
 fn frame_bytes(frame: &Frame) -> Result<Vec<u8>> {
     let payload = postcard::to_stdvec(frame).map_err(|e| corrupt("output table", e))?;
     let len = u32::try_from(payload.len())
         .map_err(|_| corrupt("output table", "a part of 4 GiB or more"))?;
-    let mut bytes = Vec::with_capacity(payload.len() + 8);
+    let mut bytes = Vec::with_capacity(payload.len() + 12);
     bytes.extend_from_slice(&len.to_le_bytes());
     bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    let header_crc = crc32c::crc32c(&bytes);
+    bytes.extend_from_slice(&header_crc.to_le_bytes());
     bytes.extend_from_slice(&payload);
     Ok(bytes)
 }
@@ -336,69 +363,89 @@ fn append_frame(path: &Path, frame: &[u8], sync: bool, limit: u64) -> Result<boo
 }
 
 /// The part in a part file's bytes: its last full snapshot with the deltas after it
-/// applied (format 3), or a format-2 file.
+/// applied (format 3 or 4), or a format-2 file.
 fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
-    let what = || format!("table part {}", path.display());
     if !bytes.starts_with(PART_HEADER) {
-        let file: PartFile = postcard::from_bytes(bytes).map_err(|e| corrupt(what(), e))?;
+        let file: PartFile = postcard::from_bytes(bytes).map_err(|e| damaged(path, 0, e))?;
         if file.magic != MAGIC_2 || file.format != FORMAT_2 {
-            return Err(corrupt(what(), "not a Kappa table file of a known format"));
+            return Err(damaged(path, 0, "not a Kappa table file of a known format"));
         }
         return Ok(file.part);
     }
     let mut part: Option<TablePart> = None;
-    for frame in decode_frames(bytes, path)? {
+    for (at, frame) in decode_frames(bytes, path)? {
         match frame {
             Frame::Full(p) => part = Some(p),
             Frame::Delta(d) => match part.as_mut() {
                 Some(p) => d.apply(p),
-                None => return Err(corrupt(what(), "a delta before any full snapshot")),
+                None => return Err(damaged(path, at, "a delta before any full snapshot")),
             },
         }
     }
-    part.ok_or_else(|| corrupt(what(), "no whole snapshot in the file"))
+    part.ok_or_else(|| damaged(path, file_header().len(), "no whole snapshot in the file"))
 }
 
-/// The frames of a part file (format 3), up to its last whole one: a last frame cut
-/// short or failing its CRC (a write a crash interrupted) is left out; damage before it
-/// is an error. What readers apply; for inspecting a part file, see [`part_frames`].
-fn decode_frames(bytes: &[u8], path: &Path) -> Result<Vec<Frame>> {
-    let what = || format!("table part {}", path.display());
+/// A damaged part file: [`KappaError::Corrupt`] naming the file and the byte where the
+/// damage was found.
+fn damaged(path: &Path, at: usize, reason: impl ToString) -> KappaError {
+    corrupt(
+        format!("table part {} at byte {at}", path.display()),
+        reason,
+    )
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The frames of a part file (format 3 or 4), up to its last whole one: a last frame cut
+/// short (a write a crash interrupted) is left out; any frame that fails a check is
+/// damage, an error (see the module's documentation). Each frame comes with the byte its
+/// header starts at. What readers apply; for inspecting a part file, see [`part_frames`].
+fn decode_frames(bytes: &[u8], path: &Path) -> Result<Vec<(usize, Frame)>> {
     let rest = bytes
         .strip_prefix(PART_HEADER.as_slice())
-        .ok_or_else(|| corrupt(what(), "not a Kappa table part of this format"))?;
-    let format = rest
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    if format != Some(FORMAT) {
-        return Err(corrupt(
-            what(),
-            format!("table part format {format:?}, expected {FORMAT}"),
-        ));
-    }
-    let mut frames = &rest[4..];
-    let mut out = Vec::new();
-    while frames.len() >= 8 {
-        let len = u32::from_le_bytes([frames[0], frames[1], frames[2], frames[3]]) as usize;
-        let crc = u32::from_le_bytes([frames[4], frames[5], frames[6], frames[7]]);
-        let Some(payload) = frames.get(8..8 + len) else {
-            break; // cut short
-        };
-        let rest = &frames[8 + len..];
-        if crc32c::crc32c(payload) != crc {
-            if rest.is_empty() {
-                break; // the last frame, torn
-            }
-            return Err(corrupt(what(), "a snapshot before the last fails its CRC"));
+        .ok_or_else(|| damaged(path, 0, "not a Kappa table part of this format"))?;
+    let format = rest.get(..4).map(le_u32);
+    let header_len = match format {
+        Some(FORMAT) => 12,
+        Some(FORMAT_3) => 8,
+        _ => {
+            return Err(damaged(
+                path,
+                PART_HEADER.len(),
+                format!("table part format {format:?}, expected {FORMAT} or {FORMAT_3}"),
+            ));
         }
-        out.push(postcard::from_bytes(payload).map_err(|e| corrupt(what(), e))?);
-        frames = rest;
+    };
+    let mut at = PART_HEADER.len() + 4;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let Some(header) = bytes.get(at..at + header_len) else {
+            break; // a header cut short: the last frame, torn
+        };
+        if header_len == 12 && crc32c::crc32c(&header[..8]) != le_u32(&header[8..]) {
+            return Err(damaged(path, at, "a frame header fails its CRC"));
+        }
+        let len = le_u32(header) as usize;
+        let start = at + header_len;
+        let Some(payload) = start.checked_add(len).and_then(|end| bytes.get(start..end)) else {
+            break; // a payload cut short: the last frame, torn
+        };
+        if crc32c::crc32c(payload) != le_u32(&header[4..]) {
+            return Err(damaged(path, at, "a frame fails its CRC"));
+        }
+        out.push((
+            at,
+            postcard::from_bytes(payload).map_err(|e| damaged(path, at, e))?,
+        ));
+        at = start + len;
     }
     Ok(out)
 }
 
-/// The frames of the part file of `partition` of `workload.vN` (format 3), in order, up
-/// to the last whole one: what a reader applies. For inspecting how a job writes its
+/// The frames of the part file of `partition` of `workload.vN` (format 3 or 4), in
+/// order, up to the last whole one: what a reader applies (damage is an error). For inspecting how a job writes its
 /// table (full snapshots and deltas); readers of the table use [`load_version`].
 pub fn part_frames(
     root: &Path,
@@ -409,7 +456,17 @@ pub fn part_frames(
     check_name(workload)?;
     let path = part_path(root, workload, version, partition);
     let bytes = fs::read(&path).map_err(io_err(format!("read {}", path.display())))?;
-    decode_frames(&bytes, &path)
+    Ok(decode_frames(&bytes, &path)?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect())
+}
+
+/// Check the part file of `partition` of `workload.vN` as a reader would read it: `Ok`
+/// when it is missing or reads (a torn last frame included), the damage otherwise.
+pub(crate) fn check_part(root: &Path, workload: &str, version: u32, partition: u32) -> Result<()> {
+    check_name(workload)?;
+    read_part(&part_path(root, workload, version, partition)).map(|_| ())
 }
 
 /// Read one part file; `None` when it is not there (not written yet, or deleted with
@@ -521,16 +578,51 @@ pub(crate) fn combine_watermarks(parts: impl Iterator<Item = (Option<i64>, bool)
     }
 }
 
-/// The serving version of `workload`, if an alias names one.
+/// The text of an alias naming `version`: the number and the CRC32C of its decimal
+/// digits (8 hex digits), then a newline.
+fn alias_text(version: u32) -> String {
+    let v = version.to_string();
+    format!("{v} {:08x}\n", crc32c::crc32c(v.as_bytes()))
+}
+
+/// The version an alias's text names: `"N CRC\n"`, or `"N\n"` as written before the CRC
+/// (still read). Anything else — a CRC that does not match, a text cut short (no final
+/// newline) — is `None`.
+fn parse_alias(text: &str) -> Option<u32> {
+    let line = text.strip_suffix('\n')?;
+    let (number, crc) = match line.split_once(' ') {
+        Some((number, crc)) => (number, Some(crc)),
+        None => (line, None),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if crc.is_some_and(|crc| crc != format!("{:08x}", crc32c::crc32c(number.as_bytes()))) {
+        return None;
+    }
+    number.parse().ok()
+}
+
+/// The serving version of `workload`, if an alias names one. A damaged alias (its CRC
+/// fails, it is cut short, it is not an alias) is a [`KappaError::Corrupt`] naming the
+/// file: never another version.
 pub fn serving_version(root: &Path, workload: &str) -> Result<Option<u32>> {
     check_name(workload)?;
     let path = alias_path(root, workload);
-    match fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse()
+    match fs::read(&path) {
+        Ok(bytes) => std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(parse_alias)
             .map(Some)
-            .map_err(|e| corrupt(format!("alias {}", path.display()), e)),
+            .ok_or_else(|| {
+                corrupt(
+                    format!("alias {}", path.display()),
+                    format!(
+                        "{:?} is not a version with its CRC32C",
+                        String::from_utf8_lossy(&bytes)
+                    ),
+                )
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(format!("read {}", path.display()))(e)),
     }
@@ -538,14 +630,25 @@ pub fn serving_version(root: &Path, workload: &str) -> Result<Option<u32>> {
 
 /// Make `version` the serving one: one atomic rename of the alias file, synced
 /// (`Durability::Synced`: the switch survives a power cut). The version must have a table
-/// already.
+/// already. The alias holds the version with its CRC32C (see [`serving_version`]).
 pub fn set_serving(root: &Path, workload: &str, version: u32) -> Result<()> {
     load_version(root, workload, version)?;
     write_atomic(
         &alias_path(root, workload),
-        format!("{version}\n").as_bytes(),
+        alias_text(version).as_bytes(),
         Durability::Synced,
     )
+}
+
+/// Remove a damaged alias of `workload` (a job that is the workload's only version
+/// names itself again at its first table write; see `JobConfig::serve_if_none`).
+pub(crate) fn remove_alias(root: &Path, workload: &str) -> Result<()> {
+    let path = alias_path(root, workload);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(format!("remove {}", path.display()))(e)),
+    }
 }
 
 /// The serving table of `workload` (what `lk query --pipeline kappa` reads). If the alias
@@ -609,314 +712,5 @@ pub fn delete_version(root: &Path, workload: &str, version: u32) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use workloads::{Partial, Scalar, Window};
-
-    /// Partition `partition` of a 2-partition table: `n` events in one cell, covering
-    /// offsets below `n`, watermark `n`.
-    fn part(version: u32, partition: u32, n: u64) -> TablePart {
-        let mut t = PartialTable::new();
-        t.cell_mut(Window { start: 0, end: 10 }, vec![Scalar::Int(1)], || {
-            vec![Partial::Count(n)]
-        });
-        TablePart {
-            workload: "w".into(),
-            version,
-            topic: "t".into(),
-            partitions: 2,
-            partition,
-            position: n,
-            watermark: Some(n as i64),
-            idle: false,
-            allowed_lateness_ms: 0,
-            events: n,
-            duplicates: 0,
-            late_events: 0,
-            written_ms: 0,
-            table: t,
-        }
-    }
-
-    fn count(t: &OutputTable) -> u64 {
-        match t.table.iter().next().map(|(_, _, v)| &v[0]) {
-            Some(Partial::Count(n)) => *n,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn parts_merge_into_one_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write_part(root, &part(1, 0, 3)).unwrap();
-        let t = load_version(root, "w", 1).unwrap();
-        // Partition 1 has no part yet: covered to 0, and it holds the watermark back.
-        assert_eq!(
-            (t.positions.clone(), t.watermark, count(&t)),
-            (vec![3, 0], None, 3)
-        );
-        write_part(root, &part(1, 1, 4)).unwrap();
-        let t = load_version(root, "w", 1).unwrap();
-        assert_eq!(t.positions, vec![3, 4]);
-        assert_eq!((t.watermark, t.events, count(&t)), (Some(3), 7, 7));
-        // A rewrite replaces its own part only.
-        write_part(root, &part(1, 0, 5)).unwrap();
-        let t = load_version(root, "w", 1).unwrap();
-        assert_eq!((t.positions.clone(), count(&t)), (vec![5, 4], 9));
-        // An idle partition does not hold the watermark back.
-        write_part(
-            root,
-            &TablePart {
-                idle: true,
-                ..part(1, 0, 5)
-            },
-        )
-        .unwrap();
-        assert_eq!(load_version(root, "w", 1).unwrap().watermark, Some(4));
-    }
-
-    #[test]
-    fn versions_alias_switch_and_delete() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        assert!(matches!(
-            load_serving(root, "w"),
-            Err(KappaError::NoTable { .. })
-        ));
-        // An alias cannot name a version without a table.
-        assert!(set_serving(root, "w", 1).is_err());
-        write_part(root, &part(1, 0, 3)).unwrap();
-        set_serving(root, "w", 1).unwrap();
-        assert_eq!(load_serving(root, "w").unwrap().version, 1);
-        write_part(root, &part(2, 0, 4)).unwrap();
-        write_part(root, &part(2, 1, 4)).unwrap();
-        assert_eq!(load_serving(root, "w").unwrap().version, 1);
-        assert!(delete_version(root, "w", 1).is_err());
-        set_serving(root, "w", 2).unwrap();
-        delete_version(root, "w", 1).unwrap();
-        assert_eq!(list_versions(root, "w").unwrap(), vec![2]);
-        let t = load_serving(root, "w").unwrap();
-        assert_eq!(
-            (t.version, t.positions.clone(), count(&t)),
-            (2, vec![4, 4], 8)
-        );
-        // Bad names, damaged files and misplaced parts are errors.
-        assert!(load_version(root, "../x", 1).is_err());
-        std::fs::write(version_dir(root, "w", 2).join("part-1"), b"junk").unwrap();
-        assert!(matches!(
-            load_serving(root, "w"),
-            Err(KappaError::Corrupt { .. })
-        ));
-        write_part(root, &part(2, 1, 4)).unwrap();
-        std::fs::copy(
-            version_dir(root, "w", 2).join("part-1"),
-            version_dir(root, "w", 2).join("part-0"),
-        )
-        .unwrap();
-        assert!(matches!(
-            load_serving(root, "w"),
-            Err(KappaError::Corrupt { .. })
-        ));
-    }
-
-    fn file(root: &Path, partition: u32) -> PathBuf {
-        part_path(root, "w", 1, partition)
-    }
-
-    fn len(path: &Path) -> u64 {
-        std::fs::metadata(path).unwrap().len()
-    }
-
-    #[test]
-    fn a_part_file_is_a_log_of_snapshots_and_the_last_whole_one_counts() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let path = file(root, 0);
-        write_part_with(root, &part(1, 0, 1), false, true).unwrap();
-        let one = len(&path);
-        // Appends: the file grows by a frame each, the last snapshot is the part.
-        for n in 2..=5 {
-            write_part_with(root, &part(1, 0, n), n % 2 == 0, false).unwrap();
-        }
-        assert!(len(&path) > 3 * one, "appended, not replaced");
-        assert_eq!(load_version(root, "w", 1).unwrap().positions, vec![5, 0]);
-        // A frame cut short by a crash (any length of it) is ignored: the one before
-        // counts.
-        let whole = std::fs::read(&path).unwrap();
-        write_part_with(root, &part(1, 0, 6), false, false).unwrap();
-        let with_6 = std::fs::read(&path).unwrap();
-        for cut in [1, 4, 8, 9, with_6.len() - whole.len() - 1] {
-            std::fs::write(&path, &with_6[..whole.len() + cut]).unwrap();
-            assert_eq!(
-                load_version(root, "w", 1).unwrap().positions,
-                vec![5, 0],
-                "{cut}"
-            );
-        }
-        // The last frame with a flipped byte is ignored too; one before the last is
-        // damage, an error.
-        let mut bad = with_6.clone();
-        *bad.last_mut().unwrap() ^= 1;
-        std::fs::write(&path, &bad).unwrap();
-        assert_eq!(load_version(root, "w", 1).unwrap().positions, vec![5, 0]);
-        let mut bad = with_6.clone();
-        bad[whole.len() - 1] ^= 1;
-        std::fs::write(&path, &bad).unwrap();
-        assert!(matches!(
-            load_version(root, "w", 1),
-            Err(KappaError::Corrupt { .. })
-        ));
-        // Starting anew drops whatever the file held.
-        write_part_with(root, &part(1, 0, 7), false, true).unwrap();
-        assert_eq!(len(&path), one);
-        assert_eq!(load_version(root, "w", 1).unwrap().positions, vec![7, 0]);
-        // A header without any whole snapshot, or an unknown format, is an error.
-        std::fs::write(&path, &with_6[..12]).unwrap();
-        assert!(matches!(
-            load_version(root, "w", 1),
-            Err(KappaError::Corrupt { .. })
-        ));
-        let mut other = with_6.clone();
-        other[8] = 9;
-        std::fs::write(&path, &other).unwrap();
-        assert!(matches!(
-            load_version(root, "w", 1),
-            Err(KappaError::Corrupt { .. })
-        ));
-    }
-
-    #[test]
-    fn a_part_file_starts_anew_before_it_grows_past_its_bound() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let path = file(root, 1);
-        // A part of 100 cells: about 1 KB a snapshot.
-        let big = |n: u64| {
-            let mut p = part(1, 1, n);
-            for k in 0..100 {
-                p.table
-                    .cell_mut(Window { start: 0, end: 10 }, vec![Scalar::Int(k)], || {
-                        vec![Partial::Count(n)]
-                    });
-            }
-            p
-        };
-        write_part_with(root, &big(0), false, true).unwrap();
-        let mut largest = 0;
-        let mut restarted = false;
-        for n in 1..3_000 {
-            let before = len(&path);
-            write_part_with(root, &big(n), false, false).unwrap();
-            restarted |= len(&path) < before;
-            largest = largest.max(len(&path));
-        }
-        assert!(restarted, "the file was started anew");
-        assert!(largest <= MAX_PART_FILE, "{largest}");
-        assert_eq!(
-            load_version(root, "w", 1).unwrap().positions,
-            vec![0, 2_999]
-        );
-    }
-
-    #[test]
-    fn a_part_file_of_the_previous_format_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let old = PartFile {
-            magic: MAGIC_2,
-            format: FORMAT_2,
-            part: part(1, 0, 3),
-        };
-        std::fs::create_dir_all(version_dir(root, "w", 1)).unwrap();
-        std::fs::write(file(root, 0), postcard::to_stdvec(&old).unwrap()).unwrap();
-        assert_eq!(load_version(root, "w", 1).unwrap().positions, vec![3, 0]);
-        // Appending to it starts a file of the current format.
-        write_part_with(root, &part(1, 0, 4), false, false).unwrap();
-        assert!(
-            std::fs::read(file(root, 0))
-                .unwrap()
-                .starts_with(PART_HEADER)
-        );
-        assert_eq!(load_version(root, "w", 1).unwrap().positions, vec![4, 0]);
-    }
-
-    #[test]
-    fn deltas_apply_to_the_last_full_snapshot_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let w = |s: i64| Window {
-            start: s,
-            end: s + 10,
-        };
-        let cell = |s: i64, k: i64, n: u64| StoredCell {
-            window: w(s),
-            key: vec![Scalar::Int(k)],
-            partials: vec![Partial::Count(n)],
-        };
-        // Full: one cell (window 0, key 1) = 3.
-        write_part_with(root, &part(1, 0, 3), false, true).unwrap();
-        let delta =
-            |position: u64, upserts: Vec<StoredCell>, removed: Vec<(Window, GroupKey)>| PartDelta {
-                position,
-                upserts,
-                removed,
-                ..PartDelta::header_of(&part(1, 0, position))
-            };
-        let d1 = delta(5, vec![cell(0, 1, 5), cell(10, 2, 1)], vec![]);
-        let d2 = delta(7, vec![cell(10, 2, 3)], vec![(w(0), vec![Scalar::Int(1)])]);
-        for d in [&d1, &d2] {
-            assert!(
-                append_part_delta(root, "w", 1, 0, d, false)
-                    .unwrap()
-                    .is_some()
-            );
-        }
-        let t = load_version(root, "w", 1).unwrap();
-        assert_eq!(t.positions, vec![7, 0]);
-        let cells: Vec<_> = t
-            .table
-            .iter()
-            .map(|(w, k, p)| (*w, k.clone(), p.clone()))
-            .collect();
-        assert_eq!(
-            cells,
-            vec![(w(10), vec![Scalar::Int(2)], vec![Partial::Count(3)])]
-        );
-        // A torn last delta: the part as of the one before.
-        let path = file(root, 0);
-        let bytes = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
-        let t = load_version(root, "w", 1).unwrap();
-        assert_eq!((t.positions.clone(), count(&t)), (vec![5, 0], 5));
-        // A full snapshot replaces everything before it; deltas continue from it.
-        write_part_with(root, &part(1, 0, 9), false, true).unwrap();
-        append_part_delta(
-            root,
-            "w",
-            1,
-            0,
-            &delta(11, vec![cell(0, 1, 11)], vec![]),
-            false,
-        )
-        .unwrap()
-        .unwrap();
-        let t = load_version(root, "w", 1).unwrap();
-        assert_eq!(
-            (t.positions.clone(), t.table.len(), count(&t)),
-            (vec![11, 0], 1, 11)
-        );
-        // No file: nothing to append to. A delta before any full snapshot is damage.
-        assert_eq!(
-            append_part_delta(root, "w", 1, 1, &d1, false).unwrap(),
-            None
-        );
-        let mut only_delta = file_header().to_vec();
-        only_delta.extend_from_slice(&frame_bytes(&Frame::Delta(d1.clone())).unwrap());
-        std::fs::write(file(root, 1), only_delta).unwrap();
-        assert!(matches!(
-            load_version(root, "w", 1),
-            Err(KappaError::Corrupt { .. })
-        ));
-    }
-}
+#[path = "table_tests.rs"]
+mod tests;

@@ -44,6 +44,11 @@ pub struct RestoreReport {
     pub changelog_records: u64,
     /// Records after the last marker (a torn checkpoint), ignored and repaired.
     pub torn_records: u64,
+    /// Damaged files the task found when it opened, each with what was wrong: a local
+    /// store (deleted, and the state rebuilt from the changelog) or its table part
+    /// (rewritten from the restored state). Each was also logged as a warning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub damage: Vec<String>,
 }
 
 /// What a task hands to the job's output table: at a checkpoint, or (with
@@ -399,9 +404,21 @@ impl Task {
             changelog,
             late,
         } = topics;
-        let local = match store.checkpoint()? {
-            Some(sc) => restore_local(&*log, &changelog, partition, store.as_mut(), &sc)?,
-            None => None,
+        let mut damage = Vec::new();
+        let local = match store.checkpoint() {
+            Ok(Some(sc)) => restore_local(&*log, &changelog, partition, store.as_mut(), &sc)?,
+            Ok(None) => None,
+            // A checkpoint that does not decode: the store is not trusted (it is cleared
+            // and rebuilt from the changelog below).
+            Err(e @ KappaError::Corrupt { .. }) => {
+                tracing::warn!(
+                    "{}; restoring task {partition} from the changelog",
+                    error_chain(&e)
+                );
+                damage.push(error_chain(&e));
+                None
+            }
+            Err(e) => return Err(e),
         };
         let restored = match local {
             Some(r) => r,
@@ -430,6 +447,7 @@ impl Task {
             checkpoint: checkpoint.clone(),
             changelog_records,
             torn_records,
+            damage,
         };
         let changelog_end = log.offsets(&changelog, partition)?.1;
         let task = Task {

@@ -22,6 +22,11 @@ pub enum LambdaError {
     /// Views in a data directory that this command cannot use as they are.
     #[error("{0}")]
     Layout(String),
+    /// A saved view that fails its checks — a published batch view or a saved realtime
+    /// view damaged or missing — and that could not be rebuilt here (see
+    /// [`crate::Layout::rebuilding_with`]): never served.
+    #[error("damaged Lambda view")]
+    Damaged(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A setting that makes no sense.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -45,4 +50,17 @@ pub type Result<T, E = LambdaError> = std::result::Result<T, E>;
 pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LambdaError {
     let context = context.into();
     move |source| LambdaError::Io { context, source }
+}
+
+/// `e` and every cause under it (its `source()` chain), `: `-separated: for a warning
+/// that names the whole error.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

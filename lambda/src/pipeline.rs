@@ -95,7 +95,11 @@ pub struct LambdaStatus {
 impl Lambda {
     /// Open the pipeline of `workload`: with files, the speed layer resumes its saved
     /// realtime view (or starts at the published batch horizon) and the published batch
-    /// view is served at once; without, it starts at offset 0 with no batch view.
+    /// view is served at once; without, it starts at offset 0 with no batch view. A
+    /// damaged published view (or one missing below the saved realtime view) is
+    /// recomputed from the log up to its end and published first, with a warning; a
+    /// damaged realtime view is discarded by the speed layer, which reads again from the
+    /// published horizon.
     pub fn new(log: Arc<dyn Log>, workload: Workload, config: LambdaConfig) -> Result<Lambda> {
         if config.batch_every.is_zero() {
             return Err(LambdaError::Config(
@@ -105,7 +109,14 @@ impl Lambda {
         let speed_config = SpeedConfig::new(&config.topic, &config.sidecar_dir);
         let (speed, published) = match &config.files {
             Some(files) => {
-                let published = files.store.current()?;
+                // A damaged published view is recomputed here, never served.
+                let published = crate::layout::published_or_rebuilt(
+                    log.as_ref(),
+                    &workload,
+                    &config.topic,
+                    &config.sidecar_dir,
+                    files,
+                )?;
                 let horizon = published.as_ref().map(|v| v.horizon.as_slice());
                 let speed = SpeedLayer::resume(
                     log.clone(),

@@ -21,7 +21,7 @@
 //!   RealtimeView = [ (from_0, table_0), (from_1, table_1), … ] + positions + caught_up
 //!   snapshot()  — one lock: generations, positions and caught_up agree
 //!   expire(H1)  — the batch view at H1 is published: drop every generation below H1
-//!   save/load   — postcard file, so `lk query` works after the process stops
+//!   save/load   — postcard file with a CRC32C, so `lk query` works after the process stops
 //! ```
 //!
 //! ## Contract
@@ -62,10 +62,13 @@
 //!   every window of its time (a session event adds a `[t, t + gap)` cell and sessions are
 //!   coalesced at query time by `PartialTable::coalesce_sessions`). Specs over generated
 //!   topics are [`SpeedError::Unsupported`].
-//! - **Persistence**: [`SpeedLayer::save`] writes generations and positions atomically;
-//!   [`SpeedLayer::load`] / [`RealtimeSnapshot::load`] discard generations covered by the
-//!   currently published horizon; if that horizon cuts through a generation, the saved
-//!   view is dropped and reading restarts at the horizon.
+//! - **Persistence**: [`SpeedLayer::save`] writes generations and positions atomically,
+//!   with a CRC32C; [`SpeedLayer::load`] / [`RealtimeSnapshot::load`] discard generations
+//!   covered by the currently published horizon; if that horizon cuts through a
+//!   generation, the saved view is dropped and reading restarts at the horizon. A damaged
+//!   file is never read as a view: [`RealtimeSnapshot::load`] returns
+//!   [`SpeedError::BadSave`], and [`SpeedLayer::load`] warns, discards it and restarts at
+//!   the published horizon, reading the log again from there.
 //! - **Partition scope** ([`SpeedConfig::partitions`]): a layer may read only some
 //!   partitions; the others keep their starting offsets (a worker of a Lambda group
 //!   starts them at 0 and keeps one layer, one saved view and one batch view per
@@ -107,6 +110,7 @@
 #![warn(missing_docs)]
 
 mod operator;
+mod saved;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -320,67 +324,15 @@ impl RealtimeSnapshot {
     /// Read a saved view (see [`SpeedLayer::save`]), dropping what `published` covers.
     /// When `published` cuts through a generation, or lies beyond the saved positions,
     /// the view is unusable: the result is empty, starting at `published`, and the speed
-    /// layer must re-read from there.
+    /// layer must re-read from there. A damaged file (it fails its checksum, is cut short
+    /// or zero-filled, does not decode) is [`SpeedError::BadSave`]: never a view.
     pub fn load(path: &Path, published: Option<&[u64]>) -> Result<RealtimeSnapshot> {
-        let bytes = std::fs::read(path).map_err(|e| SpeedError::Io {
-            context: format!("read {}", path.display()),
-            source: e,
-        })?;
-        let saved: SavedView = postcard::from_bytes(&bytes).map_err(|e| SpeedError::BadSave {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let bad = |reason: String| SpeedError::BadSave {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if saved.magic != SAVE_MAGIC {
-            return Err(bad("not a realtime view file".into()));
-        }
-        if saved.generations.is_empty()
-            || saved
-                .generations
-                .iter()
-                .any(|g| g.from.len() != saved.positions.len())
-        {
-            return Err(bad("inconsistent generations and positions".into()));
-        }
-        let mut state = State {
-            generations: saved.generations,
-            positions: saved.positions,
-            caught_up: vec![false; 0],
-        };
-        state.caught_up = vec![false; state.positions.len()];
+        let mut state = State::read(path)?;
         if let Some(h) = published {
-            if h.len() != state.positions.len() {
-                return Err(bad(format!(
-                    "saved for {} partitions, the published horizon has {}",
-                    state.positions.len(),
-                    h.len()
-                )));
-            }
-            // A published horizon beyond the saved positions, below the saved base (the
-            // view would miss [published, base)) or cutting through a generation: the
-            // saved view cannot be merged with that batch view.
-            let beyond = h.iter().zip(&state.positions).any(|(h, p)| h > p);
-            let below_base = !le(&state.generations[0].from, h);
-            if beyond || below_base || state.expire(h).is_err() {
-                state.reset(h.to_vec());
-            }
+            state.apply_published(h, path)?;
         }
         Ok(state.snapshot())
     }
-}
-
-const SAVE_MAGIC: u32 = 0x4c4b_5256; // "LKRV"
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SavedView {
-    magic: u32,
-    topic: String,
-    workload: String,
-    generations: Vec<Generation>,
-    positions: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -678,21 +630,22 @@ impl SpeedLayer {
     }
 
     /// Write the view (generations and positions) to `path` (creating its directory),
-    /// atomically for readers and unsynced ([`master_log::durable::write_atomic`] with
-    /// [`Durability::Unsynced`]: a crash of the process leaves the old file or the new
-    /// one, a power cut may leave an older or an empty one).
+    /// with a CRC32C of it (format 2, see the `saved` module), atomically for readers and
+    /// unsynced ([`master_log::durable::write_atomic`] with [`Durability::Unsynced`]: a
+    /// crash of the process leaves the old file or the new one, a power cut may leave an
+    /// older or an empty one).
     pub fn save(&self, path: &Path) -> Result<()> {
         let snap = self.snapshot();
-        let saved = SavedView {
-            magic: SAVE_MAGIC,
+        let saved = saved::SavedView {
+            magic: saved::SAVE_MAGIC,
             topic: self.inner.config.topic.clone(),
             workload: self.inner.workload.name().to_owned(),
             generations: snap.generations,
             positions: snap.positions,
         };
-        let bytes = postcard::to_stdvec(&saved).map_err(|e| SpeedError::BadSave {
+        let bytes = saved::encode(&saved).map_err(|reason| SpeedError::BadSave {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason,
         })?;
         let io = |context: String| move |source| SpeedError::Io { context, source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -704,7 +657,10 @@ impl SpeedLayer {
 
     /// A speed layer resuming a saved view. Generations covered by `published` (the
     /// currently published batch horizon) are dropped; if it cuts through a generation
-    /// the saved view is discarded and reading restarts at `published`.
+    /// the saved view is discarded and reading restarts at `published`. A damaged file
+    /// (see [`RealtimeSnapshot::load`]) is discarded too, with a warning: the layer
+    /// starts at `published` (offset 0 of every partition without a batch view) and
+    /// reads the log again from there.
     pub fn load(
         log: Arc<dyn Log>,
         workload: Workload,
@@ -712,13 +668,26 @@ impl SpeedLayer {
         path: &Path,
         published: Option<&[u64]>,
     ) -> Result<SpeedLayer> {
-        let snap = RealtimeSnapshot::load(path, published)?;
-        Self::check_horizon(log.as_ref(), &config.topic, &snap.positions)?;
-        let state = State {
-            caught_up: vec![false; snap.positions.len()],
-            generations: snap.generations,
-            positions: snap.positions,
+        let mut state = match State::read(path) {
+            Ok(state) => state,
+            Err(e @ SpeedError::BadSave { .. }) => {
+                tracing::warn!(
+                    "{e}; discarded: the realtime view restarts at the published batch \
+                     horizon and reads the log again from there"
+                );
+                let start = match published {
+                    Some(h) => h.to_vec(),
+                    None => vec![0; log.partition_count(&config.topic)? as usize],
+                };
+                return Self::new(log, workload, config, start);
+            }
+            Err(e) => return Err(e),
         };
+        if let Some(h) = published {
+            state.apply_published(h, path)?;
+        }
+        Self::check_horizon(log.as_ref(), &config.topic, &state.positions)?;
+        state.caught_up = vec![false; state.positions.len()];
         Self::with_state(log, workload, config, state)
     }
 
