@@ -35,7 +35,7 @@ use workloads::Workload;
 
 use crate::cycle::publish;
 use crate::error::io;
-use crate::layout::{Layout, ViewFiles};
+use crate::layout::{Layout, ViewFiles, rebuild_batch_view};
 use crate::{LambdaError, Result};
 
 /// How a worker runs.
@@ -383,7 +383,25 @@ impl Worker<'_> {
     /// (whoever owned it before wrote them), then follow it.
     fn open(&self, p: u32, on_event: &mut dyn FnMut(&WorkerEvent)) -> Result<Owned> {
         let files = self.layout.partition_files(p)?;
-        let published = files.store.current()?;
+        let published = match files.store.current() {
+            Ok(v) => v,
+            Err(e @ batch_layer::BatchError::Corrupt { .. }) => {
+                let damage = LambdaError::Damaged(e.into());
+                tracing::warn!(
+                    "{}; recomputing partition {p}'s batch view from the log",
+                    crate::error::chain(&damage)
+                );
+                Some(rebuild_batch_view(
+                    self.log.as_ref(),
+                    &self.workload,
+                    &self.opts.topic,
+                    &self.opts.sidecar_dir,
+                    &files.store,
+                    Some(p),
+                )?)
+            }
+            Err(e) => return Err(e.into()),
+        };
         let n = self.log.partition_count(&self.opts.topic)? as usize;
         let config =
             SpeedConfig::new(&self.opts.topic, &self.opts.sidecar_dir).with_partitions(vec![p]);

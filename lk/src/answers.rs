@@ -56,7 +56,10 @@ pub fn lambda_snapshot(
     if let Some(live) = live.filter(|l| l.workload().name() == workload.name()) {
         return Ok(Some(live.snapshot(log)?));
     }
-    Ok(lambda_layout(data, workload).saved_snapshot(topic, workload.topic(), log)?)
+    // A damaged batch view is recomputed from the log and published (with a warning),
+    // never served.
+    let layout = lambda_layout(data, workload).rebuilding_with(data.join("datasets"));
+    Ok(layout.saved_snapshot(topic, workload.topic(), log)?)
 }
 
 /// Kappa's answer to `query`: the serving table of `workload`, or `None` when it has none.
