@@ -178,8 +178,8 @@ fn status_line(s: &kappa::JobStatus) -> String {
         text::join(&owned),
         text::count(sum(|p| p.records), "record"),
         text::count(sum(|p| p.events), "event"),
-        sum(|p| p.duplicates),
-        sum(|p| p.late_events),
+        compare::format::count(sum(|p| p.duplicates)),
+        compare::format::count(sum(|p| p.late_events)),
         text::join(&positions),
         text::count(s.lag, "record"),
         s.watermark

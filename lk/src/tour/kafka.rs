@@ -317,6 +317,11 @@ fn group_over_processes(
     while mine.len() == 3 && Instant::now() < deadline {
         mine = owned(&mut here)?;
     }
+    if mine.len() == 3 {
+        let _ = child.kill();
+        let _ = child.wait();
+        anyhow::bail!("the lk consume process did not join group tour-readers within a minute");
+    }
     ctx.say(format!(
         "group tour-readers: the member in this process owns {}, the lk consume process the \
          others",

@@ -433,13 +433,25 @@ fn work(value: &[u8]) -> u64 {
     std::hint::black_box(x)
 }
 
+/// CPU time this thread has had, in ns (Linux's `/proc/thread-self/schedstat`); `None`
+/// elsewhere.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Read all of `topic` with a group of one consumer per partition, each on its own
-/// thread, doing [`work`] per record. Returns the wall time.
+/// thread, doing [`work`] per record. Returns the wall time and the CPU time the
+/// consumers had (if the system tells).
 fn consume_in_parallel(
     log: &Arc<dyn Log>,
     topic: &str,
     partitions: u32,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Duration, Option<Duration>)> {
     let consumers = join_group(log, &format!("{topic}-readers"), topic, partitions as usize)?;
     let ends = log.end_offsets(topic)?;
     let t = Instant::now();
@@ -449,7 +461,8 @@ fn consume_in_parallel(
             let ends = ends.clone();
             // The consumer is handed back: a member that left at its end would make the
             // group rebalance under the others.
-            std::thread::spawn(move || -> anyhow::Result<Consumer> {
+            std::thread::spawn(move || -> anyhow::Result<(Consumer, Option<u64>)> {
+                let cpu = thread_cpu_ns();
                 let mut read = 0u64;
                 let want: u64 = c.positions().keys().map(|&p| ends[p as usize]).sum();
                 while read < want {
@@ -461,20 +474,23 @@ fn consume_in_parallel(
                     }
                 }
                 c.commit()?;
-                Ok(c)
+                let cpu = cpu.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a));
+                Ok((c, cpu))
             })
         })
         .collect();
     let mut done = Vec::with_capacity(handles.len());
+    let mut cpu = Some(0u64);
     for h in handles {
-        done.push(
-            h.join()
-                .map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??,
-        );
+        let (c, ns) = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
+        cpu = cpu.zip(ns).map(|(a, b)| a + b);
+        done.push(c);
     }
     let took = t.elapsed();
     drop(done);
-    Ok(took)
+    Ok((took, cpu.map(Duration::from_nanos)))
 }
 
 fn scaling(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -486,6 +502,7 @@ fn scaling(ctx: &mut Ctx) -> anyhow::Result<()> {
         count(cores() as u64, "core")
     ));
     let mut base = None;
+    let mut busiest = 0f64;
     for p in [1u32, 2, 4] {
         let topic = format!("work-{p}");
         log.create_topic(&topic, TopicConfig::with_partitions(p))?;
@@ -496,24 +513,40 @@ fn scaling(ctx: &mut Ctx) -> anyhow::Result<()> {
             |i| format!("job-{i}"),
             |i| format!("job {i}"),
         )?;
-        let took = consume_in_parallel(&log, &topic, p)?.as_secs_f64();
+        let (took, cpu) = consume_in_parallel(&log, &topic, p)?;
+        let took = took.as_secs_f64();
         let rate = n as f64 / took;
         let speedup = base.map_or(String::new(), |b: f64| {
-            format!(" ({} the 1-partition rate)", fmt::ratio(rate / b))
+            format!(", {} the 1-partition rate", fmt::ratio(rate / b))
         });
         base.get_or_insert(rate);
+        let busy = cpu.map_or(String::new(), |c| {
+            let cores = c.as_secs_f64() / took;
+            busiest = busiest.max(cores);
+            format!("; the consumers kept {} cores busy", fmt::number(cores))
+        });
         ctx.say(format!(
-            "{} read by {}: {} ({}){speedup}",
+            "{} read by {}: {} ({}{speedup}){busy}",
             count(u64::from(p), "partition"),
             count(u64::from(p), "consumer"),
             fmt::seconds(took),
             fmt::rate(rate)
         ));
     }
-    ctx.say(format!(
-        "the rate grows with the partitions while there are cores for the consumers ({} here); \
-         past that, more partitions only share the same cores",
-        cores()
-    ));
+    let cores = cores();
+    if busiest >= 0.75 * cores.min(4) as f64 {
+        ctx.say(format!(
+            "the rate grows with the partitions while there are cores to run the consumers \
+             ({cores} here); past that, more consumers share the same cores"
+        ));
+    } else {
+        ctx.say(format!(
+            "the rate follows the CPU time the consumers got, and other processes held most \
+             of this machine's {cores} cores during the run (the consumers had {} of them at \
+             best): on an idle machine the rate grows with the partitions up to the number of \
+             cores",
+            fmt::number(busiest)
+        ));
+    }
     Ok(())
 }

@@ -54,8 +54,14 @@ impl Out {
         } else {
             "a release build"
         };
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+            .map_or(String::new(), |l| {
+                format!(", load average {l} at the start")
+            });
         let machine = format!(
-            "Machine: {} logical cores, {build}{}.",
+            "Machine: {} logical cores{load}; {build}{}.",
             cores(),
             if quick { ", --quick sizes" } else { "" }
         );

@@ -18,6 +18,11 @@ pub fn command(ctx: &Ctx, args: &[&str]) -> Command {
         .args(args)
         .env_remove("LK_DATA")
         .env_remove("LK_LOG_URI");
+    // Diagnostics (tracing) only for errors, unless asked for: a command's own report of
+    // what it did is what the tour shows.
+    if std::env::var_os("LK_LOG").is_none() {
+        c.env("LK_LOG", "error");
+    }
     c
 }
 
@@ -55,8 +60,8 @@ fn output_of(mut cmd: Command, args: &[&str]) -> anyhow::Result<(String, String)
     Ok((stdout, stderr))
 }
 
-/// Run `lk ARGS`, print `$ lk ARGS` and its output (every line of it, stderr after
-/// stdout), and return its stdout.
+/// Run `lk ARGS`, print `$ lk ARGS` and its output (every line of it, its notes on
+/// stderr first), and return its stdout.
 pub fn lk(ctx: &mut Ctx, args: &[&str]) -> anyhow::Result<String> {
     lk_head(ctx, args, usize::MAX)
 }
@@ -65,9 +70,11 @@ pub fn lk(ctx: &mut Ctx, args: &[&str]) -> anyhow::Result<String> {
 pub fn lk_head(ctx: &mut Ctx, args: &[&str], max: usize) -> anyhow::Result<String> {
     ctx.say(format!("$ lk {}", shown(args)));
     let (stdout, stderr) = output_of(command(ctx, args), args)?;
-    let lines: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
+    let lines: Vec<&str> = stderr.lines().chain(stdout.lines()).collect();
+    // Paths inside the step's directory, relative to it (the command's --data).
+    let dir = format!("{}/", ctx.dir.display());
     for l in lines.iter().take(max) {
-        ctx.say(format!("  {l}"));
+        ctx.say(format!("  {}", l.replace(&dir, "")));
     }
     if lines.len() > max {
         ctx.say(format!(

@@ -24,9 +24,9 @@ pub const REQUIREMENTS: Step = Step {
         happened, which differs from when it reached the log. A windowed count (views \
         per page per minute) must group by event time and decide when a window is \
         complete. A watermark, the largest event time seen minus a bound, says that no \
-        earlier event is expected any more; an event that arrives behind the watermark by \
-        more than the allowed lateness is late, and goes to a side topic instead of being \
-        dropped silently. The counts are state, which must outlive each event and each \
+        earlier event is expected any more. A window closes once the watermark passes its \
+        end plus the allowed lateness; an event whose window has closed is late, and goes \
+        to a side topic instead of being dropped silently. The counts are state, which must outlive each event and each \
         process. After a crash the results must be exactly once: as if every event had \
         been applied once, although some were read twice.\n\n\
         Here a page-view stream with disorder, late events and duplicates is generated, \
@@ -59,9 +59,10 @@ pub const LAMBDA_KAPPA: Step = Step {
     slug: "lambda-vs-kappa",
     title: "Lambda vs Kappa: one comparison, then reprocessing",
     about: "Lambda, as Nathan Marz described it, runs two code paths over one immutable \
-        master dataset: a batch layer recomputes views from all of history (exact, but \
-        only as fresh as its last run), a speed layer covers what arrived since (fresh, \
-        incremental), and a serving layer merges the two. Kappa, as Jay Kreps proposed it, \
+        master dataset: a batch layer recomputes views from all of history up to a horizon \
+        (the log's end offsets when its run starts: exact, but only as fresh as that \
+        run), a speed layer covers what arrived after the horizon (fresh, incremental), \
+        and a serving layer merges the two. Kappa, as Jay Kreps proposed it, \
         keeps one code path: a stream job over the log. To change its logic or fix a bug, \
         Kappa reprocesses: a new version of the job replays the log from offset 0 into a \
         new table while the old version keeps serving; once the new one has caught up, \
