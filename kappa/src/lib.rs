@@ -187,6 +187,7 @@ mod job;
 mod operator;
 mod publish;
 mod reprocess;
+mod reset;
 mod shared;
 mod state;
 mod status;
@@ -203,6 +204,7 @@ pub use error::{KappaError, Result};
 pub use job::{Job, RunningJob};
 pub use operator::{Context, Operator, WindowAggregate};
 pub use reprocess::{ReprocessReport, reprocess, retire};
+pub use reset::{Removal, Removed, delete_job_version, job_versions, open_stores, reset_job};
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use status::{JobReport, JobStatus, PartitionStatus};
 pub use table::{

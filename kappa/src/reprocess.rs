@@ -75,8 +75,9 @@ pub fn reprocess(
         if left.is_zero() {
             running.stop()?;
             return Err(KappaError::Worker(format!(
-                "{} did not catch up within {timeout:?}",
-                job.name()
+                "{} did not catch up within {:.1} s",
+                job.name(),
+                timeout.as_secs_f64()
             )));
         }
     }

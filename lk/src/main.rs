@@ -24,6 +24,8 @@ mod query;
 mod serve;
 mod text;
 mod topic;
+mod tour;
+mod workloads_cmd;
 
 /// lambda-kappa: a Lambda and a Kappa pipeline over one shared, partitioned log.
 #[derive(Debug, Parser)]
@@ -75,6 +77,12 @@ enum Command {
     /// Check or maintain the log's files.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// List the workloads both pipelines can run (built-ins and registered specs) with
+    /// their definitions: topic, window, key columns, aggregates, filter.
+    Workloads(workloads_cmd::WorkloadsArgs),
+    /// A guided, runnable tour of message queues and stream processing on this project:
+    /// each step runs real operations and prints what it measured (`--list` shows them).
+    Tour(tour::TourArgs),
 }
 
 // Heap accounting by pipeline for `lk compare` (see `compare::alloc`): it counts only in
@@ -139,6 +147,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kappa(cmd) => kappa_cmd::kappa(cmd, &cli.data, open()?),
         Command::Query(args) => query::query(args, &cli.data, open()?),
         Command::Serve(args) => serve::run(args, &cli.data, open()?),
+        Command::Workloads(args) => workloads_cmd::run(args, &cli.data),
+        Command::Tour(args) => tour::run(args, &cli.data, &cli.log),
         Command::Log(cmd) => {
             anyhow::ensure!(
                 embedded,

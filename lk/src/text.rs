@@ -93,6 +93,45 @@ pub fn describe_issue(issue: &SegmentIssue) -> String {
     }
 }
 
+/// An error and every cause under it, `: `-separated (what `lk` prints for a failed
+/// command), for an error shown as part of a line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// `n` (digits grouped) and the noun in the number `n` asks for: `1 entry`, `2 entries`,
+/// `1,200 entries`.
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    let noun = if n == 1 { one } else { many };
+    format!("{} {noun}", compare::format::count(n))
+}
+
+/// `n` (digits grouped) and the noun with an `s` when `n` is not 1: `1 record`, `0
+/// records`, `4,000 records`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    plural(n, noun, &format!("{noun}s"))
+}
+
+/// Numbers joined by `, ` (offsets, partitions): `0, 12, 40`; `none` for no number.
+pub fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".to_owned();
+    }
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +149,17 @@ mod tests {
         assert_eq!(ms, 1_795_597_200_250);
         assert_eq!(rfc3339_ms(ms), "2026-11-25T09:00:00.250Z");
         assert!(parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn plurals_and_lists() {
+        assert_eq!(count(1u64, "event"), "1 event");
+        assert_eq!(count(0u64, "event"), "0 events");
+        assert_eq!(count(2u32, "event"), "2 events");
+        assert_eq!(count(4000u64, "event"), "4,000 events");
+        assert_eq!(plural(1u64, "entry", "entries"), "1 entry");
+        assert_eq!(plural(3u64, "entry", "entries"), "3 entries");
+        assert_eq!(join(&[0u64, 12, 40]), "0, 12, 40");
+        assert_eq!(join::<u64>(&[]), "none");
     }
 }

@@ -110,3 +110,196 @@ fn bad_arguments_are_refused() {
         assert!(err.starts_with(prefix), "{args:?}: {err}");
     }
 }
+
+/// The job's topics on the log, its state directories and its table entries in `dir`.
+fn leftovers(dir: &TempDir) -> Vec<String> {
+    let mut left: Vec<String> = stdout_of(lk(dir).args(["topic", "list"]))
+        .lines()
+        .filter(|l| l.starts_with("kappa."))
+        .map(str::to_owned)
+        .collect();
+    for sub in ["state", "tables"] {
+        let d = dir.path().join("kappa").join(sub);
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            left.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(WORKLOAD)),
+            );
+        }
+    }
+    left
+}
+
+#[test]
+fn reset_leaves_nothing_of_the_job_and_a_rerun_answers_like_the_first() {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "3", 3000).assert().success();
+    let run = [
+        "kappa",
+        "run",
+        "--workload",
+        WORKLOAD,
+        "--allowed-lateness",
+        "0s",
+        "--until-caught-up",
+    ];
+    stdout_of(lk(&dir).args(run));
+    let first = query_kappa(&dir);
+    // A second version, the first kept: reset removes both.
+    stdout_of(lk(&dir).args([
+        "kappa",
+        "reprocess",
+        "--workload",
+        WORKLOAD,
+        "--allowed-lateness",
+        "5m",
+        "--keep-old",
+    ]));
+    assert!(leftovers(&dir).len() >= 6, "{:?}", leftovers(&dir));
+
+    // Refused while a job holds its state store open (as a running job does).
+    let store = dir
+        .path()
+        .join("kappa/state")
+        .join(format!("{WORKLOAD}.v1"))
+        .join("task-0.redb");
+    let held = kappa::RedbStore::open(&store).unwrap();
+    let out = lk(&dir)
+        .args(["kappa", "reset", "--workload", WORKLOAD])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{WORKLOAD}.v1 is running")), "{err}");
+    assert!(
+        leftovers(&dir).len() >= 6,
+        "a refused reset removes nothing"
+    );
+    drop(held);
+
+    let reset = stdout_of(lk(&dir).args(["kappa", "reset", "--workload", WORKLOAD]));
+    assert!(
+        reset.contains("versions v1, v2")
+            && reset.contains("2 tables, 2 state directories, 4 topics"),
+        "{reset}"
+    );
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+    assert!(
+        !dir.path()
+            .join(format!("kappa/tables/{WORKLOAD}.alias"))
+            .exists()
+    );
+    {
+        use master_log::Log as _;
+        let log = master_log::EmbeddedLog::open(dir.path()).unwrap();
+        for v in [1, 2] {
+            let group = format!("kappa.{WORKLOAD}.v{v}");
+            let committed = log.committed_offsets(&group, "pageviews").unwrap();
+            assert!(
+                committed.values().all(|&o| o == 0),
+                "{group}: {committed:?}"
+            );
+        }
+    }
+    let out = lk(&dir)
+        .args(["query", "--workload", WORKLOAD, "--pipeline", "kappa"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Kappa table yet"));
+    let again = stdout_of(lk(&dir).args(["kappa", "reset", "--workload", WORKLOAD]));
+    assert!(again.contains("has no Kappa job to reset"), "{again}");
+
+    // The next run starts from scratch and answers as the first did.
+    let rerun = stdout_of(lk(&dir).args(run));
+    assert_eq!(
+        rerun
+            .matches("no checkpoint yet, starts at offset 0")
+            .count(),
+        2,
+        "{rerun}"
+    );
+    assert_eq!(query_kappa(&dir), first);
+}
+
+#[test]
+fn delete_removes_one_version_but_not_the_serving_one() {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "3", 2000).assert().success();
+    stdout_of(lk(&dir).args(["kappa", "run", "--workload", WORKLOAD, "--until-caught-up"]));
+    stdout_of(lk(&dir).args(["kappa", "reprocess", "--workload", WORKLOAD, "--keep-old"]));
+    let delete = |v: &str| {
+        lk(&dir)
+            .args(["kappa", "delete", "--workload", WORKLOAD, "--version", v])
+            .output()
+            .unwrap()
+    };
+    let serving = delete("2");
+    assert_eq!(serving.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&serving.stderr).contains("is the serving version"));
+    let missing = delete("7");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("does not exist (versions of"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    let out = delete("1");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "deleted {WORKLOAD}.v1: 1 table, 1 state directory, 2 topics"
+        )),
+        "{text}"
+    );
+    let left = leftovers(&dir);
+    assert!(left.iter().all(|l| !l.contains(".v1")), "{left:?}");
+    assert!(left.iter().any(|l| l.contains(".v2")), "{left:?}");
+    let versions = stdout_of(lk(&dir).args(["kappa", "versions", "--workload", WORKLOAD]));
+    assert!(
+        versions.starts_with(&format!("{WORKLOAD}.v2 (serving)")),
+        "{versions}"
+    );
+}
+
+#[test]
+fn messages_speak_plainly() {
+    let dir = TempDir::new().unwrap();
+    // One event: the counts are singular.
+    lk(&dir)
+        .args([
+            "generate",
+            "pageviews",
+            "--topic",
+            "pageviews",
+            "--events",
+            "1",
+            "--partitions",
+            "1",
+        ])
+        .assert()
+        .success();
+    let run =
+        stdout_of(lk(&dir).args(["kappa", "run", "--workload", WORKLOAD, "--until-caught-up"]));
+    assert!(run.contains("1 record read (1 event, "), "{run}");
+    assert!(
+        run.contains("restore: partition 0: no checkpoint yet"),
+        "{run}"
+    );
+    let versions = stdout_of(lk(&dir).args(["kappa", "versions", "--workload", WORKLOAD]));
+    assert!(versions.contains("1 cell, 1 event, 0 late"), "{versions}");
+    for text in [&run, &versions] {
+        for debug in [
+            "RestoreReport",
+            "Some(",
+            "{ ",
+            "[0]",
+            "1 events",
+            "1 records",
+        ] {
+            assert!(!text.contains(debug), "{debug:?} in {text}");
+        }
+    }
+}
