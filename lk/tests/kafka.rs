@@ -418,7 +418,7 @@ fn kappa_workers_in_several_processes_survive_a_sigkill() {
             "--worker",
         ],
         "running",
-        |p| format!("partition: {p}"),
+        |p| format!("restore: partition {p}:"),
     );
 }
 
