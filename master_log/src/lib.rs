@@ -54,10 +54,17 @@ mod group;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod log;
+mod manifest;
+mod open_files;
 mod partition;
 pub mod partitioner;
+mod quarantine;
+mod read;
 mod record;
+mod recover;
+mod scan;
 mod segment;
+mod topic_meta;
 mod verify;
 
 pub use config::{
@@ -73,8 +80,8 @@ pub use kafka::{
     Compression, EVENT_TIME_HEADER, KafkaLog, KafkaMember, KafkaOptions, parse_kafka_uri,
 };
 pub use log::{
-    Assignment, AssignmentStrategy, FetchLimits, GroupMembership, Log, PartitionInfo,
-    TopicDescription, TopicInfo, TopicPartition,
+    Assignment, AssignmentStrategy, FetchLimits, GroupMembership, Log, LostRange, PartitionInfo,
+    SkippedGap, TopicDescription, TopicInfo, TopicPartition,
 };
 pub use partition::{Appended, CompactionStats, RetentionStats};
 pub use partitioner::{murmur2, partition_for_key};

@@ -75,6 +75,47 @@ pub struct TopicDescription {
     pub partitions: Vec<PartitionInfo>,
 }
 
+/// Offsets of a partition lost to damage (see [`crate::LogError::LostOffsets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostRange {
+    /// The first offset lost.
+    pub first: u64,
+    /// One past the last offset lost (the range is `first..end`).
+    pub end: u64,
+    /// What was found: the damage, where, and where its bytes are kept.
+    pub reason: String,
+}
+
+impl fmt::Display for LostRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "offsets {}..{} lost: {}", self.first, self.end, self.reason)
+    }
+}
+
+/// A lost range a reader stepped over because the log accepts gaps (see
+/// [`Log::skipped_gaps`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SkippedGap {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// The first offset skipped.
+    pub first: u64,
+    /// One past the last offset skipped.
+    pub end: u64,
+}
+
+impl fmt::Display for SkippedGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "offsets {}..{} of {}/{} (lost to damage) were skipped",
+            self.first, self.end, self.topic, self.partition
+        )
+    }
+}
+
 /// Bounds on one fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchLimits {
@@ -186,7 +227,10 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// written, and other producers' records may fall between its first and last offset.
     fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended>;
     /// Records from `offset` on. `offset == latest` gives an empty result; an offset
-    /// outside `[earliest, latest]` is [`crate::LogError::OffsetOutOfRange`].
+    /// outside `[earliest, latest]` is [`crate::LogError::OffsetOutOfRange`]. A fetch
+    /// never crosses a range lost to damage: it returns the records before it, and a
+    /// fetch from inside it is [`crate::LogError::LostOffsets`] — unless the log accepts
+    /// gaps, when it steps over it (see [`Log::skipped_gaps`]).
     fn fetch(
         &self,
         topic: &str,
@@ -198,10 +242,12 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// breaks) without being copied out: a reader that decodes each record at once and
     /// keeps nothing of it saves a `Record` per record. Returns how many were shown.
     ///
-    /// The embedded log shows them borrowed from its read buffer, holding the
-    /// partition's read lock meanwhile (appends to that partition wait for the fetch:
-    /// keep `each` short, bounded by `limits`); by default (the Kafka backend) they are
-    /// fetched as `Record`s and shown from those.
+    /// The embedded log reads the batches (and checks their CRCs) under the partition's
+    /// read lock, then releases it and shows the records borrowed from its own read
+    /// buffers: `each` runs with no lock of the log held, so however long it takes, it
+    /// holds up neither appends nor other readers (and may itself call the log). By
+    /// default (the Kafka backend) the records are fetched as `Record`s and shown from
+    /// those.
     fn fetch_each(
         &self,
         topic: &str,
@@ -247,6 +293,23 @@ pub trait Log: Send + Sync + fmt::Debug {
         topics: &[&str],
         strategy: AssignmentStrategy,
     ) -> Result<Box<dyn GroupMembership>>;
+
+    /// The offset ranges of a partition lost to damage and kept track of (what
+    /// `lk topic describe` shows), in offset order. Empty for a partition without
+    /// damage, and always on a Kafka cluster (the broker keeps its own).
+    fn lost_ranges(&self, topic: &str, partition: u32) -> Result<Vec<LostRange>> {
+        let _ = (topic, partition);
+        Ok(Vec::new())
+    }
+
+    /// The lost ranges readers of this log stepped over since it was opened, because
+    /// it accepts gaps (the embedded log's `LogOptions::accept_gaps`): what a pipeline
+    /// or report that read through them must say it left out. Each range appears once,
+    /// in (topic, partition, offset) order. Empty when gaps are not accepted (readers
+    /// then get [`crate::LogError::LostOffsets`] instead) and on a Kafka cluster.
+    fn skipped_gaps(&self) -> Vec<SkippedGap> {
+        Vec::new()
+    }
 
     /// Number of partitions of a topic.
     fn partition_count(&self, topic: &str) -> Result<u32> {
