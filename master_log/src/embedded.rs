@@ -15,12 +15,12 @@ use std::io::{Read, Seek, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use event_listener::{Event, EventListener};
 use parking_lot::{Mutex, RwLock};
 
+use crate::clock::now_ms;
 use crate::config::{INTERNAL_PREFIX, LogOptions, TopicConfig, validate_name};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
@@ -38,14 +38,6 @@ use crate::topic_meta::TOPIC_META;
 
 /// The internal topic of committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Debug)]
 pub(crate) struct TopicState {
@@ -150,8 +142,12 @@ pub(crate) fn holds_records(topic_dir: &Path) -> Result<bool> {
         for f in files {
             let f = f.ctx(|| format!("list {}", p.path().display()))?;
             let name = f.file_name();
-            let meta = f.metadata().ctx(|| format!("stat {}", f.path().display()))?;
-            if crate::segment::parse_segment_name(&name.to_string_lossy()).is_some() && meta.len() > 0 {
+            let meta = f
+                .metadata()
+                .ctx(|| format!("stat {}", f.path().display()))?;
+            if crate::segment::parse_segment_name(&name.to_string_lossy()).is_some()
+                && meta.len() > 0
+            {
                 return Ok(true);
             }
         }
@@ -262,7 +258,13 @@ impl EmbeddedLog {
 
     /// Read under the partition's lock only the batches a fetch needs; the caller
     /// decodes them with no lock held.
-    fn collect(&self, topic: &str, partition: u32, offset: u64, limits: FetchLimits) -> Result<Fetched> {
+    fn collect(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+    ) -> Result<Fetched> {
         let t = self.topic(topic)?;
         let accept = self.inner.options.accept_gaps;
         let (fetched, skipped) = {
@@ -326,7 +328,10 @@ impl EmbeddedLog {
             }
             Err(e) => {
                 if let Err(cleanup) = fs::remove_dir_all(&dir) {
-                    tracing::warn!("removing {} after a failed create: {cleanup}", dir.display());
+                    tracing::warn!(
+                        "removing {} after a failed create: {cleanup}",
+                        dir.display()
+                    );
                 }
                 Err(e)
             }

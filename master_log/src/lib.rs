@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+mod clock;
 mod config;
 mod consumer;
 pub mod durable;
@@ -54,6 +55,7 @@ mod group;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod log;
+mod lost;
 mod manifest;
 mod open_files;
 mod partition;
@@ -67,12 +69,13 @@ mod segment;
 mod topic_meta;
 mod verify;
 
+pub use clock::now_ms;
 pub use config::{
     FsyncPolicy, INTERNAL_PREFIX, LogOptions, MAX_NAME_LEN, TopicConfig, parse_duration,
     validate_name,
 };
 pub use consumer::{Consumer, PartitionRecords, StartFrom};
-pub use embedded::{EmbeddedLog, OFFSETS_TOPIC, now_ms};
+pub use embedded::{EmbeddedLog, OFFSETS_TOPIC};
 pub use error::{LogError, Result};
 pub use group::{EmbeddedMember, assign_range, assign_round_robin};
 #[cfg(feature = "kafka")]

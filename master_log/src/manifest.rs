@@ -100,7 +100,11 @@ impl Manifest {
         }
         let crc = crc
             .and_then(|c| c.strip_prefix("crc32c="))
-            .and_then(|c| u32::from_str_radix(c, 16).ok().filter(|v| format!("{v:08x}") == c))
+            .and_then(|c| {
+                u32::from_str_radix(c, 16)
+                    .ok()
+                    .filter(|v| format!("{v:08x}") == c)
+            })
             .ok_or_else(|| "bad checksum field".to_string())?;
         if crc32c::crc32c(body.as_bytes()) != crc {
             return Err("checksum mismatch".into());

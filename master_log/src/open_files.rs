@@ -17,7 +17,10 @@ fn soft_limit() -> Option<u64> {
     // SAFETY: getrlimit writes one `rlimit` through a valid pointer to a local.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur as u64)
+    // `rlim_t` is not `u64` on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    let soft = lim.rlim_cur as u64;
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(soft)
 }
 
 /// Files this process has open now (`/proc/self/fd`; 0 where that is not available).

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use crate::config::{FsyncPolicy, TopicConfig};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
-use crate::log::LostRange;
+use crate::lost::LostRange;
 use crate::manifest::{ClosedEntry, LostEntry, Manifest};
 use crate::read::{Collector, Fetched, Gap};
 use crate::record::{self, NewRecord, RecordRef};
@@ -403,7 +403,15 @@ impl Partition {
             c.until = self.next_lost_after(from).map_or(u64::MAX, |g| g.first);
             let seg = &self.segments[i];
             if let Some(d) = seg.collect(from, &mut c)? {
-                self.note_found(d.gap, &format!("{} at byte {} of {}", d.reason, d.position, seg.log_path().display()));
+                self.note_found(
+                    d.gap,
+                    &format!(
+                        "{} at byte {} of {}",
+                        d.reason,
+                        d.position,
+                        seg.log_path().display()
+                    ),
+                );
                 if c.batches.is_empty() {
                     return Err(self.lost_error(d.gap));
                 }
@@ -445,7 +453,12 @@ impl Partition {
 
     /// The lost range holding `offset`, if any.
     fn lost_at(&self, offset: u64) -> Option<Gap> {
-        let hit = |l: &LostRange| (l.first <= offset && offset < l.end).then_some(Gap { first: l.first, end: l.end });
+        let hit = |l: &LostRange| {
+            (l.first <= offset && offset < l.end).then_some(Gap {
+                first: l.first,
+                end: l.end,
+            })
+        };
         self.lost
             .iter()
             .find_map(hit)
@@ -460,16 +473,26 @@ impl Partition {
             .chain(found.iter())
             .filter(|l| l.first > offset)
             .min_by_key(|l| l.first)
-            .map(|l| Gap { first: l.first, end: l.end })
+            .map(|l| Gap {
+                first: l.first,
+                end: l.end,
+            })
     }
 
     /// Remember a lost range a reader met that was not known.
     fn note_found(&self, gap: Gap, reason: &str) {
-        if self.lost.iter().any(|l| l.first <= gap.first && gap.end <= l.end) {
+        if self
+            .lost
+            .iter()
+            .any(|l| l.first <= gap.first && gap.end <= l.end)
+        {
             return;
         }
         let mut found = self.found.lock();
-        if found.iter().any(|l| l.first <= gap.first && gap.end <= l.end) {
+        if found
+            .iter()
+            .any(|l| l.first <= gap.first && gap.end <= l.end)
+        {
             return;
         }
         tracing::warn!(topic = %self.topic, partition = self.id, "offsets {}..{} lost: {reason}", gap.first, gap.end);
@@ -725,7 +748,11 @@ impl Partition {
                     fs::rename(&cleaned, &log_path)
                         .ctx(|| format!("replace {}", log_path.display()))?;
                     sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
-                    kept.push(Segment::open_rebuilt(&dir, base, self.config.index_interval_bytes)?);
+                    kept.push(Segment::open_rebuilt(
+                        &dir,
+                        base,
+                        self.config.index_interval_bytes,
+                    )?);
                 }
             }
         }
@@ -745,7 +772,11 @@ enum Plan {
     /// Nothing kept (and it is not the first): it goes.
     Delete,
     /// Replaced by its compacted version, written at `cleaned`.
-    Replace { cleaned: PathBuf, next: u64, bytes: u64 },
+    Replace {
+        cleaned: PathBuf,
+        next: u64,
+        bytes: u64,
+    },
 }
 
 impl Drop for Partition {

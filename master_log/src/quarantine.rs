@@ -115,8 +115,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Contents {
             rest.get(12..12usize.checked_add(l)?)
         });
         let Some(body) = body else {
-            out.damage
-                .push((pos as u64, "incomplete entry (runs past the end of the file)".into()));
+            out.damage.push((
+                pos as u64,
+                "incomplete entry (runs past the end of the file)".into(),
+            ));
             out.torn_at = Some(pos as u64);
             break;
         };
@@ -194,7 +196,13 @@ pub(crate) fn append(dir: &Path, entry: &Entry, data: &[u8]) -> Result<()> {
     let existing = read(dir)?;
     let same = |e: &Entry| {
         (e.kind, e.segment, e.position, e.first, e.end)
-            == (entry.kind, entry.segment, entry.position, entry.first, entry.end)
+            == (
+                entry.kind,
+                entry.segment,
+                entry.position,
+                entry.first,
+                entry.end,
+            )
     };
     let mut f = OpenOptions::new()
         .read(true)

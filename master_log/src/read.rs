@@ -13,7 +13,6 @@ use bytes::Bytes;
 
 use crate::error::{LogError, Result};
 use crate::record::{self, BatchHeader, Record, RecordView};
-use crate::segment::segment_file;
 
 /// A CRC-checked batch read for a fetch, and where it came from.
 #[derive(Debug, Clone)]
@@ -103,7 +102,7 @@ pub(crate) struct Fetched {
 impl Fetched {
     fn malformed(&self, b: &FetchedBatch, reason: String) -> LogError {
         LogError::Corrupt {
-            file: segment_file(&self.dir, b.segment, "log"),
+            file: crate::scan::segment_file(&self.dir, b.segment, "log"),
             position: b.position,
             reason,
         }
@@ -143,7 +142,11 @@ impl Fetched {
 
     /// The records, as owned [`Record`]s sharing the batches' buffers.
     pub fn records(&self) -> Result<Vec<Record>> {
-        let upper = self.batches.iter().map(|b| b.header.record_count as usize).sum::<usize>();
+        let upper = self
+            .batches
+            .iter()
+            .map(|b| b.header.record_count as usize)
+            .sum::<usize>();
         let mut out = Vec::with_capacity(upper.min(self.max_records));
         for b in &self.batches {
             let before = out.len();

@@ -28,11 +28,11 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::path::Path;
 
+use crate::clock::now_ms;
 use crate::config::TopicConfig;
 use crate::durable::{Durability, write_atomic};
-use crate::embedded::now_ms;
 use crate::error::{IoContext, Result};
-use crate::log::LostRange;
+use crate::lost::LostRange;
 use crate::manifest::{ClosedEntry, Manifest, manifest_path};
 use crate::quarantine::{self, EntryKind, quarantine_path};
 use crate::scan::{BatchLoc, DamagedRegion, FileScan, scan_file};
@@ -118,8 +118,10 @@ pub(crate) fn open_partition(
         r.changed = true;
     }
     let lost = normalize(std::mem::take(&mut r.lost));
-    let write_manifest =
-        r.changed || manifest.as_ref().is_some_and(|m| m.lost.len() != lost.len());
+    let write_manifest = r.changed
+        || manifest
+            .as_ref()
+            .is_some_and(|m| m.lost.len() != lost.len());
     Ok(Recovered {
         segments,
         lost,
@@ -269,7 +271,14 @@ impl Recovery<'_> {
 
     /// Record lost offsets `first..end` with the bytes `data` that held them (kept in the
     /// quarantine file), and report them.
-    fn lose(&mut self, at: Place<'_>, first: u64, end: u64, reason: &str, data: &[u8]) -> Result<()> {
+    fn lose(
+        &mut self,
+        at: Place<'_>,
+        first: u64,
+        end: u64,
+        reason: &str,
+        data: &[u8],
+    ) -> Result<()> {
         let what = if end > first {
             format!("offsets {first}..{end} lost")
         } else {
@@ -300,7 +309,6 @@ impl Recovery<'_> {
             },
             data,
         )?;
-        tracing::warn!(file = %at.file.display(), position = at.position, "{full}");
         self.issues.push(SegmentIssue::DamagedBatch {
             file: at.file.to_path_buf(),
             position: at.position,
@@ -324,7 +332,12 @@ impl Recovery<'_> {
     /// Open the closed segment at `base`: from its indexes when they, its size and its
     /// end agree with the log file and the manifest's `expected` entry; else rebuilt from
     /// a scan, damage cut out.
-    fn open_closed(&mut self, base: u64, expected: Option<ClosedEntry>, bases: &[u64]) -> Result<Segment> {
+    fn open_closed(
+        &mut self,
+        base: u64,
+        expected: Option<ClosedEntry>,
+        bases: &[u64],
+    ) -> Result<Segment> {
         let path = segment_file(self.dir, base, "log");
         let (file, len, reason) = match Segment::open_closed(self.dir, base)? {
             Ok(seg) => match expected {
@@ -353,14 +366,20 @@ impl Recovery<'_> {
         };
         self.changed = true;
         if scan.damaged.is_empty() && scan.next_offset(base) >= should_end.unwrap_or(0) {
-            let seg = Segment::from_batches(self.dir, base, file, len, &scan.batches, self.interval);
+            let seg =
+                Segment::from_batches(self.dir, base, file, len, &scan.batches, self.interval);
             seg.write_indexes()?;
-            self.issues.push(SegmentIssue::RebuiltIndex { file: path, reason });
+            self.issues
+                .push(SegmentIssue::RebuiltIndex { file: path, reason });
             return Ok(seg);
         }
         let seg = self.repair(file, base, len, scan, should_end, &reason)?;
         if let Some(end) = should_end.filter(|&e| e > seg.next_offset) {
-            let at = Place { file: &path, base, position: seg.size };
+            let at = Place {
+                file: &path,
+                base,
+                position: seg.size,
+            };
             let why = format!("segment file {reason}");
             self.lose(at, seg.next_offset, end, &why, &[])?;
         }
@@ -390,14 +409,28 @@ impl Recovery<'_> {
         }
         let only_tail = matches!(scan.damaged.as_slice(), [d] if d.next_base.is_none());
         if scan.damaged.is_empty() {
-            return Ok(Segment::from_batches(self.dir, base, file, len, &scan.batches, self.interval));
+            return Ok(Segment::from_batches(
+                self.dir,
+                base,
+                file,
+                len,
+                &scan.batches,
+                self.interval,
+            ));
         }
         if only_tail {
             let cut = scan.damaged[0].position;
             file.set_len(cut)
                 .and_then(|()| file.sync_all())
                 .ctx(|| format!("truncate {}", path.display()))?;
-            return Ok(Segment::from_batches(self.dir, base, file, cut, &scan.batches, self.interval));
+            return Ok(Segment::from_batches(
+                self.dir,
+                base,
+                file,
+                cut,
+                &scan.batches,
+                self.interval,
+            ));
         }
         // Damage in the middle: the file becomes its valid batches, back to back.
         let mut kept = Vec::with_capacity(data.len());
@@ -414,7 +447,14 @@ impl Recovery<'_> {
         write_atomic(&path, &kept, Durability::Synced)
             .ctx(|| format!("write {}", path.display()))?;
         let file = Segment::open_file(&path)?;
-        Ok(Segment::from_batches(self.dir, base, file, kept.len() as u64, &batches, self.interval))
+        Ok(Segment::from_batches(
+            self.dir,
+            base,
+            file,
+            kept.len() as u64,
+            &batches,
+            self.interval,
+        ))
     }
 
     /// Keep one damaged region in the quarantine file and account for its offsets.
@@ -428,7 +468,11 @@ impl Recovery<'_> {
         context: &str,
     ) -> Result<()> {
         let bytes = &data[d.position as usize..(d.position + d.len) as usize];
-        let at = Place { file: path, base, position: d.position };
+        let at = Place {
+            file: path,
+            base,
+            position: d.position,
+        };
         let reason = if context.is_empty() {
             d.reason.clone()
         } else {
@@ -471,7 +515,11 @@ impl Recovery<'_> {
             if !bases.contains(&c.base) {
                 let path = segment_file(self.dir, c.base, "log");
                 delete_indexes(self.dir, c.base)?;
-                let at = Place { file: &path, base: c.base, position: 0 };
+                let at = Place {
+                    file: &path,
+                    base: c.base,
+                    position: 0,
+                };
                 self.lose(at, c.base, c.next, "segment file missing", &[])?;
             }
         }
@@ -480,20 +528,32 @@ impl Recovery<'_> {
 
     /// Open the active segment (the last file, `base`), or start a new one when there is
     /// none or its file is gone; see the module docs for what a damaged tail means.
-    fn open_active(&mut self, m: Option<&Manifest>, base: Option<u64>, segments: &mut Vec<Segment>) -> Result<()> {
+    fn open_active(
+        &mut self,
+        m: Option<&Manifest>,
+        base: Option<u64>,
+        segments: &mut Vec<Segment>,
+    ) -> Result<()> {
         let end = m.map_or(0, |m| m.end);
         let Some(base) = base else {
             let start = m.map_or(0, |m| m.active);
             if end > start {
                 let path = segment_file(self.dir, start, "log");
-                let at = Place { file: &path, base: start, position: 0 };
+                let at = Place {
+                    file: &path,
+                    base: start,
+                    position: 0,
+                };
                 self.lose(at, start, end, "active segment file missing", &[])?;
             }
             return self.start_active(end, segments);
         };
         let path = segment_file(self.dir, base, "log");
         let file = Segment::open_file(&path)?;
-        let len = file.metadata().ctx(|| format!("stat {}", path.display()))?.len();
+        let len = file
+            .metadata()
+            .ctx(|| format!("stat {}", path.display()))?
+            .len();
         let scan = scan_file(&file, len, base);
         let seg = self.repair(file, base, len, scan, Some(end), "")?;
         if seg.next_offset >= end || base >= end {
@@ -501,9 +561,20 @@ impl Recovery<'_> {
             return Ok(());
         }
         // It holds less than was appended: the rest is lost, and the log goes on after it.
-        if !self.lost.iter().any(|l| l.first <= seg.next_offset && l.end >= end) {
-            let at = Place { file: &path, base, position: seg.size };
-            let why = format!("segment file ends at offset {} ({} bytes)", seg.next_offset, seg.size);
+        if !self
+            .lost
+            .iter()
+            .any(|l| l.first <= seg.next_offset && l.end >= end)
+        {
+            let at = Place {
+                file: &path,
+                base,
+                position: seg.size,
+            };
+            let why = format!(
+                "segment file ends at offset {} ({} bytes)",
+                seg.next_offset, seg.size
+            );
             self.lose(at, seg.next_offset, end, &why, &[])?;
         }
         if seg.is_empty() {
@@ -535,8 +606,15 @@ impl Recovery<'_> {
                 continue;
             }
             let path = a.log_path();
-            let at = Place { file: &path, base: a.base_offset, position: a.size };
-            let why = format!("offsets missing between segments {} and {}", a.base_offset, b.base_offset);
+            let at = Place {
+                file: &path,
+                base: a.base_offset,
+                position: a.size,
+            };
+            let why = format!(
+                "offsets missing between segments {} and {}",
+                a.base_offset, b.base_offset
+            );
             self.lose(at, first, end, &why, &[])?;
         }
         Ok(())

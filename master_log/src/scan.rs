@@ -12,6 +12,7 @@
 use std::fs::File;
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
@@ -21,6 +22,11 @@ use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, MAGIC};
 const SCAN_CHUNK: usize = 1024 * 1024;
 /// Where the magic byte lies in a batch header (after base offset, length and CRC).
 const MAGIC_AT: usize = 16;
+
+/// File name of the segment starting at `base_offset`, with the given extension.
+pub(crate) fn segment_file(dir: &Path, base_offset: u64, ext: &str) -> PathBuf {
+    dir.join(format!("{base_offset:020}.{ext}"))
+}
 
 /// A batch found by a scan, with where it starts in the file.
 #[derive(Debug, Clone)]

@@ -22,15 +22,11 @@ use crate::durable::{Durability, write_atomic};
 use crate::error::{IoContext, LogError, Result};
 use crate::read::{Collector, FetchedBatch, Gap};
 use crate::record::{BATCH_HEADER_LEN, BatchHeader};
+pub(crate) use crate::scan::segment_file;
 use crate::scan::{BatchLoc, BatchScanner, Continuity, ScanError, find_next_batch};
 
 const INDEX_ENTRY: usize = 8;
 const TIME_ENTRY: usize = 16;
-
-/// File name of the segment starting at `base_offset`, with the given extension.
-pub(crate) fn segment_file(dir: &Path, base_offset: u64, ext: &str) -> PathBuf {
-    dir.join(format!("{base_offset:020}.{ext}"))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IndexEntry {
@@ -408,7 +404,9 @@ impl Segment {
         // past the byte budget: a small fetch then reads kilobytes, not the whole rest of
         // the segment.
         let wanted = c.max_records.saturating_sub(c.records).max(1) as u64;
-        let rel = from.saturating_add(wanted - 1).saturating_sub(self.base_offset);
+        let rel = from
+            .saturating_add(wanted - 1)
+            .saturating_sub(self.base_offset);
         let byte_bound = start.saturating_add(c.max_bytes.saturating_sub(c.bytes) as u64);
         let i = self.index.partition_point(|e| {
             u64::from(e.rel_offset) <= rel && u64::from(e.position) < byte_bound
@@ -604,11 +602,19 @@ impl Segment {
             std::mem::take(&mut seg.index),
             std::mem::take(&mut seg.time_index),
         );
-        let rebuilt = Self::from_batches(dir, base_offset, seg.file, len, &scan.batches, index_interval);
+        let rebuilt = Self::from_batches(
+            dir,
+            base_offset,
+            seg.file,
+            len,
+            &scan.batches,
+            index_interval,
+        );
         let index_problem = match loaded {
             Err(reason) => Some(reason),
-            Ok(()) if scan.damaged.is_empty()
-                && (file_index != rebuilt.index || file_time != rebuilt.time_index) =>
+            Ok(())
+                if scan.damaged.is_empty()
+                    && (file_index != rebuilt.index || file_time != rebuilt.time_index) =>
             {
                 Some("entries differ from the log file's batches".into())
             }

@@ -107,11 +107,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                 continue;
             }
             Err(e) => {
-                report.problems.push(Problem::at(
-                    topic_dir.join(TOPIC_META),
-                    None,
-                    e.to_string(),
-                ));
+                report
+                    .problems
+                    .push(Problem::at(topic_dir.join(TOPIC_META), None, e.to_string()));
                 continue;
             }
         };
@@ -160,7 +158,14 @@ fn check_partition(pdir: &Path, config: &TopicConfig, report: &mut VerifyReport)
         let expected = segment_end(manifest.as_ref(), base, bases.get(i + 1), config.compact);
         segment_problems(pdir, base, &check, expected, &recorded, report);
         if let Some((pbase, pnext)) = prev {
-            between_segments(pdir, (pbase, pnext), base, config.compact, &recorded, report);
+            between_segments(
+                pdir,
+                (pbase, pnext),
+                base,
+                config.compact,
+                &recorded,
+                report,
+            );
         }
         prev = Some((base, check.next_offset.max(base)));
     }
@@ -172,20 +177,28 @@ fn check_partition(pdir: &Path, config: &TopicConfig, report: &mut VerifyReport)
 
 /// The partition's manifest, with its damage reported (and its absence, where every
 /// roll would have written one).
-fn check_manifest(pdir: &Path, segments: usize, report: &mut VerifyReport) -> Result<Option<Manifest>> {
+fn check_manifest(
+    pdir: &Path,
+    segments: usize,
+    report: &mut VerifyReport,
+) -> Result<Option<Manifest>> {
     let path = manifest_path(pdir);
     Ok(match Manifest::read(pdir)? {
         Ok(Some(m)) => Some(m),
         Ok(None) => {
             if segments > 1 {
-                report.problems.push(Problem::at(path, None, "partition manifest missing"));
+                report
+                    .problems
+                    .push(Problem::at(path, None, "partition manifest missing"));
             }
             None
         }
         Err(reason) => {
-            report
-                .problems
-                .push(Problem::at(path, None, format!("partition manifest: {reason}")));
+            report.problems.push(Problem::at(
+                path,
+                None,
+                format!("partition manifest: {reason}"),
+            ));
             None
         }
     })
@@ -214,7 +227,11 @@ fn check_recorded(
         .filter(|e| e.kind == EntryKind::TornTail)
         .count() as u64;
     let ranges: Vec<(u64, u64, String)> = match manifest {
-        Some(m) => m.lost.iter().map(|l| (l.first, l.end, l.reason.clone())).collect(),
+        Some(m) => m
+            .lost
+            .iter()
+            .map(|l| (l.first, l.end, l.reason.clone()))
+            .collect(),
         None => q
             .entries
             .iter()

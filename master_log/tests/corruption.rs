@@ -271,10 +271,17 @@ fn truncated_tail_after_a_clean_close_is_lost_not_reused() {
     for from in [18, 25, 29] {
         assert_lost(log.fetch(TOPIC, 0, from, FetchLimits::default()), 18, 30);
     }
-    assert_eq!(log.append(TOPIC, 0, &[record_for(30)]).unwrap().base_offset, 30);
+    assert_eq!(
+        log.append(TOPIC, 0, &[record_for(30)]).unwrap().base_offset,
+        30
+    );
     drop(log);
     let log = EmbeddedLog::open(dir.path()).unwrap();
-    assert!(log.recovery_issues().is_empty(), "{:?}", log.recovery_issues());
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
     assert_lost(log.fetch(TOPIC, 0, 20, FetchLimits::default()), 18, 30);
     assert_record(&read_all(&log, 30)[0], 30);
 }
@@ -286,7 +293,13 @@ fn assert_only_the_batch_lost(dir: &Path, batches: &[Batch], bad: &Batch) {
     let latest = batches.last().unwrap().last + 1;
     let log = EmbeddedLog::open(dir).unwrap();
     match log.recovery_issues() {
-        [SegmentIssue::DamagedBatch { file, position, reason }] => {
+        [
+            SegmentIssue::DamagedBatch {
+                file,
+                position,
+                reason,
+            },
+        ] => {
             assert_eq!(file, &bad.file);
             assert_eq!(*position, bad.pos);
             let lost = format!("offsets {}..{} lost", bad.base, bad.last + 1);
@@ -302,7 +315,11 @@ fn assert_only_the_batch_lost(dir: &Path, batches: &[Batch], bad: &Batch) {
         assert_record(r, o as u64);
     }
     for from in bad.base..=bad.last {
-        assert_lost(log.fetch(TOPIC, 0, from, FetchLimits::default()), bad.base, bad.last + 1);
+        assert_lost(
+            log.fetch(TOPIC, 0, from, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
     }
     let after = read_all(&log, bad.last + 1);
     assert_eq!(after.len() as u64, latest - bad.last - 1);
@@ -316,7 +333,12 @@ fn assert_only_the_batch_lost(dir: &Path, batches: &[Batch], bad: &Batch) {
     let quarantine = fs::read(partition_dir(dir).join("quarantine.lkq")).unwrap();
     assert!(quarantine.len() as u64 > bad.end - bad.pos);
     // Appends go on after the last offset; the loss stays reported.
-    assert_eq!(log.append(TOPIC, 0, &[record_for(latest)]).unwrap().base_offset, latest);
+    assert_eq!(
+        log.append(TOPIC, 0, &[record_for(latest)])
+            .unwrap()
+            .base_offset,
+        latest
+    );
     drop(log);
     let report = master_log::verify(dir).unwrap();
     assert!(
@@ -327,8 +349,16 @@ fn assert_only_the_batch_lost(dir: &Path, batches: &[Batch], bad: &Batch) {
         report.problems
     );
     let log = EmbeddedLog::open(dir).unwrap();
-    assert!(log.recovery_issues().is_empty(), "{:?}", log.recovery_issues());
-    assert_lost(log.fetch(TOPIC, 0, bad.base, FetchLimits::default()), bad.base, bad.last + 1);
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
+    assert_lost(
+        log.fetch(TOPIC, 0, bad.base, FetchLimits::default()),
+        bad.base,
+        bad.last + 1,
+    );
 }
 
 #[test]
@@ -340,11 +370,7 @@ fn flipped_byte_in_active_segment_loses_only_its_batch() {
     flip_byte(&bad.file, bad.pos + (bad.end - bad.pos) * 2 / 3);
 
     let report = master_log::verify(dir.path()).unwrap();
-    let p = report
-        .problems
-        .iter()
-        .find(|p| p.file == bad.file)
-        .unwrap();
+    let p = report.problems.iter().find(|p| p.file == bad.file).unwrap();
     assert_eq!(p.position, Some(bad.pos));
     assert_eq!(p.length, Some(bad.end - bad.pos));
     assert_eq!(p.lost, Some((bad.base, bad.last + 1)));
@@ -393,7 +419,11 @@ fn any_flipped_byte_of_an_active_batch_is_detected() {
         for (o, r) in got.iter().enumerate() {
             assert_record(r, o as u64);
         }
-        assert_lost(log.fetch(TOPIC, 0, bad.base, FetchLimits::default()), bad.base, bad.last + 1);
+        assert_lost(
+            log.fetch(TOPIC, 0, bad.base, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
         let rest = read_all(&log, bad.last + 1);
         assert_eq!(rest.len(), 3, "byte {i}");
         for (o, r) in rest.iter().enumerate() {
@@ -455,13 +485,19 @@ fn flipped_byte_in_closed_segment_is_found_by_readers_never_returned() {
     assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, latest));
     assert!(log.lost_ranges(TOPIC, 0).unwrap().is_empty());
     // A fetch that reaches the damaged batch stops before it.
-    let before = log.fetch(TOPIC, 0, seg[0].base, FetchLimits::default()).unwrap();
+    let before = log
+        .fetch(TOPIC, 0, seg[0].base, FetchLimits::default())
+        .unwrap();
     assert_eq!(before.len() as u64, bad.base - seg[0].base);
     for r in &before {
         assert_record(r, r.offset);
     }
     for from in [bad.base, bad.base + 1, bad.last] {
-        assert_lost(log.fetch(TOPIC, 0, from, FetchLimits::default()), bad.base, bad.last + 1);
+        assert_lost(
+            log.fetch(TOPIC, 0, from, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
         // So does a fetch that shows records in place, and it shows none of the
         // damaged batch's.
         let mut shown = Vec::new();
@@ -515,10 +551,18 @@ fn damaged_closed_segment_without_index_is_cut_alone() {
     let latest = segs.last().unwrap().last().unwrap().last + 1;
     assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, latest));
     for from in [bad.base, bad.base + 1, bad.last] {
-        assert_lost(log.fetch(TOPIC, 0, from, FetchLimits::default()), bad.base, bad.last + 1);
+        assert_lost(
+            log.fetch(TOPIC, 0, from, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
     }
     let rest = read_all(&log, seg[2].base);
-    assert_eq!(rest.len() as u64, latest - seg[2].base, "later batches still read");
+    assert_eq!(
+        rest.len() as u64,
+        latest - seg[2].base,
+        "later batches still read"
+    );
     for (i, r) in rest.iter().enumerate() {
         assert_record(r, seg[2].base + i as u64);
     }
