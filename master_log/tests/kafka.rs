@@ -799,9 +799,9 @@ fn round_robin_group_and_no_subscription() {
 
 /// "Caught up" is confirmed by a fetch at the position returning nothing. Without its
 /// workaround, tansu 0.6 lists the end of a partition at its last batch's base offset
-/// + 1: the log must notice that a fetch there returns more, switch to fetch-based end
-/// detection, and let a consumer read every record before it reports it caught up (with
-/// Kafka, whose end offsets are exact, nothing changes).
+/// plus one: the log must notice that a fetch there returns more, switch to fetch-based
+/// end detection, and let a consumer read every record before it reports it caught up
+/// (with Kafka, whose end offsets are exact, nothing changes).
 #[test]
 fn caught_up_is_confirmed_by_a_fetch_even_when_listed_ends_fall_short() {
     // No waiting fetches (tansu 0.6 answers their second round in a way that crashes
