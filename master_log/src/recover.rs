@@ -374,7 +374,9 @@ impl Recovery<'_> {
             return Ok(seg);
         }
         let seg = self.repair(file, base, len, scan, should_end, &reason)?;
-        if let Some(end) = should_end.filter(|&e| e > seg.next_offset) {
+        let next = seg.next_offset;
+        let known = |end: u64| self.lost.iter().any(|l| l.first <= next && l.end >= end);
+        if let Some(end) = should_end.filter(|&e| e > next && !known(e)) {
             let at = Place {
                 file: &path,
                 base,

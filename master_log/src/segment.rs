@@ -5,6 +5,8 @@
 //!    00000000000000000000.log        batches, appended only
 //!    00000000000000000000.index      (relative offset u32, position u32) every ~4 KiB
 //!    00000000000000000000.timeindex  (append time i64, relative offset u32, position u32)
+//!                                    each index file ends with "LKIX" and the CRC32C of
+//!                                    its entries (u32)
 //!    00000000000000052817.log        the next segment starts at offset 52817
 //!    ...
 //! ```
@@ -27,6 +29,31 @@ use crate::scan::{BatchLoc, BatchScanner, Continuity, ScanError, find_next_batch
 
 const INDEX_ENTRY: usize = 8;
 const TIME_ENTRY: usize = 16;
+/// Ends an index file after its entries, followed by the entries' CRC32C (u32 LE).
+const INDEX_TRAILER: &[u8; 4] = b"LKIX";
+
+/// An index file's bytes: its entries, then [`INDEX_TRAILER`] and their CRC32C.
+fn seal(mut entries: Vec<u8>) -> Vec<u8> {
+    let crc = crc32c::crc32c(&entries);
+    entries.extend_from_slice(INDEX_TRAILER);
+    entries.extend_from_slice(&crc.to_le_bytes());
+    entries
+}
+
+/// The entries of an index file, its checksum checked, and whether it had one (files
+/// written by older versions have none).
+fn unseal(bytes: &[u8]) -> Result<(&[u8], bool), String> {
+    let n = bytes.len();
+    if n < 8 || &bytes[n - 8..n - 4] != INDEX_TRAILER {
+        return Ok((bytes, false));
+    }
+    let body = &bytes[..n - 8];
+    let crc = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap());
+    if crc32c::crc32c(body) != crc {
+        return Err("checksum mismatch".into());
+    }
+    Ok((body, true))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IndexEntry {
@@ -97,6 +124,10 @@ pub(crate) struct Segment {
     index: Vec<IndexEntry>,
     time_index: Vec<TimeEntry>,
     bytes_since_index: u64,
+    /// The indexes were built from the log file, or loaded with their checksums: every
+    /// entry is right. Index files of older versions have no checksum, and an entry
+    /// used from them is checked against the log file first.
+    index_checked: bool,
 }
 
 /// What a read of one segment met where a batch fails validation: the offsets it
@@ -141,6 +172,7 @@ impl Segment {
             index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
+            index_checked: true,
         }
     }
 
@@ -218,6 +250,19 @@ impl Segment {
         let tpath = segment_file(&self.dir, self.base_offset, "timeindex");
         let ibytes = std::fs::read(&ipath).map_err(|e| format!("offset index: {e}"))?;
         let tbytes = std::fs::read(&tpath).map_err(|e| format!("time index: {e}"))?;
+        let (ibytes, isealed) = unseal(&ibytes).map_err(|e| format!("offset index: {e}"))?;
+        let (tbytes, tsealed) = unseal(&tbytes).map_err(|e| format!("time index: {e}"))?;
+        if isealed != tsealed {
+            let which = if isealed {
+                "time index"
+            } else {
+                "offset index"
+            };
+            return Err(format!(
+                "{which}: no checksum where the other index file has one"
+            ));
+        }
+        self.index_checked = isealed;
         if ibytes.len() % INDEX_ENTRY != 0 || tbytes.len() % TIME_ENTRY != 0 {
             return Err("index file has a partial entry".into());
         }
@@ -336,9 +381,9 @@ impl Segment {
             tbuf.extend_from_slice(&e.rel_offset.to_le_bytes());
             tbuf.extend_from_slice(&e.position.to_le_bytes());
         }
-        for (ext, bytes) in [("index", &ibuf), ("timeindex", &tbuf)] {
+        for (ext, bytes) in [("index", seal(ibuf)), ("timeindex", seal(tbuf))] {
             let path = segment_file(&self.dir, self.base_offset, ext);
-            write_atomic(&path, bytes, Durability::Synced)
+            write_atomic(&path, &bytes, Durability::Synced)
                 .ctx(|| format!("write {}", path.display()))?;
         }
         Ok(())
@@ -372,14 +417,32 @@ impl Segment {
             .index
             .partition_point(|e| u64::from(e.rel_offset) <= rel);
         if i == 0 {
-            (0, self.base_offset)
-        } else {
-            let e = self.index[i - 1];
-            (
-                u64::from(e.position),
-                self.base_offset + u64::from(e.rel_offset),
-            )
+            return (0, self.base_offset);
         }
+        let e = self.index[i - 1];
+        let (position, base) = (
+            u64::from(e.position),
+            self.base_offset + u64::from(e.rel_offset),
+        );
+        if self.index_checked || self.points_at(position, base) {
+            (position, base)
+        } else {
+            (0, self.base_offset)
+        }
+    }
+
+    /// Whether a batch based at `base` starts at `position` (checked for an entry of an
+    /// index without checksum; a wrong one sends the read to the start of the file).
+    fn points_at(&self, position: u64, base: u64) -> bool {
+        let ok = matches!(self.header_at(position), Ok(Some(h)) if h.base_offset == base);
+        if !ok {
+            tracing::warn!(
+                "the index of {} does not match its log file at byte {position}; reading \
+                 from the start of the segment",
+                self.log_path().display()
+            );
+        }
+        ok
     }
 
     fn corrupt(&self, e: ScanError) -> LogError {
@@ -415,19 +478,17 @@ impl Segment {
             .index
             .get(i)
             .map_or(self.size, |e| u64::from(e.position).max(start));
-        let before = c.batches.len();
         let mut at = Continuity::start(self.base_offset);
         at.next_offset = start_base;
         let (pos, damage) = self.collect_range(from, start, end, &mut at, c)?;
-        if damage.is_some() || c.full() || c.until <= at.next_offset {
+        if damage.is_some() || c.full() || c.until <= at.next_offset || pos >= self.size {
             return Ok(damage);
         }
-        if c.batches.len() == before && pos < self.size {
-            // Compaction can leave a gap wider than the bound: keep going to the end.
-            let (_, damage) = self.collect_range(from, pos, self.size, &mut at, c)?;
-            return Ok(damage);
-        }
-        Ok(None)
+        // The bound fell short of the fetch's limits (the bytes before `from` count
+        // against it, and compaction can leave gaps wider than it): read on, to the end
+        // of the segment if need be. Moving to the next segment here would skip records.
+        let (_, damage) = self.collect_range(from, pos, self.size, &mut at, c)?;
+        Ok(damage)
     }
 
     /// [`Segment::collect`] over `[start, end)` of the file; returns where it stopped.
@@ -518,10 +579,17 @@ impl Segment {
             return Ok(None);
         }
         let i = self.time_index.partition_point(|e| e.append_time < time);
-        let start = if i == 0 {
-            0
-        } else {
-            u64::from(self.time_index[i - 1].position)
+        let start = match i.checked_sub(1).map(|i| self.time_index[i]) {
+            None => 0,
+            Some(t) => {
+                let (position, base) = (
+                    u64::from(t.position),
+                    self.base_offset + u64::from(t.rel_offset),
+                );
+                let checked = self.index_checked
+                    || matches!(self.header_at(position), Ok(Some(h)) if h.base_offset == base && h.append_time == t.append_time);
+                if checked { position } else { 0 }
+            }
         };
         for item in BatchScanner::new(&self.file, start, self.size, false) {
             let b = item.map_err(|e| self.corrupt(e))?;

@@ -254,6 +254,17 @@ fn check_recorded(
         p.length = entry.map(|e| e.data_len);
         p.lost = Some((*first, *end));
         report.problems.push(p);
+        if entry.is_none() && manifest.is_some() {
+            // Every loss is written to the quarantine file before it is recorded.
+            report.problems.push(Problem::at(
+                qpath.clone(),
+                None,
+                format!(
+                    "quarantine file: no entry for offsets {first}..{end} (the file is \
+                     missing or damaged)"
+                ),
+            ));
+        }
     }
     Ok(ranges.into_iter().map(|(f, e, _)| (f, e)).collect())
 }
@@ -292,6 +303,7 @@ fn segment_problems(
         report.problems.push(p);
     }
     if let Some(reason) = &check.index_problem {
+        // Named by the offset index, for the pair (the reason says which file).
         report.problems.push(Problem::at(
             segment_file(pdir, base, "index"),
             None,
@@ -364,6 +376,19 @@ fn against_manifest(
                 format!("{size} bytes where the manifest records {}", c.bytes),
             ));
         }
+    }
+    let active_present = bases.last().is_some_and(|&b| b >= m.active);
+    if !active_present {
+        if m.end > m.active && !covered(recorded, m.active, m.end) {
+            let mut p = Problem::at(
+                segment_file(pdir, m.active, "log"),
+                None,
+                "active segment file missing",
+            );
+            p.lost = Some((m.active, m.end));
+            report.problems.push(p);
+        }
+        return;
     }
     let data_end = last.map_or(m.active, |(_, next)| next);
     if data_end < m.end && !covered(recorded, data_end, m.end) {
