@@ -177,7 +177,7 @@ impl EmbeddedLog {
     /// kept, a torn tail is cut, segments that are missing or shorter than recorded are
     /// found, and missing or damaged indexes are rebuilt. What was found and done is in
     /// [`EmbeddedLog::recovery_issues`] (and logged as warnings); offsets lost are in
-    /// [`EmbeddedLog::lost_ranges`]. A clean data directory is opened without writing
+    /// [`Log::lost_ranges`] (and [`EmbeddedLog::all_lost_ranges`]). A clean data directory is opened without writing
     /// anything but its lock file.
     ///
     /// Fails with [`LogError::Metadata`] when a topic's `topic.json` is damaged, or
@@ -475,6 +475,13 @@ fn open_topic(
     let config = Arc::new(config);
     let mut partitions = Vec::with_capacity(config.partitions as usize);
     for p in 0..config.partitions {
+        #[cfg(test)]
+        if tests::FAIL_AT_PARTITION.get() == Some(p) {
+            return Err(LogError::Io {
+                context: format!("create partition {p}"),
+                source: std::io::Error::other("failure injected by a test"),
+            });
+        }
         let dir = tdir.join(name).join(p.to_string());
         partitions.push(RwLock::new(Partition::open(
             name,
@@ -717,5 +724,31 @@ impl Log for EmbeddedLog {
             strategy,
         )?;
         Ok(Box::new(member))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Makes the creation of a topic fail at this partition.
+        pub(super) static FAIL_AT_PARTITION: std::cell::Cell<Option<u32>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    #[test]
+    fn a_create_that_fails_halfway_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        FAIL_AT_PARTITION.set(Some(3));
+        let failed = log.create_topic("t", TopicConfig::with_partitions(5));
+        FAIL_AT_PARTITION.set(None);
+        assert!(matches!(failed, Err(LogError::Io { .. })), "{failed:?}");
+        assert!(!dir.path().join("topics").join("t").exists());
+        assert!(log.list_topics().unwrap().iter().all(|t| t.name != "t"));
+        log.create_topic("t", TopicConfig::with_partitions(5))
+            .unwrap();
+        assert_eq!(log.partition_count("t").unwrap(), 5);
     }
 }

@@ -26,7 +26,7 @@ impl fmt::Display for LostRange {
 }
 
 /// A lost range a reader stepped over because the log accepts gaps (see
-/// [`Log::skipped_gaps`]).
+/// [`crate::Log::skipped_gaps`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SkippedGap {
     /// The topic.

@@ -95,7 +95,7 @@ pub enum SegmentIssue {
     /// Damage that lost records: a batch that fails validation (cut out of its segment,
     /// its bytes kept in the quarantine file), or a segment file missing, empty or
     /// shorter than recorded. The offsets lost are in the reason and in
-    /// [`crate::EmbeddedLog::lost_ranges`]; readers of them get
+    /// [`crate::Log::lost_ranges`]; readers of them get
     /// [`crate::LogError::LostOffsets`].
     DamagedBatch {
         /// The segment's log file.
