@@ -177,8 +177,8 @@ impl EmbeddedLog {
     /// kept, a torn tail is cut, segments that are missing or shorter than recorded are
     /// found, and missing or damaged indexes are rebuilt. What was found and done is in
     /// [`EmbeddedLog::recovery_issues`] (and logged as warnings); offsets lost are in
-    /// [`Log::lost_ranges`] (and [`EmbeddedLog::all_lost_ranges`]). A clean data directory is opened without writing
-    /// anything but its lock file.
+    /// [`Log::lost_ranges`] (and [`EmbeddedLog::all_lost_ranges`]). A clean data
+    /// directory is opened without writing anything but its lock file.
     ///
     /// Fails with [`LogError::Metadata`] when a topic's `topic.json` is damaged, or
     /// missing while its segments hold records (nothing of the topic is changed).
