@@ -164,6 +164,34 @@ impl Partition {
         }
     }
 
+    /// Cut out of their closed segments the damaged batches readers found since open (as
+    /// recovery does at open: bytes kept in the quarantine file), and record the loss in
+    /// the manifest. Damage found in the active segment is recorded only.
+    fn repair_found(&mut self) -> Result<()> {
+        let found = std::mem::take(&mut *self.found.lock());
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut lost = std::mem::take(&mut self.lost);
+        lost.extend(found.iter().cloned());
+        for i in 0..self.segments.len() - 1 {
+            let seg = &self.segments[i];
+            let (base, next) = (seg.base_offset, seg.next_offset);
+            if !found.iter().any(|f| base <= f.first && f.first < next) {
+                continue;
+            }
+            let seg = self.segments.remove(i);
+            let (seg, cut, issues) = recover::repair_closed(&self.dir, &self.config, seg)?;
+            for issue in issues {
+                tracing::warn!(topic = %self.topic, partition = self.id, "repaired: {issue:?}");
+            }
+            lost.extend(cut);
+            self.segments.insert(i, seg);
+        }
+        self.lost = normalize(lost);
+        self.write_manifest()
+    }
+
     /// Write the partition's manifest (see `manifest`).
     fn write_manifest(&self) -> Result<()> {
         self.manifest().write(&self.dir)
@@ -782,9 +810,16 @@ enum Plan {
 impl Drop for Partition {
     /// A partition appended to since it was last flushed writes its active segment's
     /// indexes and its manifest (and, under a syncing policy, fsyncs its data first); one
-    /// that was only read writes nothing.
+    /// where readers found damage cuts it out (see `repair_found`); one that was only
+    /// read, without damage, writes nothing.
     fn drop(&mut self) {
-        if self.deleted || !self.dirty {
+        if self.deleted {
+            return;
+        }
+        if let Err(e) = self.repair_found() {
+            tracing::warn!(topic = %self.topic, partition = self.id, "cutting out damage readers found: {e}");
+        }
+        if !self.dirty {
             return;
         }
         let result = if self.fsync == FsyncPolicy::Never {

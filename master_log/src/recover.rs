@@ -130,6 +130,39 @@ pub(crate) fn open_partition(
     })
 }
 
+/// Cut out of the closed segment `seg` the damage a reader found in it after open, as
+/// recovery does at open (its bytes kept in the quarantine file first; a damaged tail
+/// loses the offsets up to where the segment ended). Returns the segment of what is
+/// left, with its indexes written, the offsets lost, and what was done.
+pub(crate) fn repair_closed(
+    dir: &Path,
+    config: &TopicConfig,
+    seg: Segment,
+) -> Result<(Segment, Vec<LostRange>, Vec<SegmentIssue>)> {
+    let (base, end, path) = (seg.base_offset, seg.next_offset, seg.log_path());
+    drop(seg);
+    let file = Segment::open_file(&path)?;
+    let len = file
+        .metadata()
+        .ctx(|| format!("stat {}", path.display()))?
+        .len();
+    let mut issues = Vec::new();
+    let mut r = Recovery {
+        dir,
+        compact: config.compact,
+        interval: config.index_interval_bytes,
+        issues: &mut issues,
+        lost: Vec::new(),
+        changed: false,
+        created: false,
+    };
+    let scan = scan_file(&file, len, base);
+    let seg = r.repair(file, base, len, scan, Some(end), "")?;
+    seg.write_indexes()?;
+    let lost = std::mem::take(&mut r.lost);
+    Ok((seg, lost, issues))
+}
+
 /// Sort lost ranges and merge those that overlap.
 pub(crate) fn normalize(mut lost: Vec<LostRange>) -> Vec<LostRange> {
     lost.retain(|l| l.end > l.first);

@@ -462,7 +462,8 @@ fn build_segments(dir: &Path) -> Vec<Vec<Batch>> {
 
 /// Damage inside a closed segment whose indexes give no sign of it is not seen at
 /// open: readers find it. They get every record before it, the typed error for the
-/// damaged batch's offsets, and every record after it; `verify` reports it.
+/// damaged batch's offsets, and every record after it; `verify` reports it; closing the
+/// log cuts it out alone, as recovery would have.
 #[test]
 fn flipped_byte_in_closed_segment_is_found_by_readers_never_returned() {
     let dir = tempfile::tempdir().unwrap();
@@ -522,6 +523,40 @@ fn flipped_byte_in_closed_segment_is_found_by_readers_never_returned() {
     for (i, r) in rest.iter().enumerate() {
         assert_record(r, bad.last + 1 + i as u64);
     }
+    // Closing the log cuts the damaged batch out alone, keeps its bytes aside, and
+    // records the loss: it is known at the next open.
+    drop(log);
+    assert_eq!(
+        fs::metadata(&bad.file).unwrap().len(),
+        seg.last().unwrap().end - (bad.end - bad.pos)
+    );
+    assert!(partition_dir(dir.path()).join("quarantine.lkq").exists());
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
+    let lost = log.lost_ranges(TOPIC, 0).unwrap();
+    assert_eq!((lost[0].first, lost[0].end), (bad.base, bad.last + 1));
+    assert_lost(
+        log.fetch(TOPIC, 0, bad.base, FetchLimits::default()),
+        bad.base,
+        bad.last + 1,
+    );
+    assert_eq!(
+        read_all(&log, bad.last + 1).len() as u64,
+        latest - bad.last - 1
+    );
+    drop(log);
+    let report = master_log::verify(dir.path()).unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.file == bad.file
+            && p.position == Some(bad.pos)
+            && p.lost == Some((bad.base, bad.last + 1))),
+        "{:#?}",
+        report.problems
+    );
 }
 
 /// The same damage, when the segment's index is gone too: open rebuilds the index from
