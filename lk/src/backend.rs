@@ -38,6 +38,12 @@ pub struct LogArgs {
     #[arg(long, global = true, default_value = "never")]
     pub fsync: String,
 
+    /// Let readers step over offsets lost to damage (embedded log) instead of failing
+    /// with "offsets N..M of TOPIC/P were lost to damage": answers then leave those
+    /// records out. `lk log verify` and `lk topic describe` list the lost offsets.
+    #[arg(long, global = true)]
+    pub accept_gaps: bool,
+
     /// Producer acknowledgements: all (every in-sync replica), 1 (the leader) or 0.
     #[arg(
         long,
@@ -145,6 +151,7 @@ impl LogArgs {
     pub fn open_embedded(&self, data: &Path) -> anyhow::Result<master_log::EmbeddedLog> {
         let options = master_log::LogOptions {
             fsync: self.fsync.parse()?,
+            accept_gaps: self.accept_gaps,
             ..master_log::LogOptions::default()
         };
         let log = master_log::EmbeddedLog::open_with(data, options)?;

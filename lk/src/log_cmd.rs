@@ -10,14 +10,32 @@ use crate::topic::Format;
 
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
-    /// Check every batch of every segment (framing, CRC32C, offsets) and every index,
-    /// changing nothing. Exits with status 1 when anything is damaged.
+    /// Check every file of the log (every batch of every segment — framing, CRC32C,
+    /// offsets —, the indexes, the partition manifests, the quarantine files, topic
+    /// metadata), changing nothing. Lists each damage with its byte range and the
+    /// offsets it lost, and the offsets lost to damage that recovery cut out earlier.
+    /// Exits with status 1 when anything is damaged or lost.
     Verify {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Apply retention and compaction to every topic now.
     Maintain,
+}
+
+/// One line for a problem: the file, where, how many bytes, and the offsets lost.
+fn describe_problem(p: &master_log::Problem) -> String {
+    let mut line = format!("DAMAGED {}", p.file.display());
+    match (p.position, p.length) {
+        (Some(pos), Some(len)) => line.push_str(&format!(" at byte {pos} ({len} bytes)")),
+        (Some(pos), None) => line.push_str(&format!(" at byte {pos}")),
+        _ => {}
+    }
+    line.push_str(&format!(": {}", p.reason));
+    if let Some((first, end)) = p.lost {
+        line.push_str(&format!(" [offsets {first}..{end} lost]"));
+    }
+    line
 }
 
 pub fn run(
@@ -35,12 +53,14 @@ pub fn run(
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 Format::Text => {
                     for p in &report.problems {
-                        match p.position {
-                            Some(pos) => {
-                                println!("DAMAGED {} at byte {pos}: {}", p.file.display(), p.reason)
-                            }
-                            None => println!("DAMAGED {}: {}", p.file.display(), p.reason),
-                        }
+                        println!("{}", describe_problem(p));
+                    }
+                    if report.torn_tails_cut > 0 {
+                        println!(
+                            "{} torn tails were cut by recovery earlier (writes a crash cut \
+                             short; their bytes are in the quarantine files)",
+                            report.torn_tails_cut
+                        );
                     }
                     println!(
                         "checked {} topics, {} partitions, {} segments, {} batches, {} records, {} bytes: {}",

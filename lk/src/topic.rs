@@ -98,8 +98,26 @@ pub fn run(
         }
         TopicCommand::Describe { name, format } => {
             let d = log.describe_topic(&name)?;
+            let mut lost = Vec::new();
+            for p in &d.partitions {
+                for l in log.lost_ranges(&name, p.partition)? {
+                    lost.push((p.partition, l));
+                }
+            }
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+                Format::Json => {
+                    // A partition with offsets lost to damage gets a `lost` list.
+                    let mut v = serde_json::to_value(&d)?;
+                    for (p, l) in &lost {
+                        if let Some(obj) = v["partitions"][*p as usize].as_object_mut() {
+                            let list = obj.entry("lost").or_insert_with(|| serde_json::json!([]));
+                            if let Some(list) = list.as_array_mut() {
+                                list.push(serde_json::to_value(l)?);
+                            }
+                        }
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
                 Format::Text => {
                     let c = &d.info.config;
                     println!(
@@ -127,6 +145,9 @@ pub fn run(
                             "{}\t{}\t{}\t{}\t{}",
                             p.partition, p.earliest, p.latest, p.bytes, p.segments
                         );
+                    }
+                    for (p, l) in &lost {
+                        println!("DAMAGED partition {p}: {l}");
                     }
                 }
             }

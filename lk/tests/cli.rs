@@ -212,16 +212,60 @@ fn verify_is_clean_then_finds_damage() {
     std::fs::write(&seg, bytes).unwrap();
     lk(&dir).args(["log", "verify"]).assert().code(1).stdout(
         predicate::str::contains("DAMAGED")
-            .and(predicate::str::contains("00000000000000000000.log at byte")),
+            .and(predicate::str::contains("00000000000000000000.log at byte"))
+            .and(predicate::str::contains("0 lost]")),
     );
-    // Opening the log cuts the damaged tail, says so, and keeps everything before it.
-    let out = consume_all(&dir, "v", &["--from-beginning"]);
-    let n = out.lines().count();
-    assert!(n > 0 && n < 100, "{n} records survived");
-    for (i, line) in out.lines().enumerate() {
+    // Opening the log cuts the damaged batch out alone, says so, and keeps everything
+    // else. A reader gets every record before it, then fails naming the lost offsets.
+    let out = lk(&dir)
+        .args([
+            "consume",
+            "v",
+            "--from-beginning",
+            "--idle-timeout",
+            "300ms",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("offsets ") && stderr.contains("of v/0 were lost to damage"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let n = stdout.lines().count();
+    assert!(n > 0 && n < 100, "{n} records before the damage");
+    for (i, line) in stdout.lines().enumerate() {
         assert_eq!(line, format!("0\t{i}\tk{i}\tvalue {i}"));
     }
-    lk(&dir).args(["log", "verify"]).assert().success();
+    // Told to accept gaps, it reads every intact record: all but the damaged batch.
+    let out = consume_all(&dir, "v", &["--from-beginning", "--accept-gaps"]);
+    let offsets: Vec<u64> = out
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(offsets.len(), 90, "{out}");
+    let lost: Vec<u64> = (0..100).filter(|o| !offsets.contains(o)).collect();
+    assert_eq!(lost, (n as u64..n as u64 + 10).collect::<Vec<_>>());
+    for line in out.lines() {
+        let o = line.split('\t').nth(1).unwrap();
+        assert_eq!(line, format!("0\t{o}\tk{o}\tvalue {o}"));
+    }
+    let lost_range = format!("offsets {n}..{}", n + 10);
+    lk(&dir)
+        .args(["topic", "describe", "v"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "DAMAGED partition 0: {lost_range} lost"
+        )));
+    // The loss stays reported.
+    lk(&dir)
+        .args(["log", "verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!("[{lost_range} lost]")));
 }
 
 #[test]

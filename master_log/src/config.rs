@@ -168,6 +168,11 @@ pub struct LogOptions {
     pub fsync: FsyncPolicy,
     /// Partitions of the internal committed-offsets topic when it is first created.
     pub offsets_partitions: u32,
+    /// Let readers step over offsets lost to damage instead of failing with
+    /// [`LogError::LostOffsets`]; what they stepped over is reported by
+    /// [`crate::Log::skipped_gaps`]. Off by default: a reader of a damaged log fails
+    /// rather than compute an answer from part of it.
+    pub accept_gaps: bool,
 }
 
 impl Default for LogOptions {
@@ -175,6 +180,7 @@ impl Default for LogOptions {
         Self {
             fsync: FsyncPolicy::Never,
             offsets_partitions: 1,
+            accept_gaps: false,
         }
     }
 }

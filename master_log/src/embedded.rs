@@ -3,47 +3,41 @@
 //! ```text
 //!  DATA/
 //!    .lock                       held (flock) while a process has the log open
-//!    topics/NAME/topic.json      the topic's configuration
-//!    topics/NAME/0/…             partition 0's segments (see `segment`)
+//!    topics/NAME/topic.json      the topic's configuration, checksummed (`topic_meta`)
+//!    topics/NAME/0/…             partition 0's segments (see `segment`), its manifest
+//!                                (`manifest`) and quarantine file (`quarantine`)
 //!    topics/__consumer_offsets/  committed offsets, a compacted internal topic
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use event_listener::{Event, EventListener};
 use parking_lot::{Mutex, RwLock};
 
+use crate::clock::now_ms;
 use crate::config::{INTERNAL_PREFIX, LogOptions, TopicConfig, validate_name};
-use crate::durable::{Durability, sync_dir, write_atomic};
+use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
 use crate::group::Coordinator;
 use crate::log::{
-    AssignmentStrategy, FetchLimits, GroupMembership, Log, PartitionInfo, TopicDescription,
-    TopicInfo,
+    AssignmentStrategy, FetchLimits, GroupMembership, Log, LostRange, PartitionInfo, SkippedGap,
+    TopicDescription, TopicInfo,
 };
 use crate::partition::{Appended, CompactionStats, Partition, RetentionStats};
 use crate::partitioner::partition_for_key;
+use crate::read::Fetched;
 use crate::record::{NewRecord, Record, RecordView};
 use crate::segment::SegmentIssue;
+use crate::topic_meta::TOPIC_META;
 
 /// The internal topic of committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-const TOPIC_META: &str = "topic.json";
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Debug)]
 pub(crate) struct TopicState {
@@ -75,6 +69,8 @@ pub(crate) struct Inner {
     committed: Mutex<HashMap<(String, String, u32), u64>>,
     coordinator: Arc<Coordinator>,
     issues: Vec<SegmentIssue>,
+    /// Lost ranges readers stepped over (with `accept_gaps`).
+    skipped: Mutex<BTreeSet<SkippedGap>>,
     _lock: File,
 }
 
@@ -128,17 +124,45 @@ pub(crate) fn topics_dir(dir: &Path) -> PathBuf {
 }
 
 pub(crate) fn read_topic_config(topic_dir: &Path) -> Result<TopicConfig> {
-    let path = topic_dir.join(TOPIC_META);
-    let text = fs::read_to_string(&path).ctx(|| format!("read {}", path.display()))?;
-    let config: TopicConfig = serde_json::from_str(&text).map_err(|e| LogError::Metadata {
-        file: path.clone(),
-        reason: e.to_string(),
-    })?;
-    config.validate().map_err(|e| LogError::Metadata {
-        file: path,
-        reason: e.to_string(),
-    })?;
-    Ok(config)
+    crate::topic_meta::read(topic_dir)
+}
+
+/// Whether a topic directory without metadata holds records: then its `topic.json` was
+/// lost, and the directory is not a leftover of an interrupted create (whose segments
+/// are all empty) to be cleared.
+pub(crate) fn holds_records(topic_dir: &Path) -> Result<bool> {
+    let Ok(partitions) = fs::read_dir(topic_dir) else {
+        return Ok(false);
+    };
+    for p in partitions {
+        let p = p.ctx(|| format!("list {}", topic_dir.display()))?;
+        let Ok(files) = fs::read_dir(p.path()) else {
+            continue;
+        };
+        for f in files {
+            let f = f.ctx(|| format!("list {}", p.path().display()))?;
+            let name = f.file_name();
+            let meta = f
+                .metadata()
+                .ctx(|| format!("stat {}", f.path().display()))?;
+            if crate::segment::parse_segment_name(&name.to_string_lossy()).is_some()
+                && meta.len() > 0
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The error for a topic directory that holds records but no metadata.
+fn metadata_missing(topic_dir: &Path) -> LogError {
+    LogError::Metadata {
+        file: topic_dir.join(TOPIC_META),
+        reason: "missing, but the topic's segments hold records (restore the file, or move \
+                 the directory away to drop the topic)"
+            .into(),
+    }
 }
 
 impl EmbeddedLog {
@@ -147,9 +171,17 @@ impl EmbeddedLog {
         Self::open_with(dir, LogOptions::default())
     }
 
-    /// Open the log in `dir`, recovering every partition: the tail of each active segment
-    /// is checked batch by batch (CRC32C) and cut at the first damage, and missing or
-    /// damaged indexes are rebuilt. What was done is in [`EmbeddedLog::recovery_issues`].
+    /// Open the log in `dir`, recovering every partition (see the crate docs): every
+    /// active segment is checked batch by batch, damaged batches are cut out alone (their
+    /// bytes kept in the partition's quarantine file) and every intact record after them
+    /// kept, a torn tail is cut, segments that are missing or shorter than recorded are
+    /// found, and missing or damaged indexes are rebuilt. What was found and done is in
+    /// [`EmbeddedLog::recovery_issues`] (and logged as warnings); offsets lost are in
+    /// [`Log::lost_ranges`] (and [`EmbeddedLog::all_lost_ranges`]). A clean data
+    /// directory is opened without writing anything but its lock file.
+    ///
+    /// Fails with [`LogError::Metadata`] when a topic's `topic.json` is damaged, or
+    /// missing while its segments hold records (nothing of the topic is changed).
     pub fn open_with(dir: impl AsRef<Path>, options: LogOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let lock = lock_dir(&dir)?;
@@ -165,8 +197,13 @@ impl EmbeddedLog {
         for entry in fs::read_dir(&tdir).ctx(|| format!("list {}", tdir.display()))? {
             let entry = entry.ctx(|| format!("list {}", tdir.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if validate_name(&name).is_ok() && entry.path().join(TOPIC_META).exists() {
+            if validate_name(&name).is_err() || !entry.path().is_dir() {
+                continue;
+            }
+            if entry.path().join(TOPIC_META).exists() {
                 names.push(name);
+            } else if holds_records(&entry.path())? {
+                return Err(metadata_missing(&entry.path()));
             }
         }
         for name in names {
@@ -185,6 +222,7 @@ impl EmbeddedLog {
                 committed: Mutex::new(HashMap::new()),
                 coordinator: Arc::default(),
                 issues,
+                skipped: Mutex::new(BTreeSet::new()),
                 _lock: lock,
             }),
         };
@@ -202,6 +240,51 @@ impl EmbeddedLog {
         &self.inner.issues
     }
 
+    /// The offset ranges of every partition of every topic lost to damage, by topic
+    /// and partition (partitions without any left out).
+    pub fn all_lost_ranges(&self) -> Vec<(String, u32, Vec<LostRange>)> {
+        let topics: Vec<Arc<TopicState>> = self.inner.topics.read().values().cloned().collect();
+        let mut out = Vec::new();
+        for t in topics {
+            for (i, p) in t.partitions.iter().enumerate() {
+                let lost = p.read().lost_ranges();
+                if !lost.is_empty() {
+                    out.push((t.name.clone(), i as u32, lost));
+                }
+            }
+        }
+        out
+    }
+
+    /// Read under the partition's lock only the batches a fetch needs; the caller
+    /// decodes them with no lock held.
+    fn collect(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: FetchLimits,
+    ) -> Result<Fetched> {
+        let t = self.topic(topic)?;
+        let accept = self.inner.options.accept_gaps;
+        let (fetched, skipped) = {
+            let p = t.partition(partition)?.read();
+            p.collect(offset, limits.max_records, limits.max_bytes, accept)?
+        };
+        if !skipped.is_empty() {
+            let mut all = self.inner.skipped.lock();
+            for g in skipped {
+                all.insert(SkippedGap {
+                    topic: topic.to_owned(),
+                    partition,
+                    first: g.first,
+                    end: g.end,
+                });
+            }
+        }
+        Ok(fetched)
+    }
+
     fn topic(&self, name: &str) -> Result<Arc<TopicState>> {
         self.inner
             .topics
@@ -211,6 +294,9 @@ impl EmbeddedLog {
             .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))
     }
 
+    /// Create a topic: refused before anything is written when its name or
+    /// configuration is invalid, the name is taken, or its partitions would not fit
+    /// under the open-file limit; a create that fails halfway removes what it wrote.
     fn create(&self, name: &str, config: TopicConfig, internal: bool) -> Result<()> {
         validate_name(name)?;
         if !internal && name.starts_with(INTERNAL_PREFIX) {
@@ -224,25 +310,46 @@ impl EmbeddedLog {
         if topics.contains_key(name) {
             return Err(LogError::TopicExists(name.to_owned()));
         }
+        crate::open_files::check(name, u64::from(config.partitions))?;
         let tdir = topics_dir(&self.inner.dir);
         let dir = tdir.join(name);
         if dir.exists() {
+            if holds_records(&dir)? {
+                return Err(metadata_missing(&dir));
+            }
             // A directory without a valid topic.json: left by an interrupted create.
             fs::remove_dir_all(&dir).ctx(|| format!("clear {}", dir.display()))?;
         }
+        let made = self.create_files(&tdir, name, config);
+        match made {
+            Ok(state) => {
+                topics.insert(name.to_owned(), Arc::new(state));
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(cleanup) = fs::remove_dir_all(&dir) {
+                    tracing::warn!(
+                        "removing {} after a failed create: {cleanup}",
+                        dir.display()
+                    );
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The files of a new topic: its partitions, then its metadata file, written last
+    /// (`Durability::Synced`, and the topics directory fsynced after it): a topic exists
+    /// once it is there, and a created topic survives a power cut.
+    fn create_files(&self, tdir: &Path, name: &str, config: TopicConfig) -> Result<TopicState> {
+        let dir = tdir.join(name);
         fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-        let json = serde_json::to_vec_pretty(&config).expect("config serializes");
         let mut issues = Vec::new();
-        let state = open_topic(&tdir, name, config, &self.inner.options, &mut issues)?;
-        // The metadata file is written last: a topic exists once it is there. It is
-        // written with `Durability::Synced`, and the topics directory fsynced after it,
-        // so that a created topic survives a power cut.
-        let meta = dir.join(TOPIC_META);
-        write_atomic(&meta, &json, Durability::Synced)
-            .ctx(|| format!("write {}", meta.display()))?;
-        sync_dir(&tdir).ctx(|| format!("sync directory {}", tdir.display()))?;
-        topics.insert(name.to_owned(), Arc::new(state));
-        Ok(())
+        let meta = config.clone();
+        let state = open_topic(tdir, name, config, &self.inner.options, &mut issues)?;
+        crate::topic_meta::write(&dir, &meta)?;
+        sync_dir(tdir).ctx(|| format!("sync directory {}", tdir.display()))?;
+        Ok(state)
     }
 
     fn load_committed_offsets(&self) -> Result<()> {
@@ -259,7 +366,10 @@ impl EmbeddedLog {
             let part = part.read();
             let mut offset = part.earliest();
             while offset < part.latest() {
-                let records = part.read(offset, 10_000, 4 << 20)?;
+                // Commits lost to damage are stepped over (reported by recovery): a group
+                // resumes from its commit before them, at least once as ever.
+                let (fetched, _) = part.collect(offset, 10_000, 4 << 20, true)?;
+                let records = fetched.records()?;
                 let Some(last) = records.last() else { break };
                 offset = last.offset + 1;
                 for r in records {
@@ -365,6 +475,13 @@ fn open_topic(
     let config = Arc::new(config);
     let mut partitions = Vec::with_capacity(config.partitions as usize);
     for p in 0..config.partitions {
+        #[cfg(test)]
+        if tests::FAIL_AT_PARTITION.get() == Some(p) {
+            return Err(LogError::Io {
+                context: format!("create partition {p}"),
+                source: std::io::Error::other("failure injected by a test"),
+            });
+        }
         let dir = tdir.join(name).join(p.to_string());
         partitions.push(RwLock::new(Partition::open(
             name,
@@ -493,11 +610,11 @@ impl Log for EmbeddedLog {
         offset: u64,
         limits: FetchLimits,
     ) -> Result<Vec<Record>> {
-        let t = self.topic(topic)?;
-        let p = t.partition(partition)?.read();
-        p.read(offset, limits.max_records, limits.max_bytes)
+        self.collect(topic, partition, offset, limits)?.records()
     }
 
+    /// The batches are read under the partition's read lock, which is released before
+    /// the first record is shown: `each` runs with no lock of the log held.
     fn fetch_each(
         &self,
         topic: &str,
@@ -506,9 +623,17 @@ impl Log for EmbeddedLog {
         limits: FetchLimits,
         each: &mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>,
     ) -> Result<usize> {
+        self.collect(topic, partition, offset, limits)?.visit(each)
+    }
+
+    fn lost_ranges(&self, topic: &str, partition: u32) -> Result<Vec<LostRange>> {
         let t = self.topic(topic)?;
         let p = t.partition(partition)?.read();
-        p.read_each(offset, limits.max_records, limits.max_bytes, each)
+        Ok(p.lost_ranges())
+    }
+
+    fn skipped_gaps(&self) -> Vec<SkippedGap> {
+        self.inner.skipped.lock().iter().cloned().collect()
     }
 
     fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
@@ -599,5 +724,31 @@ impl Log for EmbeddedLog {
             strategy,
         )?;
         Ok(Box::new(member))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Makes the creation of a topic fail at this partition.
+        pub(super) static FAIL_AT_PARTITION: std::cell::Cell<Option<u32>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    #[test]
+    fn a_create_that_fails_halfway_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        FAIL_AT_PARTITION.set(Some(3));
+        let failed = log.create_topic("t", TopicConfig::with_partitions(5));
+        FAIL_AT_PARTITION.set(None);
+        assert!(matches!(failed, Err(LogError::Io { .. })), "{failed:?}");
+        assert!(!dir.path().join("topics").join("t").exists());
+        assert!(log.list_topics().unwrap().iter().all(|t| t.name != "t"));
+        log.create_topic("t", TopicConfig::with_partitions(5))
+            .unwrap();
+        assert_eq!(log.partition_count("t").unwrap(), 5);
     }
 }

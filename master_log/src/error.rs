@@ -51,6 +51,38 @@ pub enum LogError {
         latest: u64,
     },
 
+    /// Offsets of a partition that were lost to damage (a damaged batch cut out of its
+    /// segment, a segment file missing or shorter than recorded): a reader gets this
+    /// error for them, never a shorter history in their place. A log opened with
+    /// `LogOptions::accept_gaps` steps over them instead and reports what it skipped.
+    #[error("offsets {first}..{end} of {topic}/{partition} were lost to damage")]
+    LostOffsets {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The first offset lost.
+        first: u64,
+        /// One past the last offset lost.
+        end: u64,
+    },
+
+    /// A topic needs more open files than the process's open-file limit leaves.
+    #[error(
+        "topic {topic:?} needs {needed} open files (one per partition) but the open-file limit \
+         ({limit}, `ulimit -n`) leaves {available}: raise the limit or create fewer partitions"
+    )]
+    TooManyOpenFiles {
+        /// The topic being created.
+        topic: String,
+        /// Files it would open.
+        needed: u64,
+        /// Files the process may still open, beyond a reserve for everything else.
+        available: u64,
+        /// The process's soft limit (`RLIMIT_NOFILE`).
+        limit: u64,
+    },
+
     /// A record (or a batch) larger than the topic accepts.
     #[error("record of {size} bytes exceeds the limit of {max} bytes")]
     RecordTooLarge {

@@ -23,9 +23,26 @@
 //!   after its batch is on disk. With any policy, a crashed *process* loses nothing that
 //!   was acknowledged (the data is in the page cache).
 //! - **Integrity**: every batch carries a CRC32C; reads check it and never return a record
-//!   whose batch fails. On open, the active segment of every partition is scanned and a
-//!   torn or corrupt tail is cut (and reported in [`EmbeddedLog::recovery_issues`]);
-//!   damaged indexes are rebuilt. [`verify()`] checks everything without changing it.
+//!   whose batch fails. Every file the log writes is checksummed (segments per batch;
+//!   indexes, topic metadata, partition manifests and quarantine files whole or per
+//!   entry). [`verify()`] checks everything without changing it.
+//! - **Recovery keeps what is intact** (on open; see `recover`): a damaged batch is cut
+//!   out alone — the scan steps over it to the next valid batch and keeps every record
+//!   after it — and its bytes are kept in the partition's quarantine file; a torn tail
+//!   (past what the partition manifest records as appended) is cut; a closed segment that
+//!   is missing, empty or shorter than recorded is found; damaged indexes are rebuilt.
+//!   What was found is in [`EmbeddedLog::recovery_issues`] and logged as warnings.
+//! - **Missing data is never served as a shorter history**: offsets lost to damage are
+//!   [`LogError::LostOffsets`] for every reader (damage in a closed segment that open did
+//!   not see is found by the reader that meets it), listed by [`Log::lost_ranges`] and
+//!   `verify`; a fetch stops before them. [`LogOptions::accept_gaps`] lets readers step
+//!   over them instead, and [`Log::skipped_gaps`] tells what they skipped.
+//! - **Reading takes no lock for long**: a fetch reads its batches under the partition's
+//!   read lock and decodes them (or shows them to [`Log::fetch_each`]'s closure) after
+//!   releasing it.
+//! - **Opening is read-only when nothing is wrong**: a clean data directory is opened,
+//!   read and closed without writing a byte (but the pid in its lock file); a partition
+//!   writes its indexes and manifest on close only after appends.
 //! - **Atomicity**: a batch is written whole or cut on recovery. An append larger than one
 //!   batch (8 MiB) is split; each part is atomic.
 //! - **Retention** deletes whole closed segments, by age or size. **Compaction** keeps the
@@ -35,7 +52,8 @@
 //! - **Exclusive access**: one process opens a data directory at a time (a file lock);
 //!   another gets [`LogError::Locked`].
 //! - **Bad input** — invalid names, unknown topics or partitions, out-of-range offsets,
-//!   oversize records — is a typed [`LogError`], never a panic.
+//!   oversize records, a topic with more partitions than the open-file limit allows
+//!   (refused before anything is written) — is a typed [`LogError`], never a panic.
 //!
 //! ## The Kafka backend (feature `kafka`)
 //! `KafkaLog::connect("kafka://HOST:PORT", KafkaOptions::default())` gives the same
@@ -45,6 +63,7 @@
 
 #![warn(missing_docs)]
 
+mod clock;
 mod config;
 mod consumer;
 pub mod durable;
@@ -54,18 +73,27 @@ mod group;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod log;
+mod lost;
+mod manifest;
+mod open_files;
 mod partition;
 pub mod partitioner;
+mod quarantine;
+mod read;
 mod record;
+mod recover;
+mod scan;
 mod segment;
+mod topic_meta;
 mod verify;
 
+pub use clock::now_ms;
 pub use config::{
     FsyncPolicy, INTERNAL_PREFIX, LogOptions, MAX_NAME_LEN, TopicConfig, parse_duration,
     validate_name,
 };
 pub use consumer::{Consumer, PartitionRecords, StartFrom};
-pub use embedded::{EmbeddedLog, OFFSETS_TOPIC, now_ms};
+pub use embedded::{EmbeddedLog, OFFSETS_TOPIC};
 pub use error::{LogError, Result};
 pub use group::{EmbeddedMember, assign_range, assign_round_robin};
 #[cfg(feature = "kafka")]
@@ -73,8 +101,8 @@ pub use kafka::{
     Compression, EVENT_TIME_HEADER, KafkaLog, KafkaMember, KafkaOptions, parse_kafka_uri,
 };
 pub use log::{
-    Assignment, AssignmentStrategy, FetchLimits, GroupMembership, Log, PartitionInfo,
-    TopicDescription, TopicInfo, TopicPartition,
+    Assignment, AssignmentStrategy, FetchLimits, GroupMembership, Log, LostRange, PartitionInfo,
+    SkippedGap, TopicDescription, TopicInfo, TopicPartition,
 };
 pub use partition::{Appended, CompactionStats, RetentionStats};
 pub use partitioner::{murmur2, partition_for_key};

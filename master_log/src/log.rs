@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TopicConfig;
 use crate::error::Result;
+pub use crate::lost::{LostRange, SkippedGap};
 use crate::partition::Appended;
 use crate::partitioner::partition_for_key;
 use crate::record::{NewRecord, Record, RecordView};
@@ -186,7 +187,10 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// written, and other producers' records may fall between its first and last offset.
     fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended>;
     /// Records from `offset` on. `offset == latest` gives an empty result; an offset
-    /// outside `[earliest, latest]` is [`crate::LogError::OffsetOutOfRange`].
+    /// outside `[earliest, latest]` is [`crate::LogError::OffsetOutOfRange`]. A fetch
+    /// never crosses a range lost to damage: it returns the records before it, and a
+    /// fetch from inside it is [`crate::LogError::LostOffsets`] — unless the log accepts
+    /// gaps, when it steps over it (see [`Log::skipped_gaps`]).
     fn fetch(
         &self,
         topic: &str,
@@ -198,10 +202,12 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// breaks) without being copied out: a reader that decodes each record at once and
     /// keeps nothing of it saves a `Record` per record. Returns how many were shown.
     ///
-    /// The embedded log shows them borrowed from its read buffer, holding the
-    /// partition's read lock meanwhile (appends to that partition wait for the fetch:
-    /// keep `each` short, bounded by `limits`); by default (the Kafka backend) they are
-    /// fetched as `Record`s and shown from those.
+    /// The embedded log reads the batches (and checks their CRCs) under the partition's
+    /// read lock, then releases it and shows the records borrowed from its own read
+    /// buffers: `each` runs with no lock of the log held, so however long it takes, it
+    /// holds up neither appends nor other readers (and may itself call the log). By
+    /// default (the Kafka backend) the records are fetched as `Record`s and shown from
+    /// those.
     fn fetch_each(
         &self,
         topic: &str,
@@ -247,6 +253,23 @@ pub trait Log: Send + Sync + fmt::Debug {
         topics: &[&str],
         strategy: AssignmentStrategy,
     ) -> Result<Box<dyn GroupMembership>>;
+
+    /// The offset ranges of a partition lost to damage and kept track of (what
+    /// `lk topic describe` shows), in offset order. Empty for a partition without
+    /// damage, and always on a Kafka cluster (the broker keeps its own).
+    fn lost_ranges(&self, topic: &str, partition: u32) -> Result<Vec<LostRange>> {
+        let _ = (topic, partition);
+        Ok(Vec::new())
+    }
+
+    /// The lost ranges readers of this log stepped over since it was opened, because
+    /// it accepts gaps (the embedded log's `LogOptions::accept_gaps`): what a pipeline
+    /// or report that read through them must say it left out. Each range appears once,
+    /// in (topic, partition, offset) order. Empty when gaps are not accepted (readers
+    /// then get [`crate::LogError::LostOffsets`] instead) and on a Kafka cluster.
+    fn skipped_gaps(&self) -> Vec<SkippedGap> {
+        Vec::new()
+    }
 
     /// Number of partitions of a topic.
     fn partition_count(&self, topic: &str) -> Result<u32> {

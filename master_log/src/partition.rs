@@ -2,18 +2,22 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 
 use crate::config::{FsyncPolicy, TopicConfig};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
-use crate::record::{self, NewRecord, Record, RecordRef, RecordView};
-use crate::segment::{self, ReadTally, RecordSink, Segment, SegmentIssue, VisitRecords};
+use crate::lost::LostRange;
+use crate::manifest::{ClosedEntry, LostEntry, Manifest};
+use crate::read::{Collector, Fetched, Gap};
+use crate::record::{self, NewRecord, RecordRef};
+use crate::recover::{self, normalize};
+use crate::segment::{Segment, SegmentIssue, delete_indexes};
 
 /// Largest batch written in one piece; bigger appends are split into several batches.
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
@@ -69,10 +73,19 @@ pub(crate) struct Partition {
     buf: Vec<u8>,
     /// Set when the topic is deleted: nothing is written back on drop.
     deleted: bool,
+    /// Appended to since the indexes and the manifest were last written: they are
+    /// written when the partition is flushed or closed (and only then).
+    dirty: bool,
+    /// Offset ranges lost to damage found when the partition was opened (or recorded
+    /// before), sorted, not overlapping.
+    lost: Vec<LostRange>,
+    /// Lost ranges readers found in closed segments since (a batch that fails its CRC
+    /// where the indexes gave no sign of damage), recorded at the next manifest write.
+    found: Mutex<Vec<LostRange>>,
 }
 
 impl Partition {
-    /// Open (or create) the partition in `dir`, recovering its active segment.
+    /// Open (or create) the partition in `dir`, recovering it (see `recover`).
     pub fn open(
         topic: &str,
         id: u32,
@@ -82,45 +95,18 @@ impl Partition {
         issues: &mut Vec<SegmentIssue>,
     ) -> Result<Partition> {
         fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-        let mut bases = Vec::new();
-        for entry in fs::read_dir(&dir).ctx(|| format!("list {}", dir.display()))? {
-            let entry = entry.ctx(|| format!("list {}", dir.display()))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.ends_with(".tmp") || name.ends_with(".cleaned") {
-                // Left over by a crash in the middle of an atomic replace: the original is
-                // still in place.
-                let p = entry.path();
-                fs::remove_file(&p).ctx(|| format!("remove {}", p.display()))?;
-            } else if let Some(base) = segment::parse_segment_name(&name) {
-                bases.push(base);
-            }
+        let rec = recover::open_partition(&dir, &config, issues)?;
+        if rec.created && fsync != FsyncPolicy::Never {
+            sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
         }
-        bases.sort_unstable();
-        let interval = config.index_interval_bytes;
-        let mut segments = Vec::with_capacity(bases.len().max(1));
-        for (i, &base) in bases.iter().enumerate() {
-            let (seg, issue) = if i + 1 == bases.len() {
-                Segment::open_active(&dir, base, interval)?
-            } else {
-                Segment::open_closed(&dir, base, interval)?
-            };
-            issues.extend(issue);
-            segments.push(seg);
-        }
-        if segments.is_empty() {
-            segments.push(Segment::create(&dir, 0)?);
-            if fsync != FsyncPolicy::Never {
-                sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
-            }
-        }
+        let segments = rec.segments;
         let last_append_time = segments
             .iter()
             .map(|s| s.max_append_time)
             .max()
             .unwrap_or(i64::MIN);
         let dirty_bytes = segments[..segments.len() - 1].iter().map(|s| s.size).sum();
-        Ok(Partition {
+        let p = Partition {
             topic: topic.to_owned(),
             id,
             dir,
@@ -132,7 +118,94 @@ impl Partition {
             dirty_bytes,
             buf: Vec::new(),
             deleted: false,
-        })
+            dirty: false,
+            lost: rec.lost,
+            found: Mutex::new(Vec::new()),
+        };
+        for l in &p.lost {
+            tracing::warn!(topic = %p.topic, partition = p.id, "{l}");
+        }
+        if rec.write_manifest {
+            p.write_manifest()?;
+        }
+        Ok(p)
+    }
+
+    /// What the manifest records of the partition as it is now.
+    fn manifest(&self) -> Manifest {
+        let n = self.segments.len();
+        let lost = normalize(
+            self.lost
+                .iter()
+                .chain(self.found.lock().iter())
+                .cloned()
+                .collect(),
+        );
+        Manifest {
+            start: self.earliest(),
+            closed: self.segments[..n - 1]
+                .iter()
+                .map(|s| ClosedEntry {
+                    base: s.base_offset,
+                    next: s.next_offset,
+                    bytes: s.size,
+                })
+                .collect(),
+            active: self.active().base_offset,
+            end: self.latest(),
+            lost: lost
+                .into_iter()
+                .map(|l| LostEntry {
+                    first: l.first,
+                    end: l.end,
+                    reason: l.reason,
+                })
+                .collect(),
+        }
+    }
+
+    /// Cut out of their closed segments the damaged batches readers found since open (as
+    /// recovery does at open: bytes kept in the quarantine file), and record the loss in
+    /// the manifest. Damage found in the active segment is recorded only.
+    fn repair_found(&mut self) -> Result<()> {
+        let found = std::mem::take(&mut *self.found.lock());
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut lost = std::mem::take(&mut self.lost);
+        lost.extend(found.iter().cloned());
+        for i in 0..self.segments.len() - 1 {
+            let seg = &self.segments[i];
+            let (base, next) = (seg.base_offset, seg.next_offset);
+            if !found.iter().any(|f| base <= f.first && f.first < next) {
+                continue;
+            }
+            let seg = self.segments.remove(i);
+            let (seg, cut, issues) = recover::repair_closed(&self.dir, &self.config, seg)?;
+            for issue in issues {
+                tracing::warn!(topic = %self.topic, partition = self.id, "repaired: {issue:?}");
+            }
+            lost.extend(cut);
+            self.segments.insert(i, seg);
+        }
+        self.lost = normalize(lost);
+        self.write_manifest()
+    }
+
+    /// Write the partition's manifest (see `manifest`).
+    fn write_manifest(&self) -> Result<()> {
+        self.manifest().write(&self.dir)
+    }
+
+    /// The offset ranges lost to damage, known at open and found by readers since.
+    pub fn lost_ranges(&self) -> Vec<LostRange> {
+        normalize(
+            self.lost
+                .iter()
+                .chain(self.found.lock().iter())
+                .cloned()
+                .collect(),
+        )
     }
 
     fn active(&self) -> &Segment {
@@ -147,9 +220,11 @@ impl Partition {
             .expect("a partition always has a segment")
     }
 
-    /// The first offset still in the log.
+    /// The first offset still in the log (lost ones included: a reader from the start
+    /// meets them instead of silently starting after them).
     pub fn earliest(&self) -> u64 {
-        self.segments[0].base_offset
+        let base = self.segments[0].base_offset;
+        self.lost.first().map_or(base, |l| l.first.min(base))
     }
 
     /// The offset the next appended record will get (Kafka's log end offset).
@@ -201,6 +276,7 @@ impl Partition {
             start = end;
         }
         self.last_append_time = append_time;
+        self.dirty = true;
         self.maybe_sync()?;
         Ok(Appended {
             base_offset,
@@ -258,6 +334,8 @@ impl Partition {
         if self.fsync != FsyncPolicy::Never {
             sync_dir(&self.dir).ctx(|| format!("sync directory {}", self.dir.display()))?;
         }
+        self.write_manifest()?;
+        self.dirty = false;
         self.enforce_retention(now)?;
         if self.config.compact && self.should_compact() {
             self.compact(now)?;
@@ -290,12 +368,19 @@ impl Partition {
         Ok(())
     }
 
-    /// Force everything written so far to disk and write the active segment's indexes.
+    /// Force everything appended since the last flush to disk, and write the active
+    /// segment's indexes and the manifest; a partition with no new appends writes
+    /// nothing.
     pub fn flush(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
         let active = self.active();
         active.sync()?;
         active.write_indexes()?;
+        self.write_manifest()?;
         self.last_sync = Instant::now();
+        self.dirty = false;
         Ok(())
     }
 
@@ -312,68 +397,149 @@ impl Partition {
         Ok(())
     }
 
-    /// Records from `offset` on, at most `max_records`, stopping after about `max_bytes`
-    /// (at least one batch is returned when there is data).
-    pub fn read(&self, offset: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Record>> {
-        self.check_range(offset)?;
-        // Allocate the result once: growing it from empty costs more than decoding.
-        let lag = usize::try_from(self.latest() - offset).unwrap_or(usize::MAX);
-        let mut out = Vec::with_capacity(max_records.min(lag).min(1 << 16));
-        self.read_into(offset, max_records, max_bytes, &mut out)?;
-        Ok(out)
-    }
-
-    /// Show the records `read` would return to `each`, borrowed from the read buffer,
-    /// until it breaks. Returns how many it was shown.
-    pub fn read_each(
+    /// The batches holding the records from `offset` on — at most `max_records`, about
+    /// `max_bytes` (at least one batch when there is data) — to be decoded once the
+    /// caller has released the partition's lock, and the lost ranges stepped over.
+    ///
+    /// A read never crosses a lost range: it stops before one, and one starting at
+    /// `offset` is [`LogError::LostOffsets`], unless `accept_gaps`, when it is stepped
+    /// over (and returned).
+    pub fn collect(
         &self,
         offset: u64,
         max_records: usize,
         max_bytes: usize,
-        each: &mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>,
-    ) -> Result<usize> {
+        accept_gaps: bool,
+    ) -> Result<(Fetched, Vec<Gap>)> {
         self.check_range(offset)?;
-        let tally = self.read_into(offset, max_records, max_bytes, &mut VisitRecords(each))?;
-        Ok(tally.records)
-    }
-
-    fn read_into(
-        &self,
-        offset: u64,
-        max_records: usize,
-        max_bytes: usize,
-        sink: &mut dyn RecordSink,
-    ) -> Result<ReadTally> {
-        let mut total = ReadTally::default();
-        if max_records == 0 {
-            return Ok(total);
-        }
-        let mut i = self
-            .segments
-            .partition_point(|s| s.base_offset <= offset)
-            .saturating_sub(1);
+        let mut c = Collector::new(max_records, max_bytes, accept_gaps);
         let mut from = offset;
-        // The byte limit is soft: the first batch with data is returned whatever its size
-        // (even with `max_bytes == 0`), so that a reader can always make progress.
-        while i < self.segments.len()
-            && total.records < max_records
-            && (total.bytes < max_bytes || total.records == 0)
-            && !total.stopped
-        {
+        let mut i = self.segment_index(offset);
+        while max_records > 0 && i < self.segments.len() && !c.full() {
+            if let Some(g) = self.lost_at(from) {
+                if !accept_gaps {
+                    if c.batches.is_empty() {
+                        return Err(self.lost_error(g));
+                    }
+                    break;
+                }
+                c.skipped.push(g);
+                from = g.end;
+                i = self.segment_index(from);
+                continue;
+            }
+            c.until = self.next_lost_after(from).map_or(u64::MAX, |g| g.first);
             let seg = &self.segments[i];
-            let t = seg.read(
-                from,
-                max_records - total.records,
-                max_bytes.saturating_sub(total.bytes),
-                sink,
-            )?;
-            total.records += t.records;
-            total.bytes += t.bytes;
-            total.stopped = t.stopped;
-            from = from.max(seg.next_offset);
+            if let Some(d) = seg.collect(from, &mut c)? {
+                self.note_found(
+                    d.gap,
+                    &format!(
+                        "{} at byte {} of {}",
+                        d.reason,
+                        d.position,
+                        seg.log_path().display()
+                    ),
+                );
+                if c.batches.is_empty() {
+                    return Err(self.lost_error(d.gap));
+                }
+                break;
+            }
+            let seg_end = seg.next_offset.max(from);
+            if c.until < seg_end {
+                // A lost range inside this segment: the next round meets it.
+                from = c.until.max(from);
+                continue;
+            }
+            from = seg_end;
             i += 1;
         }
-        Ok(total)
+        for g in &c.skipped {
+            self.note_found(*g, "damage found by a reader");
+        }
+        let until = if accept_gaps {
+            u64::MAX
+        } else {
+            self.next_lost_after(offset).map_or(u64::MAX, |g| g.first)
+        };
+        let fetched = Fetched {
+            dir: self.dir.clone(),
+            from: offset,
+            until,
+            max_records,
+            batches: c.batches,
+        };
+        Ok((fetched, c.skipped))
+    }
+
+    /// The segment that holds `offset` (or the first one after it).
+    fn segment_index(&self, offset: u64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
+    }
+
+    /// The lost range holding `offset`, if any.
+    fn lost_at(&self, offset: u64) -> Option<Gap> {
+        let hit = |l: &LostRange| {
+            (l.first <= offset && offset < l.end).then_some(Gap {
+                first: l.first,
+                end: l.end,
+            })
+        };
+        self.lost
+            .iter()
+            .find_map(hit)
+            .or_else(|| self.found.lock().iter().find_map(hit))
+    }
+
+    /// The first lost range that starts after `offset`.
+    fn next_lost_after(&self, offset: u64) -> Option<Gap> {
+        let found = self.found.lock();
+        self.lost
+            .iter()
+            .chain(found.iter())
+            .filter(|l| l.first > offset)
+            .min_by_key(|l| l.first)
+            .map(|l| Gap {
+                first: l.first,
+                end: l.end,
+            })
+    }
+
+    /// Remember a lost range a reader met that was not known.
+    fn note_found(&self, gap: Gap, reason: &str) {
+        if self
+            .lost
+            .iter()
+            .any(|l| l.first <= gap.first && gap.end <= l.end)
+        {
+            return;
+        }
+        let mut found = self.found.lock();
+        if found
+            .iter()
+            .any(|l| l.first <= gap.first && gap.end <= l.end)
+        {
+            return;
+        }
+        tracing::warn!(topic = %self.topic, partition = self.id, "offsets {}..{} lost: {reason}", gap.first, gap.end);
+        found.push(LostRange {
+            first: gap.first,
+            end: gap.end,
+            reason: reason.to_owned(),
+        });
+        let merged = normalize(std::mem::take(&mut *found));
+        *found = merged;
+    }
+
+    fn lost_error(&self, g: Gap) -> LogError {
+        LogError::LostOffsets {
+            topic: self.topic.clone(),
+            partition: self.id,
+            first: g.first,
+            end: g.end,
+        }
     }
 
     /// The first offset with append time `>= time`, or `None` if every record is older.
@@ -386,12 +552,15 @@ impl Partition {
         Ok(None)
     }
 
-    /// Delete closed segments beyond the topic's retention.
+    /// Delete closed segments beyond the topic's retention. The manifest records the
+    /// new start first, so that a crash halfway leaves files it no longer lists (removed
+    /// at the next open), never a shorter log it takes for damage.
     pub fn enforce_retention(&mut self, now: i64) -> Result<RetentionStats> {
         let mut stats = RetentionStats::default();
         let mut total = self.size_bytes();
-        while self.segments.len() > 1 {
-            let oldest = &self.segments[0];
+        let mut count = 0;
+        while count + 1 < self.segments.len() {
+            let oldest = &self.segments[count];
             let by_time = self
                 .config
                 .retention_ms
@@ -403,8 +572,18 @@ impl Partition {
             if !(by_time || by_bytes) {
                 break;
             }
-            let seg = self.segments.remove(0);
-            total -= seg.size;
+            total -= oldest.size;
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(stats);
+        }
+        let deleted: Vec<Segment> = self.segments.drain(..count).collect();
+        let start = self.segments[0].base_offset;
+        self.lost.retain(|l| l.end > start);
+        self.found.lock().retain(|l| l.end > start);
+        self.write_manifest()?;
+        for seg in deleted {
             stats.segments_deleted += 1;
             stats.bytes_deleted += seg.size;
             self.dirty_bytes = self.dirty_bytes.saturating_sub(seg.size);
@@ -424,13 +603,40 @@ impl Partition {
 
     /// Keep only the latest record of each key in the closed segments; drop tombstones
     /// older than `delete_retention_ms`. Offsets of kept records never change.
+    ///
+    /// The compacted segments are written beside the originals (`.log.cleaned`,
+    /// fsynced), then the manifest records the result (the commit point: a crash before
+    /// it keeps the originals, one after it puts the compacted files in place at the
+    /// next open), then the files are swapped.
     pub fn compact(&mut self, now: i64) -> Result<CompactionStats> {
         let mut stats = CompactionStats::default();
         if self.segments.len() < 2 {
             return Ok(stats);
         }
-        // Pass 1: the latest offset of every key, over the whole partition (a record in
-        // the active segment supersedes older ones in closed segments too).
+        let latest = self.latest_per_key()?;
+        let tombstone_horizon = now.saturating_sub(self.config.delete_retention_ms as i64);
+        let closed = self.segments.len() - 1;
+        let mut plans = Vec::with_capacity(closed);
+        for (i, seg) in self.segments[..closed].iter().enumerate() {
+            let (plan, s) = self.plan_segment(seg, i == 0, &latest, tombstone_horizon)?;
+            stats.records_before += s.records_before;
+            stats.records_after += s.records_after;
+            stats.bytes_before += s.bytes_before;
+            stats.bytes_after += s.bytes_after;
+            plans.push(plan);
+        }
+        if plans.iter().all(|p| matches!(p, Plan::Keep)) {
+            self.dirty_bytes = 0;
+            return Ok(stats);
+        }
+        self.commit_compaction(plans, &mut stats)?;
+        self.dirty_bytes = 0;
+        Ok(stats)
+    }
+
+    /// Pass 1 of compaction: the latest offset of every key, over the whole partition (a
+    /// record in the active segment supersedes older ones in closed segments too).
+    fn latest_per_key(&self) -> Result<HashMap<Bytes, u64>> {
         let mut latest: HashMap<Bytes, u64> = HashMap::new();
         let mut records = Vec::new();
         for seg in &self.segments {
@@ -455,46 +661,26 @@ impl Partition {
                 }
             }
         }
-        // Pass 2: rewrite each closed segment with only what survives.
-        let tombstone_horizon = now.saturating_sub(self.config.delete_retention_ms as i64);
-        let closed = self.segments.len() - 1;
-        let mut kept_segments = Vec::with_capacity(self.segments.len());
-        let old: Vec<Segment> = self.segments.drain(..closed).collect();
-        for seg in old {
-            let is_first = kept_segments.is_empty();
-            let (new_seg, s) = self.rewrite_segment(seg, is_first, &latest, tombstone_horizon)?;
-            stats.records_before += s.records_before;
-            stats.records_after += s.records_after;
-            stats.bytes_before += s.bytes_before;
-            stats.bytes_after += s.bytes_after;
-            match new_seg {
-                Some(seg) => kept_segments.push(seg),
-                None => stats.segments_deleted += 1,
-            }
-        }
-        kept_segments.append(&mut self.segments);
-        // The first segment's base offset is the log start offset: keep it even when
-        // compaction emptied it, so that compaction never moves the earliest offset.
-        self.segments = kept_segments;
-        self.dirty_bytes = 0;
-        Ok(stats)
+        Ok(latest)
     }
 
-    fn rewrite_segment(
+    /// Pass 2 of compaction for one closed segment: what becomes of it, its compacted
+    /// version written beside it when it changes.
+    fn plan_segment(
         &self,
-        seg: Segment,
+        seg: &Segment,
         is_first: bool,
         latest: &HashMap<Bytes, u64>,
         tombstone_horizon: i64,
-    ) -> Result<(Option<Segment>, CompactionStats)> {
+    ) -> Result<(Plan, CompactionStats)> {
         let mut stats = CompactionStats {
             bytes_before: seg.size,
             ..CompactionStats::default()
         };
-        let cleaned_path = seg.log_path().with_extension("log.cleaned");
         let mut out = Vec::new();
         let mut buf = Vec::new();
         let mut records = Vec::new();
+        let mut next = seg.base_offset;
         for item in seg.batches() {
             let b = item.map_err(|e| LogError::Corrupt {
                 file: seg.log_path(),
@@ -516,9 +702,10 @@ impl Partition {
                 let expired_tombstone = r.value.is_none() && r.append_time < tombstone_horizon;
                 is_latest && !expired_tombstone
             });
-            if records.is_empty() {
+            let Some(last) = records.last() else {
                 continue;
-            }
+            };
+            next = last.offset + 1;
             stats.records_after += records.len() as u64;
             record::encode_batch(
                 &mut buf,
@@ -529,42 +716,116 @@ impl Partition {
             out.extend_from_slice(&buf);
         }
         stats.bytes_after = out.len() as u64;
-        let dir = seg.dir.clone();
-        let base = seg.base_offset;
         if out.is_empty() && !is_first {
-            seg.delete()?;
-            return Ok((None, stats));
+            return Ok((Plan::Delete, stats));
         }
         if stats.records_after == stats.records_before {
-            return Ok((Some(seg), stats));
+            return Ok((Plan::Keep, stats));
         }
-        fs::write(&cleaned_path, &out).ctx(|| format!("write {}", cleaned_path.display()))?;
-        fs::File::open(&cleaned_path)
+        let cleaned = seg.log_path().with_extension("log.cleaned");
+        fs::write(&cleaned, &out).ctx(|| format!("write {}", cleaned.display()))?;
+        fs::File::open(&cleaned)
             .and_then(|f| f.sync_all())
-            .ctx(|| format!("sync {}", cleaned_path.display()))?;
-        // Remove the old indexes first: a crash between the two renames then finds a
-        // missing index, which is rebuilt on open.
-        let log_path = seg.log_path();
-        seg.delete_indexes()?;
-        drop(seg);
-        fs::rename(&cleaned_path, &log_path).ctx(|| format!("replace {}", log_path.display()))?;
-        sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
-        let (new_seg, issue) = Segment::open_closed(&dir, base, self.config.index_interval_bytes)?;
-        debug_assert!(matches!(
-            issue,
-            None | Some(SegmentIssue::RebuiltIndex { .. })
-        ));
-        Ok((Some(new_seg), stats))
+            .ctx(|| format!("sync {}", cleaned.display()))?;
+        let plan = Plan::Replace {
+            cleaned,
+            next,
+            bytes: out.len() as u64,
+        };
+        Ok((plan, stats))
+    }
+
+    /// Record the compaction's result in the manifest, then put it in place.
+    fn commit_compaction(&mut self, plans: Vec<Plan>, stats: &mut CompactionStats) -> Result<()> {
+        let mut manifest = self.manifest();
+        manifest.closed = self
+            .segments
+            .iter()
+            .zip(&plans)
+            .filter_map(|(seg, plan)| match plan {
+                Plan::Keep => Some(ClosedEntry {
+                    base: seg.base_offset,
+                    next: seg.next_offset,
+                    bytes: seg.size,
+                }),
+                Plan::Delete => None,
+                Plan::Replace { next, bytes, .. } => Some(ClosedEntry {
+                    base: seg.base_offset,
+                    next: *next,
+                    bytes: *bytes,
+                }),
+            })
+            .collect();
+        manifest.write(&self.dir)?;
+        let closed = plans.len();
+        let old: Vec<Segment> = self.segments.drain(..closed).collect();
+        let mut kept = Vec::with_capacity(self.segments.len() + closed);
+        for (seg, plan) in old.into_iter().zip(plans) {
+            match plan {
+                Plan::Keep => kept.push(seg),
+                Plan::Delete => {
+                    stats.segments_deleted += 1;
+                    seg.delete()?;
+                }
+                Plan::Replace { cleaned, .. } => {
+                    // Remove the old indexes first: a crash between the two renames then
+                    // finds a missing index, which is rebuilt on open.
+                    let (dir, base, log_path) = (seg.dir.clone(), seg.base_offset, seg.log_path());
+                    delete_indexes(&dir, base)?;
+                    drop(seg);
+                    fs::rename(&cleaned, &log_path)
+                        .ctx(|| format!("replace {}", log_path.display()))?;
+                    sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
+                    kept.push(Segment::open_rebuilt(
+                        &dir,
+                        base,
+                        self.config.index_interval_bytes,
+                    )?);
+                }
+            }
+        }
+        kept.append(&mut self.segments);
+        // The first segment's base offset is the log start offset: it is kept even when
+        // compaction emptied it, so that compaction never moves the earliest offset.
+        self.segments = kept;
+        Ok(())
     }
 }
 
+/// What compaction does with one closed segment.
+#[derive(Debug)]
+enum Plan {
+    /// Nothing removed: it stays as it is.
+    Keep,
+    /// Nothing kept (and it is not the first): it goes.
+    Delete,
+    /// Replaced by its compacted version, written at `cleaned`.
+    Replace {
+        cleaned: PathBuf,
+        next: u64,
+        bytes: u64,
+    },
+}
+
 impl Drop for Partition {
+    /// A partition appended to since it was last flushed writes its active segment's
+    /// indexes and its manifest (and, under a syncing policy, fsyncs its data first); one
+    /// where readers found damage cuts it out (see `repair_found`); one that was only
+    /// read, without damage, writes nothing.
     fn drop(&mut self) {
         if self.deleted {
             return;
         }
+        if let Err(e) = self.repair_found() {
+            tracing::warn!(topic = %self.topic, partition = self.id, "cutting out damage readers found: {e}");
+        }
+        if !self.dirty {
+            return;
+        }
         let result = if self.fsync == FsyncPolicy::Never {
-            self.active().write_indexes()
+            self.active()
+                .write_indexes()
+                .and_then(|()| self.write_manifest())
         } else {
             self.flush()
         };

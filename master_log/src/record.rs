@@ -713,4 +713,101 @@ mod tests {
             assert_eq!(get_varint(&buf, &mut pos), Some(v));
         }
     }
+
+    /// A batch of `n` records (values of `len` bytes, headers on every third) at
+    /// `base`, encoded.
+    fn sample_batch(base: u64, n: u64, len: usize) -> Vec<u8> {
+        let records: Vec<NewRecord> = (0..n)
+            .map(|i| {
+                let mut r = NewRecord::keyed(format!("k{i}"), vec![b'v'; len], i as i64 * 7);
+                if i % 3 == 0 {
+                    r.headers.push(Header {
+                        key: "h".into(),
+                        value: Bytes::from_static(b"x"),
+                    });
+                }
+                r
+            })
+            .collect();
+        let mut buf = Vec::new();
+        encode_batch(
+            &mut buf,
+            base,
+            42,
+            records.iter().enumerate().map(|(i, r)| RecordRef {
+                offset: base + i as u64,
+                key: r.key.as_deref(),
+                value: r.value.as_deref(),
+                event_time: r.event_time,
+                headers: &r.headers,
+            }),
+        );
+        buf
+    }
+
+    /// Every way the decoder can be asked to read `bytes`: header, CRC, records.
+    fn decode_all(bytes: &[u8]) -> Option<Vec<Record>> {
+        let h = BatchHeader::parse(bytes).ok().flatten()?;
+        let batch = bytes.get(..h.total_len)?;
+        let crc = crc_ok(&h, batch);
+        // The record decoder is never asked to read a batch whose CRC fails; it must not
+        // panic on one anyway.
+        let mut out = Vec::new();
+        let decoded = decode_records(&h, &Bytes::copy_from_slice(batch), 0, &mut out);
+        let _ = visit_records(&h, &bytes[..bytes.len().min(h.total_len)], 3, |_| {
+            ControlFlow::Continue(())
+        });
+        (crc && decoded.is_ok()).then_some(out)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Arbitrary bytes never make the batch decoder panic.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            head in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = bytes;
+            if head && bytes.len() > BATCH_HEADER_LEN {
+                // A plausible header, so that the record decoder gets to run.
+                bytes[16] = MAGIC;
+                let length = (bytes.len() - 12) as u32;
+                bytes[8..12].copy_from_slice(&length.to_le_bytes());
+                bytes[18..22].copy_from_slice(&3u32.to_le_bytes());
+                bytes[22..26].copy_from_slice(&5u32.to_le_bytes());
+            }
+            let _ = decode_all(&bytes);
+        }
+
+        /// A batch with bytes changed decodes to nothing (its CRC fails, or its framing)
+        /// or, when the change left it whole, to exactly the original records.
+        #[test]
+        fn a_mutated_batch_fails_or_decodes_unchanged(
+            n in 1..20u64,
+            len in 0..40usize,
+            flips in proptest::collection::vec((0.0..1.0f64, 1..=255u8), 1..4),
+            cut in proptest::option::of(0.0..1.0f64),
+        ) {
+            let original = sample_batch(1000, n, len);
+            let want = decode_all(&original).unwrap();
+            let mut bytes = original.clone();
+            for (at, mask) in &flips {
+                let i = ((bytes.len() - 1) as f64 * at) as usize;
+                bytes[i] ^= mask;
+            }
+            if let Some(c) = cut {
+                bytes.truncate((bytes.len() as f64 * c) as usize);
+            }
+            if let Some(got) = decode_all(&bytes) {
+                proptest::prop_assert_eq!(got, want.clone());
+                proptest::prop_assert_eq!(&bytes[..], &original[..]);
+            }
+        }
+    }
 }

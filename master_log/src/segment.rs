@@ -5,34 +5,54 @@
 //!    00000000000000000000.log        batches, appended only
 //!    00000000000000000000.index      (relative offset u32, position u32) every ~4 KiB
 //!    00000000000000000000.timeindex  (append time i64, relative offset u32, position u32)
+//!                                    each index file ends with "LKIX" and the CRC32C of
+//!                                    its entries (u32)
 //!    00000000000000052817.log        the next segment starts at offset 52817
 //!    ...
 //! ```
 //!
 //! The active (last) segment keeps its indexes in memory and writes them when it is
-//! rolled or closed; on open it is always rebuilt from a CRC-checked scan, which is also
-//! what finds and cuts a torn tail. A closed segment loads its index files, checks them
-//! against the log file, and rebuilds them when they are missing or damaged.
+//! rolled or closed after appends; on open it is rebuilt from a CRC-checked scan (see
+//! `recover`). A closed segment loads its index files and checks them against the log
+//! file; `recover` rebuilds them when they are missing or damaged.
 
 use std::fs::{File, OpenOptions};
-use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
-
 use crate::durable::{Durability, write_atomic};
 use crate::error::{IoContext, LogError, Result};
-use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, Record, RecordView};
+use crate::read::{Collector, FetchedBatch, Gap};
+use crate::record::{BATCH_HEADER_LEN, BatchHeader};
+pub(crate) use crate::scan::segment_file;
+use crate::scan::{BatchLoc, BatchScanner, Continuity, ScanError, find_next_batch};
 
 const INDEX_ENTRY: usize = 8;
 const TIME_ENTRY: usize = 16;
-/// How much a scan reads at a time.
-const SCAN_CHUNK: usize = 1024 * 1024;
+/// Ends an index file after its entries, followed by the entries' CRC32C (u32 LE).
+const INDEX_TRAILER: &[u8; 4] = b"LKIX";
 
-/// File name of the segment starting at `base_offset`, with the given extension.
-pub(crate) fn segment_file(dir: &Path, base_offset: u64, ext: &str) -> PathBuf {
-    dir.join(format!("{base_offset:020}.{ext}"))
+/// An index file's bytes: its entries, then [`INDEX_TRAILER`] and their CRC32C.
+fn seal(mut entries: Vec<u8>) -> Vec<u8> {
+    let crc = crc32c::crc32c(&entries);
+    entries.extend_from_slice(INDEX_TRAILER);
+    entries.extend_from_slice(&crc.to_le_bytes());
+    entries
+}
+
+/// The entries of an index file, its checksum checked, and whether it had one (files
+/// written by older versions have none).
+fn unseal(bytes: &[u8]) -> Result<(&[u8], bool), String> {
+    let n = bytes.len();
+    if n < 8 || &bytes[n - 8..n - 4] != INDEX_TRAILER {
+        return Ok((bytes, false));
+    }
+    let body = &bytes[..n - 8];
+    let crc = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap());
+    if crc32c::crc32c(body) != crc {
+        return Err("checksum mismatch".into());
+    }
+    Ok((body, true))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,186 +68,12 @@ struct TimeEntry {
     position: u32,
 }
 
-/// What a read took: records given to its sink, bytes of batches read, and whether the
-/// sink asked to stop.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ReadTally {
-    pub records: usize,
-    pub bytes: usize,
-    pub stopped: bool,
-}
-
-/// Where a read puts the records of the batches it reads.
-pub(crate) trait RecordSink {
-    /// Take at most `limit` (≥ 1) of the records of the CRC-checked `batch` with
-    /// `offset >= from`; returns how many were taken and whether the read stops here.
-    /// `Err` says why the batch is malformed.
-    fn batch(
-        &mut self,
-        header: &BatchHeader,
-        batch: &Bytes,
-        from: u64,
-        limit: usize,
-    ) -> std::result::Result<(usize, bool), String>;
-}
-
-impl RecordSink for Vec<Record> {
-    fn batch(
-        &mut self,
-        header: &BatchHeader,
-        batch: &Bytes,
-        from: u64,
-        limit: usize,
-    ) -> std::result::Result<(usize, bool), String> {
-        let before = self.len();
-        record::decode_records(header, batch, from, self)?;
-        self.truncate(before + limit);
-        Ok((self.len() - before, false))
-    }
-}
-
-/// A sink that shows each record, borrowed from the read buffer, to a closure.
-pub(crate) struct VisitRecords<'f>(pub &'f mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>);
-
-impl RecordSink for VisitRecords<'_> {
-    fn batch(
-        &mut self,
-        header: &BatchHeader,
-        batch: &Bytes,
-        from: u64,
-        limit: usize,
-    ) -> std::result::Result<(usize, bool), String> {
-        let mut left = limit;
-        let mut stop = false;
-        let shown = record::visit_records(header, batch, from, |v| {
-            left -= 1;
-            if (self.0)(v).is_break() {
-                stop = true;
-                return ControlFlow::Break(());
-            }
-            if left == 0 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })?;
-        Ok((shown, stop))
-    }
-}
-
-/// A batch found by a scan, with where it starts in the file.
-#[derive(Debug)]
-pub(crate) struct ScannedBatch {
-    pub position: u64,
-    pub header: BatchHeader,
-    pub bytes: Bytes,
-}
-
-/// Why a scan stopped early.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ScanError {
-    pub position: u64,
-    pub reason: String,
-}
-
-/// Reads batches one after another from `[start, end)` of a file, in large chunks.
-#[derive(Debug)]
-pub(crate) struct BatchScanner<'f> {
-    file: &'f File,
-    pos: u64,
-    end: u64,
-    chunk: Bytes,
-    chunk_start: u64,
-    verify_crc: bool,
-}
-
-impl<'f> BatchScanner<'f> {
-    pub fn new(file: &'f File, start: u64, end: u64, verify_crc: bool) -> Self {
-        Self {
-            file,
-            pos: start,
-            end,
-            chunk: Bytes::new(),
-            chunk_start: start,
-            verify_crc,
-        }
-    }
-
-    fn fill(&mut self, at_least: usize) -> std::io::Result<()> {
-        let want = (self.end - self.pos) as usize;
-        let len = want.min(SCAN_CHUNK.max(at_least));
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, self.pos)?;
-        self.chunk = Bytes::from(buf);
-        self.chunk_start = self.pos;
-        Ok(())
-    }
-
-    fn fail(&mut self, reason: String) -> Option<Result<ScannedBatch, ScanError>> {
-        let position = self.pos;
-        self.pos = self.end;
-        Some(Err(ScanError { position, reason }))
-    }
-}
-
-impl Iterator for BatchScanner<'_> {
-    type Item = Result<ScannedBatch, ScanError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.end {
-            return None;
-        }
-        let remaining = self.end - self.pos;
-        if remaining < BATCH_HEADER_LEN as u64 {
-            return self.fail(format!(
-                "incomplete batch: {remaining} bytes where a header needs {BATCH_HEADER_LEN}"
-            ));
-        }
-        let mut rel = (self.pos - self.chunk_start) as usize;
-        if rel + BATCH_HEADER_LEN > self.chunk.len() {
-            if let Err(e) = self.fill(BATCH_HEADER_LEN) {
-                return self.fail(format!("read failed: {e}"));
-            }
-            rel = 0;
-        }
-        let header = match BatchHeader::parse(&self.chunk[rel..]) {
-            Ok(Some(h)) => h,
-            Ok(None) => return self.fail("incomplete batch header".into()),
-            Err(reason) => return self.fail(reason),
-        };
-        if header.total_len as u64 > remaining {
-            return self.fail(format!(
-                "incomplete batch: {} bytes announced, {remaining} left in the file",
-                header.total_len
-            ));
-        }
-        if rel + header.total_len > self.chunk.len() {
-            if let Err(e) = self.fill(header.total_len) {
-                return self.fail(format!("read failed: {e}"));
-            }
-            rel = 0;
-        }
-        let bytes = self.chunk.slice(rel..rel + header.total_len);
-        if self.verify_crc && !record::crc_ok(&header, &bytes) {
-            return self.fail(format!(
-                "CRC32C mismatch in the batch at offset {}",
-                header.base_offset
-            ));
-        }
-        let position = self.pos;
-        self.pos += header.total_len as u64;
-        Some(Ok(ScannedBatch {
-            position,
-            header,
-            bytes,
-        }))
-    }
-}
-
 /// The outcome of opening a segment: what was found wrong and what was done about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SegmentIssue {
-    /// The active segment's tail failed validation and was cut at `position`.
+    /// The active segment's tail failed validation, held nothing recorded as appended
+    /// (see the partition manifest), and was cut at `position`: a write torn by a crash.
+    /// The bytes cut are kept in the partition's quarantine file.
     TruncatedTail {
         /// The segment's log file.
         file: PathBuf,
@@ -238,18 +84,23 @@ pub enum SegmentIssue {
         /// What was wrong with the batch at `position`.
         reason: String,
     },
-    /// A closed segment's index was missing or damaged and was rebuilt.
+    /// A closed segment's index (or the partition's manifest) was missing or damaged and
+    /// was rebuilt.
     RebuiltIndex {
         /// The segment's log file.
         file: PathBuf,
         /// What was wrong with the index.
         reason: String,
     },
-    /// A closed segment holds a batch that fails validation; reads stop with an error there.
+    /// Damage that lost records: a batch that fails validation (cut out of its segment,
+    /// its bytes kept in the quarantine file), or a segment file missing, empty or
+    /// shorter than recorded. The offsets lost are in the reason and in
+    /// [`crate::Log::lost_ranges`]; readers of them get
+    /// [`crate::LogError::LostOffsets`].
     DamagedBatch {
         /// The segment's log file.
         file: PathBuf,
-        /// Where the damaged batch starts.
+        /// Where the damage starts in the file (0 for a missing file).
         position: u64,
         /// What is wrong with it.
         reason: String,
@@ -273,10 +124,19 @@ pub(crate) struct Segment {
     index: Vec<IndexEntry>,
     time_index: Vec<TimeEntry>,
     bytes_since_index: u64,
-    /// A closed segment whose rebuild stopped at a damaged batch: `next_offset` is where
-    /// the damage starts, not where the segment ends, so reads past it must go to the file
-    /// (and fail there) instead of taking the segment for exhausted.
-    damaged: bool,
+    /// The indexes were built from the log file, or loaded with their checksums: every
+    /// entry is right. Index files of older versions have no checksum, and an entry
+    /// used from them is checked against the log file first.
+    index_checked: bool,
+}
+
+/// What a read of one segment met where a batch fails validation: the offsets it
+/// reckons lost (`first..end`), and where the damage is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReadDamage {
+    pub gap: Gap,
+    pub position: u64,
+    pub reason: String,
 }
 
 impl Segment {
@@ -312,11 +172,12 @@ impl Segment {
             index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
-            damaged: false,
+            index_checked: true,
         }
     }
 
-    fn open_file(path: &Path) -> Result<File> {
+    /// Open a segment's log file for reading and appending (opening writes nothing).
+    pub fn open_file(path: &Path) -> Result<File> {
         OpenOptions::new()
             .read(true)
             .write(true)
@@ -324,96 +185,22 @@ impl Segment {
             .ctx(|| format!("open segment {}", path.display()))
     }
 
-    /// Open the active segment: scan every batch with its CRC, cut a damaged tail, and
-    /// build the indexes in memory.
-    pub fn open_active(
+    /// The segment in `file` (of `size` bytes) whose valid batches are `batches`, with
+    /// its indexes built in memory.
+    pub fn from_batches(
         dir: &Path,
         base_offset: u64,
+        file: File,
+        size: u64,
+        batches: &[BatchLoc],
         index_interval: u64,
-    ) -> Result<(Segment, Option<SegmentIssue>)> {
-        let path = segment_file(dir, base_offset, "log");
-        let file = Self::open_file(&path)?;
-        let len = file
-            .metadata()
-            .ctx(|| format!("stat {}", path.display()))?
-            .len();
+    ) -> Segment {
         let mut seg = Self::empty(dir, base_offset, file);
-        let error = seg.scan_into_index(len, index_interval);
-        let issue = match error {
-            None => None,
-            Some(err) => {
-                seg.file
-                    .set_len(err.position)
-                    .ctx(|| format!("truncate {}", path.display()))?;
-                seg.file
-                    .sync_all()
-                    .ctx(|| format!("sync {}", path.display()))?;
-                Some(SegmentIssue::TruncatedTail {
-                    file: path,
-                    position: err.position,
-                    bytes_cut: len - err.position,
-                    reason: err.reason,
-                })
-            }
-        };
-        Ok((seg, issue))
-    }
-
-    /// Scan the whole file from 0, (re)building the in-memory indexes, stopping at the
-    /// first invalid batch (returned).
-    fn scan_into_index(&mut self, len: u64, index_interval: u64) -> Option<ScanError> {
-        self.index.clear();
-        self.time_index.clear();
-        self.size = 0;
-        self.bytes_since_index = 0;
-        self.next_offset = self.base_offset;
-        self.first_append_time = None;
-        self.max_append_time = i64::MIN;
-        let file = self.file.try_clone().ok()?;
-        let mut scanner = BatchScanner::new(&file, 0, len, true);
-        for item in &mut scanner {
-            let b = match item {
-                Ok(b) => b,
-                Err(e) => return Some(e),
-            };
-            if let Err(reason) = self.check_order(&b.header) {
-                return Some(ScanError {
-                    position: b.position,
-                    reason,
-                });
-            }
-            let mut records = Vec::new();
-            if let Err(reason) = record::decode_records(&b.header, &b.bytes, 0, &mut records) {
-                return Some(ScanError {
-                    position: b.position,
-                    reason,
-                });
-            }
-            self.note_batch(&b.header, b.position, index_interval);
+        for b in batches {
+            seg.note_batch(&b.header, b.position, index_interval);
         }
-        None
-    }
-
-    fn check_order(&self, h: &BatchHeader) -> Result<(), String> {
-        if h.base_offset < self.next_offset {
-            return Err(format!(
-                "batch at offset {} goes back before offset {}",
-                h.base_offset, self.next_offset
-            ));
-        }
-        if h.base_offset - self.base_offset > u64::from(u32::MAX) - u64::from(h.last_offset_delta) {
-            return Err(format!(
-                "batch at offset {} is too far from the segment base {}",
-                h.base_offset, self.base_offset
-            ));
-        }
-        if h.append_time < self.max_append_time {
-            return Err(format!(
-                "append time {} goes back before {}",
-                h.append_time, self.max_append_time
-            ));
-        }
-        Ok(())
+        seg.size = size;
+        seg
     }
 
     /// Record a batch written (or found) at `position` in the indexes and counters.
@@ -438,12 +225,13 @@ impl Segment {
         self.max_append_time = h.append_time;
     }
 
-    /// Open a closed segment: load and check its index files, rebuilding them if needed.
+    /// Open a closed segment from its index files, checked against the log file. `Err`
+    /// gives the file back, with its length and what is wrong with the indexes, for the
+    /// caller to rebuild them from a scan.
     pub fn open_closed(
         dir: &Path,
         base_offset: u64,
-        index_interval: u64,
-    ) -> Result<(Segment, Option<SegmentIssue>)> {
+    ) -> Result<std::result::Result<Segment, (File, u64, String)>> {
         let path = segment_file(dir, base_offset, "log");
         let file = Self::open_file(&path)?;
         let len = file
@@ -451,30 +239,10 @@ impl Segment {
             .ctx(|| format!("stat {}", path.display()))?
             .len();
         let mut seg = Self::empty(dir, base_offset, file);
-        match seg.load_indexes(len) {
-            Ok(()) => Ok((seg, None)),
-            Err(reason) => {
-                let issue = match seg.scan_into_index(len, index_interval) {
-                    None => SegmentIssue::RebuiltIndex {
-                        file: path.clone(),
-                        reason,
-                    },
-                    Some(err) => {
-                        seg.damaged = true;
-                        SegmentIssue::DamagedBatch {
-                            file: path.clone(),
-                            position: err.position,
-                            reason: err.reason,
-                        }
-                    }
-                };
-                // The file keeps its full length: damaged bytes in a closed segment are
-                // reported, never silently dropped.
-                seg.size = len;
-                seg.write_indexes()?;
-                Ok((seg, Some(issue)))
-            }
-        }
+        Ok(match seg.load_indexes(len) {
+            Ok(()) => Ok(seg),
+            Err(reason) => Err((seg.file, len, reason)),
+        })
     }
 
     fn load_indexes(&mut self, len: u64) -> Result<(), String> {
@@ -482,6 +250,19 @@ impl Segment {
         let tpath = segment_file(&self.dir, self.base_offset, "timeindex");
         let ibytes = std::fs::read(&ipath).map_err(|e| format!("offset index: {e}"))?;
         let tbytes = std::fs::read(&tpath).map_err(|e| format!("time index: {e}"))?;
+        let (ibytes, isealed) = unseal(&ibytes).map_err(|e| format!("offset index: {e}"))?;
+        let (tbytes, tsealed) = unseal(&tbytes).map_err(|e| format!("time index: {e}"))?;
+        if isealed != tsealed {
+            let which = if isealed {
+                "time index"
+            } else {
+                "offset index"
+            };
+            return Err(format!(
+                "{which}: no checksum where the other index file has one"
+            ));
+        }
+        self.index_checked = isealed;
         if ibytes.len() % INDEX_ENTRY != 0 || tbytes.len() % TIME_ENTRY != 0 {
             return Err("index file has a partial entry".into());
         }
@@ -564,6 +345,28 @@ impl Segment {
         }
     }
 
+    /// Open a segment whose index files are gone (it was just compacted): its indexes
+    /// rebuilt from a scan of the log file, and written.
+    pub fn open_rebuilt(dir: &Path, base_offset: u64, index_interval: u64) -> Result<Segment> {
+        let path = segment_file(dir, base_offset, "log");
+        let file = Self::open_file(&path)?;
+        let len = file
+            .metadata()
+            .ctx(|| format!("stat {}", path.display()))?
+            .len();
+        let scan = crate::scan::scan_file(&file, len, base_offset);
+        if let Some(d) = scan.damaged.first() {
+            return Err(LogError::Corrupt {
+                file: path,
+                position: d.position,
+                reason: d.reason.clone(),
+            });
+        }
+        let seg = Self::from_batches(dir, base_offset, file, len, &scan.batches, index_interval);
+        seg.write_indexes()?;
+        Ok(seg)
+    }
+
     /// Write the in-memory indexes to their files, each replaced atomically with
     /// [`Durability::Synced`] (fsynced, then the directory fsynced after the rename).
     pub fn write_indexes(&self) -> Result<()> {
@@ -578,9 +381,9 @@ impl Segment {
             tbuf.extend_from_slice(&e.rel_offset.to_le_bytes());
             tbuf.extend_from_slice(&e.position.to_le_bytes());
         }
-        for (ext, bytes) in [("index", &ibuf), ("timeindex", &tbuf)] {
+        for (ext, bytes) in [("index", seal(ibuf)), ("timeindex", seal(tbuf))] {
             let path = segment_file(&self.dir, self.base_offset, ext);
-            write_atomic(&path, bytes, Durability::Synced)
+            write_atomic(&path, &bytes, Durability::Synced)
                 .ctx(|| format!("write {}", path.display()))?;
         }
         Ok(())
@@ -606,17 +409,40 @@ impl Segment {
             .ctx(|| format!("sync {}", self.log_path().display()))
     }
 
-    /// Position of the batch holding `offset`, or of an earlier one.
-    fn start_position(&self, offset: u64) -> u64 {
+    /// Position of the batch holding `offset`, or of an earlier one, with the base
+    /// offset of the batch there.
+    fn start_position(&self, offset: u64) -> (u64, u64) {
         let rel = offset.saturating_sub(self.base_offset);
         let i = self
             .index
             .partition_point(|e| u64::from(e.rel_offset) <= rel);
         if i == 0 {
-            0
-        } else {
-            u64::from(self.index[i - 1].position)
+            return (0, self.base_offset);
         }
+        let e = self.index[i - 1];
+        let (position, base) = (
+            u64::from(e.position),
+            self.base_offset + u64::from(e.rel_offset),
+        );
+        if self.index_checked || self.points_at(position, base) {
+            (position, base)
+        } else {
+            (0, self.base_offset)
+        }
+    }
+
+    /// Whether a batch based at `base` starts at `position` (checked for an entry of an
+    /// index without checksum; a wrong one sends the read to the start of the file).
+    fn points_at(&self, position: u64, base: u64) -> bool {
+        let ok = matches!(self.header_at(position), Ok(Some(h)) if h.base_offset == base);
+        if !ok {
+            tracing::warn!(
+                "the index of {} does not match its log file at byte {position}; reading \
+                 from the start of the segment",
+                self.log_path().display()
+            );
+        }
+        ok
     }
 
     fn corrupt(&self, e: ScanError) -> LogError {
@@ -627,25 +453,24 @@ impl Segment {
         }
     }
 
-    /// Give the records with `offset >= from` to `sink`, until it has taken `max_records`
-    /// or stops, or `max_bytes` of batches are read (after at least one batch).
-    pub fn read(
-        &self,
-        from: u64,
-        max_records: usize,
-        max_bytes: usize,
-        sink: &mut dyn RecordSink,
-    ) -> Result<ReadTally> {
-        if from >= self.next_offset && !self.damaged {
-            return Ok(ReadTally::default());
+    /// Gather into `c` the batches holding records with `offset >= from` (and below
+    /// `c.until`), until `c` is full. A batch that fails validation ends the read with
+    /// the offsets it reckons lost — those after the last valid batch before it, up to
+    /// the next valid batch (found by stepping over the damage) or the segment's end —
+    /// unless gaps are accepted, in which case they are noted in `c` and stepped over.
+    pub fn collect(&self, from: u64, c: &mut Collector) -> Result<Option<ReadDamage>> {
+        if from >= self.next_offset {
+            return Ok(None);
         }
-        let start = self.start_position(from);
+        let (start, start_base) = self.start_position(from);
         // Read no further than the first indexed batch past the last offset wanted or
         // past the byte budget: a small fetch then reads kilobytes, not the whole rest of
         // the segment.
-        let last_wanted = from.saturating_add(max_records.max(1) as u64 - 1);
-        let rel = last_wanted.saturating_sub(self.base_offset);
-        let byte_bound = start.saturating_add(max_bytes as u64);
+        let wanted = c.max_records.saturating_sub(c.records).max(1) as u64;
+        let rel = from
+            .saturating_add(wanted - 1)
+            .saturating_sub(self.base_offset);
+        let byte_bound = start.saturating_add(c.max_bytes.saturating_sub(c.bytes) as u64);
         let i = self.index.partition_point(|e| {
             u64::from(e.rel_offset) <= rel && u64::from(e.position) < byte_bound
         });
@@ -653,47 +478,99 @@ impl Segment {
             .index
             .get(i)
             .map_or(self.size, |e| u64::from(e.position).max(start));
-        let mut tally = self.read_range(from, start, end, max_records, max_bytes, sink)?;
-        if tally.records == 0 && !tally.stopped && end < self.size {
-            // Compaction can leave a gap wider than the bound: keep going to the end.
-            tally = self.read_range(from, end, self.size, max_records, max_bytes, sink)?;
+        let mut at = Continuity::start(self.base_offset);
+        at.next_offset = start_base;
+        let (pos, damage) = self.collect_range(from, start, end, &mut at, c)?;
+        if damage.is_some() || c.full() || c.until <= at.next_offset || pos >= self.size {
+            return Ok(damage);
         }
-        Ok(tally)
+        // The bound fell short of the fetch's limits (the bytes before `from` count
+        // against it, and compaction can leave gaps wider than it): read on, to the end
+        // of the segment if need be. Moving to the next segment here would skip records.
+        let (_, damage) = self.collect_range(from, pos, self.size, &mut at, c)?;
+        Ok(damage)
     }
 
-    fn read_range(
+    /// [`Segment::collect`] over `[start, end)` of the file; returns where it stopped.
+    fn collect_range(
         &self,
         from: u64,
         start: u64,
         end: u64,
-        max_records: usize,
-        max_bytes: usize,
-        sink: &mut dyn RecordSink,
-    ) -> Result<ReadTally> {
-        let mut tally = ReadTally::default();
-        for item in BatchScanner::new(&self.file, start, end, true) {
-            let b = item.map_err(|e| self.corrupt(e))?;
-            if b.header.last_offset() < from {
-                continue;
+        at: &mut Continuity,
+        c: &mut Collector,
+    ) -> Result<(u64, Option<ReadDamage>)> {
+        let mut pos = start;
+        'scan: while pos < end {
+            for item in BatchScanner::new(&self.file, pos, end, true) {
+                let e = match item {
+                    Ok(b) => {
+                        pos = b.position + b.header.total_len as u64;
+                        if b.header.base_offset >= c.until {
+                            return Ok((b.position, None));
+                        }
+                        at.advance(&b.header);
+                        if b.header.last_offset() < from {
+                            continue;
+                        }
+                        c.push(
+                            FetchedBatch {
+                                header: b.header,
+                                bytes: b.bytes,
+                                segment: self.base_offset,
+                                position: b.position,
+                            },
+                            from,
+                        );
+                        if c.full() {
+                            return Ok((pos, None));
+                        }
+                        continue;
+                    }
+                    Err(e) => e,
+                };
+                let damage = self.damage_at(e, at);
+                if damage.gap.end <= from {
+                    // Damage before the offsets wanted: not this read's loss.
+                    pos = self.resume_after(&damage);
+                    continue 'scan;
+                }
+                if !c.accept_gaps {
+                    return Ok((damage.position, Some(damage)));
+                }
+                c.skipped.push(damage.gap);
+                pos = self.resume_after(&damage);
+                at.next_offset = damage.gap.end;
+                continue 'scan;
             }
-            let (taken, stop) = sink
-                .batch(&b.header, &b.bytes, from, max_records - tally.records)
-                .map_err(|reason| LogError::Corrupt {
-                    file: self.log_path(),
-                    position: b.position,
-                    reason,
-                })?;
-            tally.records += taken;
-            tally.bytes += b.header.total_len;
-            if stop {
-                tally.stopped = true;
-                break;
-            }
-            if tally.records >= max_records || tally.bytes >= max_bytes {
-                break;
-            }
+            break;
         }
-        Ok(tally)
+        Ok((pos, None))
+    }
+
+    /// The damage a read met at `e`, after the batches `at` stands past.
+    fn damage_at(&self, e: ScanError, at: &Continuity) -> ReadDamage {
+        let next = find_next_batch(&self.file, e.position + 1, self.size, at);
+        let end = next.map_or(self.next_offset, |(_, h)| h.base_offset);
+        ReadDamage {
+            gap: Gap {
+                first: at.next_offset,
+                end: end.max(at.next_offset),
+            },
+            position: e.position,
+            reason: e.reason,
+        }
+    }
+
+    /// Where reading goes on after `damage`: the next valid batch, or the end.
+    fn resume_after(&self, damage: &ReadDamage) -> u64 {
+        let at = Continuity {
+            base_offset: self.base_offset,
+            next_offset: damage.gap.first,
+            max_append_time: i64::MIN,
+        };
+        find_next_batch(&self.file, damage.position + 1, self.size, &at)
+            .map_or(self.size, |(p, _)| p)
     }
 
     /// The first offset whose append time is `>= time`, if this segment has one.
@@ -702,10 +579,17 @@ impl Segment {
             return Ok(None);
         }
         let i = self.time_index.partition_point(|e| e.append_time < time);
-        let start = if i == 0 {
-            0
-        } else {
-            u64::from(self.time_index[i - 1].position)
+        let start = match i.checked_sub(1).map(|i| self.time_index[i]) {
+            None => 0,
+            Some(t) => {
+                let (position, base) = (
+                    u64::from(t.position),
+                    self.base_offset + u64::from(t.rel_offset),
+                );
+                let checked = self.index_checked
+                    || matches!(self.header_at(position), Ok(Some(h)) if h.base_offset == base && h.append_time == t.append_time);
+                if checked { position } else { 0 }
+            }
         };
         for item in BatchScanner::new(&self.file, start, self.size, false) {
             let b = item.map_err(|e| self.corrupt(e))?;
@@ -716,27 +600,14 @@ impl Segment {
         Ok(None)
     }
 
-    /// Every batch of the segment, CRC-checked, for compaction and verification.
+    /// Every batch of the segment, CRC-checked, for compaction.
     pub fn batches(&self) -> BatchScanner<'_> {
         BatchScanner::new(&self.file, 0, self.size, true)
     }
 
     /// Remove the segment's index files (the log file stays).
     pub fn delete_indexes(&self) -> Result<()> {
-        for ext in ["index", "timeindex"] {
-            let p = segment_file(&self.dir, self.base_offset, ext);
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(LogError::Io {
-                        context: format!("delete {}", p.display()),
-                        source: e,
-                    });
-                }
-            }
-        }
-        Ok(())
+        delete_indexes(&self.dir, self.base_offset)
     }
 
     /// Remove the segment's files.
@@ -744,8 +615,28 @@ impl Segment {
         self.delete_indexes()?;
         let log = self.log_path();
         drop(self.file);
-        std::fs::remove_file(&log).ctx(|| format!("delete {}", log.display()))
+        remove_if_present(&log)
     }
+}
+
+/// Remove a file; one that is not there is no error.
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::Io {
+            context: format!("delete {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
+/// Remove the index files of the segment based at `base_offset` in `dir`.
+pub(crate) fn delete_indexes(dir: &Path, base_offset: u64) -> Result<()> {
+    for ext in ["index", "timeindex"] {
+        remove_if_present(&segment_file(dir, base_offset, ext))?;
+    }
+    Ok(())
 }
 
 /// What checking one segment found.
@@ -755,85 +646,56 @@ pub(crate) struct SegmentCheck {
     pub records: u64,
     pub bytes: u64,
     pub next_offset: u64,
-    /// (byte position, reason); the position is `None` for index problems.
-    pub problems: Vec<(Option<u64>, String)>,
+    /// The damaged stretches of the log file.
+    pub damaged: Vec<crate::scan::DamagedRegion>,
+    /// What is wrong with the index files, if anything.
+    pub index_problem: Option<String>,
 }
 
 impl Segment {
-    /// Check every batch (framing, CRC32C, record encoding, offset and time order) and
-    /// the index files against the log, changing nothing. `min_offset` is the first offset
-    /// the segment may hold (the end of the previous segment).
-    pub fn check(
-        dir: &Path,
-        base_offset: u64,
-        index_interval: u64,
-        min_offset: u64,
-    ) -> Result<SegmentCheck> {
+    /// Check every batch (framing, CRC32C, record encoding, offset and time order),
+    /// stepping over damage to the next valid batch, and the index files against the
+    /// log, changing nothing.
+    pub fn check(dir: &Path, base_offset: u64, index_interval: u64) -> Result<SegmentCheck> {
         let path = segment_file(dir, base_offset, "log");
         let file = File::open(&path).ctx(|| format!("open {}", path.display()))?;
         let len = file
             .metadata()
             .ctx(|| format!("stat {}", path.display()))?
             .len();
-        let mut check = SegmentCheck::default();
-        if base_offset < min_offset {
-            check.problems.push((
-                Some(0),
-                format!("segment starts at offset {base_offset}, inside the previous segment (which ends at {min_offset})"),
-            ));
-        }
+        let scan = crate::scan::scan_file(&file, len, base_offset);
         let mut seg = Self::empty(dir, base_offset, file);
         let loaded = seg.load_indexes(len);
         let (file_index, file_time) = (
             std::mem::take(&mut seg.index),
             std::mem::take(&mut seg.time_index),
         );
-        let mut records = Vec::new();
-        seg.next_offset = base_offset;
-        seg.max_append_time = i64::MIN;
-        seg.bytes_since_index = 0;
-        seg.size = 0;
-        let file = seg
-            .file
-            .try_clone()
-            .ctx(|| format!("open {}", path.display()))?;
-        for item in BatchScanner::new(&file, 0, len, true) {
-            let b = match item {
-                Ok(b) => b,
-                Err(e) => {
-                    check.problems.push((Some(e.position), e.reason));
-                    break;
-                }
-            };
-            if let Err(reason) = seg.check_order(&b.header) {
-                check.problems.push((Some(b.position), reason));
-                break;
-            }
-            records.clear();
-            if let Err(reason) = record::decode_records(&b.header, &b.bytes, 0, &mut records) {
-                check.problems.push((Some(b.position), reason));
-                break;
-            }
-            check.batches += 1;
-            check.records += records.len() as u64;
-            seg.note_batch(&b.header, b.position, index_interval);
-        }
-        check.bytes = len;
-        check.next_offset = seg.next_offset;
-        match loaded {
-            Err(reason) => check.problems.push((None, format!("index: {reason}"))),
+        let rebuilt = Self::from_batches(
+            dir,
+            base_offset,
+            seg.file,
+            len,
+            &scan.batches,
+            index_interval,
+        );
+        let index_problem = match loaded {
+            Err(reason) => Some(reason),
             Ok(())
-                if check.problems.is_empty()
-                    && (file_index != seg.index || file_time != seg.time_index) =>
+                if scan.damaged.is_empty()
+                    && (file_index != rebuilt.index || file_time != rebuilt.time_index) =>
             {
-                check.problems.push((
-                    None,
-                    "index: entries differ from the log file's batches".into(),
-                ));
+                Some("entries differ from the log file's batches".into())
             }
-            Ok(()) => {}
-        }
-        Ok(check)
+            Ok(()) => None,
+        };
+        Ok(SegmentCheck {
+            batches: scan.batches.len() as u64,
+            records: scan.records,
+            bytes: len,
+            next_offset: scan.next_offset(base_offset),
+            damaged: scan.damaged,
+            index_problem,
+        })
     }
 }
 

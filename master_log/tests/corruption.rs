@@ -1,6 +1,8 @@
-//! Damaged files: torn and corrupted active segments are cut back to their last good
-//! batch on open; damage in closed segments is reported (by `verify`, by `fetch`) and
-//! never returned as data; missing or garbled indexes are rebuilt.
+//! Damaged files: a torn tail of an active segment is cut back to its last good batch on
+//! open; a damaged batch, in an active or a closed segment, is cut out alone and every
+//! intact record after it kept, its offsets a typed error for readers; damage in closed
+//! segments that open does not see is found by readers and `verify`, never returned as
+//! data; missing or garbled indexes are rebuilt.
 
 use std::fs::{self, OpenOptions};
 use std::ops::ControlFlow;
@@ -92,6 +94,26 @@ fn build(dir: &Path, segment_bytes: u64, batches: u64) -> Vec<Batch> {
     out
 }
 
+/// Make the log look as after a crash before its last clean close: the partition
+/// manifest, written at that close, goes (a torn tail then is a write the crash cut
+/// short, not lost records).
+fn forget_clean_close(dir: &Path) {
+    fs::remove_file(partition_dir(dir).join("partition.manifest")).unwrap();
+}
+
+/// `result` is the typed error for offsets `first..end` of partition 0.
+fn assert_lost<T: std::fmt::Debug>(result: master_log::Result<T>, first: u64, end: u64) {
+    match result {
+        Err(LogError::LostOffsets {
+            topic,
+            partition: 0,
+            first: f,
+            end: e,
+        }) if topic == TOPIC => assert_eq!((f, e), (first, end)),
+        other => panic!("expected offsets {first}..{end} lost, got {other:?}"),
+    }
+}
+
 fn flip_byte(file: &Path, position: u64) {
     let f = OpenOptions::new()
         .read(true)
@@ -164,6 +186,7 @@ fn truncated_active_segment_loses_only_the_torn_batch() {
         .unwrap()
         .set_len(cut_at)
         .unwrap();
+    forget_clean_close(dir.path());
 
     let positions = verify_positions(dir.path(), &file);
     assert_eq!(positions, vec![Some(torn.pos)]);
@@ -200,6 +223,7 @@ fn truncated_header_is_cut_too() {
         .unwrap()
         .set_len(last.pos + 7)
         .unwrap();
+    forget_clean_close(dir.path());
     assert_eq!(
         verify_positions(dir.path(), &last.file),
         vec![Some(last.pos)]
@@ -212,40 +236,151 @@ fn truncated_header_is_cut_too() {
     assert_cut_at(dir.path(), log, last.base);
 }
 
+/// After a clean close, a torn tail is no torn write: what it held was appended, and is
+/// lost, and the log goes on after it (no offset is ever given twice).
 #[test]
-fn flipped_byte_in_active_segment_is_cut_from_its_batch_on() {
+fn truncated_tail_after_a_clean_close_is_lost_not_reused() {
     let dir = tempfile::tempdir().unwrap();
-    let batches = build(dir.path(), 1 << 20, 8);
-    let bad = &batches[3];
-    let len = batches.last().unwrap().end;
-    // A byte in the middle of the batch's records.
-    flip_byte(&bad.file, bad.pos + (bad.end - bad.pos) * 2 / 3);
-
-    assert_eq!(verify_positions(dir.path(), &bad.file)[0], Some(bad.pos));
-
+    let batches = build(dir.path(), 1 << 20, 10);
+    let torn = &batches[6];
+    let cut_at = torn.pos + (torn.end - torn.pos) / 2;
+    OpenOptions::new()
+        .write(true)
+        .open(&torn.file)
+        .unwrap()
+        .set_len(cut_at)
+        .unwrap();
+    let report = master_log::verify(dir.path()).unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.lost == Some((18, 30))),
+        "{:#?}",
+        report.problems
+    );
     let log = EmbeddedLog::open(dir.path()).unwrap();
+    assert!(
+        matches!(log.recovery_issues(), [SegmentIssue::DamagedBatch { position, .. }] if *position == torn.pos),
+        "{:?}",
+        log.recovery_issues()
+    );
+    assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, 30));
+    let got = read_all(&log, 0);
+    assert_eq!(got.len(), 18);
+    for (i, r) in got.iter().enumerate() {
+        assert_record(r, i as u64);
+    }
+    for from in [18, 25, 29] {
+        assert_lost(log.fetch(TOPIC, 0, from, FetchLimits::default()), 18, 30);
+    }
+    assert_eq!(
+        log.append(TOPIC, 0, &[record_for(30)]).unwrap().base_offset,
+        30
+    );
+    drop(log);
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
+    assert_lost(log.fetch(TOPIC, 0, 20, FetchLimits::default()), 18, 30);
+    assert_record(&read_all(&log, 30)[0], 30);
+}
+
+/// A damaged batch in the middle of the active segment: only its records are lost.
+/// Every intact record after it is kept; its offsets are a typed error for readers, its
+/// bytes are kept in the quarantine file, and `verify` keeps reporting it.
+fn assert_only_the_batch_lost(dir: &Path, batches: &[Batch], bad: &Batch) {
+    let latest = batches.last().unwrap().last + 1;
+    let log = EmbeddedLog::open(dir).unwrap();
     match log.recovery_issues() {
         [
-            SegmentIssue::TruncatedTail {
+            SegmentIssue::DamagedBatch {
                 file,
                 position,
-                bytes_cut,
                 reason,
             },
         ] => {
             assert_eq!(file, &bad.file);
             assert_eq!(*position, bad.pos);
-            assert_eq!(*bytes_cut, len - bad.pos);
-            assert!(reason.contains("CRC"), "{reason}");
+            let lost = format!("offsets {}..{} lost", bad.base, bad.last + 1);
+            assert!(reason.contains(&lost), "{reason}");
         }
         other => panic!("{other:?}"),
     }
-    assert_cut_at(dir.path(), log, bad.base);
+    assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, latest));
+    // A fetch stops before the lost batch; one from inside it is the typed error.
+    let before = read_all(&log, 0);
+    assert_eq!(before.len() as u64, bad.base);
+    for (o, r) in before.iter().enumerate() {
+        assert_record(r, o as u64);
+    }
+    for from in bad.base..=bad.last {
+        assert_lost(
+            log.fetch(TOPIC, 0, from, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
+    }
+    let after = read_all(&log, bad.last + 1);
+    assert_eq!(after.len() as u64, latest - bad.last - 1);
+    for (i, r) in after.iter().enumerate() {
+        assert_record(r, bad.last + 1 + i as u64);
+    }
+    let lost = log.lost_ranges(TOPIC, 0).unwrap();
+    assert_eq!(lost.len(), 1);
+    assert_eq!((lost[0].first, lost[0].end), (bad.base, bad.last + 1));
+    // The damaged bytes are in the quarantine file.
+    let quarantine = fs::read(partition_dir(dir).join("quarantine.lkq")).unwrap();
+    assert!(quarantine.len() as u64 > bad.end - bad.pos);
+    // Appends go on after the last offset; the loss stays reported.
+    assert_eq!(
+        log.append(TOPIC, 0, &[record_for(latest)])
+            .unwrap()
+            .base_offset,
+        latest
+    );
+    drop(log);
+    let report = master_log::verify(dir).unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.file == bad.file
+            && p.position == Some(bad.pos)
+            && p.lost == Some((bad.base, bad.last + 1))),
+        "{:#?}",
+        report.problems
+    );
+    let log = EmbeddedLog::open(dir).unwrap();
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
+    assert_lost(
+        log.fetch(TOPIC, 0, bad.base, FetchLimits::default()),
+        bad.base,
+        bad.last + 1,
+    );
+}
+
+#[test]
+fn flipped_byte_in_active_segment_loses_only_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = build(dir.path(), 1 << 20, 8);
+    let bad = &batches[3];
+    // A byte in the middle of the batch's records.
+    flip_byte(&bad.file, bad.pos + (bad.end - bad.pos) * 2 / 3);
+
+    let report = master_log::verify(dir.path()).unwrap();
+    let p = report.problems.iter().find(|p| p.file == bad.file).unwrap();
+    assert_eq!(p.position, Some(bad.pos));
+    assert_eq!(p.length, Some(bad.end - bad.pos));
+    assert_eq!(p.lost, Some((bad.base, bad.last + 1)));
+    assert!(p.reason.contains("CRC"), "{}", p.reason);
+    assert_only_the_batch_lost(dir.path(), &batches, bad);
 }
 
 /// Every byte of a batch's header (the base offset included), and every third byte of its
-/// records, flipped on its own, is caught: by verify, and by recovery, which cuts the log
-/// at that batch (never returning a changed or renumbered record).
+/// records, flipped on its own, is caught: by verify, and by recovery, which cuts that
+/// batch alone (never returning a changed or renumbered record) and keeps the next one.
 #[test]
 fn any_flipped_byte_of_an_active_batch_is_detected() {
     let template = tempfile::tempdir().unwrap();
@@ -273,15 +408,26 @@ fn any_flipped_byte_of_an_active_batch_is_detected() {
         assert!(
             matches!(
                 log.recovery_issues(),
-                [SegmentIssue::TruncatedTail { position, .. }] if *position == bad.pos
+                [SegmentIssue::DamagedBatch { position, .. }] if *position == bad.pos
             ),
             "byte {i} of the batch: {:?}",
             log.recovery_issues()
         );
-        assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, bad.base), "byte {i}");
+        assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, 12), "byte {i}");
         let got = read_all(&log, 0);
+        assert_eq!(got.len() as u64, bad.base, "byte {i}");
         for (o, r) in got.iter().enumerate() {
             assert_record(r, o as u64);
+        }
+        assert_lost(
+            log.fetch(TOPIC, 0, bad.base, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
+        let rest = read_all(&log, bad.last + 1);
+        assert_eq!(rest.len(), 3, "byte {i}");
+        for (o, r) in rest.iter().enumerate() {
+            assert_record(r, bad.last + 1 + o as u64);
         }
     }
 }
@@ -314,8 +460,12 @@ fn build_segments(dir: &Path) -> Vec<Vec<Batch>> {
     by_file
 }
 
+/// Damage inside a closed segment whose indexes give no sign of it is not seen at
+/// open: readers find it. They get every record before it, the typed error for the
+/// damaged batch's offsets, and every record after it; `verify` reports it; closing the
+/// log cuts it out alone, as recovery would have.
 #[test]
-fn flipped_byte_in_closed_segment_is_reported_never_returned() {
+fn flipped_byte_in_closed_segment_is_found_by_readers_never_returned() {
     let dir = tempfile::tempdir().unwrap();
     let segs = build_segments(dir.path());
     let seg = &segs[1];
@@ -324,27 +474,31 @@ fn flipped_byte_in_closed_segment_is_reported_never_returned() {
 
     let report = master_log::verify(dir.path()).unwrap();
     assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.file == bad.file && p.position == Some(bad.pos)),
+        report.problems.iter().any(|p| p.file == bad.file
+            && p.position == Some(bad.pos)
+            && p.lost == Some((bad.base, bad.last + 1))),
         "{:#?}",
         report.problems
     );
 
     let log = EmbeddedLog::open(dir.path()).unwrap();
-    // Damage in a closed segment is never cut: the log keeps its length.
     let latest = segs.last().unwrap().last().unwrap().last + 1;
     assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, latest));
-    // Any fetch that would have to read the damaged batch fails, naming file and byte.
-    for from in [seg[0].base, bad.base, bad.base + 1, bad.last] {
-        match log.fetch(TOPIC, 0, from, FetchLimits::default()) {
-            Err(LogError::Corrupt { file, position, .. }) => {
-                assert_eq!(file, bad.file);
-                assert_eq!(position, bad.pos);
-            }
-            other => panic!("fetch from {from}: {other:?}"),
-        }
+    assert!(log.lost_ranges(TOPIC, 0).unwrap().is_empty());
+    // A fetch that reaches the damaged batch stops before it.
+    let before = log
+        .fetch(TOPIC, 0, seg[0].base, FetchLimits::default())
+        .unwrap();
+    assert_eq!(before.len() as u64, bad.base - seg[0].base);
+    for r in &before {
+        assert_record(r, r.offset);
+    }
+    for from in [bad.base, bad.base + 1, bad.last] {
+        assert_lost(
+            log.fetch(TOPIC, 0, from, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
         // So does a fetch that shows records in place, and it shows none of the
         // damaged batch's.
         let mut shown = Vec::new();
@@ -352,63 +506,63 @@ fn flipped_byte_in_closed_segment_is_reported_never_returned() {
             shown.push(v.offset);
             ControlFlow::Continue(())
         });
-        match r {
-            Err(LogError::Corrupt { file, position, .. }) => {
-                assert_eq!(file, bad.file);
-                assert_eq!(position, bad.pos);
-            }
-            other => panic!("fetch_each from {from}: {other:?}"),
-        }
-        assert!(
-            shown.iter().all(|&o| o < bad.base),
-            "from {from}: shown {shown:?}"
-        );
+        assert_lost(r, bad.base, bad.last + 1);
+        assert!(shown.is_empty(), "from {from}: shown {shown:?}");
     }
-    // Records before the damage, in the same segment, can still be read up to it.
-    let before = log
-        .fetch(
-            TOPIC,
-            0,
-            seg[0].base,
-            FetchLimits {
-                max_records: (bad.base - seg[0].base) as usize,
-                ..FetchLimits::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(before.len() as u64, bad.base - seg[0].base);
-    for r in &before {
-        assert_record(r, r.offset);
-    }
-    // Other segments read as ever.
-    let first = log
-        .fetch(
-            TOPIC,
-            0,
-            0,
-            FetchLimits {
-                max_records: seg[0].base as usize,
-                ..FetchLimits::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(first.len() as u64, seg[0].base);
+    // What readers found is known from then on.
+    let lost = log.lost_ranges(TOPIC, 0).unwrap();
+    assert_eq!((lost[0].first, lost[0].end), (bad.base, bad.last + 1));
+    // Records before the damage read as ever, and so do those after it.
+    let first = read_all(&log, 0);
+    assert_eq!(first.len() as u64, bad.base);
     for (o, r) in first.iter().enumerate() {
         assert_record(r, o as u64);
     }
-    let next_seg = segs[2][0].base;
-    let rest = read_all(&log, next_seg);
-    assert_eq!(rest.len() as u64, latest - next_seg);
+    let rest = read_all(&log, bad.last + 1);
+    assert_eq!(rest.len() as u64, latest - bad.last - 1);
     for (i, r) in rest.iter().enumerate() {
-        assert_record(r, next_seg + i as u64);
+        assert_record(r, bad.last + 1 + i as u64);
     }
+    // Closing the log cuts the damaged batch out alone, keeps its bytes aside, and
+    // records the loss: it is known at the next open.
+    drop(log);
+    assert_eq!(
+        fs::metadata(&bad.file).unwrap().len(),
+        seg.last().unwrap().end - (bad.end - bad.pos)
+    );
+    assert!(partition_dir(dir.path()).join("quarantine.lkq").exists());
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
+    let lost = log.lost_ranges(TOPIC, 0).unwrap();
+    assert_eq!((lost[0].first, lost[0].end), (bad.base, bad.last + 1));
+    assert_lost(
+        log.fetch(TOPIC, 0, bad.base, FetchLimits::default()),
+        bad.base,
+        bad.last + 1,
+    );
+    assert_eq!(
+        read_all(&log, bad.last + 1).len() as u64,
+        latest - bad.last - 1
+    );
+    drop(log);
+    let report = master_log::verify(dir.path()).unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.file == bad.file
+            && p.position == Some(bad.pos)
+            && p.lost == Some((bad.base, bad.last + 1))),
+        "{:#?}",
+        report.problems
+    );
 }
 
-/// The same damage, when the segment's index is gone too: the index is rebuilt up to the
-/// damage, the open reports a `DamagedBatch`, and reads of the damaged range still fail
-/// rather than skip it.
+/// The same damage, when the segment's index is gone too: open rebuilds the index from
+/// a scan, which finds the damaged batch and cuts it out alone.
 #[test]
-fn damaged_closed_segment_without_index_still_fails_reads() {
+fn damaged_closed_segment_without_index_is_cut_alone() {
     let dir = tempfile::tempdir().unwrap();
     let segs = build_segments(dir.path());
     let seg = &segs[1];
@@ -424,35 +578,31 @@ fn damaged_closed_segment_without_index_still_fails_reads() {
         }
         other => panic!("{other:?}"),
     }
-    // The file keeps its full length.
+    // The file lost exactly the damaged batch.
     assert_eq!(
         fs::metadata(&bad.file).unwrap().len(),
-        seg.last().unwrap().end
+        seg.last().unwrap().end - (bad.end - bad.pos)
     );
     let latest = segs.last().unwrap().last().unwrap().last + 1;
     assert_eq!(log.offsets(TOPIC, 0).unwrap(), (0, latest));
-    for from in [
-        bad.base,
-        bad.base + 1,
-        seg[2].base,
-        seg.last().unwrap().last,
-    ] {
-        match log.fetch(TOPIC, 0, from, FetchLimits::default()) {
-            Err(LogError::Corrupt { file, position, .. }) => {
-                assert_eq!(file, bad.file);
-                assert_eq!(position, bad.pos);
-            }
-            other => panic!("fetch from {from}: {other:?}"),
-        }
+    for from in [bad.base, bad.base + 1, bad.last] {
+        assert_lost(
+            log.fetch(TOPIC, 0, from, FetchLimits::default()),
+            bad.base,
+            bad.last + 1,
+        );
     }
-    let next_seg = segs[2][0].base;
+    let rest = read_all(&log, seg[2].base);
     assert_eq!(
-        read_all(&log, next_seg).len() as u64,
-        latest - next_seg,
-        "later segments still read"
+        rest.len() as u64,
+        latest - seg[2].base,
+        "later batches still read"
     );
+    for (i, r) in rest.iter().enumerate() {
+        assert_record(r, seg[2].base + i as u64);
+    }
     drop(log);
-    // And it stays reported: the damage is still there for verify.
+    // And it stays reported: verify names the file and where the damage was.
     let report = master_log::verify(dir.path()).unwrap();
     assert!(
         report

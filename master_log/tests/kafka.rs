@@ -796,3 +796,59 @@ fn round_robin_group_and_no_subscription() {
     log.delete_topic(&a).unwrap();
     log.delete_topic(&b).unwrap();
 }
+
+/// "Caught up" is confirmed by a fetch at the position returning nothing. Without its
+/// workaround, tansu 0.6 lists the end of a partition at its last batch's base offset
+/// plus one: the log must notice that a fetch there returns more, switch to fetch-based
+/// end detection, and let a consumer read every record before it reports it caught up
+/// (with Kafka, whose end offsets are exact, nothing changes).
+#[test]
+fn caught_up_is_confirmed_by_a_fetch_even_when_listed_ends_fall_short() {
+    // No waiting fetches (tansu 0.6 answers their second round in a way that crashes
+    // librdkafka), but none of `tansu_compat`'s workarounds either.
+    let extra = BTreeMap::from([("fetch.wait.max.ms".to_owned(), "0".to_owned())]);
+    let options = KafkaOptions {
+        tansu_compat: false,
+        extra,
+        ..KafkaOptions::default()
+    };
+    let log = KafkaLog::connect(&format!("kafka://{}", brokers()), options).unwrap();
+    let topic = create(&log, 1);
+    let mut total = 0u64;
+    for b in 0..5u64 {
+        let records: Vec<NewRecord> = (0..7)
+            .map(|i| NewRecord::value(format!("b{b}r{i}"), i))
+            .collect();
+        log.append(&topic, 0, &records).unwrap();
+        total += 7;
+    }
+    let shared: Arc<dyn Log> = Arc::new(log.clone());
+    let mut consumer = Consumer::assign(shared, &topic, None, StartFrom::Earliest).unwrap();
+    let mut offsets = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for part in consumer.poll(Duration::from_millis(200)).unwrap() {
+            offsets.extend(part.records.iter().map(|r| r.offset));
+        }
+        if consumer.caught_up().unwrap() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never caught up; read {offsets:?}"
+        );
+    }
+    assert_eq!(
+        offsets,
+        (0..total).collect::<Vec<_>>(),
+        "caught up before the end"
+    );
+    assert_eq!(log.offsets(&topic, 0).unwrap(), (0, total));
+    assert_eq!(log.end_offsets(&topic).unwrap(), vec![total]);
+    assert!(
+        log.fetch(&topic, 0, total, FetchLimits::default())
+            .unwrap()
+            .is_empty()
+    );
+    log.delete_topic(&topic).unwrap();
+}

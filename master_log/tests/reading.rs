@@ -111,6 +111,40 @@ fn fetch_limits_hold_across_segments() {
     }
 }
 
+/// A fetch from the middle of a segment with a byte limit: the bytes of the batches
+/// before `from` (read from the index entry before it) must not make the fetch take
+/// itself for done with this segment and go on in the next one, skipping the rest.
+#[test]
+fn a_byte_limited_fetch_from_mid_segment_never_skips_records() {
+    let (_dir, log) = setup(TopicConfig {
+        segment_bytes: 64 * 1024,
+        ..TopicConfig::default()
+    });
+    // One record per batch, so that an index entry (every 4 KiB) covers several batches.
+    for o in 0..240u64 {
+        log.append(TOPIC, 0, &[NewRecord::value(vec![b'x'; 1000], o as i64)])
+            .unwrap();
+    }
+    assert!(log.describe_topic(TOPIC).unwrap().partitions[0].segments > 2);
+    for from in 0..240 {
+        let got = log.fetch(TOPIC, 0, from, limits(10_000, 20_000)).unwrap();
+        let n = got.len() as u64;
+        assert!(n > 0);
+        assert_eq!(
+            offsets(&got),
+            (from..from + n).collect::<Vec<_>>(),
+            "from {from}"
+        );
+        let mut shown = Vec::new();
+        log.fetch_each(TOPIC, 0, from, limits(10_000, 20_000), &mut |v| {
+            shown.push(v.offset);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(shown, offsets(&got), "from {from}");
+    }
+}
+
 /// Everything `fetch_each` shows from `from`, as owned records, stopping after `stop_after`.
 fn shown(log: &EmbeddedLog, from: u64, limits: FetchLimits, stop_after: usize) -> Vec<Record> {
     let mut out = Vec::new();

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use event_listener::Event;
@@ -30,8 +31,13 @@ pub(super) struct Inner {
     /// What the log caches of each topic it has used.
     pub(super) topics: RwLock<HashMap<String, Arc<TopicMeta>>>,
     pub(super) readers: ReaderPool,
-    /// Reads last batches when `tansu_compat` is on.
+    /// Reads last batches to confirm end offsets (see `offsets`).
     pub(super) prober: Mutex<Option<BaseConsumer<Ctx>>>,
+    /// End offsets come from fetches, not from ListOffsets alone: set by `tansu_compat`,
+    /// or once a fetch found records past the broker's listed end.
+    pub(super) fetch_end: AtomicBool,
+    /// (topic, partition) → the listed end a fetch last confirmed.
+    pub(super) confirmed_ends: Mutex<HashMap<(String, u32), u64>>,
     /// One wake-up source per listened topic.
     pub(super) watchers: Mutex<HashMap<String, Arc<Watch>>>,
     /// Consumers with `group.id` set, for standalone commits and committed offsets.
@@ -68,6 +74,7 @@ impl Inner {
         meta.fetch_metadata(None, options.request_timeout)
             .map_err(|e| kerr("connect", format!("no broker of {uri} answered: {e}")))?;
         let pool = options.fetch_pool;
+        let fetch_end = AtomicBool::new(options.tansu_compat);
         Ok(Inner {
             bootstrap,
             options,
@@ -77,6 +84,8 @@ impl Inner {
             topics: RwLock::new(HashMap::new()),
             readers: ReaderPool::new(pool),
             prober: Mutex::new(None),
+            fetch_end,
+            confirmed_ends: Mutex::new(HashMap::new()),
             watchers: Mutex::new(HashMap::new()),
             committers: Mutex::new(HashMap::new()),
         })

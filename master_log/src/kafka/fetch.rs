@@ -1,7 +1,9 @@
 //! Reading: [`Inner::fetch`] through the pool of readers (see `readers`), stepping back
-//! to the start of a batch when `tansu_compat` is on, and [`Inner::offset_for_time`],
+//! to the start of a batch when the broker needs it (`tansu_compat`, or a broker found
+//! to list short end offsets: see `offsets`), and [`Inner::offset_for_time`],
 //! answered exactly by reading forward from the broker's answer.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -32,7 +34,9 @@ fn record_size(r: &Record) -> usize {
 }
 
 impl Inner {
-    /// Up to `limits` of the records of `topic/partition` from `offset`.
+    /// Up to `limits` of the records of `topic/partition` from `offset`. A fetch at or
+    /// past the listed end, and one that reads up to it, has the end confirmed by a fetch
+    /// there (see `offsets`): an empty answer means the partition holds nothing more.
     pub(super) fn fetch(
         &self,
         topic: &str,
@@ -41,7 +45,10 @@ impl Inner {
         limits: FetchLimits,
     ) -> Result<Vec<Record>> {
         self.check_partition(topic, partition)?;
-        let (earliest, latest) = self.offsets(topic, partition)?;
+        let (earliest, mut latest) = self.offsets(topic, partition)?;
+        if offset >= latest && offset >= earliest {
+            latest = self.confirm_end(topic, partition, latest)?;
+        }
         if offset < earliest || offset > latest {
             return Err(LogError::OffsetOutOfRange {
                 topic: topic.to_owned(),
@@ -54,7 +61,12 @@ impl Inner {
         if offset == latest || limits.max_records == 0 {
             return Ok(Vec::new());
         }
-        self.read(topic, partition, offset, (earliest, latest), limits)
+        let records = self.read(topic, partition, offset, (earliest, latest), limits)?;
+        if records.last().is_some_and(|r| r.offset + 1 >= latest) {
+            // Read to the listed end: confirmed before anyone takes it for the end.
+            self.confirm_end(topic, partition, latest)?;
+        }
+        Ok(records)
     }
 
     /// The first offset of `topic/partition` whose append time is at or after `time_ms`.
@@ -127,7 +139,7 @@ impl Inner {
             reader.paused = false;
         }
         reader.at = None;
-        if self.options.tansu_compat && offset > earliest {
+        if self.fetch_end.load(Ordering::Relaxed) && offset > earliest {
             let first = step_back(
                 self,
                 &reader.consumer,

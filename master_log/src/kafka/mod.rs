@@ -80,7 +80,13 @@ pub use options::{Compression, KafkaOptions, parse_kafka_uri};
 ///   assigned to one partition at a time, reused for the next offset of that partition
 ///   (so a sequential reader keeps librdkafka's prefetching) and re-assigned otherwise.
 /// - **Offsets** are the partition's watermarks (ListOffsets earliest/latest);
-///   `offset_for_time` is ListOffsets by timestamp.
+///   `offset_for_time` is ListOffsets by timestamp. "Caught up" is never taken from
+///   ListOffsets alone: a fetch at or past the listed end, and one that reads up to it,
+///   confirms the end with a fetch there (once per listed end). When that fetch finds
+///   records past the listed end, the log warns and switches for good to fetch-based end
+///   detection (every end offset read from the last batch, fetches stepping back to the
+///   batch start, as `tansu_compat` does), so that no reader sees lag 0 while records
+///   remain.
 /// - **Listen**: appends through this `KafkaLog` wake listeners at once; a background
 ///   thread per listened topic polls the end offsets of all its partitions (one
 ///   ListOffsets request) every [`KafkaOptions::listen_interval`] (20 ms) and wakes
@@ -120,7 +126,9 @@ pub use options::{Compression, KafkaOptions, parse_kafka_uri};
 ///   UNKNOWN_TOPIC_OR_PARTITION with a leader hint on which librdkafka 2.12 crashes.
 ///   [`KafkaOptions::tansu_compat`] works around all three (end offsets confirmed by
 ///   reading the last batch, fetches stepping back to the batch start, no fetch
-///   waiting); it is off by default, for Kafka. Deleting a topic first closes the idle
+///   waiting); it is off by default, for Kafka. Without it the first two are noticed
+///   (see **Offsets** above) and worked around from then on, with a warning; the third
+///   is not. Deleting a topic first closes the idle
 ///   readers of that topic: one still prefetching from it after the deletion gets that
 ///   same answer and took the process down (SIGSEGV) about half the time.
 /// - `message.timestamp.type=LogAppendTime` is stored but not applied: records keep the

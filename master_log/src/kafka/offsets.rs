@@ -1,7 +1,13 @@
 //! Offsets: a partition's watermarks (ListOffsets earliest and latest), with the end
-//! confirmed by reading the last batch when `tansu_compat` is on, and a topic's
-//! description built from them.
+//! confirmed by reading the last batch when `tansu_compat` is on — or once a fetch has
+//! found the broker's listed end wrong — and a topic's description built from them.
+//!
+//! "Caught up" is never taken from ListOffsets alone: a reader that reaches the listed
+//! end (or asks for records there) has it confirmed by a fetch at that position
+//! (`confirm_end`). When the fetch finds records past it, the log warns and switches to
+//! fetch-based end detection for good, so that no one sees lag 0 while records remain.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
@@ -101,14 +107,45 @@ impl Inner {
         Ok(out)
     }
 
-    /// The latest offset `listed` by ListOffsets, or, with `tansu_compat`, the
-    /// end of the partition as a fetch from `listed - 1` sees it.
+    /// The latest offset `listed` by ListOffsets, or, with fetch-based end detection
+    /// (`tansu_compat`, or after a fetch found the listed end wrong), the end of the
+    /// partition as a fetch from `listed - 1` sees it.
     fn confirm_latest(&self, topic: &str, partition: u32, listed: u64) -> Result<u64> {
-        if self.options.tansu_compat {
+        if self.fetch_end.load(Ordering::Relaxed) {
             self.end_by_fetch(topic, partition, listed)
         } else {
             Ok(listed)
         }
+    }
+
+    /// Confirm that `listed`, the end of `topic/partition` as [`Inner::offsets`] gave
+    /// it, is where a fetch finds nothing more, and return the end a fetch sees. When
+    /// records lie past it, the broker's end offsets disagree with its fetches: warn, and
+    /// switch this log to fetch-based end detection. An end confirmed once is not asked
+    /// again while the broker lists the same.
+    pub(super) fn confirm_end(&self, topic: &str, partition: u32, listed: u64) -> Result<u64> {
+        if self.fetch_end.load(Ordering::Relaxed) {
+            return Ok(listed);
+        }
+        let key = (topic.to_owned(), partition);
+        if self.confirmed_ends.lock().get(&key) == Some(&listed) {
+            return Ok(listed);
+        }
+        let seen = self.probe_end(topic, partition, listed.saturating_sub(1), listed)?;
+        if seen > listed {
+            tracing::warn!(
+                topic,
+                partition,
+                "the broker lists the end of {topic}/{partition} at offset {listed}, but a fetch \
+                 there returned records up to offset {}: its end offsets are not to be trusted; \
+                 switching to fetch-based end detection",
+                seen - 1
+            );
+            self.fetch_end.store(true, Ordering::Relaxed);
+            return Ok(seen);
+        }
+        self.confirmed_ends.lock().insert(key, listed);
+        Ok(listed)
     }
 
     /// Latest offsets of every partition as ListOffsets reports them, in one request
@@ -141,6 +178,12 @@ impl Inner {
         if listed == 0 {
             return Ok(0);
         }
+        self.probe_end(topic, partition, listed - 1, listed)
+    }
+
+    /// Read `topic/partition` from `from` until the consumer reports its end; the offset
+    /// after the last record seen, and at least `listed`.
+    fn probe_end(&self, topic: &str, partition: u32, from: u64, listed: u64) -> Result<u64> {
         let mut guard = self.prober.lock();
         if guard.is_none() {
             *guard = Some(new_consumer(
@@ -153,7 +196,7 @@ impl Inner {
         }
         let consumer = guard.as_ref().expect("just set");
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition as i32, Offset::Offset(listed as i64 - 1))
+        tpl.add_partition_offset(topic, partition as i32, Offset::Offset(from as i64))
             .map_err(|e| kerr("list offsets", e))?;
         consumer.assign(&tpl).map_err(|e| kerr("list offsets", e))?;
         let deadline = Instant::now() + self.options.fetch_timeout;
@@ -170,7 +213,7 @@ impl Inner {
                 Some(Ok(m))
                     if m.topic() == topic
                         && m.partition() == partition as i32
-                        && m.offset() >= listed as i64 - 1 =>
+                        && m.offset() >= from as i64 =>
                 {
                     end = end.max(m.offset() as u64 + 1);
                 }
