@@ -39,6 +39,7 @@ mod filter;
 mod partial;
 mod scalar;
 mod spec;
+pub mod sql;
 mod table;
 mod window;
 mod workload;
@@ -46,12 +47,13 @@ mod workload;
 pub use builtin::{BuiltIn, TOP_PAGES};
 pub use error::{Result, WorkloadError};
 pub use filter::{CmpOp, Filter};
-pub use partial::{Aggregate, Partial, SumState};
+pub use partial::{Aggregate, Partial, SumState, TopRows, sql_order};
 pub use scalar::{Scalar, rfc3339_micros, rfc3339_millis};
 pub use spec::WorkloadSpec;
+pub use sql::SqlWorkload;
 pub use table::{
     Comparison, DuplicateCell, FLOAT_TOLERANCE, GroupKey, LISTED_CELLS, ListedCell, PartialTable,
     ResultSet, Row, Side, StoredCell, compare,
 };
 pub use window::{Window, WindowSpec};
-pub use workload::{Workload, register, registry_dir};
+pub use workload::{Workload, register, register_sql, registry_dir};
