@@ -292,7 +292,7 @@ pub fn sql_order(a: &[Scalar], b: &[Scalar], desc: &[bool]) -> Ordering {
             (false, true) => Ordering::Less,
             _ => {
                 let o = match (x, y) {
-                    (Scalar::Float(p), Scalar::Float(q)) => crate::sql::cmp_f64(*p, *q),
+                    (Scalar::Float(p), Scalar::Float(q)) => crate::scalar::cmp_f64(*p, *q),
                     _ => x.cmp(y),
                 };
                 if desc.get(i).copied().unwrap_or(false) {

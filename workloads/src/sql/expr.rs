@@ -7,6 +7,7 @@ use std::fmt;
 
 use crate::error::{Result, WorkloadError};
 use crate::scalar::Scalar;
+pub use crate::scalar::cmp_f64;
 
 /// A position in the SQL text: line and column, from 1 (0 when unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -465,16 +466,6 @@ fn kleene(
         (Some(_), Some(_)) => Scalar::Bool(!dominant),
         _ => Scalar::Null,
     })
-}
-
-/// DuckDB's order of doubles: NaN equals NaN and is above every other value; -0 = 0.
-pub fn cmp_f64(a: f64, b: f64) -> Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-    }
 }
 
 /// SQL comparison: `None` when either side is null; a type error between values that do

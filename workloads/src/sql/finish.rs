@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::partial::{Partial, sql_order};
 use crate::scalar::Scalar;
 use crate::sql::expr::{Expr, truth};
-use crate::sql::{RankKind, SqlWorkload, TopN};
+use crate::sql::model::{RankKind, SqlWorkload, TopN};
 use crate::table::{GroupKey, PartialTable, Row};
 use crate::window::Window;
 

@@ -5,10 +5,11 @@ use sqlparser::ast;
 
 use crate::error::Result;
 use crate::spec::{MAX_WINDOW_MS, MIN_WINDOW_MS};
-use crate::sql::SideJoin;
-use crate::sql::convert::{Mode, pos_of, sql_error, text_of, unsupported};
+use crate::sql::convert::{
+    Mode, descriptor, literal_text, pos_of, sql_error, text_of, unsupported,
+};
 use crate::sql::expr::{ColumnRef, Expr, Pos};
-use crate::sql::parse::{descriptor, literal_text};
+use crate::sql::model::SideJoin;
 use crate::window::WindowSpec;
 
 /// `TUMBLE(topic, time, size)`, `HOP(topic, time, slide, size)`, `SESSION(topic, time,

@@ -8,10 +8,10 @@ use sqlparser::parser::Parser;
 
 use crate::error::{Result, WorkloadError};
 use crate::sql::agg::{AggCall, AggFunc};
-use crate::sql::convert::{Mode, column_ref, pos_of, sql_error, text_of, unsupported};
+use crate::sql::convert::{Mode, pos_of, sql_error, text_of, unsupported};
 use crate::sql::expr::{ColumnRef, Expr, Pos};
 use crate::sql::from::{side_join, window_tvf};
-use crate::sql::{RankKind, SideJoin, SqlWorkload, TopN};
+use crate::sql::model::{RankKind, SideJoin, SqlWorkload, TopN};
 use crate::window::WindowSpec;
 
 /// One output column of a (sub)query.
@@ -807,33 +807,4 @@ fn assemble(
         having: core.having,
         top,
     })
-}
-
-/// A literal's value, for the window table function's arguments.
-pub(crate) fn literal_text(e: &ast::Expr) -> Option<String> {
-    match e {
-        ast::Expr::Value(v) => match &v.value {
-            ast::Value::SingleQuotedString(s) | ast::Value::Number(s, _) => Some(s.clone()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// A column named by an identifier (or `DESCRIPTOR(col)`).
-pub(crate) fn descriptor(e: &ast::Expr) -> Option<ColumnRef> {
-    match e {
-        ast::Expr::Identifier(id) => column_ref(std::slice::from_ref(id)),
-        ast::Expr::CompoundIdentifier(p) => column_ref(p),
-        ast::Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("descriptor") => {
-            match &f.args {
-                ast::FunctionArguments::List(l) => match l.args.as_slice() {
-                    [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] => descriptor(e),
-                    _ => None,
-                },
-                _ => None,
-            }
-        }
-        _ => None,
-    }
 }

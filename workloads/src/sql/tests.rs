@@ -2,6 +2,7 @@
 //! finishing step from partials to rows.
 
 use super::*;
+use crate::partial::Partial;
 use crate::scalar::Scalar;
 use crate::table::PartialTable;
 use crate::window::Window;

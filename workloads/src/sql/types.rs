@@ -5,9 +5,9 @@
 
 use crate::error::{Result, WorkloadError};
 use crate::scalar::Scalar;
-use crate::sql::SqlWorkload;
 use crate::sql::agg::AggFunc;
 use crate::sql::expr::{BinOp, ColumnRef, Expr, Pos, SqlType, UnOp, parse_timestamp};
+use crate::sql::model::SqlWorkload;
 
 /// The columns a query can see: the topic's, and each side table's (in join order).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -151,6 +151,17 @@ impl SqlWorkload {
             }
         }
         Ok(out.into_iter().collect())
+    }
+
+    /// The SQL type of a row expression of the query (`None`: always null).
+    pub fn row_type(&self, e: &Expr, schema: &SqlSchema) -> Result<Option<SqlType>> {
+        Typer {
+            w: self,
+            schema,
+            result: None,
+        }
+        .ty(e)
+        .map(|x| x.1)
     }
 
     /// The query checked against `schema`, with implicit conversions made explicit: the
