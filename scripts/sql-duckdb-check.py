@@ -6,7 +6,7 @@
 Makes small topics in a temporary data directory (pageviews, ysb and nexmark generated
 in event-time order without duplicates, so that every event is on time and counted once;
 an imported CSV `trips` with nulls; a side table `zones`), then for each SQL file shipped
-in workloads/sql/ and a few written here:
+in workloads/sql/ (the built-ins, NEXMark Q1 and Q2) and a few written here:
 
   lk lambda batch --sql Q          then  lk query --sql Q --pipeline lambda --format json
   lk kappa run --sql Q --until-caught-up   then  lk query --sql Q --pipeline kappa ...
@@ -100,6 +100,14 @@ def to_duckdb(sql, parquet, sides):
     read from CSV."""
     sql = "\n".join(l for l in sql.splitlines() if not l.strip().startswith("--"))
     m = TVF.search(sql)
+    if m is None:
+        # A projection `FROM topic [AS alias]`.
+        f = re.search(r"\bFROM\s+(\w+)", sql, re.I)
+        topic = f.group(1)
+        rest = sql[f.end():]
+        alias = re.match(r"\s+(?:AS\s+)?(\w+)", rest, re.I)
+        named = "" if alias and alias.group(1).upper() not in NOT_ALIAS else f" AS {topic}"
+        return sql[: f.start()] + f"FROM read_parquet('{parquet[topic]}'){named}" + rest
     kind, topic, col = m.group(1).upper(), m.group(2), m.group(3) or m.group(4)
     src = f"read_parquet('{parquet[topic]}')"
     if kind == "TUMBLE":

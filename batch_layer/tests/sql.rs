@@ -114,3 +114,24 @@ fn a_query_that_does_not_fit_the_topic_is_a_usage_error() {
     let _ = ImportOptions::new(Path::new("x"), "t", "ts");
     let _ = BuiltIn::ALL;
 }
+
+#[test]
+fn nexmark_q1_and_q2_in_sql_equal_the_oracle() {
+    for parts in [1, 2] {
+        let fx = testkit::generated_n(DatasetKind::Nexmark, &[], parts, 4_000);
+        for (file, text) in workloads::sql::NEXMARK_SQL {
+            let w = Workload::Sql(Box::new(
+                SqlWorkload::parse(text, file.trim_end_matches(".sql")).unwrap(),
+            ));
+            let expected = fx.oracle(&fx.src, &w);
+            exact(
+                &fx.src,
+                &expected,
+                &w,
+                &fx.topic,
+                &fx.side,
+                &format!("{file} {parts}p"),
+            );
+        }
+    }
+}

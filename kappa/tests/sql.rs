@@ -56,3 +56,16 @@ fn sql_over_an_imported_csv_equals_the_oracle() {
         assert_exact(&expected, &w, &table, q);
     }
 }
+
+#[test]
+fn nexmark_q1_and_q2_in_sql_equal_the_oracle() {
+    let fx = generated(datasets::DatasetKind::Nexmark, &[], 2);
+    for (file, text) in workloads::sql::NEXMARK_SQL {
+        let w = Workload::Sql(Box::new(
+            SqlWorkload::parse(text, file.trim_end_matches(".sql")).unwrap(),
+        ));
+        let (table, log) = kappa_table(&fx, &w);
+        let expected = fx.oracle(log.as_ref(), &w);
+        assert_exact(&expected, &w, &table, file);
+    }
+}

@@ -58,3 +58,18 @@ async fn sql_over_an_imported_csv_equals_the_oracle() {
         assert_exact(&expected, &w, &table, q);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexmark_q1_and_q2_in_sql_equal_the_oracle() {
+    let fx = generated_n(datasets::DatasetKind::Nexmark, &[], 2, 4_000);
+    let log = fx.target();
+    fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
+    for (file, text) in workloads::sql::NEXMARK_SQL {
+        let w = Workload::Sql(Box::new(
+            SqlWorkload::parse(text, file.trim_end_matches(".sql")).unwrap(),
+        ));
+        let expected = fx.oracle(log.as_ref(), &w);
+        let table = realtime(&fx, &log, &w).await;
+        assert_exact(&expected, &w, &table, file);
+    }
+}

@@ -79,13 +79,19 @@
 //! WHERE rn <= 10
 //! ```
 //!
-//! Supported: one SELECT over `TUMBLE`, `HOP` or `SESSION` (also inside `TABLE(…)`);
+//! A query that neither groups nor ranks is a projection (NEXMark Q1 and Q2 in
+//! `workloads/sql/`): `SELECT auction, 0.908 * price AS price FROM nexmark WHERE kind =
+//! 'bid'` keeps every row, each in the 1 ms window of its event time (or in the windows of
+//! a TUMBLE/HOP/SESSION it reads), numbered by a `_row` key.
+//!
+//! Supported: one SELECT over `TUMBLE`, `HOP` or `SESSION` (also inside `TABLE(…)`), or a
+//! projection over a plain `FROM topic`;
 //! intervals `INTERVAL 'n' MILLISECOND|SECOND|MINUTE|HOUR|DAY` or `INTERVAL 'n unit'`;
 //! `[LEFT] JOIN side ON stream_expr = side.col [AND …]` with side tables (CSV files
 //! among the sidecars, types inferred: BIGINT, DOUBLE, BOOLEAN, else VARCHAR; the join
 //! key unique); WHERE; `GROUP BY window_start, window_end` and column expressions (every
 //! group key selected); HAVING; expressions: columns, literals (`TIMESTAMP '…'` too),
-//! `+ - * / %`, `||`, comparisons, AND/OR/NOT, `IS [NOT] NULL`, `[NOT] IN (…)`,
+//! `+ - * / %` (and `MOD(a, b)`), `||`, comparisons, AND/OR/NOT, `IS [NOT] NULL`, `[NOT] IN (…)`,
 //! `[NOT] LIKE`/`ILIKE` (`%`, `_`), BETWEEN, CASE, `CAST`/`::` to BIGINT, DOUBLE,
 //! VARCHAR, BOOLEAN, TIMESTAMP; aggregates `COUNT(*)`, `COUNT(x)`, `COUNT(DISTINCT x)`,
 //! `SUM`, `AVG`, `MIN`, `MAX`, `MEDIAN`, `QUANTILE_CONT(x, q)`, `QUANTILE_DISC(x, q)`
@@ -93,8 +99,8 @@
 //! (PARTITION BY window_start[, window_end, keys] ORDER BY …)` in a subquery, `WHERE rn
 //! <= N` outside; over the rows of a window, ROW_NUMBER only). Everything else — other
 //! functions and window functions, subqueries elsewhere, ORDER BY/LIMIT of the result,
-//! DISTINCT, stream-stream joins, queries that neither aggregate nor rank — is refused
-//! with the construct's line and column.
+//! DISTINCT, stream-stream joins (so NEXMark Q4 and Q8), aggregating a plain `FROM
+//! topic` — is refused with the construct's line and column.
 //!
 //! Semantics are SQL's and DuckDB's: nulls propagate, AND/OR/NOT are three-valued, WHERE
 //! and HAVING keep rows that are true, aggregates skip nulls (`COUNT(*)` counts rows);
@@ -112,7 +118,7 @@
 //! `COUNT(DISTINCT x)` every distinct value; `MEDIAN` and quantiles every distinct value
 //! with its count (exact, so as large as the cell's distinct values); a top-N over a
 //! window's rows its best N rows; a top-N over grouped cells nothing beyond the cells
-//! (ranking happens when answering).
+//! (ranking happens when answering); a projection every row it keeps (it is the answer).
 
 #![warn(missing_docs)]
 

@@ -10,9 +10,10 @@ use crate::sql::agg::{AggCall, AggFunc};
 use crate::sql::expr::{BinOp, ColumnRef, Expr, Pos, SqlType, UnOp, parse_timestamp};
 
 /// What the SQL surface supports, for error messages.
-pub(crate) const SUPPORTED: &str = "supported: SELECT … FROM TUMBLE|HOP|SESSION(topic, \
+pub(crate) const SUPPORTED: &str = "supported: SELECT … FROM topic (a projection, each \
+     event in its own 1 ms window) or FROM TUMBLE|HOP|SESSION(topic, \
      time column, INTERVAL …) [JOIN side table ON …] [WHERE …] GROUP BY window_start, \
-     window_end[, …] [HAVING …], with columns, literals, + - * / %, ||, comparisons, AND/OR/NOT, \
+     window_end[, …] [HAVING …], with columns, literals, + - * / % (MOD), ||, comparisons, AND/OR/NOT, \
      IS [NOT] NULL, [NOT] IN (…), [NOT] LIKE/ILIKE, BETWEEN, CASE, CAST; aggregates COUNT(*), \
      COUNT(x), COUNT(DISTINCT x), SUM, AVG, MIN, MAX, MEDIAN, QUANTILE_CONT, QUANTILE_DISC; and a \
      window top-N: ROW_NUMBER()/RANK()/DENSE_RANK() OVER (PARTITION BY window_start … ORDER BY …) \
@@ -400,6 +401,15 @@ impl Mode<'_> {
                 &format!("the window function {name}"),
                 " here (ROW_NUMBER, RANK and DENSE_RANK only as the rank of a window top-N: `… OVER (PARTITION BY window_start ORDER BY …) AS rn` in a subquery, filtered by `rn <= N` outside)",
             ));
+        }
+        if name.eq_ignore_ascii_case("mod")
+            && let ast::FunctionArguments::List(l) = &f.args
+            && let [
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)),
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(b)),
+            ] = l.args.as_slice()
+        {
+            return Ok(Expr::binary(BinOp::Mod, self.expr(a)?, self.expr(b)?));
         }
         let Some(lower) = agg_name(f) else {
             return Err(unsupported(pos, &format!("the function {name}"), ""));

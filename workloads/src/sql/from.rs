@@ -111,6 +111,26 @@ pub(crate) fn window_tvf(
     Ok((topic, names, time, window))
 }
 
+/// A plain `FROM topic [AS alias]`: the topic and the names it goes by.
+pub(crate) fn plain_topic(relation: &ast::TableFactor) -> Option<(String, Vec<String>)> {
+    let ast::TableFactor::Table {
+        name,
+        alias,
+        args: None,
+        ..
+    } = relation
+    else {
+        return None;
+    };
+    let topic = name.to_string();
+    master_log::validate_name(&topic).ok()?;
+    let mut names = vec![topic.clone()];
+    if let Some(a) = alias {
+        names.push(a.name.value.clone());
+    }
+    Some((topic, names))
+}
+
 fn unnamed(a: &ast::FunctionArg) -> Result<&ast::Expr> {
     match a {
         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),

@@ -69,6 +69,13 @@ pub const BUILTINS_AS_SQL: [(BuiltIn, &str, &str); 6] = [
     ),
 ];
 
+/// NEXMark queries beyond the built-ins, as shipped in `workloads/sql/`: the file's name
+/// (its stem names the workload) and its text.
+pub const NEXMARK_SQL: [(&str, &str); 2] = [
+    ("nexmark_q1.sql", include_str!("../../sql/nexmark_q1.sql")),
+    ("nexmark_q2.sql", include_str!("../../sql/nexmark_q2.sql")),
+];
+
 /// Built-in `b` written in SQL (see [`BUILTINS_AS_SQL`]), named by its file's stem.
 pub fn builtin_as_sql(b: BuiltIn) -> Result<SqlWorkload> {
     let (_, file, text) = BUILTINS_AS_SQL

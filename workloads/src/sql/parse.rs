@@ -10,7 +10,7 @@ use crate::error::{Result, WorkloadError};
 use crate::sql::agg::{AggCall, AggFunc};
 use crate::sql::convert::{Mode, pos_of, sql_error, text_of, unsupported};
 use crate::sql::expr::{ColumnRef, Expr, Pos};
-use crate::sql::from::{side_join, window_tvf};
+use crate::sql::from::{plain_topic, side_join, window_tvf};
 use crate::sql::model::{RankKind, SideJoin, SqlWorkload, TopN};
 use crate::window::WindowSpec;
 
@@ -57,6 +57,8 @@ struct Core {
     aggregates: Vec<AggCall>,
     having: Option<Expr>,
     grouped: bool,
+    /// A projection: neither grouped nor ranked (every row kept).
+    plain: bool,
     items: Vec<Item>,
     rank: Option<RankItem>,
 }
@@ -293,7 +295,27 @@ fn core(s: &ast::Select, allow_rank: bool) -> Result<Core> {
             "FROM must name one window table function",
         ));
     };
-    let (topic, topic_names, time_column, window) = window_tvf(&from.relation)?;
+    let (topic, topic_names, time_column, window, plain_from) = match plain_topic(&from.relation) {
+        // A plain `FROM topic`: every event in the 1 ms window of its event time.
+        Some((topic, names)) => {
+            let time = ColumnRef {
+                qualifier: None,
+                name: "event_time".into(),
+                pos: pos_of(&from.relation),
+            };
+            (
+                topic,
+                names,
+                time,
+                WindowSpec::Tumbling { size_ms: 1 },
+                true,
+            )
+        }
+        None => {
+            let (topic, names, time, window) = window_tvf(&from.relation)?;
+            (topic, names, time, window, false)
+        }
+    };
     let joins = from
         .joins
         .iter()
@@ -316,6 +338,7 @@ fn core(s: &ast::Select, allow_rank: bool) -> Result<Core> {
         aggregates: Vec::new(),
         having: None,
         grouped,
+        plain: false,
         items: Vec::new(),
         rank: None,
     };
@@ -349,10 +372,14 @@ fn core(s: &ast::Select, allow_rank: bool) -> Result<Core> {
         let item = core_item(&mut core, e, alias, pos)?;
         core.items.push(item);
     }
-    if !core.grouped && core.aggregates.is_empty() && rank_fn.is_none() {
+    core.plain = !core.grouped && core.aggregates.is_empty() && rank_fn.is_none();
+    if plain_from && !core.plain {
         return Err(sql_error(
-            pos_of(s),
-            "a query must aggregate per window (GROUP BY window_start, window_end …) or rank the window's rows (a top-N); plain projections and selections are not supported yet",
+            pos_of(&from.relation),
+            format!(
+                "aggregating or ranking needs a window: FROM TUMBLE({0}, event_time, INTERVAL …), HOP(…) or SESSION(…) instead of FROM {0}",
+                core.topic
+            ),
         ));
     }
     if !core.grouped && !core.aggregates.is_empty() {
@@ -710,6 +737,13 @@ fn assemble(
             order: r.order,
             over_rows: !core.grouped,
         }),
+        (None, None) if core.plain => Some(TopN {
+            kind: RankKind::RowNumber,
+            n: u64::MAX,
+            partition: Vec::new(),
+            order: Vec::new(),
+            over_rows: true,
+        }),
         (None, _) => None,
         (Some(_), None) => {
             return Err(sql_error(
@@ -773,7 +807,9 @@ fn assemble(
             args,
         }];
         if t.n > 1 {
-            let name = rank_name.clone().unwrap_or_else(|| "rank".into());
+            let name = rank_name
+                .clone()
+                .unwrap_or_else(|| if core.plain { "_row" } else { "rank" }.into());
             if let Some(i) = output_names.iter().position(|n| *n == name) {
                 outputs.remove(i);
                 output_names.remove(i);

@@ -104,7 +104,11 @@ fn unsupported_sql_names_the_construct_and_where_it_is() {
             (3, 32),
             "ORDER BY",
         ),
-        ("SELECT x FROM t", (1, 15), "window table function"),
+        (
+            "SELECT window_start, COUNT(*) AS n FROM t GROUP BY window_start",
+            (1, 41),
+            "needs a window",
+        ),
         (
             "SELECT window_start, COUNT(*) AS n FROM TUMBLE(t, ts, INTERVAL '1' MINUTE) JOIN u ON t.a = u.b JOIN TUMBLE(v, ts, INTERVAL '1' MINUTE) ON true GROUP BY window_start",
             (1, 101),
@@ -134,6 +138,43 @@ fn unsupported_sql_names_the_construct_and_where_it_is() {
             assert_eq!((l, c), (line, column), "{text}: {msg}");
         }
     }
+}
+
+#[test]
+fn a_projection_keeps_every_row_in_the_window_of_its_event_time() {
+    let q = parse(
+        "SELECT auction, price * 0.908 AS euros FROM nexmark WHERE kind = 'bid' AND MOD(auction, 3) = 0",
+    );
+    assert_eq!(q.window, crate::window::WindowSpec::Tumbling { size_ms: 1 });
+    assert_eq!(q.key_names, vec!["_row"]);
+    assert_eq!(q.output_names, vec!["auction", "euros"]);
+    let t = q.top.as_ref().unwrap();
+    assert!(t.over_rows && t.n == u64::MAX && t.order.is_empty());
+    let wl = Workload::Sql(Box::new(q));
+    let mut table = PartialTable::new();
+    let cell = table.cell_mut(w(5), vec![], || wl.empty_partials());
+    let Partial::Top(top) = &mut cell[0] else {
+        panic!()
+    };
+    top.extend([
+        vec![Scalar::Int(9), Scalar::Float(2.0)],
+        vec![Scalar::Int(3), Scalar::Float(1.0)],
+        vec![Scalar::Int(3), Scalar::Float(1.0)],
+    ]);
+    let rs = wl.finish(&table).unwrap();
+    let rows: Vec<(Scalar, Vec<Scalar>)> = rs
+        .rows
+        .into_iter()
+        .map(|r| (r.key[0].clone(), r.values))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (Scalar::Int(1), vec![Scalar::Int(3), Scalar::Float(1.0)]),
+            (Scalar::Int(2), vec![Scalar::Int(3), Scalar::Float(1.0)]),
+            (Scalar::Int(3), vec![Scalar::Int(9), Scalar::Float(2.0)]),
+        ]
+    );
 }
 
 #[test]
