@@ -178,6 +178,19 @@ fn a_projection_keeps_every_row_in_the_window_of_its_event_time() {
 }
 
 #[test]
+fn nexmark_q8_is_refused_as_a_stream_stream_join() {
+    let q8 = "SELECT P.id, P.name, P.window_start\nFROM (SELECT window_start, window_end, person_id AS id, name \
+              FROM TUMBLE(nexmark, date_time, INTERVAL '10' SECOND) WHERE kind = 'person' \
+              GROUP BY window_start, window_end, person_id, name) P\n\
+              JOIN (SELECT window_start, window_end, seller FROM TUMBLE(nexmark, date_time, INTERVAL '10' SECOND) \
+              WHERE kind = 'auction' GROUP BY window_start, window_end, seller) A\n\
+              ON P.id = A.seller AND P.window_start = A.window_start";
+    let (line, _, msg) = refused(q8);
+    assert_eq!(line, 3, "{msg}");
+    assert!(msg.contains("stream-stream join"), "{msg}");
+}
+
+#[test]
 fn typing_checks_columns_and_makes_conversions_explicit() {
     let schema = stream_schema(&[
         ("event_time", SqlType::Timestamp),
