@@ -1,14 +1,16 @@
 //! The polars plans: one hand-written function per built-in workload, one generic
-//! translation of spec workloads, and the conversion of their output into a
-//! `PartialTable`.
+//! translation of spec workloads, the translation of SQL workloads (`sql`), and the
+//! conversion of their output into a `PartialTable`.
 
-use std::collections::BTreeSet;
+mod sql;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use polars::prelude::*;
 use workloads::{
-    Aggregate, BuiltIn, CmpOp, Filter, Partial, PartialTable, Scalar, StoredCell, SumState, Window,
-    WindowSpec, Workload, WorkloadSpec,
+    Aggregate, BuiltIn, CmpOp, Filter, Partial, PartialTable, Scalar, StoredCell, SumState,
+    TopRows, Window, WindowSpec, Workload, WorkloadSpec,
 };
 
 use crate::decode::{Events, Kind, RowFilter, Scan, TIME};
@@ -44,6 +46,15 @@ enum PartCol {
         order: String,
         payload: Vec<String>,
     },
+    /// `Partial::Values` from a list column of the non-null values.
+    Values(String, Kind),
+    /// `Partial::Top` from list columns (ORDER BY values, then the values selected) of
+    /// each group's best rows.
+    Top {
+        cols: Vec<(String, Kind)>,
+        n: u64,
+        desc: Vec<bool>,
+    },
 }
 
 /// A plan's output: one row per cell with `WS`, `WE`, the key columns and the partials.
@@ -63,6 +74,7 @@ pub(crate) fn run(
     let out = match workload {
         Workload::BuiltIn(b) => builtin(*b, events, topic, sidecar_dir)?,
         Workload::Spec(s) => spec(s, events, topic)?,
+        Workload::Sql(s) => sql::plan(s, events, topic, sidecar_dir)?,
     };
     // In the table's (window, key) order, so that building it is one pass; one chunk
     // per column, as `to_table` reads the cells by row index.
@@ -113,6 +125,36 @@ fn per_window(
         .with_column((col(WS) + lit(size)).alias(WE)))
 }
 
+/// Groups `lf` per session of each key (`[first, last + gap)`) into `aggs`, with the
+/// session's `WS` and `WE`: sort per key by time; a session starts where the gap to the
+/// key's previous event reaches `gap_ms`; a cumulative sum of those flags numbers sessions.
+fn per_session(lf: LazyFrame, gap_ms: i64, keys: &[&str], aggs: Vec<Expr>) -> Result<LazyFrame> {
+    let key_exprs: Vec<Expr> = keys.iter().map(|k| col(*k)).collect();
+    let mut by: Vec<PlSmallStr> = keys.iter().map(|k| PlSmallStr::from(*k)).collect();
+    by.push(TIME.into());
+    let prev = if key_exprs.is_empty() {
+        col(TIME).shift(lit(1))
+    } else {
+        col(TIME).shift(lit(1)).over(key_exprs.clone())?
+    };
+    let starts = prev
+        .clone()
+        .is_null()
+        .or((col(TIME) - prev).gt_eq(lit(gap_ms)));
+    let mut group = vec![col(SID)];
+    group.extend(key_exprs);
+    let mut all = vec![
+        col(TIME).min().alias(WS),
+        (col(TIME).max() + lit(gap_ms)).alias(WE),
+    ];
+    all.extend(aggs);
+    Ok(lf
+        .sort(by, SortMultipleOptions::default())
+        .with_column(starts.cast(DataType::Int64).cum_sum(false).alias(SID))
+        .group_by(group)
+        .agg(all))
+}
+
 fn builtin(b: BuiltIn, events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
     match b {
         BuiltIn::PageviewsPerMinute | BuiltIn::TopPagesHourly => pageviews_count(b, events, topic),
@@ -153,6 +195,7 @@ pub(crate) fn scan(workload: &Workload) -> Scan<'_> {
             columns: s.columns(),
             ..Scan::default()
         },
+        Workload::Sql(s) => sql::scan(s),
     }
 }
 
@@ -460,33 +503,10 @@ fn spec(s: &WorkloadSpec, events: Events, topic: &str) -> Result<Output> {
     if let Some(f) = filter {
         lf = lf.filter(f);
     }
-    let key_exprs: Vec<Expr> = keys.iter().map(|(k, _)| col(k.as_str())).collect();
     let lf = match s.window {
         WindowSpec::Session { gap_ms } => {
-            // Sort per key by time; a session starts where the gap to the key's previous
-            // event reaches `gap_ms`; a cumulative sum of those flags numbers sessions.
-            let mut by: Vec<PlSmallStr> = keys.iter().map(|(k, _)| k.as_str().into()).collect();
-            by.push(TIME.into());
-            let prev = if key_exprs.is_empty() {
-                col(TIME).shift(lit(1))
-            } else {
-                col(TIME).shift(lit(1)).over(key_exprs.clone())?
-            };
-            let starts = prev
-                .clone()
-                .is_null()
-                .or((col(TIME) - prev).gt_eq(lit(gap_ms)));
-            let mut group = vec![col(SID)];
-            group.extend(key_exprs);
-            let mut all = vec![
-                col(TIME).min().alias(WS),
-                (col(TIME).max() + lit(gap_ms)).alias(WE),
-            ];
-            all.extend(aggs);
-            lf.sort(by, SortMultipleOptions::default())
-                .with_column(starts.cast(DataType::Int64).cum_sum(false).alias(SID))
-                .group_by(group)
-                .agg(all)
+            let keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+            per_session(lf, gap_ms, &keys, aggs)?
         }
         w => {
             let keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
@@ -530,6 +550,15 @@ fn scalar_of(av: &AnyValue<'_>, kind: Kind, what: &str) -> Result<Scalar> {
             )));
         }
     })
+}
+
+/// The values of a list cell (null values kept; a null list is empty).
+fn list_of(av: &AnyValue<'_>, kind: Kind, what: &str) -> Result<Vec<Scalar>> {
+    match av {
+        AnyValue::List(s) => s.iter().map(|v| scalar_of(&v, kind, what)).collect(),
+        AnyValue::Null => Ok(Vec::new()),
+        other => Err(BatchError::Type(format!("{what}: {other:?} is not a list"))),
+    }
 }
 
 /// The plan's output frame as a partial table, in the layout of `empty_partials()`.
@@ -606,6 +635,32 @@ fn to_table(df: &DataFrame, keys: &[(String, Kind)], parts: &[PartCol]) -> Resul
                         other => return Err(BatchError::Type(format!("{c}: {other:?}"))),
                     }
                     Partial::Distinct(set)
+                }
+                PartCol::Values(c, k) => {
+                    let mut map = BTreeMap::new();
+                    for v in list_of(&get(c)?.get(i)?, *k, c)? {
+                        *map.entry(v).or_insert(0u64) += 1;
+                    }
+                    Partial::Values(map)
+                }
+                PartCol::Top { cols, n, desc } => {
+                    let lists = cols
+                        .iter()
+                        .map(|(c, k)| list_of(&get(c)?.get(i)?, *k, c))
+                        .collect::<Result<Vec<_>>>()?;
+                    let rows = (0..lists.first().map_or(0, Vec::len)).map(|r| {
+                        lists
+                            .iter()
+                            .map(|l| l.get(r).cloned().unwrap_or(Scalar::Null))
+                            .collect()
+                    });
+                    let mut top = TopRows {
+                        n: *n,
+                        desc: desc.clone(),
+                        rows: Vec::new(),
+                    };
+                    top.extend(rows);
+                    Partial::Top(top)
                 }
                 PartCol::MaxBy { order, payload } => {
                     let o = scalar_of(&get(order)?.get(i)?, Kind::Int, order)?;

@@ -20,10 +20,16 @@
 //! ad → campaign table (ysb-campaign-10s), NEXMark bids counted per auction (Q5) or
 //! offered to the highest bid (Q7). Spec workloads decode imported CSV rows with the
 //! topic's schema (from its sidecar) and apply the spec's filter, group-by and one value
-//! per aggregate. A YSB event and a Q7 bid decode without allocating their key.
+//! per aggregate. SQL workloads decode any topic's records into the columns `lk export`
+//! writes (with the record's `event_time`), look up their side tables, and evaluate WHERE,
+//! the group key and the aggregates' arguments per record (module `sql`). A YSB event and
+//! a Q7 bid decode without allocating their key.
 //!
 //! The batch layer reads whole rows through [`crate::TopicRows`] instead; the oracle
 //! decodes on its own, so that it stays independent of the pipelines.
+
+mod event;
+mod sql;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -40,41 +46,8 @@ use crate::row::{Schema, Value};
 use crate::sidecar::{TopicContent, campaigns_path, read_sidecar};
 use crate::ysb::{YsbCampaigns, YsbEvent, YsbEventType};
 
-/// What one event adds to each of its cells.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update {
-    /// `Count += 1` (views per page, views per campaign, bids per auction).
-    Count,
-    /// Insert a value into a `Distinct` set (the viewers of a profile page).
-    Distinct(Scalar),
-    /// Offer `(order, payload)` to a `MaxBy` (a bid's price, `[auction, bidder]`).
-    MaxBy(Scalar, Vec<Scalar>),
-    /// One value per spec aggregate (`Null` for `count`), through `Aggregate::update`.
-    Row(Vec<Scalar>),
-}
-
-/// What an event adds: the cells' group key and the update.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Contribution<'a> {
-    /// The values of the group-by columns: borrowed from the decoder where it keeps them
-    /// (a YSB campaign, the empty key of NEXMark Q7), else owned.
-    pub key: Cow<'a, [Scalar]>,
-    /// What the event adds to each of its cells.
-    pub update: Update,
-}
-
-/// One decoded event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamEvent<'a> {
-    /// The event id of a generated event (a duplicate carries the same); `None` for an
-    /// imported CSV row, each its own event.
-    pub id: Option<u64>,
-    /// Event time, ms since the epoch.
-    pub time: i64,
-    /// What the event adds; `None` when the workload leaves it out (another event type,
-    /// the spec's filter).
-    pub contribution: Option<Contribution<'a>>,
-}
+pub use event::{Contribution, StreamEvent, Update};
+pub use sql::{SideTable, SqlTopic, TopicKind, sql_type};
 
 /// The decoder of one workload over one topic, built once: turns a record into a
 /// [`StreamEvent`] and folds its [`Update`] into a cell's partials.
@@ -99,6 +72,8 @@ enum Decoder {
     HighestBid,
     /// A spec workload over imported CSV rows.
     Spec(Box<SpecDecoder>),
+    /// A SQL workload over any topic.
+    Sql(Box<sql::SqlDecoder>),
 }
 
 /// A spec workload's view of the topic's CSV schema, resolved once.
@@ -139,6 +114,9 @@ impl StreamDecoder {
                 BuiltIn::NexmarkQ7 => Decoder::HighestBid,
             },
             Workload::Spec(s) => Decoder::Spec(Box::new(SpecDecoder::new(s, topic, sidecar_dir)?)),
+            Workload::Sql(s) => {
+                Decoder::Sql(Box::new(sql::SqlDecoder::new(s, topic, sidecar_dir)?))
+            }
         };
         Ok(StreamDecoder { decoder })
     }
@@ -163,6 +141,7 @@ impl StreamDecoder {
             Decoder::Bids => bid(value, false),
             Decoder::HighestBid => bid(value, true),
             Decoder::Spec(s) => s.decode(value, event_time),
+            Decoder::Sql(s) => s.decode(value, event_time),
         }?;
         #[cfg(feature = "test-perturb")]
         perturb::apply(&mut event);
@@ -190,6 +169,14 @@ impl StreamDecoder {
                 for ((agg, p), v) in s.spec.aggregates.iter().zip(partials).zip(vals) {
                     agg.update(p, v)?;
                 }
+            }
+            (Update::Sql(args), partials) => {
+                let Decoder::Sql(s) = &self.decoder else {
+                    return Err(DatasetError::UpdateMismatch(
+                        "a SQL update on another workload".into(),
+                    ));
+                };
+                s.fold(partials, args)?;
             }
             (u, p) => {
                 return Err(DatasetError::UpdateMismatch(format!(

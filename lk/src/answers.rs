@@ -15,10 +15,16 @@ use serving_layer::{Answer, LambdaSnapshot, Query};
 use workloads::Workload;
 
 /// Which workload, over which topic (the flags every pipeline command takes).
+///
+/// `--sql FILE` and `--sql-text 'SELECT …'` are other names of `--workload`: a SQL file
+/// (named by its stem) or SQL text (named `sql-<hash>`) is resolved and registered by
+/// `Workload::resolve`, like a spec file, so every command that takes a workload takes a
+/// query.
 #[derive(Debug, Args)]
 pub struct WorkloadArgs {
-    /// A built-in workload's name, a spec file, or a registered spec's name.
-    #[arg(long)]
+    /// A built-in workload's name, a spec file (.toml), a SQL file (.sql, also `--sql
+    /// FILE`), SQL text (`--sql-text 'SELECT …'`), or a registered workload's name.
+    #[arg(long, visible_alias = "sql", visible_alias = "sql-text")]
     pub workload: String,
     /// The topic to read (default: the spec's topic, or the built-in's dataset name).
     #[arg(long)]
@@ -26,12 +32,41 @@ pub struct WorkloadArgs {
 }
 
 impl WorkloadArgs {
-    /// The workload and the topic it reads.
+    /// The workload and the topic it reads. A SQL workload is checked against the
+    /// topic's columns here (when the topic has a dataset sidecar), so that a query that
+    /// does not fit is a usage error ([`is_usage_error`]) before any pipeline starts.
     pub fn resolve(&self, data: &Path) -> anyhow::Result<(Workload, String)> {
         let w = Workload::resolve(&self.workload, data)?;
         let topic = self.topic.clone().unwrap_or_else(|| w.topic().to_owned());
+        if let Workload::Sql(sql) = &w
+            && let Err(datasets::DatasetError::Workload(e)) =
+                datasets::stream::SqlTopic::new(sql, &topic, &data.join("datasets"))
+        {
+            return Err(e.into());
+        }
         Ok((w, topic))
     }
+}
+
+/// Whether `e` is the user's query or workload definition (SQL that does not parse, is
+/// not supported or does not fit the topic): `lk` exits 2 for it, as for a command line
+/// that does not parse. Looks through the error's chain for a `WorkloadError` that
+/// [`workloads::WorkloadError::is_usage`], also inside the datasets' and Kappa's errors.
+// For `main`'s error handling (exit status 2), which is not this file's.
+#[allow(dead_code)]
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        if let Some(w) = c.downcast_ref::<workloads::WorkloadError>() {
+            return w.is_usage();
+        }
+        if let Some(datasets::DatasetError::Workload(w)) = c.downcast_ref() {
+            return w.is_usage();
+        }
+        if let Some(kappa::KappaError::Workload(w)) = c.downcast_ref() {
+            return w.is_usage();
+        }
+        false
+    })
 }
 
 /// Where Kappa's jobs keep their state and tables.
@@ -82,4 +117,34 @@ pub fn kappa_answer(
         &head,
         query,
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_sql_is_a_usage_error_and_other_errors_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |text: &str| WorkloadArgs {
+            workload: text.to_owned(),
+            topic: None,
+        };
+        let e = args("SELECT window_start, LAG(x) OVER (ORDER BY x) AS l FROM TUMBLE(t, ts, INTERVAL '1' MINUTE) GROUP BY window_start")
+            .resolve(dir.path())
+            .unwrap_err();
+        assert!(is_usage_error(&e), "{e}");
+        assert!(e.to_string().contains("line 1, column 22"), "{e}");
+        let wrapped = anyhow::Error::new(datasets::DatasetError::Workload(
+            workloads::WorkloadError::Sql {
+                line: 1,
+                column: 1,
+                message: "x".into(),
+            },
+        ))
+        .context("running");
+        assert!(is_usage_error(&wrapped));
+        let e = args("no-such-workload").resolve(dir.path()).unwrap_err();
+        assert!(!is_usage_error(&e), "{e}");
+    }
 }

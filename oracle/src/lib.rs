@@ -34,12 +34,16 @@
 //!   row of an imported file is its own event;
 //! - a generated event's time is the one in its value; an imported row's, its record's;
 //! - windows are half-open, in event time, aligned to the epoch; sessions per key;
-//! - SQL null semantics for aggregates and filters.
+//! - SQL null semantics for aggregates and filters;
+//! - a SQL workload ([`workloads::SqlWorkload`]) is typed by the workloads crate's model
+//!   against the columns the oracle read, then evaluated by the oracle's own code (module
+//!   `sql`), never by the pipelines' evaluator.
 
 mod builtin;
 mod read;
 pub mod side;
 mod spec;
+mod sql;
 pub mod window;
 pub mod wire;
 
@@ -154,6 +158,7 @@ pub fn answer(
     let mut rows = match workload {
         Workload::BuiltIn(b) => builtin::rows(*b, &events, topic, sidecar_dir)?,
         Workload::Spec(s) => spec::rows(s, &events)?,
+        Workload::Sql(s) => sql::rows(s, &events, topic, sidecar_dir)?,
     };
     rows.sort();
     Ok(ResultSet {

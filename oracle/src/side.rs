@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use workloads::Scalar;
+use workloads::sql::SqlType;
+
 use crate::wire::{ColumnType, uuid_bytes, uuid_text};
 use crate::{OracleError, Result};
 
@@ -29,6 +32,7 @@ struct Sidecar {
 #[derive(Deserialize)]
 struct Schema {
     columns: Vec<Column>,
+    time_column: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +40,134 @@ struct Column {
     name: String,
     #[serde(rename = "type")]
     ty: ColumnType,
+}
+
+/// The sidecar of `topic` in `dir`, parsed; `None` when there is none.
+fn sidecar(dir: &Path, topic: &str) -> Result<Option<(PathBuf, Sidecar)>> {
+    let path = sidecar_path(dir, topic);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(OracleError::Io { path, source }),
+    };
+    let sidecar: Sidecar =
+        serde_json::from_slice(&text).map_err(|source| OracleError::Sidecar {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(Some((path, sidecar)))
+}
+
+/// The time column of an imported topic's rows (its schema's `time_column`), if any.
+pub(crate) fn time_column(dir: &Path, topic: &str) -> Result<Option<String>> {
+    Ok(sidecar(dir, topic)?
+        .filter(|(_, s)| s.content == "csv")
+        .and_then(|(_, s)| s.schema)
+        .and_then(|s| s.time_column))
+}
+
+/// A CSV column type as SQL's.
+pub(crate) fn sql_type(t: ColumnType) -> SqlType {
+    match t {
+        ColumnType::Integer => SqlType::Bigint,
+        ColumnType::Float => SqlType::Double,
+        ColumnType::String => SqlType::Varchar,
+        ColumnType::Bool => SqlType::Boolean,
+        ColumnType::Timestamp => SqlType::Timestamp,
+    }
+}
+
+/// A side table of a SQL workload, read by the oracle: `<dir>/<topic>.<name>.csv`, else
+/// `<dir>/<name>.csv`; CSV with a header, an empty field null; a column BIGINT when every
+/// non-empty field is an integer, DOUBLE when every one is a number, BOOLEAN when every
+/// one is `true` or `false` (any case), else VARCHAR.
+pub(crate) struct Table {
+    /// The columns and their types.
+    pub columns: Vec<(String, SqlType)>,
+    /// The rows.
+    pub rows: Vec<Vec<Scalar>>,
+}
+
+impl Table {
+    /// The position of column `name` (exactly, else ignoring ASCII case).
+    pub(crate) fn column(&self, name: &str) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|(n, _)| n == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case(name))
+            })
+            .ok_or_else(|| OracleError::MissingColumn(name.to_owned()))
+    }
+}
+
+/// Side table `name` of `topic` in `dir`.
+pub(crate) fn table(dir: &Path, topic: &str, name: &str) -> Result<Table> {
+    let path = [
+        dir.join(format!("{topic}.{name}.csv")),
+        dir.join(format!("{name}.csv")),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| dir.join(format!("{name}.csv")));
+    let bad_csv = |source| OracleError::Campaigns {
+        path: path.clone(),
+        source,
+    };
+    let mut reader = csv::Reader::from_path(&path).map_err(bad_csv)?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(bad_csv)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut fields: Vec<Vec<Option<String>>> = Vec::new();
+    for r in reader.records() {
+        let r = r.map_err(bad_csv)?;
+        fields.push(
+            r.iter()
+                .map(|f| (!f.is_empty()).then(|| f.to_owned()))
+                .collect(),
+        );
+    }
+    let mut columns = Vec::new();
+    for (i, name) in header.iter().enumerate() {
+        let present: Vec<&str> = fields.iter().filter_map(|r| r.get(i)?.as_deref()).collect();
+        let ty = if present.is_empty() {
+            SqlType::Varchar
+        } else if present.iter().all(|f| f.parse::<i64>().is_ok()) {
+            SqlType::Bigint
+        } else if present.iter().all(|f| f.parse::<f64>().is_ok()) {
+            SqlType::Double
+        } else if present
+            .iter()
+            .all(|f| matches!(f.to_ascii_lowercase().as_str(), "true" | "false"))
+        {
+            SqlType::Boolean
+        } else {
+            SqlType::Varchar
+        };
+        columns.push((name.clone(), ty));
+    }
+    let rows = fields
+        .into_iter()
+        .map(|r| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ty))| match (r.get(i).cloned().flatten(), ty) {
+                    (None, _) => Scalar::Null,
+                    (Some(f), SqlType::Bigint) => f.parse().map_or(Scalar::Null, Scalar::Int),
+                    (Some(f), SqlType::Double) => f.parse().map_or(Scalar::Null, Scalar::Float),
+                    (Some(f), SqlType::Boolean) => Scalar::Bool(f.eq_ignore_ascii_case("true")),
+                    (Some(f), _) => Scalar::Str(f),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Table { columns, rows })
 }
 
 /// The sidecar of `topic` in `dir`.

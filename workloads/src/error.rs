@@ -25,6 +25,18 @@ pub enum WorkloadError {
         /// What is wrong.
         reason: String,
     },
+    /// SQL that does not parse, that this project does not support (the message names
+    /// the construct and what is supported), or that does not fit the topic's columns; at
+    /// `line` and `column` of the SQL text (0 when the error is about the whole query).
+    #[error("SQL{}: {message}", if *line > 0 { format!(" at line {line}, column {column}") } else { String::new() })]
+    Sql {
+        /// The line, from 1 (0: the whole query).
+        line: u64,
+        /// The column, from 1.
+        column: u64,
+        /// What is wrong, and what is supported.
+        message: String,
+    },
     /// Neither a built-in workload nor a readable spec file nor a registered name.
     #[error(
         "unknown workload {name:?}: not a built-in ({builtins}), a spec file, or a registered workload"
@@ -63,6 +75,15 @@ pub enum WorkloadError {
     /// The master log refused an operation.
     #[error(transparent)]
     Log(#[from] master_log::LogError),
+}
+
+impl WorkloadError {
+    /// Whether the error is the user's query or definition (a usage error: `lk` exits 2),
+    /// rather than something that went wrong running it: SQL that does not parse, is not
+    /// supported or does not fit the topic.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, WorkloadError::Sql { .. })
+    }
 }
 
 /// The workloads crate's result type.

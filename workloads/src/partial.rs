@@ -13,13 +13,16 @@
 //! | `min(col)`, `max(col)` | the extreme non-null value | the value, null if none      |
 //! | `count_distinct(col)` | the set of distinct non-null values | its size (exact)      |
 //! | `max_by(order)`    | the best (order, payload) pair | the payload (ties: smallest payload) |
+//! | SQL `median`, `quantile_cont`, `quantile_disc` | every non-null value with its count | the quantile (exact) |
+//! | SQL window top-N over rows | the best `n` rows of the cell | the rows, ranked |
 //!
 //! Integer inputs are summed exactly in an i128, so integer sums and averages do not
 //! depend on the order the data was seen in; float inputs are summed as f64, whose result
 //! may differ in the last bits between merge orders (correctness checks compare floats
 //! with a relative tolerance of 1e-9).
 
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -243,6 +246,67 @@ pub enum Partial {
     Distinct(BTreeSet<Scalar>),
     /// The best `(order, payload)` seen: highest `order`, then smallest payload.
     MaxBy(Option<(Scalar, Vec<Scalar>)>),
+    /// Every non-null value with how many times it went in (exact median and quantiles).
+    Values(BTreeMap<Scalar, u64>),
+    /// The best rows of a window top-N over rows (`ROW_NUMBER() … <= n`).
+    Top(TopRows),
+}
+
+/// The partial of a window top-N over rows: the best `n` rows so far, best first. A row is
+/// its ORDER BY values then the values it outputs; rows order by [`sql_order`] on the
+/// ORDER BY values, then by the rest ascending (so that ties rank the same way however
+/// the data was split).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopRows {
+    /// How many rows are kept.
+    pub n: u64,
+    /// Per ORDER BY value, whether it sorts descending.
+    pub desc: Vec<bool>,
+    /// The rows kept, best first.
+    pub rows: Vec<Vec<Scalar>>,
+}
+
+impl TopRows {
+    /// Add rows, keeping the best `n`.
+    pub fn extend(&mut self, rows: impl IntoIterator<Item = Vec<Scalar>>) {
+        self.rows.extend(rows);
+        let k = self.desc.len();
+        let desc = self.desc.clone();
+        self.rows.sort_by(|a, b| {
+            let (ao, ap) = a.split_at(k.min(a.len()));
+            let (bo, bp) = b.split_at(k.min(b.len()));
+            sql_order(ao, bo, &desc).then_with(|| ap.cmp(bp))
+        });
+        self.rows
+            .truncate(usize::try_from(self.n).unwrap_or(usize::MAX));
+    }
+}
+
+/// The order of an ORDER BY: value by value, each ascending or descending (`desc`), nulls
+/// last either way (DuckDB's default); numbers by value, NaN above every other number.
+pub fn sql_order(a: &[Scalar], b: &[Scalar], desc: &[bool]) -> Ordering {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => {
+                let o = match (x, y) {
+                    (Scalar::Float(p), Scalar::Float(q)) => crate::scalar::cmp_f64(*p, *q),
+                    _ => x.cmp(y),
+                };
+                if desc.get(i).copied().unwrap_or(false) {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
 }
 
 impl Partial {
@@ -254,6 +318,8 @@ impl Partial {
             Partial::Max(_) => "max",
             Partial::Distinct(_) => "distinct",
             Partial::MaxBy(_) => "max_by",
+            Partial::Values(_) => "values",
+            Partial::Top(_) => "top",
         }
     }
 
@@ -291,6 +357,14 @@ impl Partial {
                     }
                 }
             }
+            (Partial::Values(a), Partial::Values(b)) => {
+                for (v, n) in b {
+                    *a.entry(v.clone()).or_default() += n;
+                }
+            }
+            (Partial::Top(a), Partial::Top(b)) if a.n == b.n && a.desc == b.desc => {
+                a.extend(b.rows.iter().cloned());
+            }
             (a, b) => {
                 return Err(WorkloadError::Merge(format!(
                     "a {} partial with a {} partial",
@@ -315,6 +389,8 @@ impl Partial {
             Partial::Min(v) | Partial::Max(v) => v.clone().unwrap_or(Scalar::Null),
             Partial::Distinct(s) => Scalar::from(s.len() as u64),
             Partial::MaxBy(v) => v.as_ref().map_or(Scalar::Null, |(o, _)| o.clone()),
+            Partial::Values(v) => Scalar::from(v.values().sum::<u64>()),
+            Partial::Top(t) => Scalar::from(t.rows.len() as u64),
         }
     }
 }

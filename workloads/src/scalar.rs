@@ -100,6 +100,16 @@ impl Hash for Scalar {
     }
 }
 
+/// DuckDB's order of doubles: NaN equals NaN and is above every other value; -0 = 0.
+pub fn cmp_f64(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
 impl Scalar {
     /// The value for JSON output: numbers and booleans as such, timestamps as RFC 3339
     /// strings, null as null.

@@ -11,6 +11,7 @@ use crate::error::{Result, WorkloadError};
 use crate::partial::Partial;
 use crate::scalar::Scalar;
 use crate::spec::WorkloadSpec;
+use crate::sql::SqlWorkload;
 use crate::table::{PartialTable, ResultSet, Row};
 use crate::window::{Window, WindowSpec};
 
@@ -21,6 +22,35 @@ pub enum Workload {
     BuiltIn(BuiltIn),
     /// A workload defined by a spec file.
     Spec(WorkloadSpec),
+    /// A workload written in SQL.
+    Sql(Box<SqlWorkload>),
+}
+
+/// Whether a file holds SQL: a `.sql` file, or (neither `.sql` nor `.toml`) one whose
+/// text starts with SELECT or WITH.
+fn is_sql_file(path: &Path) -> Result<bool> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("sql") => Ok(true),
+        Some(e) if e.eq_ignore_ascii_case("toml") => Ok(false),
+        _ => {
+            let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Io {
+                context: format!("read workload {}", path.display()),
+                source: e,
+            })?;
+            Ok(looks_like_sql(&text))
+        }
+    }
+}
+
+/// Whether text is a query (its first word, after `--` comments, is SELECT or WITH).
+fn looks_like_sql(text: &str) -> bool {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .and_then(|l| l.split(|c: char| !c.is_ascii_alphabetic()).next())
+        .unwrap_or("");
+    first.eq_ignore_ascii_case("select") || first.eq_ignore_ascii_case("with")
 }
 
 /// Where registered spec workloads live inside a data directory.
@@ -29,13 +59,25 @@ pub fn registry_dir(data: &Path) -> PathBuf {
 }
 
 impl Workload {
-    /// Resolve `--workload NAME_OR_PATH`: a built-in name, a spec file (which is then
-    /// registered in `data` under its name), or the name of a registered spec.
+    /// Resolve `--workload NAME_OR_PATH`: a built-in name, a spec file or a SQL file
+    /// (`.sql`, named by its stem), SQL text (starting with SELECT; named `sql-<hash>`) —
+    /// each then registered in `data` under its name — or the name of a registered spec
+    /// or query.
     pub fn resolve(name_or_path: &str, data: &Path) -> Result<Workload> {
         if let Ok(b) = name_or_path.parse::<BuiltIn>() {
             return Ok(Workload::BuiltIn(b));
         }
         let path = Path::new(name_or_path);
+        if path.is_file() && is_sql_file(path)? {
+            let sql = SqlWorkload::from_file(path)?;
+            register_sql(&sql, data)?;
+            return Ok(Workload::Sql(Box::new(sql)));
+        }
+        if !path.is_file() && looks_like_sql(name_or_path) {
+            let sql = SqlWorkload::from_text(name_or_path)?;
+            register_sql(&sql, data)?;
+            return Ok(Workload::Sql(Box::new(sql)));
+        }
         if path.is_file() {
             let spec = WorkloadSpec::from_file(path)?;
             register(&spec, data)?;
@@ -45,6 +87,11 @@ impl Workload {
             let registered = registry_dir(data).join(format!("{name_or_path}.toml"));
             if registered.is_file() {
                 return Ok(Workload::Spec(WorkloadSpec::from_file(&registered)?));
+            }
+            let registered = registry_dir(data).join(format!("{name_or_path}.sql"));
+            if registered.is_file() {
+                let sql = SqlWorkload::from_file(&registered)?;
+                return Ok(Workload::Sql(Box::new(sql)));
             }
         }
         Err(WorkloadError::Unknown {
@@ -58,7 +105,7 @@ impl Workload {
         let mut out: Vec<Workload> = BuiltIn::ALL.into_iter().map(Workload::BuiltIn).collect();
         let dir = registry_dir(data);
         if dir.is_dir() {
-            let mut specs = BTreeMap::new();
+            let mut specs: BTreeMap<String, Workload> = BTreeMap::new();
             let entries = std::fs::read_dir(&dir).map_err(|e| WorkloadError::Io {
                 context: format!("list {}", dir.display()),
                 source: e,
@@ -67,10 +114,15 @@ impl Workload {
                 let p = entry.path();
                 if p.extension().is_some_and(|e| e == "toml") {
                     let spec = WorkloadSpec::from_file(&p)?;
-                    specs.insert(spec.name.clone(), spec);
+                    specs.insert(spec.name.clone(), Workload::Spec(spec));
+                } else if p.extension().is_some_and(|e| e == "sql") {
+                    let sql = SqlWorkload::from_file(&p)?;
+                    specs
+                        .entry(sql.name.clone())
+                        .or_insert(Workload::Sql(Box::new(sql)));
                 }
             }
-            out.extend(specs.into_values().map(Workload::Spec));
+            out.extend(specs.into_values());
         }
         Ok(out)
     }
@@ -80,6 +132,7 @@ impl Workload {
         match self {
             Workload::BuiltIn(b) => b.name(),
             Workload::Spec(s) => &s.name,
+            Workload::Sql(s) => &s.name,
         }
     }
 
@@ -88,6 +141,7 @@ impl Workload {
         match self {
             Workload::BuiltIn(b) => b.dataset(),
             Workload::Spec(s) => &s.topic,
+            Workload::Sql(s) => &s.topic,
         }
     }
 
@@ -96,6 +150,7 @@ impl Workload {
         match self {
             Workload::BuiltIn(b) => b.window(),
             Workload::Spec(s) => s.window,
+            Workload::Sql(s) => s.window,
         }
     }
 
@@ -104,6 +159,7 @@ impl Workload {
         match self {
             Workload::BuiltIn(b) => b.key_columns(),
             Workload::Spec(s) => s.group_by.clone(),
+            Workload::Sql(s) => s.key_names.clone(),
         }
     }
 
@@ -112,6 +168,7 @@ impl Workload {
         match self {
             Workload::BuiltIn(b) => b.value_columns(),
             Workload::Spec(s) => s.aggregates.iter().map(|a| a.to_string()).collect(),
+            Workload::Sql(s) => s.output_names.clone(),
         }
     }
 
@@ -120,6 +177,7 @@ impl Workload {
         match self {
             Workload::BuiltIn(b) => b.empty_partials(),
             Workload::Spec(s) => s.aggregates.iter().map(|a| a.empty()).collect(),
+            Workload::Sql(s) => s.empty_partials(),
         }
     }
 
@@ -145,6 +203,7 @@ impl Workload {
                 })
                 .collect(),
             Workload::BuiltIn(b) => finish_builtin(*b, &table),
+            Workload::Sql(s) => s.finish_rows(&table)?,
         };
         rows.sort();
         Ok(ResultSet {
@@ -253,6 +312,32 @@ pub fn register(spec: &WorkloadSpec, data: &Path) -> Result<PathBuf> {
     })?;
     let path = dir.join(format!("{}.toml", spec.name));
     durable::write_atomic(&path, spec.to_toml().as_bytes(), Durability::Unsynced).map_err(|e| {
+        WorkloadError::Io {
+            context: format!("register workload {}", path.display()),
+            source: e,
+        }
+    })?;
+    Ok(path)
+}
+
+/// Store a SQL workload in the data directory's registry as `<name>.sql` (its text), as
+/// [`register`] stores a spec: atomically for readers and unsynced
+/// ([`Durability::Unsynced`]). A name of a built-in is refused.
+pub fn register_sql(sql: &SqlWorkload, data: &Path) -> Result<PathBuf> {
+    let dir = registry_dir(data);
+    if let Some(clash) = crate::spec::builtin_name_clash(&sql.name) {
+        return Err(WorkloadError::Sql {
+            line: 0,
+            column: 0,
+            message: format!("cannot register: {clash}"),
+        });
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| WorkloadError::Io {
+        context: format!("create {}", dir.display()),
+        source: e,
+    })?;
+    let path = dir.join(format!("{}.sql", sql.name));
+    durable::write_atomic(&path, sql.text.as_bytes(), Durability::Unsynced).map_err(|e| {
         WorkloadError::Io {
             context: format!("register workload {}", path.display()),
             source: e,
