@@ -2,7 +2,6 @@
 //! threads that take their partitions from the job's consumer group. The handles: a
 //! [`Job`] (set up, start, progress, table) and a [`RunningJob`] (wait, stop, abort).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::JoinHandle;
@@ -112,6 +111,7 @@ impl Job {
                 serving_known: AtomicBool::new(false),
                 finished: Mutex::new(Vec::new()),
                 flag: AtomicU8::new(RUN),
+                fresh: AtomicBool::new(false),
                 wake: Event::new(),
                 factory: Factory(factory),
             }),
@@ -180,28 +180,71 @@ impl Job {
     /// the checkpoints cover `target`. (Without `uncommitted_every`, this is also what
     /// [`Job::table`] shows.)
     pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        self.wait_covered(target, timeout, |s| &s.committed)
+        self.wait_covered(target, timeout, |s, p| s.committed.get(&p).copied())
     }
 
     /// Block until every partition's part of the table, as written to its file (what
     /// `lk query` and other readers of the table see), covers `target` (offsets per
     /// partition), or a worker failed, or `timeout` passed. Returns whether it does.
     pub fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        self.wait_covered(target, timeout, |s| &s.written)
+        self.wait_covered(target, timeout, |s, p| s.written.get(&p).copied())
     }
 
-    /// Block until `offsets` (per partition) cover `target` (see [`Job::wait_checkpointed`]).
+    /// Keep what the tasks have processed in memory after every read, for
+    /// [`Job::fresh_table`] and [`Job::wait_fresh`], from the next read on: the
+    /// *fresh* results of this process, written nowhere. The table, its files and
+    /// every other reader still show checkpoints only, and nothing of a checkpoint
+    /// changes. (With `uncommitted_every`, the table itself is as fresh as this, and
+    /// the fresh table is the table.) Costs a copy of each task's open cells per read.
+    pub fn track_fresh(&self) {
+        self.inner.fresh.store(true, Ordering::SeqCst);
+    }
+
+    /// The table with everything the tasks have processed (see [`Job::track_fresh`];
+    /// without it, the same as [`Job::table`]). Not durable: after a crash, what the
+    /// restarted job shows can move back to the last checkpoint.
+    pub fn fresh_table(&self) -> Result<OutputTable> {
+        let shared = self.inner.shared.lock();
+        self.inner.fresh_table_of(&shared)
+    }
+
+    /// Block until [`Job::fresh_table`] covers `target` (offsets per partition), or a
+    /// worker failed, or `timeout` passed. Returns whether it does.
+    pub fn wait_fresh(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        self.wait_covered(target, timeout, fresh_position)
+    }
+
+    /// Per partition, the offset [`Job::fresh_table`] covers (0 for a partition not
+    /// owned here).
+    pub fn fresh_positions(&self) -> Vec<u64> {
+        let shared = self.inner.shared.lock();
+        (0..self.inner.partitions)
+            .map(|p| fresh_position(&shared, p).unwrap_or(0))
+            .collect()
+    }
+
+    /// Per partition, the offset of its last committed checkpoint (0 for a partition not
+    /// owned here).
+    pub fn checkpointed_positions(&self) -> Vec<u64> {
+        let shared = self.inner.shared.lock();
+        (0..self.inner.partitions)
+            .map(|p| shared.committed.get(&p).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// Block until `offset` (per partition) covers `target` (see
+    /// [`Job::wait_checkpointed`]).
     fn wait_covered(
         &self,
         target: &[u64],
         timeout: Duration,
-        offsets: fn(&Shared) -> &BTreeMap<u32, u64>,
+        offset: fn(&Shared, u32) -> Option<u64>,
     ) -> Result<bool> {
         self.inner.wait_for(timeout, |shared| {
             target
                 .iter()
                 .enumerate()
-                .all(|(p, &t)| t == 0 || offsets(shared).get(&(p as u32)).is_some_and(|&o| o >= t))
+                .all(|(p, &t)| t == 0 || offset(shared, p as u32).is_some_and(|o| o >= t))
         })
     }
 
@@ -254,6 +297,11 @@ impl RunningJob {
         self.job.wait_visible(target, timeout)
     }
 
+    /// See [`Job::wait_fresh`].
+    pub fn wait_fresh(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        self.job.wait_fresh(target, timeout)
+    }
+
     /// Stop: every task checkpoints, the table is written, the threads end.
     pub fn stop(self) -> Result<JobReport> {
         self.job.inner.flag.store(STOP, Ordering::SeqCst);
@@ -286,6 +334,16 @@ impl RunningJob {
             table_writes: shared.table_writes,
         })
     }
+}
+
+/// The offset the fresh table covers in `partition`: what its task processed, as last
+/// published in memory, or its last publication.
+fn fresh_position(shared: &Shared, partition: u32) -> Option<u64> {
+    shared
+        .fresh
+        .get(&partition)
+        .map(|f| f.checkpoint.offset)
+        .or_else(|| shared.checkpoints.get(&partition).map(|c| c.offset))
 }
 
 /// Join every worker thread, then let the group members go (every worker is done: they

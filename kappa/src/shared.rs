@@ -93,6 +93,9 @@ pub(crate) struct Shared {
     /// Per partition owned here, the cells of windows finalized since its part was last
     /// written (a delta carries them).
     pub finalized_since: BTreeMap<u32, Vec<(Window, GroupKey)>>,
+    /// Per partition owned here, what its task has processed past the last publication,
+    /// in memory only (with [`Inner::fresh`] on): see [`FreshPart`].
+    pub fresh: BTreeMap<u32, FreshPart>,
     pub live: Vec<Live>,
     pub restores: Vec<RestoreReport>,
     /// Bumped at every publication; a table write carries the value it was built at.
@@ -114,12 +117,26 @@ impl Shared {
             written: BTreeMap::new(),
             files: BTreeMap::new(),
             finalized_since: BTreeMap::new(),
+            fresh: BTreeMap::new(),
             live: (0..partitions).map(|_| Live::new(now)).collect(),
             restores: Vec::new(),
             table_writes: 0,
             errors: Vec::new(),
         }
     }
+}
+
+/// What a task has processed since its last checkpoint, kept in memory for
+/// [`crate::Job::fresh_table`] and written nowhere (no table file, changelog, store or
+/// offset): the cells of windows finalized since the checkpoint (they join the
+/// checkpointed cells at the next checkpoint), the open cells now, and the position
+/// and counters they cover.
+#[derive(Debug, Default)]
+pub(crate) struct FreshPart {
+    pub finalized: PartialTable,
+    pub open: PartialTable,
+    /// Where the task is (its last checkpoint's fields as of now; not stored anywhere).
+    pub checkpoint: Checkpoint,
 }
 
 /// A part file as this job last wrote it.
@@ -155,6 +172,9 @@ pub(crate) struct Inner {
     /// would restore them for nothing).
     pub finished: Mutex<Vec<Box<dyn GroupMembership>>>,
     pub flag: AtomicU8,
+    /// The workers publish what their tasks processed after every read into
+    /// [`Shared::fresh`] ([`crate::Job::track_fresh`]).
+    pub fresh: AtomicBool,
     pub wake: Event,
     pub factory: Factory,
 }

@@ -1,5 +1,6 @@
 //! A job's worker threads: each follows its group member's assignment, reads its tasks'
-//! partitions, checkpoints them (every `checkpoint_interval`, or a task after
+//! partitions, shows what they processed in memory after every read (when the job tracks
+//! fresh results), checkpoints them (every `checkpoint_interval`, or a task after
 //! `checkpoint_records`), writes the table, and sleeps on the log's wake-up and the job's
 //! stop event when there is nothing to read.
 
@@ -85,6 +86,9 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             all_caught_up,
             mut fenced,
         } = poll_tasks(inner, &mut tasks, membership)?;
+        if read > 0 && !fenced {
+            show_fresh(inner, &mut tasks)?;
+        }
         inner.changed.notify_all();
         if !fenced && Instant::now() >= next_checkpoint {
             fenced = !checkpoint_round(inner, &mut tasks, membership)?;
@@ -215,6 +219,20 @@ fn show_uncommitted(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
         }
     }
     inner.write_table()
+}
+
+/// With fresh results tracked (`Job::track_fresh`) and the table showing checkpoints
+/// only: publish what every task processed since its last publication into memory alone.
+fn show_fresh(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
+    if inner.config.uncommitted_every.is_some() || !inner.fresh.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    for t in tasks.iter_mut() {
+        if let Some(p) = t.publish_uncommitted() {
+            inner.publish_fresh(t.partition, p)?;
+        }
+    }
+    Ok(())
 }
 
 /// Checkpoint every task, then write the table.
