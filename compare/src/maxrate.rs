@@ -81,31 +81,25 @@ fn search_one(
 ) -> Result<RateSearch> {
     let bound_ms = m.p99_bound.as_secs_f64() * 1000.0;
     let mut s = empty();
-    // The highest sustained probe (its index) and the lowest failed rate.
-    let (mut lo, mut hi): (Option<usize>, Option<u64>) = (None, None);
+    // The highest sustained probe (its index), the lowest failed rate and whether it
+    // failed for the feed.
+    let (mut lo, mut hi): (Option<usize>, Option<(u64, bool)>) = (None, None);
     let mut rate = round(start as f64);
     for _ in 0..MAX_PROBES {
         if stop.load(Ordering::SeqCst) || s.probes.iter().any(|p| round(p.rate_eps) == rate) {
             break;
         }
         let p = probe(rate)?;
-        // The feed itself fell behind: this machine cannot feed faster, whatever the
-        // pipeline does.
-        let feed_limited = p.feed_behind_ms > bound_ms;
         if p.sustained {
             if lo.is_none_or(|i| s.probes[i].rate_eps < p.rate_eps) {
                 lo = Some(s.probes.len());
             }
-        } else if hi.is_none_or(|h| rate < h) {
-            hi = Some(rate);
+        } else if hi.is_none_or(|(h, _)| rate < h) {
+            hi = Some((rate, feed_limited(&p, bound_ms)));
         }
         s.probes.push(p);
-        if feed_limited {
-            s.feed_limited = true;
-            break;
-        }
         let lo_rate = lo.map(|i| s.probes[i].rate_eps);
-        rate = match (lo_rate, hi) {
+        rate = match (lo_rate, hi.map(|h| h.0)) {
             (Some(l), Some(h)) => {
                 if h as f64 / l <= CLOSE_ENOUGH {
                     break;
@@ -119,12 +113,23 @@ fn search_one(
             (None, None) => break,
         };
     }
+    s.feed_limited = hi.is_some_and(|h| h.1);
     if let Some(i) = lo {
         let l = &s.probes[i];
         s.sustained_eps = Some(l.rate_eps);
         s.per_core_eps = (l.cpu_seconds > 0.0).then(|| l.records as f64 / l.cpu_seconds);
     }
     Ok(s)
+}
+
+/// Whether a failed probe failed for the feed: it fell behind its schedule by more than
+/// the bound, while the pipeline showed what was appended within the bound of it (the
+/// machine could not append at that rate while the pipeline ran, so the pipeline's own
+/// limit is not known).
+fn feed_limited(p: &Probe, bound_ms: f64) -> bool {
+    p.feed_behind_ms > bound_ms
+        && p.fresh_p99_ms
+            .is_some_and(|v| v - p.feed_behind_ms <= bound_ms)
 }
 
 /// One probe: `arch` alone fed at `rate` for the probe's time.
@@ -203,5 +208,18 @@ mod tests {
         // Never sustained: none.
         let s = search_one(5_000, &m, &mut fake(0), &stop).unwrap();
         assert_eq!(s.sustained_eps, None);
+        assert!(!s.feed_limited);
+        // A feed that cannot keep the rate: the result is a lower bound.
+        let mut feed_bound = |rate: u64| {
+            let mut p = fake(u64::MAX)(rate)?;
+            if rate > 100_000 {
+                p.sustained = false;
+                p.feed_behind_ms = 3_000.0;
+                p.fresh_p99_ms = Some(3_100.0);
+            }
+            Ok(p)
+        };
+        let s = search_one(50_000, &m, &mut feed_bound, &stop).unwrap();
+        assert!(s.feed_limited && s.sustained_eps.unwrap() <= 100_000.0);
     }
 }

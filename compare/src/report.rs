@@ -82,7 +82,8 @@ pub struct Report {
     pub pipelines: Pipelines,
     /// Every headline figure over the repeats: median, smallest, largest.
     pub summary: Summary,
-    /// Each pipeline run by itself on the same feed (`--alone`), as a control.
+    /// Each pipeline run by itself on the same feed (`--alone`), as a control (at the
+    /// first sweep value).
     pub alone: Option<Alone>,
     /// The runs over a range of one setting (`--sweep`).
     pub sweep: Option<Sweep>,
@@ -589,8 +590,9 @@ pub struct RateSearch {
     pub sustained_eps: Option<f64>,
     /// Records per CPU-second the pipeline used at that rate (its rate per core).
     pub per_core_eps: Option<f64>,
-    /// The search stopped below the pipeline's limit: the feed itself could not keep a
-    /// higher rate on this machine (`sustained_eps` is then a lower bound).
+    /// The lowest rate not sustained failed because the feed fell behind its schedule
+    /// while the pipeline kept up with what was appended: the machine could not feed
+    /// faster, and `sustained_eps` is a lower bound of the pipeline's.
     pub feed_limited: bool,
     /// Every probe, in the order run.
     pub probes: Vec<Probe>,

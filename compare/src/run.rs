@@ -73,6 +73,9 @@ pub(crate) struct Scope {
     pub score: bool,
     /// Reprocess the history afterwards (when the options ask for it).
     pub reprocess: bool,
+    /// Observe the stable level too (a rate probe needs the fresh one only, and would
+    /// otherwise wait for Lambda's next batch run after its feed).
+    pub stable: bool,
     /// For the progress display.
     pub run: u32,
     pub runs: u32,
@@ -86,11 +89,13 @@ pub(crate) struct Counter {
 }
 
 impl Counter {
-    /// A probe of a rate search: `arch` alone, not scored, not reprocessed.
+    /// A probe of a rate search: `arch` alone, fresh level only, not scored, not
+    /// reprocessed.
     pub fn probe(&mut self, arch: Architecture) -> Scope {
         self.planned += 1;
         let mut s = self.scope(&[arch], "max-rate probe");
         s.score = false;
+        s.stable = false;
         s
     }
 
@@ -101,6 +106,7 @@ impl Counter {
             archs: archs.to_vec(),
             score: both,
             reprocess: both,
+            stable: true,
             run: self.done,
             runs: self.planned.max(self.done),
             what,
@@ -388,6 +394,9 @@ fn feed_and_observe(
         let mut observers = Vec::new();
         for (p, levels) in pipelines.iter().zip(&seen) {
             for (level, seen_at) in Visibility::BOTH.into_iter().zip(levels) {
+                if level == Visibility::Stable && !scope.stable {
+                    continue;
+                }
                 let (tx, rx) = mpsc::channel::<Due>();
                 senders.push(tx);
                 let (p, abort) = (p.as_ref(), &abort);

@@ -191,12 +191,31 @@ fn correctness_sentence(r: &Report) -> String {
     )
 }
 
-/// What the allowed lateness costs Kappa: windows held open longer (final results
-/// later) and the state that holds.
+/// What each pipeline dropped or corrected of the late data, and what the allowed
+/// lateness costs Kappa: windows held open longer (final results later) and the state
+/// that holds.
 fn lateness_cost(r: &Report) -> Option<String> {
     let p = &r.params;
+    let d = r.disorder.as_ref();
+    let late = d.map_or(String::new(), |d| {
+        if d.behind_watermark == 0 {
+            return format!(
+                "no record arrived behind Kappa's watermark (more than {} behind). ",
+                whole_millis(p.watermark_bound_ms)
+            );
+        }
+        format!(
+            "{} records arrived behind Kappa's watermark (more than {} behind): Lambda's \
+             speed layer counted every one of them at once as a correction of its window \
+             (dropping none), Kappa dropped {} beyond its allowed lateness and counted the \
+             rest. ",
+            count(d.behind_watermark),
+            whole_millis(p.watermark_bound_ms),
+            count(r.pipelines.kappa.correctness.late_dropped)
+        )
+    });
     if p.allowed_lateness_ms <= 0 {
-        return None;
+        return (!late.is_empty()).then(|| format!("Lateness: {}", late.trim_end()));
     }
     let held = r
         .pipelines
@@ -206,10 +225,9 @@ fn lateness_cost(r: &Report) -> Option<String> {
             format!("; it held up to {} cells of open windows", count(c))
         });
     Some(format!(
-        "The allowed lateness costs Kappa: a window's result is final only {} of event \
-         time after the window ends (watermark bound {} + allowed lateness {}), and \
-         until then its cells stay in the task's state{held}. Lambda needs no such \
-         setting: its next batch run counts late events.",
+        "Lateness: {late}The allowed lateness costs Kappa: a window's result is final only \
+         {} of event time after the window ends (watermark bound {} + allowed lateness \
+         {}), and until then its cells stay in the task's state{held}.",
         whole_millis(p.watermark_bound_ms + p.allowed_lateness_ms),
         whole_millis(p.watermark_bound_ms),
         whole_millis(p.allowed_lateness_ms)
@@ -315,12 +333,16 @@ mod tests {
         );
         assert!(c.contains("an allowed lateness of 5,000 ms (given)"), "{c}");
         assert!(c.contains("up to 119,500 ms behind"), "{c}");
-        let cost = v
-            .iter()
-            .find(|s| s.starts_with("The allowed lateness costs"))
-            .unwrap();
+        let cost = v.iter().find(|s| s.starts_with("Lateness:")).unwrap();
         assert!(cost.contains("final only 7,000 ms"), "{cost}");
         assert!(cost.contains("1,234 cells of open windows"), "{cost}");
+        assert!(
+            cost.contains(
+                "2,500 records arrived behind Kappa's watermark (more than 2,000 ms behind)"
+            ),
+            "{cost}"
+        );
+        assert!(cost.contains("Kappa dropped 77 beyond"), "{cost}");
         let r = v
             .iter()
             .find(|s| s.starts_with("Reprocessing all"))
