@@ -20,8 +20,15 @@ use crate::{CompareError, Result};
 /// How often the sampler looks, and how often it also takes answers.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const ANSWERS_EVERY: usize = 20;
-/// An observer gives up when a pipeline shows nothing new for this long.
+/// An observer gives up when a pipeline shows nothing new for this long (plus twice the
+/// longest period of the pipelines: Lambda's batch runs, Kappa's checkpoints).
 const STALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long an observer waits for a batch before it gives up, with pipelines whose
+/// longest period (between batch runs, between checkpoints) is `period`.
+pub(crate) fn stall_timeout(period: Duration) -> Duration {
+    STALL_TIMEOUT + period * 2
+}
 /// How long one visibility check waits before the observer looks at its abort flag.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -64,6 +71,7 @@ pub(crate) fn observe(
     start: Instant,
     batches: mpsc::Receiver<Due>,
     abort: &AtomicBool,
+    stall: Duration,
 ) -> Result<()> {
     for d in batches {
         let waiting = Instant::now();
@@ -72,11 +80,11 @@ pub(crate) fn observe(
                 *seen.failed.lock() = Some(format!("stopped before batch {} was visible", d.index));
                 return Ok(());
             }
-            if waiting.elapsed() > STALL_TIMEOUT {
+            if waiting.elapsed() > stall {
                 *seen.failed.lock() = Some(format!(
                     "records at offsets {:?} not visible after {} s",
                     d.target,
-                    STALL_TIMEOUT.as_secs()
+                    stall.as_secs()
                 ));
                 return Ok(());
             }

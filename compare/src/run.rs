@@ -18,7 +18,7 @@ use crate::alloc::{self, Owner};
 use crate::assemble::{Measured, RunFacts, pipeline_report};
 use crate::disorder::DisorderMeter;
 use crate::feed::{Due, Fed, feed, tick_of};
-use crate::observe::{Reading, Sampler, Seen, Watched, observe};
+use crate::observe::{Reading, Sampler, Seen, Watched, observe, stall_timeout};
 use crate::pipelines::{Architecture, Final, Pipeline, Recompute, Setup, Visibility};
 use crate::report::{
     BatchRun, Complexity, Correctness, Disorder, LatenessSource, Params, PipelineReport, RunInfo,
@@ -363,6 +363,7 @@ fn feed_and_observe(
         stop: AtomicBool::new(false),
     };
     let abort = AtomicBool::new(false);
+    let stall = stall_timeout(opts.batch_every.max(opts.checkpoint_interval));
     let total = if fed {
         opts.events
     } else {
@@ -402,7 +403,7 @@ fn feed_and_observe(
                 let (p, abort) = (p.as_ref(), &abort);
                 let name = format!("lk-observe-{}", level.name());
                 observers.push(harness_thread(s, &name, move || {
-                    observe(p, level, seen_at, start, rx, abort)
+                    observe(p, level, seen_at, start, rx, abort, stall)
                 })?);
             }
         }
