@@ -173,6 +173,14 @@ pub fn render_table(r: &Report) -> String {
     out
 }
 
+/// A figure's label in the table of the controls: a latency with its level.
+pub(crate) fn alone_label(f: &FigureSummary) -> String {
+    match f.level {
+        Some(l) => format!("{} {}", l.name(), f.label),
+        None => f.label.clone(),
+    }
+}
+
 /// Alone against together, for the figures run alone.
 fn alone_rows(together: &Summary, alone: &Summary) -> Vec<Vec<String>> {
     let mut rows = vec![vec![
@@ -185,7 +193,7 @@ fn alone_rows(together: &Summary, alone: &Summary) -> Vec<Vec<String>> {
     for f in &alone.figures {
         let t = find(together, &f.key);
         rows.push(vec![
-            format!("{} {}", f.group.split(':').next().unwrap_or(""), f.label),
+            alone_label(f),
             cell(f, f.lambda.as_ref()),
             t.map_or(NOT_MEASURED.into(), |t| cell(t, t.lambda.as_ref())),
             cell(f, f.kappa.as_ref()),
@@ -294,7 +302,7 @@ mod tests {
             assert_eq!(cells[1], page_cell(&html, &f.key, "kappa"), "{}", f.key);
         }
         let p99 = table_row(&table[table.find("Latency, fresh").unwrap()..], "  p99");
-        assert_eq!(p99[0], "97.1 ms (97.1 ms – 146 ms)");
+        assert_eq!(p99[0], "97.1 ms (97.1–146)");
         assert_eq!(p99[2], "Lambda", "the ranges do not overlap");
         assert!(table.contains("reproduce: lk compare --dataset pageviews"));
         assert!(table.contains("commit 0123abc"));

@@ -374,10 +374,7 @@ mod tests {
             "{fresh}"
         );
         // Two runs: the median is the mean of both.
-        assert!(
-            fresh.contains("p99 124 ms (97.1 ms – 150 ms) (Lambda)"),
-            "{fresh}"
-        );
+        assert!(fresh.contains("p99 124 ms (97.1–150) (Lambda)"), "{fresh}");
         let html = crate::html::render(&report);
         let row = &html[html
             .find("<tr data-metric=\"latency_fresh_p99_ms\"")

@@ -29,10 +29,9 @@ pub(crate) fn alone(out: &mut String, r: &Report) {
         let show = show_of(&f.key);
         w!(
             out,
-            "<tr data-metric=\"{}\"><th>{}: {}</th>",
+            "<tr data-metric=\"{}\"><th>{}</th>",
             esc(&f.key),
-            esc(f.group.split(':').next().unwrap_or("")),
-            esc(&f.label)
+            esc(&crate::terminal::alone_label(f))
         );
         figure_cell(out, "lambda-alone", f.lambda.as_ref(), show, false);
         figure_cell(
