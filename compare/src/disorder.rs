@@ -166,8 +166,11 @@ mod tests {
     #[test]
     fn the_default_allowed_lateness_covers_the_generated_disorder() {
         let mut o = CompareOptions::new("w", "s");
-        // Late events up to 2 × 15 s behind, a 2 s watermark bound.
-        assert_eq!(allowed_lateness(&o, None), (28_000, LatenessSource::Data));
+        // Late events up to 2 × 15 s behind, their duplicates up to 2 s later still, a
+        // 2 s watermark bound.
+        assert_eq!(allowed_lateness(&o, None), (30_000, LatenessSource::Data));
+        o.duplicates = 0.0;
+        assert_eq!(allowed_lateness(&o, None).0, 28_000);
         o.late = 0.0;
         assert_eq!(allowed_lateness(&o, None).0, 0, "the bound covers the rest");
         o.allowed_lateness_ms = Some(5);

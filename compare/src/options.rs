@@ -213,9 +213,9 @@ impl CompareOptions {
         self.watermark_bound_ms.unwrap_or(self.max_delay_ms as i64)
     }
 
-    /// How far behind the newest event of its partition a generated event can arrive:
-    /// twice the late delay with late events, else the out-of-order delay (a duplicate
-    /// comes later still, but is dropped as a duplicate).
+    /// How far behind the newest event of its partition a generated record can arrive:
+    /// twice the late delay with late events, else the out-of-order delay; a duplicate's
+    /// second copy comes up to max(out-of-order delay, 1 s) after its first.
     pub(crate) fn generated_disorder_ms(&self) -> i64 {
         let late = if self.late > 0.0 {
             2 * self.late_delay_ms
@@ -227,7 +227,12 @@ impl CompareOptions {
         } else {
             0
         };
-        late.max(ooo) as i64
+        let duplicate = if self.duplicates > 0.0 {
+            self.max_delay_ms.max(1_000)
+        } else {
+            0
+        };
+        (late.max(ooo) + duplicate) as i64
     }
 }
 

@@ -59,7 +59,8 @@ pub struct CompareArgs {
     batch_every: String,
     /// Kappa: late events within this still update their window. Default: the least
     /// that covers the data's disorder beyond the watermark bound (for generated data,
-    /// twice --late-delay; for --topic, measured from its records).
+    /// what the generator makes: twice --late-delay, plus a duplicate's delay; for
+    /// --topic, measured from its records).
     #[arg(long, value_name = "DURATION")]
     allowed_lateness: Option<String>,
     /// Kappa: the watermark's out-of-orderness bound (default: --max-delay).
