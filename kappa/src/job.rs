@@ -3,7 +3,7 @@
 //! [`Job`] (set up, start, progress, table) and a [`RunningJob`] (wait, stop, abort).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,9 @@ use crate::shared::{ABORT, Factory, Inner, RUN, STOP, Shared};
 use crate::status::{JobReport, JobStatus};
 use crate::table::OutputTable;
 use crate::worker::{self, Mode};
+
+/// How long [`Job::fresh_table`] waits for the workers to answer.
+pub const FRESH_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A Kappa job: `workload` over `config.topic`, writing table version `config.version`.
 /// Cheap to clone.
@@ -112,6 +115,8 @@ impl Job {
                 finished: Mutex::new(Vec::new()),
                 flag: AtomicU8::new(RUN),
                 fresh: AtomicBool::new(false),
+                fresh_requests: AtomicU64::new(0),
+                workers_running: AtomicUsize::new(0),
                 wake: Event::new(),
                 factory: Factory(factory),
             }),
@@ -190,37 +195,78 @@ impl Job {
         self.wait_covered(target, timeout, |s, p| s.written.get(&p).copied())
     }
 
-    /// Keep what the tasks have processed in memory after every read, for
-    /// [`Job::fresh_table`] and [`Job::wait_fresh`], from the next read on: the
-    /// *fresh* results of this process, written nowhere. The table, its files and
-    /// every other reader still show checkpoints only, and nothing of a checkpoint
-    /// changes. (With `uncommitted_every`, the table itself is as fresh as this, and
-    /// the fresh table is the table.) Costs a copy of each task's open cells per read.
+    /// Answer fresh queries ([`Job::fresh_table`], [`Job::wait_fresh`]): the *fresh*
+    /// results of this process — everything its tasks have processed, before a
+    /// checkpoint covers it — written nowhere. The table, its files and every other
+    /// reader still show checkpoints only, and nothing of a checkpoint changes. Costs
+    /// nothing per record: a fresh query asks the workers, which publish their tasks'
+    /// state into memory after their current read. (With `uncommitted_every`, the
+    /// table itself is as fresh as the last uncommitted publication, and the fresh
+    /// table is the table.)
     pub fn track_fresh(&self) {
         self.inner.fresh.store(true, Ordering::SeqCst);
     }
 
     /// The table with everything the tasks have processed (see [`Job::track_fresh`];
-    /// without it, the same as [`Job::table`]). Not durable: after a crash, what the
-    /// restarted job shows can move back to the last checkpoint.
+    /// without it, the same as [`Job::table`]): the workers are asked for their tasks'
+    /// state, and answer after their current read (waited for up to
+    /// [`FRESH_QUERY_TIMEOUT`]; a worker that does not answer in time, during a
+    /// rebalance say, leaves its partitions as of its last answer). Not durable: after
+    /// a crash, what the restarted job shows can move back to the last checkpoint.
     pub fn fresh_table(&self) -> Result<OutputTable> {
-        let shared = self.inner.shared.lock();
-        self.inner.fresh_table_of(&shared)
+        let inner = &self.inner;
+        let asks = inner.fresh.load(Ordering::SeqCst)
+            && inner.config.uncommitted_every.is_none()
+            && inner.flag.load(Ordering::SeqCst) == RUN
+            && inner.workers_running.load(Ordering::SeqCst) > 0;
+        if asks {
+            let asked = inner.fresh_requests.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.wake.notify(usize::MAX);
+            inner.wait_for(FRESH_QUERY_TIMEOUT, |shared| {
+                shared.live.iter().enumerate().all(|(p, l)| {
+                    !l.opened
+                        || shared
+                            .fresh_answered
+                            .get(&(p as u32))
+                            .is_some_and(|&a| a >= asked)
+                })
+            })?;
+        }
+        let shared = inner.shared.lock();
+        inner.fresh_table_of(&shared)
     }
 
-    /// Block until [`Job::fresh_table`] covers `target` (offsets per partition), or a
-    /// worker failed, or `timeout` passed. Returns whether it does.
+    /// Block until a fresh query would show every record below `target` (offsets per
+    /// partition: the tasks have processed them), or a worker failed, or `timeout`
+    /// passed. Returns whether it does.
     pub fn wait_fresh(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        self.wait_covered(target, timeout, fresh_position)
+        let offset = self.fresh_offset();
+        self.wait_covered(target, timeout, offset)
     }
 
-    /// Per partition, the offset [`Job::fresh_table`] covers (0 for a partition not
-    /// owned here).
+    /// Per partition, the offset a fresh query covers (0 for a partition not owned
+    /// here).
     pub fn fresh_positions(&self) -> Vec<u64> {
+        let offset = self.fresh_offset();
         let shared = self.inner.shared.lock();
         (0..self.inner.partitions)
-            .map(|p| fresh_position(&shared, p).unwrap_or(0))
+            .map(|p| offset(&shared, p).unwrap_or(0))
             .collect()
+    }
+
+    /// Where a fresh query reads a partition's offset: what its task has processed when
+    /// fresh queries are answered, else its last publication.
+    fn fresh_offset(&self) -> fn(&Shared, u32) -> Option<u64> {
+        let answered = self.inner.fresh.load(Ordering::SeqCst)
+            && self.inner.config.uncommitted_every.is_none();
+        if answered {
+            |s, p| {
+                let l = &s.live[p as usize];
+                l.opened.then_some(l.position)
+            }
+        } else {
+            |s, p| s.checkpoints.get(&p).map(|c| c.offset)
+        }
     }
 
     /// Per partition, the offset of its last committed checkpoint (0 for a partition not
@@ -334,16 +380,6 @@ impl RunningJob {
             table_writes: shared.table_writes,
         })
     }
-}
-
-/// The offset the fresh table covers in `partition`: what its task processed, as last
-/// published in memory, or its last publication.
-fn fresh_position(shared: &Shared, partition: u32) -> Option<u64> {
-    shared
-        .fresh
-        .get(&partition)
-        .map(|f| f.checkpoint.offset)
-        .or_else(|| shared.checkpoints.get(&partition).map(|c| c.offset))
 }
 
 /// Join every worker thread, then let the group members go (every worker is done: they

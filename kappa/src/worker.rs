@@ -1,8 +1,8 @@
 //! A job's worker threads: each follows its group member's assignment, reads its tasks'
-//! partitions, shows what they processed in memory after every read (when the job tracks
-//! fresh results), checkpoints them (every `checkpoint_interval`, or a task after
+//! partitions, shows what they processed in memory when a fresh query asks (when the job
+//! tracks fresh results), checkpoints them (every `checkpoint_interval`, or a task after
 //! `checkpoint_records`), writes the table, and sleeps on the log's wake-up and the job's
-//! stop event when there is nothing to read.
+//! stop event (which a fresh query also fires) when there is nothing to read.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -38,6 +38,8 @@ pub(crate) fn spawn(
     mode: Mode,
     index: usize,
 ) -> Result<JoinHandle<Result<()>>> {
+    inner.workers_running.fetch_add(1, Ordering::SeqCst);
+    let running = inner.clone();
     thread::Builder::new()
         .name(format!("kappa-{}-{index}", inner.name))
         .spawn(move || {
@@ -45,6 +47,7 @@ pub(crate) fn spawn(
                 (hook.0)();
             }
             let r = worker(&inner, member.as_ref(), mode);
+            inner.workers_running.fetch_sub(1, Ordering::SeqCst);
             inner.finished.lock().push(member);
             if let Err(e) = &r {
                 inner.shared.lock().errors.push(error_chain(e));
@@ -52,7 +55,10 @@ pub(crate) fn spawn(
             inner.changed.notify_all();
             r
         })
-        .map_err(|e| KappaError::Worker(format!("spawn: {e}")))
+        .map_err(|e| {
+            running.workers_running.fetch_sub(1, Ordering::SeqCst);
+            KappaError::Worker(format!("spawn: {e}"))
+        })
 }
 
 /// The loop of one worker thread, until the job stops (or, in [`Mode::UntilCaughtUp`],
@@ -66,6 +72,8 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
     let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
     // With `uncommitted_every`: when the parts are next written without a checkpoint.
     let mut next_shown = Instant::now();
+    // The last fresh query this worker answered.
+    let mut answered = 0u64;
     loop {
         // The group moved partitions: keep the tasks still owned whose changelog nobody
         // else wrote meanwhile, close the others, open the new ones.
@@ -86,8 +94,8 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             all_caught_up,
             mut fenced,
         } = poll_tasks(inner, &mut tasks, membership)?;
-        if read > 0 && !fenced {
-            show_fresh(inner, &mut tasks)?;
+        if !fenced {
+            answer_fresh(inner, &mut tasks, &mut answered)?;
         }
         inner.changed.notify_all();
         if !fenced && Instant::now() >= next_checkpoint {
@@ -222,9 +230,14 @@ fn show_uncommitted(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
 }
 
 /// With fresh results tracked (`Job::track_fresh`) and the table showing checkpoints
-/// only: publish what every task processed since its last publication into memory alone.
-fn show_fresh(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
+/// only: when a fresh query has asked since this worker last answered, publish what
+/// every task processed since its last publication into memory alone, and say so.
+fn answer_fresh(inner: &Inner, tasks: &mut [Task], answered: &mut u64) -> Result<()> {
     if inner.config.uncommitted_every.is_some() || !inner.fresh.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let asked = inner.fresh_requests.load(Ordering::SeqCst);
+    if asked <= *answered {
         return Ok(());
     }
     for t in tasks.iter_mut() {
@@ -232,6 +245,11 @@ fn show_fresh(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
             inner.publish_fresh(t.partition, p)?;
         }
     }
+    let mut shared = inner.shared.lock();
+    for t in tasks.iter() {
+        shared.fresh_answered.insert(t.partition, asked);
+    }
+    *answered = asked;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Fresh results in memory (`Job::track_fresh`): what the tasks processed is in
-//! `Job::fresh_table` after every read, before any checkpoint covers it, while the table,
-//! its files and the checkpoints are those of a job that does not track them; the cells
-//! of windows finalized between checkpoints reach the table at the next checkpoint.
+//! `Job::fresh_table` as soon as they have processed it, before any checkpoint covers
+//! it, while the table, its files and the checkpoints are those of a job that does not
+//! track them; the cells of windows finalized between checkpoints reach the table at the
+//! next checkpoint.
 
 mod common;
 
@@ -77,14 +78,41 @@ fn windows_finalized_between_checkpoints_reach_the_table_at_the_next_one() {
         6_000,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.full_job_target();
+    let (log, kdir) = fx.job_target();
     // Small reads, a checkpoint every 700 records: windows close between checkpoints,
     // their cells first in the fresh results alone.
     let mut c = config(&fx, &kdir, 700);
     c.fetch_limits.max_records = 100;
     let job = fx.job(&log, w, c);
     job.track_fresh();
-    let report = job.run_until_caught_up().unwrap();
+    let running = job.start().unwrap();
+    // Fresh queries all along, from another thread (which a failed assertion ends too).
+    let done = std::sync::atomic::AtomicBool::new(false);
+    struct Done<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    std::thread::scope(|s| {
+        let _done = Done(&done);
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                job.fresh_table().unwrap();
+            }
+        });
+        for i in 1..=4 {
+            let (from, to) = (fx.fraction(i - 1, 4), fx.fraction(i, 4));
+            fx.copy(log.as_ref(), &from, &to);
+            assert!(running.wait_fresh(&to, Duration::from_secs(60)).unwrap());
+            let fresh = job.fresh_table().unwrap();
+            assert!(
+                same_result(&fresh, &reference(&fx, w, &to)),
+                "piece {i}: the fresh table is the exact result of what was read"
+            );
+        }
+    });
+    let report = running.stop().unwrap();
     assert!(
         report.status.partitions.iter().all(|p| p.checkpoints > 2),
         "{:?}",
