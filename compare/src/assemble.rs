@@ -1,13 +1,14 @@
-//! Turning what the run measured into the report's figures: latency percentiles and CDF,
-//! the timeline of each pipeline, and its headline figures. Each pipeline's figures are
-//! made by the same function from the same kinds of measurement.
+//! Turning what the run measured into the report's figures: latency percentiles and CDF
+//! at each visibility level, the timeline of each pipeline, and its headline figures.
+//! Each pipeline's figures are made by the same function from the same kinds of
+//! measurement.
 
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 use crate::observe::{Reading, Seen};
-use crate::report::{CdfPoint, Complexity, Correctness, Latency, PipelineReport, Sample};
+use crate::report::{CdfPoint, Complexity, Correctness, Latency, Level, PipelineReport, Sample};
 use crate::score::pool;
 
 /// What was measured of one pipeline, besides what its observer saw.
@@ -15,9 +16,13 @@ use crate::score::pool;
 pub(crate) struct Measured<'a> {
     /// Its place in the readings' and scores' pipeline order.
     pub index: usize,
-    pub seen: &'a Seen,
+    /// Per visibility level, in [`crate::report::Visibility::BOTH`] order.
+    pub seen: &'a [Seen; 2],
+    /// What a query at each level reads.
+    pub what: [&'static str; 2],
     pub cpu_seconds: f64,
     pub peak_heap_bytes: Option<u64>,
+    pub stable_updates: u64,
     /// Final correctness per workload.
     pub finals: Vec<Correctness>,
     /// Correctness per reading (pooled over workloads), `None` where not taken.
@@ -41,26 +46,24 @@ pub(crate) struct RunFacts<'a> {
 
 /// One pipeline's figures.
 pub(crate) fn pipeline_report(m: Measured<'_>, run: &RunFacts<'_>) -> PipelineReport {
-    let (latency_ms, latency_cdf) = {
-        let hist = m.seen.hist.lock();
-        if run.fed && !hist.is_empty() {
-            (Some(latency_of(&hist)), cdf_of(&hist))
-        } else {
-            (None, Vec::new())
-        }
-    };
-    let last = *m.seen.last_visible.lock();
+    let [fresh, stable] = [0, 1].map(|l| level(&m.seen[l], m.what[l], run));
+    let last = *m.seen[0].last_visible.lock();
     let elapsed = last.map(|l| l.saturating_duration_since(run.start).as_secs_f64());
     let (reprocess_seconds, reprocess_eps) = reprocess_figures(&m.reprocess, run.records_total);
     PipelineReport {
-        latency_ms,
-        latency_cdf,
+        fresh,
+        stable,
         throughput_eps: elapsed
             .filter(|e| *e > 0.0)
             .map(|e| run.records_seen as f64 / e),
-        catch_up_seconds: last.map(|l| l.saturating_duration_since(run.feed_end).as_secs_f64()),
         cpu_seconds: m.cpu_seconds,
         peak_heap_bytes: m.peak_heap_bytes,
+        stable_updates: m.stable_updates,
+        peak_state_cells: run
+            .readings
+            .iter()
+            .filter_map(|r| r.pipelines[m.index].state_cells)
+            .max(),
         correctness: pool(&m.finals),
         reprocess_seconds,
         reprocess_eps,
@@ -69,32 +72,56 @@ pub(crate) fn pipeline_report(m: Measured<'_>, run: &RunFacts<'_>) -> PipelineRe
     }
 }
 
-/// The pipeline's state at each reading, with the p99 latency of the batches that became
-/// visible since the previous one.
+/// The latency figures of one visibility level.
+fn level(seen: &Seen, what: &str, run: &RunFacts<'_>) -> Level {
+    let (latency_ms, latency_cdf) = {
+        let hist = seen.hist.lock();
+        if run.fed && !hist.is_empty() {
+            (Some(latency_of(&hist)), cdf_of(&hist))
+        } else {
+            (None, Vec::new())
+        }
+    };
+    let last = *seen.last_visible.lock();
+    Level {
+        what: what.to_owned(),
+        latency_ms,
+        latency_cdf,
+        catch_up_seconds: last.map(|l| l.saturating_duration_since(run.feed_end).as_secs_f64()),
+    }
+}
+
+/// The pipeline's state at each reading, with the p99 latency, per level, of the
+/// batches that became visible since the previous one.
 fn timeline(
     index: usize,
-    seen: &Seen,
+    seen: &[Seen; 2],
     over_time: &[Option<Correctness>],
     readings: &[Reading],
 ) -> Vec<Sample> {
-    let samples = seen.samples.lock();
+    let samples = [seen[0].samples.lock(), seen[1].samples.lock()];
     let mut out = Vec::with_capacity(readings.len());
     let mut prev = Duration::ZERO;
     for (r, c) in readings.iter().zip(over_time) {
-        let mut window: Vec<f64> = samples
-            .iter()
-            .filter(|(at, _)| *at > prev && *at <= r.t)
-            .map(|(_, lat)| lat.as_secs_f64() * 1000.0)
-            .collect();
+        let [p99, stable_p99] = [0, 1].map(|l| {
+            let mut window: Vec<f64> = samples[l]
+                .iter()
+                .filter(|(at, _)| *at > prev && *at <= r.t)
+                .map(|(_, lat)| lat.as_secs_f64() * 1000.0)
+                .collect();
+            quantile(&mut window, 0.99)
+        });
         prev = r.t;
         let p = &r.pipelines[index];
         out.push(Sample {
             t_s: r.t.as_secs_f64(),
-            staleness_ms: p.staleness.as_secs_f64() * 1000.0,
+            staleness_ms: p.staleness[0].as_secs_f64() * 1000.0,
+            stable_staleness_ms: p.staleness[1].as_secs_f64() * 1000.0,
             visible_records: p.visible,
             batch_view_age_ms: p.view_age.map(|a| a.as_secs_f64() * 1000.0),
             correctness: c.clone(),
-            latency_p99_ms: quantile(&mut window, 0.99),
+            latency_p99_ms: p99,
+            stable_latency_p99_ms: stable_p99,
         });
     }
     out

@@ -1,6 +1,8 @@
 //! The feed: the generated records appended at a fixed schedule, `start + i × interval`,
 //! so that a batch's latency is measured from when it was due (a feed that falls behind
-//! counts its delay against the pipelines: no coordinated omission).
+//! counts its delay against the pipelines: no coordinated omission). The feed also
+//! measures the records' event-time disorder and how far its own appends fell behind
+//! their schedule.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -10,6 +12,7 @@ use datasets::{Arrival, GenerateOptions, Generator};
 use master_log::{Log, NewRecord};
 
 use crate::Result;
+use crate::disorder::DisorderMeter;
 use crate::report::Arrivals;
 
 /// One scheduled batch of records: when it was due and the offsets that cover it.
@@ -51,9 +54,20 @@ impl Tick {
     }
 }
 
-/// Append the generated records at the schedule `start + i × tick.interval`, calling
-/// `on_batch` after each batch with its offsets, the newest event time so far and the
-/// arrivals so far.
+/// What the feed has done so far, as of a batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fed {
+    /// The newest event time appended.
+    pub max_time: i64,
+    /// How the records arrived.
+    pub arrivals: Arrivals,
+    /// The most an append was acknowledged after its scheduled time.
+    pub behind: Duration,
+}
+
+/// Append the generated records at the schedule `start + i × tick.interval`, each
+/// measured by `disorder`, calling `on_batch` after each batch with its offsets and what
+/// the feed has done so far.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn feed(
     log: &dyn Log,
@@ -62,13 +76,16 @@ pub(crate) fn feed(
     start: Instant,
     tick: Tick,
     stop: &AtomicBool,
+    disorder: &mut DisorderMeter,
     mut on_progress: impl FnMut(u64),
-    mut on_batch: impl FnMut(Due, i64, &Arrivals),
+    mut on_batch: impl FnMut(Due, &Fed),
 ) -> Result<()> {
     opts.validate()?;
     let mut ends = log.end_offsets(topic)?;
-    let mut arrivals = Arrivals::default();
-    let mut max_time = i64::MIN;
+    let mut fed_so_far = Fed {
+        max_time: i64::MIN,
+        ..Fed::default()
+    };
     let mut batch = Vec::with_capacity(tick.batch as usize);
     let mut index = 0u64;
     let mut fed = 0u64;
@@ -81,13 +98,15 @@ pub(crate) fn feed(
         batch.clear();
         for rec in records.by_ref().take(tick.batch as usize) {
             let rec = rec?;
+            let arrivals = &mut fed_so_far.arrivals;
             match rec.arrival {
                 Arrival::InOrder => arrivals.in_order += 1,
                 Arrival::OutOfOrder => arrivals.out_of_order += 1,
                 Arrival::Late => arrivals.late += 1,
                 Arrival::Duplicate => arrivals.duplicates += 1,
             }
-            max_time = max_time.max(rec.event_time);
+            fed_so_far.max_time = fed_so_far.max_time.max(rec.event_time);
+            disorder.record_keyed(&rec.key, rec.event_time);
             batch.push(NewRecord::keyed(rec.key, rec.value, rec.event_time));
         }
         let due = tick.due(start, index);
@@ -101,6 +120,9 @@ pub(crate) fn feed(
             *end = (*end).max(appended.last_offset + 1);
         }
         fed += n;
+        fed_so_far.behind = fed_so_far
+            .behind
+            .max(Instant::now().saturating_duration_since(due));
         on_batch(
             Due {
                 index,
@@ -108,8 +130,7 @@ pub(crate) fn feed(
                 target: ends.clone(),
                 records: n,
             },
-            max_time,
-            &arrivals,
+            &fed_so_far,
         );
         index += 1;
         if last_progress.elapsed() >= Duration::from_millis(100) {

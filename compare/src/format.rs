@@ -21,6 +21,8 @@
 //!   anything below 1 never reads `100.00 %` (`0.99999` → `99.99 %`); [`percent_approx`]
 //!   has about three significant digits (`0.125` → `12.5 %`). [`ratio`] writes how many
 //!   times one figure is another (`3.0x`).
+//! - **Over several runs** ([`spread`]): the median, then the smallest and the largest
+//!   value when they differ, the unit written once: `12.8 ms (11.0–14.2)`.
 //! - **Not a number**: `NaN`, `inf` and `-inf` are written as such (they are never hidden
 //!   as a plausible figure). A figure that was not measured (`None`, `null` in the report)
 //!   reads [`NOT_MEASURED`] ([`or_not_measured`]).
@@ -204,6 +206,26 @@ pub fn ratio(times: f64) -> String {
     format!("{sign}{}.{decimal}x", group_digits(whole))
 }
 
+/// A figure over several runs: `show(median)`, followed by `(min–max)` when the runs
+/// differ, the unit the three share written once: `12.8 ms (11.0–14.2)`, `12.8 ms`,
+/// `1.00 MiB (925 KiB–1.10 MiB)` (units that differ are kept).
+pub fn spread(median: f64, min: f64, max: f64, show: impl Fn(f64) -> String) -> String {
+    let m = show(median);
+    if min == max {
+        return m;
+    }
+    let (lo, hi) = (show(min), show(max));
+    let unit = m.rsplit_once(' ').map(|(_, u)| format!(" {u}"));
+    match unit {
+        Some(u) if lo.ends_with(&u) && hi.ends_with(&u) => format!(
+            "{m} ({}–{})",
+            &lo[..lo.len() - u.len()],
+            &hi[..hi.len() - u.len()]
+        ),
+        _ => format!("{m} ({lo}–{hi})"),
+    }
+}
+
 /// `show(v)`, or [`NOT_MEASURED`] when there is no figure.
 pub fn or_not_measured<T>(v: Option<T>, show: impl FnOnce(T) -> String) -> String {
     v.map_or_else(|| NOT_MEASURED.to_owned(), show)
@@ -338,6 +360,17 @@ mod tests {
         assert_eq!(ratio(74.06), "74.1x");
         assert_eq!(ratio(1234.5), "1,234.5x");
         assert_eq!(ratio(-2.25), "-2.2x");
+    }
+
+    #[test]
+    fn spreads_show_the_range_only_when_runs_differ() {
+        assert_eq!(spread(12.75, 11.0, 14.25, millis), "12.8 ms (11.0–14.2)");
+        assert_eq!(spread(3.0, 3.0, 3.0, count_f64), "3");
+        assert_eq!(spread(3.0, 2.0, 4.0, count_f64), "3 (2–4)");
+        assert_eq!(
+            spread(1048576.0, 947_200.0, 1153433.6, bytes_f64),
+            "1.00 MiB (925 KiB–1.10 MiB)"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Watching the pipelines while they run: one observer per pipeline waits for each fed
-//! batch to become visible (its latency), and a sampler reads staleness, CPU and, now and
-//! then, both pipelines' answers. Both pipelines are watched the same way, through
-//! [`Pipeline`].
+//! Watching the pipelines while they run: one observer per pipeline and visibility level
+//! waits for each fed batch to become visible at that level (its latency), and a sampler
+//! reads staleness, CPU, state held and, now and then, both pipelines' fresh answers.
+//! Both pipelines are watched the same way, through [`Pipeline`].
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -13,15 +13,22 @@ use parking_lot::Mutex;
 use workloads::PartialTable;
 
 use crate::feed::{Due, Tick};
-use crate::pipelines::Pipeline;
+use crate::pipelines::{Pipeline, Visibility};
 use crate::resources::CpuMeter;
 use crate::{CompareError, Result};
 
 /// How often the sampler looks, and how often it also takes answers.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const ANSWERS_EVERY: usize = 20;
-/// An observer gives up when a pipeline shows nothing new for this long.
+/// An observer gives up when a pipeline shows nothing new for this long (plus twice the
+/// longest period of the pipelines: Lambda's batch runs, Kappa's checkpoints).
 const STALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long an observer waits for a batch before it gives up, with pipelines whose
+/// longest period (between batch runs, between checkpoints) is `period`.
+pub(crate) fn stall_timeout(period: Duration) -> Duration {
+    STALL_TIMEOUT + period * 2
+}
 /// How long one visibility check waits before the observer looks at its abort flag.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -55,27 +62,29 @@ impl Seen {
     }
 }
 
-/// Wait for each batch in turn to be visible in `pipeline` (each check waits up to
-/// [`POLL`]), recording its latency from its scheduled time.
+/// Wait for each batch in turn to be visible in `pipeline` at `level` (each check waits
+/// up to [`POLL`]), recording its latency from its scheduled time.
 pub(crate) fn observe(
     pipeline: &dyn Pipeline,
+    level: Visibility,
     seen: &Seen,
     start: Instant,
     batches: mpsc::Receiver<Due>,
     abort: &AtomicBool,
+    stall: Duration,
 ) -> Result<()> {
     for d in batches {
         let waiting = Instant::now();
-        while !pipeline.wait_visible(&d.target, POLL)? {
+        while !pipeline.wait_visible(level, &d.target, POLL)? {
             if abort.load(Ordering::SeqCst) {
                 *seen.failed.lock() = Some(format!("stopped before batch {} was visible", d.index));
                 return Ok(());
             }
-            if waiting.elapsed() > STALL_TIMEOUT {
+            if waiting.elapsed() > stall {
                 *seen.failed.lock() = Some(format!(
                     "records at offsets {:?} not visible after {} s",
                     d.target,
-                    STALL_TIMEOUT.as_secs()
+                    stall.as_secs()
                 ));
                 return Ok(());
             }
@@ -98,8 +107,12 @@ pub(crate) fn observe(
 /// One pipeline at one sampler reading.
 #[derive(Debug, Clone)]
 pub(crate) struct PipelineReading {
-    pub staleness: Duration,
+    /// Per level (in [`Visibility::BOTH`] order).
+    pub staleness: [Duration; 2],
+    /// Records visible to fresh queries.
     pub visible: u64,
+    /// Cells of open windows held (Kappa).
+    pub state_cells: Option<u64>,
     /// Age of the newest recomputed view being served (Lambda's batch view).
     pub view_age: Option<Duration>,
     /// The answers (per workload), when taken at this reading.
@@ -114,6 +127,12 @@ pub(crate) struct Reading {
     pub frontier: i64,
     /// In the order of the pipelines given to [`Sampler::run`].
     pub pipelines: Vec<PipelineReading>,
+}
+
+/// A pipeline and what its observers saw, per level (in [`Visibility::BOTH`] order).
+pub(crate) struct Watched<'a> {
+    pub pipeline: &'a dyn Pipeline,
+    pub seen: [&'a Seen; 2],
 }
 
 /// What the sampler shares with the feed.
@@ -142,11 +161,7 @@ impl Sampler {
 
     /// Read every [`SAMPLE_EVERY`] until stopped: staleness, CPU, and every
     /// [`ANSWERS_EVERY`]th time the pipelines' answers.
-    pub fn run(
-        &self,
-        pipelines: &[(&dyn Pipeline, &Seen)],
-        cpu: &Mutex<CpuMeter>,
-    ) -> Result<Vec<Reading>> {
+    pub fn run(&self, pipelines: &[Watched<'_>], cpu: &Mutex<CpuMeter>) -> Result<Vec<Reading>> {
         let mut readings = Vec::new();
         let mut n = 0usize;
         while !self.stop.load(Ordering::SeqCst) {
@@ -160,13 +175,14 @@ impl Sampler {
             n += 1;
             let frontier = self.frontier.load(Ordering::SeqCst);
             let mut states = Vec::with_capacity(pipelines.len());
-            for (p, seen) in pipelines {
-                let taken = p.recomputes().last().map(|r| r.horizon_taken);
+            for w in pipelines {
+                let taken = w.pipeline.recomputes().last().map(|r| r.horizon_taken);
                 states.push(PipelineReading {
-                    staleness: self.staleness(seen, now),
-                    visible: seen.records.load(Ordering::SeqCst),
+                    staleness: w.seen.map(|s| self.staleness(s, now)),
+                    visible: w.seen[0].records.load(Ordering::SeqCst),
+                    state_cells: w.pipeline.state_cells(),
                     view_age: taken.map(|t| now.saturating_duration_since(t)),
-                    answers: take_answers.then(|| p.tables()).transpose()?,
+                    answers: take_answers.then(|| w.pipeline.tables()).transpose()?,
                 });
             }
             readings.push(Reading {

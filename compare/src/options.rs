@@ -7,7 +7,22 @@ use std::time::Duration;
 use datasets::DatasetKind;
 use workloads::Workload;
 
+use crate::arch::Architecture;
+use crate::sweep::{SweepSetting, SweepSpec};
 use crate::{CompareError, Result};
+
+/// A delay or a loss injected into one pipeline (**tests only**; see
+/// [`CompareOptions::inject`] and the `inject` module).
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    /// The pipeline it goes into.
+    pub pipeline: Architecture,
+    /// Its results become visible this much later, at both levels.
+    pub delay: Duration,
+    /// Cells removed from its final answer of the first workload.
+    pub drop_cells: u64,
+}
 
 /// Where the records come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +31,26 @@ pub enum Source {
     Generate(DatasetKind),
     /// Run both pipelines over a topic that already holds the data (no feed).
     Topic(String),
+}
+
+/// How `--find-max-rate` probes each pipeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaxRateOptions {
+    /// A probe sustains its rate when the fresh latency's p99, and the time to catch up
+    /// after the feed, are at most this.
+    pub p99_bound: Duration,
+    /// How long each probe feeds.
+    pub probe: Duration,
+}
+
+impl Default for MaxRateOptions {
+    /// A p99 of at most a second, 10 s of feed per probe.
+    fn default() -> Self {
+        MaxRateOptions {
+            p99_bound: Duration::from_secs(1),
+            probe: Duration::from_secs(10),
+        }
+    }
 }
 
 /// The options of a run (`lk compare`'s flags).
@@ -51,28 +86,41 @@ pub struct CompareOptions {
     /// Lambda: a batch run starts this long after the previous one started.
     pub batch_every: Duration,
     /// Kappa: events this far behind the watermark still update their window.
-    pub allowed_lateness_ms: i64,
+    /// `None`: the least that covers the data's disorder (see
+    /// [`crate::report::LatenessSource::Data`]).
+    pub allowed_lateness_ms: Option<i64>,
     /// Kappa's watermark bound (default: `max_delay_ms`, the data's known disorder).
     pub watermark_bound_ms: Option<i64>,
     /// Kappa: how often each task checkpoints (and publishes its table).
     pub checkpoint_interval: Duration,
-    /// Kappa shows uncommitted results this often during the live phase (read-uncommitted,
-    /// `kappa::JobConfig::uncommitted_every`), and its latency is measured to the table
-    /// files; `None`: checkpointed results only (the job's default).
-    pub kappa_uncommitted_every: Option<Duration>,
     /// Kappa: worker threads per job.
     pub kappa_workers: usize,
     /// Recompute the whole history with both pipelines after the live phase.
     pub reprocess: bool,
+    /// Run the whole comparison this many times, each from fresh state.
+    pub repeat: u32,
+    /// Also run each pipeline by itself on the same feed, as a control.
+    pub alone: bool,
+    /// Run the comparison at each value of one setting.
+    pub sweep: Option<SweepSpec>,
+    /// Search for the highest rate each pipeline sustains.
+    pub find_max_rate: Option<MaxRateOptions>,
+    /// The command line as typed, for the report (`None`: called as a library).
+    pub command: Option<String>,
     /// The pipelines' working files (batch views, state stores, tables).
     pub work_dir: PathBuf,
     /// The dataset sidecars (`<data>/datasets`).
     pub sidecar_dir: PathBuf,
+    /// **Tests only**: a delay or a loss injected into one pipeline, so that tests can
+    /// check that the harness measures what a pipeline does. `lk` never sets it.
+    #[doc(hidden)]
+    pub inject: Option<Injection>,
 }
 
 impl CompareOptions {
     /// The embedded default: YSB, 2M events at 50,000/s, 4 partitions, a little
-    /// disorder, lateness and duplication, a batch run every 10 s.
+    /// disorder, lateness and duplication, a batch run every 10 s, an allowed lateness
+    /// that covers the data's disorder.
     pub fn new(work_dir: impl Into<PathBuf>, sidecar_dir: impl Into<PathBuf>) -> Self {
         CompareOptions {
             source: Source::Generate(DatasetKind::Ysb),
@@ -89,14 +137,19 @@ impl CompareOptions {
             late_delay_ms: 15_000,
             duplicates: 0.001,
             batch_every: Duration::from_secs(10),
-            allowed_lateness_ms: 0,
+            allowed_lateness_ms: None,
             watermark_bound_ms: None,
             checkpoint_interval: Duration::from_millis(250),
-            kappa_uncommitted_every: None,
             kappa_workers: 2,
             reprocess: true,
+            repeat: 1,
+            alone: false,
+            sweep: None,
+            find_max_rate: None,
+            command: None,
             work_dir: work_dir.into(),
             sidecar_dir: sidecar_dir.into(),
+            inject: None,
         }
     }
 
@@ -114,10 +167,96 @@ impl CompareOptions {
         if matches!(self.source, Source::Generate(_)) && self.events == 0 {
             return bad("--events must be at least 1");
         }
+        if self.repeat == 0 {
+            return bad("--repeat must be at least 1");
+        }
+        if self.allowed_lateness_ms.is_some_and(|l| l < 0) {
+            return bad("--allowed-lateness cannot be negative");
+        }
+        if let Some(m) = &self.find_max_rate {
+            if m.probe.is_zero() || m.p99_bound.is_zero() {
+                return bad("the max-rate probe and its p99 bound must be positive");
+            }
+            if !matches!(self.source, Source::Generate(_)) {
+                return bad("--find-max-rate needs a generated dataset (it feeds at rising rates)");
+            }
+        }
+        if let Some(s) = &self.sweep
+            && s.setting.needs_feed()
+            && !matches!(self.source, Source::Generate(_))
+        {
+            return Err(CompareError::Options(format!(
+                "--sweep {}: needs a generated dataset (an existing topic is not fed)",
+                s.setting.name()
+            )));
+        }
         Ok(())
+    }
+
+    /// The options of the run at value `i` of `sweep`, and the value as a number in the
+    /// setting's unit.
+    pub(crate) fn at_sweep_value(&self, sweep: &SweepSpec, i: usize) -> Result<(Self, f64)> {
+        let x = sweep.setting.number(&sweep.values[i])?;
+        let mut o = self.clone();
+        let ms = Duration::from_millis(x as u64);
+        match sweep.setting {
+            SweepSetting::BatchEvery => o.batch_every = ms,
+            SweepSetting::CheckpointEvery => o.checkpoint_interval = ms,
+            SweepSetting::AllowedLateness => o.allowed_lateness_ms = Some(x as i64),
+            SweepSetting::Rate => o.rate = x as u64,
+            SweepSetting::Partitions => o.partitions = x as u32,
+        }
+        Ok((o, x))
     }
 
     pub(crate) fn watermark_bound(&self) -> i64 {
         self.watermark_bound_ms.unwrap_or(self.max_delay_ms as i64)
+    }
+
+    /// How far behind the newest event of its partition a generated record can arrive:
+    /// twice the late delay with late events, else the out-of-order delay; a duplicate's
+    /// second copy comes up to max(out-of-order delay, 1 s) after its first.
+    pub(crate) fn generated_disorder_ms(&self) -> i64 {
+        let late = if self.late > 0.0 {
+            2 * self.late_delay_ms
+        } else {
+            0
+        };
+        let ooo = if self.out_of_order > 0.0 {
+            self.max_delay_ms
+        } else {
+            0
+        };
+        let duplicate = if self.duplicates > 0.0 {
+            self.max_delay_ms.max(1_000)
+        } else {
+            0
+        };
+        (late.max(ooo) + duplicate) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_value_sets_its_setting() {
+        let base = CompareOptions::new("w", "s");
+        let s = SweepSpec::parse("allowed-lateness=0s,20s").unwrap();
+        let (o, x) = base.at_sweep_value(&s, 1).unwrap();
+        assert_eq!((o.allowed_lateness_ms, x), (Some(20_000), 20_000.0));
+        let (o, x) = base
+            .at_sweep_value(&SweepSpec::parse("rate=1000,2000").unwrap(), 0)
+            .unwrap();
+        assert_eq!((o.rate, x), (1000, 1000.0));
+        let (o, _) = base
+            .at_sweep_value(&SweepSpec::parse("batch-every=2s").unwrap(), 0)
+            .unwrap();
+        assert_eq!(o.batch_every, Duration::from_secs(2));
+        let mut topic = base.clone();
+        topic.source = Source::Topic("t".into());
+        topic.sweep = Some(SweepSpec::parse("partitions=1,2").unwrap());
+        assert!(matches!(topic.validate(), Err(CompareError::Options(_))));
     }
 }

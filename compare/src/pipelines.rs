@@ -2,40 +2,26 @@
 //! and reprocesses Lambda and Kappa through [`Pipeline`] and the functions of this module
 //! alone, so that a difference in the report can only come from the architectures (the
 //! `lambda` and `kappa` crates), not from how the harness drives them.
+//!
+//! Each pipeline is observed at both [`Visibility`] levels, read the same way for both:
+//! *fresh* from the pipeline's memory (Lambda's batch view merged with the speed layer's
+//! realtime view; Kappa's job table with what its tasks have processed, kept in memory by
+//! the job), *stable* once the results survive a crash (Lambda's batch views are written
+//! to files, as Kappa's checkpoints are: a published batch view; a committed checkpoint).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lambda::{Lambda, LambdaConfig, RunningLambda};
+use lambda::{Lambda, LambdaConfig, Layout, RunningLambda};
 use master_log::Log;
 use workloads::{PartialTable, Workload};
 
 use crate::alloc::{self, Owner};
+pub use crate::arch::Architecture;
 use crate::options::CompareOptions;
+pub use crate::report::Visibility;
 use crate::{CompareError, Result};
-
-/// The two architectures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Architecture {
-    /// Batch layer + speed layer + serving merge (the `lambda` crate).
-    Lambda,
-    /// One stream job per workload, reprocessing by replay (the `kappa` crate).
-    Kappa,
-}
-
-impl Architecture {
-    /// Both, in report order.
-    pub const BOTH: [Architecture; 2] = [Architecture::Lambda, Architecture::Kappa];
-
-    /// Its name, as the report writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Architecture::Lambda => "Lambda",
-            Architecture::Kappa => "Kappa",
-        }
-    }
-}
 
 /// What both pipelines run over: the same log, topic, workloads and settings.
 #[derive(Debug, Clone)]
@@ -48,6 +34,8 @@ pub(crate) struct Setup {
     pub work: PathBuf,
     /// Where the harness' Kappa jobs live on the log, apart from the user's.
     pub namespace: String,
+    /// Kappa's allowed lateness (given, or from the data).
+    pub allowed_lateness_ms: i64,
     pub opts: CompareOptions,
 }
 
@@ -77,15 +65,37 @@ pub(crate) struct Final {
 pub(crate) trait Pipeline: Send + Sync {
     /// Which architecture this is.
     fn architecture(&self) -> Architecture;
-    /// Whether a query of every workload shows every record below `target`, waiting up
-    /// to about `timeout`.
-    fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool>;
-    /// What a query of each workload sees now (in workload order).
+    /// What a query at `level` reads, in a few words.
+    fn describe(&self, level: Visibility) -> &'static str;
+    /// Per partition, the offset below which a query of every workload at `level`
+    /// includes every record.
+    fn visible(&self, level: Visibility) -> Result<Vec<u64>>;
+    /// Whether a query of every workload at `level` shows every record below `target`,
+    /// waiting up to about `timeout`.
+    fn wait_visible(&self, level: Visibility, target: &[u64], timeout: Duration) -> Result<bool>;
+    /// What a fresh query of each workload sees now (in workload order).
     fn tables(&self) -> Result<Vec<PartialTable>>;
     /// The recomputations run so far.
     fn recomputes(&self) -> Vec<Recompute>;
+    /// How often results became stable so far (the fewest of a workload or a task).
+    fn stable_updates(&self) -> u64;
+    /// The cells of open windows held now, where the pipeline keeps them (Kappa).
+    fn state_cells(&self) -> Option<u64>;
     /// Stop, and give each workload's final answer.
     fn stop(self: Box<Self>) -> Result<Vec<Final>>;
+}
+
+/// Per partition, the least of `positions` (each a workload's): what every workload
+/// shows.
+fn least(positions: impl IntoIterator<Item = Vec<u64>>) -> Vec<u64> {
+    let mut out: Option<Vec<u64>> = None;
+    for p in positions {
+        out = Some(match out {
+            None => p,
+            Some(o) => o.iter().zip(&p).map(|(a, b)| *a.min(b)).collect(),
+        });
+    }
+    out.unwrap_or_default()
 }
 
 /// Start `arch` over `setup`.
@@ -129,15 +139,17 @@ fn kappa_config(setup: &Setup, dir: PathBuf) -> kappa::JobConfig {
         namespace: Some(setup.namespace.clone()),
         workers: o.kappa_workers,
         watermark_bound_ms: o.watermark_bound(),
-        allowed_lateness_ms: o.allowed_lateness_ms,
+        allowed_lateness_ms: setup.allowed_lateness_ms,
         checkpoint_interval: o.checkpoint_interval,
         ..kappa::JobConfig::new(&setup.topic, dir, &setup.sidecar_dir)
     }
 }
 
-/// Lambda: one pipeline per workload, their speed layers on one runtime.
+/// Lambda: one pipeline per workload, their speed layers on one runtime, their batch
+/// views written to files (what makes them stable).
 struct LambdaPipeline {
     log: Arc<dyn Log>,
+    partitions: usize,
     running: Vec<RunningLambda>,
     /// Declared after `running`: dropped after the pipelines that run on it.
     _runtime: tokio::runtime::Runtime,
@@ -156,6 +168,7 @@ impl LambdaPipeline {
         for w in &setup.workloads {
             let config = LambdaConfig {
                 batch_every: setup.opts.batch_every,
+                files: Some(Layout::new(&setup.work.join("lambda"), w).files()?),
                 runtime: Some(runtime.handle().clone()),
                 on_thread_start: Some(lambda::ThreadHook(Arc::new(|| {
                     alloc::set_thread_owner(Owner::Lambda)
@@ -166,6 +179,7 @@ impl LambdaPipeline {
         }
         Ok(LambdaPipeline {
             log: setup.log.clone(),
+            partitions: setup.log.partition_count(&setup.topic)? as usize,
             running,
             _runtime: runtime,
         })
@@ -177,9 +191,32 @@ impl Pipeline for LambdaPipeline {
         Architecture::Lambda
     }
 
-    fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+    fn describe(&self, level: Visibility) -> &'static str {
+        match level {
+            Visibility::Fresh => {
+                "the batch view merged with the speed layer's realtime view, in memory"
+            }
+            Visibility::Stable => "the published batch view, written to files",
+        }
+    }
+
+    fn visible(&self, level: Visibility) -> Result<Vec<u64>> {
+        Ok(least(self.running.iter().map(|r| {
+            let views = r.lambda().views();
+            match level {
+                Visibility::Fresh => views.speed().positions(),
+                Visibility::Stable => views.horizon().unwrap_or_else(|| vec![0; self.partitions]),
+            }
+        })))
+    }
+
+    fn wait_visible(&self, level: Visibility, target: &[u64], timeout: Duration) -> Result<bool> {
         for r in &self.running {
-            if !r.wait_visible(target, timeout)? {
+            let shown = match level {
+                Visibility::Fresh => r.wait_visible(target, timeout)?,
+                Visibility::Stable => r.wait_published(target, timeout)?,
+            };
+            if !shown {
                 return Ok(false);
             }
         }
@@ -197,7 +234,7 @@ impl Pipeline for LambdaPipeline {
         let mut out = Vec::new();
         for r in &self.running {
             let workload = r.lambda().workload().name().to_owned();
-            out.extend(r.status().batch_runs.into_iter().map(|b| Recompute {
+            out.extend(r.batch_runs().into_iter().map(|b| Recompute {
                 workload: workload.clone(),
                 started: b.started,
                 finished: b.finished,
@@ -207,6 +244,15 @@ impl Pipeline for LambdaPipeline {
         }
         out.sort_by_key(|r| r.started);
         out
+    }
+
+    fn stable_updates(&self) -> u64 {
+        let runs = self.running.iter().map(|r| r.batch_runs().len() as u64);
+        runs.min().unwrap_or(0)
+    }
+
+    fn state_cells(&self) -> Option<u64> {
+        None
     }
 
     fn stop(self: Box<Self>) -> Result<Vec<Final>> {
@@ -233,12 +279,9 @@ impl Pipeline for LambdaPipeline {
     }
 }
 
-/// Kappa: one stream job per workload.
+/// Kappa: one stream job per workload, its fresh results kept in memory.
 struct KappaPipeline {
     jobs: Vec<kappa::RunningJob>,
-    /// Visible once the table files show it (read-uncommitted), else once the
-    /// checkpoint that covers it is published.
-    uncommitted: bool,
 }
 
 impl KappaPipeline {
@@ -255,18 +298,16 @@ impl KappaPipeline {
         let mut jobs = Vec::new();
         for w in &setup.workloads {
             let config = kappa::JobConfig {
-                uncommitted_every: setup.opts.kappa_uncommitted_every,
                 on_thread_start: Some(kappa::ThreadHook(Arc::new(|| {
                     alloc::set_thread_owner(Owner::Kappa)
                 }))),
                 ..kappa_config(setup, dir.clone())
             };
-            jobs.push(kappa::Job::new(setup.log.clone(), w.clone(), config)?.start()?);
+            let job = kappa::Job::new(setup.log.clone(), w.clone(), config)?;
+            job.track_fresh();
+            jobs.push(job.start()?);
         }
-        Ok(KappaPipeline {
-            jobs,
-            uncommitted: setup.opts.kappa_uncommitted_every.is_some(),
-        })
+        Ok(KappaPipeline { jobs })
     }
 }
 
@@ -275,12 +316,25 @@ impl Pipeline for KappaPipeline {
         Architecture::Kappa
     }
 
-    fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+    fn describe(&self, level: Visibility) -> &'static str {
+        match level {
+            Visibility::Fresh => "the job's table with what its tasks processed, in memory",
+            Visibility::Stable => "the committed checkpoints (changelog and state store)",
+        }
+    }
+
+    fn visible(&self, level: Visibility) -> Result<Vec<u64>> {
+        Ok(least(self.jobs.iter().map(|j| match level {
+            Visibility::Fresh => j.job().fresh_positions(),
+            Visibility::Stable => j.job().checkpointed_positions(),
+        })))
+    }
+
+    fn wait_visible(&self, level: Visibility, target: &[u64], timeout: Duration) -> Result<bool> {
         for j in &self.jobs {
-            let shown = if self.uncommitted {
-                j.wait_visible(target, timeout)?
-            } else {
-                j.wait_checkpointed(target, timeout)?
+            let shown = match level {
+                Visibility::Fresh => j.wait_fresh(target, timeout)?,
+                Visibility::Stable => j.wait_checkpointed(target, timeout)?,
             };
             if !shown {
                 return Ok(false);
@@ -292,12 +346,25 @@ impl Pipeline for KappaPipeline {
     fn tables(&self) -> Result<Vec<PartialTable>> {
         self.jobs
             .iter()
-            .map(|j| Ok(j.job().table()?.table))
+            .map(|j| Ok(j.job().fresh_table()?.table))
             .collect()
     }
 
     fn recomputes(&self) -> Vec<Recompute> {
         Vec::new()
+    }
+
+    fn stable_updates(&self) -> u64 {
+        let tasks = self
+            .jobs
+            .iter()
+            .flat_map(|j| j.status().partitions)
+            .map(|p| p.checkpoints);
+        tasks.min().unwrap_or(0)
+    }
+
+    fn state_cells(&self) -> Option<u64> {
+        Some(self.jobs.iter().map(|j| j.status().open_cells).sum())
     }
 
     fn stop(self: Box<Self>) -> Result<Vec<Final>> {

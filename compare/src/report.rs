@@ -8,19 +8,50 @@
 //! rates in events per second (`_eps`). A figure that could not be measured in a run
 //! (e.g. latency when `--topic` names a topic that is not fed) is `null`.
 //!
+//! ## Latency and its two visibility levels
+//! A record's latency runs from the log's acknowledgement of its append (measured from
+//! its *scheduled* append time, so that a feed that falls behind counts against the
+//! pipelines) to the first moment a query through the pipeline's serving interface
+//! returns a result that includes it, for every workload. Both pipelines are measured at
+//! both [`Visibility`] levels in the same run: **fresh** (in memory: Lambda's batch view
+//! merged with the speed layer's realtime view; Kappa's results of what its tasks have
+//! processed, before a checkpoint) and **stable** (what survives a crash and a restart:
+//! Lambda's published batch view, written to files; Kappa's committed checkpoint).
+//!
+//! ## Runs, repeats and the summary
+//! One invocation runs the comparison `params.repeat` times (`--repeat`), each from
+//! fresh state; `--alone` adds a run of each pipeline by itself per repeat, `--sweep` a
+//! set of runs per value, and `--find-max-rate` short runs of each pipeline alone at
+//! rising rates. The details (`run`, `pipelines`, `workloads`, `batch_runs`) are those of
+//! the first run of the first sweep value; `summary` gives the median, smallest and
+//! largest value of every headline figure over that value's repeats, and says whether
+//! the two pipelines differ beyond the noise (their ranges do not overlap).
+//!
 //! ```text
-//! { "schema_version": 1,
-//!   "params":   { dataset, topic, workloads, events, rate_eps, partitions, seed, … },
+//! { "schema_version": 2,
+//!   "provenance": { version, commit, command, reproduce },
+//!   "params":   { dataset, topic, workloads, events, rate_eps, partitions, seed,
+//!                 allowed_lateness_ms, allowed_lateness_from, repeat, … },
 //!   "machine":  { os, arch, cpus, memory_bytes, cpu_model, lk_version },
-//!   "run":      { started, wall_seconds, records_fed, interrupted, peak_rss_bytes, … },
+//!   "run":      { started, wall_seconds, records_fed, feed_behind_ms, interrupted, … },
+//!   "disorder": { max_ms, p99_ms, records, behind_watermark, beyond_allowed_lateness },
 //!   "pipelines": {
-//!     "lambda": { latency_ms {p50,p95,p99,max}, throughput_eps, cpu_seconds,
-//!                 peak_heap_bytes, correctness {exact_fraction, max_abs_error,
-//!                 mean_abs_error, late_dropped, …}, reprocess_seconds,
-//!                 complexity {loc, functions, cyclomatic}, timeline […], … },
+//!     "lambda": { fresh {what, latency_ms {p50,p95,p99,max,samples}, latency_cdf,
+//!                 catch_up_seconds}, stable {the same}, throughput_eps, cpu_seconds,
+//!                 peak_heap_bytes, stable_updates, peak_state_cells,
+//!                 correctness {exact_fraction, max_abs_error, late_dropped, …},
+//!                 reprocess_seconds, complexity {loc, functions, cyclomatic},
+//!                 timeline […] },
 //!     "kappa":  { the same } },
+//!   "summary":  { runs, figures: [ { key, label, group, level, better,
+//!                 lambda {median,min,max,values}, kappa {…}, difference } ] },
+//!   "alone":    null | { summary },             each pipeline by itself, same feed
+//!   "sweep":    null | { name, points: [ { value, x, summary } ] },
+//!   "max_rate": null | { p99_bound_ms, probe_seconds, lambda {sustained_eps,
+//!                 per_core_eps, probes […]}, kappa {…} },
 //!   "workloads": [ { name, lambda {…}, kappa {…} } ],   per-workload breakdown
 //!   "batch_runs": [ { started_s, finished_s, horizon_records } ],
+//!   "warnings": [ "…" ],
 //!   "verdict": [ "…" ] }
 //! ```
 //!
@@ -40,28 +71,60 @@ use serde::{Deserialize, Serialize};
 use workloads::{DuplicateCell, ListedCell};
 
 /// Raised whenever a field changes name or meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
-/// Everything one run measured.
+/// Everything one invocation measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
+    /// How the report was made: the program's version and commit, and the command.
+    pub provenance: Provenance,
     /// The options of the run.
     pub params: Params,
     /// What the run ran on.
     pub machine: Machine,
-    /// The run as a whole.
+    /// The (first) run as a whole.
     pub run: RunInfo,
-    /// Each pipeline's figures over all workloads.
+    /// How far behind the newest event of its partition each event arrived during the
+    /// feed; `null` without a feed.
+    pub disorder: Option<Disorder>,
+    /// Each pipeline's figures over all workloads, in the first run.
     pub pipelines: Pipelines,
+    /// Every headline figure over the repeats: median, smallest, largest.
+    pub summary: Summary,
+    /// Each pipeline run by itself on the same feed (`--alone`), as a control (at the
+    /// first sweep value).
+    pub alone: Option<Alone>,
+    /// The runs over a range of one setting (`--sweep`).
+    pub sweep: Option<Sweep>,
+    /// The highest rate each pipeline sustains (`--find-max-rate`).
+    pub max_rate: Option<MaxRate>,
     /// The same figures per workload (correctness, reprocessing and complexity are per
     /// workload; latency, throughput and resources are the pipeline's as a whole).
     pub workloads: Vec<WorkloadReport>,
     /// The Lambda batch layer's runs during the live phase, for marking on charts.
     pub batch_runs: Vec<BatchRun>,
+    /// Why the figures may not be enough to judge by (a run too short, one run only, a
+    /// feed that fell behind, …).
+    pub warnings: Vec<String>,
     /// Plain-language sentences: which pipeline did better on what, in this run.
     pub verdict: Vec<String>,
+}
+
+/// How a report was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Version of the program (the workspace's version).
+    pub version: String,
+    /// The git commit it was built from (`-dirty` when the tree had changes); `null`
+    /// when built outside a git checkout (a source tarball).
+    pub commit: Option<String>,
+    /// The command line as it was typed; `null` when the library was called directly.
+    pub command: Option<String>,
+    /// A command line that reproduces the run: every setting written out, so that it
+    /// means the same with another version's defaults.
+    pub reproduce: String,
 }
 
 /// The options of the run.
@@ -99,15 +162,29 @@ pub struct Params {
     pub batch_every_ms: u64,
     /// Kappa: late events within this still updated their window.
     pub allowed_lateness_ms: i64,
+    /// Where the allowed lateness came from: `option` (given) or `data` (the least
+    /// that covers the data's disorder beyond the watermark bound).
+    pub allowed_lateness_from: LatenessSource,
     /// Kappa: the watermark's out-of-orderness bound.
     pub watermark_bound_ms: i64,
-    /// Kappa: a checkpoint (and the table published) this often.
+    /// Kappa: a checkpoint this often.
     pub checkpoint_interval_ms: u64,
-    /// Kappa showed uncommitted results this often (`None`: checkpointed ones only).
-    #[serde(default)]
-    pub kappa_uncommitted_every_ms: Option<u64>,
     /// Kappa: worker threads.
     pub kappa_workers: usize,
+    /// Runs of the whole comparison (`--repeat`), each from fresh state.
+    pub repeat: u32,
+}
+
+/// Where the allowed lateness came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatenessSource {
+    /// Given as an option.
+    Option,
+    /// The least that covers the data's disorder: for generated data what the
+    /// generator makes (twice the late delay, or the out-of-order delay), for an
+    /// existing topic what its records show; minus the watermark bound.
+    Data,
 }
 
 /// What the run ran on.
@@ -142,12 +219,32 @@ pub struct RunInfo {
     pub records_total: u64,
     /// How the fed records arrived (all zero without a feed).
     pub arrivals: Arrivals,
+    /// The most an append was acknowledged after its scheduled time (ms): the feed's
+    /// own delay, counted in every latency.
+    pub feed_behind_ms: f64,
     /// Stopped by Ctrl-C: the figures cover what ran until then.
     pub interrupted: bool,
     /// Peak resident memory of the whole process (both pipelines, the log, the harness).
     pub peak_rss_bytes: Option<u64>,
     /// CPU seconds of the harness itself (feed, observers, oracle), not in either pipeline.
     pub harness_cpu_seconds: f64,
+}
+
+/// The event-time disorder of the fed records: how far each arrived behind the newest
+/// event time appended to its partition before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disorder {
+    /// Records measured.
+    pub records: u64,
+    /// The most a record arrived behind (ms of event time).
+    pub max_ms: i64,
+    /// The 99th percentile of how far records arrived behind (0 for records in order).
+    pub p99_ms: f64,
+    /// Records more than Kappa's watermark bound behind: past the watermark on arrival.
+    pub behind_watermark: u64,
+    /// Records more than the watermark bound plus the allowed lateness behind: those
+    /// whose windows may have closed (Kappa counts what it drops in `late_dropped`).
+    pub beyond_allowed_lateness: u64,
 }
 
 /// The two pipelines.
@@ -159,24 +256,61 @@ pub struct Pipelines {
     pub kappa: PipelineReport,
 }
 
+/// A visibility level: how durable the results a query sees are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// In memory: Lambda's merged speed + batch view, Kappa's results of what its
+    /// tasks processed. Lost in a crash, until recomputed.
+    Fresh,
+    /// Survives a crash and restart (never moves back): Lambda's published batch view
+    /// (on disk), Kappa's committed checkpoint.
+    Stable,
+}
+
+impl Visibility {
+    /// Both, in report order.
+    pub const BOTH: [Visibility; 2] = [Visibility::Fresh, Visibility::Stable];
+
+    /// `fresh` or `stable`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Visibility::Fresh => "fresh",
+            Visibility::Stable => "stable",
+        }
+    }
+
+    /// What the level means, in a few words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Visibility::Fresh => "in memory",
+            Visibility::Stable => "survives a crash and restart",
+        }
+    }
+}
+
 /// One pipeline's figures (all workloads together).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineReport {
-    /// From a record's scheduled append time to the moment its effect is visible to a
-    /// query of every workload of the pipeline.
-    pub latency_ms: Option<Latency>,
-    /// The latency distribution: (latency in ms, fraction of records at or below it).
-    pub latency_cdf: Vec<CdfPoint>,
+    /// Latency to fresh results (in memory).
+    pub fresh: Level,
+    /// Latency to stable results (surviving a crash and restart).
+    pub stable: Level,
     /// Records processed per second from the start of the feed until the pipeline had
-    /// caught up with its end.
+    /// caught up with its end (fresh level): the feed's rate while the pipeline keeps
+    /// up. What it sustains at most is `max_rate`.
     pub throughput_eps: Option<f64>,
-    /// Seconds from the end of the feed until the pipeline showed every record.
-    pub catch_up_seconds: Option<f64>,
     /// CPU time (user + system) of the pipeline's threads during the live phase.
     pub cpu_seconds: f64,
     /// Largest heap the pipeline's threads held at once (bytes allocated by them and not
     /// yet freed); `null` when the counting allocator is not installed.
     pub peak_heap_bytes: Option<u64>,
+    /// How often results became stable during the live phase: Lambda's published batch
+    /// runs (fewest of a workload), Kappa's checkpoints (fewest of a task).
+    pub stable_updates: u64,
+    /// Kappa: the most cells of open windows held at once over all tasks (the state the
+    /// allowed lateness keeps); `null` for Lambda.
+    pub peak_state_cells: Option<u64>,
     /// Final answers against the oracle, all workloads' cells together.
     pub correctness: Correctness,
     /// Full recomputation of the same history after the run: Lambda's batch layer from
@@ -188,6 +322,20 @@ pub struct PipelineReport {
     pub complexity: Complexity,
     /// Samples during the live phase.
     pub timeline: Vec<Sample>,
+}
+
+/// Latency to one visibility level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    /// What a query at this level reads, for this pipeline.
+    pub what: String,
+    /// From a record's scheduled append time to the moment a query of every workload at
+    /// this level includes it.
+    pub latency_ms: Option<Latency>,
+    /// The latency distribution: (latency in ms, fraction of records at or below it).
+    pub latency_cdf: Vec<CdfPoint>,
+    /// Seconds from the end of the feed until the level showed every record.
+    pub catch_up_seconds: Option<f64>,
 }
 
 /// Latency percentiles in milliseconds.
@@ -337,20 +485,24 @@ pub struct SharedCode {
 pub struct Sample {
     /// Seconds since the feed started.
     pub t_s: f64,
-    /// How long the oldest record not yet visible has been waiting (0 when everything
-    /// appended is visible).
+    /// How long the oldest record not yet fresh (visible in memory) has been waiting (0
+    /// when everything appended is).
     pub staleness_ms: f64,
-    /// Records visible to queries so far.
+    /// The same for stable results.
+    pub stable_staleness_ms: f64,
+    /// Records visible to fresh queries so far.
     pub visible_records: u64,
     /// Lambda: age of the batch view being served (since its horizon was taken);
     /// `null` before the first batch view and for Kappa.
     pub batch_view_age_ms: Option<f64>,
-    /// The answer at this moment against the oracle, over the windows that were complete
-    /// by then (every window whose end is at least `max_delay` of event time behind the
-    /// newest event appended); `null` when not evaluated at this sample.
+    /// The fresh answer at this moment against the oracle, over the windows that were
+    /// complete by then (every window whose end is at least `max_delay` of event time
+    /// behind the newest event appended); `null` when not evaluated at this sample.
     pub correctness: Option<Correctness>,
-    /// p99 latency (ms) of the batches that became visible since the previous sample.
+    /// p99 latency (ms) of the batches that became fresh since the previous sample.
     pub latency_p99_ms: Option<f64>,
+    /// p99 latency (ms) of the batches that became stable since the previous sample.
+    pub stable_latency_p99_ms: Option<f64>,
 }
 
 /// One workload's figures.
@@ -401,4 +553,155 @@ pub struct Arrivals {
     pub late: u64,
     /// Second copies of an event (same id).
     pub duplicates: u64,
+}
+
+/// Every headline figure over the runs of one setting.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Runs summarized.
+    pub runs: u32,
+    /// The figures, in the order of the headline table.
+    pub figures: Vec<FigureSummary>,
+}
+
+/// One figure of both pipelines over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureSummary {
+    /// Stable name (`latency_fresh_p99_ms`, `cpu_seconds`, …).
+    pub key: String,
+    /// The figure's name in the tables.
+    pub label: String,
+    /// The table group it is shown in.
+    pub group: String,
+    /// The visibility level of a latency figure; `null` for the others.
+    pub level: Option<Visibility>,
+    /// Which value is the better one.
+    pub better: Better,
+    /// Lambda's values; `null` when not measured in any run.
+    pub lambda: Option<Stat>,
+    /// Kappa's values; `null` when not measured in any run.
+    pub kappa: Option<Stat>,
+    /// Whether one pipeline did better beyond the noise.
+    pub difference: Difference,
+}
+
+/// Which of two values is the better one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    /// The lower value.
+    Lower,
+    /// The higher value.
+    Higher,
+    /// Neither: the values are only shown.
+    Neither,
+}
+
+/// A figure over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// The median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+    /// Every run's value, in run order (runs where it was not measured left out).
+    pub values: Vec<f64>,
+}
+
+/// Whether one pipeline did better on a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Difference {
+    /// Lambda's range is better than Kappa's and they do not overlap.
+    Lambda,
+    /// Kappa's range is better than Lambda's and they do not overlap.
+    Kappa,
+    /// The ranges overlap: no difference can be claimed.
+    WithinNoise,
+    /// Both are the same in every run.
+    Same,
+    /// Not compared: a figure missing, or one that is only shown.
+    NotCompared,
+}
+
+/// Each pipeline by itself on the same feed (`--alone`): the control for interference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alone {
+    /// Lambda's figures from its runs alone, Kappa's from its own, over the repeats
+    /// (compare with the report's `summary`, where they ran together).
+    pub summary: Summary,
+}
+
+/// The runs over a range of one setting (`--sweep NAME=V1,V2,…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sweep {
+    /// The setting: `batch-every`, `checkpoint-every`, `allowed-lateness`, `rate` or
+    /// `partitions`.
+    pub name: String,
+    /// What `x` is measured in: `ms`, `records/s` or `partitions`.
+    pub unit: String,
+    /// One point per value, in the order given.
+    pub points: Vec<SweepPoint>,
+}
+
+/// The runs at one value of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// The value as given (`20s`).
+    pub value: String,
+    /// The value as a number in the sweep's unit.
+    pub x: f64,
+    /// The figures over this value's repeats.
+    pub summary: Summary,
+}
+
+/// The highest feed rate each pipeline sustains (Karimov et al., ICDE 2018): with its
+/// fresh latency's p99 and its backlog at the end of the feed bounded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxRate {
+    /// A probe sustains its rate when its fresh p99 and its catch-up after the feed
+    /// are at most this.
+    pub p99_bound_ms: f64,
+    /// Seconds of feed per probe.
+    pub probe_seconds: f64,
+    /// Lambda, alone.
+    pub lambda: RateSearch,
+    /// Kappa, alone.
+    pub kappa: RateSearch,
+}
+
+/// One pipeline's search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateSearch {
+    /// The highest rate sustained; `null` when none of the probes was.
+    pub sustained_eps: Option<f64>,
+    /// Records per CPU-second the pipeline used at that rate (its rate per core).
+    pub per_core_eps: Option<f64>,
+    /// The lowest rate not sustained failed because the feed fell behind its schedule
+    /// while the pipeline kept up with what was appended: the machine could not feed
+    /// faster, and `sustained_eps` is a lower bound of the pipeline's.
+    pub feed_limited: bool,
+    /// Every probe, in the order run.
+    pub probes: Vec<Probe>,
+}
+
+/// One probe of a rate search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The feed rate tried.
+    pub rate_eps: f64,
+    /// Whether the pipeline sustained it.
+    pub sustained: bool,
+    /// Its fresh latency's p99 (ms).
+    pub fresh_p99_ms: Option<f64>,
+    /// Seconds after the feed until it showed every record (fresh).
+    pub catch_up_seconds: Option<f64>,
+    /// CPU seconds of the pipeline.
+    pub cpu_seconds: f64,
+    /// Records fed.
+    pub records: u64,
+    /// The most the feed's appends were behind their schedule (ms).
+    pub feed_behind_ms: f64,
 }

@@ -1,114 +1,190 @@
-//! Reading a report: the plain-language verdict and the side-by-side terminal table.
+//! Reading a report: the plain-language verdict. It compares like with like — each
+//! latency sentence is about one visibility level, read the same way for both
+//! pipelines — claims a difference only where the pipelines' ranges over the repeats do
+//! not overlap ("within noise" otherwise), and names the settings that decide it.
 //!
-//! Figures are written by [`crate::format`], as on the HTML page: the same figure reads
-//! the same in the terminal, in the verdict sentences the JSON report carries, and on the
-//! page.
+//! Figures are written by [`crate::format`], as on the HTML page and in the terminal
+//! table ([`crate::terminal`]).
 
 #![warn(missing_docs)]
 
-use std::fmt::Write;
-
 use crate::format::{
-    bytes, count, millis, number, or_not_measured, percent, rate, ratio, seconds, whole_millis,
+    count, millis, number, percent, percent_approx, rate, ratio, seconds, spread, whole_millis,
 };
-use crate::report::{Correctness, Latency, PipelineReport, Report};
+use crate::report::{Difference, FigureSummary, LatenessSource, Report, Stat, Summary, Visibility};
+use crate::summary::{find, show_of};
 
-/// Which of two figures is better, and by how much, in words.
-fn better(lower_wins: bool, lambda: f64, kappa: f64) -> Option<(&'static str, f64)> {
-    if lambda == kappa || !lambda.is_finite() || !kappa.is_finite() {
-        return None;
-    }
-    let lambda_wins = (lambda < kappa) == lower_wins;
-    let (win, lose) = if lambda_wins {
-        (lambda, kappa)
-    } else {
-        (kappa, lambda)
-    };
-    let ratio = if lower_wins { lose / win } else { win / lose };
-    Some((if lambda_wins { "Lambda" } else { "Kappa" }, ratio))
-}
-
-/// How many times better: `3.0x`, or `infinitely` (against a zero).
+/// How much better: `3.0x`, `12.5 %` below twice, or `infinitely` (against a zero).
 fn times(r: f64) -> String {
-    if r.is_finite() {
-        ratio(r)
-    } else {
+    if !r.is_finite() {
         "infinitely".to_owned()
+    } else if r < 2.0 {
+        percent_approx(r - 1.0)
+    } else {
+        ratio(r)
     }
 }
 
-/// Sentences saying which pipeline did better on what in this run, from its figures only.
+/// A figure's value over the runs, as the tables write it.
+fn value(f: &FigureSummary, s: &Stat) -> String {
+    spread(s.median, s.min, s.max, show_of(&f.key))
+}
+
+/// "Lambda … vs … (Kappa)": both values of a figure.
+fn both(f: &FigureSummary) -> Option<(String, String)> {
+    Some((value(f, f.lambda.as_ref()?), value(f, f.kappa.as_ref()?)))
+}
+
+/// How the comparison of a figure reads: who did better and by how much (of the
+/// medians), or that the ranges overlap.
+fn outcome(f: &FigureSummary, runs: u32) -> Option<String> {
+    let (l, k) = (f.lambda.as_ref()?, f.kappa.as_ref()?);
+    let (win, lose, who) = match f.difference {
+        Difference::Lambda => (l.median, k.median, "Lambda"),
+        Difference::Kappa => (k.median, l.median, "Kappa"),
+        Difference::WithinNoise => {
+            return Some(format!(
+                "within noise (the ranges of {} runs overlap)",
+                count(u64::from(runs))
+            ));
+        }
+        Difference::Same => return Some("the same".to_owned()),
+        Difference::NotCompared => return None,
+    };
+    let r = match f.better {
+        crate::report::Better::Lower => lose / win,
+        _ => win / lose,
+    };
+    Some(format!("{who} better by {}", times(r)))
+}
+
+/// Sentences on the run, from its figures only: latency at each level, correctness and
+/// what the allowed lateness costs, CPU, reprocessing, code, the settings that decide
+/// them, the control runs alone and the sustainable rates.
 pub fn verdict(r: &Report) -> Vec<String> {
-    let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
+    let s = &r.summary;
     let mut v = Vec::new();
     if r.run.interrupted {
         v.push("The run was interrupted: the figures cover the records fed until then.".to_owned());
     }
-    if let (Some(ll), Some(kl)) = (l.latency_ms, k.latency_ms)
-        && let Some((who, ratio)) = better(true, ll.p99, kl.p99)
-    {
-        v.push(format!(
-            "Latency: {who} showed new records sooner — p99 {} (Lambda) vs {} (Kappa), {} lower; medians {} vs {}.",
-            millis(ll.p99),
-            millis(kl.p99),
-            times(ratio),
-            millis(ll.p50),
-            millis(kl.p50)
-        ));
+    for level in Visibility::BOTH {
+        if let Some(line) = latency_sentence(r, level) {
+            v.push(line);
+        }
     }
     v.push(correctness_sentence(r));
-    if let Some((who, ratio)) = better(true, l.cpu_seconds, k.cpu_seconds) {
-        v.push(format!(
-            "CPU: {who} used less — {} CPU-s (Lambda, {} batch runs over the growing history) vs {} CPU-s (Kappa), {} less.",
-            number(l.cpu_seconds),
-            count(r.batch_runs.len() as u64),
-            number(k.cpu_seconds),
-            times(ratio)
-        ));
+    if let Some(line) = lateness_cost(r) {
+        v.push(line);
     }
-    if let (Some(lr), Some(kr)) = (l.reprocess_seconds, k.reprocess_seconds)
-        && let Some((who, ratio)) = better(true, lr, kr)
+    if let Some(f) = find(s, "cpu_seconds")
+        && let (Some((l, k)), Some(o)) = (both(f), outcome(f, s.runs))
     {
         v.push(format!(
-            "Reprocessing all {} records: {who} was faster — {} (Lambda's batch recompute) vs {} (Kappa's replay), {}.",
-            count(r.run.records_total),
-            seconds(lr),
-            seconds(kr),
-            times(ratio)
+            "CPU: {l} (Lambda, {} batch runs over the growing history) vs {k} (Kappa): {o}.",
+            count(r.batch_runs.len() as u64),
         ));
     }
-    if let Some((who, ratio)) = better(true, l.complexity.loc as f64, k.complexity.loc as f64) {
-        let shared = l.complexity.shared.as_ref().map_or(0, |s| s.loc);
+    if let Some(f) = find(s, "reprocess_seconds")
+        && let (Some((l, k)), Some(o)) = (both(f), outcome(f, s.runs))
+    {
         v.push(format!(
-            "Code: {who} needs less — {} lines charged to Lambda vs {} to Kappa (what each crate's public API reaches; the {} lines both reach are charged to neither), {} fewer; cyclomatic complexity {} vs {}, cognitive {} vs {}.",
-            count(l.complexity.loc),
-            count(k.complexity.loc),
-            count(shared),
-            times(ratio),
-            count(l.complexity.cyclomatic),
-            count(k.complexity.cyclomatic),
-            count(l.complexity.cognitive),
-            count(k.complexity.cognitive)
+            "Reprocessing all {} records: {l} (Lambda's batch recompute) vs {k} (Kappa's \
+             replay): {o}.",
+            count(r.run.records_total)
         ));
     }
+    let (lc, kc) = (
+        &r.pipelines.lambda.complexity,
+        &r.pipelines.kappa.complexity,
+    );
+    if lc.loc != kc.loc {
+        let shared = lc.shared.as_ref().map_or(0, |s| s.loc);
+        v.push(format!(
+            "Code: {} lines charged to Lambda vs {} to Kappa (what each crate's public API \
+             reaches; the {} lines both reach are charged to neither); cyclomatic complexity \
+             {} vs {}, cognitive {} vs {}.",
+            count(lc.loc),
+            count(kc.loc),
+            count(shared),
+            count(lc.cyclomatic),
+            count(kc.cyclomatic),
+            count(lc.cognitive),
+            count(kc.cognitive)
+        ));
+    }
+    v.push(settings_sentence(r));
+    v.extend(alone_sentence(r));
+    v.extend(max_rate_sentence(r));
     v
 }
 
-/// How exact both final answers are.
+/// Latency at one level: what each pipeline's query reads, p99 and medians.
+fn latency_sentence(r: &Report, level: Visibility) -> Option<String> {
+    let s = &r.summary;
+    let key = |p: &str| format!("latency_{}_{p}_ms", level.name());
+    let p99 = find(s, &key("p99"))?;
+    let p50 = find(s, &key("p50"))?;
+    let (l99, k99) = both(p99)?;
+    let (l50, k50) = both(p50)?;
+    let (lw, kw) = match level {
+        Visibility::Fresh => (
+            &r.pipelines.lambda.fresh.what,
+            &r.pipelines.kappa.fresh.what,
+        ),
+        Visibility::Stable => (
+            &r.pipelines.lambda.stable.what,
+            &r.pipelines.kappa.stable.what,
+        ),
+    };
+    Some(format!(
+        "Latency, {} ({}; Lambda: {lw}; Kappa: {kw}): p99 {l99} (Lambda) vs {k99} (Kappa), \
+         {}; medians {l50} vs {k50}.",
+        level.name(),
+        level.meaning(),
+        outcome(p99, s.runs)?
+    ))
+}
+
+/// Where the allowed lateness came from, in words.
+fn lateness_words(r: &Report) -> String {
+    let p = &r.params;
+    match p.allowed_lateness_from {
+        LatenessSource::Option => format!(
+            "an allowed lateness of {} (given)",
+            whole_millis(p.allowed_lateness_ms)
+        ),
+        LatenessSource::Data => format!(
+            "an allowed lateness of {} (the least that covers the data's disorder)",
+            whole_millis(p.allowed_lateness_ms)
+        ),
+    }
+}
+
+/// How exact both final answers are, and against what disorder.
 fn correctness_sentence(r: &Report) -> String {
     let (lc, kc) = (
         &r.pipelines.lambda.correctness,
         &r.pipelines.kappa.correctness,
     );
-    let exact = |c: &Correctness| c.exact_cells == c.cells;
+    let disorder = r.disorder.as_ref().map_or(String::new(), |d| {
+        format!(
+            " The data arrived up to {} behind the newest event of its partition (p99 {}).",
+            whole_millis(d.max_ms),
+            millis(d.p99_ms)
+        )
+    });
+    let exact = |c: &crate::report::Correctness| c.exact_cells == c.cells;
     if exact(lc) && exact(kc) {
         return format!(
-            "Correctness: both final answers equal the oracle's in all {} cells.",
-            count(lc.cells)
+            "Correctness: both final answers equal the oracle's in all {} cells, Kappa with \
+             {}.{disorder}",
+            count(lc.cells),
+            lateness_words(r)
         );
     }
     format!(
-        "Correctness: Lambda's final answer is exact in {} of {} cells (max error {}), Kappa's in {} of {} cells (max error {}, {} late events dropped beyond the allowed lateness of {}).",
+        "Correctness: Lambda's final answer is exact in {} of {} cells (max error {}), \
+         Kappa's in {} of {} cells (max error {}, {} late events dropped beyond {}).{disorder}",
         percent(lc.exact_fraction),
         count(lc.cells),
         number(lc.max_abs_error),
@@ -116,242 +192,203 @@ fn correctness_sentence(r: &Report) -> String {
         count(kc.cells),
         number(kc.max_abs_error),
         count(kc.late_dropped),
-        whole_millis(r.params.allowed_lateness_ms)
+        lateness_words(r)
     )
 }
 
-/// One pipeline's column of the terminal table, in [`LABELS`]' order.
-fn rows(p: &PipelineReport) -> Vec<String> {
-    let lat = |f: fn(&Latency) -> f64| or_not_measured(p.latency_ms.as_ref().map(f), millis);
-    let c = &p.correctness;
-    vec![
-        lat(|l| l.p50),
-        lat(|l| l.p95),
-        lat(|l| l.p99),
-        lat(|l| l.max),
-        or_not_measured(p.throughput_eps, rate),
-        or_not_measured(p.catch_up_seconds, seconds),
-        seconds(p.cpu_seconds),
-        or_not_measured(p.peak_heap_bytes, bytes),
+/// What each pipeline dropped or corrected of the late data, and what the allowed
+/// lateness costs Kappa: windows held open longer (final results later) and the state
+/// that holds.
+fn lateness_cost(r: &Report) -> Option<String> {
+    let p = &r.params;
+    let d = r.disorder.as_ref();
+    let late = d.map_or(String::new(), |d| {
+        if d.behind_watermark == 0 {
+            return format!(
+                "no record arrived behind Kappa's watermark (more than {} behind). ",
+                whole_millis(p.watermark_bound_ms)
+            );
+        }
         format!(
-            "{} ({}/{})",
-            percent(c.exact_fraction),
-            count(c.exact_cells),
-            count(c.cells)
-        ),
-        number(c.max_abs_error),
-        number(c.mean_abs_error),
-        count(c.late_dropped),
-        or_not_measured(c.duplicates_removed, count),
-        or_not_measured(p.reprocess_seconds, seconds),
-        or_not_measured(p.reprocess_eps, rate),
-        count(p.complexity.loc),
-        count(p.complexity.functions),
-        count(p.complexity.cyclomatic),
-        count(p.complexity.cognitive),
-    ]
+            "{} records arrived behind Kappa's watermark (more than {} behind): Lambda's \
+             speed layer counted every one of them at once as a correction of its window \
+             (dropping none), Kappa dropped {} beyond its allowed lateness and counted the \
+             rest. ",
+            count(d.behind_watermark),
+            whole_millis(p.watermark_bound_ms),
+            count(r.pipelines.kappa.correctness.late_dropped)
+        )
+    });
+    if p.allowed_lateness_ms <= 0 {
+        return (!late.is_empty()).then(|| format!("Lateness: {}", late.trim_end()));
+    }
+    let held = r
+        .pipelines
+        .kappa
+        .peak_state_cells
+        .map_or(String::new(), |c| {
+            format!("; it held up to {} cells of open windows", count(c))
+        });
+    Some(format!(
+        "Lateness: {late}The allowed lateness costs Kappa: a window's result is final only \
+         {} of event time after the window ends (watermark bound {} + allowed lateness \
+         {}), and until then its cells stay in the task's state{held}.",
+        whole_millis(p.watermark_bound_ms + p.allowed_lateness_ms),
+        whole_millis(p.watermark_bound_ms),
+        whole_millis(p.allowed_lateness_ms)
+    ))
 }
 
-/// The terminal table's row headings.
-const LABELS: [&str; 19] = [
-    "latency p50",
-    "latency p95",
-    "latency p99",
-    "latency max",
-    "throughput",
-    "catch-up after feed",
-    "CPU",
-    "peak heap",
-    "exact cells",
-    "max abs error",
-    "mean abs error",
-    "late events dropped",
-    "duplicates removed",
-    "reprocess time",
-    "reprocess rate",
-    "code: lines",
-    "code: functions",
-    "code: cyclomatic",
-    "code: cognitive",
-];
-
-/// The side-by-side table printed at the end of `lk compare`: two lines on the run, the
-/// figures (a figure that was not measured reads [`crate::format::NOT_MEASURED`]), then the
-/// verdict.
-pub fn render_table(r: &Report) -> String {
-    let mut out = String::new();
+/// The settings that decide the comparison.
+fn settings_sentence(r: &Report) -> String {
     let p = &r.params;
-    let _ = writeln!(
-        out,
-        "lk compare: {} on topic {} ({} partitions), {} records{}, workloads {}",
-        p.dataset.as_deref().unwrap_or("existing data"),
-        p.topic,
-        p.partitions,
-        count(r.run.records_total),
-        if p.fed {
-            format!(" fed at {} records/s", count(p.rate_eps))
+    format!(
+        "Settings that decide it: Lambda's stable latency follows its batch period ({}: \
+         a record waits for the next batch run's horizon, then for the run); Kappa's \
+         follows its checkpoint interval ({}); Kappa's correctness follows {}; both \
+         pipelines' fresh latency follows the machine's load ({} CPUs, shared with the \
+         feed at {} records/s).",
+        whole_millis(p.batch_every_ms),
+        whole_millis(p.checkpoint_interval_ms),
+        lateness_words(r),
+        count(r.machine.cpus as u64),
+        count(p.rate_eps)
+    )
+}
+
+/// Each pipeline alone against both together: fresh p99 and CPU.
+fn alone_sentence(r: &Report) -> Option<String> {
+    let alone = &r.alone.as_ref()?.summary;
+    let pair = |s: &Summary, key: &str, lambda: bool| -> Option<String> {
+        let f = find(s, key)?;
+        let st = if lambda {
+            f.lambda.as_ref()?
         } else {
-            String::new()
-        },
-        p.workloads.join(", ")
-    );
-    let _ = writeln!(
-        out,
-        "machine: {} CPUs, {}; run {}{}",
-        r.machine.cpus,
-        r.machine.cpu_model.as_deref().unwrap_or("unknown CPU"),
-        seconds(r.run.wall_seconds),
-        if r.run.interrupted {
-            " (interrupted)"
-        } else {
-            ""
-        }
-    );
-    let (l, k) = (rows(&r.pipelines.lambda), rows(&r.pipelines.kappa));
-    let w0 = LABELS.iter().map(|s| s.chars().count()).max().unwrap_or(0);
-    let w1 = l
-        .iter()
-        .map(|s| s.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(6);
-    let w2 = k
-        .iter()
-        .map(|s| s.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(5);
-    let _ = writeln!(out);
-    let _ = writeln!(out, "{:<w0$}  {:>w1$}  {:>w2$}", "", "Lambda", "Kappa");
-    let _ = writeln!(out, "{}", "─".repeat(w0 + w1 + w2 + 4));
-    for ((label, a), b) in LABELS.iter().zip(&l).zip(&k) {
-        let _ = writeln!(out, "{label:<w0$}  {a:>w1$}  {b:>w2$}");
+            f.kappa.as_ref()?
+        };
+        Some(value(f, st))
+    };
+    let mut parts = Vec::new();
+    for (name, lambda) in [("Lambda", true), ("Kappa", false)] {
+        parts.push(format!(
+            "{name} fresh p99 {} alone vs {} together, stable p99 {} vs {}, CPU {} vs {}",
+            pair(alone, "latency_fresh_p99_ms", lambda)?,
+            pair(&r.summary, "latency_fresh_p99_ms", lambda)?,
+            pair(alone, "latency_stable_p99_ms", lambda)?,
+            pair(&r.summary, "latency_stable_p99_ms", lambda)?,
+            pair(alone, "cpu_seconds", lambda)?,
+            pair(&r.summary, "cpu_seconds", lambda)?,
+        ));
     }
-    let _ = writeln!(out);
-    for s in &r.verdict {
-        let _ = writeln!(out, "• {s}");
-    }
-    out
+    Some(format!(
+        "Alone vs together (the same feed, each pipeline by itself): {}.",
+        parts.join("; ")
+    ))
+}
+
+/// The sustainable rates, per pipeline and per core.
+fn max_rate_sentence(r: &Report) -> Option<String> {
+    let m = r.max_rate.as_ref()?;
+    let one = |name: &str, s: &crate::report::RateSearch| match s.sustained_eps {
+        Some(eps) => format!(
+            "{name} {}{} ({} per CPU-second)",
+            if s.feed_limited { "at least " } else { "" },
+            rate(eps),
+            s.per_core_eps.map_or("not measured".to_owned(), rate)
+        ),
+        None => format!("{name} none of the rates tried"),
+    };
+    Some(format!(
+        "Sustainable throughput (fresh p99 and catch-up within {}, {} probes alone): {}; {}.",
+        millis(m.p99_bound_ms),
+        seconds(m.probe_seconds),
+        one("Lambda", &m.lambda),
+        one("Kappa", &m.kappa)
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::html::tests::fixture;
+    use crate::summary::summary_of;
 
     #[test]
-    fn the_better_figure_wins_with_its_ratio() {
-        assert_eq!(better(true, 1.0, 4.0), Some(("Lambda", 4.0)));
-        assert_eq!(better(true, 4.0, 1.0), Some(("Kappa", 4.0)));
-        assert_eq!(better(false, 2.0, 1.0), Some(("Lambda", 2.0)));
-        assert_eq!(better(true, 3.0, 3.0), None);
-        assert_eq!(better(true, f64::NAN, 3.0), None);
-    }
-
-    /// The text of the terminal table's row `label`: (Lambda, Kappa).
-    fn table_row(table: &str, label: &str) -> (String, String) {
-        let line = table
-            .lines()
-            .find(|l| l.starts_with(label))
-            .unwrap_or_else(|| panic!("no row {label} in\n{table}"));
-        let cells: Vec<&str> = line[label.len()..]
-            .split("  ")
-            .filter(|c| !c.is_empty())
-            .collect();
-        assert_eq!(cells.len(), 2, "{line}");
-        (cells[0].trim().to_owned(), cells[1].trim().to_owned())
-    }
-
-    /// The text of the HTML headline table's cell of `metric` and `pipeline`.
-    fn page_cell(html: &str, metric: &str, pipeline: &str) -> String {
-        let row = &html[html.find(&format!("<tr data-metric=\"{metric}\"")).unwrap()..];
-        let row = &row[..row.find("</tr>").unwrap()];
-        let td = &row[row
-            .find(&format!("<td data-pipeline=\"{pipeline}\""))
-            .unwrap()..];
-        let td = &td[..td.find("</td>").unwrap()];
-        td[td.find('>').unwrap() + 1..].to_owned()
-    }
-
-    #[test]
-    fn the_terminal_table_writes_figures_as_the_page_does() {
-        let report = crate::html::tests::fixture();
-        let table = render_table(&report);
-        let html = crate::html::render(&report);
-        for (label, metric) in [
-            ("latency p50", "latency_p50_ms"),
-            ("latency max", "latency_max_ms"),
-            ("throughput", "throughput_eps"),
-            ("catch-up after feed", "catch_up_seconds"),
-            ("CPU", "cpu_seconds"),
-            ("peak heap", "peak_heap_bytes"),
-            ("max abs error", "max_abs_error"),
-            ("mean abs error", "mean_abs_error"),
-            ("late events dropped", "late_dropped"),
-            ("reprocess time", "reprocess_seconds"),
-            ("reprocess rate", "reprocess_eps"),
-            ("code: lines", "complexity_loc"),
-        ] {
-            let (lambda, kappa) = table_row(&table, label);
-            assert_eq!(lambda, page_cell(&html, metric, "lambda"), "{label}");
-            assert_eq!(kappa, page_cell(&html, metric, "kappa"), "{label}");
-        }
-        // Binary units with IEC names, as on the page.
-        assert_eq!(
-            table_row(&table, "peak heap"),
-            ("50.0 MiB".to_owned(), "150 MiB".to_owned())
-        );
-        assert_eq!(
-            table_row(&table, "exact cells"),
-            (
-                "100.00 % (8,000/8,000)".to_owned(),
-                "96.87 % (7,750/8,000)".to_owned()
-            )
-        );
-        assert!(
-            table.contains("125,926 records fed at 20,000 records/s"),
-            "{table}"
-        );
-    }
-
-    #[test]
-    fn figures_not_measured_read_so_in_the_terminal() {
-        let mut report = crate::html::tests::fixture();
-        report.pipelines.kappa.peak_heap_bytes = None;
-        report.pipelines.kappa.latency_ms = None;
-        report.pipelines.lambda.correctness.duplicates_removed = None;
-        let table = render_table(&report);
-        assert_eq!(table_row(&table, "peak heap").1, "not measured");
-        assert_eq!(table_row(&table, "latency p99").1, "not measured");
-        assert_eq!(table_row(&table, "duplicates removed").0, "not measured");
-    }
-
-    #[test]
-    fn verdict_sentences_use_the_shared_formatter() {
-        let report = crate::html::tests::fixture();
+    fn verdict_sentences_compare_each_level_and_use_the_shared_formatter() {
+        let report = fixture();
         let v = verdict(&report);
+        let fresh = v.iter().find(|s| s.starts_with("Latency, fresh")).unwrap();
         assert!(
-            v[0].contains(
-                "p99 97.1 ms (Lambda) vs 291 ms (Kappa), 3.0x lower; medians 12.8 ms vs 38.2 ms."
+            fresh.contains("p99 97.1 ms (Lambda) vs 291 ms (Kappa), Lambda better by 3.0x; medians 12.8 ms vs 38.2 ms."),
+            "{fresh}"
+        );
+        assert!(
+            fresh.contains("Lambda: in <memory>"),
+            "says what it reads: {fresh}"
+        );
+        let stable = v.iter().find(|s| s.starts_with("Latency, stable")).unwrap();
+        assert!(
+            stable.contains("p99 1,942 ms (Lambda) vs 5,828 ms (Kappa)"),
+            "{stable}"
+        );
+        let c = v.iter().find(|s| s.starts_with("Correctness")).unwrap();
+        assert!(
+            c.contains("exact in 100.00 % of 8,000 cells (max error 17.0), Kappa's in 96.87 % of 8,000 cells"),
+            "{c}"
+        );
+        assert!(c.contains("an allowed lateness of 5,000 ms (given)"), "{c}");
+        assert!(c.contains("up to 119,500 ms behind"), "{c}");
+        let cost = v.iter().find(|s| s.starts_with("Lateness:")).unwrap();
+        assert!(cost.contains("final only 7,000 ms"), "{cost}");
+        assert!(cost.contains("1,234 cells of open windows"), "{cost}");
+        assert!(
+            cost.contains(
+                "2,500 records arrived behind Kappa's watermark (more than 2,000 ms behind)"
             ),
-            "{}",
-            v[0]
+            "{cost}"
         );
+        assert!(cost.contains("Kappa dropped 77 beyond"), "{cost}");
+        let r = v
+            .iter()
+            .find(|s| s.starts_with("Reprocessing all"))
+            .unwrap();
         assert!(
-            v[1].contains("exact in 100.00 % of 8,000 cells (max error 17.0), Kappa's in 96.87 % of 8,000 cells"),
-            "{}",
-            v[1]
+            r.contains("2.50 s (Lambda's batch recompute) vs 7.50 s"),
+            "{r}"
         );
-        assert!(v[1].contains("allowed lateness of 5,000 ms"), "{}", v[1]);
+        assert!(v.iter().any(|s| s.contains("1,234 lines")));
+        assert!(v.iter().any(|s| s.starts_with("Settings that decide it")
+            && s.contains("batch period (3,000 ms")
+            && s.contains("checkpoint interval (250 ms)")));
+    }
+
+    #[test]
+    fn overlapping_ranges_are_within_noise() {
+        let mut report = fixture();
+        let (l, k) = (&report.pipelines.lambda, &report.pipelines.kappa);
+        // Kappa's fresh p99 in one run falls inside Lambda's range.
+        let mut fast = k.clone();
+        fast.fresh.latency_ms.as_mut().unwrap().p99 = 100.0;
+        let mut slow = l.clone();
+        slow.fresh.latency_ms.as_mut().unwrap().p99 = 150.0;
+        report.summary = summary_of(&[(l, k), (&slow, &fast)]);
+        let v = verdict(&report);
+        let fresh = v.iter().find(|s| s.starts_with("Latency, fresh")).unwrap();
         assert!(
-            v[3].starts_with("Reprocessing all 125,926 records"),
-            "{}",
-            v[3]
+            fresh.contains("within noise (the ranges of 2 runs overlap)"),
+            "{fresh}"
         );
+        // Two runs: the median is the mean of both.
+        assert!(fresh.contains("p99 124 ms (97.1–150) (Lambda)"), "{fresh}");
+        let html = crate::html::render(&report);
+        let row = &html[html
+            .find("<tr data-metric=\"latency_fresh_p99_ms\"")
+            .unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(row.contains("data-difference=\"within_noise\""), "{row}");
         assert!(
-            v[3].contains("2.50 s (Lambda's batch recompute) vs 7.50 s"),
-            "{}",
-            v[3]
+            !row.contains("class=\"better\""),
+            "no shading within noise: {row}"
         );
-        assert!(v[4].contains("1,234 lines"), "{}", v[4]);
     }
 }

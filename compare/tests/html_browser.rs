@@ -13,15 +13,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use compare::Report;
-use compare::html::{CHART_IDS, KAPPA_COLOR, LAMBDA_COLOR, render};
+use compare::html::{CHART_IDS, KAPPA_COLOR, LAMBDA_COLOR, SWEEP_CHART_IDS, render};
 use compare::report::{
-    BatchRun, CdfPoint, Complexity, Correctness, Latency, Machine, Params, PipelineReport,
-    Pipelines, RunInfo, SCHEMA_VERSION, Sample, WorkloadFigures, WorkloadReport,
+    Alone, BatchRun, CdfPoint, Complexity, Correctness, Disorder, Latency, LatenessSource, Level,
+    Machine, MaxRate, Params, PipelineReport, Pipelines, Probe, Provenance, RateSearch, RunInfo,
+    SCHEMA_VERSION, Sample, Sweep, SweepPoint, WorkloadFigures, WorkloadReport,
 };
+use compare::{Report, summary_of};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
-const WINDOW: (u32, u32) = (1280, 2000);
+const WINDOW: (u32, u32) = (1280, 5200);
 
 fn correctness(cells: u64, exact_cells: u64, late_dropped: u64) -> Correctness {
     Correctness {
@@ -39,8 +40,8 @@ fn correctness(cells: u64, exact_cells: u64, late_dropped: u64) -> Correctness {
     }
 }
 
-/// A pipeline whose latency is spread over decades (`base` ms to about `base` × 600 ms).
-fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> PipelineReport {
+/// A level whose latency is spread over decades (`base` ms to about `base` × 600 ms).
+fn level(base: f64, what: &str) -> Level {
     let latency_cdf: Vec<CdfPoint> = (1..=48)
         .map(|i| {
             let f = f64::from(i) / 48.0;
@@ -50,21 +51,8 @@ fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> Pipeline
             }
         })
         .collect();
-    let timeline = (0..80u32)
-        .map(|i| {
-            let t_s = 0.25 * f64::from(i);
-            Sample {
-                t_s,
-                staleness_ms: base * (1.0 + f64::from(i % 12)) + 3.0 * t_s,
-                visible_records: 2500 * u64::from(i),
-                batch_view_age_ms: None,
-                correctness: (i % 4 == 0)
-                    .then(|| correctness(640, exact_from.min(640) - u64::from(i / 8), 0)),
-                latency_p99_ms: Some(base * 9.0),
-            }
-        })
-        .collect();
-    PipelineReport {
+    Level {
+        what: what.into(),
         latency_ms: Some(Latency {
             p50: base * 1.5,
             p95: base * 120.0,
@@ -73,10 +61,36 @@ fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> Pipeline
             samples: 1917,
         }),
         latency_cdf,
-        throughput_eps: Some(19_000.0 + base * 10.0),
         catch_up_seconds: Some(base / 100.0),
+    }
+}
+
+/// A pipeline whose latency is spread over decades, its stable level 30 times later.
+fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> PipelineReport {
+    let timeline = (0..80u32)
+        .map(|i| {
+            let t_s = 0.25 * f64::from(i);
+            Sample {
+                t_s,
+                staleness_ms: base * (1.0 + f64::from(i % 12)) + 3.0 * t_s,
+                stable_staleness_ms: 30.0 * base * (1.0 + f64::from(i % 12)),
+                visible_records: 2500 * u64::from(i),
+                batch_view_age_ms: None,
+                correctness: (i % 4 == 0)
+                    .then(|| correctness(640, exact_from.min(640) - u64::from(i / 8), 0)),
+                latency_p99_ms: Some(base * 9.0),
+                stable_latency_p99_ms: Some(base * 270.0),
+            }
+        })
+        .collect();
+    PipelineReport {
+        fresh: level(base, "in memory"),
+        stable: level(base * 30.0, "on disk"),
+        throughput_eps: Some(19_000.0 + base * 10.0),
         cpu_seconds: base / 3.0,
         peak_heap_bytes: None,
+        stable_updates: 9,
+        peak_state_cells: None,
         correctness: correctness(12_800, exact_from * 20, late_dropped),
         reprocess_seconds: Some(base / 7.0),
         reprocess_eps: Some(400_000.0 / base),
@@ -94,10 +108,77 @@ fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> Pipeline
     }
 }
 
+/// Three runs of `p`, the others a little slower.
+fn runs(p: &PipelineReport) -> [PipelineReport; 3] {
+    let slower = |f: f64| {
+        let mut q = p.clone();
+        q.fresh.latency_ms.as_mut().unwrap().p99 *= f;
+        q.stable.latency_ms.as_mut().unwrap().p99 *= f;
+        q.cpu_seconds *= f;
+        q
+    };
+    [p.clone(), slower(1.1), slower(1.3)]
+}
+
+/// A sweep of allowed lateness over three values.
+fn sweep(l: &PipelineReport, k: &PipelineReport) -> Sweep {
+    let points = [(0.0, 0.8, 1.0), (10_000.0, 0.95, 1.4), (20_000.0, 1.0, 2.0)]
+        .into_iter()
+        .map(|(x, exact, cpu)| {
+            let mut kk = k.clone();
+            kk.correctness.exact_fraction = exact;
+            kk.cpu_seconds *= cpu;
+            kk.stable.latency_ms.as_mut().unwrap().p99 /= cpu;
+            SweepPoint {
+                value: format!("{}s", x / 1000.0),
+                x,
+                summary: summary_of(&[(l, &kk)]),
+            }
+        })
+        .collect();
+    Sweep {
+        name: "allowed-lateness".into(),
+        unit: "ms".into(),
+        points,
+    }
+}
+
+fn search(sustained: f64) -> RateSearch {
+    RateSearch {
+        sustained_eps: Some(sustained),
+        per_core_eps: Some(sustained * 1.7),
+        feed_limited: false,
+        probes: [sustained / 2.0, sustained, sustained * 2.0]
+            .into_iter()
+            .map(|rate| Probe {
+                rate_eps: rate,
+                sustained: rate <= sustained,
+                fresh_p99_ms: Some(rate / 1000.0),
+                catch_up_seconds: Some(0.1),
+                cpu_seconds: 3.0,
+                records: rate as u64 * 10,
+                feed_behind_ms: 2.0,
+            })
+            .collect(),
+    }
+}
+
 fn fixture() -> Report {
     let names = ["pageviews_per_minute", "<b>top</b> & \"friends\""];
+    let pipelines = Pipelines {
+        lambda: pipeline(6.5, 640, 0, 2113),
+        kappa: pipeline(41.0, 610, 388, 874),
+    };
+    let (l, k) = (runs(&pipelines.lambda), runs(&pipelines.kappa));
+    let pairs: Vec<(&PipelineReport, &PipelineReport)> = l.iter().zip(&k).collect();
     Report {
         schema_version: SCHEMA_VERSION,
+        provenance: Provenance {
+            version: "0.1.0".into(),
+            commit: Some("feedc0de".into()),
+            command: Some("lk compare --repeat 3 --alone".into()),
+            reproduce: "lk compare --dataset pageviews --events 400000 --repeat 3".into(),
+        },
         params: Params {
             dataset: Some("pageviews".into()),
             topic: "browser-check</script>".into(),
@@ -115,10 +196,11 @@ fn fixture() -> Report {
             duplicates: 0.01,
             batch_every_ms: 4000,
             allowed_lateness_ms: 3000,
+            allowed_lateness_from: LatenessSource::Data,
             watermark_bound_ms: 1500,
             checkpoint_interval_ms: 200,
-            kappa_uncommitted_every_ms: Some(0),
             kappa_workers: 2,
+            repeat: 3,
         },
         machine: Machine {
             os: "linux".into(),
@@ -140,14 +222,30 @@ fn fixture() -> Report {
                 late: 4_000,
                 duplicates: 4_000,
             },
+            feed_behind_ms: 12.0,
             interrupted: false,
             peak_rss_bytes: Some(734_003_200),
             harness_cpu_seconds: 2.75,
         },
-        pipelines: Pipelines {
-            lambda: pipeline(6.5, 640, 0, 2113),
-            kappa: pipeline(41.0, 610, 388, 874),
-        },
+        disorder: Some(Disorder {
+            records: 404_000,
+            max_ms: 59_000,
+            p99_ms: 1_400.0,
+            behind_watermark: 4_100,
+            beyond_allowed_lateness: 3_900,
+        }),
+        summary: summary_of(&pairs),
+        alone: Some(Alone {
+            summary: summary_of(&pairs),
+        }),
+        sweep: Some(sweep(&pipelines.lambda, &pipelines.kappa)),
+        max_rate: Some(MaxRate {
+            p99_bound_ms: 1000.0,
+            probe_seconds: 10.0,
+            lambda: search(400_000.0),
+            kappa: search(150_000.0),
+        }),
+        pipelines,
         workloads: names
             .iter()
             .enumerate()
@@ -177,6 +275,7 @@ fn fixture() -> Report {
                 horizon_records: 80_000 * (i as u64 + 1),
             })
             .collect(),
+        warnings: vec!["Too short to <judge> Kappa's stable results.".into()],
         verdict: vec![
             "Lambda showed records sooner: p99 2.5 s against 15.6 s.".into(),
             "Lambda's final answers were exact; Kappa's were 95.3 % exact.".into(),
@@ -361,21 +460,23 @@ fn check_dom(dom: &str, report: &Report) -> Result<()> {
         "the script offers the JSON: {download}"
     );
 
-    for id in CHART_IDS {
+    for id in CHART_IDS.iter().chain(SWEEP_CHART_IDS) {
         let block = chart(dom, id)?;
         ensure!(!block.contains("data-empty"), "{id} is empty");
     }
     let (l, k) = (&report.pipelines.lambda, &report.pipelines.kappa);
     for (series, p) in [("lambda", l), ("kappa", k)] {
-        let cdf: Vec<(f64, f64)> = p
-            .latency_cdf
-            .iter()
-            .map(|c| (c.latency_ms, c.fraction))
-            .collect();
-        ensure!(
-            line_points(dom, "chart-latency-cdf", series)? == cdf,
-            "{series} CDF"
-        );
+        for (id, level) in [
+            ("chart-latency-cdf-fresh", &p.fresh),
+            ("chart-latency-cdf-stable", &p.stable),
+        ] {
+            let cdf: Vec<(f64, f64)> = level
+                .latency_cdf
+                .iter()
+                .map(|c| (c.latency_ms, c.fraction))
+                .collect();
+            ensure!(line_points(dom, id, series)? == cdf, "{series} {id}");
+        }
         let staleness: Vec<(f64, f64)> =
             p.timeline.iter().map(|s| (s.t_s, s.staleness_ms)).collect();
         ensure!(
@@ -442,6 +543,7 @@ fn check_dom(dom: &str, report: &Report) -> Result<()> {
     ensure!(runs == want, "batch runs {runs:?}, want {want:?}");
 
     ensure!(dom.contains("<td data-pipeline=\"kappa\" class=\"not-measured\">not measured</td>"));
+    check_new_sections(dom, report)?;
     ensure!(!dom.contains("<b>top</b>"), "a workload name became markup");
 
     // The embedded report survives the browser: the very JSON text the report serialises
@@ -461,6 +563,53 @@ fn check_dom(dom: &str, report: &Report) -> Result<()> {
     ensure!(
         back.params == report.params && back.workloads.len() == report.workloads.len(),
         "the embedded JSON reads back as the report"
+    );
+    Ok(())
+}
+
+/// The sections of the summary, the controls, the sweep and the provenance.
+fn check_new_sections(dom: &str, report: &Report) -> Result<()> {
+    // Three runs: a cell shows the median and its range; the shading is only on a
+    // difference beyond the noise.
+    let headline = &dom[dom.find("<table id=\"headline\"").context("headline")?..];
+    let row_of = |metric: &str| -> Result<&str> {
+        let start = headline
+            .find(&format!("<tr data-metric=\"{metric}\""))
+            .with_context(|| format!("row {metric}"))?;
+        let len = headline[start..].find("</tr>").context("end of row")?;
+        Ok(&headline[start..start + len])
+    };
+    let p99 = row_of("latency_fresh_p99_ms")?;
+    ensure!(p99.contains("data-difference=\"lambda\""), "{p99}");
+    ensure!(p99.contains("class=\"better\""), "{p99}");
+    ensure!(p99.contains("data-min=\"2470\""), "{p99}");
+    for id in ["alone", "max-rate", "warnings", "provenance"] {
+        ensure!(dom.contains(&format!("id=\"{id}\"")), "section {id}");
+    }
+    ensure!(
+        dom.contains(&report.provenance.reproduce),
+        "the reproducing command"
+    );
+    ensure!(
+        dom.contains("Too short to &lt;judge&gt;"),
+        "the warning, escaped"
+    );
+    // The Pareto fronts: Kappa's points of the stable trade-off, and its front.
+    let tradeoff = chart(dom, "chart-tradeoff-stable")?;
+    let points: Vec<&str> = tags(tradeoff, "g")
+        .into_iter()
+        .filter(|t| attr(t, "data-series") == Some("kappa"))
+        .collect();
+    ensure!(points.len() == 1, "Kappa's points");
+    let front = line_points(dom, "chart-tradeoff-stable", "kappa-front")?;
+    ensure!(
+        !front.is_empty() && front.len() <= 3,
+        "Kappa's front {front:?}"
+    );
+    let correctness = line_points(dom, "chart-sweep-correctness", "kappa")?;
+    ensure!(
+        correctness.iter().map(|p| p.1).collect::<Vec<_>>() == [0.8, 0.95, 1.0],
+        "Kappa's correctness against the allowed lateness: {correctness:?}"
     );
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! The harness that feeds the same data through Lambda and Kappa and checks both against
 //! the oracle: every dataset's built-in workloads at 1, 2 and 4 partitions, with
 //! out-of-order and duplicate records; then lateness, determinism and a run over an
-//! existing topic.
+//! existing topic; then that a delay or a loss injected into one pipeline shows in its
+//! figures, and only in its.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use compare::{CompareOptions, Report, Source};
+use compare::{Architecture, CompareOptions, Injection, Report, Source};
 use datasets::DatasetKind;
 use master_log::{EmbeddedLog, Log};
 
@@ -80,13 +81,17 @@ fn both_pipelines_equal_the_oracle_on_every_dataset_at_1_2_and_4_partitions() ->
                 r.run.arrivals
             );
             for p in [&r.pipelines.lambda, &r.pipelines.kappa] {
-                let l = p.latency_ms.expect("latency measured");
-                // One sample per scheduled batch of the feed (30 records per ms).
-                assert_eq!(l.samples, r.run.records_fed.div_ceil(30), "{what}");
-                assert!(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max, "{what}");
+                let (fresh, stable) = (p.fresh.latency_ms.unwrap(), p.stable.latency_ms.unwrap());
+                // One sample per scheduled batch of the feed (30 records per ms), at
+                // each level.
+                assert_eq!(fresh.samples, r.run.records_fed.div_ceil(30), "{what}");
+                assert_eq!(stable.samples, fresh.samples, "{what}");
+                // A result is stable only once it is fresh: batch by batch, so at every
+                // percentile.
+                assert!(fresh.p50 <= stable.p50 && fresh.max <= stable.max, "{what}");
                 assert!(p.throughput_eps.unwrap() > 0.0);
                 assert!(p.reprocess_seconds.unwrap() > 0.0);
-                assert!(!p.latency_cdf.is_empty());
+                assert!(!p.fresh.latency_cdf.is_empty() && !p.stable.latency_cdf.is_empty());
                 // The report lists what its code figures count: they are the sums.
                 let c = &p.complexity;
                 assert!(!c.items.is_empty() && c.shared.is_some(), "{what}");
@@ -97,6 +102,16 @@ fn both_pipelines_equal_the_oracle_on_every_dataset_at_1_2_and_4_partitions() ->
                     "{what}"
                 );
             }
+            // The disorder the feed measured covers the generated out-of-order delay
+            // and no more (no late events here), and what the summary shows is the run.
+            let d = r.disorder.as_ref().unwrap();
+            // (A duplicate's second copy comes up to another max(max delay, 1 s) later.)
+            assert!(
+                d.max_ms > 0 && d.max_ms <= 2 * o.max_delay_ms as i64,
+                "{what}: {d:?}"
+            );
+            assert_eq!(d.records, r.run.records_fed);
+            assert_eq!(r.summary.runs, 1);
             assert!(!r.batch_runs.is_empty(), "{what}: the batch layer ran");
             assert_eq!(r.workloads.len(), r.params.workloads.len());
             // The schema reads back (a computed float may come back one unit in the last
@@ -129,6 +144,7 @@ fn late_events_beyond_the_allowed_lateness_are_what_kappa_misses() -> anyhow::Re
     o.event_rate = Some(1_000);
     o.late = 0.02;
     o.late_delay_ms = 3_000;
+    o.allowed_lateness_ms = Some(0);
     let strict = run(dir.path(), &o)?;
     // Lambda's views count every event, late or not.
     let l = &strict.pipelines.lambda.correctness;
@@ -153,14 +169,20 @@ fn late_events_beyond_the_allowed_lateness_are_what_kappa_misses() -> anyhow::Re
             .any(|s| s.contains("late events dropped"))
     );
 
-    // An allowed lateness covering the data's lateness makes Kappa exact again.
-    o.allowed_lateness_ms = 2 * o.late_delay_ms as i64 + 1_000;
+    // The allowed lateness that covers the data's lateness (the default) makes Kappa
+    // exact again.
+    o.allowed_lateness_ms = None;
     let dir2 = tempfile::tempdir()?;
     o.work_dir = dir2.path().join("compare");
     o.sidecar_dir = dir2.path().join("datasets");
     let lenient = run(dir2.path(), &o)?;
     assert_exact(&lenient, "with allowed lateness");
     assert_eq!(lenient.pipelines.kappa.correctness.late_dropped, 0);
+    assert_eq!(
+        lenient.params.allowed_lateness_from,
+        compare::report::LatenessSource::Data
+    );
+    assert_eq!(lenient.params.allowed_lateness_ms, 2 * 3_000 - 1_000);
     Ok(())
 }
 
@@ -231,7 +253,10 @@ fn an_existing_topic_is_compared_without_a_feed() -> anyhow::Result<()> {
     assert_eq!(r.params.partitions, 3);
     assert_eq!(r.run.records_fed, 0);
     assert!(r.run.records_total > 5_000);
-    assert!(r.pipelines.lambda.latency_ms.is_none() && r.pipelines.kappa.latency_ms.is_none());
+    assert!(
+        r.pipelines.lambda.fresh.latency_ms.is_none()
+            && r.pipelines.kappa.stable.latency_ms.is_none()
+    );
     assert!(r.pipelines.kappa.throughput_eps.unwrap() > 0.0);
     assert_exact(&r, "existing topic");
     let log = EmbeddedLog::open(dir.path().join("log"))?;
@@ -254,4 +279,111 @@ fn bad_options_are_refused() {
             .downcast::<compare::CompareError>(),
         Ok(compare::CompareError::Options(_))
     ));
+}
+
+/// The fresh and stable p50 of one pipeline of `r`.
+fn p50s(r: &Report, arch: Architecture) -> [f64; 2] {
+    let p = match arch {
+        Architecture::Lambda => &r.pipelines.lambda,
+        Architecture::Kappa => &r.pipelines.kappa,
+    };
+    [&p.fresh, &p.stable].map(|l| l.latency_ms.unwrap().p50)
+}
+
+#[test]
+fn a_delay_injected_into_one_pipeline_shows_in_its_latency_by_about_that_much() -> anyhow::Result<()>
+{
+    let delay = Duration::from_secs(2);
+    let d = delay.as_secs_f64() * 1000.0;
+    for arch in Architecture::BOTH {
+        let dir = tempfile::tempdir()?;
+        let mut o = small(dir.path(), DatasetKind::Ysb, 2);
+        o.reprocess = false;
+        let base = run(dir.path(), &o)?;
+        let other = match arch {
+            Architecture::Lambda => Architecture::Kappa,
+            Architecture::Kappa => Architecture::Lambda,
+        };
+        o.inject = Some(Injection {
+            pipeline: arch,
+            delay,
+            drop_cells: 0,
+        });
+        let delayed = run(dir.path(), &o)?;
+        let base_p99 = match arch {
+            Architecture::Lambda => &base.pipelines.lambda,
+            Architecture::Kappa => &base.pipelines.kappa,
+        }
+        .stable
+        .latency_ms
+        .unwrap()
+        .p99;
+        for (level, (before, after)) in p50s(&base, arch)
+            .into_iter()
+            .zip(p50s(&delayed, arch))
+            .enumerate()
+        {
+            // Every record is shown `delay` later: none sooner, and not much more than
+            // the delay on top of what it took without (a delay counted twice, or
+            // piling up batch after batch, would be seconds more).
+            assert!(
+                after >= d,
+                "{arch:?} level {level}: p50 {after} ms with a {d} ms delay"
+            );
+            assert!(
+                after <= d + before + base_p99.max(500.0),
+                "{arch:?} level {level}: p50 {after} ms, {before} ms without the delay"
+            );
+        }
+        // The other pipeline is not delayed.
+        assert!(
+            p50s(&delayed, other)[0] < d,
+            "{other:?}: {:?}",
+            p50s(&delayed, other)
+        );
+        assert_exact(&delayed, "a delay changes no answer");
+    }
+    Ok(())
+}
+
+#[test]
+fn cells_dropped_from_one_pipeline_show_in_its_correctness_alone() -> anyhow::Result<()> {
+    for arch in Architecture::BOTH {
+        let dir = tempfile::tempdir()?;
+        let mut o = small(dir.path(), DatasetKind::Ysb, 2);
+        o.reprocess = false;
+        o.inject = Some(Injection {
+            pipeline: arch,
+            delay: Duration::ZERO,
+            drop_cells: 5,
+        });
+        let r = run(dir.path(), &o)?;
+        let (hit, spared) = match arch {
+            Architecture::Lambda => (&r.pipelines.lambda, &r.pipelines.kappa),
+            Architecture::Kappa => (&r.pipelines.kappa, &r.pipelines.lambda),
+        };
+        let c = &hit.correctness;
+        assert_eq!(c.missing_cells, 5, "{arch:?}: {c:?}");
+        assert_eq!(c.exact_cells, c.cells - 5, "{arch:?}");
+        assert!(c.exact_fraction < 1.0);
+        let s = &spared.correctness;
+        assert_eq!(
+            (s.exact_cells, s.missing_cells),
+            (s.cells, 0),
+            "{arch:?} spared"
+        );
+        // The summary and the verdict say which one is exact.
+        let f = r
+            .summary
+            .figures
+            .iter()
+            .find(|f| f.key == "exact_fraction")
+            .unwrap();
+        let want = match arch {
+            Architecture::Lambda => compare::report::Difference::Kappa,
+            Architecture::Kappa => compare::report::Difference::Lambda,
+        };
+        assert_eq!(f.difference, want);
+    }
+    Ok(())
 }

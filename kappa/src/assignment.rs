@@ -168,6 +168,7 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
         shared.written.remove(&partition);
         shared.files.remove(&partition);
         shared.finalized_since.remove(&partition);
+        shared.fresh.remove(&partition);
         shared.dirty.insert(partition);
         shared.restores.push(report);
     }
@@ -201,6 +202,7 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
         shared.written.remove(&p);
         shared.files.remove(&p);
         shared.finalized_since.remove(&p);
+        shared.fresh.remove(&p);
         shared.dirty.remove(&p);
         shared.live[p as usize].opened = false;
     }

@@ -2,9 +2,8 @@
 //! threads that take their partitions from the job's consumer group. The handles: a
 //! [`Job`] (set up, start, progress, table) and a [`RunningJob`] (wait, stop, abort).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -22,6 +21,9 @@ use crate::shared::{ABORT, Factory, Inner, RUN, STOP, Shared};
 use crate::status::{JobReport, JobStatus};
 use crate::table::OutputTable;
 use crate::worker::{self, Mode};
+
+/// How long [`Job::fresh_table`] waits for the workers to answer.
+pub const FRESH_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A Kappa job: `workload` over `config.topic`, writing table version `config.version`.
 /// Cheap to clone.
@@ -112,6 +114,9 @@ impl Job {
                 serving_known: AtomicBool::new(false),
                 finished: Mutex::new(Vec::new()),
                 flag: AtomicU8::new(RUN),
+                fresh: AtomicBool::new(false),
+                fresh_requests: AtomicU64::new(0),
+                workers_running: AtomicUsize::new(0),
                 wake: Event::new(),
                 factory: Factory(factory),
             }),
@@ -180,28 +185,112 @@ impl Job {
     /// the checkpoints cover `target`. (Without `uncommitted_every`, this is also what
     /// [`Job::table`] shows.)
     pub fn wait_checkpointed(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        self.wait_covered(target, timeout, |s| &s.committed)
+        self.wait_covered(target, timeout, |s, p| s.committed.get(&p).copied())
     }
 
     /// Block until every partition's part of the table, as written to its file (what
     /// `lk query` and other readers of the table see), covers `target` (offsets per
     /// partition), or a worker failed, or `timeout` passed. Returns whether it does.
     pub fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        self.wait_covered(target, timeout, |s| &s.written)
+        self.wait_covered(target, timeout, |s, p| s.written.get(&p).copied())
     }
 
-    /// Block until `offsets` (per partition) cover `target` (see [`Job::wait_checkpointed`]).
+    /// Answer fresh queries ([`Job::fresh_table`], [`Job::wait_fresh`]): the *fresh*
+    /// results of this process — everything its tasks have processed, before a
+    /// checkpoint covers it — written nowhere. The table, its files and every other
+    /// reader still show checkpoints only, and nothing of a checkpoint changes. Costs
+    /// nothing per record: a fresh query asks the workers, which publish their tasks'
+    /// state into memory after their current read. (With `uncommitted_every`, the
+    /// table itself is as fresh as the last uncommitted publication, and the fresh
+    /// table is the table.)
+    pub fn track_fresh(&self) {
+        self.inner.fresh.store(true, Ordering::SeqCst);
+    }
+
+    /// The table with everything the tasks have processed (see [`Job::track_fresh`];
+    /// without it, the same as [`Job::table`]): the workers are asked for their tasks'
+    /// state, and answer after their current read (waited for up to
+    /// [`FRESH_QUERY_TIMEOUT`]; a worker that does not answer in time, during a
+    /// rebalance say, leaves its partitions as of its last answer). Not durable: after
+    /// a crash, what the restarted job shows can move back to the last checkpoint.
+    pub fn fresh_table(&self) -> Result<OutputTable> {
+        let inner = &self.inner;
+        let asks = inner.fresh.load(Ordering::SeqCst)
+            && inner.config.uncommitted_every.is_none()
+            && inner.flag.load(Ordering::SeqCst) == RUN
+            && inner.workers_running.load(Ordering::SeqCst) > 0;
+        if asks {
+            let asked = inner.fresh_requests.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.wake.notify(usize::MAX);
+            inner.wait_for(FRESH_QUERY_TIMEOUT, |shared| {
+                shared.live.iter().enumerate().all(|(p, l)| {
+                    !l.opened
+                        || shared
+                            .fresh_answered
+                            .get(&(p as u32))
+                            .is_some_and(|&a| a >= asked)
+                })
+            })?;
+        }
+        let shared = inner.shared.lock();
+        inner.fresh_table_of(&shared)
+    }
+
+    /// Block until a fresh query would show every record below `target` (offsets per
+    /// partition: the tasks have processed them), or a worker failed, or `timeout`
+    /// passed. Returns whether it does.
+    pub fn wait_fresh(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        let offset = self.fresh_offset();
+        self.wait_covered(target, timeout, offset)
+    }
+
+    /// Per partition, the offset a fresh query covers (0 for a partition not owned
+    /// here).
+    pub fn fresh_positions(&self) -> Vec<u64> {
+        let offset = self.fresh_offset();
+        let shared = self.inner.shared.lock();
+        (0..self.inner.partitions)
+            .map(|p| offset(&shared, p).unwrap_or(0))
+            .collect()
+    }
+
+    /// Where a fresh query reads a partition's offset: what its task has processed when
+    /// fresh queries are answered, else its last publication.
+    fn fresh_offset(&self) -> fn(&Shared, u32) -> Option<u64> {
+        let answered = self.inner.fresh.load(Ordering::SeqCst)
+            && self.inner.config.uncommitted_every.is_none();
+        if answered {
+            |s, p| {
+                let l = &s.live[p as usize];
+                l.opened.then_some(l.position)
+            }
+        } else {
+            |s, p| s.checkpoints.get(&p).map(|c| c.offset)
+        }
+    }
+
+    /// Per partition, the offset of its last committed checkpoint (0 for a partition not
+    /// owned here).
+    pub fn checkpointed_positions(&self) -> Vec<u64> {
+        let shared = self.inner.shared.lock();
+        (0..self.inner.partitions)
+            .map(|p| shared.committed.get(&p).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// Block until `offset` (per partition) covers `target` (see
+    /// [`Job::wait_checkpointed`]).
     fn wait_covered(
         &self,
         target: &[u64],
         timeout: Duration,
-        offsets: fn(&Shared) -> &BTreeMap<u32, u64>,
+        offset: fn(&Shared, u32) -> Option<u64>,
     ) -> Result<bool> {
         self.inner.wait_for(timeout, |shared| {
             target
                 .iter()
                 .enumerate()
-                .all(|(p, &t)| t == 0 || offsets(shared).get(&(p as u32)).is_some_and(|&o| o >= t))
+                .all(|(p, &t)| t == 0 || offset(shared, p as u32).is_some_and(|o| o >= t))
         })
     }
 
@@ -252,6 +341,11 @@ impl RunningJob {
     /// See [`Job::wait_visible`].
     pub fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
         self.job.wait_visible(target, timeout)
+    }
+
+    /// See [`Job::wait_fresh`].
+    pub fn wait_fresh(&self, target: &[u64], timeout: Duration) -> Result<bool> {
+        self.job.wait_fresh(target, timeout)
     }
 
     /// Stop: every task checkpoints, the table is written, the threads end.

@@ -137,6 +137,15 @@
 //!   until the restarted task has read those records again (its first write is the
 //!   restored state). The table is derived data either way: a starting job rewrites its
 //!   parts from the restored state.
+//! - **Fresh results in memory** ([`Job::track_fresh`]): a fresh query
+//!   ([`Job::fresh_table`]) asks the workers, which publish what their tasks have
+//!   processed into the job's memory alone after their current read; a record is fresh
+//!   ([`Job::wait_fresh`]) once its task has processed it. The cells of windows
+//!   finalized since the last checkpoint are held there and join the table at the next
+//!   one. Nothing of the table, its files or the checkpoints changes, and nothing is
+//!   done per record: a process serving queries from its own job sees results
+//!   milliseconds after they are read, other readers at the checkpoint that covers
+//!   them; after a crash the fresh results move back to the checkpoint.
 //! - **Reprocessing** ([`reprocess`]): version N+1 replays the topic from offset 0 into
 //!   its own table (own changelog, state and group) while version N keeps serving; once
 //!   it has caught up (lag at or under a threshold), the alias switches atomically, and
@@ -201,7 +210,7 @@ pub use config::{
     ThreadHook, changelog_topic, group_name, job_name, late_topic, state_dir,
 };
 pub use error::{KappaError, Result};
-pub use job::{Job, RunningJob};
+pub use job::{FRESH_QUERY_TIMEOUT, Job, RunningJob};
 pub use operator::{Context, Operator, WindowAggregate};
 pub use reprocess::{ReprocessReport, reprocess, retire};
 pub use reset::{Removal, Removed, delete_job_version, job_versions, open_stores, reset_job};

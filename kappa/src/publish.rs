@@ -1,7 +1,7 @@
 //! The job's side of its output table: what the tasks publish into the shared state
-//! ([`Inner::publish`]), the table it shows ([`Inner::table_of`]), and the writes of the
-//! parts to their files ([`Inner::write_table`]: a delta of what changed, or a whole
-//! snapshot).
+//! ([`Inner::publish`], and in memory only [`Inner::publish_fresh`]), the tables it shows
+//! ([`Inner::table_of`], [`Inner::fresh_table_of`]), and the writes of the parts to their
+//! files ([`Inner::write_table`]: a delta of what changed, or a whole snapshot).
 
 use std::sync::atomic::Ordering;
 
@@ -23,13 +23,39 @@ enum PartWrite {
 impl Inner {
     /// The table as of every owned partition's last publication, from `shared`.
     pub(crate) fn table_of(&self, shared: &Shared) -> Result<OutputTable> {
+        self.table_at(shared, false)
+    }
+
+    /// The table with what the tasks have processed since their last publication
+    /// ([`Shared::fresh`]), from `shared`.
+    pub(crate) fn fresh_table_of(&self, shared: &Shared) -> Result<OutputTable> {
+        self.table_at(shared, true)
+    }
+
+    /// The table of every owned partition as of its last publication, or, with `fresh`,
+    /// as of what its task has processed when that is further.
+    fn table_at(&self, shared: &Shared, fresh: bool) -> Result<OutputTable> {
+        let fresh_of = |p: u32| fresh.then(|| shared.fresh.get(&p)).flatten();
         let mut table = PartialTable::new();
-        for t in shared.closed.values().chain(shared.open.values()) {
+        for t in shared.closed.values() {
             table.merge(t)?;
+        }
+        for (&p, open) in &shared.open {
+            match fresh_of(p) {
+                Some(f) => {
+                    table.merge(&f.finalized)?;
+                    table.merge(&f.open)?;
+                }
+                None => table.merge(open)?,
+            }
         }
         let status = self.status_of(shared);
         let bound = self.config.watermark_bound_ms;
-        let ckpt = |p: u32| shared.checkpoints.get(&p);
+        let ckpt = |p: u32| {
+            fresh_of(p)
+                .map(|f| &f.checkpoint)
+                .or_else(|| shared.checkpoints.get(&p))
+        };
         let watermark = combine_watermarks(status.partitions.iter().map(|s| {
             let c = ckpt(s.partition);
             let wm = c
@@ -37,7 +63,7 @@ impl Inner {
                 .map(|t| t.saturating_sub(bound));
             (wm, s.idle && c.is_some_and(|c| c.offset >= s.head))
         }));
-        let sum = |f: fn(&Checkpoint) -> u64| shared.checkpoints.values().map(f).sum();
+        let sum = |f: fn(&Checkpoint) -> u64| (0..self.partitions).filter_map(ckpt).map(f).sum();
         Ok(OutputTable {
             workload: self.workload.name().to_owned(),
             version: self.config.version,
@@ -247,18 +273,27 @@ impl Inner {
 
     /// Take in what the task of `partition` published (at a checkpoint, or without one
     /// with `uncommitted_every`); its part is written at the next [`Inner::write_table`].
+    /// A checkpoint also takes in the cells finalized since the previous one that only
+    /// [`Shared::fresh`] held.
     pub(crate) fn publish(&self, partition: u32, p: Published) -> Result<()> {
         let mut shared = self.shared.lock();
-        shared
-            .closed
-            .entry(partition)
-            .or_default()
-            .merge(&p.finalized)?;
-        shared
-            .finalized_since
-            .entry(partition)
-            .or_default()
-            .extend(p.finalized.iter().map(|(w, k, _)| (*w, k.clone())));
+        let pending = if p.committed {
+            shared.fresh.remove(&partition).map(|f| f.finalized)
+        } else {
+            None
+        };
+        for finalized in pending.iter().chain([&p.finalized]) {
+            shared
+                .closed
+                .entry(partition)
+                .or_default()
+                .merge(finalized)?;
+            shared
+                .finalized_since
+                .entry(partition)
+                .or_default()
+                .extend(finalized.iter().map(|(w, k, _)| (*w, k.clone())));
+        }
         shared.open.insert(partition, p.open);
         if p.committed {
             shared.committed.insert(partition, p.checkpoint.offset);
@@ -267,6 +302,21 @@ impl Inner {
         shared.dirty.insert(partition);
         drop(shared);
         // What the table shows moved: wake `wait_checkpointed`.
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Take in what the task of `partition` has processed since its last publication
+    /// (an uncommitted publication), into [`Shared::fresh`] only: nothing is written, and
+    /// the table and its files still show the last checkpoint.
+    pub(crate) fn publish_fresh(&self, partition: u32, p: Published) -> Result<()> {
+        let mut shared = self.shared.lock();
+        let fresh = shared.fresh.entry(partition).or_default();
+        fresh.finalized.merge(&p.finalized)?;
+        fresh.open = p.open;
+        fresh.checkpoint = p.checkpoint;
+        drop(shared);
+        // What the fresh table shows moved: wake `wait_fresh`.
         self.changed.notify_all();
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! progress).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
 use std::time::{Duration, Instant};
 
 use event_listener::Event;
@@ -93,6 +93,12 @@ pub(crate) struct Shared {
     /// Per partition owned here, the cells of windows finalized since its part was last
     /// written (a delta carries them).
     pub finalized_since: BTreeMap<u32, Vec<(Window, GroupKey)>>,
+    /// Per partition owned here, what its task has processed past the last publication,
+    /// in memory only (with [`Inner::fresh`] on): see [`FreshPart`].
+    pub fresh: BTreeMap<u32, FreshPart>,
+    /// Per partition, the last fresh query ([`Inner::fresh_requests`]) its task
+    /// answered.
+    pub fresh_answered: BTreeMap<u32, u64>,
     pub live: Vec<Live>,
     pub restores: Vec<RestoreReport>,
     /// Bumped at every publication; a table write carries the value it was built at.
@@ -114,12 +120,27 @@ impl Shared {
             written: BTreeMap::new(),
             files: BTreeMap::new(),
             finalized_since: BTreeMap::new(),
+            fresh: BTreeMap::new(),
+            fresh_answered: BTreeMap::new(),
             live: (0..partitions).map(|_| Live::new(now)).collect(),
             restores: Vec::new(),
             table_writes: 0,
             errors: Vec::new(),
         }
     }
+}
+
+/// What a task had processed since its last checkpoint when a fresh query asked, kept
+/// in memory for [`crate::Job::fresh_table`] and written nowhere (no table file,
+/// changelog, store or offset): the cells of windows finalized since the checkpoint
+/// (they join the checkpointed cells at the next checkpoint), the open cells then, and
+/// the position and counters they cover.
+#[derive(Debug, Default)]
+pub(crate) struct FreshPart {
+    pub finalized: PartialTable,
+    pub open: PartialTable,
+    /// Where the task is (its last checkpoint's fields as of now; not stored anywhere).
+    pub checkpoint: Checkpoint,
 }
 
 /// A part file as this job last wrote it.
@@ -155,6 +176,14 @@ pub(crate) struct Inner {
     /// would restore them for nothing).
     pub finished: Mutex<Vec<Box<dyn GroupMembership>>>,
     pub flag: AtomicU8,
+    /// Fresh queries are answered ([`crate::Job::track_fresh`]): the workers publish
+    /// what their tasks processed into [`Shared::fresh`] when one asks.
+    pub fresh: AtomicBool,
+    /// Fresh queries asked so far: a worker that sees more than it answered publishes
+    /// its tasks' state and records the number in [`Shared::fresh_answered`].
+    pub fresh_requests: AtomicU64,
+    /// Worker threads running now (a fresh query waits for their answers only).
+    pub workers_running: AtomicUsize,
     pub wake: Event,
     pub factory: Factory,
 }

@@ -18,6 +18,9 @@ pub struct PartitionStatus {
     pub head: u64,
     /// Offset of the last checkpoint.
     pub checkpointed: u64,
+    /// Checkpoints of the partition's state so far (its last checkpoint's sequence
+    /// number; 0 before the first).
+    pub checkpoints: u64,
     /// The partition's watermark: its largest event time minus the bound.
     pub watermark: Option<i64>,
     /// Caught up and without a new record for `idle_timeout`.
@@ -86,6 +89,7 @@ impl Inner {
                     position: l.position,
                     head,
                     checkpointed: shared.committed.get(&(p as u32)).copied().unwrap_or(0),
+                    checkpoints: shared.checkpoints.get(&(p as u32)).map_or(0, |c| c.seq),
                     watermark: l.watermark,
                     idle: l.opened && l.position >= head && l.last_data.elapsed() >= idle_after,
                     owned: l.opened,

@@ -1,7 +1,8 @@
 //! A job's worker threads: each follows its group member's assignment, reads its tasks'
-//! partitions, checkpoints them (every `checkpoint_interval`, or a task after
+//! partitions, shows what they processed in memory when a fresh query asks (when the job
+//! tracks fresh results), checkpoints them (every `checkpoint_interval`, or a task after
 //! `checkpoint_records`), writes the table, and sleeps on the log's wake-up and the job's
-//! stop event when there is nothing to read.
+//! stop event (which a fresh query also fires) when there is nothing to read.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -37,6 +38,8 @@ pub(crate) fn spawn(
     mode: Mode,
     index: usize,
 ) -> Result<JoinHandle<Result<()>>> {
+    inner.workers_running.fetch_add(1, Ordering::SeqCst);
+    let running = inner.clone();
     thread::Builder::new()
         .name(format!("kappa-{}-{index}", inner.name))
         .spawn(move || {
@@ -44,6 +47,7 @@ pub(crate) fn spawn(
                 (hook.0)();
             }
             let r = worker(&inner, member.as_ref(), mode);
+            inner.workers_running.fetch_sub(1, Ordering::SeqCst);
             inner.finished.lock().push(member);
             if let Err(e) = &r {
                 inner.shared.lock().errors.push(error_chain(e));
@@ -51,7 +55,10 @@ pub(crate) fn spawn(
             inner.changed.notify_all();
             r
         })
-        .map_err(|e| KappaError::Worker(format!("spawn: {e}")))
+        .map_err(|e| {
+            running.workers_running.fetch_sub(1, Ordering::SeqCst);
+            KappaError::Worker(format!("spawn: {e}"))
+        })
 }
 
 /// The loop of one worker thread, until the job stops (or, in [`Mode::UntilCaughtUp`],
@@ -65,6 +72,8 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
     let mut next_checkpoint = Instant::now() + config.checkpoint_interval;
     // With `uncommitted_every`: when the parts are next written without a checkpoint.
     let mut next_shown = Instant::now();
+    // The last fresh query this worker answered.
+    let mut answered = 0u64;
     loop {
         // The group moved partitions: keep the tasks still owned whose changelog nobody
         // else wrote meanwhile, close the others, open the new ones.
@@ -85,6 +94,9 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             all_caught_up,
             mut fenced,
         } = poll_tasks(inner, &mut tasks, membership)?;
+        if !fenced {
+            answer_fresh(inner, &mut tasks, &mut answered)?;
+        }
         inner.changed.notify_all();
         if !fenced && Instant::now() >= next_checkpoint {
             fenced = !checkpoint_round(inner, &mut tasks, membership)?;
@@ -215,6 +227,30 @@ fn show_uncommitted(inner: &Inner, tasks: &mut [Task]) -> Result<()> {
         }
     }
     inner.write_table()
+}
+
+/// With fresh results tracked (`Job::track_fresh`) and the table showing checkpoints
+/// only: when a fresh query has asked since this worker last answered, publish what
+/// every task processed since its last publication into memory alone, and say so.
+fn answer_fresh(inner: &Inner, tasks: &mut [Task], answered: &mut u64) -> Result<()> {
+    if inner.config.uncommitted_every.is_some() || !inner.fresh.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let asked = inner.fresh_requests.load(Ordering::SeqCst);
+    if asked <= *answered {
+        return Ok(());
+    }
+    for t in tasks.iter_mut() {
+        if let Some(p) = t.publish_uncommitted() {
+            inner.publish_fresh(t.partition, p)?;
+        }
+    }
+    let mut shared = inner.shared.lock();
+    for t in tasks.iter() {
+        shared.fresh_answered.insert(t.partition, asked);
+    }
+    *answered = asked;
+    Ok(())
 }
 
 /// Checkpoint every task, then write the table.

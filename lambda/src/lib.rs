@@ -43,7 +43,9 @@
 //!   (generations the published view covers are dropped; if its horizon cuts through a
 //!   generation, the realtime view restarts at the horizon), then reads what it had not
 //!   saved again: nothing is lost, nothing is counted twice. Without files nothing
-//!   survives the process (the comparison harness runs so).
+//!   survives the process. (The comparison harness runs with files: its *stable*
+//!   latency is the time to a published batch view on disk, as Kappa's is to a
+//!   committed checkpoint.)
 //! - **Threads.** The speed layer runs on tokio (its own runtime, or one given); the
 //!   batch layer runs on its own thread (`lambda-batch`), never on tokio's threads.
 //! - **Across processes** ([`worker`]): the workers of one consumer group split the

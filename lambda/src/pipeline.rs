@@ -415,6 +415,12 @@ impl RunningLambda {
         status_of(&self.lambda.views, self.runs.lock().clone())
     }
 
+    /// The batch runs published so far, oldest first (what [`RunningLambda::status`]
+    /// lists, without taking a snapshot of the realtime view).
+    pub fn batch_runs(&self) -> Vec<BatchRun> {
+        self.runs.lock().clone()
+    }
+
     /// Whether the speed layer or the batch thread stopped by itself (it failed; `stop`
     /// returns why).
     pub fn failed(&self) -> bool {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::Args;
-use compare::{CompareOptions, Phase, Progress, Source};
+use compare::{CompareOptions, MaxRateOptions, Phase, Progress, Source, SweepSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 use master_log::Log;
 use workloads::Workload;
@@ -57,26 +57,46 @@ pub struct CompareArgs {
     /// Lambda: start a batch run this long after the previous one started.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     batch_every: String,
-    /// Kappa: late events within this still update their window.
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    allowed_lateness: String,
+    /// Kappa: late events within this still update their window. Default: the least
+    /// that covers the data's disorder beyond the watermark bound (for generated data,
+    /// what the generator makes: twice --late-delay, plus a duplicate's delay; for
+    /// --topic, measured from its records).
+    #[arg(long, value_name = "DURATION")]
+    allowed_lateness: Option<String>,
     /// Kappa: the watermark's out-of-orderness bound (default: --max-delay).
     #[arg(long, value_name = "DURATION")]
     watermark_bound: Option<String>,
     /// Kappa: checkpoint (and publish the table) this often.
     #[arg(long, value_name = "DURATION", default_value = "250ms")]
     checkpoint_every: String,
-    /// Kappa: also show uncommitted results this often (read-uncommitted, `0s`: after
-    /// every read; see `lk kappa run --uncommitted-every`); its latency is then measured
-    /// to the table files. Default: checkpointed results only.
-    #[arg(long, value_name = "DURATION")]
-    kappa_uncommitted_every: Option<String>,
     /// Kappa: worker threads.
     #[arg(long, default_value_t = 2)]
     kappa_workers: usize,
     /// Skip reprocessing the whole history with both pipelines after the live phase.
     #[arg(long)]
     no_reprocess: bool,
+    /// Run the whole comparison N times, each from fresh state: every figure is then
+    /// its median and range, and a difference is claimed only beyond the noise.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: u32,
+    /// Also run each pipeline by itself on the same feed, as a control for how much
+    /// the two slow each other down.
+    #[arg(long)]
+    alone: bool,
+    /// Run the comparison at each value of one setting: batch-every, checkpoint-every,
+    /// allowed-lateness, rate or partitions (e.g. `allowed-lateness=0s,20s`).
+    #[arg(long, value_name = "NAME=V1,V2,...")]
+    sweep: Option<String>,
+    /// Then search for the highest rate each pipeline sustains alone (fresh p99 and
+    /// catch-up within --max-rate-p99).
+    #[arg(long)]
+    find_max_rate: bool,
+    /// With --find-max-rate: the bound on the fresh p99 and on the catch-up.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    max_rate_p99: String,
+    /// With --find-max-rate: how long each probe feeds.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    max_rate_probe: String,
     /// Write the report as JSON (schema: compare::report).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -123,7 +143,11 @@ fn options(a: &CompareArgs, data: &Path) -> anyhow::Result<CompareOptions> {
     o.max_delay_ms = millis("max-delay", &a.max_delay)?;
     o.late_delay_ms = millis("late-delay", &a.late_delay)?;
     o.batch_every = master_log::parse_duration(&a.batch_every).context("--batch-every")?;
-    o.allowed_lateness_ms = millis("allowed-lateness", &a.allowed_lateness)? as i64;
+    o.allowed_lateness_ms = a
+        .allowed_lateness
+        .as_deref()
+        .map(|s| millis("allowed-lateness", s).map(|m| m as i64))
+        .transpose()?;
     o.watermark_bound_ms = a
         .watermark_bound
         .as_deref()
@@ -131,27 +155,36 @@ fn options(a: &CompareArgs, data: &Path) -> anyhow::Result<CompareOptions> {
         .transpose()?;
     o.checkpoint_interval =
         master_log::parse_duration(&a.checkpoint_every).context("--checkpoint-every")?;
-    o.kappa_uncommitted_every = a
-        .kappa_uncommitted_every
-        .as_deref()
-        .map(master_log::parse_duration)
-        .transpose()
-        .context("--kappa-uncommitted-every")?;
     o.kappa_workers = a.kappa_workers;
     o.reprocess = !a.no_reprocess;
+    o.repeat = a.repeat;
+    o.alone = a.alone;
+    o.sweep = a.sweep.as_deref().map(SweepSpec::parse).transpose()?;
+    // Parsed whether or not --find-max-rate is given: a bad value is an error either way.
+    let max_rate = MaxRateOptions {
+        p99_bound: master_log::parse_duration(&a.max_rate_p99).context("--max-rate-p99")?,
+        probe: master_log::parse_duration(&a.max_rate_probe).context("--max-rate-probe")?,
+    };
+    o.find_max_rate = a.find_max_rate.then_some(max_rate);
+    o.command = Some(
+        std::env::args()
+            .map(|a| compare::shell_quote(&a))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     Ok(o)
 }
 
 /// The progress display: one bar for the feed, a spinner-like line after it.
 struct Bar {
     bar: ProgressBar,
-    phase: Option<Phase>,
+    phase: Option<(Phase, u32)>,
 }
 
 impl Bar {
     fn update(&mut self, p: &Progress) {
-        if self.phase != Some(p.phase) {
-            self.phase = Some(p.phase);
+        if self.phase != Some((p.phase, p.run)) {
+            self.phase = Some((p.phase, p.run));
             self.bar.set_length(p.total);
             let msg = match p.phase {
                 Phase::Feed => "feeding",
@@ -159,11 +192,12 @@ impl Bar {
                 Phase::Oracle => "checking answers against the oracle",
                 Phase::Reprocess => "reprocessing the history with both pipelines",
             };
-            self.bar.set_message(msg);
+            self.bar
+                .set_message(format!("run {}/{} ({}): {msg}", p.run, p.runs, p.what));
         }
         self.bar.set_position(p.fed);
         self.bar.set_prefix(format!(
-            "visible: Lambda {} · Kappa {}",
+            "fresh: Lambda {} · Kappa {}",
             compare::format::count(p.lambda_visible),
             compare::format::count(p.kappa_visible)
         ));
@@ -184,7 +218,7 @@ pub fn run(a: CompareArgs, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<Exi
     let mut display = Bar { bar, phase: None };
     let report = compare::run(log, &opts, &stop, &mut |p| display.update(p))?;
     display.bar.finish_and_clear();
-    print!("{}", compare::verdict::render_table(&report));
+    print!("{}", compare::terminal::render_table(&report));
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("write {}", path.display()))?;

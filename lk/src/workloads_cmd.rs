@@ -30,7 +30,7 @@ pub struct WorkloadsArgs {
 pub struct Definition {
     /// Its name (`--workload NAME`).
     pub name: String,
-    /// `built-in` or `spec`.
+    /// `built-in`, `spec` or `sql`.
     pub kind: &'static str,
     /// The topic it reads by default.
     pub topic: String,
@@ -46,6 +46,8 @@ pub struct Definition {
     pub filter: Option<String>,
     /// What it answers, for a built-in.
     pub description: Option<&'static str>,
+    /// The query, for a SQL workload.
+    pub sql: Option<String>,
 }
 
 /// `1m`, `10s`, `1h 30m`: a window length as the flags take it.
@@ -110,6 +112,7 @@ pub fn definition(w: &Workload) -> Definition {
         aggregates: Vec::new(),
         filter: None,
         description: None,
+        sql: None,
     };
     match w {
         Workload::BuiltIn(b) => {
@@ -125,6 +128,13 @@ pub fn definition(w: &Workload) -> Definition {
         Workload::Spec(s) => Definition {
             aggregates: s.aggregates.iter().map(|a| a.to_string()).collect(),
             filter: s.filter_text.clone(),
+            ..base
+        },
+        Workload::Sql(q) => Definition {
+            kind: "sql",
+            aggregates: q.output_names.clone(),
+            filter: q.filter.as_ref().map(|_| "WHERE (see the query)".to_owned()),
+            sql: Some(q.text.trim().to_owned()),
             ..base
         },
     }
@@ -183,6 +193,9 @@ fn table(defs: &[Definition]) -> String {
         if let Some(text) = d.description {
             out.push_str(&format!("\n{}: {text}", d.name));
         }
+        if let Some(sql) = &d.sql {
+            out.push_str(&format!("\n{}:\n{sql}\n", d.name));
+        }
     }
     out.push('\n');
     out
@@ -200,6 +213,7 @@ fn json(d: &Definition) -> anyhow::Result<serde_json::Value> {
         "aggregates": d.aggregates,
         "filter": d.filter,
         "description": d.description,
+        "sql": d.sql,
     }))
 }
 

@@ -1,6 +1,8 @@
 //! `lk compare` from the command line: a small run writes the terminal table, the JSON
-//! report (its documented fields) and the HTML report; Ctrl-C during the feed still
-//! writes what was measured; bad options are refused.
+//! report (its documented fields: both visibility levels of both pipelines, the summary,
+//! settings, warnings, provenance) and the HTML report; repeats, the controls alone and
+//! a sweep; Ctrl-C during the feed still writes what was measured; bad options are
+//! refused.
 
 mod common;
 
@@ -54,29 +56,45 @@ fn a_small_comparison_prints_a_table_and_writes_json_and_html() {
     for label in [
         "Lambda",
         "Kappa",
-        "latency p99",
+        "Latency, fresh",
+        "Latency, stable",
         "exact cells",
-        "code: lines",
+        "lines of code",
+        "reproduce: lk compare --dataset ysb --events 8000",
+        "! Too few samples",
     ] {
         assert!(stdout.contains(label), "{label} in\n{stdout}");
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["params"]["partitions"], 2);
     assert_eq!(report["params"]["workloads"][0], "ysb-campaign-10s");
+    assert_eq!(report["params"]["allowed_lateness_from"], "data");
+    let fed = report["run"]["records_fed"].as_u64().unwrap();
     for p in ["lambda", "kappa"] {
         let r = &report["pipelines"][p];
-        for field in ["p50", "p95", "p99", "max"] {
-            assert!(
-                r["latency_ms"][field].as_f64().unwrap() >= 0.0,
-                "{p} {field}"
+        let level = |l: &str, f: &str| r[l]["latency_ms"][f].as_f64().unwrap();
+        for l in ["fresh", "stable"] {
+            // One sample per scheduled batch of the feed (20 records a millisecond).
+            assert_eq!(
+                r[l]["latency_ms"]["samples"].as_u64().unwrap(),
+                fed.div_ceil(20),
+                "{p} {l}"
             );
+            assert!(r[l]["what"].as_str().is_some_and(|w| !w.is_empty()));
         }
+        // A result is stable only once it is fresh, batch by batch.
+        assert!(level("fresh", "p50") <= level("stable", "p50"), "{p}");
+        assert!(level("fresh", "max") <= level("stable", "max"), "{p}");
         assert!(r["throughput_eps"].as_f64().unwrap() > 0.0);
         assert!(r["cpu_seconds"].as_f64().unwrap() > 0.0, "{p} used CPU");
         // The binary installs the counting allocator: heap is measured.
         assert!(r["peak_heap_bytes"].as_u64().unwrap() > 0, "{p} heap");
+        assert!(
+            r["stable_updates"].as_u64().unwrap() >= 2,
+            "{p} made results stable"
+        );
         assert!(r["correctness"]["exact_fraction"].as_f64().is_some());
         assert!(r["correctness"]["max_abs_error"].as_f64().is_some());
         assert!(r["correctness"]["mean_abs_error"].as_f64().is_some());
@@ -86,6 +104,43 @@ fn a_small_comparison_prints_a_table_and_writes_json_and_html() {
             assert!(r["complexity"][field].as_u64().unwrap() > 0, "{p} {field}");
         }
     }
+    // The summary of one run: every figure's median is the run's value.
+    let figures = report["summary"]["figures"].as_array().unwrap();
+    let p99 = figures
+        .iter()
+        .find(|f| f["key"] == "latency_stable_p99_ms")
+        .unwrap();
+    assert_eq!(
+        p99["kappa"]["median"],
+        report["pipelines"]["kappa"]["stable"]["latency_ms"]["p99"]
+    );
+    assert_eq!(p99["level"], "stable");
+    assert_eq!(report["summary"]["runs"], 1);
+    // How it was made.
+    let prov = &report["provenance"];
+    assert!(!prov["version"].as_str().unwrap().is_empty());
+    assert!(
+        prov["command"]
+            .as_str()
+            .unwrap()
+            .contains("compare --dataset ysb")
+    );
+    assert!(
+        prov["reproduce"]
+            .as_str()
+            .unwrap()
+            .starts_with("lk compare --dataset ysb")
+    );
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("fewer than 1,000")),
+        "{warnings:?}"
+    );
+    // The data's disorder was measured, and the default allowed lateness covers it.
+    assert!(report["disorder"]["max_ms"].as_i64().unwrap() > 0);
+    assert_eq!(report["disorder"]["beyond_allowed_lateness"], 0);
     // Lambda's views are exact (nothing is late for it).
     assert_eq!(
         report["pipelines"]["lambda"]["correctness"]["exact_fraction"],
@@ -94,6 +149,8 @@ fn a_small_comparison_prints_a_table_and_writes_json_and_html() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("id=\"lk-report\""));
     assert!(page.contains("ysb-campaign-10s"));
+    assert!(page.contains("id=\"reproduce\""));
+    assert!(page.contains("id=\"warnings\""));
 }
 
 #[test]
@@ -144,15 +201,23 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
     );
     assert!(report["pipelines"]["lambda"]["reprocess_seconds"].is_null());
     assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("Interrupted"))
+    );
+    assert!(
         String::from_utf8_lossy(&out.stdout).contains("interrupted"),
         "the table says so"
     );
 }
 
-/// With read-uncommitted Kappa, records show in the table files long before the (here
-/// 10 s) checkpoint covers them; the report says which visibility was measured.
+/// With 10 s checkpoints, Kappa's fresh results (in memory) show records long before
+/// its stable ones (the checkpoint that covers them): both levels are measured, and
+/// they are not the same thing.
 #[test]
-fn kappa_read_uncommitted_shows_records_before_their_checkpoint() {
+fn kappa_fresh_results_come_before_their_checkpoint() {
     let dir = TempDir::new().unwrap();
     let json = dir.path().join("report.json");
     let mut args = small_run();
@@ -161,21 +226,86 @@ fn kappa_read_uncommitted_shows_records_before_their_checkpoint() {
     stdout_of(
         lk(&dir)
             .args(&args)
-            .args([
-                "--kappa-uncommitted-every",
-                "0s",
-                "--no-reprocess",
-                "--json",
-            ])
+            .args(["--no-reprocess", "--json"])
             .arg(&json),
     );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["params"]["kappa_uncommitted_every_ms"], 0);
-    let p99 = report["pipelines"]["kappa"]["latency_ms"]["p99"]
-        .as_f64()
-        .unwrap();
-    assert!(p99 < 2_000.0, "Kappa p99 {p99} ms with 10 s checkpoints");
+    assert_eq!(report["params"]["checkpoint_interval_ms"], 10_000);
+    let kappa = &report["pipelines"]["kappa"];
+    let fresh = kappa["fresh"]["latency_ms"]["p99"].as_f64().unwrap();
+    let stable = kappa["stable"]["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(
+        fresh < 2_000.0,
+        "Kappa fresh p99 {fresh} ms with 10 s checkpoints"
+    );
+    // The feed takes under a second; the first checkpoint comes 10 s after the start.
+    assert!(
+        stable > 5_000.0,
+        "Kappa stable p50 {stable} ms with 10 s checkpoints"
+    );
+}
+
+/// `--repeat 2 --alone --sweep`: the summary has a median and a range per figure over
+/// both runs, the controls ran alone, and the sweep has a point per value.
+#[test]
+fn repeats_controls_and_a_sweep_are_summarized() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("report.json");
+    let html = dir.path().join("report.html");
+    let mut args = small_run();
+    let events = args.iter().position(|a| a == "--events").unwrap();
+    args[events + 1] = "3000".into();
+    let out = stdout_of(
+        lk(&dir)
+            .args(&args)
+            .args([
+                "--no-reprocess",
+                "--repeat",
+                "2",
+                "--alone",
+                "--sweep",
+                "allowed-lateness=0s,30s",
+                "--json",
+            ])
+            .arg(&json)
+            .arg("--html")
+            .arg(&html),
+    );
+    assert!(
+        out.contains("Each pipeline alone on the same feed"),
+        "{out}"
+    );
+    assert!(out.contains("Sweep over allowed-lateness"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["params"]["repeat"], 2);
+    assert_eq!(report["summary"]["runs"], 2);
+    for f in report["summary"]["figures"].as_array().unwrap() {
+        for p in ["lambda", "kappa"] {
+            let s = &f[p];
+            if s.is_null() {
+                continue;
+            }
+            let (median, min, max) = (
+                s["median"].as_f64().unwrap(),
+                s["min"].as_f64().unwrap(),
+                s["max"].as_f64().unwrap(),
+            );
+            assert!(min <= median && median <= max, "{} {p}: {s}", f["key"]);
+            assert_eq!(s["values"].as_array().unwrap().len(), 2, "{} {p}", f["key"]);
+        }
+    }
+    let alone = report["alone"]["summary"]["figures"].as_array().unwrap();
+    assert!(alone.iter().any(|f| f["key"] == "latency_fresh_p99_ms"));
+    let points = report["sweep"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[1]["x"], 30_000.0);
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("chart-tradeoff-fresh")
+    );
 }
 
 #[test]
@@ -186,10 +316,11 @@ fn bad_options_are_refused_with_a_clear_error() {
         (vec!["--dataset", "tweets"], "tweets"),
         (vec!["--out-of-order", "1.5"], "--out-of-order"),
         (vec!["--batch-every", "soon"], "--batch-every"),
-        (
-            vec!["--kappa-uncommitted-every", "soon"],
-            "--kappa-uncommitted-every",
-        ),
+        (vec!["--allowed-lateness", "soon"], "--allowed-lateness"),
+        (vec!["--repeat", "0"], "--repeat"),
+        (vec!["--sweep", "speed=1,2"], "speed"),
+        (vec!["--sweep", "rate=fast"], "fast"),
+        (vec!["--max-rate-p99", "soon"], "--max-rate-p99"),
         (vec!["--workload", "no-such-workload"], "no-such-workload"),
         (
             vec!["--topic", "missing", "--workload", "ysb-campaign-10s"],

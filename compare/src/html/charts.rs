@@ -1,5 +1,7 @@
 //! The charts section: the report's series, spans and groups handed to the drawing engine
-//! ([`super::chart`]).
+//! ([`super::chart`]): each visibility level's latency distribution and staleness,
+//! correctness over time, and the bars of throughput, reprocessing and code. The sweep's
+//! trade-off curves are [`super::tradeoffs`].
 
 use std::fmt::Write as _;
 
@@ -8,12 +10,14 @@ use super::chart::{
 };
 use super::markup::num;
 use crate::format::{count, count_f64, number, seconds};
-use crate::report::{BatchRun, Complexity, PipelineReport, Report};
+use crate::report::{BatchRun, Complexity, Level, PipelineReport, Report, Visibility};
 
-/// The `id`s of the page's charts, in page order.
+/// The `id`s of the charts every page has, in page order.
 pub const CHART_IDS: &[&str] = &[
-    "chart-latency-cdf",
+    "chart-latency-cdf-fresh",
+    "chart-latency-cdf-stable",
     "chart-staleness",
+    "chart-staleness-stable",
     "chart-correctness",
     "chart-throughput",
     "chart-reprocess",
@@ -26,16 +30,18 @@ pub const LAMBDA_COLOR: &str = "#d95f02";
 pub const KAPPA_COLOR: &str = "#1b9e77";
 
 /// The two pipelines' series, Lambda first: `data-series="lambda|kappa"`.
-const SERIES: [SeriesStyle; 2] = [
+pub(crate) const SERIES: [SeriesStyle; 2] = [
     SeriesStyle {
         key: "lambda",
         label: "Lambda",
         color: LAMBDA_COLOR,
+        dash: false,
     },
     SeriesStyle {
         key: "kappa",
         label: "Kappa",
         color: KAPPA_COLOR,
+        dash: false,
     },
 ];
 
@@ -48,8 +54,12 @@ pub(crate) fn section(out: &mut String, r: &Report) {
         out,
         "<section id=\"charts\">\n<h2>Charts</h2>\n<div class=\"charts\">\n"
     );
-    line_chart(out, &latency_cdf(r));
-    line_chart(out, &staleness(r));
+    for level in Visibility::BOTH {
+        line_chart(out, &latency_cdf(r, level));
+    }
+    for level in Visibility::BOTH {
+        line_chart(out, &staleness(r, level));
+    }
     line_chart(out, &correctness(r));
     bar_chart(out, &throughput(r));
     bar_chart(out, &reprocess(r));
@@ -61,30 +71,40 @@ pub(crate) fn section(out: &mut String, r: &Report) {
 fn both(r: &Report, f: impl Fn(&PipelineReport) -> Vec<(f64, f64)>) -> Vec<LineSeries> {
     let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
     vec![
-        LineSeries {
-            style: SERIES[0],
-            points: f(l),
-        },
-        LineSeries {
-            style: SERIES[1],
-            points: f(k),
-        },
+        LineSeries::line(SERIES[0], f(l)),
+        LineSeries::line(SERIES[1], f(k)),
     ]
 }
 
-/// The latency CDF, on a log x axis.
-fn latency_cdf(r: &Report) -> LineChart {
+fn level(p: &PipelineReport, level: Visibility) -> &Level {
+    match level {
+        Visibility::Fresh => &p.fresh,
+        Visibility::Stable => &p.stable,
+    }
+}
+
+/// The latency CDF of one level, on a log x axis.
+fn latency_cdf(r: &Report, l: Visibility) -> LineChart {
     LineChart {
-        id: "chart-latency-cdf",
-        title: "Latency distribution (CDF)",
-        note: "Fraction of records visible to queries within a given time of their \
-               scheduled append (log scale).",
-        x_title: "latency (ms, log scale)",
-        y_title: "fraction of records",
+        id: match l {
+            Visibility::Fresh => "chart-latency-cdf-fresh",
+            Visibility::Stable => "chart-latency-cdf-stable",
+        },
+        title: format!("Latency distribution, {} ({})", l.name(), l.meaning()),
+        note: format!(
+            "Fraction of records a {} query shows within a given time of their scheduled \
+             append (log scale). Lambda: {}; Kappa: {}.",
+            l.name(),
+            level(&r.pipelines.lambda, l).what,
+            level(&r.pipelines.kappa, l).what
+        ),
+        x_title: "latency (ms, log scale)".into(),
+        y_title: "fraction of records".into(),
         x_log: true,
         y_range: Some((0.0, 1.0)),
         series: both(r, |p| {
-            p.latency_cdf
+            level(p, l)
+                .latency_cdf
                 .iter()
                 .map(|c| (c.latency_ms, c.fraction))
                 .collect()
@@ -114,19 +134,31 @@ fn batch_run_span(b: &BatchRun) -> Span {
     }
 }
 
-/// Staleness over time, with the Lambda batch runs shaded.
-fn staleness(r: &Report) -> LineChart {
+/// Staleness of one level over time, with the Lambda batch runs shaded.
+fn staleness(r: &Report, l: Visibility) -> LineChart {
     LineChart {
-        id: "chart-staleness",
-        title: "Staleness over time",
-        note: "How long the oldest record not yet visible had been waiting. Shaded: the \
-               Lambda batch layer's runs.",
-        x_title: "seconds since the feed started",
-        y_title: "staleness (ms)",
+        id: match l {
+            Visibility::Fresh => "chart-staleness",
+            Visibility::Stable => "chart-staleness-stable",
+        },
+        title: format!("Staleness over time, {}", l.name()),
+        note: format!(
+            "How long the oldest record not yet shown by a {} query had been waiting. \
+             Shaded: the Lambda batch layer's runs.",
+            l.name()
+        ),
+        x_title: "seconds since the feed started".into(),
+        y_title: "staleness (ms)".into(),
         x_log: false,
         y_range: None,
         series: both(r, |p| {
-            p.timeline.iter().map(|s| (s.t_s, s.staleness_ms)).collect()
+            p.timeline
+                .iter()
+                .map(|s| match l {
+                    Visibility::Fresh => (s.t_s, s.staleness_ms),
+                    Visibility::Stable => (s.t_s, s.stable_staleness_ms),
+                })
+                .collect()
         }),
         shading: Some(Shading {
             class: "batch-run",
@@ -154,11 +186,12 @@ fn correctness(r: &Report) -> LineChart {
         .fold(1.0_f64, f64::min);
     LineChart {
         id: "chart-correctness",
-        title: "Correctness over time",
+        title: "Correctness over time (fresh answers)".into(),
         note: "Fraction of exact cells over the windows complete at each moment (samples \
-               where the answer was not evaluated are left out).",
-        x_title: "seconds since the feed started",
-        y_title: "exact fraction",
+               where the answer was not evaluated are left out)."
+            .into(),
+        x_title: "seconds since the feed started".into(),
+        y_title: "exact fraction".into(),
         x_log: false,
         y_range: Some((if lowest >= 1.0 { 0.0 } else { lowest }, 1.0)),
         series,
@@ -166,23 +199,34 @@ fn correctness(r: &Report) -> LineChart {
     }
 }
 
-/// Throughput of both pipelines.
+/// Throughput of both pipelines: the rate processed in the run, and the highest rate
+/// sustained when searched.
 fn throughput(r: &Report) -> BarChart {
     let (l, k) = (&r.pipelines.lambda, &r.pipelines.kappa);
+    let mut groups = vec![BarGroup {
+        key: "throughput_eps".into(),
+        label: "processed in the run".into(),
+        values: vec![l.throughput_eps, k.throughput_eps],
+        show: number,
+    }];
+    if let Some(m) = &r.max_rate {
+        groups.push(BarGroup {
+            key: "sustained_eps".into(),
+            label: "sustained (--find-max-rate)".into(),
+            values: vec![m.lambda.sustained_eps, m.kappa.sustained_eps],
+            show: number,
+        });
+    }
     BarChart {
         id: "chart-throughput",
         title: "Throughput",
         note: "Records processed per second from the start of the feed until the \
-               pipeline had caught up.",
+               pipeline had caught up (the feed's rate, when it keeps up), and the highest \
+               rate each pipeline sustains alone, when searched.",
         y_title: "records/s",
         shared_scale: true,
         series: &SERIES,
-        groups: vec![BarGroup {
-            key: "throughput_eps".into(),
-            label: "all workloads".into(),
-            values: vec![l.throughput_eps, k.throughput_eps],
-            show: number,
-        }],
+        groups,
     }
 }
 

@@ -1,11 +1,12 @@
-//! The page's header: its title, the run's parameters, its machine and the run's own
-//! figures.
+//! The page's header: its title, how the report was made (version, commit, the command
+//! and the one that reproduces it), the run's parameters, its machine, the run's own
+//! figures and the data's disorder; then the warnings.
 
 use std::fmt::Write as _;
 
 use super::markup::{esc, num};
-use crate::format::{bytes, count, or_not_measured, percent_approx, seconds, whole_millis};
-use crate::report::{Machine, Params, Report};
+use crate::format::{bytes, count, millis, or_not_measured, percent_approx, seconds, whole_millis};
+use crate::report::{LatenessSource, Machine, Params, Provenance, Report};
 
 /// `<header>`: the title, a line on the run, and three lists of facts
 /// (`<dl id="params|machine|run">`).
@@ -25,11 +26,47 @@ pub(crate) fn section(out: &mut String, r: &Report, title: &str) {
              what ran until then.</p>\n"
         );
     }
+    provenance(out, &r.provenance);
     w!(out, "<div class=\"facts\">\n");
     facts(out, "Parameters", "params", &params_facts(&r.params));
     facts(out, "Machine", "machine", &machine_facts(&r.machine));
     facts(out, "Run", "run", &run_facts(r));
     w!(out, "</div>\n</header>\n");
+}
+
+/// `<dl id="provenance">`: version, commit, the command as typed and the one that
+/// reproduces the run.
+fn provenance(out: &mut String, p: &Provenance) {
+    w!(out, "<dl id=\"provenance\" class=\"provenance\">\n");
+    w!(
+        out,
+        "<dt>lk</dt><dd>{} ({})</dd>\n",
+        esc(&p.version),
+        esc(&p
+            .commit
+            .as_deref()
+            .map_or("commit unknown".to_owned(), |c| format!("commit {c}")))
+    );
+    if let Some(c) = &p.command {
+        w!(out, "<dt>command</dt><dd><code>{}</code></dd>\n", esc(c));
+    }
+    w!(
+        out,
+        "<dt>reproduce</dt><dd><code id=\"reproduce\">{}</code></dd>\n</dl>\n",
+        esc(&p.reproduce)
+    );
+}
+
+/// `<section id="warnings">`: why the figures may not be enough to judge by.
+pub(crate) fn warnings(out: &mut String, warnings: &[String]) {
+    if warnings.is_empty() {
+        return;
+    }
+    w!(out, "<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n");
+    for w in warnings {
+        w!(out, "<li class=\"warning\">{}</li>\n", esc(w));
+    }
+    w!(out, "</ul>\n</section>\n");
 }
 
 /// One titled `<dl id="{id}">` of facts.
@@ -67,23 +104,24 @@ fn params_facts(p: &Params) -> Vec<(&'static str, String)> {
         ("late delay", whole_millis(p.late_delay_ms)),
         ("duplicates", fraction_text(p.duplicates)),
         ("batch every", whole_millis(p.batch_every_ms)),
-        ("allowed lateness", whole_millis(p.allowed_lateness_ms)),
+        (
+            "allowed lateness",
+            format!(
+                "{} ({})",
+                whole_millis(p.allowed_lateness_ms),
+                match p.allowed_lateness_from {
+                    LatenessSource::Option => "given",
+                    LatenessSource::Data => "covers the data's disorder",
+                }
+            ),
+        ),
         ("watermark bound", whole_millis(p.watermark_bound_ms)),
         (
             "checkpoint interval",
             whole_millis(p.checkpoint_interval_ms),
         ),
-        (
-            "Kappa visibility",
-            match p.kappa_uncommitted_every_ms {
-                None => "checkpointed results (read-committed)".to_owned(),
-                Some(ms) => format!(
-                    "uncommitted results every {} (read-uncommitted)",
-                    whole_millis(ms)
-                ),
-            },
-        ),
         ("Kappa workers", p.kappa_workers.to_string()),
+        ("runs", p.repeat.to_string()),
     ]
 }
 
@@ -113,6 +151,23 @@ fn run_facts(r: &Report) -> Vec<(&'static str, String)> {
             or_not_measured(run.peak_rss_bytes, bytes),
         ),
         ("harness CPU", seconds(run.harness_cpu_seconds)),
+        ("feed behind schedule", millis(run.feed_behind_ms)),
         ("Lambda batch runs", count(r.batch_runs.len() as u64)),
+        (
+            "disorder max / p99",
+            r.disorder.as_ref().map_or("not measured".to_owned(), |d| {
+                format!("{} / {}", whole_millis(d.max_ms), millis(d.p99_ms))
+            }),
+        ),
+        (
+            "late / too late",
+            r.disorder.as_ref().map_or("not measured".to_owned(), |d| {
+                format!(
+                    "{} / {}",
+                    count(d.behind_watermark),
+                    count(d.beyond_allowed_lateness)
+                )
+            }),
+        ),
     ]
 }

@@ -81,6 +81,11 @@ svg.chart .axis { stroke: #8a949e; }
 details { margin: 6px 0; }
 details ul { columns: 2; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 #lk-download { margin-left: 8px; font-size: 13px; }
+.provenance { display: grid; grid-template-columns: max-content 1fr; gap: 1px 10px; margin: 0 0 10px; }
+.provenance dt { color: var(--muted); }
+.provenance dd { margin: 0; overflow-wrap: anywhere; }
+#warnings li { background: #fff3cd; border: 1px solid #e0c36a; padding: 4px 8px; border-radius: 4px; margin: 4px 0; list-style: none; }
+#warnings ul { padding-left: 0; }
 @media (max-width: 900px) { .charts, .workload-tables, .facts { grid-template-columns: 1fr; } }
 "#;
 

@@ -1,70 +1,91 @@
-//! Side-by-side tables: Lambda's and Kappa's value of each figure, the better one
-//! highlighted, a figure that was not measured marked so.
+//! Side-by-side tables: Lambda's and Kappa's value of each figure (a median and range
+//! over the runs, or one run's value), the better one shaded only where the two differ
+//! beyond the noise (their ranges do not overlap), a figure that was not measured marked
+//! so.
 
 use std::fmt::Write as _;
 
 use super::markup::{esc, num};
-use crate::format::NOT_MEASURED;
-
-/// Which of two figures is the better one.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Better {
-    /// The lower figure.
-    Lower,
-    /// The higher figure.
-    Higher,
-    /// Neither: the figures are only shown.
-    Neither,
-}
+use crate::format::{NOT_MEASURED, spread};
+use crate::report::{Better, Difference, FigureSummary, Stat};
+use crate::summary::{difference, show_of, stat};
 
 /// One row of a side-by-side table.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     /// `data-metric`, stable for tests and scripts.
-    pub key: &'static str,
+    pub key: String,
     /// The row's heading.
-    pub label: &'static str,
+    pub label: String,
     /// Lambda's figure (`None`: not measured).
-    pub lambda: Option<f64>,
+    pub lambda: Option<Stat>,
     /// Kappa's figure (`None`: not measured).
-    pub kappa: Option<f64>,
+    pub kappa: Option<Stat>,
     /// How a figure is written in its cell.
     pub show: fn(f64) -> String,
-    /// Which figure is highlighted.
-    pub better: Better,
+    /// Which figure is shaded.
+    pub difference: Difference,
 }
 
 /// A heading row inside a table, or a figure.
 #[derive(Debug, Clone)]
 pub(crate) enum Line {
     /// A heading over the figures that follow.
-    Group(&'static str),
+    Group(String),
     /// A figure of both pipelines.
     Figure(Row),
 }
 
 impl Line {
-    /// A figure's line.
+    /// A figure's line from one run's values.
     pub(crate) fn figure(
-        key: &'static str,
-        label: &'static str,
+        key: &str,
+        label: &str,
         (lambda, kappa): (Option<f64>, Option<f64>),
         show: fn(f64) -> String,
         better: Better,
     ) -> Line {
+        let (lambda, kappa) = (
+            lambda.and_then(|v| stat(vec![v])),
+            kappa.and_then(|v| stat(vec![v])),
+        );
         Line::Figure(Row {
-            key,
-            label,
+            key: key.to_owned(),
+            label: label.to_owned(),
+            difference: difference(better, lambda.as_ref(), kappa.as_ref()),
             lambda,
             kappa,
             show,
-            better,
+        })
+    }
+
+    /// A figure's line from its summary over the runs.
+    pub(crate) fn summary(f: &FigureSummary) -> Line {
+        Line::Figure(Row {
+            key: f.key.clone(),
+            label: f.label.clone(),
+            lambda: f.lambda.clone(),
+            kappa: f.kappa.clone(),
+            show: show_of(&f.key),
+            difference: f.difference,
         })
     }
 }
 
-/// `<table {attrs}>` with a Lambda and a Kappa column: one `<tr data-metric=…>` per
-/// figure, its cells `<td data-pipeline="lambda|kappa" data-value=…>`.
+/// `data-difference` of a row.
+fn difference_name(d: Difference) -> &'static str {
+    match d {
+        Difference::Lambda => "lambda",
+        Difference::Kappa => "kappa",
+        Difference::WithinNoise => "within_noise",
+        Difference::Same => "same",
+        Difference::NotCompared => "not_compared",
+    }
+}
+
+/// `<table {attrs}>` with a Lambda and a Kappa column: one `<tr data-metric=…
+/// data-difference=…>` per figure, its cells `<td data-pipeline="lambda|kappa"
+/// data-value=… data-min=… data-max=…>` (the median and the range over the runs).
 pub(crate) fn side_by_side(out: &mut String, attrs: &str, lines: &[Line]) {
     w!(out, "<table {attrs}>\n");
     w!(
@@ -86,44 +107,53 @@ pub(crate) fn side_by_side(out: &mut String, attrs: &str, lines: &[Line]) {
     w!(out, "</tbody>\n</table>\n");
 }
 
-/// Whether Lambda's and Kappa's figure is the better one of two different figures.
-fn winners(row: &Row) -> (bool, bool) {
-    match (row.lambda, row.kappa) {
-        (Some(l), Some(k)) if l != k => match row.better {
-            Better::Lower => (l < k, k < l),
-            Better::Higher => (l > k, k > l),
-            Better::Neither => (false, false),
-        },
-        _ => (false, false),
+/// One cell of a figure: `<td data-pipeline=… data-value=…>`.
+pub(crate) fn figure_cell(
+    out: &mut String,
+    pipeline: &str,
+    value: Option<&Stat>,
+    show: fn(f64) -> String,
+    shaded: bool,
+) {
+    match value {
+        Some(s) => w!(
+            out,
+            "<td data-pipeline=\"{pipeline}\" data-value=\"{}\" data-min=\"{}\" data-max=\"{}\"{}>{}</td>",
+            num(s.median),
+            num(s.min),
+            num(s.max),
+            if shaded { " class=\"better\"" } else { "" },
+            esc(&spread(s.median, s.min, s.max, show))
+        ),
+        None => w!(
+            out,
+            "<td data-pipeline=\"{pipeline}\" class=\"not-measured\">{NOT_MEASURED}</td>"
+        ),
     }
 }
 
 /// One figure's `<tr>`.
 fn figure_row(out: &mut String, row: &Row) {
-    let (lambda_better, kappa_better) = winners(row);
     w!(
         out,
-        "<tr data-metric=\"{}\"><th>{}</th>",
-        row.key,
-        esc(row.label)
+        "<tr data-metric=\"{}\" data-difference=\"{}\"><th>{}</th>",
+        esc(&row.key),
+        difference_name(row.difference),
+        esc(&row.label)
     );
-    for (pipeline, value, better) in [
-        ("lambda", row.lambda, lambda_better),
-        ("kappa", row.kappa, kappa_better),
-    ] {
-        match value {
-            Some(v) => w!(
-                out,
-                "<td data-pipeline=\"{pipeline}\" data-value=\"{}\"{}>{}</td>",
-                num(v),
-                if better { " class=\"better\"" } else { "" },
-                esc(&(row.show)(v))
-            ),
-            None => w!(
-                out,
-                "<td data-pipeline=\"{pipeline}\" class=\"not-measured\">{NOT_MEASURED}</td>"
-            ),
-        }
-    }
+    figure_cell(
+        out,
+        "lambda",
+        row.lambda.as_ref(),
+        row.show,
+        row.difference == Difference::Lambda,
+    );
+    figure_cell(
+        out,
+        "kappa",
+        row.kappa.as_ref(),
+        row.show,
+        row.difference == Difference::Kappa,
+    );
     w!(out, "</tr>\n");
 }

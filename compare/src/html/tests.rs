@@ -3,8 +3,9 @@
 use super::markup::esc;
 use super::*;
 use crate::report::{
-    BatchRun, CdfPoint, Complexity, Correctness, Latency, Machine, Params, PipelineReport,
-    Pipelines, RunInfo, SCHEMA_VERSION, Sample, WorkloadFigures, WorkloadReport,
+    BatchRun, CdfPoint, Complexity, Correctness, Disorder, Latency, LatenessSource, Level, Machine,
+    Params, PipelineReport, Pipelines, Provenance, RunInfo, SCHEMA_VERSION, Sample,
+    WorkloadFigures, WorkloadReport,
 };
 
 const NASTY_TOPIC: &str = "clicks</script><script>alert(1)</script> & \"co\"";
@@ -26,8 +27,10 @@ fn correctness(exact_fraction: f64, cells: u64, late: u64) -> Correctness {
     }
 }
 
-fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
-    PipelineReport {
+/// One level's latency, `scale` times the base figures.
+fn level(scale: f64, what: &str) -> Level {
+    Level {
+        what: what.into(),
         latency_ms: Some(Latency {
             p50: 12.75 * scale,
             p95: 48.5 * scale,
@@ -53,10 +56,19 @@ fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
                 fraction: 1.0,
             },
         ],
-        throughput_eps: Some(9876.5 / scale),
         catch_up_seconds: Some(0.375 * scale),
+    }
+}
+
+fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
+    PipelineReport {
+        fresh: level(scale, "in <memory>"),
+        stable: level(scale * 20.0, "on disk"),
+        throughput_eps: Some(9876.5 / scale),
         cpu_seconds: 3.0625 * scale,
         peak_heap_bytes: Some((52_428_800.0 * scale) as u64),
+        stable_updates: 7,
+        peak_state_cells: (late > 0).then_some(1234),
         correctness: correctness(exact, 8000, late),
         reprocess_seconds: Some(2.5 * scale),
         reprocess_eps: Some(40_000.0 / scale),
@@ -80,11 +92,13 @@ fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
             .map(|i| Sample {
                 t_s: 0.5 * f64::from(i),
                 staleness_ms: 100.0 * scale + 7.5 * f64::from(i),
+                stable_staleness_ms: 900.0 * scale + 7.5 * f64::from(i),
                 visible_records: 1000 * u64::from(i as u32),
                 batch_view_age_ms: None,
                 correctness: (i % 2 == 1)
                     .then(|| correctness(exact - 0.01 * f64::from(i), 500, late)),
                 latency_p99_ms: Some(90.0 * scale),
+                stable_latency_p99_ms: Some(1800.0 * scale),
             })
             .collect(),
     }
@@ -92,8 +106,18 @@ fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
 
 /// A report with every kind of figure, awkward text and figures of different sizes.
 pub(crate) fn fixture() -> Report {
+    let pipelines = Pipelines {
+        lambda: pipeline(1.0, 1.0, 0, 1234),
+        kappa: pipeline(3.0, 0.96875, 77, 567),
+    };
     Report {
         schema_version: SCHEMA_VERSION,
+        provenance: Provenance {
+            version: "0.1.0".into(),
+            commit: Some("0123abc".into()),
+            command: Some("lk compare --topic 'a<b>'".into()),
+            reproduce: "lk compare --dataset pageviews --repeat 1".into(),
+        },
         params: Params {
             dataset: Some("pageviews".into()),
             topic: NASTY_TOPIC.into(),
@@ -111,10 +135,11 @@ pub(crate) fn fixture() -> Report {
             duplicates: 0.02,
             batch_every_ms: 3000,
             allowed_lateness_ms: 5000,
+            allowed_lateness_from: LatenessSource::Option,
             watermark_bound_ms: 2000,
             checkpoint_interval_ms: 250,
-            kappa_uncommitted_every_ms: None,
             kappa_workers: 3,
+            repeat: 1,
         },
         machine: Machine {
             os: "linux".into(),
@@ -136,14 +161,23 @@ pub(crate) fn fixture() -> Report {
                 late: 2_457,
                 duplicates: 2_469,
             },
+            feed_behind_ms: 3.5,
             interrupted: false,
             peak_rss_bytes: Some(314_572_800),
             harness_cpu_seconds: 1.125,
         },
-        pipelines: Pipelines {
-            lambda: pipeline(1.0, 1.0, 0, 1234),
-            kappa: pipeline(3.0, 0.96875, 77, 567),
-        },
+        disorder: Some(Disorder {
+            records: 125_926,
+            max_ms: 119_500,
+            p99_ms: 1_250.0,
+            behind_watermark: 2_500,
+            beyond_allowed_lateness: 2_457,
+        }),
+        pipelines: pipelines.clone(),
+        summary: crate::summary::summary_of(&[(&pipelines.lambda, &pipelines.kappa)]),
+        alone: None,
+        sweep: None,
+        max_rate: None,
         workloads: vec![
             WorkloadReport {
                 name: "pageviews_per_minute".into(),
@@ -188,11 +222,17 @@ pub(crate) fn fixture() -> Report {
                 horizon_records: 75_000,
             },
         ],
+        warnings: vec!["One run <only>: no noise estimate.".into()],
         verdict: vec![
             "Kappa showed records 3× later than Lambda at p99.".into(),
             "Lambda's answers were exact; Kappa dropped 77 late events <beyond> lateness.".into(),
         ],
     }
+}
+
+/// The report's summary made again from its pipelines (after a test changed them).
+pub(crate) fn resummarize(r: &mut Report) {
+    r.summary = crate::summary::summary_of(&[(&r.pipelines.lambda, &r.pipelines.kappa)]);
 }
 
 /// The text between `start` (inclusive) and the next `end` after it (exclusive).
@@ -259,11 +299,12 @@ fn every_chart_is_present_with_its_data() {
     }
     let (l, k) = (&report.pipelines.lambda, &report.pipelines.kappa);
 
-    let cdf = between(&html, "<svg id=\"chart-latency-cdf\"", "</svg>");
+    let cdf = between(&html, "<svg id=\"chart-latency-cdf-fresh\"", "</svg>");
     for (name, p) in [("lambda", l), ("kappa", k)] {
         let tags = series_tags(cdf, "path", name);
         assert_eq!(tags.len(), 1, "{name}");
         let want: Vec<(f64, f64)> = p
+            .fresh
             .latency_cdf
             .iter()
             .map(|c| (c.latency_ms, c.fraction))
@@ -349,9 +390,10 @@ fn headline_and_workload_tables_show_the_figures() {
         let td = between(row, &format!("<td data-pipeline=\"{pipeline}\""), "</td>");
         td.to_string()
     };
-    assert!(cell(headline, "latency_p50_ms", "lambda").contains(">12.8 ms"));
-    assert!(cell(headline, "latency_p99_ms", "kappa").contains("data-value=\"291.375\""));
-    assert!(cell(headline, "latency_p99_ms", "lambda").contains("class=\"better\""));
+    assert!(cell(headline, "latency_fresh_p50_ms", "lambda").contains(">12.8 ms"));
+    assert!(cell(headline, "latency_fresh_p99_ms", "kappa").contains("data-value=\"291.375\""));
+    assert!(cell(headline, "latency_fresh_p99_ms", "lambda").contains("class=\"better\""));
+    assert!(cell(headline, "latency_stable_p99_ms", "kappa").contains("data-value=\"5827.5\""));
     assert!(
         cell(headline, "throughput_eps", "lambda").contains(">9,876 records/s"),
         "ties round to even"
@@ -406,22 +448,23 @@ fn user_text_is_escaped() {
 fn null_figures_read_not_measured() {
     let mut report = fixture();
     let kappa = &mut report.pipelines.kappa;
-    kappa.latency_ms = None;
-    kappa.latency_cdf.clear();
+    kappa.fresh.latency_ms = None;
+    kappa.fresh.latency_cdf.clear();
     kappa.throughput_eps = None;
-    kappa.catch_up_seconds = None;
+    kappa.fresh.catch_up_seconds = None;
     kappa.peak_heap_bytes = None;
     kappa.reprocess_seconds = None;
     kappa.reprocess_eps = None;
+    resummarize(&mut report);
     let html = render(&report);
     let headline = between(&html, "<table id=\"headline\"", "</table>");
     for metric in [
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "latency_p99_ms",
-        "latency_max_ms",
+        "latency_fresh_p50_ms",
+        "latency_fresh_p95_ms",
+        "latency_fresh_p99_ms",
+        "latency_fresh_max_ms",
         "throughput_eps",
-        "catch_up_seconds",
+        "catch_up_fresh_seconds",
         "peak_heap_bytes",
         "reprocess_seconds",
         "reprocess_eps",
@@ -441,7 +484,7 @@ fn null_figures_read_not_measured() {
         );
     }
     assert!(html.contains("<dd>not measured</dd>"), "machine memory");
-    let cdf = between(&html, "<svg id=\"chart-latency-cdf\"", "</svg>");
+    let cdf = between(&html, "<svg id=\"chart-latency-cdf-fresh\"", "</svg>");
     assert!(series_tags(cdf, "path", "kappa").is_empty());
     assert_eq!(series_tags(cdf, "path", "lambda").len(), 1);
     assert!(cdf.contains("Kappa: not measured"));
@@ -453,12 +496,19 @@ fn null_figures_read_not_measured() {
 fn charts_without_any_data_say_so() {
     let mut report = fixture();
     for p in [&mut report.pipelines.lambda, &mut report.pipelines.kappa] {
-        p.latency_cdf.clear();
+        p.fresh.latency_cdf.clear();
+        p.stable.latency_cdf.clear();
         p.timeline.clear();
     }
     report.batch_runs.clear();
     let html = render(&report);
-    for id in ["chart-latency-cdf", "chart-staleness", "chart-correctness"] {
+    for id in [
+        "chart-latency-cdf-fresh",
+        "chart-latency-cdf-stable",
+        "chart-staleness",
+        "chart-staleness-stable",
+        "chart-correctness",
+    ] {
         let block = between(&html, &format!("<svg id=\"{id}\""), "</svg>");
         assert!(block.contains("data-empty=\"true\""), "{id}");
         assert!(block.contains("<text class=\"empty\""), "{id}");

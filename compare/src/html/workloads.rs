@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use super::markup::esc;
-use super::table::{Better, Line, side_by_side};
+use super::table::{Line, side_by_side};
 use crate::format::{count, count_f64, number, percent, percent_approx, seconds};
+use crate::report::Better;
 use crate::report::{Correctness, Report, WorkloadFigures};
 
 /// `<section id="workloads">`: one `<table class="workload" data-workload=…>` each.
@@ -55,7 +56,7 @@ fn workload_lines(l: &WorkloadFigures, k: &WorkloadFigures) -> Vec<Line> {
         Line::figure(key, label, (u(f(l)), u(f(k))), count_f64, Better::Lower)
     };
     vec![
-        Line::Group("Correctness"),
+        Line::Group("Correctness".into()),
         Line::figure(
             "exact_fraction",
             "exact cells",
@@ -119,7 +120,7 @@ fn workload_lines(l: &WorkloadFigures, k: &WorkloadFigures) -> Vec<Line> {
             count_f64,
             Better::Neither,
         ),
-        Line::Group("Reprocessing and code"),
+        Line::Group("Reprocessing and code".into()),
         Line::figure(
             "reprocess_seconds",
             "reprocessing time",

@@ -151,7 +151,9 @@ fn group(
     for (j, (s, v)) in series.iter().zip(&g.values).enumerate() {
         let left = first + (bar_w + GAP) * j as f64;
         let mid = left + bar_w / 2.0;
-        let SeriesStyle { key, label, color } = *s;
+        let SeriesStyle {
+            key, label, color, ..
+        } = *s;
         match value(*v) {
             Some(v) => {
                 let top = y_px(scale, v);

@@ -46,6 +46,9 @@ pub(crate) struct SeriesStyle {
     pub label: &'static str,
     /// Fill or stroke colour.
     pub color: &'static str,
+    /// A line drawn dashed (`stroke-dasharray`), to tell a second series of the same
+    /// colour apart.
+    pub dash: bool,
 }
 
 /// The pixel x of `v` on `scale`.

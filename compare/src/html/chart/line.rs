@@ -23,6 +23,20 @@ pub(crate) struct LineSeries {
     pub style: SeriesStyle,
     /// Its points, `(x, y)`; points with a coordinate that is not finite are left out.
     pub points: Vec<(f64, f64)>,
+    /// Drawn as a line through its points; otherwise as points alone (a scatter):
+    /// `<g class="points" data-series=… data-points=…>` holding a marker per point.
+    pub line: bool,
+}
+
+impl LineSeries {
+    /// A series drawn as a line.
+    pub(crate) fn line(style: SeriesStyle, points: Vec<(f64, f64)>) -> LineSeries {
+        LineSeries {
+            style,
+            points,
+            line: true,
+        }
+    }
 }
 
 /// One shaded span of the x axis: `<rect class="{Shading::class}" {attrs} …>`.
@@ -60,13 +74,13 @@ pub(crate) struct LineChart {
     /// `id` of the `<svg>`.
     pub id: &'static str,
     /// Caption above the chart.
-    pub title: &'static str,
+    pub title: String,
     /// Note under the chart.
-    pub note: &'static str,
+    pub note: String,
     /// Title of the x axis.
-    pub x_title: &'static str,
+    pub x_title: String,
     /// Title of the y axis (none when empty).
-    pub y_title: &'static str,
+    pub y_title: String,
     /// A log x axis (positive values only) instead of a linear one.
     pub x_log: bool,
     /// Fixed y range (widened to round ticks); else 0 to the largest value.
@@ -85,11 +99,11 @@ pub(crate) fn line_chart(out: &mut String, c: &LineChart) {
     frame::open(
         out,
         c.id,
-        c.title,
+        &c.title,
         if empty { " data-empty=\"true\"" } else { "" },
     );
     let (x_scale, y_scale) = scales(c, &points);
-    axes(out, &x_scale, &y_scale, c.x_title, c.y_title);
+    axes(out, &x_scale, &y_scale, &c.x_title, &c.y_title);
     if let Some(shading) = &c.shading {
         shade(out, shading, &x_scale);
     }
@@ -100,7 +114,7 @@ pub(crate) fn line_chart(out: &mut String, c: &LineChart) {
         frame::empty_text(out);
     }
     legend(out, &legend_items(c));
-    frame::close(out, c.note);
+    frame::close(out, &c.note);
 }
 
 /// The x and y scales: every point, and the shaded spans on the x axis.
@@ -163,18 +177,35 @@ fn shade(out: &mut String, shading: &Shading, x_scale: &Scale) {
     }
 }
 
-/// One series' path, and its markers when it has few points.
+/// One series' path, and its markers when it has few points; or, for a series of
+/// points alone, its markers in a `<g class="points">`.
 fn draw_series(out: &mut String, s: &LineSeries, x_scale: &Scale, y_scale: &Scale) {
     let pts: Vec<(f64, f64)> = finite(&s.points).collect();
     if pts.is_empty() {
         return;
     }
-    let SeriesStyle { key, label, color } = s.style;
+    let SeriesStyle {
+        key,
+        label,
+        color,
+        dash,
+    } = s.style;
     let data_points = pts
         .iter()
         .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
         .collect::<Vec<_>>()
         .join(" ");
+    if !s.line {
+        w!(
+            out,
+            "<g class=\"points\" data-series=\"{key}\" data-points=\"{data_points}\"><title>{}: {} points</title>\n",
+            esc(label),
+            pts.len()
+        );
+        markers(out, key, color, &pts, x_scale, y_scale);
+        w!(out, "</g>\n");
+        return;
+    }
     let mut d = String::new();
     for (i, (x, y)) in pts.iter().enumerate() {
         w!(
@@ -188,21 +219,38 @@ fn draw_series(out: &mut String, s: &LineSeries, x_scale: &Scale, y_scale: &Scal
     w!(
         out,
         "<path class=\"series\" data-series=\"{key}\" data-points=\"{data_points}\" \
-         d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2.5\" \
+         d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2.5\"{} \
          stroke-linejoin=\"round\"><title>{}: {} points</title></path>\n",
+        if dash {
+            " stroke-dasharray=\"7 4\""
+        } else {
+            ""
+        },
         esc(label),
         pts.len()
     );
     if pts.len() <= MARKERS_UP_TO {
-        for (x, y) in &pts {
-            w!(
-                out,
-                "<circle class=\"marker\" data-series=\"{key}\" cx=\"{}\" cy=\"{}\" r=\"3\" \
-                 fill=\"{color}\"/>\n",
-                px(x_px(x_scale, *x)),
-                px(y_px(y_scale, *y))
-            );
-        }
+        markers(out, key, color, &pts, x_scale, y_scale);
+    }
+}
+
+/// A marker per point.
+fn markers(
+    out: &mut String,
+    key: &str,
+    color: &str,
+    pts: &[(f64, f64)],
+    x_scale: &Scale,
+    y_scale: &Scale,
+) {
+    for (x, y) in pts {
+        w!(
+            out,
+            "<circle class=\"marker\" data-series=\"{key}\" cx=\"{}\" cy=\"{}\" r=\"3\" \
+             fill=\"{color}\"/>\n",
+            px(x_px(x_scale, *x)),
+            px(y_px(y_scale, *y))
+        );
     }
 }
 
