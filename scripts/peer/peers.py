@@ -32,23 +32,23 @@ from datetime import datetime, timedelta, timezone
 
 WINDOW_MS = 10_000
 
-# DuckDB: the Parquet export and the campaign CSV, read by DuckDB itself. The join key
-# becomes an ENUM of the 1,000 ads (DuckDB's dictionary type: the join is on small
-# integers, not on 36-character strings); `DISTINCT ON (event_id)` drops the duplicates.
+# DuckDB: the Parquet export and the campaign CSV, read by DuckDB itself. The duplicates
+# are re-sends of one event (same id, ad and event time): `SELECT DISTINCT` over those
+# three columns drops them. (Measured on 2 M events: as fast as or faster than `DISTINCT
+# ON (event_id)` and `count(DISTINCT event_id)`, and a join on an ENUM of the ads instead
+# of the VARCHAR ad id was no faster.)
 DUCKDB_SQL = """
-CREATE TEMP TABLE campaigns AS
-    SELECT ad_id, campaign_id FROM read_csv(?, header = true, columns = {
-        'ad_id': 'VARCHAR', 'campaign_id': 'VARCHAR'});
-CREATE TYPE ad AS ENUM (SELECT ad_id FROM campaigns);
 SELECT (epoch_ms(v.event_time) // 10000) * 10000 AS window_start,
        c.campaign_id,
        count(*) AS views
 FROM (
-    SELECT DISTINCT ON (event_id) event_id, ad_id::ad AS ad, event_time
-    FROM read_parquet(?)
+    SELECT DISTINCT event_id, ad_id, event_time
+    FROM read_parquet($parquet)
     WHERE event_type = 'view'
 ) AS v
-JOIN (SELECT ad_id::ad AS ad, campaign_id FROM campaigns) AS c USING (ad)
+JOIN read_csv($campaigns, header = true,
+              columns = {'ad_id': 'VARCHAR', 'campaign_id': 'VARCHAR'}) AS c
+USING (ad_id)
 GROUP BY ALL
 """
 
@@ -58,24 +58,22 @@ def run_duckdb(parquet: str, campaigns: str) -> list[tuple[int, str, int]]:
     import duckdb
 
     con = duckdb.connect()
-    create_table, create_type, query = [s for s in DUCKDB_SQL.split(";") if s.strip()]
-    con.execute(create_table, [campaigns])
-    con.execute(create_type)
-    return con.execute(query, [parquet]).fetchall()
+    return con.execute(DUCKDB_SQL, {"parquet": parquet, "campaigns": campaigns}).fetchall()
 
 
 def polars_plan(parquet: str, campaigns: str):
     """The polars (Python) plan: a `LazyFrame` over the files, not yet collected."""
     import polars as pl
 
-    # Both sides' join key as a Categorical (polars' dictionary type, shared categories):
-    # the join compares 32-bit category ids, not strings.
+    # Both sides' join key as a Categorical (polars' dictionary type, global categories):
+    # the join compares 32-bit category ids, not strings. The duplicates (re-sends of one
+    # event, so in the same cell) are dropped by counting distinct ids per cell, which
+    # measured 2-4x faster than a `unique("event_id")` over the views first.
     ads = pl.scan_csv(campaigns, schema={"ad_id": pl.String, "campaign_id": pl.String})
     ads = ads.with_columns(pl.col("ad_id").cast(pl.Categorical))
     return (
         pl.scan_parquet(parquet)
         .filter(pl.col("event_type") == "view")
-        .unique(subset="event_id", keep="any", maintain_order=False)
         .with_columns(pl.col("ad_id").cast(pl.Categorical))
         .join(ads, on="ad_id", how="inner")
         .group_by(
@@ -84,7 +82,7 @@ def polars_plan(parquet: str, campaigns: str):
             ),
             "campaign_id",
         )
-        .agg(pl.len().alias("views"))
+        .agg(pl.col("event_id").n_unique().alias("views"))
     )
 
 
