@@ -439,7 +439,9 @@ def main(argv=None) -> int:
         print()
         print(report(tools, args.events, files["records"], header))
         if args.smoke:
-            print("smoke run: the answers were checked; the timings mean nothing")
+            # The answers of the five tools were checked (a wrong one raised above).
+            print("smoke run: the timings mean nothing; answers checked for every tool:")
+            print(f"smoke: {len(tools)} passed, 0 failed")
     finally:
         if args.keep:
             print(f"kept {root}")
