@@ -15,7 +15,8 @@ in workloads/sql/ (the built-ins, NEXMark Q1 and Q2) and a few written here:
           window starts) and its side tables read with read_csv (all text)
 
 and compares the rows (as multisets, on DuckDB's columns; floats within 1e-9 relative).
-Needs the `duckdb` Python package (.ci/run installs the pinned version). Prints one line
+Needs the `duckdb` Python package (scripts/test.sh runs it with the pinned version of
+scripts/peer/requirements.txt). Prints one line
 per query and per pipeline, then `N passed, N failed`; exits 1 on any failure.
 """
 

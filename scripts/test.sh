@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# The whole test suite: every crate's tests, with a Kafka-protocol broker on loopback
-# (scripts/with-kafka.sh installs and starts it) for the tests of the Kafka backend and
-# of `lk --log kafka://…`, which fail rather than skip without one.
+# The whole test suite:
+# 1. every crate's tests, with a Kafka-protocol broker on loopback (scripts/with-kafka.sh
+#    installs and starts it) for the tests of the Kafka backend and of
+#    `lk --log kafka://…`, which fail rather than skip without one;
+# 2. checks by tools no one here wrote, on the pinned Python packages of
+#    scripts/peer/requirements.txt (scripts/peer/venv.sh makes their environment once):
+#    the SQL workloads' answers of Lambda and Kappa against DuckDB, and lk's answer beside
+#    DuckDB's, polars' and Bytewax's on 20,000 YSB events (timings not looked at).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/with-kafka.sh cargo test --workspace --locked
+# The debug `lk` the integration tests above used.
+cargo build -p lk --locked
+lk="${CARGO_TARGET_DIR:-target}/debug/lk"
+python="$(scripts/peer/venv.sh)"
+echo "== scripts/sql-duckdb-check.py (SQL workloads: Lambda and Kappa against DuckDB)"
+"$python" scripts/sql-duckdb-check.py "$lk"
+echo "== scripts/peer/run.py --smoke (the answers of lk and its peers, 20,000 events)"
+"$python" scripts/peer/run.py --smoke --lk "$lk"

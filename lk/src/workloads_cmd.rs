@@ -133,7 +133,10 @@ pub fn definition(w: &Workload) -> Definition {
         Workload::Sql(q) => Definition {
             kind: "sql",
             aggregates: q.output_names.clone(),
-            filter: q.filter.as_ref().map(|_| "WHERE (see the query)".to_owned()),
+            filter: q
+                .filter
+                .as_ref()
+                .map(|_| "WHERE (see the query)".to_owned()),
             sql: Some(q.text.trim().to_owned()),
             ..base
         },
