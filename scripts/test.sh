@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/with-kafka.sh cargo test --workspace --locked
-# The debug `lk` the integration tests above used.
-cargo build -p lk --locked
+# The debug `lk` the integration tests above built (with the workspace's features: building
+# it alone would compile polars once more, with fewer features).
 lk="${CARGO_TARGET_DIR:-target}/debug/lk"
 python="$(scripts/peer/venv.sh)"
 echo "== scripts/sql-duckdb-check.py (SQL workloads: Lambda and Kappa against DuckDB)"
