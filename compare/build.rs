@@ -45,11 +45,14 @@ fn git(args: &[&str]) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// Rebuild when `path` (from `git rev-parse --git-path`) changes.
+/// Rebuild when `path` (from `git rev-parse --git-path`) changes. A path that does not
+/// exist is not watched: cargo would rerun the script on every build.
 fn watch(path: &str) {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let full = Path::new(&dir).join(path);
-    println!("cargo:rerun-if-changed={}", full.display());
+    if full.exists() {
+        println!("cargo:rerun-if-changed={}", full.display());
+    }
 }
 
 /// Embeds `LK_GIT_COMMIT` when the crate is built in a git checkout.

@@ -22,6 +22,10 @@ use crate::record::Record;
 /// How long a fetch that has records waits for more before it returns them.
 const MORE_WAIT: Duration = Duration::from_millis(20);
 
+/// How long a pooled reader, re-assigned to a fetch's position, may deliver nothing before
+/// the fetch goes on with a new reader (the records are known to be there).
+const REUSED_STALL: Duration = Duration::from_secs(3);
+
 /// The size a fetched record counts for against [`FetchLimits::max_bytes`].
 fn record_size(r: &Record) -> usize {
     r.key.as_ref().map_or(0, |k| k.len())
@@ -114,19 +118,50 @@ impl Inner {
     }
 
     /// Records of `topic/partition` from `offset` (checked to be in `[earliest, latest)`),
-    /// read by a reader of the pool.
+    /// read by a reader of the pool, or by a new one when the pool has none, or when the
+    /// pooled one delivers nothing within [`REUSED_STALL`] (a re-assigned librdkafka
+    /// consumer has been seen, under load, never to start fetching its new partition; a
+    /// new consumer has no such state).
     fn read(
         &self,
         topic: &str,
         partition: u32,
         offset: u64,
-        (earliest, latest): (u64, u64),
+        range: (u64, u64),
         limits: FetchLimits,
     ) -> Result<Vec<Record>> {
-        let mut reader = match self.readers.take(topic, partition, offset) {
-            Some(r) => r,
-            None => Reader::new(&self.bootstrap, &self.options)?,
-        };
+        if let Some(reader) = self.readers.take(topic, partition, offset) {
+            let stall = Some(Instant::now() + REUSED_STALL);
+            if let Some(out) =
+                self.read_with(reader, stall, topic, partition, offset, range, limits)?
+            {
+                return Ok(out);
+            }
+            tracing::debug!(
+                topic,
+                partition,
+                offset,
+                "a pooled reader delivered nothing in {REUSED_STALL:?}: reading with a new one"
+            );
+        }
+        let reader = Reader::new(&self.bootstrap, &self.options)?;
+        let out = self.read_with(reader, None, topic, partition, offset, range, limits)?;
+        Ok(out.unwrap_or_default())
+    }
+
+    /// [`Inner::read`] with `reader`; `None` when nothing arrived by `stall` (the reader
+    /// is then dropped).
+    #[allow(clippy::too_many_arguments)]
+    fn read_with(
+        &self,
+        mut reader: Reader,
+        stall: Option<Instant>,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        (earliest, latest): (u64, u64),
+        limits: FetchLimits,
+    ) -> Result<Option<Vec<Record>>> {
         let here = (topic.to_owned(), partition, offset);
         let deadline = Instant::now() + self.options.fetch_timeout;
         let mut out: Vec<Record> = Vec::new();
@@ -159,9 +194,12 @@ impl Inner {
             if out.len() >= limits.max_records
                 || (!out.is_empty() && (bytes >= limits.max_bytes || next >= latest))
             {
-                break Ok(());
+                break Ok(true);
             }
             let wait = if out.is_empty() {
+                if stall.is_some_and(|at| Instant::now() >= at) {
+                    break Ok(false);
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break Err(kerr(
@@ -179,7 +217,7 @@ impl Inner {
             };
             match reader.consumer.poll(wait) {
                 None if out.is_empty() => continue,
-                None => break Ok(()),
+                None => break Ok(true),
                 Some(Ok(m)) => {
                     if m.topic() != topic
                         || m.partition() != partition as i32
@@ -195,7 +233,8 @@ impl Inner {
             }
         };
         match outcome {
-            Ok(()) => {
+            Ok(false) => Ok(None),
+            Ok(true) => {
                 let next = out.last().map_or(offset, |r| r.offset + 1);
                 // A reader that reached the end is paused, so that it does not keep polling
                 // the broker while idle (with `tansu_compat`, every idle reader: its fetches
@@ -207,7 +246,7 @@ impl Inner {
                     reader.at = Some((topic.to_owned(), partition, next));
                     self.readers.put(reader);
                 }
-                Ok(out)
+                Ok(Some(out))
             }
             // The reader is dropped: its position is unknown.
             Err(e) => Err(e),
