@@ -57,23 +57,28 @@ pub fn run(
                     }
                     if report.torn_tails_cut > 0 {
                         println!(
-                            "{} torn tails were cut by recovery earlier (writes a crash cut \
-                             short; their bytes are in the quarantine files)",
-                            report.torn_tails_cut
+                            "{} cut by recovery earlier (writes a crash cut short; their \
+                             bytes are in the quarantine files)",
+                            crate::text::plural(
+                                report.torn_tails_cut as u64,
+                                "torn tail was",
+                                "torn tails were"
+                            )
                         );
                     }
+                    use crate::text::count;
                     println!(
-                        "checked {} topics, {} partitions, {} segments, {} batches, {} records, {} bytes: {}",
-                        report.topics,
-                        report.partitions,
-                        report.segments,
-                        report.batches,
-                        report.records,
+                        "checked {}, {}, {}, {}, {}, {} bytes: {}",
+                        count(report.topics as u64, "topic"),
+                        count(report.partitions as u64, "partition"),
+                        count(report.segments as u64, "segment"),
+                        crate::text::plural(report.batches as u64, "batch", "batches"),
+                        count(report.records as u64, "record"),
                         report.bytes,
                         if report.is_clean() {
                             "no damage".to_string()
                         } else {
-                            format!("{} problems", report.problems.len())
+                            count(report.problems.len() as u64, "problem")
                         }
                     );
                 }

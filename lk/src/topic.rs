@@ -121,9 +121,9 @@ pub fn run(
                 Format::Text => {
                     let c = &d.info.config;
                     println!(
-                        "topic {}: {} partitions, {}, segment {} bytes, retention {}, {}",
+                        "topic {}: {}, {}, segment {} bytes, retention {}, {}",
                         d.info.name,
-                        c.partitions,
+                        crate::text::count(c.partitions, "partition"),
                         if c.compact {
                             "compacted"
                         } else {

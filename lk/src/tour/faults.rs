@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use compare::format as fmt;
 use master_log::{
     AssignmentStrategy, Consumer, EmbeddedLog, FetchLimits, Log, NewRecord, StartFrom, TopicConfig,
@@ -291,13 +293,20 @@ fn torn_write(ctx: &mut Ctx) -> anyhow::Result<()> {
     drop(log);
     let segment = active_segment(&ctx.dir, "ledger")?;
     let before = std::fs::metadata(&segment)?.len();
+    // The partition's files before the 11th append: a crash in mid-write leaves them so,
+    // plus part of the new batch at the end of the segment (the partition's manifest
+    // does not count the batch yet, so recovery knows it was never acknowledged).
+    let partition_dir = segment.parent().context("segment without a directory")?;
+    let saved = read_dir_files(partition_dir)?;
     let log = EmbeddedLog::open(&ctx.dir)?;
     log.append("ledger", 0, &batch(1_000))?;
     drop(log);
-    let after = std::fs::metadata(&segment)?.len();
+    let written = std::fs::read(&segment)?;
+    let after = written.len() as u64;
     let cut = before + (after - before) / 2;
-    let f = std::fs::OpenOptions::new().write(true).open(&segment)?;
-    f.set_len(cut)?;
+    restore_dir_files(partition_dir, &saved)?;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&segment)?;
+    std::io::Write::write_all(&mut f, &written[before as usize..cut as usize])?;
     drop(f);
     ctx.say(format!(
         "topic ledger: 10 appends of 100 records acknowledged; an 11th append of {} was \
@@ -324,5 +333,32 @@ fn torn_write(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     drop(log);
     lk(ctx, &["log", "verify"])?;
+    Ok(())
+}
+
+/// The files of `dir` (not its subdirectories) with their bytes.
+fn read_dir_files(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path)?;
+            files.push((path, bytes));
+        }
+    }
+    Ok(files)
+}
+
+/// Make the files of `dir` exactly `files` again (as [`read_dir_files`] read them).
+fn restore_dir_files(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && !files.iter().any(|(p, _)| *p == path) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    for (path, bytes) in files {
+        std::fs::write(path, bytes)?;
+    }
     Ok(())
 }
