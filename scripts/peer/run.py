@@ -253,7 +253,7 @@ def time_kappa(lk: Path, data: Path, run_no: int) -> tuple[Sample, Cells]:
     out, took = run([lk, "--data", data, "kappa", "run", "--workload", WORKLOAD,
                      "--until-caught-up", "--allowed-lateness", KAPPA_LATENESS,
                      "--namespace", f"peer{run_no}"], "lk kappa run")
-    m = re.search(r"^\s*([0-9.]+) s, \d+ table writes", out, re.M)
+    m = re.search(r"^\s*([0-9.]+) s, \d+ table writes?\b", out, re.M)
     if not m:
         raise PeerError(f"lk kappa run: no time in its output: {out}")
     if not re.search(r" 0 late to the side topic", out):
