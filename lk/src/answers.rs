@@ -52,8 +52,6 @@ impl WorkloadArgs {
 /// not supported or does not fit the topic): `lk` exits 2 for it, as for a command line
 /// that does not parse. Looks through the error's chain for a `WorkloadError` that
 /// [`workloads::WorkloadError::is_usage`], also inside the datasets' and Kappa's errors.
-// For `main`'s error handling (exit status 2), which is not this file's.
-#[allow(dead_code)]
 pub fn is_usage_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         if let Some(w) = c.downcast_ref::<workloads::WorkloadError>() {

@@ -125,7 +125,13 @@ fn main() -> ExitCode {
                 msg.push_str(&cause.to_string());
             }
             eprintln!("lk: error: {msg}");
-            ExitCode::FAILURE
+            // A query that does not parse, is not supported or does not fit its topic is
+            // the user's input, like a bad flag: exit 2, as clap does for usage errors.
+            if answers::is_usage_error(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
