@@ -8,63 +8,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use kappa::{JobConfig, KappaError, OutputTable, RestoreSource, StateStore};
 use master_log::EmbeddedLog;
+use testkit::damage::{Damage, copy_dir, damage, damage_at, warnings};
 use workloads::{BuiltIn, Workload};
-
-/// Everything logged in this test binary.
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Sink;
-
-impl std::io::Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The warnings logged so far that name `needle`.
-fn warnings(needle: &Path) -> usize {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Sink)
-        .with_ansi(false)
-        .try_init();
-    let needle = needle.display().to_string();
-    let logs = LOGS.lock().unwrap();
-    String::from_utf8_lossy(&logs)
-        .lines()
-        .filter(|l| l.contains("WARN") && l.contains(&needle))
-        .count()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Damage {
-    Flip,
-    Cut,
-    Zeros,
-    Delete,
-}
 
 /// Where the bytes of a value stored in the pristine store lie in its file (each copy
 /// redb's pages hold, the live one among them).
@@ -89,22 +40,6 @@ fn value_positions(store: &Path) -> Vec<usize> {
         .collect();
     assert!(!at.is_empty());
     at
-}
-
-fn damage(file: &Path, how: Damage, flips: &[usize]) {
-    let bytes = std::fs::read(file).unwrap();
-    match how {
-        Damage::Flip => {
-            let mut b = bytes.clone();
-            for &i in flips {
-                b[i] ^= 0x01;
-            }
-            std::fs::write(file, b).unwrap();
-        }
-        Damage::Cut => std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap(),
-        Damage::Zeros => std::fs::write(file, vec![0u8; bytes.len()]).unwrap(),
-        Damage::Delete => std::fs::remove_file(file).unwrap(),
-    }
 }
 
 struct Setup {
@@ -214,13 +149,13 @@ fn damaged_kappa_files_are_detected_reported_and_rebuilt() {
                 "redb store" => store_flips.clone(),
                 _ => vec![len / 2],
             };
-            damage(&file, how, &flips);
+            damage_at(&file, how, &flips);
             let reader = s.read(&kdir, &what);
 
             // The job restarts: its damaged files found, reported and rebuilt. Started
             // with checkpoints an hour apart: what is readable once it has caught up was
             // rewritten when its tasks opened.
-            let before = warnings(&file);
+            let before = warnings(&file.display().to_string());
             let job = s.fx.job(
                 &s.log,
                 &s.w,
@@ -233,7 +168,7 @@ fn damaged_kappa_files_are_detected_reported_and_rebuilt() {
             assert!(running.wait_caught_up(Duration::from_secs(120)).unwrap());
             let at_open = s.read(&kdir, &what);
             let report = running.stop().unwrap();
-            let warned = warnings(&file) > before;
+            let warned = warnings(&file.display().to_string()) > before;
             let r0 = &report.restores[0];
             let reported = !r0.damage.is_empty();
             let after = s.read(&kdir, &what);
@@ -265,12 +200,12 @@ fn damaged_kappa_files_are_detected_reported_and_rebuilt() {
     let kdir = s.copy("alias-two-versions");
     std::fs::create_dir_all(kappa::version_dir(&kdir, s.w.name(), 2)).unwrap();
     let alias = kdir.join(&kinds[2].1);
-    damage(&alias, Damage::Zeros, &[]);
-    let before = warnings(&alias);
+    damage(&alias, Damage::Zeros);
+    let before = warnings(&alias.display().to_string());
     s.fx.job(&s.log, &s.w, config(&s.fx, &kdir))
         .run_until_caught_up()
         .unwrap();
-    assert!(warnings(&alias) > before);
+    assert!(warnings(&alias.display().to_string()) > before);
     assert!(matches!(
         kappa::load_serving(&kdir, s.w.name()),
         Err(KappaError::Corrupt { .. })

@@ -9,82 +9,15 @@
 //! an older batch view as current.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datasets::DatasetKind;
 use lambda::{Lambda, LambdaConfig, LambdaError, Layout};
 use master_log::EmbeddedLog;
 use serving_layer::LambdaSnapshot;
+use testkit::damage::{Damage, copy_dir, damage, warnings};
 use testkit::{Fixture, assert_exact, generated};
 use workloads::{BuiltIn, ResultSet, Workload};
-
-/// Everything logged in this test binary.
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Sink;
-
-impl std::io::Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The warnings logged so far that name `needle`.
-fn warnings(needle: &Path) -> usize {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Sink)
-        .with_ansi(false)
-        .try_init();
-    let needle = needle.display().to_string();
-    let logs = LOGS.lock().unwrap();
-    String::from_utf8_lossy(&logs)
-        .lines()
-        .filter(|l| l.contains("WARN") && l.contains(&needle))
-        .count()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Damage {
-    Flip,
-    Cut,
-    Zeros,
-    Delete,
-}
-
-fn damage(file: &Path, how: Damage) {
-    if file.is_dir() {
-        assert_eq!(how, Damage::Delete);
-        return std::fs::remove_dir_all(file).unwrap();
-    }
-    let bytes = std::fs::read(file).unwrap();
-    match how {
-        Damage::Flip => {
-            let mut b = bytes.clone();
-            b[bytes.len() / 2] ^= 0x01;
-            std::fs::write(file, b).unwrap();
-        }
-        Damage::Cut => std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap(),
-        Damage::Zeros => std::fs::write(file, vec![0u8; bytes.len()]).unwrap(),
-        Damage::Delete => std::fs::remove_file(file).unwrap(),
-    }
-}
 
 /// The log at three quarters of the dataset, the oracle's answers at the half (the
 /// published batch horizon) and at three quarters (the log's end), and pristine views:
@@ -208,14 +141,14 @@ fn damaged_lambda_views_are_detected_and_rebuilt_never_served() {
             // log's end, or (damage it cannot see) the oracle for its positions.
             let (root, file) = s.views(&format!("{case}-rebuild"), kind);
             damage(&file, how);
-            let before = warnings(&root);
+            let before = warnings(&root.display().to_string());
             let snap = Layout::new(&root, &s.w)
                 .rebuilding_with(&s.fx.side)
                 .saved_snapshot(None, &s.fx.topic, s.log.as_ref())
                 .unwrap()
                 .unwrap();
             let rebuilt = s.check(&snap, &what);
-            let reader_warned = warnings(&root) > before;
+            let reader_warned = warnings(&root.display().to_string()) > before;
             if reader == "Damaged error" {
                 assert!(reader_warned, "{what}: the rebuild warns");
                 assert_eq!(rebuilt, "oracle at the log's end", "{what}");
@@ -229,10 +162,10 @@ fn damaged_lambda_views_are_detected_and_rebuilt_never_served() {
             // its positions; after a run, the oracle's at the log's end.
             let (root, file) = s.views(&format!("{case}-pipeline"), kind);
             damage(&file, how);
-            let before = warnings(&root);
+            let before = warnings(&root.display().to_string());
             let lambda = pipeline(&s.fx, &s.w, &s.log, &root);
             let served = s.check(&lambda.snapshot().unwrap(), &what);
-            let pipeline_warned = warnings(&root) > before;
+            let pipeline_warned = warnings(&root.display().to_string()) > before;
             let status = lambda.run_until_caught_up().unwrap();
             assert_eq!(status.positions, s.end, "{what}");
             let after = pipeline(&s.fx, &s.w, &s.log, &root);

@@ -6,38 +6,9 @@
 
 mod common;
 
-use std::sync::Mutex;
-
 use common::*;
 use speed_layer::{RealtimeSnapshot, SpeedError, SpeedLayer};
-
-/// Everything logged in this test binary.
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Sink;
-
-impl std::io::Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The warnings logged so far that name `needle`.
-fn warnings(needle: &str) -> usize {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Sink)
-        .with_ansi(false)
-        .try_init();
-    let logs = LOGS.lock().unwrap();
-    String::from_utf8_lossy(&logs)
-        .lines()
-        .filter(|l| l.contains("WARN") && l.contains(needle))
-        .count()
-}
+use testkit::damage::warnings;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_realtime_view_is_never_read_and_is_rebuilt_from_the_log() {

@@ -16,6 +16,8 @@
 //! Test code: panics on any unexpected error, by design.
 #![allow(clippy::unwrap_used)]
 
+pub mod damage;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
