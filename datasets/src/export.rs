@@ -174,6 +174,16 @@ const NEXMARK_COLUMNS: &[(&str, ColumnType)] = &[
     ("url", S),
 ];
 
+/// The columns a generated dataset's events export as (and SQL reads them by), with
+/// their types.
+pub(crate) fn generated_columns(kind: DatasetKind) -> &'static [(&'static str, ColumnType)] {
+    match kind {
+        DatasetKind::Pageviews => PAGEVIEW_COLUMNS,
+        DatasetKind::Ysb => YSB_COLUMNS,
+        DatasetKind::Nexmark => NEXMARK_COLUMNS,
+    }
+}
+
 fn int(v: u64) -> Value<'static> {
     Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
 }
@@ -200,9 +210,7 @@ impl Content {
                 .collect()
         };
         match self {
-            Content::Generated(DatasetKind::Pageviews) => fixed(PAGEVIEW_COLUMNS),
-            Content::Generated(DatasetKind::Ysb) => fixed(YSB_COLUMNS),
-            Content::Generated(DatasetKind::Nexmark) => fixed(NEXMARK_COLUMNS),
+            Content::Generated(kind) => fixed(generated_columns(*kind)),
             Content::Rows(s) => s.columns.clone(),
         }
     }

@@ -40,50 +40,10 @@ pub enum TopicKind {
 /// The columns of the generated datasets, as `lk export` names them (after its metadata
 /// columns), with their SQL types.
 fn generated_columns(kind: DatasetKind) -> Vec<(&'static str, SqlType)> {
-    use SqlType::{Bigint as I, Timestamp as T, Varchar as S};
-    match kind {
-        DatasetKind::Pageviews => vec![
-            ("event_id", I),
-            ("viewer_id", I),
-            ("page_id", I),
-            ("page_type", S),
-            ("country", S),
-            ("device", S),
-        ],
-        DatasetKind::Ysb => vec![
-            ("event_id", I),
-            ("user_id", S),
-            ("page_id", S),
-            ("ad_id", S),
-            ("ad_type", S),
-            ("event_type", S),
-            ("ip_address", S),
-        ],
-        DatasetKind::Nexmark => vec![
-            ("kind", S),
-            ("event_id", I),
-            ("date_time", T),
-            ("person_id", I),
-            ("name", S),
-            ("email_address", S),
-            ("credit_card", S),
-            ("city", S),
-            ("state", S),
-            ("auction_id", I),
-            ("item_name", S),
-            ("description", S),
-            ("initial_bid", I),
-            ("reserve", I),
-            ("expires", T),
-            ("seller", I),
-            ("category", I),
-            ("auction", I),
-            ("bidder", I),
-            ("price", I),
-            ("channel", S),
-            ("url", S),
-        ],
-    }
+    crate::export::generated_columns(kind)
+        .iter()
+        .map(|&(name, t)| (name, sql_type(t)))
+        .collect()
 }
 
 /// A CSV column type as SQL's.
