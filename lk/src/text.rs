@@ -80,14 +80,20 @@ pub fn describe_issue(issue: &SegmentIssue) -> String {
             file.display()
         ),
         SegmentIssue::RebuiltIndex { file, reason } => {
-            format!("rebuilt the index of {}: {reason}", file.display())
+            let what = if file.extension().is_some_and(|e| e == "manifest") {
+                "rebuilt"
+            } else {
+                "rebuilt the index of"
+            };
+            format!("{what} {}: {reason}", file.display())
         }
         SegmentIssue::DamagedBatch {
             file,
             position,
             reason,
         } => format!(
-            "damaged batch in {} at byte {position} (reads stop there; run `lk log verify`): {reason}",
+            "damage in {} at byte {position}, cut out (the records after it are kept; readers \
+             of the lost offsets get an error; `lk log verify` lists them): {reason}",
             file.display()
         ),
     }
