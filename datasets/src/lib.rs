@@ -135,6 +135,7 @@ mod csv_import;
 mod csv_input;
 mod error;
 mod export;
+mod file_identity;
 mod generate;
 mod generate_options;
 mod ids;
@@ -148,6 +149,7 @@ pub mod rng;
 mod row;
 mod sidecar;
 mod source;
+pub mod staging;
 pub mod stream;
 mod topic;
 pub mod ysb;
@@ -162,7 +164,7 @@ pub use export::{
 pub use generate::{Arrival, GeneratedRecord, Generator, generate, kind_names};
 pub use generate_options::{DatasetKind, GenerateOptions, GenerateSummary};
 pub use import_options::{
-    DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, ImportOptions, ImportSummary, MIN_LINE_BYTES,
+    DEFAULT_MAX_FIELD_BYTES, FileIdentity, DEFAULT_MAX_LINE_BYTES, ImportOptions, ImportSummary, MIN_LINE_BYTES,
     OnError, RejectedRow, parse_byte_size, parse_column_types, parse_delimiter,
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
@@ -177,5 +179,6 @@ pub use row::{
 pub use sidecar::{
     SIDECAR_FORMAT, TopicContent, TopicManifest, campaigns_path, read_sidecar, sidecar_path,
 };
+pub use staging::{Recovery, recover};
 pub use stream::{Contribution, StreamDecoder, StreamEvent, Update};
 pub use ysb::{AdCampaign, AdType, YsbCampaigns, YsbEvent, YsbEventType};
