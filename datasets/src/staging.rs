@@ -424,3 +424,192 @@ pub fn recover(log: &dyn Log, dir: &Path, topic: &str) -> Result<Vec<Recovery>> 
     }
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::{Column, ColumnType, Schema};
+    use master_log::EmbeddedLog;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        log: EmbeddedLog,
+        sidecars: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path().join("log")).unwrap();
+        let sidecars = dir.path().join("datasets");
+        Fixture {
+            _dir: dir,
+            log,
+            sidecars,
+        }
+    }
+
+    fn content() -> TopicContent {
+        TopicContent::Csv {
+            schema: Schema {
+                columns: vec![Column {
+                    name: "ts".into(),
+                    ty: ColumnType::Timestamp,
+                }],
+                time_column: "ts".into(),
+                key_column: None,
+            },
+            imports: Vec::new(),
+        }
+    }
+
+    /// Record `i` of partition `p` of a test: its value says which.
+    fn record(tag: &str, p: u32, i: u64) -> NewRecord {
+        NewRecord::value(format!("{tag}-{p}-{i}").into_bytes(), i as i64)
+    }
+
+    /// Append `n` records tagged `tag` to each partition of `topic`.
+    fn fill(log: &dyn Log, topic: &str, tag: &str, n: u64) {
+        for p in 0..log.partition_count(topic).unwrap() {
+            let recs: Vec<NewRecord> = (0..n).map(|i| record(tag, p, i)).collect();
+            log.append(topic, p, &recs).unwrap();
+        }
+    }
+
+    /// The values of every partition of `topic`, in offset order.
+    fn values(log: &dyn Log, topic: &str) -> Vec<Vec<String>> {
+        (0..log.partition_count(topic).unwrap())
+            .map(|p| {
+                let mut out = Vec::new();
+                let end = log.offsets(topic, p).unwrap().1;
+                while (out.len() as u64) < end {
+                    let got = log
+                        .fetch(topic, p, out.len() as u64, FetchLimits::default())
+                        .unwrap();
+                    out.extend(
+                        got.iter()
+                            .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap()),
+                    );
+                }
+                out
+            })
+            .collect()
+    }
+
+    fn topics(log: &dyn Log) -> Vec<String> {
+        let mut names: Vec<String> = log
+            .list_topics()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|n| !n.starts_with("__"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_crash_before_the_marker_leaves_the_target_untouched_and_the_staging_deleted() {
+        let f = fixture();
+        f.log
+            .create_topic("t", TopicConfig::with_partitions(2))
+            .unwrap();
+        fill(&f.log, "t", "old", 5);
+        let before = values(&f.log, "t");
+        let stage = begin(&f.log, "t", 4).unwrap();
+        assert_eq!(stage.partitions(), 2, "the target's partitions");
+        fill(&f.log, &stage.topic, "new", 100);
+        // The process dies here: no marker.
+        drop(stage);
+        let done = recover(&f.log, &f.sidecars, "t").unwrap();
+        assert!(
+            matches!(&done[..], [Recovery::Discarded { records: 200, .. }]),
+            "{done:?}"
+        );
+        assert_eq!(values(&f.log, "t"), before);
+        assert_eq!(topics(&f.log), ["t"]);
+        assert!(recover(&f.log, &f.sidecars, "t").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_crash_after_the_marker_mid_copy_rolls_forward_every_record_once_in_order() {
+        let f = fixture();
+        f.log
+            .create_topic("t", TopicConfig::with_partitions(3))
+            .unwrap();
+        fill(&f.log, "t", "old", 4);
+        let old = values(&f.log, "t");
+        let stage = begin(&f.log, "t", 3).unwrap();
+        fill(&f.log, &stage.topic, "new", 5_000);
+        let staged = values(&f.log, &stage.topic);
+        let marker = write_marker(&f.log, &f.sidecars, stage, content(), None).unwrap();
+        // The process dies mid-copy: partition 0 copied in part, 1 whole, 2 not at all.
+        copy_partition(&f.log, &marker, 0, 0, 1_234).unwrap();
+        copy_partition(&f.log, &marker, 1, 0, 5_000).unwrap();
+        let done = recover(&f.log, &f.sidecars, "t").unwrap();
+        assert_eq!(
+            done,
+            [Recovery::RolledForward {
+                staging: marker.staging.clone(),
+                target: "t".into(),
+                copied: 5_000 - 1_234 + 5_000,
+                records: 15_000,
+            }]
+        );
+        let want: Vec<Vec<String>> = old
+            .iter()
+            .zip(&staged)
+            .map(|(o, s)| o.iter().chain(s).cloned().collect())
+            .collect();
+        assert_eq!(values(&f.log, "t"), want);
+        assert_eq!(topics(&f.log), ["t"]);
+        assert!(!marker_path(&f.sidecars, "t").exists());
+        assert_eq!(
+            crate::sidecar::read_sidecar(&f.sidecars, "t")
+                .unwrap()
+                .unwrap()
+                .content,
+            content()
+        );
+        // Recovered once: a second recovery finds nothing to do.
+        assert!(recover(&f.log, &f.sidecars, "t").unwrap().is_empty());
+        assert_eq!(values(&f.log, "t"), want);
+    }
+
+    #[test]
+    fn a_committed_import_into_a_new_topic_is_published_after_a_crash_before_the_copy() {
+        let f = fixture();
+        let stage = begin(&f.log, "fresh", 2).unwrap();
+        fill(&f.log, &stage.topic, "new", 10);
+        let staged = values(&f.log, &stage.topic);
+        write_marker(&f.log, &f.sidecars, stage, content(), None).unwrap();
+        let done = recover(&f.log, &f.sidecars, "fresh").unwrap();
+        assert!(
+            matches!(&done[..], [Recovery::RolledForward { copied: 20, .. }]),
+            "{done:?}"
+        );
+        assert_eq!(values(&f.log, "fresh"), staged);
+        assert_eq!(topics(&f.log), ["fresh"]);
+    }
+
+    #[test]
+    fn a_damaged_marker_is_an_error_and_nothing_is_deleted() {
+        let f = fixture();
+        let stage = begin(&f.log, "t", 1).unwrap();
+        fill(&f.log, &stage.topic, "new", 3);
+        write_marker(&f.log, &f.sidecars, stage, content(), None).unwrap();
+        let path = marker_path(&f.sidecars, "t");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("new", "nEw", 1).replacen("\\\"t\\\"", "\\\"u\\\"", 1))
+            .unwrap();
+        let err = recover(&f.log, &f.sidecars, "t").unwrap_err();
+        assert!(matches!(err, DatasetError::CommitMarker { .. }), "{err}");
+        assert!(err.to_string().contains("checksum"), "{err}");
+        assert_eq!(topics(&f.log).len(), 1, "the staging topic is kept");
+    }
+
+    #[test]
+    fn reserved_staging_names_are_refused_as_targets() {
+        assert!(check_target_name("t.staging-1a").is_err());
+        assert!(check_target_name("t.staging").is_ok());
+    }
+}
