@@ -395,6 +395,7 @@ fn write_outputs(dir: &Path, marker: &Marker) -> Result<()> {
 /// committed one forward, delete the staging topics of the others. Returns what was
 /// done, one entry per interrupted import.
 pub fn recover(log: &dyn Log, dir: &Path, topic: &str) -> Result<Vec<Recovery>> {
+    master_log::validate_name(topic)?;
     let mut done = Vec::new();
     let marker = read_marker(dir, topic)?;
     if let Some(m) = &marker {
