@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,8 +45,9 @@ use master_log::{Log, LogError, NewRecord, TopicConfig, partition_for_key};
 use crate::csv_input::{CsvInput, CsvRecord, Next};
 use crate::error::{DatasetError, IoContext, Result};
 use crate::file_identity::{FileIdentity, HashingReader};
-use crate::import_options::{ImportOptions, ImportSummary, OnError, RejectedRow};
+use crate::import_options::{ImportOptions, ImportSummary, OnError};
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
+use crate::rejects::Rejects;
 use crate::row::{
     Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_float, parse_integer,
     parse_timestamp_auto,
@@ -528,7 +529,15 @@ pub fn import_csv(
         summary.records_per_partition = vec![0; summary.partitions as usize];
         let path = rejects_path(opts, None);
         let rejects = Rejects::new(path.clone(), path);
-        let identity = write_rows(log, &opts.topic, opts, &plan, rejects, &mut summary, progress)?;
+        let identity = write_rows(
+            log,
+            &opts.topic,
+            opts,
+            &plan,
+            rejects,
+            &mut summary,
+            progress,
+        )?;
         summary.source = Some(identity);
         set_elapsed(&mut summary, started);
         return Ok(summary);
@@ -564,11 +573,19 @@ fn import_staged(
     let final_rejects = rejects_path(opts, Some(dir));
     let staged_rejects = master_log::durable::temp_path(&final_rejects);
     let rejects = Rejects::new(staged_rejects.clone(), final_rejects);
-    let written = write_rows(log, &stage.topic, opts, staged.plan, rejects, &mut summary, progress)
-        .and_then(|identity| {
-            check_not_imported(opts, &identity, &staged.previous_imports)?;
-            Ok(identity)
-        });
+    let written = write_rows(
+        log,
+        &stage.topic,
+        opts,
+        staged.plan,
+        rejects,
+        &mut summary,
+        progress,
+    )
+    .and_then(|identity| {
+        check_not_imported(opts, &identity, &staged.previous_imports)?;
+        Ok(identity)
+    });
     let identity = match written {
         Ok(identity) => identity,
         Err(e) => {
@@ -599,11 +616,9 @@ fn check_not_imported(
     if opts.again {
         return Ok(());
     }
-    let earlier = previous.iter().find(|s| {
-        s.source
-            .as_ref()
-            .is_some_and(|p| p.same_content(identity))
-    });
+    let earlier = previous
+        .iter()
+        .find(|s| s.source.as_ref().is_some_and(|p| p.same_content(identity)));
     match earlier {
         Some(s) => Err(DatasetError::AlreadyImported {
             file: opts.file.clone(),
@@ -918,70 +933,6 @@ impl Batches {
                 buf.clear();
                 self.bytes[p] = 0;
             }
-        }
-        Ok(())
-    }
-}
-
-/// The rejects file of an import (`skip`), created at the first bad row.
-struct Rejects {
-    /// Where the rows are written.
-    path: PathBuf,
-    /// Where the file is once the import is published (the summary's `rejects_file`).
-    published: PathBuf,
-    writer: Option<csv::Writer<BufWriter<File>>>,
-}
-
-impl Rejects {
-    fn new(path: PathBuf, published: PathBuf) -> Self {
-        Rejects {
-            path,
-            published,
-            writer: None,
-        }
-    }
-
-    /// Write a bad row (its line, the reason, its fields: none for a row longer than the
-    /// line limit) and count it in `summary`.
-    fn push(
-        &mut self,
-        line: u64,
-        reason: String,
-        rec: CsvRecord<'_>,
-        summary: &mut ImportSummary,
-    ) -> Result<()> {
-        summary.rejected += 1;
-        let path = &self.path;
-        let w = match &mut self.writer {
-            Some(w) => w,
-            None => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
-                }
-                let f = File::create(path).ctx(|| format!("create {}", path.display()))?;
-                let mut w = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_writer(BufWriter::new(f));
-                w.write_record(["line", "reason", "fields"])
-                    .ctx(|| format!("write {}", path.display()))?;
-                summary.rejects_file = Some(self.published.clone());
-                self.writer.insert(w)
-            }
-        };
-        let line_text = line.to_string();
-        let head: [&[u8]; 2] = [line_text.as_bytes(), reason.as_bytes()];
-        w.write_record(head.into_iter().chain(rec.iter()))
-            .ctx(|| format!("write {}", path.display()))?;
-        if summary.first_rejects.len() < 20 {
-            summary.first_rejects.push(RejectedRow { line, reason });
-        }
-        Ok(())
-    }
-
-    /// Flush the file, if a row was rejected.
-    fn finish(self) -> Result<()> {
-        if let Some(mut w) = self.writer {
-            w.flush().ctx(|| format!("write {}", self.path.display()))?;
         }
         Ok(())
     }

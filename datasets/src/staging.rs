@@ -307,18 +307,26 @@ fn copy_missing(log: &dyn Log, dir: &Path, marker: &Marker, staging_exists: bool
     let ends = log.end_offsets(&marker.target)?;
     let path = marker_path(dir, &marker.target);
     let mut copied = 0;
-    for (p, ((&start, &staged), &end)) in marker.start.iter().zip(&marker.staged).zip(&ends).enumerate()
+    for (p, ((&start, &staged), &end)) in marker
+        .start
+        .iter()
+        .zip(&marker.staged)
+        .zip(&ends)
+        .enumerate()
     {
-        let done = end.checked_sub(start).filter(|&d| d <= staged).ok_or_else(|| {
-            marker_error(
-                &path,
-                format!(
-                    "partition {p} of {} ends at {end}, outside the import's range {start}..{}",
-                    marker.target,
-                    start + staged
-                ),
-            )
-        })?;
+        let done = end
+            .checked_sub(start)
+            .filter(|&d| d <= staged)
+            .ok_or_else(|| {
+                marker_error(
+                    &path,
+                    format!(
+                        "partition {p} of {} ends at {end}, outside the import's range {start}..{}",
+                        marker.target,
+                        start + staged
+                    ),
+                )
+            })?;
         if done == staged {
             continue;
         }
@@ -600,8 +608,12 @@ mod tests {
         write_marker(&f.log, &f.sidecars, stage, content(), None).unwrap();
         let path = marker_path(&f.sidecars, "t");
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replacen("new", "nEw", 1).replacen("\\\"t\\\"", "\\\"u\\\"", 1))
-            .unwrap();
+        std::fs::write(
+            &path,
+            text.replacen("new", "nEw", 1)
+                .replacen("\\\"t\\\"", "\\\"u\\\"", 1),
+        )
+        .unwrap();
         let err = recover(&f.log, &f.sidecars, "t").unwrap_err();
         assert!(matches!(err, DatasetError::CommitMarker { .. }), "{err}");
         assert!(err.to_string().contains("checksum"), "{err}");

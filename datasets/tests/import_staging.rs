@@ -5,8 +5,8 @@ mod common;
 
 use common::TestLog;
 use datasets::{
-    DatasetError, DatasetKind, GenerateOptions, ImportOptions, Recovery, TopicContent,
-    import_csv, no_progress,
+    DatasetError, DatasetKind, GenerateOptions, ImportOptions, Recovery, TopicContent, import_csv,
+    no_progress,
 };
 use master_log::{Log, TopicConfig};
 
@@ -29,7 +29,11 @@ fn opts(file: &std::path::Path) -> ImportOptions {
 }
 
 fn imports(t: &TestLog) -> usize {
-    match datasets::read_sidecar(&t.sidecars(), "t").unwrap().unwrap().content {
+    match datasets::read_sidecar(&t.sidecars(), "t")
+        .unwrap()
+        .unwrap()
+        .content
+    {
         TopicContent::Csv { imports, .. } => imports.len(),
         other => panic!("{other:?}"),
     }
@@ -61,8 +65,8 @@ fn a_rerun_of_a_completed_import_is_refused_and_writes_nothing() {
     let copy = t.dir.path().join("copy.csv");
     std::fs::copy(&a, &copy).unwrap();
     for file in [&a, &copy] {
-        let err = import_csv(&t.log, &opts(file), Some(&t.sidecars()), &mut no_progress)
-            .unwrap_err();
+        let err =
+            import_csv(&t.log, &opts(file), Some(&t.sidecars()), &mut no_progress).unwrap_err();
         assert!(
             matches!(&err, DatasetError::AlreadyImported { earlier, rows: 1_000, .. } if earlier == &a),
             "{err}"
@@ -103,7 +107,11 @@ fn an_import_after_one_that_never_committed_deletes_its_staging_and_succeeds() {
         .create_topic(staging, TopicConfig::with_partitions(4))
         .unwrap();
     t.log
-        .append(staging, 0, &[master_log::NewRecord::value(&b"partial"[..], 0)])
+        .append(
+            staging,
+            0,
+            &[master_log::NewRecord::value(&b"partial"[..], 0)],
+        )
         .unwrap();
     let done = datasets::recover(&t.log, &t.sidecars(), "t").unwrap();
     assert_eq!(
@@ -136,9 +144,11 @@ fn a_failed_import_leaves_no_staging_topic_and_no_rejects_file() {
     assert_eq!(user_topics(&t), ["t"]);
     assert_eq!(t.dump("t").len(), 50);
     assert!(
-        std::fs::read_dir(t.sidecars())
+        std::fs::read_dir(t.sidecars()).unwrap().all(|e| !e
             .unwrap()
-            .all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp")),
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp")),
         "no temporary file is left"
     );
 }

@@ -19,7 +19,12 @@ fn write_csv(path: &Path, rows: u64) {
     let mut text = String::with_capacity(rows as usize * 32);
     text.push_str("ts,id,zone,fare\n");
     for i in 0..rows {
-        text.push_str(&format!("{},{i},z{},{}\n", 1_700_000_000 + i, i % 97, i / 4));
+        text.push_str(&format!(
+            "{},{i},z{},{}\n",
+            1_700_000_000 + i,
+            i % 97,
+            i / 4
+        ));
     }
     std::fs::write(path, text).unwrap();
 }
@@ -83,7 +88,11 @@ fn reference(args: &[String], topic: &str) -> (Vec<String>, (Vec<String>, Vec<St
     let started = Instant::now();
     let out = child(&dir, args).output().unwrap();
     let took = started.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (export(&dir, topic), leftovers(&dir), took)
 }
 
@@ -164,5 +173,8 @@ fn generate_killed_at_any_point_then_rerun_holds_every_event_once() {
     .map(String::from)
     .to_vec();
     let hits = kill_and_rerun(&args, "ads", "already holds");
-    assert!(hits >= KILLS / 2, "only {hits} kills hit a running generator");
+    assert!(
+        hits >= KILLS / 2,
+        "only {hits} kills hit a running generator"
+    );
 }
