@@ -567,6 +567,18 @@ fn import_staged(
     mut summary: ImportSummary,
     progress: &mut ProgressFn<'_>,
 ) -> Result<ImportSummary> {
+    // A file of the size of one imported before is checked before anything is staged
+    // (one read); the check after staging is the one that counts (the file may change).
+    if !opts.again
+        && staged
+            .previous_imports
+            .iter()
+            .any(|s| s.source.as_ref().is_some_and(|p| p.bytes == summary.bytes))
+    {
+        let identity = crate::file_identity::identify(&opts.file)
+            .ctx(|| format!("read {}", opts.file.display()))?;
+        check_not_imported(opts, &identity, &staged.previous_imports)?;
+    }
     let stage = staging::begin(log, &opts.topic, opts.partitions)?;
     summary.partitions = stage.partitions();
     summary.records_per_partition = vec![0; summary.partitions as usize];

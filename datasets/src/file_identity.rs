@@ -63,6 +63,13 @@ impl<R: Read> HashingReader<R> {
     }
 }
 
+/// The identity of the file at `path`, read whole once.
+pub(crate) fn identify(path: &Path) -> std::io::Result<FileIdentity> {
+    let mut r = HashingReader::new(std::fs::File::open(path)?);
+    std::io::copy(&mut r, &mut std::io::sink())?;
+    Ok(r.identity(path))
+}
+
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;

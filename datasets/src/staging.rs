@@ -434,6 +434,43 @@ pub fn recover(log: &dyn Log, dir: &Path, topic: &str) -> Result<Vec<Recovery>> 
     Ok(done)
 }
 
+/// Interrupted imports seen from the files alone, without opening the log (for a
+/// report such as `lk log verify`'s): a line per staging topic directory in
+/// `topics_dir` and per commit marker in `sidecar_dir`. Each is finished or discarded by
+/// the next import or generate into its topic.
+pub fn interrupted(topics_dir: &Path, sidecar_dir: &Path) -> Vec<String> {
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for name in names(topics_dir) {
+        if let Some((target, _)) = name.split_once(STAGING_INFIX) {
+            out.push(format!(
+                "staging topic {name}: an interrupted import into {target} (the next import \
+                 or generate into {target} finishes or discards it)"
+            ));
+        }
+    }
+    for name in names(sidecar_dir) {
+        if let Some(target) = name.strip_suffix(".commit.json") {
+            out.push(format!(
+                "commit marker {}: a committed import into {target} not yet published \
+                 whole (the next import or generate into {target} finishes it)",
+                sidecar_dir.join(&name).display()
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,18 +131,25 @@ fn an_import_after_one_that_never_committed_deletes_its_staging_and_succeeds() {
 }
 
 #[test]
-fn a_failed_import_leaves_no_staging_topic_and_no_rejects_file() {
+fn an_import_that_fails_after_staging_rows_leaves_no_staging_topic_and_no_temporary_file() {
     let t = TestLog::new();
     let a = csv(&t, "a.csv", 50);
     import_csv(&t.log, &opts(&a), Some(&t.sidecars()), &mut no_progress).unwrap();
-    // Refused after staging (the same bytes): the staged rows are dropped.
+    // 1,000 good rows are staged, then a bad row goes to a rejects file that cannot be
+    // created (its directory would be a regular file): the import fails.
+    let b = csv(&t, "b.csv", 1_000);
+    let mut text = std::fs::read_to_string(&b).unwrap();
+    text.push_str("not-a-time,1,2\n");
+    std::fs::write(&b, text).unwrap();
     let skip = ImportOptions {
         on_error: datasets::OnError::Skip,
-        ..opts(&a)
+        rejects: Some(a.join("rejects.csv")),
+        ..opts(&b)
     };
     import_csv(&t.log, &skip, Some(&t.sidecars()), &mut no_progress).unwrap_err();
-    assert_eq!(user_topics(&t), ["t"]);
-    assert_eq!(t.dump("t").len(), 50);
+    assert_eq!(user_topics(&t), ["t"], "the staging topic is deleted");
+    assert_eq!(t.dump("t").len(), 50, "the target is untouched");
+    assert_eq!(imports(&t), 1);
     assert!(
         std::fs::read_dir(t.sidecars()).unwrap().all(|e| !e
             .unwrap()
