@@ -221,7 +221,8 @@ pub struct ImportSummary {
     pub min_event_time: Option<i64>,
     /// The latest event time of the accepted rows, ms.
     pub max_event_time: Option<i64>,
-    /// How long the import took.
+    /// How long the import took, up to the commit (with a sidecar directory, copying
+    /// the staged rows into the topic afterwards is not counted).
     pub elapsed_ms: u64,
     /// Rows read per second of the import.
     pub rows_per_s: f64,
