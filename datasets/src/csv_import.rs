@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -44,21 +44,24 @@ use master_log::{Log, LogError, NewRecord, TopicConfig, partition_for_key};
 
 use crate::csv_input::{CsvInput, CsvRecord, Next};
 use crate::error::{DatasetError, IoContext, Result};
-use crate::import_options::{ImportOptions, ImportSummary, OnError, RejectedRow};
+use crate::file_identity::{FileIdentity, HashingReader};
+use crate::import_options::{ImportOptions, ImportSummary, OnError};
 use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
+use crate::rejects::Rejects;
 use crate::row::{
     Column, ColumnType, RowEncoder, Schema, TimeFormat, parse_bool, parse_float, parse_integer,
     parse_timestamp_auto,
 };
+use crate::sidecar::{self, TopicContent};
+use crate::staging;
+use crate::topic::{ensure_topic, topic_records};
 
 /// Bytes of record values a partition's batch holds before it is appended, even when it
 /// has fewer than `batch_size` rows: big rows do not make big batches.
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// The CSV input of an import: the file, read in bounded memory.
-type Input = CsvInput<BufReader<File>>;
-use crate::sidecar::{self, TopicContent};
-use crate::topic::{ensure_topic, topic_records};
+/// The CSV input of an import: the file, read in bounded memory and checksummed.
+type Input = CsvInput<BufReader<HashingReader<File>>>;
 
 /// What the parser needs of a schema, precomputed.
 struct Plan {
@@ -238,7 +241,7 @@ fn time_format_name(f: &TimeFormat) -> String {
 fn open_input(opts: &ImportOptions) -> Result<(Input, Vec<String>)> {
     let f = File::open(&opts.file).ctx(|| format!("open {}", opts.file.display()))?;
     let mut input = CsvInput::new(
-        BufReader::with_capacity(1 << 20, f),
+        BufReader::with_capacity(1 << 20, HashingReader::new(f)),
         opts.delimiter,
         opts.max_line_bytes,
     );
@@ -480,7 +483,12 @@ fn check_schema(opts: &ImportOptions, schema: &Schema) -> Result<()> {
 ///
 /// With `sidecar_dir`, the schema and this import's summary go to
 /// `<sidecar_dir>/<topic>.json`; a topic that already has a schema there only takes files
-/// with the same columns, whose types it keeps.
+/// with the same columns, whose types it keeps. The import is then atomic (see
+/// [`crate::staging`]): interrupted imports into the topic are recovered first, the rows
+/// are staged and published after a commit marker, and a file whose bytes the topic
+/// already took completely is refused ([`DatasetError::AlreadyImported`]) unless
+/// `opts.again`. Without `sidecar_dir` (no place for the marker) the rows go straight to
+/// the topic, and an interrupted import leaves what it wrote.
 pub fn import_csv(
     log: &dyn Log,
     opts: &ImportOptions,
@@ -489,16 +497,18 @@ pub fn import_csv(
 ) -> Result<ImportSummary> {
     let started = Instant::now();
     let total_bytes = check_options(opts)?;
-    let (schema, forced, mut previous_imports) = import_schema(log, opts, sidecar_dir, progress)?;
+    if let Some(dir) = sidecar_dir {
+        staging::recover(log, dir, &opts.topic)?;
+    }
+    let (schema, forced, previous_imports) = import_schema(log, opts, sidecar_dir, progress)?;
     let plan = Plan::new(schema, opts, max_record_bytes(log, opts)?);
     if opts.on_error == OnError::Fail {
         validate_rows(opts, &plan, total_bytes, progress)?;
     }
-    let partitions = ensure_topic(log, &opts.topic, opts.partitions)?;
     let mut summary = ImportSummary {
         file: opts.file.clone(),
         topic: opts.topic.clone(),
-        partitions,
+        partitions: 0,
         schema: plan.schema.clone(),
         forced,
         rows: 0,
@@ -507,29 +517,138 @@ pub fn import_csv(
         first_rejects: Vec::new(),
         rejects_file: None,
         bytes: total_bytes,
-        records_per_partition: vec![0; partitions as usize],
+        records_per_partition: Vec::new(),
         min_event_time: None,
         max_event_time: None,
         elapsed_ms: 0,
         rows_per_s: 0.0,
+        source: None,
     };
-    let rejects = Rejects::new(rejects_path(opts, sidecar_dir));
-    write_rows(log, opts, &plan, rejects, &mut summary, progress)?;
+    let Some(dir) = sidecar_dir else {
+        summary.partitions = ensure_topic(log, &opts.topic, opts.partitions)?;
+        summary.records_per_partition = vec![0; summary.partitions as usize];
+        let path = rejects_path(opts, None);
+        let rejects = Rejects::new(path.clone(), path);
+        let identity = write_rows(
+            log,
+            &opts.topic,
+            opts,
+            &plan,
+            rejects,
+            &mut summary,
+            progress,
+        )?;
+        summary.source = Some(identity);
+        set_elapsed(&mut summary, started);
+        return Ok(summary);
+    };
+    let staged = Staged {
+        plan: &plan,
+        previous_imports,
+        started,
+    };
+    import_staged(log, opts, dir, staged, summary, progress)
+}
+
+/// What a staged import carries from the checks to the commit.
+struct Staged<'a> {
+    plan: &'a Plan,
+    previous_imports: Vec<ImportSummary>,
+    started: Instant,
+}
+
+/// Write the rows into a staging topic, refuse a file imported before, then commit and
+/// publish them with the sidecar (see [`crate::staging`]).
+fn import_staged(
+    log: &dyn Log,
+    opts: &ImportOptions,
+    dir: &Path,
+    mut staged: Staged<'_>,
+    mut summary: ImportSummary,
+    progress: &mut ProgressFn<'_>,
+) -> Result<ImportSummary> {
+    // A file of the size of one imported before is checked before anything is staged
+    // (one read); the check after staging is the one that counts (the file may change).
+    if !opts.again
+        && staged
+            .previous_imports
+            .iter()
+            .any(|s| s.source.as_ref().is_some_and(|p| p.bytes == summary.bytes))
+    {
+        let identity = crate::file_identity::identify(&opts.file)
+            .ctx(|| format!("read {}", opts.file.display()))?;
+        check_not_imported(opts, &identity, &staged.previous_imports)?;
+    }
+    let stage = staging::begin(log, &opts.topic, opts.partitions)?;
+    summary.partitions = stage.partitions();
+    summary.records_per_partition = vec![0; summary.partitions as usize];
+    let final_rejects = rejects_path(opts, Some(dir));
+    let staged_rejects = master_log::durable::temp_path(&final_rejects);
+    let rejects = Rejects::new(staged_rejects.clone(), final_rejects);
+    let written = write_rows(
+        log,
+        &stage.topic,
+        opts,
+        staged.plan,
+        rejects,
+        &mut summary,
+        progress,
+    )
+    .and_then(|identity| {
+        check_not_imported(opts, &identity, &staged.previous_imports)?;
+        Ok(identity)
+    });
+    let identity = match written {
+        Ok(identity) => identity,
+        Err(e) => {
+            // Nothing was committed: drop what was staged. Should that fail, the next
+            // import into the topic deletes the staging topic.
+            let _ = stage.abort(log);
+            let _ = std::fs::remove_file(&staged_rejects);
+            return Err(e);
+        }
+    };
+    summary.source = Some(identity);
+    set_elapsed(&mut summary, staged.started);
+    staged.previous_imports.push(summary.clone());
+    let content = TopicContent::Csv {
+        schema: staged.plan.schema.clone(),
+        imports: staged.previous_imports,
+    };
+    staging::commit(log, dir, stage, content, summary.rejects_file.clone())?;
+    Ok(summary)
+}
+
+/// Refuse (unless `opts.again`) a file with the same bytes as one the topic took before.
+fn check_not_imported(
+    opts: &ImportOptions,
+    identity: &FileIdentity,
+    previous: &[ImportSummary],
+) -> Result<()> {
+    if opts.again {
+        return Ok(());
+    }
+    let earlier = previous
+        .iter()
+        .find(|s| s.source.as_ref().is_some_and(|p| p.same_content(identity)));
+    match earlier {
+        Some(s) => Err(DatasetError::AlreadyImported {
+            file: opts.file.clone(),
+            topic: opts.topic.clone(),
+            earlier: s.file.clone(),
+            rows: s.rows,
+            bytes: identity.bytes,
+            crc32c: identity.crc32c,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Set the summary's time taken and rate.
+fn set_elapsed(summary: &mut ImportSummary, started: Instant) {
     let elapsed = started.elapsed();
     summary.elapsed_ms = elapsed.as_millis() as u64;
     summary.rows_per_s = summary.rows as f64 / elapsed.as_secs_f64().max(1e-9);
-    if let Some(dir) = sidecar_dir {
-        previous_imports.push(summary.clone());
-        sidecar::write(
-            dir,
-            &opts.topic,
-            &TopicContent::Csv {
-                schema: plan.schema.clone(),
-                imports: previous_imports,
-            },
-        )?;
-    }
-    Ok(summary)
 }
 
 /// The largest record the topic takes: its own limit, or (not created yet) the limit it
@@ -548,6 +667,7 @@ fn max_record_bytes(log: &dyn Log, opts: &ImportOptions) -> Result<usize> {
 /// Reject options an import cannot run with; returns the size of the file in bytes.
 fn check_options(opts: &ImportOptions) -> Result<u64> {
     master_log::validate_name(&opts.topic)?;
+    staging::check_target_name(&opts.topic)?;
     if opts.partitions == 0 || opts.batch_size == 0 {
         return Err(DatasetError::InvalidOptions(
             "partitions and batch_size must be positive".into(),
@@ -678,16 +798,18 @@ fn rejects_path(opts: &ImportOptions, sidecar_dir: Option<&Path>) -> PathBuf {
     })
 }
 
-/// The writing pass: every good row into its partition's batch, every bad row into the
-/// rejects file (`skip`) or the error (`fail`: the file changed since pass 1).
+/// The writing pass: every good row into its partition's batch of `topic`, every bad row
+/// into the rejects file (`skip`) or the error (`fail`: the file changed since pass 1).
+/// Returns the identity of the file as read.
 fn write_rows(
     log: &dyn Log,
+    topic: &str,
     opts: &ImportOptions,
     plan: &Plan,
     mut rejects: Rejects,
     summary: &mut ImportSummary,
     progress: &mut ProgressFn<'_>,
-) -> Result<()> {
+) -> Result<FileIdentity> {
     let (mut input, _) = open_input(opts)?;
     let mut value = Vec::with_capacity(256);
     let mut batches = Batches::new(summary.partitions, opts.batch_size);
@@ -716,12 +838,13 @@ fn write_rows(
                 summary.min_event_time = Some(summary.min_event_time.map_or(ms, |m| m.min(ms)));
                 summary.max_event_time = Some(summary.max_event_time.map_or(ms, |m| m.max(ms)));
                 let key = plan.key_idx.map(|k| input.record().get(k));
-                let p = batches.push(log, &opts.topic, key, &value, ms)?;
+                let p = batches.push(log, topic, key, &value, ms)?;
                 summary.accepted += 1;
                 summary.records_per_partition[p] += 1;
             }
             Err(reason) if opts.on_error == OnError::Fail => {
-                // The file changed since pass 1; what is written stays written.
+                // The file changed since pass 1 (what is written stays written unless
+                // it was staged).
                 return Err(bad_row(
                     opts,
                     line,
@@ -736,13 +859,13 @@ fn write_rows(
             progress(&report);
         }
     }
-    batches.flush(log, &opts.topic)?;
+    batches.flush(log, topic)?;
     rejects.finish()?;
     report.items = summary.rows;
     report.bytes = summary.bytes;
     report.done = true;
     progress(&report);
-    Ok(())
+    Ok(input.source().get_ref().identity(&opts.file))
 }
 
 /// Records waiting to be appended, one batch per partition, their bytes in one arena.
@@ -822,63 +945,6 @@ impl Batches {
                 buf.clear();
                 self.bytes[p] = 0;
             }
-        }
-        Ok(())
-    }
-}
-
-/// The rejects file of an import (`skip`), created at the first bad row.
-struct Rejects {
-    path: PathBuf,
-    writer: Option<csv::Writer<BufWriter<File>>>,
-}
-
-impl Rejects {
-    fn new(path: PathBuf) -> Self {
-        Rejects { path, writer: None }
-    }
-
-    /// Write a bad row (its line, the reason, its fields: none for a row longer than the
-    /// line limit) and count it in `summary`.
-    fn push(
-        &mut self,
-        line: u64,
-        reason: String,
-        rec: CsvRecord<'_>,
-        summary: &mut ImportSummary,
-    ) -> Result<()> {
-        summary.rejected += 1;
-        let path = &self.path;
-        let w = match &mut self.writer {
-            Some(w) => w,
-            None => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
-                }
-                let f = File::create(path).ctx(|| format!("create {}", path.display()))?;
-                let mut w = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_writer(BufWriter::new(f));
-                w.write_record(["line", "reason", "fields"])
-                    .ctx(|| format!("write {}", path.display()))?;
-                summary.rejects_file = Some(path.clone());
-                self.writer.insert(w)
-            }
-        };
-        let line_text = line.to_string();
-        let head: [&[u8]; 2] = [line_text.as_bytes(), reason.as_bytes()];
-        w.write_record(head.into_iter().chain(rec.iter()))
-            .ctx(|| format!("write {}", path.display()))?;
-        if summary.first_rejects.len() < 20 {
-            summary.first_rejects.push(RejectedRow { line, reason });
-        }
-        Ok(())
-    }
-
-    /// Flush the file, if a row was rejected.
-    fn finish(self) -> Result<()> {
-        if let Some(mut w) = self.writer {
-            w.flush().ctx(|| format!("write {}", self.path.display()))?;
         }
         Ok(())
     }

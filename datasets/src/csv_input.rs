@@ -129,6 +129,11 @@ impl<R: BufRead> CsvInput<R> {
         self.position
     }
 
+    /// The source read from.
+    pub(crate) fn source(&self) -> &R {
+        &self.src
+    }
+
     /// The line limit, bytes.
     pub(crate) fn max_line_bytes(&self) -> u64 {
         self.max_line_bytes

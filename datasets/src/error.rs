@@ -54,6 +54,38 @@ pub enum DatasetError {
         records: u64,
     },
 
+    /// A file imported into the topic before, completely (the same size and bytes):
+    /// importing it again would duplicate its rows.
+    #[error(
+        "{file} was already imported into topic {topic:?} (as {earlier}, {rows} rows, \
+         {bytes} bytes, CRC-32C {crc32c:08x}); importing it again would duplicate its rows: \
+         pass --again to import it anyway"
+    )]
+    AlreadyImported {
+        /// The file asked to import.
+        file: PathBuf,
+        /// The topic.
+        topic: String,
+        /// The file of the earlier import (the same bytes).
+        earlier: PathBuf,
+        /// Rows the earlier import read.
+        rows: u64,
+        /// Size of the file, bytes.
+        bytes: u64,
+        /// CRC-32C of the file's bytes.
+        crc32c: u32,
+    },
+
+    /// The commit marker of an import that cannot be used or does not fit the log: the
+    /// import's staging topic and the target are left as they are.
+    #[error("commit marker {file}: {reason}")]
+    CommitMarker {
+        /// The marker file.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A record value that does not decode as the expected event.
     #[error("cannot decode {what}: {reason}")]
     Decode {

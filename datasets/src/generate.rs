@@ -38,7 +38,7 @@ use crate::progress::{Phase, Progress, ProgressFn, REPORT_EVERY};
 use crate::rng::{Rng, Threshold};
 use crate::sidecar::{self, TopicContent};
 use crate::source::{Source, streams};
-use crate::topic::ensure_topic;
+use crate::topic::{ensure_topic, topic_records};
 
 /// How a record arrived relative to its event time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -310,6 +310,13 @@ impl Iterator for Generator {
 /// With `sidecar_dir` (e.g. `<data>/datasets`), writes the summary to
 /// `<sidecar_dir>/<topic>.json` and, for YSB, the ad → campaign table to
 /// `<sidecar_dir>/<topic>.campaigns.csv`. Calls `progress` about every 64 Ki records.
+///
+/// With `sidecar_dir` and no real-time pacing (`opts.rate` unset), generating is atomic
+/// like an import (see [`crate::staging`]): interrupted runs into the topic are recovered
+/// first, the records are staged, and they, the campaign table and the summary are
+/// published after a commit marker. A paced run is a live stream — its records are
+/// meant to be read as they come — so it writes straight to the topic, as a run without
+/// `sidecar_dir` does, and an interrupted one leaves what it wrote.
 pub fn generate(
     log: &dyn Log,
     opts: &GenerateOptions,
@@ -317,15 +324,13 @@ pub fn generate(
     progress: &mut ProgressFn<'_>,
 ) -> Result<GenerateSummary> {
     opts.validate()?;
+    crate::staging::check_target_name(&opts.topic)?;
     let started = Instant::now();
-    let partitions = ensure_topic(log, &opts.topic, opts.partitions)?;
+    if let Some(dir) = sidecar_dir {
+        crate::staging::recover(log, dir, &opts.topic)?;
+    }
     if !opts.append {
-        let records: u64 = log
-            .describe_topic(&opts.topic)?
-            .partitions
-            .iter()
-            .map(|p| p.latest - p.earliest)
-            .sum();
+        let records = topic_records(log, &opts.topic)?;
         if records > 0 {
             return Err(DatasetError::TopicNotEmpty {
                 topic: opts.topic.clone(),
@@ -333,16 +338,93 @@ pub fn generate(
             });
         }
     }
-    let campaigns_file = match (opts.dataset, sidecar_dir) {
-        (DatasetKind::Ysb, Some(dir)) => {
-            let table = crate::ysb::YsbCampaigns::new(opts.seed);
-            let path = sidecar::campaigns_path(dir, &opts.topic);
-            table.write_csv(&path)?;
-            Some(path)
+    match sidecar_dir {
+        Some(dir) if opts.rate.is_none() => generate_staged(log, opts, dir, started, progress),
+        _ => {
+            let partitions = ensure_topic(log, &opts.topic, opts.partitions)?;
+            let campaigns_file = match (opts.dataset, sidecar_dir) {
+                (DatasetKind::Ysb, Some(dir)) => {
+                    let path = sidecar::campaigns_path(dir, &opts.topic);
+                    crate::ysb::YsbCampaigns::new(opts.seed).write_csv(&path)?;
+                    Some(path)
+                }
+                _ => None,
+            };
+            let to = Target {
+                topic: &opts.topic,
+                partitions,
+                campaigns_file,
+                started,
+            };
+            let mut summary = write_events(log, opts, to, progress)?;
+            if let Some(dir) = sidecar_dir {
+                let content = TopicContent::Generated(Box::new(summary.clone()));
+                summary.sidecar = Some(sidecar::write(dir, &opts.topic, &content)?);
+            }
+            Ok(summary)
         }
-        _ => None,
-    };
+    }
+}
 
+/// Generate into a staging topic, then commit and publish the records with the
+/// campaign table and the summary (see [`crate::staging`]).
+fn generate_staged(
+    log: &dyn Log,
+    opts: &GenerateOptions,
+    dir: &Path,
+    started: Instant,
+    progress: &mut ProgressFn<'_>,
+) -> Result<GenerateSummary> {
+    let stage = crate::staging::begin(log, &opts.topic, opts.partitions)?;
+    let to = Target {
+        topic: &stage.topic,
+        partitions: stage.partitions(),
+        // Written when published, from the seed.
+        campaigns_file: (opts.dataset == DatasetKind::Ysb)
+            .then(|| sidecar::campaigns_path(dir, &opts.topic)),
+        started,
+    };
+    let mut summary = match write_events(log, opts, to, progress) {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing was committed: drop what was staged. Should that fail, the next
+            // run into the topic deletes the staging topic.
+            let _ = stage.abort(log);
+            return Err(e);
+        }
+    };
+    summary.sidecar = Some(sidecar::sidecar_path(dir, &opts.topic));
+    let content = TopicContent::Generated(Box::new(summary.clone()));
+    crate::staging::commit(log, dir, stage, content, None)?;
+    Ok(summary)
+}
+
+/// Where [`write_events`] writes.
+struct Target<'a> {
+    /// The topic written (the target, or its staging topic).
+    topic: &'a str,
+    /// Its partitions.
+    partitions: u32,
+    /// The campaign table the summary names.
+    campaigns_file: Option<std::path::PathBuf>,
+    /// When the run started.
+    started: Instant,
+}
+
+/// Generate the events into `to.topic`, paced when asked; returns the summary (without
+/// its sidecar path).
+fn write_events(
+    log: &dyn Log,
+    opts: &GenerateOptions,
+    to: Target<'_>,
+    progress: &mut ProgressFn<'_>,
+) -> Result<GenerateSummary> {
+    let Target {
+        topic,
+        partitions,
+        campaigns_file,
+        started,
+    } = to;
     let names = kind_names(opts.dataset);
     let mut kinds = vec![0u64; names.len()];
     let mut summary = GenerateSummary {
@@ -370,7 +452,7 @@ pub fn generate(
         .collect();
     let flush = |p: usize, buffers: &mut Vec<Vec<NewRecord>>| -> Result<()> {
         if !buffers[p].is_empty() {
-            log.append(&opts.topic, p as u32, &buffers[p])?;
+            log.append(topic, p as u32, &buffers[p])?;
             buffers[p].clear();
         }
         Ok(())
@@ -448,13 +530,5 @@ pub fn generate(
     let elapsed = started.elapsed();
     summary.elapsed_ms = elapsed.as_millis() as u64;
     summary.records_per_s = summary.records as f64 / elapsed.as_secs_f64().max(1e-9);
-    if let Some(dir) = sidecar_dir {
-        let path = sidecar::write(
-            dir,
-            &opts.topic,
-            &TopicContent::Generated(Box::new(summary.clone())),
-        )?;
-        summary.sidecar = Some(path);
-    }
     Ok(summary)
 }

@@ -229,7 +229,8 @@ pub struct GenerateSummary {
     pub max_event_time: Option<i64>,
     /// Bytes of the record values written.
     pub value_bytes: u64,
-    /// How long the run took.
+    /// How long the run took, up to the commit (when staged, copying the records into
+    /// the topic afterwards is not counted).
     pub elapsed_ms: u64,
     /// Records written per second of the run.
     pub records_per_s: f64,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
+pub use crate::file_identity::FileIdentity;
 use crate::row::{ColumnType, Schema, TimeFormat};
 
 /// The default of [`ImportOptions::max_field_bytes`] (`--max-field-bytes`): 1 MiB.
@@ -84,6 +85,9 @@ pub struct ImportOptions {
     /// passed the limit; `skip`: it is read to its end without being kept, and rejected
     /// without its fields).
     pub max_line_bytes: u64,
+    /// Import the file even when the topic already took a file of the same bytes
+    /// (`--again`); by default that is refused, as a rerun that would duplicate rows.
+    pub again: bool,
 }
 
 impl Default for ImportOptions {
@@ -104,6 +108,7 @@ impl Default for ImportOptions {
             batch_size: 2_000,
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            again: false,
         }
     }
 }
@@ -216,8 +221,14 @@ pub struct ImportSummary {
     pub min_event_time: Option<i64>,
     /// The latest event time of the accepted rows, ms.
     pub max_event_time: Option<i64>,
-    /// How long the import took.
+    /// How long the import took, up to the commit (with a sidecar directory, copying
+    /// the staged rows into the topic afterwards is not counted).
     pub elapsed_ms: u64,
     /// Rows read per second of the import.
     pub rows_per_s: f64,
+    /// The file as read: path, size, modification time and checksum (absent in
+    /// summaries written before it was recorded). A file of the same bytes is not
+    /// imported again unless asked ([`ImportOptions::again`]).
+    #[serde(default)]
+    pub source: Option<FileIdentity>,
 }

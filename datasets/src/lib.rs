@@ -45,6 +45,24 @@
 //!   with its line (and, past the line limit, the byte offset), so input without
 //!   newlines never fills memory. Out-of-range numbers (`1e309`) are bad rows; `inf` and
 //!   `nan` are accepted only when written as such (DuckDB's rule).
+//! - **Crash semantics of import and generate** ([`staging`]): with a sidecar directory,
+//!   [`import_csv`] and [`generate`] (unless paced by `rate`) write their records into a
+//!   staging topic `<topic>.staging-<id>` (names with [`staging::STAGING_INFIX`] are
+//!   reserved), then commit with a marker `<dir>/<topic>.commit.json` (CRC-32C
+//!   checked, written synced) naming the staging topic, the target's end offsets and
+//!   the sidecar, then copy the records into the target partition by partition, write
+//!   the sidecar and delete the staging topic and the marker. Each import or generate
+//!   into a topic first runs [`recover`]: staging without a marker is deleted (the
+//!   target never saw it), a marker is rolled forward, copying exactly what the target
+//!   lacks. So a process killed at any point leaves, after the next run into the topic,
+//!   either nothing of its import or all of it, each record once, in order. Imports
+//!   record the file's [`FileIdentity`] (path, size, mtime, CRC-32C of the bytes read)
+//!   and refuse a file whose bytes the topic already took
+//!   ([`DatasetError::AlreadyImported`]) unless [`ImportOptions::again`]; a generator
+//!   run into a topic with records is refused unless `append`. Without a sidecar
+//!   directory, and for a paced generator run (a live stream), records go straight to
+//!   the topic and an interrupted run leaves what it wrote. Durability against power
+//!   cuts is the log's fsync policy for the records, synced for the marker.
 //! - **Export** writes any topic of this crate to CSV; importing the export gives back
 //!   the same values, nulls and timestamps included. Export files, sidecars and
 //!   campaign tables are replaced atomically (`master_log::durable`'s temporary file and
@@ -135,6 +153,7 @@ mod csv_import;
 mod csv_input;
 mod error;
 mod export;
+mod file_identity;
 mod generate;
 mod generate_options;
 mod ids;
@@ -144,10 +163,12 @@ pub mod pageviews;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod progress;
+mod rejects;
 pub mod rng;
 mod row;
 mod sidecar;
 mod source;
+pub mod staging;
 pub mod stream;
 mod topic;
 pub mod ysb;
@@ -162,8 +183,8 @@ pub use export::{
 pub use generate::{Arrival, GeneratedRecord, Generator, generate, kind_names};
 pub use generate_options::{DatasetKind, GenerateOptions, GenerateSummary};
 pub use import_options::{
-    DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, ImportOptions, ImportSummary, MIN_LINE_BYTES,
-    OnError, RejectedRow, parse_byte_size, parse_column_types, parse_delimiter,
+    DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, FileIdentity, ImportOptions, ImportSummary,
+    MIN_LINE_BYTES, OnError, RejectedRow, parse_byte_size, parse_column_types, parse_delimiter,
 };
 pub use nexmark::{Auction, Bid, NexmarkEvent, Person};
 pub use pageviews::{Device, PageType, PageView};
@@ -177,5 +198,6 @@ pub use row::{
 pub use sidecar::{
     SIDECAR_FORMAT, TopicContent, TopicManifest, campaigns_path, read_sidecar, sidecar_path,
 };
+pub use staging::{Recovery, recover};
 pub use stream::{Contribution, StreamDecoder, StreamEvent, Update};
 pub use ysb::{AdCampaign, AdType, YsbCampaigns, YsbEvent, YsbEventType};

@@ -267,8 +267,13 @@ fn a_second_file_must_match_the_topic_schema() {
     std::fs::write(&b, "ts,y\n2024-01-01T00:00:00Z,1\n").unwrap();
     let opts = |f: &Path| ImportOptions::new(f, "t", "ts");
     import_csv(&t.log, &opts(&a), Some(&t.sidecars()), &mut no_progress).unwrap();
-    // Same columns: appended, the sidecar lists both imports.
-    import_csv(&t.log, &opts(&a), Some(&t.sidecars()), &mut no_progress).unwrap();
+    // Same columns: appended, the sidecar lists both imports. (The same bytes again
+    // are refused as a rerun unless forced.)
+    let again = ImportOptions {
+        again: true,
+        ..opts(&a)
+    };
+    import_csv(&t.log, &again, Some(&t.sidecars()), &mut no_progress).unwrap();
     let err = import_csv(&t.log, &opts(&b), Some(&t.sidecars()), &mut no_progress).unwrap_err();
     assert!(
         matches!(err, datasets::DatasetError::SchemaMismatch { .. }),

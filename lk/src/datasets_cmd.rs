@@ -151,6 +151,7 @@ pub fn generate(
         append: args.append,
         ..defaults
     };
+    recover(log.as_ref(), data, &opts.topic)?;
     let mut bar = Bar::new();
     let summary = datasets::generate(log.as_ref(), &opts, Some(&sidecar_dir(data)), &mut |p| {
         bar.update(p)
@@ -248,8 +249,21 @@ pub struct IngestCsvArgs {
     #[arg(long, value_name = "SIZE", value_parser = byte_size,
           default_value_t = datasets::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: u64,
+    /// Import the file even if the topic already took a file of the same bytes (by
+    /// default refused: a rerun would duplicate its rows).
+    #[arg(long)]
+    again: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+/// Finish or clean up interrupted imports and generator runs into `topic`, saying what
+/// was done on stderr.
+fn recover(log: &dyn Log, data: &Path, topic: &str) -> anyhow::Result<()> {
+    for done in datasets::recover(log, &sidecar_dir(data), topic)? {
+        eprintln!("{done}");
+    }
+    Ok(())
 }
 
 /// A `--max-*-bytes` value: bytes, or a number with a unit.
@@ -280,8 +294,10 @@ pub fn ingest(
         partitions: a.partitions,
         max_field_bytes: a.max_field_bytes,
         max_line_bytes: a.max_line_bytes,
+        again: a.again,
         ..datasets::ImportOptions::default()
     };
+    recover(log.as_ref(), data, &opts.topic)?;
     let mut bar = Bar::new();
     let s = datasets::import_csv(log.as_ref(), &opts, Some(&sidecar_dir(data)), &mut |p| {
         bar.update(p)

@@ -55,6 +55,10 @@ pub fn run(
                     for p in &report.problems {
                         println!("{}", describe_problem(p));
                     }
+                    let sidecars = crate::datasets_cmd::sidecar_dir(data);
+                    for line in datasets::staging::interrupted(&data.join("topics"), &sidecars) {
+                        println!("{line}");
+                    }
                     if report.torn_tails_cut > 0 {
                         println!(
                             "{} cut by recovery earlier (writes a crash cut short; their \
