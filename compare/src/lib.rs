@@ -62,6 +62,7 @@ pub mod pipelines;
 mod plan;
 mod provenance;
 pub mod report;
+mod reprocess;
 pub mod resources;
 pub mod run;
 mod score;

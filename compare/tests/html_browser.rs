@@ -93,6 +93,7 @@ fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> Pipeline
         peak_state_cells: None,
         correctness: correctness(12_800, exact_from * 20, late_dropped),
         reprocess_seconds: Some(base / 7.0),
+        reprocess: None,
         reprocess_eps: Some(400_000.0 / base),
         complexity: Complexity {
             loc,
@@ -257,11 +258,13 @@ fn fixture() -> Report {
                     lambda: WorkloadFigures {
                         correctness: correctness(6400, 6400, 0),
                         reprocess_seconds: Some(0.625 + i as f64),
+                        reprocess: None,
                         complexity: Complexity::default(),
                     },
                     kappa: WorkloadFigures {
                         correctness: correctness(6400, 6100 + 100 * i, 194),
                         reprocess_seconds: Some(2.875 + i as f64),
+                        reprocess: None,
                         complexity: Complexity::default(),
                     },
                 }
