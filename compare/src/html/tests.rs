@@ -572,3 +572,39 @@ fn the_reprocess_phases_chart_shows_each_phase_median() {
     assert!(series_tags(block, "rect", "kappa").is_empty(), "{block}");
     assert_eq!(series_tags(block, "rect", "lambda").len(), 4);
 }
+
+#[test]
+fn the_workload_tables_show_each_reprocess_phase_with_its_range() {
+    let mut report = fixture();
+    report.workloads[0].lambda.reprocess = Some(reprocess(1.0));
+    report.workloads[0].kappa.reprocess = Some(reprocess(3.0));
+    let html = render(&report);
+    let table = between(
+        &html,
+        "<table class=\"workload\" data-workload=\"pageviews_per_minute\"",
+        "</table>",
+    );
+    let cell = |metric: &str, pipeline: &str| -> String {
+        let row = between(table, &format!("<tr data-metric=\"{metric}\""), "</tr>");
+        between(row, &format!("<td data-pipeline=\"{pipeline}\""), "</td>").to_string()
+    };
+    let process = cell("reprocess_process_seconds", "lambda");
+    assert!(process.contains(">2.00 s (2.00–2.25)"), "{process}");
+    assert!(process.contains("class=\"better\""), "{process}");
+    let setup = cell("reprocess_setup_seconds", "kappa");
+    assert!(setup.contains(">0.750 s (0.375–0.750)"), "{setup}");
+    let publish = cell("reprocess_publish_seconds", "kappa");
+    assert!(publish.contains(">0.750 s"), "{publish}");
+    // Not reprocessed: not measured.
+    let other = between(
+        &html,
+        "<table class=\"workload\" data-workload=\"top&lt;k&gt; &amp; co\"",
+        "</table>",
+    );
+    let row = between(
+        other,
+        "<tr data-metric=\"reprocess_setup_seconds\"",
+        "</tr>",
+    );
+    assert!(row.contains(NOT_MEASURED), "{row}");
+}
