@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::observe::{Reading, Seen};
+use crate::pipelines::Phases;
 use crate::report::{CdfPoint, Complexity, Correctness, Latency, Level, PipelineReport, Sample};
+use crate::reprocess::History;
 use crate::score::pool;
 
 /// What was measured of one pipeline, besides what its observer saw.
@@ -27,8 +29,12 @@ pub(crate) struct Measured<'a> {
     pub finals: Vec<Correctness>,
     /// Correctness per reading (pooled over workloads), `None` where not taken.
     pub over_time: Vec<Option<Correctness>>,
-    /// Reprocessing time per workload (empty when not run).
-    pub reprocess: Vec<f64>,
+    /// Reprocessing phases per workload, per run (empty when not run).
+    pub reprocess: &'a [Vec<Phases>],
+    /// How the pipeline's reprocessing output is written.
+    pub reprocess_durability: &'static str,
+    /// What one reprocessing of a workload reads.
+    pub history: History,
     pub complexity: Complexity,
 }
 
@@ -40,7 +46,6 @@ pub(crate) struct RunFacts<'a> {
     pub fed: bool,
     /// Records the run measured (fed, or the topic's total without a feed).
     pub records_seen: u64,
-    pub records_total: u64,
     pub readings: &'a [Reading],
 }
 
@@ -49,7 +54,7 @@ pub(crate) fn pipeline_report(m: Measured<'_>, run: &RunFacts<'_>) -> PipelineRe
     let [fresh, stable] = [0, 1].map(|l| level(&m.seen[l], m.what[l], run));
     let last = *m.seen[0].last_visible.lock();
     let elapsed = last.map(|l| l.saturating_duration_since(run.start).as_secs_f64());
-    let (reprocess_seconds, reprocess_eps) = reprocess_figures(&m.reprocess, run.records_total);
+    let reprocess = crate::reprocess::figures(m.reprocess, m.history, m.reprocess_durability);
     PipelineReport {
         fresh,
         stable,
@@ -65,8 +70,9 @@ pub(crate) fn pipeline_report(m: Measured<'_>, run: &RunFacts<'_>) -> PipelineRe
             .filter_map(|r| r.pipelines[m.index].state_cells)
             .max(),
         correctness: pool(&m.finals),
-        reprocess_seconds,
-        reprocess_eps,
+        reprocess_seconds: reprocess.as_ref().map(|r| r.total.median),
+        reprocess_eps: reprocess.as_ref().and_then(|r| r.total_eps),
+        reprocess,
         complexity: m.complexity,
         timeline: timeline(m.index, m.seen, &m.over_time, run.readings),
     }
@@ -125,16 +131,6 @@ fn timeline(
         });
     }
     out
-}
-
-/// Total reprocessing seconds over the workloads, and records per second of it.
-fn reprocess_figures(secs: &[f64], records_total: u64) -> (Option<f64>, Option<f64>) {
-    if secs.is_empty() {
-        return (None, None);
-    }
-    let total: f64 = secs.iter().sum();
-    let eps = (total > 0.0).then(|| (records_total * secs.len() as u64) as f64 / total);
-    (Some(total), eps)
 }
 
 fn ms(ns: u64) -> f64 {

@@ -169,6 +169,11 @@ pub fn rate(records_per_s: f64) -> String {
     format!("{} records/s", number(records_per_s))
 }
 
+/// A throughput in megabytes (10^6 bytes) per second: `12.5 MB/s`.
+pub fn megabytes_per_s(mb_per_s: f64) -> String {
+    format!("{} MB/s", number(mb_per_s))
+}
+
 /// A fraction as a percentage with two decimals, rounded down so that anything below 1
 /// never reads `100.00 %`: `0.96875` → `96.87 %`, `0.99999` → `99.99 %`.
 pub fn percent(fraction: f64) -> String {
@@ -337,6 +342,7 @@ mod tests {
         assert_eq!(seconds(0.0), "0 s");
         assert_eq!(rate(9876.5), "9,876 records/s");
         assert_eq!(rate(13_333.333), "13,333 records/s");
+        assert_eq!(megabytes_per_s(12.5), "12.5 MB/s");
     }
 
     #[test]

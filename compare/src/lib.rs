@@ -10,7 +10,8 @@
 //!   schedule i·Δt      │             every --batch-every)       │   batch i fresh? stable?
 //!   disorder measured  └─────────► Kappa: stream job (workers) ─┘   (latency)
 //!   sampler (every 100 ms): staleness, per-thread CPU, heap by pipeline, state, answers
-//!   after the feed: catch-up → final answers vs oracle → reprocess both
+//!   after the feed: catch-up → final answers vs oracle → reprocess both, in turns,
+//!   --reprocess-runs times each from fresh state (setup | process | publish timed apart)
 //!   × --repeat N, × each --sweep value, + each pipeline --alone, + --find-max-rate probes
 //!   → summary (median, min–max per figure) → warnings → verdict
 //! ```
@@ -36,6 +37,11 @@
 //! - **Noise**: with `repeat` runs (each from fresh state: a new topic, new working
 //!   files, new jobs), every headline figure is reported as its median and range; a
 //!   difference is claimed only where the pipelines' ranges do not overlap.
+//! - **Reprocessing**, timed the same way for both: each run from fresh state (a new
+//!   directory; for Kappa a new namespace on the log), in three phases — setup,
+//!   processing the whole history, publishing until the new version serves queries —
+//!   both outputs fsynced; the median and range of every phase over `--reprocess-runs`
+//!   runs (see [`report`]).
 //! - Ctrl-C ends the feed early; what was measured until then is reported, marked
 //!   `interrupted`.
 //!
@@ -62,6 +68,7 @@ pub mod pipelines;
 mod plan;
 mod provenance;
 pub mod report;
+mod reprocess;
 pub mod resources;
 pub mod run;
 mod score;

@@ -97,6 +97,9 @@ pub struct CompareOptions {
     pub kappa_workers: usize,
     /// Recompute the whole history with both pipelines after the live phase.
     pub reprocess: bool,
+    /// Reprocess this many times per pipeline and workload, each from fresh state (at
+    /// least 1): every phase is then reported as its median and range.
+    pub reprocess_runs: u32,
     /// Run the whole comparison this many times, each from fresh state.
     pub repeat: u32,
     /// Also run each pipeline by itself on the same feed, as a control.
@@ -142,6 +145,7 @@ impl CompareOptions {
             checkpoint_interval: Duration::from_millis(250),
             kappa_workers: 2,
             reprocess: true,
+            reprocess_runs: 3,
             repeat: 1,
             alone: false,
             sweep: None,
@@ -169,6 +173,9 @@ impl CompareOptions {
         }
         if self.repeat == 0 {
             return bad("--repeat must be at least 1");
+        }
+        if self.reprocess_runs == 0 {
+            return bad("--reprocess-runs must be at least 1");
         }
         if self.allowed_lateness_ms.is_some_and(|l| l < 0) {
             return bad("--allowed-lateness cannot be negative");
@@ -258,5 +265,14 @@ mod tests {
         topic.source = Source::Topic("t".into());
         topic.sweep = Some(SweepSpec::parse("partitions=1,2").unwrap());
         assert!(matches!(topic.validate(), Err(CompareError::Options(_))));
+    }
+
+    #[test]
+    fn reprocessing_needs_at_least_one_run() {
+        let mut o = CompareOptions::new("w", "s");
+        assert_eq!(o.reprocess_runs, 3, "three runs by default");
+        assert!(o.validate().is_ok());
+        o.reprocess_runs = 0;
+        assert!(matches!(o.validate(), Err(CompareError::Options(_))));
     }
 }

@@ -106,30 +106,124 @@ pub(crate) fn start(arch: Architecture, setup: &Setup) -> Result<Box<dyn Pipelin
     }
 }
 
-/// Recompute the whole history of `workload` with `arch`; the seconds it took.
-pub(crate) fn reprocess(arch: Architecture, setup: &Setup, workload: &Workload) -> Result<f64> {
-    match arch {
-        Architecture::Lambda => {
-            let t = Instant::now();
-            lambda::recompute(
-                setup.log.as_ref(),
-                workload,
-                &setup.topic,
-                &setup.sidecar_dir,
-            )?;
-            Ok(t.elapsed().as_secs_f64())
-        }
-        Architecture::Kappa => {
-            let config = kappa::JobConfig {
-                version: 2,
-                serve_if_none: false,
-                ..kappa_config(setup, setup.work.join("reprocess"))
-            };
-            let t = Instant::now();
-            kappa::Job::new(setup.log.clone(), workload.clone(), config)?.run_until_caught_up()?;
-            Ok(t.elapsed().as_secs_f64())
+/// The phases of one reprocessing run, in seconds, timed back to back by one clock (see
+/// `crate::report` for what each covers in each pipeline).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Phases {
+    /// Stores and directories opened, a job created.
+    pub setup: f64,
+    /// The whole history read and computed.
+    pub process: f64,
+    /// Until the new version serves queries.
+    pub publish: f64,
+}
+
+impl Phases {
+    /// The phases between four instants: start, set up, processed, published.
+    pub fn between(t: [Instant; 4]) -> Phases {
+        let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
+        Phases {
+            setup: secs(t[0], t[1]),
+            process: secs(t[1], t[2]),
+            publish: secs(t[2], t[3]),
         }
     }
+
+    /// The three together.
+    pub fn total(&self) -> f64 {
+        self.setup + self.process + self.publish
+    }
+}
+
+/// How each pipeline's reprocessing output is written: both fsync it before `publish`
+/// ends (Lambda's `ViewStore::publish`; Kappa's redb `Durability::Immediate`, its table
+/// parts and alias written `Durability::Synced`).
+pub(crate) fn reprocess_durability(arch: Architecture) -> &'static str {
+    match arch {
+        Architecture::Lambda | Architecture::Kappa => "synced",
+    }
+}
+
+/// Recompute the whole history of `workload` with `arch` from fresh state (run `run`: a
+/// directory of its own under the run's working directory, removed afterwards); the
+/// time of each phase.
+pub(crate) fn reprocess(
+    arch: Architecture,
+    setup: &Setup,
+    workload: &Workload,
+    run: u32,
+) -> Result<Phases> {
+    let dir = setup
+        .work
+        .join("reprocess")
+        .join(format!("{}-{run}", arch.name().to_lowercase()));
+    remove_dir(&dir)?;
+    let phases = match arch {
+        Architecture::Lambda => reprocess_lambda(setup, workload, &dir)?,
+        Architecture::Kappa => reprocess_kappa(setup, workload, &dir, run)?,
+    };
+    remove_dir(&dir)?;
+    Ok(phases)
+}
+
+/// Remove `dir` and what it holds, if it exists.
+fn remove_dir(dir: &std::path::Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(CompareError::io(format!("remove {}", dir.display()))(e)),
+    }
+}
+
+/// Lambda's recompute in its phases: its view store opened, the batch layer over the
+/// whole history, the view published (as `lambda::recompute_and_publish` does).
+fn reprocess_lambda(setup: &Setup, workload: &Workload, dir: &std::path::Path) -> Result<Phases> {
+    let t0 = Instant::now();
+    let files = Layout::new(dir, workload).files()?;
+    let t1 = Instant::now();
+    let view = lambda::recompute(
+        setup.log.as_ref(),
+        workload,
+        &setup.topic,
+        &setup.sidecar_dir,
+    )?;
+    let t2 = Instant::now();
+    files.store.publish(&view)?;
+    Ok(Phases::between([t0, t1, t2, Instant::now()]))
+}
+
+/// Kappa's replay in its phases, as `kappa::reprocess` runs it: the job created and
+/// started, until it has caught up, then stopped (final checkpoints and table write) and
+/// made the serving version. The job lives in a namespace of its own on the log (its own
+/// changelog, late-events topic and group), retired before and after the run.
+fn reprocess_kappa(
+    setup: &Setup,
+    workload: &Workload,
+    dir: &std::path::Path,
+    run: u32,
+) -> Result<Phases> {
+    let config = kappa::JobConfig {
+        version: 2,
+        serve_if_none: false,
+        namespace: Some(format!("{}.reprocess{run}", setup.namespace)),
+        ..kappa_config(setup, dir.to_path_buf())
+    };
+    let retire = || kappa::retire(setup.log.as_ref(), &config, workload.name(), 2);
+    retire()?;
+    let t0 = Instant::now();
+    let job = kappa::Job::new(setup.log.clone(), workload.clone(), config.clone())?;
+    let running = job.start()?;
+    let t1 = Instant::now();
+    while !running.wait_caught_up(Duration::from_secs(1))? {}
+    let t2 = Instant::now();
+    running.stop()?;
+    kappa::set_serving(&config.dir, workload.name(), config.version)?;
+    let phases = Phases::between([t0, t1, t2, Instant::now()]);
+    // The serving version's table cannot be retired: its directory (alias included)
+    // goes first.
+    remove_dir(dir)?;
+    retire()?;
+    Ok(phases)
 }
 
 /// The Kappa job settings of the run (the same for the live job and the reprocessing).

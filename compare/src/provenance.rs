@@ -64,6 +64,9 @@ pub(crate) fn reproduce(opts: &CompareOptions, allowed_lateness_ms: i64) -> Stri
     flag("checkpoint-every", ms(opts.checkpoint_interval.as_millis()));
     flag("kappa-workers", opts.kappa_workers.to_string());
     flag("repeat", opts.repeat.to_string());
+    if opts.reprocess {
+        flag("reprocess-runs", opts.reprocess_runs.to_string());
+    }
     if let Some(s) = &opts.sweep {
         flag("sweep", s.text());
     }
@@ -104,6 +107,7 @@ mod tests {
             "--watermark-bound 2000ms",
             "--checkpoint-every 250ms",
             "--repeat 3",
+            "--reprocess-runs 3",
             "--alone",
         ] {
             assert!(r.contains(part), "{part} in {r}");

@@ -28,7 +28,7 @@
 //! the two pipelines differ beyond the noise (their ranges do not overlap).
 //!
 //! ```text
-//! { "schema_version": 2,
+//! { "schema_version": 3,
 //!   "provenance": { version, commit, command, reproduce },
 //!   "params":   { dataset, topic, workloads, events, rate_eps, partitions, seed,
 //!                 allowed_lateness_ms, allowed_lateness_from, repeat, … },
@@ -40,7 +40,10 @@
 //!                 catch_up_seconds}, stable {the same}, throughput_eps, cpu_seconds,
 //!                 peak_heap_bytes, stable_updates, peak_state_cells,
 //!                 correctness {exact_fraction, max_abs_error, late_dropped, …},
-//!                 reprocess_seconds, complexity {loc, functions, cyclomatic},
+//!                 reprocess_seconds, reprocess_eps,
+//!                 reprocess { runs, durability, setup, process, publish, total,
+//!                   records, bytes, process_eps, process_mb_s, total_eps, total_mb_s },
+//!                 complexity {loc, functions, cyclomatic},
 //!                 timeline […] },
 //!     "kappa":  { the same } },
 //!   "summary":  { runs, figures: [ { key, label, group, level, better,
@@ -54,6 +57,39 @@
 //!   "warnings": [ "…" ],
 //!   "verdict": [ "…" ] }
 //! ```
+//!
+//! ## Reprocessing (schema 3)
+//! After the live phase each pipeline recomputes the whole history of every workload,
+//! `reprocess.runs` times (`--reprocess-runs`, at least 3 by default), Lambda and Kappa
+//! taking turns, each run from fresh state: a new directory per run and pipeline (and for
+//! Kappa a new namespace on the log: its own changelog, late-events topic and consumer
+//! group), removed after the run. Nothing warm is carried from one run to the next but
+//! the operating system's page cache (the history was read by the live phase, so it is
+//! warm for every run alike) and the process's started thread pools. Both pipelines are
+//! timed by the same clock in the same three phases, back to back (so that
+//! `setup + process + publish = total` in every run):
+//! - **setup**: Lambda: its view store opened (`Layout::files`: the directories
+//!   created). Kappa: `Job::new` (the workload checked, the changelog and late-events
+//!   topics created) and `Job::start` (the consumer group joined, the workers started).
+//! - **process**: reading the whole history and computing. Lambda: `lambda::recompute`
+//!   (the batch layer over every record). Kappa: until every task has caught up with the
+//!   head (its state store opened and restored by the worker, the records read and
+//!   folded; the checkpoints of the interval and their table writes included).
+//! - **publish**: until the new version serves queries. Lambda: `ViewStore::publish`
+//!   (what `lambda::recompute_and_publish` and the batch cycle do: the view written to a
+//!   new version directory and `CURRENT` switched to it). Kappa: `RunningJob::stop` (every
+//!   task's final checkpoint: changelog, state store, table part) and `kappa::set_serving`
+//!   (the alias switched to the new version).
+//!
+//! `reprocess.durability` states how the output is written: both are `synced` (Lambda's
+//! view files, `CURRENT` and directories fsynced; Kappa's redb stores committed with
+//! `Durability::Immediate`, its table parts and alias fsynced), so the two are timed to
+//! the same durability; a report where they differ says so in the verdict. Each phase is
+//! a [`Stat`] over the runs (median, range, every run's value); the rates divide the
+//! history read (`records`, and `bytes`: the topic's partitions' size on disk, `null`
+//! where the log cannot tell, e.g. on Kafka) by the median process and total times.
+//! `reprocess_seconds` is the median total and `reprocess_eps` the records per second of
+//! it, as before. Reports of schema 2 read with `reprocess: null`.
 //!
 //! `correctness` (schema 1, fields added): `exact_fraction_na` is `true` when the
 //! oracle's answer has no cell (show "n/a", whatever `exact_fraction` holds);
@@ -71,7 +107,7 @@ use serde::{Deserialize, Serialize};
 use workloads::{DuplicateCell, ListedCell};
 
 /// Raised whenever a field changes name or meaning.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything one invocation measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,14 +350,51 @@ pub struct PipelineReport {
     /// Final answers against the oracle, all workloads' cells together.
     pub correctness: Correctness,
     /// Full recomputation of the same history after the run: Lambda's batch layer from
-    /// scratch, Kappa's replay from offset 0 into a new version (all workloads).
+    /// scratch, Kappa's replay from offset 0 into a new version (all workloads): the
+    /// median total of `reprocess`.
     pub reprocess_seconds: Option<f64>,
     /// Records per second of that recomputation.
     pub reprocess_eps: Option<f64>,
+    /// The recomputation in its phases over the fresh runs (all workloads: a run's time
+    /// is the sum of its workloads'); `null` when not run.
+    #[serde(default)]
+    pub reprocess: Option<Reprocess>,
     /// Source code the pipeline needs for the run's workloads.
     pub complexity: Complexity,
     /// Samples during the live phase.
     pub timeline: Vec<Sample>,
+}
+
+/// Recomputing the whole history, timed in phases over fresh runs (see the module's
+/// documentation for what each phase covers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reprocess {
+    /// Fresh runs timed (`--reprocess-runs`).
+    pub runs: u32,
+    /// How the output is written: `synced` (fsynced before the phase ends) or
+    /// `unsynced`.
+    pub durability: String,
+    /// Seconds to set up (stores and directories opened, a job created).
+    pub setup: Stat,
+    /// Seconds to read the whole history and compute.
+    pub process: Stat,
+    /// Seconds from the computed result until the new version serves queries.
+    pub publish: Stat,
+    /// Seconds of the three together.
+    pub total: Stat,
+    /// Records read in one run (the topic's records, once per workload).
+    pub records: u64,
+    /// Bytes of history read in one run (the topic's partitions' size, once per
+    /// workload); `null` where the log cannot tell.
+    pub bytes: Option<u64>,
+    /// Records per second of the median process time.
+    pub process_eps: Option<f64>,
+    /// Megabytes (10^6 bytes) per second of the median process time.
+    pub process_mb_s: Option<f64>,
+    /// Records per second of the median total time.
+    pub total_eps: Option<f64>,
+    /// Megabytes per second of the median total time.
+    pub total_mb_s: Option<f64>,
 }
 
 /// Latency to one visibility level.
@@ -523,8 +596,12 @@ pub struct WorkloadReport {
 pub struct WorkloadFigures {
     /// The final answer against the oracle's.
     pub correctness: Correctness,
-    /// Full recomputation of the history for this workload alone; `null` when not run.
+    /// Full recomputation of the history for this workload alone (median total);
+    /// `null` when not run.
     pub reprocess_seconds: Option<f64>,
+    /// The same in its phases over the fresh runs; `null` when not run.
+    #[serde(default)]
+    pub reprocess: Option<Reprocess>,
     /// Source code the pipeline needs for this workload.
     pub complexity: Complexity,
 }

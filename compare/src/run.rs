@@ -24,6 +24,7 @@ use crate::report::{
     BatchRun, Complexity, Correctness, Disorder, LatenessSource, Params, PipelineReport, RunInfo,
     WorkloadFigures, WorkloadReport,
 };
+use crate::reprocess::{History, Timings};
 use crate::resources::{CpuMeter, ThreadClass};
 use crate::score::{WorkloadScore, pool, score_workload};
 use crate::{CompareError, Result};
@@ -169,7 +170,7 @@ pub(crate) fn once(
     };
     let reprocessed = if scope.reprocess && opts.reprocess && !drained.live.interrupted {
         report_progress(progress, scope, Phase::Reprocess, &drained.live);
-        reprocess(&setup, &scope.archs)?
+        crate::reprocess::run_all(&setup, &scope.archs)?
     } else {
         Vec::new()
     };
@@ -648,29 +649,18 @@ fn score(setup: &Setup, drained: &Drained) -> Result<Vec<WorkloadScore>> {
         .collect()
 }
 
-/// Recompute the whole history of every workload with each pipeline of `archs`;
-/// seconds per pipeline, per workload.
-fn reprocess(setup: &Setup, archs: &[Architecture]) -> Result<Vec<Vec<f64>>> {
-    let mut secs = vec![Vec::new(); archs.len()];
-    for w in &setup.workloads {
-        for (i, &arch) in archs.iter().enumerate() {
-            secs[i].push(crate::pipelines::reprocess(arch, setup, w)?);
-        }
-    }
-    Ok(secs)
-}
-
 /// The run's figures: every pipeline's assembled the same way.
 fn assemble(
     setup: &Setup,
     dataset: Option<DatasetKind>,
     drained: &Drained,
     scores: &[WorkloadScore],
-    reprocessed: &[Vec<f64>],
+    reprocessed: &Timings,
     code: &Code,
 ) -> Result<Outcome> {
     let live = &drained.live;
     let records_total: u64 = setup.log.end_offsets(&setup.topic)?.iter().sum();
+    let history = crate::reprocess::history(setup.log.as_ref(), &setup.topic, records_total)?;
     let facts = RunFacts {
         start: live.start,
         feed_end: live.feed_end,
@@ -680,7 +670,6 @@ fn assemble(
         } else {
             records_total
         },
-        records_total,
         readings: &live.readings,
     };
     let mut reports = Vec::new();
@@ -703,7 +692,9 @@ fn assemble(
             stable_updates: drained.stable_updates[i],
             finals: scores.iter().map(|s| s.finals[i].clone()).collect(),
             over_time,
-            reprocess: reprocessed.get(i).cloned().unwrap_or_default(),
+            reprocess: reprocessed.get(i).map_or(&[], Vec::as_slice),
+            reprocess_durability: crate::pipelines::reprocess_durability(arch),
+            history,
             complexity: match arch {
                 Architecture::Lambda => code.lambda.clone(),
                 Architecture::Kappa => code.kappa.clone(),
@@ -713,7 +704,7 @@ fn assemble(
     }
     let both = live.archs == Architecture::BOTH;
     let workload_reports = if both {
-        workload_reports(scores, reprocessed, code)
+        workload_reports(scores, reprocessed, history, code)
     } else {
         Vec::new()
     };
@@ -757,17 +748,29 @@ fn assemble(
 /// Per workload, both pipelines' figures (pipeline 0 is Lambda, 1 Kappa).
 fn workload_reports(
     scores: &[WorkloadScore],
-    reprocessed: &[Vec<f64>],
+    reprocessed: &Timings,
+    history: History,
     code: &Code,
 ) -> Vec<WorkloadReport> {
-    let figures = |i: usize, w: usize| WorkloadFigures {
-        correctness: scores[w].finals[i].clone(),
-        reprocess_seconds: reprocessed.get(i).and_then(|s| s.get(w)).copied(),
-        complexity: code
-            .per_workload
-            .get(w)
-            .map(|c| if i == 0 { c.0.clone() } else { c.1.clone() })
-            .unwrap_or_default(),
+    let figures = |i: usize, w: usize| {
+        let reprocess = reprocessed.get(i).and_then(|s| s.get(w)).and_then(|runs| {
+            let arch = Architecture::BOTH[i];
+            crate::reprocess::figures(
+                std::slice::from_ref(runs),
+                history,
+                crate::pipelines::reprocess_durability(arch),
+            )
+        });
+        WorkloadFigures {
+            correctness: scores[w].finals[i].clone(),
+            reprocess_seconds: reprocess.as_ref().map(|r| r.total.median),
+            reprocess,
+            complexity: code
+                .per_workload
+                .get(w)
+                .map(|c| if i == 0 { c.0.clone() } else { c.1.clone() })
+                .unwrap_or_default(),
+        }
     };
     scores
         .iter()

@@ -4,7 +4,9 @@
 //! over the runs of one setting: median, smallest and largest per pipeline, and whether
 //! the pipelines differ beyond the noise (their ranges do not overlap).
 
-use crate::format::{bytes_f64, count_f64, millis, number, percent, rate, seconds};
+use crate::format::{
+    bytes_f64, count_f64, megabytes_per_s, millis, number, percent, rate, seconds,
+};
 use crate::report::{
     Better, Difference, FigureSummary, Latency, Level, PipelineReport, Stat, Summary, Visibility,
 };
@@ -260,11 +262,35 @@ fn reprocess_and_code_figures() -> Vec<FigureDef> {
     vec![
         fig(
             "reprocess_seconds",
-            "time",
+            "total time",
             REPROCESS_GROUP,
             Better::Lower,
             seconds,
             |p| p.reprocess_seconds,
+        ),
+        fig(
+            "reprocess_setup_seconds",
+            "setup (stores, job)",
+            REPROCESS_GROUP,
+            Better::Lower,
+            seconds,
+            |p| p.reprocess.as_ref().map(|r| r.setup.median),
+        ),
+        fig(
+            "reprocess_process_seconds",
+            "process (read and compute)",
+            REPROCESS_GROUP,
+            Better::Lower,
+            seconds,
+            |p| p.reprocess.as_ref().map(|r| r.process.median),
+        ),
+        fig(
+            "reprocess_publish_seconds",
+            "publish (until it serves)",
+            REPROCESS_GROUP,
+            Better::Lower,
+            seconds,
+            |p| p.reprocess.as_ref().map(|r| r.publish.median),
         ),
         fig(
             "reprocess_eps",
@@ -273,6 +299,14 @@ fn reprocess_and_code_figures() -> Vec<FigureDef> {
             Better::Higher,
             rate,
             |p| p.reprocess_eps,
+        ),
+        fig(
+            "reprocess_process_mb_s",
+            "history read while processing",
+            REPROCESS_GROUP,
+            Better::Higher,
+            megabytes_per_s,
+            |p| p.reprocess.as_ref().and_then(|r| r.process_mb_s),
         ),
         fig(
             "complexity_loc",

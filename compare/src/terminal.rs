@@ -122,6 +122,11 @@ pub fn render_table(r: &Report) -> String {
             .as_deref()
             .map_or("commit unknown".to_owned(), |c| format!("commit {c}"))
     );
+    let _ = writeln!(
+        out,
+        "harness CPU: {} (threads of neither pipeline: the feed, observers, sampler, oracle)",
+        seconds(r.run.harness_cpu_seconds)
+    );
     let _ = writeln!(out, "reproduce: {}", r.provenance.reproduce);
     let _ = writeln!(out);
     let mut rows = headline_rows(&r.summary);
@@ -321,5 +326,40 @@ mod tests {
         let stable = &table[table.find("Latency, stable").unwrap()..];
         assert_eq!(table_row(stable, "  p99")[1], "not measured");
         assert_eq!(table_row(&table, "  duplicates removed")[0], "not measured");
+    }
+
+    #[test]
+    fn the_harness_cpu_is_printed_apart_from_the_pipelines() {
+        let mut report = crate::html::tests::fixture();
+        report.run.harness_cpu_seconds = 4.5;
+        let table = render_table(&report);
+        let line = table
+            .lines()
+            .find(|l| l.starts_with("harness CPU: "))
+            .unwrap_or_else(|| panic!("no harness line in\n{table}"));
+        assert!(
+            line.starts_with("harness CPU: 4.50 s (threads of neither"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_reprocess_rows_show_each_phase() {
+        let report = crate::html::tests::fixture();
+        let table = render_table(&report);
+        let from = &table[table.find("Reprocessing the whole history").unwrap()..];
+        for (label, lambda, kappa) in [
+            ("  setup (stores, job)", "0.250 s", "0.750 s"),
+            ("  process (read and compute)", "2.00 s", "6.00 s"),
+            ("  publish (until it serves)", "0.250 s", "0.750 s"),
+            ("  total time", "2.50 s", "7.50 s"),
+        ] {
+            let cells = table_row(&from[from.find(label).unwrap()..], label);
+            assert_eq!(
+                (cells[0].as_str(), cells[1].as_str()),
+                (lambda, kappa),
+                "{label}"
+            );
+        }
     }
 }

@@ -84,15 +84,7 @@ pub fn verdict(r: &Report) -> Vec<String> {
             count(r.batch_runs.len() as u64),
         ));
     }
-    if let Some(f) = find(s, "reprocess_seconds")
-        && let (Some((l, k)), Some(o)) = (both(f), outcome(f, s.runs))
-    {
-        v.push(format!(
-            "Reprocessing all {} records: {l} (Lambda's batch recompute) vs {k} (Kappa's \
-             replay): {o}.",
-            count(r.run.records_total)
-        ));
-    }
+    v.extend(reprocess_sentence(r));
     let (lc, kc) = (
         &r.pipelines.lambda.complexity,
         &r.pipelines.kappa.complexity,
@@ -116,6 +108,48 @@ pub fn verdict(r: &Report) -> Vec<String> {
     v.extend(alone_sentence(r));
     v.extend(max_rate_sentence(r));
     v
+}
+
+/// Reprocessing: the median total of each pipeline, then its phases (medians of the
+/// fresh runs) and the durability of both outputs.
+fn reprocess_sentence(r: &Report) -> Option<String> {
+    let s = &r.summary;
+    let f = find(s, "reprocess_seconds")?;
+    let (l, k) = both(f)?;
+    let o = outcome(f, s.runs)?;
+    let mut line = format!(
+        "Reprocessing all {} records: {l} (Lambda's batch recompute) vs {k} (Kappa's \
+         replay): {o}.",
+        count(r.run.records_total)
+    );
+    let (lr, kr) = (&r.pipelines.lambda.reprocess, &r.pipelines.kappa.reprocess);
+    if let (Some(lr), Some(kr)) = (lr, kr) {
+        let phase = |key: &str| {
+            let f = find(s, key)?;
+            Some(format!(
+                "{} vs {}",
+                seconds(f.lambda.as_ref()?.median),
+                seconds(f.kappa.as_ref()?.median)
+            ))
+        };
+        let durability = if lr.durability == kr.durability {
+            format!("both outputs {}", lr.durability)
+        } else {
+            format!(
+                "not the same durability: Lambda's output {}, Kappa's {}",
+                lr.durability, kr.durability
+            )
+        };
+        line.push_str(&format!(
+            " Medians of {} fresh runs each: setup {}, process {}, publish (until the new \
+             version serves queries) {}; {durability}.",
+            count(u64::from(lr.runs.min(kr.runs))),
+            phase("reprocess_setup_seconds")?,
+            phase("reprocess_process_seconds")?,
+            phase("reprocess_publish_seconds")?,
+        ));
+    }
+    Some(line)
 }
 
 /// Latency at one level: what each pipeline's query reads, p99 and medians.
@@ -389,6 +423,37 @@ mod tests {
         assert!(
             !row.contains("class=\"better\""),
             "no shading within noise: {row}"
+        );
+    }
+
+    #[test]
+    fn the_reprocess_sentence_gives_each_phase_and_the_durability() {
+        let mut report = fixture();
+        let find_line = |v: Vec<String>| {
+            v.into_iter()
+                .find(|s| s.starts_with("Reprocessing all"))
+                .unwrap()
+        };
+        let r = find_line(verdict(&report));
+        assert!(
+            r.contains(
+                "Medians of 3 fresh runs each: setup 0.250 s vs 0.750 s, process 2.00 s vs \
+                 6.00 s, publish (until the new version serves queries) 0.250 s vs 0.750 s; \
+                 both outputs synced."
+            ),
+            "{r}"
+        );
+        report
+            .pipelines
+            .kappa
+            .reprocess
+            .as_mut()
+            .unwrap()
+            .durability = "unsynced".into();
+        let r = find_line(verdict(&report));
+        assert!(
+            r.contains("not the same durability: Lambda's output synced, Kappa's unsynced"),
+            "{r}"
         );
     }
 }

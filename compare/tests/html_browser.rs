@@ -16,8 +16,8 @@ use anyhow::{Context, Result, bail, ensure};
 use compare::html::{CHART_IDS, KAPPA_COLOR, LAMBDA_COLOR, SWEEP_CHART_IDS, render};
 use compare::report::{
     Alone, BatchRun, CdfPoint, Complexity, Correctness, Disorder, Latency, LatenessSource, Level,
-    Machine, MaxRate, Params, PipelineReport, Pipelines, Probe, Provenance, RateSearch, RunInfo,
-    SCHEMA_VERSION, Sample, Sweep, SweepPoint, WorkloadFigures, WorkloadReport,
+    Machine, MaxRate, Params, PipelineReport, Pipelines, Probe, Provenance, RateSearch, Reprocess,
+    RunInfo, SCHEMA_VERSION, Sample, Stat, Sweep, SweepPoint, WorkloadFigures, WorkloadReport,
 };
 use compare::{Report, summary_of};
 
@@ -65,6 +65,31 @@ fn level(base: f64, what: &str) -> Level {
     }
 }
 
+/// Three reprocessing runs of median total `total` (every figure an exact binary
+/// fraction of it, so that the JSON reads back the same).
+fn reprocess(total: f64) -> Reprocess {
+    let stat = |median: f64| Stat {
+        median,
+        min: median / 2.0,
+        max: median * 2.0,
+        values: vec![median, median / 2.0, median * 2.0],
+    };
+    Reprocess {
+        runs: 3,
+        durability: "synced".into(),
+        setup: stat(total / 8.0),
+        process: stat(total / 2.0),
+        publish: stat(total / 4.0),
+        total: stat(total),
+        records: 400_000,
+        bytes: Some(32_000_000),
+        process_eps: Some(50_000.0),
+        process_mb_s: Some(4.0),
+        total_eps: Some(40_000.0),
+        total_mb_s: Some(3.25),
+    }
+}
+
 /// A pipeline whose latency is spread over decades, its stable level 30 times later.
 fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> PipelineReport {
     let timeline = (0..80u32)
@@ -93,6 +118,7 @@ fn pipeline(base: f64, exact_from: u64, late_dropped: u64, loc: u64) -> Pipeline
         peak_state_cells: None,
         correctness: correctness(12_800, exact_from * 20, late_dropped),
         reprocess_seconds: Some(base / 7.0),
+        reprocess: Some(reprocess(base / 7.0)),
         reprocess_eps: Some(400_000.0 / base),
         complexity: Complexity {
             loc,
@@ -257,11 +283,13 @@ fn fixture() -> Report {
                     lambda: WorkloadFigures {
                         correctness: correctness(6400, 6400, 0),
                         reprocess_seconds: Some(0.625 + i as f64),
+                        reprocess: None,
                         complexity: Complexity::default(),
                     },
                     kappa: WorkloadFigures {
                         correctness: correctness(6400, 6100 + 100 * i, 194),
                         reprocess_seconds: Some(2.875 + i as f64),
+                        reprocess: None,
                         complexity: Complexity::default(),
                     },
                 }

@@ -48,6 +48,51 @@ fn assert_exact(r: &Report, what: &str) {
     }
 }
 
+/// Each pipeline reprocessed every workload `--reprocess-runs` times, each run's phases
+/// summing to its total, over the whole history.
+fn assert_reprocessed(r: &Report, o: &CompareOptions, what: &str) {
+    let runs = o.reprocess_runs as usize;
+    assert!(runs >= 3, "three runs by default");
+    let records = r.run.records_total * r.workloads.len() as u64;
+    for (name, p) in [
+        ("lambda", &r.pipelines.lambda),
+        ("kappa", &r.pipelines.kappa),
+    ] {
+        let rp = p.reprocess.as_ref().unwrap();
+        assert_eq!(rp.runs as usize, runs, "{what}: {name}");
+        assert_eq!(rp.durability, "synced", "{what}: {name}");
+        assert_eq!(rp.records, records, "{what}: {name}");
+        assert!(rp.bytes.unwrap() > 0, "{what}: {name} read bytes");
+        assert!(rp.process_mb_s.unwrap() > 0.0, "{what}: {name}");
+        for s in [&rp.setup, &rp.process, &rp.publish, &rp.total] {
+            assert_eq!(s.values.len(), runs, "{what}: {name}");
+            assert!(s.min <= s.median && s.median <= s.max, "{what}: {name}");
+        }
+        assert!(
+            rp.process.min > 0.0 && rp.publish.min > 0.0,
+            "{what}: {name}"
+        );
+        for i in 0..runs {
+            let sum = rp.setup.values[i] + rp.process.values[i] + rp.publish.values[i];
+            assert!(
+                (sum - rp.total.values[i]).abs() < 1e-9,
+                "{what}: {name} run {i}"
+            );
+        }
+        assert_eq!(p.reprocess_seconds, Some(rp.total.median), "{what}: {name}");
+        for w in &r.workloads {
+            let wp = if name == "lambda" {
+                &w.lambda
+            } else {
+                &w.kappa
+            };
+            let wr = wp.reprocess.as_ref().unwrap();
+            assert_eq!(wr.runs as usize, runs, "{what}: {name} {}", w.name);
+            assert_eq!(wr.records, r.run.records_total, "{what}: {name} {}", w.name);
+        }
+    }
+}
+
 #[test]
 fn both_pipelines_equal_the_oracle_on_every_dataset_at_1_2_and_4_partitions() -> anyhow::Result<()>
 {
@@ -58,6 +103,7 @@ fn both_pipelines_equal_the_oracle_on_every_dataset_at_1_2_and_4_partitions() ->
             let r = run(dir.path(), &o)?;
             let what = format!("{dataset} at {partitions} partition(s)");
             assert_exact(&r, &what);
+            assert_reprocessed(&r, &o, &what);
             assert!(!r.run.interrupted);
             assert_eq!(r.params.partitions, partitions);
             assert!(r.run.records_fed > o.events, "{what}: duplicates on top");

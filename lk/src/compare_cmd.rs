@@ -75,6 +75,11 @@ pub struct CompareArgs {
     /// Skip reprocessing the whole history with both pipelines after the live phase.
     #[arg(long)]
     no_reprocess: bool,
+    /// Reprocess the history this many times with each pipeline, each from fresh state
+    /// (a new directory per run): every phase (setup, process, publish) is reported as
+    /// its median and range.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    reprocess_runs: u32,
     /// Run the whole comparison N times, each from fresh state: every figure is then
     /// its median and range, and a difference is claimed only beyond the noise.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -157,6 +162,7 @@ fn options(a: &CompareArgs, data: &Path) -> anyhow::Result<CompareOptions> {
         master_log::parse_duration(&a.checkpoint_every).context("--checkpoint-every")?;
     o.kappa_workers = a.kappa_workers;
     o.reprocess = !a.no_reprocess;
+    o.reprocess_runs = a.reprocess_runs;
     o.repeat = a.repeat;
     o.alone = a.alone;
     o.sweep = a.sweep.as_deref().map(SweepSpec::parse).transpose()?;

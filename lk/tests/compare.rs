@@ -60,6 +60,8 @@ fn a_small_comparison_prints_a_table_and_writes_json_and_html() {
         "Latency, stable",
         "exact cells",
         "lines of code",
+        "process (read and compute)",
+        "harness CPU: ",
         "reproduce: lk compare --dataset ysb --events 8000",
         "! Too few samples",
     ] {
@@ -67,7 +69,7 @@ fn a_small_comparison_prints_a_table_and_writes_json_and_html() {
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(report["params"]["partitions"], 2);
     assert_eq!(report["params"]["workloads"][0], "ysb-campaign-10s");
     assert_eq!(report["params"]["allowed_lateness_from"], "data");
@@ -100,6 +102,17 @@ fn a_small_comparison_prints_a_table_and_writes_json_and_html() {
         assert!(r["correctness"]["mean_abs_error"].as_f64().is_some());
         assert!(r["correctness"]["late_dropped"].as_u64().is_some());
         assert!(r["reprocess_seconds"].as_f64().unwrap() > 0.0);
+        // Reprocessed from fresh state three times by default, in phases.
+        let rp = &r["reprocess"];
+        assert_eq!(rp["runs"], 3, "{p} reprocess runs");
+        for phase in ["setup", "process", "publish", "total"] {
+            assert_eq!(
+                rp[phase]["values"].as_array().unwrap().len(),
+                3,
+                "{p} {phase}"
+            );
+        }
+        assert_eq!(rp["total"]["median"], r["reprocess_seconds"], "{p}");
         for field in ["loc", "functions", "cyclomatic"] {
             assert!(r["complexity"][field].as_u64().unwrap() > 0, "{p} {field}");
         }

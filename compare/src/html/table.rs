@@ -59,6 +59,24 @@ impl Line {
         })
     }
 
+    /// A figure's line from both pipelines' values over several runs.
+    pub(crate) fn stats(
+        key: &str,
+        label: &str,
+        (lambda, kappa): (Option<Stat>, Option<Stat>),
+        show: fn(f64) -> String,
+        better: Better,
+    ) -> Line {
+        Line::Figure(Row {
+            key: key.to_owned(),
+            label: label.to_owned(),
+            difference: difference(better, lambda.as_ref(), kappa.as_ref()),
+            lambda,
+            kappa,
+            show,
+        })
+    }
+
     /// A figure's line from its summary over the runs.
     pub(crate) fn summary(f: &FigureSummary) -> Line {
         Line::Figure(Row {

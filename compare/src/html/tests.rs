@@ -60,6 +60,26 @@ fn level(scale: f64, what: &str) -> Level {
     }
 }
 
+/// Three reprocessing runs whose median total is `2.5 * scale`.
+fn reprocess(scale: f64) -> crate::report::Reprocess {
+    let stat = |values: Vec<f64>| crate::summary::stat(values).unwrap();
+    let total = stat(vec![2.5 * scale, 2.75 * scale, 2.375 * scale]);
+    crate::report::Reprocess {
+        runs: 3,
+        durability: "synced".into(),
+        setup: stat(vec![0.25 * scale, 0.25 * scale, 0.125 * scale]),
+        process: stat(vec![2.0 * scale, 2.25 * scale, 2.0 * scale]),
+        publish: stat(vec![0.25 * scale, 0.25 * scale, 0.25 * scale]),
+        total,
+        records: 100_000,
+        bytes: Some(8_000_000),
+        process_eps: Some(48_000.0 / scale),
+        process_mb_s: Some(4.5 / scale),
+        total_eps: Some(40_000.0 / scale),
+        total_mb_s: Some(3.75 / scale),
+    }
+}
+
 fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
     PipelineReport {
         fresh: level(scale, "in <memory>"),
@@ -72,6 +92,7 @@ fn pipeline(scale: f64, exact: f64, late: u64, loc: u64) -> PipelineReport {
         correctness: correctness(exact, 8000, late),
         reprocess_seconds: Some(2.5 * scale),
         reprocess_eps: Some(40_000.0 / scale),
+        reprocess: Some(reprocess(scale)),
         complexity: Complexity {
             loc,
             functions: loc / 20,
@@ -185,11 +206,13 @@ pub(crate) fn fixture() -> Report {
                 lambda: WorkloadFigures {
                     correctness: correctness(1.0, 5000, 0),
                     reprocess_seconds: Some(1.5),
+                    reprocess: None,
                     complexity: Complexity::default(),
                 },
                 kappa: WorkloadFigures {
                     correctness: correctness(0.9375, 5000, 50),
                     reprocess_seconds: Some(4.25),
+                    reprocess: None,
                     complexity: Complexity::default(),
                 },
             },
@@ -199,11 +222,13 @@ pub(crate) fn fixture() -> Report {
                 lambda: WorkloadFigures {
                     correctness: correctness(1.0, 3000, 0),
                     reprocess_seconds: Some(1.0),
+                    reprocess: None,
                     complexity: Complexity::default(),
                 },
                 kappa: WorkloadFigures {
                     correctness: correctness(0.99, 3000, 27),
                     reprocess_seconds: None,
+                    reprocess: None,
                     complexity: Complexity::default(),
                 },
             },
@@ -514,4 +539,72 @@ fn charts_without_any_data_say_so() {
         assert!(block.contains("<text class=\"empty\""), "{id}");
         assert!(!block.contains("data-series"), "{id}");
     }
+}
+
+#[test]
+fn the_reprocess_phases_chart_shows_each_phase_median() {
+    let report = fixture();
+    let html = render(&report);
+    let block = between(&html, "<svg id=\"chart-reprocess-phases\"", "</svg>");
+    let (l, k) = (&report.pipelines.lambda, &report.pipelines.kappa);
+    for (series, p) in [("lambda", l), ("kappa", k)] {
+        let r = p.reprocess.as_ref().unwrap();
+        for (group, want) in [
+            ("setup", r.setup.median),
+            ("process", r.process.median),
+            ("publish", r.publish.median),
+            ("total", r.total.median),
+        ] {
+            let tags: Vec<&str> = series_tags(block, "rect", series)
+                .into_iter()
+                .filter(|t| attr(t, "data-group") == Some(group))
+                .collect();
+            assert_eq!(tags.len(), 1, "{series} {group}");
+            let value: f64 = attr(tags[0], "data-value").unwrap().parse().unwrap();
+            assert_eq!(value, want, "{series} {group}");
+        }
+    }
+    // Kappa not reprocessed: no bar of its own.
+    let mut report = fixture();
+    report.pipelines.kappa.reprocess = None;
+    let html = render(&report);
+    let block = between(&html, "<svg id=\"chart-reprocess-phases\"", "</svg>");
+    assert!(series_tags(block, "rect", "kappa").is_empty(), "{block}");
+    assert_eq!(series_tags(block, "rect", "lambda").len(), 4);
+}
+
+#[test]
+fn the_workload_tables_show_each_reprocess_phase_with_its_range() {
+    let mut report = fixture();
+    report.workloads[0].lambda.reprocess = Some(reprocess(1.0));
+    report.workloads[0].kappa.reprocess = Some(reprocess(3.0));
+    let html = render(&report);
+    let table = between(
+        &html,
+        "<table class=\"workload\" data-workload=\"pageviews_per_minute\"",
+        "</table>",
+    );
+    let cell = |metric: &str, pipeline: &str| -> String {
+        let row = between(table, &format!("<tr data-metric=\"{metric}\""), "</tr>");
+        between(row, &format!("<td data-pipeline=\"{pipeline}\""), "</td>").to_string()
+    };
+    let process = cell("reprocess_process_seconds", "lambda");
+    assert!(process.contains(">2.00 s (2.00–2.25)"), "{process}");
+    assert!(process.contains("class=\"better\""), "{process}");
+    let setup = cell("reprocess_setup_seconds", "kappa");
+    assert!(setup.contains(">0.750 s (0.375–0.750)"), "{setup}");
+    let publish = cell("reprocess_publish_seconds", "kappa");
+    assert!(publish.contains(">0.750 s"), "{publish}");
+    // Not reprocessed: not measured.
+    let other = between(
+        &html,
+        "<table class=\"workload\" data-workload=\"top&lt;k&gt; &amp; co\"",
+        "</table>",
+    );
+    let row = between(
+        other,
+        "<tr data-metric=\"reprocess_setup_seconds\"",
+        "</tr>",
+    );
+    assert!(row.contains(NOT_MEASURED), "{row}");
 }

@@ -1,4 +1,5 @@
-//! The per-workload tables: each workload's correctness, reprocessing time and code.
+//! The per-workload tables: each workload's correctness, reprocessing time (each phase's
+//! median and range over the fresh runs) and code.
 
 use std::fmt::Write as _;
 
@@ -6,7 +7,7 @@ use super::markup::esc;
 use super::table::{Line, side_by_side};
 use crate::format::{count, count_f64, number, percent, percent_approx, seconds};
 use crate::report::Better;
-use crate::report::{Correctness, Report, WorkloadFigures};
+use crate::report::{Correctness, Report, Reprocess, Stat, WorkloadFigures};
 
 /// `<section id="workloads">`: one `<table class="workload" data-workload=…>` each.
 pub(crate) fn section(out: &mut String, r: &Report) {
@@ -51,6 +52,10 @@ fn workload_lines(l: &WorkloadFigures, k: &WorkloadFigures) -> Vec<Line> {
     let both = |f: fn(&Correctness) -> f64| (Some(f(lc)), Some(f(kc)));
     let count = |key, label, f: fn(&Correctness) -> u64, better| {
         Line::figure(key, label, (u(f(lc)), u(f(kc))), count_f64, better)
+    };
+    let phase = |key, label, f: fn(&Reprocess) -> &Stat| {
+        let of = |w: &WorkloadFigures| w.reprocess.as_ref().map(|r| f(r).clone());
+        Line::stats(key, label, (of(l), of(k)), seconds, Better::Lower)
     };
     let code = |key, label, f: fn(&WorkloadFigures) -> u64| {
         Line::figure(key, label, (u(f(l)), u(f(k))), count_f64, Better::Lower)
@@ -128,6 +133,15 @@ fn workload_lines(l: &WorkloadFigures, k: &WorkloadFigures) -> Vec<Line> {
             seconds,
             Better::Lower,
         ),
+        phase("reprocess_setup_seconds", "setup (fresh runs)", |r| {
+            &r.setup
+        }),
+        phase("reprocess_process_seconds", "process (fresh runs)", |r| {
+            &r.process
+        }),
+        phase("reprocess_publish_seconds", "publish (fresh runs)", |r| {
+            &r.publish
+        }),
         code("complexity_loc", "lines of code", |w| w.complexity.loc),
         code("complexity_functions", "functions", |w| {
             w.complexity.functions
