@@ -43,6 +43,8 @@ pub(crate) struct Seen {
     /// Latencies in ns, up to an hour with 3 significant digits.
     pub hist: Mutex<Histogram<u64>>,
     pub last_visible: Mutex<Option<Instant>>,
+    /// When each batch (by index) became visible, in order.
+    pub visible_at: Mutex<Vec<Instant>>,
     pub failed: Mutex<Option<String>>,
 }
 
@@ -57,17 +59,30 @@ impl Seen {
                     .map_err(|e| CompareError::Run(format!("latency histogram: {e}")))?,
             ),
             last_visible: Mutex::default(),
+            visible_at: Mutex::default(),
             failed: Mutex::default(),
         })
     }
 }
 
+/// When the observer of a higher level (`implied_by`: stable, for the fresh level) saw
+/// batch `index`: a result visible there is visible at this level too.
+fn seen_above(implied_by: Option<&Seen>, index: u64) -> Option<Instant> {
+    let at = implied_by?.visible_at.lock().get(index as usize).copied();
+    at
+}
+
 /// Wait for each batch in turn to be visible in `pipeline` at `level` (each check waits
-/// up to [`POLL`]), recording its latency from its scheduled time.
+/// up to [`POLL`]), recording its latency from its scheduled time. A batch the observer
+/// of `implied_by` (the stable level, when this is the fresh one) saw first counts as
+/// visible here from that moment: stable results are fresh by definition, and two
+/// observers on a loaded machine do not always look at the same time.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn observe(
     pipeline: &dyn Pipeline,
     level: Visibility,
     seen: &Seen,
+    implied_by: Option<&Seen>,
     start: Instant,
     batches: mpsc::Receiver<Due>,
     abort: &AtomicBool,
@@ -75,7 +90,9 @@ pub(crate) fn observe(
 ) -> Result<()> {
     for d in batches {
         let waiting = Instant::now();
-        while !pipeline.wait_visible(level, &d.target, POLL)? {
+        while seen_above(implied_by, d.index).is_none()
+            && !pipeline.wait_visible(level, &d.target, POLL)?
+        {
             if abort.load(Ordering::SeqCst) {
                 *seen.failed.lock() = Some(format!("stopped before batch {} was visible", d.index));
                 return Ok(());
@@ -89,7 +106,9 @@ pub(crate) fn observe(
                 return Ok(());
             }
         }
-        let now = Instant::now();
+        let now =
+            seen_above(implied_by, d.index).map_or(Instant::now(), |at| at.min(Instant::now()));
+        seen.visible_at.lock().push(now);
         let latency = now.saturating_duration_since(d.due);
         seen.hist
             .lock()

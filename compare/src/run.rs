@@ -403,8 +403,12 @@ fn feed_and_observe(
                 senders.push(tx);
                 let (p, abort) = (p.as_ref(), &abort);
                 let name = format!("lk-observe-{}", level.name());
+                // Stable results are fresh too: the fresh observer takes the stable
+                // observer's sighting of a batch when that came first.
+                // (`levels` is in `Visibility::BOTH` order: fresh, then stable.)
+                let implied_by = (level == Visibility::Fresh && scope.stable).then(|| &levels[1]);
                 observers.push(harness_thread(s, &name, move || {
-                    observe(p, level, seen_at, start, rx, abort, stall)
+                    observe(p, level, seen_at, implied_by, start, rx, abort, stall)
                 })?);
             }
         }

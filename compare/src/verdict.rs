@@ -80,8 +80,13 @@ pub fn verdict(r: &Report) -> Vec<String> {
         && let (Some((l, k)), Some(o)) = (both(f), outcome(f, s.runs))
     {
         v.push(format!(
-            "CPU: {l} (Lambda, {} batch runs over the growing history) vs {k} (Kappa): {o}.",
+            "CPU: {l} (Lambda, {} {} over the growing history) vs {k} (Kappa): {o}.",
             count(r.batch_runs.len() as u64),
+            if r.batch_runs.len() == 1 {
+                "batch run"
+            } else {
+                "batch runs"
+            },
         ));
     }
     v.extend(reprocess_sentence(r));

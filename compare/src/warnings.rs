@@ -32,8 +32,12 @@ pub(crate) fn warnings(r: &Report, done: u32, planned: u32) -> Vec<String> {
         );
     }
     for (name, p, what) in [
-        ("Lambda", &r.pipelines.lambda, "batch runs published"),
-        ("Kappa", &r.pipelines.kappa, "checkpoints"),
+        (
+            "Lambda",
+            &r.pipelines.lambda,
+            ["batch run published", "batch runs published"],
+        ),
+        ("Kappa", &r.pipelines.kappa, ["checkpoint", "checkpoints"]),
     ] {
         short_run(&mut w, name, p, what);
     }
@@ -49,8 +53,9 @@ pub(crate) fn warnings(r: &Report, done: u32, planned: u32) -> Vec<String> {
 }
 
 /// The warnings of one pipeline's run: too few stable updates, too few samples.
-fn short_run(w: &mut Vec<String>, name: &str, p: &PipelineReport, what: &str) {
+fn short_run(w: &mut Vec<String>, name: &str, p: &PipelineReport, [one, many]: [&str; 2]) {
     if p.stable_updates < MIN_STABLE_UPDATES {
+        let what = if p.stable_updates == 1 { one } else { many };
         w.push(format!(
             "Too short to judge {name}'s stable results: {} {what} during the run (fewer \
              than {MIN_STABLE_UPDATES}).",
