@@ -204,6 +204,15 @@ impl EmbeddedLog {
                 names.push(name);
             } else if holds_records(&entry.path())? {
                 return Err(metadata_missing(&entry.path()));
+            } else {
+                // No metadata and no record: a create killed before its topic.json was
+                // written (the metadata file comes last). The topic never existed.
+                let gone = trash.join(format!("{name}-{}", now_ms()));
+                fs::create_dir_all(&trash).ctx(|| format!("create {}", trash.display()))?;
+                fs::rename(entry.path(), &gone)
+                    .ctx(|| format!("move {} to trash", entry.path().display()))?;
+                fs::remove_dir_all(&gone).ctx(|| format!("delete {}", gone.display()))?;
+                tracing::info!("removed the files of an interrupted create of topic {name}");
             }
         }
         for name in names {
@@ -750,5 +759,32 @@ mod tests {
         log.create_topic("t", TopicConfig::with_partitions(5))
             .unwrap();
         assert_eq!(log.partition_count("t").unwrap(), 5);
+    }
+
+    #[test]
+    fn the_files_of_a_create_killed_before_its_metadata_are_removed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        log.create_topic("kept", TopicConfig::with_partitions(2))
+            .unwrap();
+        log.append("kept", 0, &[NewRecord::keyed("k", "v", 1)])
+            .unwrap();
+        log.create_topic("t", TopicConfig::with_partitions(3))
+            .unwrap();
+        drop(log);
+        // A create killed before its last step, the metadata file.
+        let t = dir.path().join("topics").join("t");
+        fs::remove_file(t.join(crate::topic_meta::TOPIC_META)).unwrap();
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        assert!(!t.exists());
+        let names: Vec<String> = log
+            .list_topics()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|n| !n.starts_with("__"))
+            .collect();
+        assert_eq!(names, ["kept"]);
+        assert_eq!(log.offsets("kept", 0).unwrap(), (0, 1));
     }
 }
