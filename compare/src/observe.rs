@@ -68,8 +68,7 @@ impl Seen {
 /// When the observer of a higher level (`implied_by`: stable, for the fresh level) saw
 /// batch `index`: a result visible there is visible at this level too.
 fn seen_above(implied_by: Option<&Seen>, index: u64) -> Option<Instant> {
-    let at = implied_by?.visible_at.lock().get(index as usize).copied();
-    at
+    implied_by?.visible_at.lock().get(index as usize).copied()
 }
 
 /// Wait for each batch in turn to be visible in `pipeline` at `level` (each check waits

@@ -67,36 +67,9 @@ pub fn parse_rfc3339(s: &str) -> anyhow::Result<i64> {
     Ok(d.as_millis() as i64)
 }
 
-/// One line describing what recovery found.
+/// One line describing what recovery found (the log's own wording).
 pub fn describe_issue(issue: &SegmentIssue) -> String {
-    match issue {
-        SegmentIssue::TruncatedTail {
-            file,
-            position,
-            bytes_cut,
-            reason,
-        } => format!(
-            "cut {bytes_cut} damaged bytes at the end of {} (from byte {position}): {reason}",
-            file.display()
-        ),
-        SegmentIssue::RebuiltIndex { file, reason } => {
-            let what = if file.extension().is_some_and(|e| e == "manifest") {
-                "rebuilt"
-            } else {
-                "rebuilt the index of"
-            };
-            format!("{what} {}: {reason}", file.display())
-        }
-        SegmentIssue::DamagedBatch {
-            file,
-            position,
-            reason,
-        } => format!(
-            "damage in {} at byte {position}, cut out (the records after it are kept; readers \
-             of the lost offsets get an error; `lk log verify` lists them): {reason}",
-            file.display()
-        ),
-    }
+    issue.to_string()
 }
 
 /// An error and every cause under it, `: `-separated (what `lk` prints for a failed

@@ -221,7 +221,7 @@ impl EmbeddedLog {
             topics.insert(name, Arc::new(state));
         }
         for issue in &issues {
-            tracing::warn!("recovery: {issue:?}");
+            tracing::warn!("recovery: {issue}");
         }
         let log = EmbeddedLog {
             inner: Arc::new(Inner {

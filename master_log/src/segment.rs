@@ -107,6 +107,43 @@ pub enum SegmentIssue {
     },
 }
 
+impl std::fmt::Display for SegmentIssue {
+    /// One line: what recovery found and did.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SegmentIssue::TruncatedTail {
+                file,
+                position,
+                bytes_cut,
+                reason,
+            } => write!(
+                f,
+                "cut {bytes_cut} damaged bytes at the end of {} (from byte {position}): {reason}",
+                file.display()
+            ),
+            SegmentIssue::RebuiltIndex { file, reason } => {
+                let what = if file.extension().is_some_and(|e| e == "manifest") {
+                    "rebuilt"
+                } else {
+                    "rebuilt the index of"
+                };
+                write!(f, "{what} {}: {reason}", file.display())
+            }
+            SegmentIssue::DamagedBatch {
+                file,
+                position,
+                reason,
+            } => write!(
+                f,
+                "damage in {} at byte {position}, cut out (the records after it are kept; \
+                 readers of the lost offsets get an error; `lk log verify` lists them): \
+                 {reason}",
+                file.display()
+            ),
+        }
+    }
+}
+
 /// One segment of a partition.
 #[derive(Debug)]
 pub(crate) struct Segment {
