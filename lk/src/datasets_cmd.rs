@@ -81,8 +81,9 @@ impl Drop for Bar {
 pub struct GenerateArgs {
     /// pageviews, ysb or nexmark.
     dataset: String,
+    /// The topic to write (created when missing). Default: the dataset's name.
     #[arg(long)]
-    topic: String,
+    topic: Option<String>,
     /// Distinct events to generate (duplicates come on top).
     #[arg(long)]
     events: u64,
@@ -132,9 +133,10 @@ pub fn generate(
     log: std::sync::Arc<dyn Log>,
 ) -> anyhow::Result<ExitCode> {
     let defaults = datasets::GenerateOptions::default();
+    let dataset: datasets::DatasetKind = args.dataset.parse()?;
     let opts = datasets::GenerateOptions {
-        dataset: args.dataset.parse()?,
-        topic: args.topic,
+        dataset,
+        topic: args.topic.unwrap_or_else(|| dataset.name().to_owned()),
         events: args.events,
         partitions: args.partitions,
         seed: args.seed,

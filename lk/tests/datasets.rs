@@ -286,3 +286,16 @@ fn export_to_parquet_writes_a_file() {
         .code(1)
         .stderr(predicate::str::starts_with("lk: error: "));
 }
+
+/// Without `--topic`, `lk generate` writes the topic named after the dataset.
+#[test]
+fn generate_without_a_topic_writes_the_dataset_s_own() {
+    let dir = TempDir::new().unwrap();
+    lk(&dir)
+        .args(["generate", "nexmark", "--events", "500"])
+        .assert()
+        .success();
+    // 500 events, and the few duplicates the generator adds by default.
+    let records = topic_records(&dir, "nexmark");
+    assert!((500..510).contains(&records), "{records}");
+}
