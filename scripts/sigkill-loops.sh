@@ -20,17 +20,7 @@ set -euo pipefail
 LOOPS="${1:-20}"
 ROWS="${2:-200000}"
 MAX_KILLS="${MAX_KILLS:-20}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [[ -z "${LK:-}" ]]; then
-    for c in "$TARGET/release/lk" "$TARGET/debug/lk"; do
-        if [[ -x "$c" ]]; then LK="$c"; break; fi
-    done
-fi
-if [[ -z "${LK:-}" || ! -x "$LK" ]]; then
-    echo "no lk binary: build it (cargo build --release -p lk) or set LK" >&2
-    exit 2
-fi
+source "$(dirname "$0")/find-lk.sh"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

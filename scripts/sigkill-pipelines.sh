@@ -18,17 +18,7 @@ set -euo pipefail
 LOOPS="${1:-10}"
 EVENTS="${2:-2000000}"
 MAX_KILLS="${MAX_KILLS:-10}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [[ -z "${LK:-}" ]]; then
-    for c in "$TARGET/release/lk" "$TARGET/debug/lk"; do
-        if [[ -x "$c" ]]; then LK="$c"; break; fi
-    done
-fi
-if [[ -z "${LK:-}" || ! -x "$LK" ]]; then
-    echo "sigkill-pipelines: no lk binary (build it, or set LK)" >&2
-    exit 2
-fi
+source "$(dirname "$0")/find-lk.sh"
 WORKLOAD=ysb-campaign-10s
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
