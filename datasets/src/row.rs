@@ -285,6 +285,19 @@ pub enum Value<'a> {
 }
 
 impl Value<'_> {
+    /// The value as a workload's scalar (strings copied).
+    pub fn to_scalar(&self) -> workloads::Scalar {
+        use workloads::Scalar;
+        match self {
+            Value::Null => Scalar::Null,
+            Value::Integer(i) => Scalar::Int(*i),
+            Value::Float(f) => Scalar::Float(*f),
+            Value::String(s) => Scalar::Str(s.to_string()),
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Timestamp(us) => Scalar::Timestamp(*us),
+        }
+    }
+
     /// Whether the value is null.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)

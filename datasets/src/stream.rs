@@ -286,17 +286,6 @@ fn bid(value: &[u8], highest: bool) -> Result<StreamEvent<'static>> {
     })
 }
 
-fn to_scalar(v: &Value<'_>) -> Scalar {
-    match v {
-        Value::Null => Scalar::Null,
-        Value::Integer(i) => Scalar::Int(*i),
-        Value::Float(f) => Scalar::Float(*f),
-        Value::String(s) => Scalar::Str(s.to_string()),
-        Value::Bool(b) => Scalar::Bool(*b),
-        Value::Timestamp(us) => Scalar::Timestamp(*us),
-    }
-}
-
 static NULL: Scalar = Scalar::Null;
 
 impl SpecDecoder {
@@ -356,7 +345,7 @@ impl SpecDecoder {
     /// value per aggregate. Every row is its own event: no id.
     fn decode(&self, value: &[u8], event_time: i64) -> Result<StreamEvent<'static>> {
         let values = self.schema.decode(value)?;
-        let row: Vec<Scalar> = values.iter().map(to_scalar).collect();
+        let row: Vec<Scalar> = values.iter().map(Value::to_scalar).collect();
         let pass = match &self.spec.filter {
             Some(f) => f.matches(&|c: &str| self.index.get(c).map_or(&NULL, |&i| &row[i])),
             None => true,

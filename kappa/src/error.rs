@@ -100,18 +100,7 @@ pub(crate) fn corrupt(what: impl Into<String>, reason: impl ToString) -> KappaEr
     }
 }
 
-/// `e` and every cause under it (its `source()` chain), `: `-separated: for an error that
-/// has to become a string without losing its causes.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
+pub(crate) use master_log::error_chain;
 
 #[cfg(test)]
 mod tests {

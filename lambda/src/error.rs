@@ -51,16 +51,3 @@ pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> L
     let context = context.into();
     move |source| LambdaError::Io { context, source }
 }
-
-/// `e` and every cause under it (its `source()` chain), `: `-separated: for a warning
-/// that names the whole error.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}

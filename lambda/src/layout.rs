@@ -248,7 +248,7 @@ impl Layout {
         };
         tracing::warn!(
             "{}; recomputing the batch view of {} from the log",
-            crate::error::chain(&damage),
+            master_log::error_chain(&damage),
             self.workload.name()
         );
         rebuild_batch_view(log, &self.workload, topic, sidecar_dir, store, partition)
@@ -322,7 +322,7 @@ pub(crate) fn published_or_rebuilt(
     };
     tracing::warn!(
         "{}; recomputing the batch view of {} from the log",
-        crate::error::chain(&damage),
+        master_log::error_chain(&damage),
         workload.name()
     );
     rebuild_batch_view(log, workload, topic, sidecar_dir, &files.store, None).map(Some)

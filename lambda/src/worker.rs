@@ -389,7 +389,7 @@ impl Worker<'_> {
                 let damage = LambdaError::Damaged(e.into());
                 tracing::warn!(
                     "{}; recomputing partition {p}'s batch view from the log",
-                    crate::error::chain(&damage)
+                    master_log::error_chain(&damage)
                 );
                 Some(rebuild_batch_view(
                     self.log.as_ref(),

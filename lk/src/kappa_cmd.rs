@@ -393,7 +393,7 @@ fn versions(data: &Path, w: &WorkloadArgs) -> anyhow::Result<ExitCode> {
                 text::count(t.events, "event"),
                 t.late_events
             ),
-            Err(e) => println!("{name}{mark}: {}", text::error_chain(&e)),
+            Err(e) => println!("{name}{mark}: {}", master_log::error_chain(&e)),
         }
     }
     Ok(ExitCode::SUCCESS)

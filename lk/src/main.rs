@@ -119,12 +119,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                msg.push_str(": ");
-                msg.push_str(&cause.to_string());
-            }
-            eprintln!("lk: error: {msg}");
+            eprintln!("lk: error: {}", master_log::error_chain(e.as_ref()));
             // A query that does not parse, is not supported or does not fit its topic is
             // the user's input, like a bad flag: exit 2, as clap does for usage errors.
             if answers::is_usage_error(&e) {

@@ -261,22 +261,10 @@ impl SideBySide {
     fn table(&self) -> String {
         let head = self.header(false);
         let rows: Vec<Vec<String>> = self.rows.iter().map(|r| self.fields(r, false)).collect();
-        let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-        for r in &rows {
-            for (w, c) in width.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let mut out = String::new();
-        for cols in std::iter::once(&head).chain(&rows) {
-            let padded: Vec<String> = cols
-                .iter()
-                .zip(&width)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            out.push_str(padded.join("  ").trim_end());
-            out.push('\n');
-        }
+        let lines: Vec<&[String]> = std::iter::once(head.as_slice())
+            .chain(rows.iter().map(Vec::as_slice))
+            .collect();
+        let mut out = serving_layer::aligned_columns(&lines);
         let _ = writeln!(
             out,
             "{}, {} differ{}",

@@ -90,11 +90,7 @@ impl ApiError {
     }
 
     fn internal(e: anyhow::Error) -> Self {
-        let mut message = e.to_string();
-        for cause in e.chain().skip(1) {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-        }
+        let message = master_log::error_chain(e.as_ref());
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }

@@ -72,19 +72,6 @@ pub fn describe_issue(issue: &SegmentIssue) -> String {
     issue.to_string()
 }
 
-/// An error and every cause under it, `: `-separated (what `lk` prints for a failed
-/// command), for an error shown as part of a line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// `n` (digits grouped) and the noun in the number `n` asks for: `1 entry`, `2 entries`,
 /// `1,200 entries`.
 pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {

@@ -172,26 +172,14 @@ fn table(defs: &[Definition]) -> String {
             ]
         })
         .collect();
-    let mut width: Vec<usize> = head.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cols: Vec<&str>| {
-        let padded: Vec<String> = cols
-            .iter()
-            .zip(&width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(padded.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(head.to_vec());
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect());
-    }
+    let rows: Vec<[&str; 7]> = rows
+        .iter()
+        .map(|r| std::array::from_fn(|i| r[i].as_str()))
+        .collect();
+    let lines: Vec<&[&str]> = std::iter::once(&head[..])
+        .chain(rows.iter().map(|r| &r[..]))
+        .collect();
+    let mut out = serving_layer::aligned_columns(&lines);
     for d in defs {
         if let Some(text) = d.description {
             out.push_str(&format!("\n{}: {text}", d.name));

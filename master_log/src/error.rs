@@ -162,6 +162,20 @@ pub enum LogError {
 /// The master log's result type.
 pub type Result<T, E = LogError> = std::result::Result<T, E>;
 
+/// `e` and every cause under it (its `source()` chain), `: `-separated: for an error that
+/// has to become one line (a warning, a status field, an HTTP body) without losing its
+/// causes. Every crate of the workspace renders errors this way.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// Attach a context to an `io::Error`.
 pub(crate) trait IoContext<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;

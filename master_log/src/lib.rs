@@ -94,7 +94,7 @@ pub use config::{
 };
 pub use consumer::{Consumer, PartitionRecords, StartFrom};
 pub use embedded::{EmbeddedLog, OFFSETS_TOPIC};
-pub use error::{LogError, Result};
+pub use error::{LogError, Result, error_chain};
 pub use group::{EmbeddedMember, assign_range, assign_round_robin};
 #[cfg(feature = "kafka")]
 pub use kafka::{

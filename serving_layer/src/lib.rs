@@ -351,6 +351,32 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// `lines` (a header, then rows) as left-aligned columns two spaces apart, a line each,
+/// trailing blanks trimmed: the terminal tables of `lk`.
+pub fn aligned_columns<S: AsRef<str>>(lines: &[&[S]]) -> String {
+    let mut width: Vec<usize> = Vec::new();
+    for cols in lines {
+        for (i, c) in cols.iter().enumerate() {
+            let n = c.as_ref().chars().count();
+            match width.get_mut(i) {
+                Some(w) => *w = (*w).max(n),
+                None => width.push(n),
+            }
+        }
+    }
+    let mut out = String::new();
+    for cols in lines {
+        let padded: Vec<String> = cols
+            .iter()
+            .zip(&width)
+            .map(|(c, w)| format!("{:<w$}", c.as_ref()))
+            .collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Render an answer: rows (window_start, window_end, key columns, aggregates).
 pub fn render(answer: &Answer, format: Format) -> String {
     let rs = &answer.result;
@@ -379,25 +405,10 @@ pub fn render(answer: &Answer, format: Format) -> String {
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = rs.rows.iter().map(cells).collect();
-            let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-            for r in &rows {
-                for (w, c) in width.iter_mut().zip(r) {
-                    *w = (*w).max(c.chars().count());
-                }
-            }
-            let line = |cols: &[String], out: &mut String| {
-                let padded: Vec<String> = cols
-                    .iter()
-                    .zip(&width)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                out.push_str(padded.join("  ").trim_end());
-                out.push('\n');
-            };
-            line(&head, &mut out);
-            for r in &rows {
-                line(r, &mut out);
-            }
+            let lines: Vec<&[String]> = std::iter::once(head.as_slice())
+                .chain(rows.iter().map(Vec::as_slice))
+                .collect();
+            out.push_str(&aligned_columns(&lines));
             let f = &answer.freshness;
             let _ = writeln!(
                 out,

@@ -45,18 +45,8 @@ impl Line {
         show: fn(f64) -> String,
         better: Better,
     ) -> Line {
-        let (lambda, kappa) = (
-            lambda.and_then(|v| stat(vec![v])),
-            kappa.and_then(|v| stat(vec![v])),
-        );
-        Line::Figure(Row {
-            key: key.to_owned(),
-            label: label.to_owned(),
-            difference: difference(better, lambda.as_ref(), kappa.as_ref()),
-            lambda,
-            kappa,
-            show,
-        })
+        let one = |v: Option<f64>| v.and_then(|v| stat(vec![v]));
+        Line::stats(key, label, (one(lambda), one(kappa)), show, better)
     }
 
     /// A figure's line from both pipelines' values over several runs.

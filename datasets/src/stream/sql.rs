@@ -23,7 +23,7 @@ use crate::error::{DatasetError, Result};
 use crate::generate_options::DatasetKind;
 use crate::nexmark::NexmarkEvent;
 use crate::pageviews::PageView;
-use crate::row::{ColumnType, Schema, Value};
+use crate::row::{ColumnType, Schema};
 use crate::sidecar::{TopicContent, read_sidecar};
 use crate::stream::event::{Contribution, StreamEvent, Update};
 use crate::ysb::YsbEvent;
@@ -443,7 +443,7 @@ impl SqlDecoder {
                 let values = schema.decode(value)?;
                 for &i in &self.needed {
                     if let Some(v) = values.get(i) {
-                        row[i] = scalar(v);
+                        row[i] = v.to_scalar();
                     }
                 }
                 (None, event_time)
@@ -454,17 +454,6 @@ impl SqlDecoder {
             row[et] = Scalar::Timestamp(time.saturating_mul(1000));
         }
         Ok((id, time))
-    }
-}
-
-fn scalar(v: &Value<'_>) -> Scalar {
-    match v {
-        Value::Null => Scalar::Null,
-        Value::Integer(i) => Scalar::Int(*i),
-        Value::Float(f) => Scalar::Float(*f),
-        Value::String(s) => Scalar::Str(s.to_string()),
-        Value::Bool(b) => Scalar::Bool(*b),
-        Value::Timestamp(us) => Scalar::Timestamp(*us),
     }
 }
 
