@@ -12,7 +12,7 @@
 //! Cells are never deleted (a finalized cell is the task's share of the output table);
 //! de-duplication buckets are deleted when they fall out of the window.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use master_log::{Header, NewRecord, Record};
 use workloads::{GroupKey, Partial, PartialTable, Scalar, Window};
@@ -39,6 +39,10 @@ pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 /// several times faster than SipHash. Ids come from the log's own producers, and the set
 /// is bounded by the de-duplication window, so HashDoS resistance buys nothing here.
 type IdSet = rustc_hash::FxHashSet<u64>;
+
+/// The working set's maps, looked up once or twice per event: FxHash too (windows and
+/// group keys come from the task's own input, as the ids do).
+type CellMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 #[derive(Debug)]
 pub(crate) struct Dedup {
@@ -158,7 +162,7 @@ pub(crate) struct WindowState {
     /// The largest event time seen in the partition.
     pub max_event_time: Option<i64>,
     /// Cells of open windows, by window.
-    working: HashMap<Window, HashMap<GroupKey, Cell>>,
+    working: CellMap<Window, CellMap<GroupKey, Cell>>,
     /// Open windows by (end, start): what the watermark closes first comes first.
     by_end: BTreeSet<(i64, i64)>,
     /// Cells finalized since the last checkpoint (handed to the job's table then).
@@ -183,7 +187,7 @@ impl WindowState {
             bound_ms,
             lateness_ms,
             max_event_time: None,
-            working: HashMap::new(),
+            working: CellMap::default(),
             by_end: BTreeSet::new(),
             finalized: PartialTable::new(),
             finalized_writes: Vec::new(),
@@ -268,7 +272,7 @@ impl WindowState {
     ) -> &mut Vec<Partial> {
         let cells = self.working.entry(window).or_insert_with(|| {
             self.by_end.insert((window.end, window.start));
-            HashMap::new()
+            CellMap::default()
         });
         if !cells.contains_key(key) {
             cells.insert(
@@ -352,7 +356,7 @@ impl WindowState {
                     postcard::from_bytes(value).map_err(|e| corrupt("cell value", e))?;
                 let cells = self.working.entry(window).or_insert_with(|| {
                     self.by_end.insert((window.end, window.start));
-                    HashMap::new()
+                    CellMap::default()
                 });
                 cells.insert(
                     group,
@@ -376,7 +380,7 @@ impl WindowState {
 
     /// Number of cells in the working set (open windows).
     pub fn open_cells(&self) -> usize {
-        self.working.values().map(HashMap::len).sum()
+        self.working.values().map(CellMap::len).sum()
     }
 }
 
