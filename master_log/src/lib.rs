@@ -72,6 +72,8 @@ mod error;
 mod group;
 #[cfg(feature = "kafka")]
 mod kafka;
+mod load;
+mod locks;
 mod log;
 mod lost;
 mod manifest;
