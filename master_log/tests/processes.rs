@@ -16,7 +16,13 @@ const TOPIC: &str = "events";
 /// A child process running `role` on the data directory `dir`.
 fn spawn(role: &str, dir: &Path, stdout: Stdio) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("LOG_CHILD", role)
         .env("LOG_CHILD_DIR", dir)
         .stdout(stdout)
@@ -152,7 +158,11 @@ fn two_processes_appending_to_one_partition_keep_every_record_once_at_dense_offs
     assert!(report.is_clean(), "{:#?}", report.problems);
     assert!(report.segments > 3, "{report:?}");
     let log = EmbeddedLog::open(dir.path()).unwrap();
-    assert!(log.recovery_issues().is_empty(), "{:?}", log.recovery_issues());
+    assert!(
+        log.recovery_issues().is_empty(),
+        "{:?}",
+        log.recovery_issues()
+    );
     let records = read_all(&log, 0);
     assert_eq!(records.len() as u64, 2 * batches * size);
     let mut keys = BTreeSet::new();
@@ -170,8 +180,12 @@ fn two_processes_appending_to_one_partition_keep_every_record_once_at_dense_offs
         assert!(keys.insert(key));
     }
     // Both interleaved: neither wrote all its records in one run.
-    let first_b = records.iter().position(|r| r.key.as_deref().unwrap()[0] == b'b');
-    let last_a = records.iter().rposition(|r| r.key.as_deref().unwrap()[0] == b'a');
+    let first_b = records
+        .iter()
+        .position(|r| r.key.as_deref().unwrap()[0] == b'b');
+    let last_a = records
+        .iter()
+        .rposition(|r| r.key.as_deref().unwrap()[0] == b'a');
     assert!(first_b.is_some() && last_a.is_some());
 }
 
@@ -238,8 +252,7 @@ fn a_reader_open_of_a_cleanly_closed_log_writes_nothing() {
 }
 
 #[test]
-fn a_process_killed_mid_append_loses_nothing_acknowledged_and_the_next_writer_cuts_its_torn_tail()
- {
+fn a_process_killed_mid_append_loses_nothing_acknowledged_and_the_next_writer_cuts_its_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(dir.path()).unwrap();
     log.create_topic(TOPIC, TopicConfig::default()).unwrap();
@@ -270,7 +283,8 @@ fn a_process_killed_mid_append_loses_nothing_acknowledged_and_the_next_writer_cu
         .open(&segment)
         .unwrap();
     let torn = vec![0x5a; 300];
-    file.write_all(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    file.write_all(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+        .unwrap();
     file.write_all(&torn).unwrap();
     drop(file);
     // This process appends next: it reads what the killed one appended, cuts the tail.
@@ -282,7 +296,10 @@ fn a_process_killed_mid_append_loses_nothing_acknowledged_and_the_next_writer_cu
     assert_eq!(records.len() as u64, at.base_offset + 1);
     for r in &records[..at.base_offset as usize] {
         assert_eq!(r.key.as_deref(), Some(format!("r{}", r.offset).as_bytes()));
-        assert_eq!(r.value.as_ref().unwrap().len(), 64 * 1024 + (r.offset % 7) as usize);
+        assert_eq!(
+            r.value.as_ref().unwrap().len(),
+            64 * 1024 + (r.offset % 7) as usize
+        );
     }
     assert_eq!(records.last().unwrap().key.as_deref(), Some(&b"after"[..]));
     assert!(dir.path().join("topics/events/0/quarantine.lkq").exists());
