@@ -157,14 +157,17 @@ impl EmbeddedLog {
         Self::open_with(dir, LogOptions::default())
     }
 
-    /// Open the log in `dir`, recovering every partition (see the crate docs): every
-    /// active segment is checked batch by batch, damaged batches are cut out alone (their
-    /// bytes kept in the partition's quarantine file) and every intact record after them
-    /// kept, a torn tail is cut, segments that are missing or shorter than recorded are
-    /// found, and missing or damaged indexes are rebuilt. What was found and done is in
+    /// Open the log in `dir` beside any other process that has it open (see the crate
+    /// docs). A partition its last writer closed cleanly is loaded from its index files;
+    /// any other is recovered when its writer lock is free: the active segment is
+    /// checked batch by batch, damaged batches are cut out alone (their bytes kept in the
+    /// partition's quarantine file) and every intact record after them kept, a torn tail
+    /// is cut, segments that are missing or shorter than recorded are found, and missing
+    /// or damaged indexes are rebuilt. What was found and done is in
     /// [`EmbeddedLog::recovery_issues`] (and logged as warnings); offsets lost are in
     /// [`Log::lost_ranges`] (and [`EmbeddedLog::all_lost_ranges`]). A clean data
-    /// directory is opened without writing anything but its lock file.
+    /// directory is opened without writing anything (its lock file is created if
+    /// missing).
     ///
     /// Fails with [`LogError::Metadata`] when a topic's `topic.json` is damaged, or
     /// missing while its segments hold records (nothing of the topic is changed).
