@@ -277,7 +277,7 @@ fn a_second_process_produces_while_a_first_one_consumes_and_the_consumer_follows
         .arg("--data")
         .arg(dir.path())
         .env_remove("LK_DATA")
-        .args(["consume", "l", "--idle-timeout", "20s"])
+        .args(["consume", "l", "--from-beginning", "--idle-timeout", "20s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -289,7 +289,22 @@ fn a_second_process_produces_while_a_first_one_consumes_and_the_consumer_follows
             let _ = tx.send(line.unwrap());
         }
     });
-    // Another process appends while the consumer waits, and reads the topic too.
+    // Once the consumer has the log open (it holds the data directory's lock, shared),
+    // another process appends, and reads the topic too: what the consumer then reads it
+    // followed from the files.
+    let pid = format!(" {} ", follower.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains("FLOCK") && l.contains(&pid))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the consumer never opened the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     lk(&dir)
         .args(["produce", "l"])
         .write_stdin("alice\thello\nbob\tworld\n")
