@@ -103,13 +103,22 @@ pub(crate) fn unlock(file: &File, path: &Path) {
 /// ` (pid N)` or ` (pids N, M)`: the processes holding a lock on `file`, from
 /// `/proc/locks`; empty when they cannot be told.
 pub(crate) fn holders(file: &File) -> String {
-    let Ok(ino) = file.metadata().map(|m| m.ino()) else {
+    let Ok(meta) = file.metadata() else {
         return String::new();
+    };
+    let dev = meta.dev();
+    // Linux's encoding of a device number into major and minor.
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
+    let id = FileKey {
+        major,
+        minor,
+        ino: meta.ino(),
     };
     let Ok(locks) = fs::read_to_string("/proc/locks") else {
         return String::new();
     };
-    let mut pids: Vec<u32> = locks.lines().filter_map(|l| holder(l, ino)).collect();
+    let mut pids: Vec<u32> = locks.lines().filter_map(|l| holder(l, id)).collect();
     pids.sort_unstable();
     pids.dedup();
     match pids.as_slice() {
@@ -122,16 +131,31 @@ pub(crate) fn holders(file: &File) -> String {
     }
 }
 
-/// The pid of a granted `flock` on inode `ino` in one line of `/proc/locks`
-/// (`1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`; waiters have a `->`).
-fn holder(line: &str, ino: u64) -> Option<u32> {
+/// A file as `/proc/locks` names it: device major and minor numbers, and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileKey {
+    major: u64,
+    minor: u64,
+    ino: u64,
+}
+
+/// The pid of a granted `flock` on the file `id` in one line of `/proc/locks`
+/// (`1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`, major and minor in hex; waiters
+/// have a `->`).
+fn holder(line: &str, id: FileKey) -> Option<u32> {
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.get(1) != Some(&"FLOCK") {
         return None;
     }
     let pid = words.get(4)?.parse().ok()?;
-    let file_ino: u64 = words.get(5)?.rsplit(':').next()?.parse().ok()?;
-    (file_ino == ino).then_some(pid)
+    let mut file = words.get(5)?.split(':');
+    let (major, minor, ino) = (file.next()?, file.next()?, file.next()?);
+    let key = FileKey {
+        major: u64::from_str_radix(major, 16).ok()?,
+        minor: u64::from_str_radix(minor, 16).ok()?,
+        ino: ino.parse().ok()?,
+    };
+    (key == id).then_some(pid)
 }
 
 #[cfg(test)]
@@ -140,17 +164,16 @@ mod tests {
 
     #[test]
     fn reads_the_holder_of_a_flock_and_not_its_waiters() {
+        let id = |major, minor, ino| FileKey { major, minor, ino };
         let line = "3: FLOCK  ADVISORY  WRITE 4321 fd:01:77 0 EOF";
-        assert_eq!(holder(line, 77), Some(4321));
-        assert_eq!(holder(line, 78), None);
-        assert_eq!(
-            holder("3: -> FLOCK  ADVISORY  WRITE 99 fd:01:77 0 EOF", 77),
-            None
-        );
-        assert_eq!(
-            holder("4: POSIX  ADVISORY  WRITE 5 fd:01:77 0 EOF", 77),
-            None
-        );
+        assert_eq!(holder(line, id(0xfd, 1, 77)), Some(4321));
+        assert_eq!(holder(line, id(0xfd, 1, 78)), None);
+        // The same inode number on another device is another file.
+        assert_eq!(holder(line, id(0xfe, 0, 77)), None);
+        let waiter = "3: -> FLOCK  ADVISORY  WRITE 99 fd:01:77 0 EOF";
+        assert_eq!(holder(waiter, id(0xfd, 1, 77)), None);
+        let posix = "4: POSIX  ADVISORY  WRITE 5 fd:01:77 0 EOF";
+        assert_eq!(holder(posix, id(0xfd, 1, 77)), None);
     }
 
     #[test]
