@@ -487,3 +487,114 @@ fn arbitrary_query_strings_always_get_json() {
         .unwrap();
     assert!(server.interrupt().success());
 }
+
+/// Poll `path` on `server` until its rows differ from `before` with nothing left to read.
+fn wait_for_new_rows(server: &Server, path: &str, before: &serde_json::Value) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = server.get(path);
+        assert_eq!(status, 200, "{body}");
+        if body["rows"] != before["rows"]
+            && body["freshness"]["lag_records"].as_u64().unwrap_or(0) == 0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the answer never changed: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Another process appends to the topic running pipelines read: `lk generate --rate
+/// --append` succeeds beside `lk lambda run` (serving), `lk kappa run` (serving) and
+/// `lk serve`, and what each serves changes.
+#[test]
+fn produce_beside_running_pipelines_and_serve_changes_the_served_answers() {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "10", 3000).assert().success();
+    let oracle = oracle_rows(&dir);
+    let rows = format!("/workloads/{WORKLOAD}/rows");
+
+    let lambda = Server::start(
+        &dir,
+        &[
+            "lambda",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--batch-every",
+            "1s",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        let (status, body) = lambda.get(&rows);
+        assert_eq!(status, 200, "{body}");
+        if body["freshness"]["lag_records"] == 0 && body["rows"].as_array() == Some(&oracle) {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never caught up: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Kappa follows the topic too, and `lk serve` serves both pipelines' saved answers.
+    let kappa = Server::start(
+        &dir,
+        &[
+            "kappa",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--allowed-lateness",
+            "5m",
+        ],
+    );
+    let kappa_rows = format!("{rows}?pipeline=kappa");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let kappa_before = loop {
+        let (status, body) = kappa.get(&kappa_rows);
+        if status == 200 && body["rows"].as_array() == Some(&oracle) {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "kappa never caught up: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let serve = Server::start(&dir, &["serve"]);
+
+    lk(&dir)
+        .args([
+            "generate",
+            "pageviews",
+            "--topic",
+            "pageviews",
+            "--append",
+            "--events",
+            "300",
+            "--partitions",
+            "2",
+            "--event-rate",
+            "20",
+            "--seed",
+            "11",
+            "--rate",
+            "3000",
+        ])
+        .assert()
+        .success();
+    wait_for_new_rows(&lambda, &rows, &before);
+    wait_for_new_rows(&kappa, &kappa_rows, &kappa_before);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = serve.get(&kappa_rows);
+        assert_eq!(status, 200, "{body}");
+        if body["rows"] != kappa_before["rows"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lk serve never changed: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(serve.interrupt().success());
+    assert!(kappa.interrupt().success());
+    assert!(lambda.interrupt().success());
+}

@@ -2,19 +2,19 @@
 //!
 //! ```text
 //!  DATA/
-//!    .lock                       held (flock) while a process has the log open
+//!    .lock                       held (flock, shared) by each process with the log open
 //!    topics/NAME/topic.json      the topic's configuration, checksummed (`topic_meta`)
 //!    topics/NAME/0/…             partition 0's segments (see `segment`), its manifest
 //!                                (`manifest`) and quarantine file (`quarantine`)
 //!    topics/__consumer_offsets/  committed offsets, a compacted internal topic
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use event_listener::{Event, EventListener};
@@ -36,6 +36,10 @@ use crate::record::{NewRecord, Record, RecordView};
 use crate::segment::SegmentIssue;
 use crate::topic_meta::TOPIC_META;
 
+mod shared;
+
+use shared::Committed;
+
 /// The internal topic of committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -44,8 +48,14 @@ pub(crate) struct TopicState {
     pub name: String,
     pub config: Arc<TopicConfig>,
     pub partitions: Vec<RwLock<Partition>>,
-    /// Fired after every append to any partition.
+    /// Fired after every append to any partition (by this process, or seen by the
+    /// watcher of other processes' appends).
     pub appended: Event,
+    /// A watcher thread follows other processes' appends (started by the first
+    /// `listen`).
+    pub watching: AtomicBool,
+    /// The log was closed: the watcher stops.
+    pub closed: AtomicBool,
 }
 
 impl TopicState {
@@ -65,58 +75,34 @@ pub(crate) struct Inner {
     dir: PathBuf,
     options: LogOptions,
     topics: RwLock<BTreeMap<String, Arc<TopicState>>>,
-    /// Committed offsets: (group, topic, partition) → next offset to read.
-    committed: Mutex<HashMap<(String, String, u32), u64>>,
+    /// Committed offsets, as read from the offsets topic.
+    committed: Mutex<Committed>,
     coordinator: Arc<Coordinator>,
     issues: Vec<SegmentIssue>,
     /// Lost ranges readers stepped over (with `accept_gaps`).
     skipped: Mutex<BTreeSet<SkippedGap>>,
+    /// The topics directory, open: its lock is held while a topic is created or deleted.
+    topics_lock: File,
     _lock: File,
+}
+
+impl Drop for Inner {
+    /// Close every partition here, in the thread that drops the log (not in a watcher
+    /// thread that happens to hold a topic at that moment).
+    fn drop(&mut self) {
+        for t in self.topics.get_mut().values() {
+            t.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+            for p in &t.partitions {
+                p.write().close();
+            }
+        }
+    }
 }
 
 /// The embedded master log. Cheap to clone; all clones share one open log.
 #[derive(Debug, Clone)]
 pub struct EmbeddedLog {
     inner: Arc<Inner>,
-}
-
-/// Take the data directory's lock, or say who holds it.
-pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
-    fs::create_dir_all(dir).ctx(|| format!("create data directory {}", dir.display()))?;
-    let path = dir.join(".lock");
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .ctx(|| format!("open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
-                "" => String::new(),
-                pid => format!(" (pid {pid})"),
-            };
-            return Err(LogError::Locked {
-                path: dir.to_path_buf(),
-                holder,
-            });
-        }
-        Err(fs::TryLockError::Error(e)) => {
-            return Err(LogError::Io {
-                context: format!("lock {}", path.display()),
-                source: e,
-            });
-        }
-    }
-    file.set_len(0)
-        .ctx(|| format!("write {}", path.display()))?;
-    file.rewind().ctx(|| format!("write {}", path.display()))?;
-    write!(file, "{}", std::process::id()).ctx(|| format!("write {}", path.display()))?;
-    Ok(file)
 }
 
 pub(crate) fn topics_dir(dir: &Path) -> PathBuf {
@@ -171,51 +157,35 @@ impl EmbeddedLog {
         Self::open_with(dir, LogOptions::default())
     }
 
-    /// Open the log in `dir`, recovering every partition (see the crate docs): every
-    /// active segment is checked batch by batch, damaged batches are cut out alone (their
-    /// bytes kept in the partition's quarantine file) and every intact record after them
-    /// kept, a torn tail is cut, segments that are missing or shorter than recorded are
-    /// found, and missing or damaged indexes are rebuilt. What was found and done is in
+    /// Open the log in `dir` beside any other process that has it open (see the crate
+    /// docs). A partition its last writer closed cleanly is loaded from its index files;
+    /// any other is recovered when its writer lock is free: the active segment is
+    /// checked batch by batch, damaged batches are cut out alone (their bytes kept in the
+    /// partition's quarantine file) and every intact record after them kept, a torn tail
+    /// is cut, segments that are missing or shorter than recorded are found, and missing
+    /// or damaged indexes are rebuilt. What was found and done is in
     /// [`EmbeddedLog::recovery_issues`] (and logged as warnings); offsets lost are in
     /// [`Log::lost_ranges`] (and [`EmbeddedLog::all_lost_ranges`]). A clean data
-    /// directory is opened without writing anything but its lock file.
+    /// directory is opened without writing anything (its lock file is created if
+    /// missing).
     ///
     /// Fails with [`LogError::Metadata`] when a topic's `topic.json` is damaged, or
     /// missing while its segments hold records (nothing of the topic is changed).
     pub fn open_with(dir: impl AsRef<Path>, options: LogOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        let lock = lock_dir(&dir)?;
+        let lock = crate::locks::lock_data_dir(&dir)?;
         let tdir = topics_dir(&dir);
         fs::create_dir_all(&tdir).ctx(|| format!("create {}", tdir.display()))?;
-        let trash = dir.join("trash");
-        if trash.exists() {
-            fs::remove_dir_all(&trash).ctx(|| format!("empty {}", trash.display()))?;
+        let topics_lock = crate::locks::open_dir(&tdir)?;
+        if crate::locks::try_lock_exclusive(&topics_lock, &tdir)? {
+            // No create or delete runs in another process: what they left is leftovers.
+            let cleared = shared::clear_leftovers(&dir);
+            crate::locks::unlock(&topics_lock, &tdir);
+            cleared?;
         }
         let mut issues = Vec::new();
         let mut topics = BTreeMap::new();
-        let mut names: Vec<String> = Vec::new();
-        for entry in fs::read_dir(&tdir).ctx(|| format!("list {}", tdir.display()))? {
-            let entry = entry.ctx(|| format!("list {}", tdir.display()))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if validate_name(&name).is_err() || !entry.path().is_dir() {
-                continue;
-            }
-            if entry.path().join(TOPIC_META).exists() {
-                names.push(name);
-            } else if holds_records(&entry.path())? {
-                return Err(metadata_missing(&entry.path()));
-            } else {
-                // No metadata and no record: a create killed before its topic.json was
-                // written (the metadata file comes last). The topic never existed.
-                let gone = trash.join(format!("{name}-{}", now_ms()));
-                fs::create_dir_all(&trash).ctx(|| format!("create {}", trash.display()))?;
-                fs::rename(entry.path(), &gone)
-                    .ctx(|| format!("move {} to trash", entry.path().display()))?;
-                fs::remove_dir_all(&gone).ctx(|| format!("delete {}", gone.display()))?;
-                tracing::info!("removed the files of an interrupted create of topic {name}");
-            }
-        }
-        for name in names {
+        for name in shared::topic_names(&tdir)? {
             let config = read_topic_config(&tdir.join(&name))?;
             let state = open_topic(&tdir, &name, config, &options, &mut issues)?;
             topics.insert(name, Arc::new(state));
@@ -228,10 +198,11 @@ impl EmbeddedLog {
                 dir,
                 options,
                 topics: RwLock::new(topics),
-                committed: Mutex::new(HashMap::new()),
+                committed: Mutex::new(Committed::default()),
                 coordinator: Arc::default(),
                 issues,
                 skipped: Mutex::new(BTreeSet::new()),
+                topics_lock,
                 _lock: lock,
             }),
         };
@@ -276,8 +247,13 @@ impl EmbeddedLog {
     ) -> Result<Fetched> {
         let t = self.topic(topic)?;
         let accept = self.inner.options.accept_gaps;
+        let part = t.partition(partition)?;
+        if offset >= part.read().latest() {
+            // At the end: what another process appended since may be there.
+            self.fresh(&t, part)?;
+        }
         let (fetched, skipped) = {
-            let p = t.partition(partition)?.read();
+            let p = part.read();
             p.collect(offset, limits.max_records, limits.max_bytes, accept)?
         };
         if !skipped.is_empty() {
@@ -295,11 +271,11 @@ impl EmbeddedLog {
     }
 
     fn topic(&self, name: &str) -> Result<Arc<TopicState>> {
-        self.inner
-            .topics
-            .read()
-            .get(name)
-            .cloned()
+        if let Some(t) = self.inner.topics.read().get(name) {
+            return Ok(t.clone());
+        }
+        // Created by another process since this one looked?
+        self.discover(name)?
             .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))
     }
 
@@ -315,13 +291,21 @@ impl EmbeddedLog {
             });
         }
         config.validate()?;
-        let mut topics = self.inner.topics.write();
-        if topics.contains_key(name) {
+        let tdir = topics_dir(&self.inner.dir);
+        // No other process creates or deletes a topic meanwhile.
+        crate::locks::lock_exclusive(&self.inner.topics_lock, &tdir)?;
+        let created = self.create_locked(&tdir, name, config);
+        crate::locks::unlock(&self.inner.topics_lock, &tdir);
+        created
+    }
+
+    fn create_locked(&self, tdir: &Path, name: &str, config: TopicConfig) -> Result<()> {
+        let dir = tdir.join(name);
+        if self.inner.topics.read().contains_key(name) || dir.join(TOPIC_META).exists() {
             return Err(LogError::TopicExists(name.to_owned()));
         }
+        let mut topics = self.inner.topics.write();
         crate::open_files::check(name, u64::from(config.partitions))?;
-        let tdir = topics_dir(&self.inner.dir);
-        let dir = tdir.join(name);
         if dir.exists() {
             if holds_records(&dir)? {
                 return Err(metadata_missing(&dir));
@@ -329,7 +313,7 @@ impl EmbeddedLog {
             // A directory without a valid topic.json: left by an interrupted create.
             fs::remove_dir_all(&dir).ctx(|| format!("clear {}", dir.display()))?;
         }
-        let made = self.create_files(&tdir, name, config);
+        let made = self.create_files(tdir, name, config);
         match made {
             Ok(state) => {
                 topics.insert(name.to_owned(), Arc::new(state));
@@ -367,41 +351,14 @@ impl EmbeddedLog {
                 delete_retention_ms: 7 * 24 * 3600 * 1000,
                 ..TopicConfig::compacted(self.inner.options.offsets_partitions.max(1))
             };
-            self.create(OFFSETS_TOPIC, config, true)?;
-        }
-        let topic = self.topic(OFFSETS_TOPIC)?;
-        let mut committed = self.inner.committed.lock();
-        for (p, part) in topic.partitions.iter().enumerate() {
-            let part = part.read();
-            let mut offset = part.earliest();
-            while offset < part.latest() {
-                // Commits lost to damage are stepped over (reported by recovery): a group
-                // resumes from its commit before them, at least once as ever.
-                let (fetched, _) = part.collect(offset, 10_000, 4 << 20, true)?;
-                let records = fetched.records()?;
-                let Some(last) = records.last() else { break };
-                offset = last.offset + 1;
-                for r in records {
-                    let key = r.key.as_deref().unwrap_or_default();
-                    let Some((group, topic, partition)) = decode_offset_key(key) else {
-                        tracing::warn!(partition = p, offset = r.offset, "unreadable offset key");
-                        continue;
-                    };
-                    match r.value.as_deref().map(<[u8; 8]>::try_from) {
-                        Some(Ok(v)) => {
-                            committed.insert((group, topic, partition), u64::from_le_bytes(v));
-                        }
-                        None => {
-                            committed.remove(&(group, topic, partition));
-                        }
-                        Some(Err(_)) => {
-                            tracing::warn!(partition = p, offset = r.offset, "unreadable offset")
-                        }
-                    }
-                }
+            match self.create(OFFSETS_TOPIC, config, true) {
+                // Another process created it meanwhile.
+                Ok(()) | Err(LogError::TopicExists(_)) => {}
+                Err(e) => return Err(e),
             }
         }
-        Ok(())
+        let mut committed = self.inner.committed.lock();
+        self.sync_committed(&mut committed)
     }
 
     /// Drop every group's committed offsets for `topic`, durably: tombstones in the offsets
@@ -411,8 +368,9 @@ impl EmbeddedLog {
         let otopic = self.topic(OFFSETS_TOPIC)?;
         let now = now_ms();
         let mut committed = self.inner.committed.lock();
+        self.sync_committed(&mut committed)?;
         let mut tombstones: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
-        for (g, t, p) in committed.keys().filter(|(_, t, _)| t == topic) {
+        for (g, t, p) in committed.map.keys().filter(|(_, t, _)| t == topic) {
             let op = partition_for_key(g.as_bytes(), otopic.config.partitions);
             tombstones
                 .entry(op)
@@ -422,7 +380,30 @@ impl EmbeddedLog {
         for (op, records) in tombstones {
             otopic.partition(op)?.write().append(&records, now)?;
         }
-        committed.retain(|(_, t, _), _| t != topic);
+        self.sync_committed(&mut committed)
+    }
+
+    /// Delete a topic (the topics directory's lock is held): its partitions' writer
+    /// locks are taken and kept, so that no process writes it any more, then its
+    /// directory goes to the trash and is removed.
+    fn delete_locked(&self, tdir: &Path, name: &str) -> Result<()> {
+        let state = self.topic(name)?;
+        for (i, p) in state.partitions.iter().enumerate() {
+            if let Err(e) = p.write().lock_for_delete() {
+                for p in &state.partitions[..i] {
+                    p.write().cancel_delete();
+                }
+                return Err(e);
+            }
+        }
+        self.inner.topics.write().remove(name);
+        self.forget_committed_offsets(name)?;
+        let dir = tdir.join(name);
+        let trash = self.inner.dir.join("trash");
+        fs::create_dir_all(&trash).ctx(|| format!("create {}", trash.display()))?;
+        let target = trash.join(format!("{name}-{}-{}", now_ms(), std::process::id()));
+        fs::rename(&dir, &target).ctx(|| format!("move {} to trash", dir.display()))?;
+        fs::remove_dir_all(&target).ctx(|| format!("delete {}", target.display()))?;
         Ok(())
     }
 
@@ -506,6 +487,8 @@ fn open_topic(
         config,
         partitions,
         appended: Event::new(),
+        watching: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
     })
 }
 
@@ -532,26 +515,15 @@ impl Log for EmbeddedLog {
                 reason: "internal topics cannot be deleted",
             });
         }
-        let state = {
-            let mut topics = self.inner.topics.write();
-            topics
-                .remove(name)
-                .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))?
-        };
-        for p in &state.partitions {
-            p.write().mark_deleted();
-        }
-        self.forget_committed_offsets(name)?;
-        let dir = topics_dir(&self.inner.dir).join(name);
-        let trash = self.inner.dir.join("trash");
-        fs::create_dir_all(&trash).ctx(|| format!("create {}", trash.display()))?;
-        let target = trash.join(format!("{name}-{}", now_ms()));
-        fs::rename(&dir, &target).ctx(|| format!("move {} to trash", dir.display()))?;
-        fs::remove_dir_all(&target).ctx(|| format!("delete {}", target.display()))?;
-        Ok(())
+        let tdir = topics_dir(&self.inner.dir);
+        crate::locks::lock_exclusive(&self.inner.topics_lock, &tdir)?;
+        let deleted = self.delete_locked(&tdir, name);
+        crate::locks::unlock(&self.inner.topics_lock, &tdir);
+        deleted
     }
 
     fn list_topics(&self) -> Result<Vec<TopicInfo>> {
+        self.rescan_topics()?;
         Ok(self
             .inner
             .topics
@@ -567,6 +539,7 @@ impl Log for EmbeddedLog {
 
     fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
         let t = self.topic(name)?;
+        self.fresh_topic(&t)?;
         let partitions = t
             .partitions
             .iter()
@@ -597,12 +570,9 @@ impl Log for EmbeddedLog {
     }
 
     fn end_offsets(&self, topic: &str) -> Result<Vec<u64>> {
-        Ok(self
-            .topic(topic)?
-            .partitions
-            .iter()
-            .map(|p| p.read().latest())
-            .collect())
+        let t = self.topic(topic)?;
+        self.fresh_topic(&t)?;
+        Ok(t.partitions.iter().map(|p| p.read().latest()).collect())
     }
 
     fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended> {
@@ -637,7 +607,9 @@ impl Log for EmbeddedLog {
 
     fn lost_ranges(&self, topic: &str, partition: u32) -> Result<Vec<LostRange>> {
         let t = self.topic(topic)?;
-        let p = t.partition(partition)?.read();
+        let part = t.partition(partition)?;
+        self.fresh(&t, part)?;
+        let p = part.read();
         Ok(p.lost_ranges())
     }
 
@@ -647,7 +619,9 @@ impl Log for EmbeddedLog {
 
     fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
         let t = self.topic(topic)?;
-        let p = t.partition(partition)?.read();
+        let part = t.partition(partition)?;
+        self.fresh(&t, part)?;
+        let p = part.read();
         Ok((p.earliest(), p.latest()))
     }
 
@@ -657,15 +631,24 @@ impl Log for EmbeddedLog {
         p.offset_for_time(time_ms)
     }
 
+    /// Appends by this process wake the listener at once; other processes' within
+    /// about 20 ms (a watcher thread polls the topic's files; see `shared`).
     fn listen(&self, topic: &str) -> Result<EventListener> {
-        Ok(self.topic(topic)?.appended.listen())
+        let t = self.topic(topic)?;
+        let listener = t.appended.listen();
+        self.watch(&t);
+        Ok(listener)
     }
 
     fn commit_offsets(&self, group: &str, topic: &str, offsets: &[(u32, u64)]) -> Result<()> {
         validate_name(group)?;
         let t = self.topic(topic)?;
         for &(p, offset) in offsets {
-            let part = t.partition(p)?.read();
+            let part = t.partition(p)?;
+            if offset > part.read().latest() {
+                self.fresh(&t, part)?;
+            }
+            let part = part.read();
             if offset > part.latest() {
                 return Err(LogError::OffsetOutOfRange {
                     topic: topic.to_owned(),
@@ -691,23 +674,19 @@ impl Log for EmbeddedLog {
         }
         let otopic = self.topic(OFFSETS_TOPIC)?;
         let op = partition_for_key(group.as_bytes(), otopic.config.partitions);
-        // Holding the map's lock across the append keeps the map and the topic in the
-        // same order when two members commit at once.
+        // The map follows the offsets topic in its order, whichever process appended.
         let mut committed = self.inner.committed.lock();
         otopic.partition(op)?.write().append(&records, now)?;
-        for &(p, offset) in offsets {
-            committed.insert((group.to_owned(), topic.to_owned(), p), offset);
-        }
-        Ok(())
+        self.sync_committed(&mut committed)
     }
 
     fn committed_offsets(&self, group: &str, topic: &str) -> Result<BTreeMap<u32, u64>> {
         validate_name(group)?;
         self.topic(topic)?;
-        Ok(self
-            .inner
-            .committed
-            .lock()
+        let mut committed = self.inner.committed.lock();
+        self.sync_committed(&mut committed)?;
+        Ok(committed
+            .map
             .iter()
             .filter(|((g, t, _), _)| g == group && t == topic)
             .map(|((_, _, p), o)| (*p, *o))

@@ -100,12 +100,15 @@ pub enum LogError {
     #[error("topic {0:?} is compacted: every record needs a key")]
     KeyRequired(String),
 
-    /// Another process holds the data directory.
-    #[error("data directory {path} is in use by another process{holder}")]
+    /// Another process holds a lock too long: the data directory (an older version,
+    /// which takes it whole), or a partition's writer lock or the topics directory's
+    /// lock for longer than a writer waits.
+    #[error("{path} is in use by another process{holder}")]
     Locked {
-        /// The data directory.
+        /// The directory locked.
         path: PathBuf,
-        /// ` (pid N)` with the holder's process id when the lock file names it, else empty.
+        /// ` (pid N)` (or ` (pids N, M)`) with the holders' process ids when they can be
+        /// told, else empty.
         holder: String,
     },
 

@@ -1,7 +1,7 @@
 //! One partition: an ordered list of segments, the last of which takes appends.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,12 +12,15 @@ use parking_lot::Mutex;
 use crate::config::{FsyncPolicy, TopicConfig};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
+use crate::load::{FileId, file_id};
 use crate::lost::LostRange;
-use crate::manifest::{ClosedEntry, LostEntry, Manifest};
+use crate::manifest::{ClosedEntry, LostEntry, Manifest, manifest_path};
 use crate::read::{Collector, Fetched, Gap};
 use crate::record::{self, NewRecord, RecordRef};
 use crate::recover::{self, normalize};
 use crate::segment::{Segment, SegmentIssue, delete_indexes};
+
+mod follow;
 
 /// Largest batch written in one piece; bigger appends are split into several batches.
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
@@ -82,10 +85,25 @@ pub(crate) struct Partition {
     /// Lost ranges readers found in closed segments since (a batch that fails its CRC
     /// where the indexes gave no sign of damage), recorded at the next manifest write.
     found: Mutex<Vec<LostRange>>,
+    /// The partition directory, open: its `flock` is the partition's writer lock, taken
+    /// around every write by any process (see `follow`).
+    dir_lock: File,
+    /// The directory's inode: a topic deleted (and maybe created again) by another
+    /// process has another one, or none.
+    dir_ino: u64,
+    /// The manifest's identity when this process last read or wrote it.
+    manifest_id: Option<FileId>,
+    /// The active segment file's length when this process last looked at it.
+    seen_len: u64,
+    /// Closed: what closing writes is written.
+    closed: bool,
 }
 
 impl Partition {
-    /// Open (or create) the partition in `dir`, recovering it (see `recover`).
+    /// Open (or create) the partition in `dir`. When its writer lock is free, the
+    /// opener recovers it if it needs recovery (see `load` and `recover`); else another
+    /// process is writing it, and the opener loads what is sound and leaves recovery to
+    /// that writer.
     pub fn open(
         topic: &str,
         id: u32,
@@ -94,39 +112,55 @@ impl Partition {
         fsync: FsyncPolicy,
         issues: &mut Vec<SegmentIssue>,
     ) -> Result<Partition> {
+        use std::os::unix::fs::MetadataExt;
         fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-        let rec = recover::open_partition(&dir, &config, issues)?;
-        if rec.created && fsync != FsyncPolicy::Never {
-            sync_dir(&dir).ctx(|| format!("sync directory {}", dir.display()))?;
-        }
-        let segments = rec.segments;
-        let last_append_time = segments
-            .iter()
-            .map(|s| s.max_append_time)
-            .max()
-            .unwrap_or(i64::MIN);
-        let dirty_bytes = segments[..segments.len() - 1].iter().map(|s| s.size).sum();
-        let p = Partition {
+        let dir_lock = File::open(&dir).ctx(|| format!("open {}", dir.display()))?;
+        let dir_ino = dir_lock
+            .metadata()
+            .ctx(|| format!("stat {}", dir.display()))?
+            .ino();
+        let writer = match dir_lock.try_lock() {
+            Ok(()) => true,
+            Err(fs::TryLockError::WouldBlock) => false,
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(LogError::Io {
+                    context: format!("lock {}", dir.display()),
+                    source: e,
+                });
+            }
+        };
+        let mut p = Partition {
             topic: topic.to_owned(),
             id,
             dir,
             config,
             fsync,
-            segments,
-            last_append_time,
+            segments: Vec::new(),
+            last_append_time: i64::MIN,
             last_sync: Instant::now(),
-            dirty_bytes,
+            dirty_bytes: 0,
             buf: Vec::new(),
             deleted: false,
             dirty: false,
-            lost: rec.lost,
+            lost: Vec::new(),
             found: Mutex::new(Vec::new()),
+            dir_lock,
+            dir_ino,
+            manifest_id: None,
+            seen_len: 0,
+            closed: false,
         };
+        let loaded = p.load_files(writer, issues);
+        if writer && let Err(e) = p.dir_lock.unlock() {
+            tracing::warn!("unlocking {}: {e}", p.dir.display());
+        }
+        loaded?;
+        p.dirty_bytes = p.segments[..p.segments.len() - 1]
+            .iter()
+            .map(|s| s.size)
+            .sum();
         for l in &p.lost {
             tracing::warn!(topic = %p.topic, partition = p.id, "{l}");
-        }
-        if rec.write_manifest {
-            p.write_manifest()?;
         }
         Ok(p)
     }
@@ -164,9 +198,9 @@ impl Partition {
         }
     }
 
-    /// Cut out of their closed segments the damaged batches readers found since open (as
+    /// Cut out of their segments the damaged batches readers found since open (as
     /// recovery does at open: bytes kept in the quarantine file), and record the loss in
-    /// the manifest. Damage found in the active segment is recorded only.
+    /// the manifest. Damage in the active segment is cut by recovering the partition.
     fn repair_found(&mut self) -> Result<()> {
         let found = std::mem::take(&mut *self.found.lock());
         if found.is_empty() {
@@ -189,12 +223,24 @@ impl Partition {
             self.segments.insert(i, seg);
         }
         self.lost = normalize(lost);
-        self.write_manifest()
+        self.write_manifest()?;
+        let active = self.active().base_offset;
+        if found.iter().any(|f| f.end > active) {
+            // Recovered as at open, now that the manifest records what was appended.
+            let mut issues = Vec::new();
+            self.recover_files(&mut issues)?;
+            for issue in issues {
+                tracing::warn!(topic = %self.topic, partition = self.id, "repaired: {issue}");
+            }
+        }
+        Ok(())
     }
 
     /// Write the partition's manifest (see `manifest`).
-    fn write_manifest(&self) -> Result<()> {
-        self.manifest().write(&self.dir)
+    fn write_manifest(&mut self) -> Result<()> {
+        self.manifest().write(&self.dir)?;
+        self.manifest_id = file_id(&manifest_path(&self.dir))?;
+        Ok(())
     }
 
     /// The offset ranges lost to damage, known at open and found by readers since.
@@ -242,8 +288,13 @@ impl Partition {
 
     /// Append `records` with `now` as the append time (raised if needed so that append
     /// times never decrease). Either every record is validated and written, or (on a
-    /// validation error) none is.
+    /// validation error) none is. Runs under the writer lock, after what other processes
+    /// appended.
     pub fn append(&mut self, records: &[NewRecord], now: i64) -> Result<Appended> {
+        self.write_locked(|p| p.append_now(records, now))
+    }
+
+    fn append_now(&mut self, records: &[NewRecord], now: i64) -> Result<Appended> {
         if records.is_empty() {
             return Err(LogError::InvalidConfig("nothing to append".into()));
         }
@@ -277,6 +328,7 @@ impl Partition {
         }
         self.last_append_time = append_time;
         self.dirty = true;
+        self.seen_len = self.active().size;
         self.maybe_sync()?;
         Ok(Appended {
             base_offset,
@@ -331,24 +383,27 @@ impl Partition {
             self.dirty_bytes += active.size;
         }
         self.segments.push(Segment::create(&self.dir, next)?);
+        self.seen_len = 0;
         if self.fsync != FsyncPolicy::Never {
             sync_dir(&self.dir).ctx(|| format!("sync directory {}", self.dir.display()))?;
         }
         self.write_manifest()?;
         self.dirty = false;
-        self.enforce_retention(now)?;
+        self.enforce_retention_now(now)?;
         if self.config.compact && self.should_compact() {
-            self.compact(now)?;
+            self.compact_now(now)?;
         }
         Ok(())
     }
 
     /// Roll now if the active segment holds anything.
     pub fn force_roll(&mut self, now: i64) -> Result<()> {
-        if self.active().is_empty() {
-            return Ok(());
-        }
-        self.roll(now.max(self.last_append_time))
+        self.write_locked(|p| {
+            if p.active().is_empty() {
+                return Ok(());
+            }
+            p.roll(now.max(p.last_append_time))
+        })
     }
 
     pub fn mark_deleted(&mut self) {
@@ -372,6 +427,13 @@ impl Partition {
     /// segment's indexes and the manifest; a partition with no new appends writes
     /// nothing.
     pub fn flush(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.write_locked(Self::flush_now)
+    }
+
+    fn flush_now(&mut self) -> Result<()> {
         if !self.dirty {
             return Ok(());
         }
@@ -556,6 +618,10 @@ impl Partition {
     /// new start first, so that a crash halfway leaves files it no longer lists (removed
     /// at the next open), never a shorter log it takes for damage.
     pub fn enforce_retention(&mut self, now: i64) -> Result<RetentionStats> {
+        self.write_locked(|p| p.enforce_retention_now(now))
+    }
+
+    fn enforce_retention_now(&mut self, now: i64) -> Result<RetentionStats> {
         let mut stats = RetentionStats::default();
         let mut total = self.size_bytes();
         let mut count = 0;
@@ -609,6 +675,10 @@ impl Partition {
     /// it keeps the originals, one after it puts the compacted files in place at the
     /// next open), then the files are swapped.
     pub fn compact(&mut self, now: i64) -> Result<CompactionStats> {
+        self.write_locked(|p| p.compact_now(now))
+    }
+
+    fn compact_now(&mut self, now: i64) -> Result<CompactionStats> {
         let mut stats = CompactionStats::default();
         if self.segments.len() < 2 {
             return Ok(stats);
@@ -757,6 +827,7 @@ impl Partition {
             })
             .collect();
         manifest.write(&self.dir)?;
+        self.manifest_id = file_id(&manifest_path(&self.dir))?;
         let closed = plans.len();
         let old: Vec<Segment> = self.segments.drain(..closed).collect();
         let mut kept = Vec::with_capacity(self.segments.len() + closed);
@@ -808,29 +879,7 @@ enum Plan {
 }
 
 impl Drop for Partition {
-    /// A partition appended to since it was last flushed writes its active segment's
-    /// indexes and its manifest (and, under a syncing policy, fsyncs its data first); one
-    /// where readers found damage cuts it out (see `repair_found`); one that was only
-    /// read, without damage, writes nothing.
     fn drop(&mut self) {
-        if self.deleted {
-            return;
-        }
-        if let Err(e) = self.repair_found() {
-            tracing::warn!(topic = %self.topic, partition = self.id, "cutting out damage readers found: {e}");
-        }
-        if !self.dirty {
-            return;
-        }
-        let result = if self.fsync == FsyncPolicy::Never {
-            self.active()
-                .write_indexes()
-                .and_then(|()| self.write_manifest())
-        } else {
-            self.flush()
-        };
-        if let Err(e) = result {
-            tracing::warn!(topic = %self.topic, partition = self.id, "closing partition: {e}");
-        }
+        self.close();
     }
 }

@@ -17,7 +17,7 @@
 //! file; `recover` rebuilds them when they are missing or damaged.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::durable::{Durability, write_atomic};
@@ -25,7 +25,7 @@ use crate::error::{IoContext, LogError, Result};
 use crate::read::{Collector, FetchedBatch, Gap};
 use crate::record::{BATCH_HEADER_LEN, BatchHeader};
 pub(crate) use crate::scan::segment_file;
-use crate::scan::{BatchLoc, BatchScanner, Continuity, ScanError, find_next_batch};
+use crate::scan::{BatchLoc, BatchScanner, Continuity, ScanError, check_records, find_next_batch};
 
 const INDEX_ENTRY: usize = 8;
 const TIME_ENTRY: usize = 16;
@@ -150,6 +150,9 @@ pub(crate) struct Segment {
     pub base_offset: u64,
     pub dir: PathBuf,
     file: File,
+    /// The log file's inode: another process that replaced the file (recovery,
+    /// compaction, a topic deleted and created again) gave it a new one.
+    pub ino: u64,
     /// Bytes of valid batches in the file.
     pub size: u64,
     /// One past the last offset stored here; `base_offset` when empty.
@@ -198,10 +201,12 @@ impl Segment {
     }
 
     fn empty(dir: &Path, base_offset: u64, file: File) -> Segment {
+        let ino = file.metadata().map_or(0, |m| m.ino());
         Segment {
             base_offset,
             dir: dir.to_path_buf(),
             file,
+            ino,
             size: 0,
             next_offset: base_offset,
             first_append_time: None,
@@ -282,7 +287,13 @@ impl Segment {
         })
     }
 
-    fn load_indexes(&mut self, len: u64) -> Result<(), String> {
+    /// The entries of the segment's index files, checked against each other and against
+    /// the log file's length `len`, and whether they carry checksums.
+    #[allow(clippy::type_complexity)]
+    fn read_index_files(
+        &self,
+        len: u64,
+    ) -> Result<(Vec<IndexEntry>, Vec<TimeEntry>, bool), String> {
         let ipath = segment_file(&self.dir, self.base_offset, "index");
         let tpath = segment_file(&self.dir, self.base_offset, "timeindex");
         let ibytes = std::fs::read(&ipath).map_err(|e| format!("offset index: {e}"))?;
@@ -299,7 +310,6 @@ impl Segment {
                 "{which}: no checksum where the other index file has one"
             ));
         }
-        self.index_checked = isealed;
         if ibytes.len() % INDEX_ENTRY != 0 || tbytes.len() % TIME_ENTRY != 0 {
             return Err("index file has a partial entry".into());
         }
@@ -344,6 +354,12 @@ impl Segment {
         if index.first().is_some_and(|first| first.position != 0) {
             return Err("the first index entry must point at byte 0".into());
         }
+        Ok((index, time_index, isealed))
+    }
+
+    fn load_indexes(&mut self, len: u64) -> Result<(), String> {
+        let (index, time_index, sealed) = self.read_index_files(len)?;
+        self.index_checked = sealed;
         // Check the last entry against the log file and walk the few batches after it to
         // learn where the segment ends.
         let Some(last) = index.last().copied() else {
@@ -372,6 +388,117 @@ impl Segment {
         self.max_append_time = max_time;
         self.first_append_time = first_time;
         Ok(())
+    }
+
+    /// Open the active segment from its index files (written when it was last rolled,
+    /// flushed or closed) without reading what they cover: the batch of their last entry
+    /// and every batch after it are read, checked and indexed (see
+    /// [`Segment::catch_up`]), up to the end of the file or the first batch that is
+    /// incomplete or fails — returned: an append in progress, or a torn or damaged tail.
+    /// `Err` gives the file back, with its length and why the indexes cannot serve, for
+    /// the caller to scan it.
+    #[allow(clippy::type_complexity)]
+    pub fn open_active(
+        dir: &Path,
+        base_offset: u64,
+        index_interval: u64,
+    ) -> Result<std::result::Result<(Segment, u64, Option<ScanError>), (File, u64, String)>> {
+        let path = segment_file(dir, base_offset, "log");
+        let file = Self::open_file(&path)?;
+        let len = file
+            .metadata()
+            .ctx(|| format!("stat {}", path.display()))?
+            .len();
+        let mut seg = Self::empty(dir, base_offset, file);
+        if len == 0 {
+            return Ok(Ok((seg, 0, None)));
+        }
+        let (mut index, mut time_index) = match seg.read_index_files(len) {
+            Ok((index, time_index, true)) => (index, time_index),
+            Ok((_, _, false)) => {
+                return Ok(Err((seg.file, len, "index files without checksum".into())));
+            }
+            Err(reason) => return Ok(Err((seg.file, len, reason))),
+        };
+        let (Some(last), Some(_)) = (index.pop(), time_index.pop()) else {
+            return Ok(Err((seg.file, len, "no index entry".into())));
+        };
+        let first_time = match seg.header_at(0) {
+            Ok(Some(h)) => h.append_time,
+            _ => return Ok(Err((seg.file, len, "no batch at byte 0".into()))),
+        };
+        // Index again from the last entry on, as the appends did: the entries then match
+        // a rebuild from the whole file.
+        seg.index = index;
+        seg.time_index = time_index;
+        seg.size = u64::from(last.position);
+        seg.next_offset = base_offset + u64::from(last.rel_offset);
+        seg.bytes_since_index = u64::MAX;
+        seg.first_append_time = Some(first_time);
+        let stop = seg.catch_up(len, index_interval);
+        if seg.size == u64::from(last.position) {
+            let reason = match stop {
+                Some(e) => format!("the last index entry: {}", e.reason),
+                None => "the last index entry points at no batch".into(),
+            };
+            return Ok(Err((seg.file, len, reason)));
+        }
+        Ok(Ok((seg, len, stop)))
+    }
+
+    /// Read the batches written after the ones this segment holds, up to byte `len` of
+    /// its file, checking each (framing, CRC32C, records, offsets following densely,
+    /// append times not going back) and indexing it. Stops at the first batch that is
+    /// incomplete or fails, and returns where and why; reads only.
+    pub fn catch_up(&mut self, len: u64, index_interval: u64) -> Option<ScanError> {
+        if len < self.size {
+            return Some(ScanError {
+                position: len,
+                reason: format!(
+                    "the file is {len} bytes, shorter than the {} read",
+                    self.size
+                ),
+            });
+        }
+        let mut at = Continuity {
+            base_offset: self.base_offset,
+            next_offset: self.next_offset,
+            max_append_time: self.max_append_time,
+        };
+        let mut found = Vec::new();
+        let mut stop = None;
+        for item in BatchScanner::new(&self.file, self.size, len, true) {
+            let b = match item {
+                Ok(b) => b,
+                Err(e) => {
+                    stop = Some(e);
+                    break;
+                }
+            };
+            let checked = if b.header.base_offset != at.next_offset {
+                Err(format!(
+                    "batch at offset {} does not follow offset {}",
+                    b.header.base_offset,
+                    at.next_offset.saturating_sub(1)
+                ))
+            } else {
+                at.check(&b.header)
+                    .and_then(|()| check_records(&b.header, &b.bytes))
+            };
+            if let Err(reason) = checked {
+                stop = Some(ScanError {
+                    position: b.position,
+                    reason,
+                });
+                break;
+            }
+            at.advance(&b.header);
+            found.push((b.header, b.position));
+        }
+        for (h, position) in found {
+            self.note_batch(&h, position, index_interval);
+        }
+        stop
     }
 
     fn header_at(&self, position: u64) -> Result<Option<BatchHeader>, String> {

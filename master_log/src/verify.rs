@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{TopicConfig, validate_name};
-use crate::embedded::{holds_records, lock_dir, read_topic_config, topics_dir};
+use crate::embedded::{holds_records, read_topic_config, topics_dir};
 use crate::error::{IoContext, Result};
 use crate::manifest::{Manifest, manifest_path};
 use crate::quarantine::{self, EntryKind, quarantine_path};
@@ -82,9 +82,10 @@ impl VerifyReport {
 }
 
 /// Check every file of the log in the data directory `dir` (see the module docs). Reads
-/// only; takes the directory's lock so that no writer runs meanwhile.
+/// only; holds each partition's writer lock while checking it, so that no process
+/// writes it meanwhile (other processes may have the log open).
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
-    let _lock = lock_dir(dir)?;
+    let _lock = crate::locks::lock_data_dir(dir)?;
     let mut report = VerifyReport::default();
     let tdir = topics_dir(dir);
     if !tdir.exists() {
@@ -117,7 +118,18 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         for p in 0..config.partitions {
             let pdir = topic_dir.join(p.to_string());
             report.partitions += 1;
-            check_partition(&pdir, &config, &mut report)?;
+            let writer = match crate::locks::open_dir(&pdir) {
+                Ok(f) => {
+                    crate::locks::lock_exclusive(&f, &pdir)?;
+                    Some(f)
+                }
+                Err(_) => None,
+            };
+            let checked = check_partition(&pdir, &config, &mut report);
+            if let Some(f) = writer {
+                crate::locks::unlock(&f, &pdir);
+            }
+            checked?;
         }
     }
     Ok(report)
