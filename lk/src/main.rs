@@ -12,7 +12,10 @@ use clap::{Parser, Subcommand};
 
 mod answers;
 mod backend;
+#[cfg(test)]
+mod cli_rules;
 mod compare_cmd;
+mod compare_scratch;
 mod consume;
 mod datasets_cmd;
 mod demo;
@@ -136,7 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let open = || cli.log.open(&cli.data);
     let embedded = cli.log.backend()? == backend::Backend::Embedded;
     match cli.command {
-        Command::Compare(args) => compare_cmd::run(*args, &cli.data, open()?),
+        Command::Compare(args) => compare_cmd::run(*args, &cli.data, &cli.log),
         Command::Topic(cmd) => topic::run(cmd, open),
         Command::Produce(args) => produce::run(args, open),
         Command::Consume(args) => consume::run(args, open),
