@@ -202,4 +202,27 @@ mod tests {
         // clap's own checks (unique names, valid defaults) for every subcommand.
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn older_spellings_still_parse() {
+        use clap::Parser;
+        for args in [
+            &["lambda", "batch", "--workload", "w", "--every", "1s"][..],
+            &[
+                "query",
+                "--workload",
+                "w",
+                "--from",
+                "2024-01-01T00:00:00Z",
+                "--to",
+                "x",
+            ],
+            &["query", "--workload", "w", "--format", "table"],
+            &["workloads", "--format", "table"],
+            &["compare", "--kappa-workers", "3"],
+        ] {
+            let cli = super::Cli::try_parse_from(std::iter::once("lk").chain(args.iter().copied()));
+            assert!(cli.is_ok(), "{args:?}: {:?}", cli.err());
+        }
+    }
 }
