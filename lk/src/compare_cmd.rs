@@ -83,7 +83,7 @@ pub struct CompareArgs {
           visible_alias = "sql-text", help_heading = PIPELINES)]
     workloads: Vec<String>,
     /// Lambda: start a batch run this long after the previous one started (`lk lambda
-    /// run`: 1m; 10s gives a default run of 40 s of feed several batch runs).
+    /// run`: 1m; 10s fits several batch runs into a default run's 40 s of feed).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration,
           help_heading = PIPELINES)]
     batch_every: Duration,
