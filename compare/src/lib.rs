@@ -61,6 +61,7 @@ pub mod format;
 pub mod html;
 #[doc(hidden)]
 pub mod inject;
+pub mod leftovers;
 mod maxrate;
 mod observe;
 pub mod options;

@@ -62,7 +62,7 @@ pub(crate) fn reproduce(opts: &CompareOptions, allowed_lateness_ms: i64) -> Stri
     flag("allowed-lateness", ms(allowed_lateness_ms.max(0) as u128));
     flag("watermark-bound", ms(opts.watermark_bound().max(0) as u128));
     flag("checkpoint-every", ms(opts.checkpoint_interval.as_millis()));
-    flag("kappa-workers", opts.kappa_workers.to_string());
+    flag("workers", opts.kappa_workers.to_string());
     flag("repeat", opts.repeat.to_string());
     if opts.reprocess {
         flag("reprocess-runs", opts.reprocess_runs.to_string());
@@ -106,6 +106,7 @@ mod tests {
             "--allowed-lateness 28000ms",
             "--watermark-bound 2000ms",
             "--checkpoint-every 250ms",
+            "--workers 2",
             "--repeat 3",
             "--reprocess-runs 3",
             "--alone",

@@ -239,13 +239,7 @@ fn prepare_log(
         Source::Generate(_) => None,
     };
     let (allowed_lateness_ms, from) = crate::disorder::allowed_lateness(opts, measured.as_ref());
-    // The harness' Kappa jobs live in their own namespace on the log, apart from the
-    // user's jobs of the same workloads (`lk kappa run`).
-    let namespace = if topic.starts_with("compare.") {
-        topic.clone()
-    } else {
-        format!("compare.{topic}")
-    };
+    let namespace = namespace_of(&topic);
     let setup = Setup {
         log,
         topic,
@@ -259,8 +253,18 @@ fn prepare_log(
     Ok((setup, dataset, from, measured))
 }
 
+/// The namespace of the harness' Kappa jobs over `topic`: their own on the log, apart
+/// from the user's jobs of the same workloads (`lk kappa run`).
+pub(crate) fn namespace_of(topic: &str) -> String {
+    if topic.starts_with("compare.") {
+        topic.to_owned()
+    } else {
+        format!("compare.{topic}")
+    }
+}
+
 /// The topic a generated run feeds.
-fn generated_topic(opts: &CompareOptions, d: DatasetKind) -> String {
+pub(crate) fn generated_topic(opts: &CompareOptions, d: DatasetKind) -> String {
     opts.topic
         .clone()
         .unwrap_or_else(|| format!("compare.{}", d.name()))

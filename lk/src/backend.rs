@@ -67,6 +67,7 @@ pub struct LogArgs {
         long,
         global = true,
         default_value = "5ms",
+        value_name = "DURATION",
         value_parser = crate::text::duration,
         help_heading = "Kafka (--log kafka://…)"
     )]
@@ -77,6 +78,7 @@ pub struct LogArgs {
         long,
         global = true,
         default_value = "30s",
+        value_name = "DURATION",
         value_parser = crate::text::duration,
         help_heading = "Kafka (--log kafka://…)"
     )]

@@ -88,8 +88,9 @@ pub struct GenerateArgs {
     #[arg(long)]
     events: u64,
     /// Partitions of the topic when it is created.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, short = 'p', default_value_t = 4)]
     partitions: u32,
+    /// The generator's seed (the same seed, the same records).
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Pace the generator in real time at this many events per second.
@@ -105,17 +106,19 @@ pub struct GenerateArgs {
     #[arg(long)]
     keys: Option<u64>,
     /// Fraction of events arriving out of order, up to --max-delay late.
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = crate::text::fraction)]
     out_of_order: f64,
+    /// The most an out-of-order event is delayed (default 5s).
     #[arg(long, value_name = "DURATION", value_parser = crate::text::duration)]
     max_delay: Option<Duration>,
     /// Fraction of events arriving after --late-delay (beyond a watermark's wait).
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = crate::text::fraction)]
     late: f64,
+    /// How late the late events are: this to twice this after their time (default 1m).
     #[arg(long, value_name = "DURATION", value_parser = crate::text::duration)]
     late_delay: Option<Duration>,
     /// Fraction of events sent twice (same event id).
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = crate::text::fraction)]
     duplicates: f64,
     /// Value encoding: postcard (default) or json.
     #[arg(long, default_value = "postcard")]
@@ -238,7 +241,7 @@ pub struct IngestCsvArgs {
     #[arg(long)]
     rejects: Option<PathBuf>,
     /// Partitions of the topic when it is created.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, short = 'p', default_value_t = 4)]
     partitions: u32,
     /// The longest field accepted (bytes, or with a unit: 64KiB; default 1 MiB); a longer
     /// field makes its row bad.
@@ -366,8 +369,9 @@ pub enum ExportFormat {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     topic: String,
-    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
-    format: ExportFormat,
+    /// The file's format (default: parquet for an --out ending in .parquet, else csv).
+    #[arg(long, value_enum)]
+    format: Option<ExportFormat>,
     /// Output file (`-` for standard output, CSV only).
     #[arg(long)]
     out: PathBuf,
@@ -404,7 +408,17 @@ pub fn export(
     }
     let mut bar = Bar::new();
     let mut hook = |p: &Progress| bar.update(p);
-    let s = match (a.format, a.out.as_os_str() == "-") {
+    let format = a.format.unwrap_or(
+        if a.out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+        {
+            ExportFormat::Parquet
+        } else {
+            ExportFormat::Csv
+        },
+    );
+    let s = match (format, a.out.as_os_str() == "-") {
         (ExportFormat::Csv, true) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

@@ -19,7 +19,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1_000_000)]
     records: u64,
     /// Partitions of the topic when it is created.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, short = 'p', default_value_t = 4)]
     partitions: u32,
     /// Records per append call.
     #[arg(long, default_value_t = 1_000)]

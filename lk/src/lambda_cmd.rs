@@ -26,9 +26,10 @@ pub enum LambdaCommand {
     Batch {
         #[command(flatten)]
         w: WorkloadArgs,
-        /// Recompute again every DURATION until interrupted.
-        #[arg(long, value_name = "DURATION", value_parser = duration)]
-        every: Option<Duration>,
+        /// Recompute again this long after the previous run started, until interrupted
+        /// (as `lk lambda run --batch-every`); without it, once.
+        #[arg(long, alias = "every", value_name = "DURATION", value_parser = duration)]
+        batch_every: Option<Duration>,
     },
     /// Bring the realtime view up to date from the batch horizon, and save it.
     Speed {
@@ -91,7 +92,7 @@ pub enum LambdaCommand {
 /// `lk lambda …`.
 pub fn lambda(cmd: LambdaCommand, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<ExitCode> {
     match cmd {
-        LambdaCommand::Batch { w, every } => batch(data, log, &w, every),
+        LambdaCommand::Batch { w, batch_every } => batch(data, log, &w, batch_every),
         LambdaCommand::Speed { w, until_caught_up } => speed(data, log, &w, until_caught_up),
         LambdaCommand::Run {
             w,

@@ -12,7 +12,10 @@ use clap::{Parser, Subcommand};
 
 mod answers;
 mod backend;
+#[cfg(test)]
+mod cli_rules;
 mod compare_cmd;
+mod compare_scratch;
 mod consume;
 mod datasets_cmd;
 mod demo;
@@ -136,7 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let open = || cli.log.open(&cli.data);
     let embedded = cli.log.backend()? == backend::Backend::Embedded;
     match cli.command {
-        Command::Compare(args) => compare_cmd::run(*args, &cli.data, open()?),
+        Command::Compare(args) => compare_cmd::run(*args, &cli.data, &cli.log),
         Command::Topic(cmd) => topic::run(cmd, open),
         Command::Produce(args) => produce::run(args, open),
         Command::Consume(args) => consume::run(args, open),
@@ -198,5 +201,28 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         // clap's own checks (unique names, valid defaults) for every subcommand.
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn older_spellings_still_parse() {
+        use clap::Parser;
+        for args in [
+            &["lambda", "batch", "--workload", "w", "--every", "1s"][..],
+            &[
+                "query",
+                "--workload",
+                "w",
+                "--from",
+                "2024-01-01T00:00:00Z",
+                "--to",
+                "x",
+            ],
+            &["query", "--workload", "w", "--format", "table"],
+            &["workloads", "--format", "table"],
+            &["compare", "--kappa-workers", "3"],
+        ] {
+            let cli = super::Cli::try_parse_from(std::iter::once("lk").chain(args.iter().copied()));
+            assert!(cli.is_ok(), "{args:?}: {:?}", cli.err());
+        }
     }
 }

@@ -31,7 +31,8 @@ pub enum Pipeline {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum QueryFormat {
     /// Aligned columns.
-    Table,
+    #[value(alias = "table")]
+    Text,
     /// CSV with a header.
     Csv,
     /// JSON: columns, rows and freshness.
@@ -50,14 +51,14 @@ pub struct QueryArgs {
     #[arg(long)]
     key: Option<String>,
     /// Only windows ending after this RFC 3339 time.
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long = "from-time", alias = "from", value_name = "RFC3339")]
     from: Option<String>,
     /// Only windows starting before this RFC 3339 time.
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long = "to-time", alias = "to", value_name = "RFC3339")]
     to: Option<String>,
     /// Output format (with --pipeline both, csv and json carry both values of every
     /// column and a `differs` flag per row).
-    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    #[arg(long, value_enum, default_value_t = QueryFormat::Text)]
     format: QueryFormat,
 }
 
@@ -81,7 +82,7 @@ pub fn query(a: QueryArgs, data: &Path, log: Arc<dyn Log>) -> anyhow::Result<Exi
     }
     let answer = answer_of(a.pipeline)?;
     let format = match a.format {
-        QueryFormat::Table => serving_layer::Format::Table,
+        QueryFormat::Text => serving_layer::Format::Table,
         QueryFormat::Csv => serving_layer::Format::Csv,
         QueryFormat::Json => serving_layer::Format::Json,
     };
@@ -252,7 +253,7 @@ impl SideBySide {
     /// The two answers in `format`.
     pub fn render(&self, format: QueryFormat) -> String {
         match format {
-            QueryFormat::Table => self.table(),
+            QueryFormat::Text => self.table(),
             QueryFormat::Csv => self.csv(),
             QueryFormat::Json => self.json(),
         }
@@ -418,7 +419,7 @@ mod tests {
         assert_eq!(json["differing_rows"], 2);
         assert_eq!(json["rows"][2]["lambda"], serde_json::Value::Null);
         assert_eq!(json["rows"][1]["kappa"]["views"], 4);
-        let table = both.render(QueryFormat::Table);
+        let table = both.render(QueryFormat::Text);
         assert_eq!(table.matches("DIFFERS").count(), 2, "{table}");
         assert!(table.contains("3 rows, 2 differ"), "{table}");
     }

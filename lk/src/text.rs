@@ -47,6 +47,17 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     })
 }
 
+/// The value parser of every fraction flag (`--out-of-order`, `--late`, `--duplicates`):
+/// a number from 0 to 1. A bad value is a usage error.
+pub fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{s:?} is not a fraction (a number from 0 to 1, like 0.05)"
+        )),
+    }
+}
+
 /// RFC 3339 UTC with milliseconds, for a time in ms since the epoch.
 pub fn rfc3339_ms(ms: i64) -> String {
     if ms < 0 {

@@ -38,7 +38,8 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     name: String,
-    #[arg(long, short = 'p', default_value_t = 1)]
+    /// Partitions of the topic (the same default as wherever lk creates a topic).
+    #[arg(long, short = 'p', default_value_t = 4)]
     partitions: u32,
     /// Keep only the latest record per key (cleanup.policy=compact).
     #[arg(long)]

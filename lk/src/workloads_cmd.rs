@@ -13,7 +13,8 @@ use workloads::{BuiltIn, WindowSpec, Workload};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListFormat {
     /// Aligned columns.
-    Table,
+    #[value(alias = "table")]
+    Text,
     /// A JSON array, one object per workload.
     Json,
 }
@@ -21,7 +22,7 @@ pub enum ListFormat {
 /// The flags of `lk workloads`.
 #[derive(Debug, Args)]
 pub struct WorkloadsArgs {
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     format: ListFormat,
 }
 
@@ -212,7 +213,7 @@ fn json(d: &Definition) -> anyhow::Result<serde_json::Value> {
 pub fn run(a: WorkloadsArgs, data: &Path) -> anyhow::Result<ExitCode> {
     let defs: Vec<Definition> = Workload::list(data)?.iter().map(definition).collect();
     match a.format {
-        ListFormat::Table => print!("{}", table(&defs)),
+        ListFormat::Text => print!("{}", table(&defs)),
         ListFormat::Json => {
             let list = defs.iter().map(json).collect::<anyhow::Result<Vec<_>>>()?;
             println!("{}", serde_json::to_string_pretty(&list)?);

@@ -41,7 +41,10 @@ fn produce_then_consume_from_beginning_keeps_keys_and_values() {
 #[test]
 fn json_output_has_every_field() {
     let dir = TempDir::new().unwrap();
-    lk(&dir).args(["topic", "create", "j"]).assert().success();
+    lk(&dir)
+        .args(["topic", "create", "j", "--partitions", "1"])
+        .assert()
+        .success();
     lk(&dir)
         .args(["produce", "j"])
         .write_stdin("k\tv\n")
@@ -192,7 +195,10 @@ fn bad_input_is_one_line_and_nonzero() {
 #[test]
 fn verify_is_clean_then_finds_damage() {
     let dir = TempDir::new().unwrap();
-    lk(&dir).args(["topic", "create", "v"]).assert().success();
+    lk(&dir)
+        .args(["topic", "create", "v", "--partitions", "1"])
+        .assert()
+        .success();
     let input: String = (0..100).map(|i| format!("k{i}\tvalue {i}\n")).collect();
     lk(&dir)
         .args(["produce", "v", "--batch", "10"])

@@ -2,13 +2,16 @@
 //! report (its documented fields: both visibility levels of both pipelines, the summary,
 //! settings, warnings, provenance) and the HTML report; repeats, the controls alone and
 //! a sweep; Ctrl-C during the feed still writes what was measured; bad options are
-//! refused.
+//! refused; what a run writes is removed at its end (unless `--keep`), and a user's topic
+//! it reads is left byte for byte as it was.
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{lk, stdout_of};
+use common::{generate_pageviews, lk, stdout_of};
 use tempfile::TempDir;
 
 fn small_run() -> Vec<String> {
@@ -183,7 +186,17 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    // Interrupted once the feed has begun: records are in the run's topic (in its
+    // scratch directory: the start, in a debug build on a loaded machine, can take long).
+    let started = Instant::now();
+    while !feed_began(dir.path()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the feed never began"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
     // `kill -INT` sends the signal a terminal's Ctrl-C does.
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -224,6 +237,9 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
         String::from_utf8_lossy(&out.stdout).contains("interrupted"),
         "the table says so"
     );
+    // The interrupted run removed its data all the same: only the report is left.
+    let left: Vec<PathBuf> = files(dir.path()).into_keys().collect();
+    assert_eq!(left, vec![PathBuf::from("report.json")]);
 }
 
 /// With 10 s checkpoints, Kappa's fresh results (in memory) show records long before
@@ -324,25 +340,198 @@ fn repeats_controls_and_a_sweep_are_summarized() {
 #[test]
 fn bad_options_are_refused_with_a_clear_error() {
     let dir = TempDir::new().unwrap();
-    for (args, needle) in [
-        (vec!["--rate", "0"], "--rate"),
-        (vec!["--dataset", "tweets"], "tweets"),
-        (vec!["--out-of-order", "1.5"], "--out-of-order"),
-        (vec!["--batch-every", "soon"], "--batch-every"),
-        (vec!["--allowed-lateness", "soon"], "--allowed-lateness"),
-        (vec!["--repeat", "0"], "--repeat"),
-        (vec!["--sweep", "speed=1,2"], "speed"),
-        (vec!["--sweep", "rate=fast"], "fast"),
-        (vec!["--max-rate-p99", "soon"], "--max-rate-p99"),
-        (vec!["--workload", "no-such-workload"], "no-such-workload"),
+    for (args, needle, code) in [
+        (vec!["--rate", "0"], "--rate", 1),
+        (vec!["--dataset", "tweets"], "tweets", 1),
+        (vec!["--out-of-order", "1.5"], "--out-of-order", 2),
+        (vec!["--batch-every", "soon"], "--batch-every", 2),
+        (vec!["--allowed-lateness", "soon"], "--allowed-lateness", 2),
+        (vec!["--repeat", "0"], "--repeat", 1),
+        (vec!["--sweep", "speed=1,2"], "speed", 1),
+        (vec!["--sweep", "rate=fast"], "fast", 1),
+        (vec!["--max-rate-p99", "soon"], "--max-rate-p99", 2),
+        (
+            vec!["--workload", "no-such-workload"],
+            "no-such-workload",
+            1,
+        ),
         (
             vec!["--topic", "missing", "--workload", "ysb-campaign-10s"],
             "missing",
+            1,
         ),
     ] {
         let out = lk(&dir).arg("compare").args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+    // A refused run leaves nothing behind, not even its scratch directory.
+    let left: Vec<PathBuf> = files(dir.path())
+        .into_keys()
+        .filter(|p| p.starts_with("compare-"))
+        .collect();
+    assert_eq!(left, Vec::<PathBuf>::new());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n == "topics" || n == ".lock"),
+        "only the log's own files (opened for --topic): {names:?}"
+    );
+}
+
+/// Every file under `dir` but the log's lock file (rewritten by every process that
+/// opens the log), with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() != ".lock" {
+                let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Whether a run in `data` has appended records to its topic (a segment of
+/// `compare-*/topics/compare.ysb` is not empty); what vanishes meanwhile counts as not.
+fn feed_began(data: &Path) -> bool {
+    let Ok(runs) = std::fs::read_dir(data) else {
+        return false;
+    };
+    runs.flatten()
+        .filter(|r| r.file_name().to_string_lossy().starts_with("compare-"))
+        .filter_map(|r| std::fs::read_dir(r.path().join("topics/compare.ysb")).ok())
+        .flat_map(|parts| parts.flatten())
+        .filter_map(|p| std::fs::read_dir(p.path()).ok())
+        .flat_map(|files| files.flatten())
+        .any(|f| {
+            f.path().extension().is_some_and(|e| e == "log")
+                && f.metadata().is_ok_and(|m| m.len() > 0)
+        })
+}
+
+/// The paths in `after` that are new or changed since `before`.
+fn changed(
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    after: &BTreeMap<PathBuf, Vec<u8>>,
+) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = after
+        .iter()
+        .filter(|(p, b)| before.get(*p) != Some(*b))
+        .map(|(p, _)| p.clone())
+        .collect();
+    out.extend(before.keys().filter(|p| !after.contains_key(*p)).cloned());
+    out
+}
+
+/// A data directory that already holds a topic of the user's.
+fn data_with_a_topic() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "3", 3000).assert().success();
+    dir
+}
+
+#[test]
+fn a_comparison_removes_what_it_wrote_and_leaves_the_data_directory_as_it_was() {
+    let dir = data_with_a_topic();
+    let before = files(dir.path());
+    let mut args = small_run();
+    let events = args.iter().position(|a| a == "--events").unwrap();
+    args[events + 1] = "3000".into();
+    let out = stdout_of(lk(&dir).args(&args).args(["--reprocess-runs", "1"]));
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("removed the comparison's data: ") && last.contains("compare-"),
+        "{out}"
+    );
+    assert_eq!(changed(&before, &files(dir.path())), Vec::<PathBuf>::new());
+    let topics = stdout_of(lk(&dir).args(["topic", "list"]));
+    assert_eq!(topics.trim(), "pageviews\t2 partitions", "{topics}");
+}
+
+#[test]
+fn a_comparison_over_a_users_topic_leaves_it_intact_and_deletes_its_own_topics() {
+    let dir = data_with_a_topic();
+    let topic_files = |d: &Path| {
+        let mut f = files(d);
+        f.retain(|p, _| p.starts_with("topics/pageviews"));
+        f
+    };
+    let before = files(dir.path());
+    let user_topic = topic_files(dir.path());
+    assert!(!user_topic.is_empty());
+    let out = stdout_of(lk(&dir).args([
+        "compare",
+        "--topic",
+        "pageviews",
+        "--workload",
+        "pageviews-per-minute",
+        "--batch-every",
+        "200ms",
+        "--checkpoint-every",
+        "50ms",
+        "--reprocess-runs",
+        "1",
+    ]));
+    let last = out.lines().last().unwrap();
+    assert!(last.contains("topic(s) from the log"), "{out}");
+    assert_eq!(
+        changed(&user_topic, &topic_files(dir.path())),
+        Vec::<PathBuf>::new(),
+        "the user's topic, byte for byte"
+    );
+    // Kappa's changelogs and late-events topics are gone; what stays is its groups'
+    // committed offsets (the log cannot delete a group).
+    let topics = stdout_of(lk(&dir).args(["topic", "list"]));
+    assert_eq!(topics.trim(), "pageviews\t2 partitions", "{topics}");
+    let after = files(dir.path());
+    let other: Vec<PathBuf> = changed(&before, &after)
+        .into_iter()
+        .filter(|p| !p.starts_with("topics/__consumer_offsets"))
+        .collect();
+    assert_eq!(other, Vec::<PathBuf>::new());
+}
+
+#[test]
+fn with_keep_the_comparisons_data_stays_and_the_last_line_says_where() {
+    let dir = TempDir::new().unwrap();
+    let mut args = small_run();
+    let events = args.iter().position(|a| a == "--events").unwrap();
+    args[events + 1] = "2000".into();
+    let out = stdout_of(lk(&dir).args(&args).args(["--no-reprocess", "--keep"]));
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("kept the comparison's data: "), "{out}");
+    let kept: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(last.contains(&kept[0].display().to_string()), "{last}");
+    // A data directory of its own, with the fed topic in it.
+    let topics = stdout_of(
+        assert_cmd::Command::cargo_bin("lk")
+            .unwrap()
+            .env_remove("LK_DATA")
+            .arg("--data")
+            .arg(&kept[0])
+            .args(["topic", "describe", "compare.ysb"]),
+    );
+    assert!(
+        topics.contains("topic compare.ysb: 2 partitions"),
+        "{topics}"
+    );
+    // A later run does not take a kept directory for a killed run's.
+    let mut args = small_run();
+    args[events + 1] = "1000".into();
+    stdout_of(lk(&dir).args(&args).arg("--no-reprocess"));
+    assert!(kept[0].join("topics/compare.ysb").is_dir());
 }

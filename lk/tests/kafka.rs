@@ -266,6 +266,30 @@ fn compare_runs_on_kafka() {
             report["pipelines"][p]
         );
     }
+    // What the run made is gone: its topics on the cluster (the fed topic, Kappa's
+    // changelogs and late-events topics) and its scratch directory.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .contains("topic(s) from the log"),
+        "{stdout}"
+    );
+    let topics = stdout_of(on_kafka(&work).args(["topic", "list"]));
+    assert!(
+        topics
+            .lines()
+            .all(|t| !t.starts_with("compare.ysb\t") && !t.starts_with("kappa.compare.ysb.")),
+        "{topics}"
+    );
+    let left: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("compare-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// What does not apply to a cluster, or does not parse, is refused before connecting.

@@ -60,7 +60,7 @@ fn both_pipelines_side_by_side_with_differences_marked() {
     assert_eq!(json["differing_rows"], 0);
     assert_eq!(json["rows"].as_array().unwrap().len(), agree.len());
     assert!(json["freshness"]["lambda"]["batch_horizon"].is_array());
-    let table = both(&dir, "table");
+    let table = both(&dir, "text");
     assert!(!table.contains("DIFFERS"), "{table}");
     assert!(table.contains(", 0 differ\n"), "{table}");
 
@@ -89,7 +89,7 @@ fn both_pipelines_side_by_side_with_differences_marked() {
         .find(|r| r["differs"] == true)
         .unwrap();
     assert_ne!(first["lambda"]["views"], first["kappa"]["views"]);
-    let table = both(&dir, "table");
+    let table = both(&dir, "text");
     assert_eq!(table.matches("DIFFERS").count(), marked.len(), "{table}");
 }
 

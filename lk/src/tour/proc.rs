@@ -119,8 +119,14 @@ mod tests {
     #[test]
     fn arguments_are_quoted_only_when_needed() {
         assert_eq!(
-            shown(&["query", "--key", "a b", "--from", "2023-11-14T22:13:20Z"]),
-            "query --key 'a b' --from 2023-11-14T22:13:20Z"
+            shown(&[
+                "query",
+                "--key",
+                "a b",
+                "--from-time",
+                "2023-11-14T22:13:20Z"
+            ]),
+            "query --key 'a b' --from-time 2023-11-14T22:13:20Z"
         );
         assert_eq!(shown(&["x", "it's"]), r"x 'it'\''s'");
     }
