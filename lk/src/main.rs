@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod answers;
+mod api;
 mod backend;
 mod compare_cmd;
 mod consume;
@@ -18,6 +19,7 @@ mod datasets_cmd;
 mod demo;
 mod kappa_cmd;
 mod lambda_cmd;
+mod live;
 mod log_cmd;
 mod produce;
 mod query;
