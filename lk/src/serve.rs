@@ -7,6 +7,8 @@
 //!   GET /workloads                       every known workload and the views it has
 //!   GET /workloads/{name}/rows?pipeline=lambda|kappa&key=K&from=RFC3339&to=RFC3339
 //!                                        {"columns":[…],"rows":[{…}],"freshness":{…}}
+//!   GET /live?workload=W&key=K&from=…&to=…        the live page (HTML, see `live.rs`)
+//!   GET /live/events?workload=W&key=K&from=…&to=…  its server-sent events
 //! ```
 //!
 //! Every error answer has a JSON body `{"error": "…"}`: unknown workloads and paths 404,

@@ -654,8 +654,8 @@ mod browser {
         }
     }
 
-    /// What the page shows, read from its DOM.
-    const READ_DOM: &str = r#"JSON.stringify({
+    /// What the page shows, read from its DOM (`null` until the page is there).
+    const READ_DOM: &str = r#"!document.getElementById('state') ? 'null' : JSON.stringify({
         scriptError: document.documentElement.getAttribute('data-script-error'),
         script: document.body.getAttribute('data-script'),
         updates: Number(document.body.getAttribute('data-updates')),
