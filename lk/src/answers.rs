@@ -102,19 +102,25 @@ pub fn kappa_answer(
     log: &dyn Log,
     query: &Query,
 ) -> anyhow::Result<Option<Answer>> {
+    Ok(kappa_answer_with_topic(data, workload, log, query)?.map(|(answer, _)| answer))
+}
+
+/// [`kappa_answer`], with the topic the serving table was made from (whose offsets its
+/// freshness counts).
+pub fn kappa_answer_with_topic(
+    data: &Path,
+    workload: &Workload,
+    log: &dyn Log,
+    query: &Query,
+) -> anyhow::Result<Option<(Answer, String)>> {
     let dir = kappa_dir(data);
     if kappa::serving_version(&dir, workload.name())?.is_none() {
         return Ok(None);
     }
     let t = kappa::load_serving(&dir, workload.name())?;
     let head = log.end_offsets(&t.topic)?;
-    Ok(Some(serving_layer::answer_table(
-        workload,
-        &t.table,
-        &t.positions,
-        &head,
-        query,
-    )?))
+    let answer = serving_layer::answer_table(workload, &t.table, &t.positions, &head, query)?;
+    Ok(Some((answer, t.topic)))
 }
 
 #[cfg(test)]

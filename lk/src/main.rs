@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod answers;
+mod api;
 mod backend;
 #[cfg(test)]
 mod cli_rules;
@@ -21,6 +22,7 @@ mod datasets_cmd;
 mod demo;
 mod kappa_cmd;
 mod lambda_cmd;
+mod live;
 mod log_cmd;
 mod produce;
 mod query;

@@ -7,6 +7,8 @@
 //!   GET /workloads                       every known workload and the views it has
 //!   GET /workloads/{name}/rows?pipeline=lambda|kappa&key=K&from=RFC3339&to=RFC3339
 //!                                        {"columns":[…],"rows":[{…}],"freshness":{…}}
+//!   GET /live?workload=W&key=K&from=…&to=…        the live page (HTML, see `live.rs`)
+//!   GET /live/events?workload=W&key=K&from=…&to=…  its server-sent events
 //! ```
 //!
 //! Every error answer has a JSON body `{"error": "…"}`: unknown workloads and paths 404,
@@ -23,9 +25,7 @@
 //! the threads that serve connections. Workloads are looked up by name only (built-ins
 //! and registered specs): a request never names a file.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -38,67 +38,19 @@ use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
-use master_log::Log;
 use serde_json::json;
 use workloads::{WindowSpec, Workload};
 
-use crate::answers::{kappa_answer, kappa_dir, lambda_layout, lambda_snapshot};
+use crate::answers::{kappa_dir, lambda_layout};
+use crate::api::{
+    ApiError, ROWS_PARAMS, ServeState, answer, blocking, find_workload, parse_params, parse_query,
+};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (loopback by default; port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-}
-
-/// What the handlers share.
-#[derive(Debug)]
-pub struct ServeState {
-    /// The data directory (saved views, registered workloads).
-    pub data: PathBuf,
-    /// The log (for the head offsets that freshness compares with).
-    pub log: Arc<dyn Log>,
-    /// The Lambda pipeline running in this process, if any: its workload is served live.
-    pub live: Option<Arc<lambda::LiveViews>>,
-}
-
-/// An error answer: a status and a JSON body `{"error": message}`.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// The error of answering a query over `topic`: 404 when the topic does not exist
-    /// (no views can exist either), else 500.
-    fn answering(e: anyhow::Error, log: &dyn Log, topic: &str) -> Self {
-        match log.partition_count(topic) {
-            Err(master_log::LogError::UnknownTopic(t)) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("topic {t:?} does not exist: no views yet"),
-            ),
-            _ => ApiError::internal(e),
-        }
-    }
-
-    fn internal(e: anyhow::Error) -> Self {
-        let message = master_log::error_chain(e.as_ref());
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
-    }
 }
 
 /// The longest request target (path and query) answered, bytes; a longer one is 414.
@@ -115,6 +67,7 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .route("/health", get(health))
         .route("/workloads", get(list_workloads))
         .route("/workloads/{name}/rows", get(rows))
+        .merge(crate::live::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
         .layer(from_fn(json_errors))
         .with_state(state)
@@ -184,44 +137,6 @@ async fn json_errors(req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-/// The parameters of a query string, each at most once, each one of `allowed`;
-/// percent-decoded (`+` is a space), valid UTF-8.
-fn parse_params(raw: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
-    let decode = |part: &str| -> Result<String, ApiError> {
-        let bytes = part.as_bytes();
-        for (i, _) in part.match_indices('%') {
-            let hex = bytes.get(i + 1..i + 3);
-            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                return Err(bad(format!("bad percent-encoding in {part:?}")));
-            }
-        }
-        let spaced = part.replace('+', " ");
-        percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| bad(format!("{part:?} is not UTF-8 once percent-decoded")))
-    };
-    let mut out = BTreeMap::new();
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k)?, decode(v)?);
-        if !allowed.contains(&k.as_str()) {
-            let takes = if allowed.is_empty() {
-                "this path takes no parameters".to_owned()
-            } else {
-                format!("expected {}", allowed.join(", "))
-            };
-            return Err(bad(format!("unknown parameter {k:?} ({takes})")));
-        }
-        if out.contains_key(&k) {
-            return Err(bad(format!("parameter {k:?} is given twice")));
-        }
-        out.insert(k, v);
-    }
-    Ok(out)
-}
-
 /// Serve `state` on `addr` until `shutdown` becomes true. Prints the bound address (the
 /// real port when `addr` asks for port 0) on stdout.
 pub async fn serve(
@@ -284,6 +199,7 @@ pub fn spawn(
         data: data.to_path_buf(),
         log,
         live,
+        stopping: shutdown.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -311,15 +227,6 @@ fn window_text(w: WindowSpec) -> serde_json::Value {
         }
         WindowSpec::Session { gap_ms } => json!({ "kind": "session", "gap": d(gap_ms) }),
     }
-}
-
-/// Run blocking work (file reads, merging) off the connection-serving threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
 async fn list_workloads(
@@ -369,69 +276,6 @@ async fn list_workloads(
     .await
 }
 
-fn find_workload(state: &ServeState, name: &str) -> Result<Workload, ApiError> {
-    let all = Workload::list(&state.data).map_err(|e| ApiError::internal(e.into()))?;
-    all.into_iter()
-        .find(|w| w.name() == name)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no workload named {name:?}")))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pipeline {
-    Lambda,
-    Kappa,
-}
-
-/// The parameters of `/workloads/{name}/rows`.
-const ROWS_PARAMS: [&str; 4] = ["pipeline", "key", "from", "to"];
-
-/// The pipeline and the query a rows request asks for, checked against its workload.
-fn parse_query(
-    params: &BTreeMap<String, String>,
-    workload: &Workload,
-) -> Result<(Pipeline, serving_layer::Query), ApiError> {
-    if params.contains_key("key") && workload.key_columns().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "workload {:?} has no key columns: it takes no key",
-                workload.name()
-            ),
-        ));
-    }
-    let pipeline = match params.get("pipeline").map(String::as_str) {
-        None | Some("lambda") => Pipeline::Lambda,
-        Some("kappa") => Pipeline::Kappa,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("unknown pipeline {other:?} (expected lambda or kappa)"),
-            ));
-        }
-    };
-    let time = |name: &str| {
-        params
-            .get(name)
-            .map(|s| crate::text::parse_rfc3339(s))
-            .transpose()
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("{name}: {e}")))
-    };
-    let q = serving_layer::Query {
-        key: params.get("key").cloned(),
-        from_ms: time("from")?,
-        to_ms: time("to")?,
-    };
-    if let (Some(f), Some(t)) = (q.from_ms, q.to_ms)
-        && f > t
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "from is after to".to_string(),
-        ));
-    }
-    Ok((pipeline, q))
-}
-
 async fn rows(
     State(state): State<Arc<ServeState>>,
     UrlPath(name): UrlPath<String>,
@@ -441,118 +285,9 @@ async fn rows(
     blocking(move || {
         let workload = find_workload(&state, &name)?;
         let (pipeline, query) = parse_query(&params, &workload)?;
-        let bad_query = |e: serving_layer::ServingError| match e {
-            serving_layer::ServingError::BadQuery(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
-            other => ApiError::internal(other.into()),
-        };
-        let no_views = |what: &str| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("workload {name:?} has no {what} yet"),
-            )
-        };
-        let answer = match pipeline {
-            Pipeline::Lambda => {
-                let snapshot = lambda_snapshot(
-                    &state.data,
-                    &workload,
-                    None,
-                    state.log.as_ref(),
-                    state.live.as_deref(),
-                )
-                .map_err(|e| ApiError::answering(e, state.log.as_ref(), workload.topic()))?
-                .ok_or_else(|| no_views("Lambda views"))?;
-                snapshot.answer(&workload, &query).map_err(bad_query)?
-            }
-            Pipeline::Kappa => kappa_answer(&state.data, &workload, state.log.as_ref(), &query)
-                .map_err(|e| ApiError::answering(e, state.log.as_ref(), workload.topic()))?
-                .ok_or_else(|| no_views("Kappa table"))?,
-        };
+        let (answer, _topic) = answer(&state, &workload, pipeline, &query)?;
         let body = serving_layer::render(&answer, serving_layer::Format::Json);
         Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// The answer to a refused query string: 400 with a JSON message.
-    fn refused(raw: &str, allowed: &[&str]) -> String {
-        let e = parse_params(Some(raw), allowed).unwrap_err();
-        assert_eq!(e.status, StatusCode::BAD_REQUEST, "{raw}");
-        e.message
-    }
-
-    #[test]
-    fn query_strings_are_decoded_strictly() {
-        let p = parse_params(
-            Some("key=a%2Cb+c&from=2024-01-01T00%3A00%3A00Z&"),
-            &ROWS_PARAMS,
-        )
-        .unwrap();
-        assert_eq!(p["key"], "a,b c");
-        assert_eq!(p["from"], "2024-01-01T00:00:00Z");
-        assert_eq!(
-            parse_params(Some("pipeline"), &ROWS_PARAMS).unwrap()["pipeline"],
-            ""
-        );
-        assert!(parse_params(None, &[]).unwrap().is_empty());
-        assert!(refused("colour=red", &ROWS_PARAMS).contains("unknown parameter \"colour\""));
-        assert!(refused("x", &[]).contains("takes no parameters"));
-        assert!(refused("key=a&key=b", &ROWS_PARAMS).contains("twice"));
-        assert!(refused("key=%zz", &ROWS_PARAMS).contains("percent-encoding"));
-        assert!(refused("key=%4", &ROWS_PARAMS).contains("percent-encoding"));
-        assert!(refused("key=%FF", &ROWS_PARAMS).contains("UTF-8"));
-        // An encoded name is the name.
-        assert!(
-            parse_params(Some("k%65y=1"), &ROWS_PARAMS)
-                .unwrap()
-                .contains_key("key")
-        );
-    }
-
-    /// Query-string text: parameter names and values made of the characters that matter
-    /// to the parser, percent escapes (good, bad, partial, non-UTF-8) and any text.
-    fn query_text() -> impl Strategy<Value = String> {
-        let piece = prop_oneof![
-            Just("key".to_owned()),
-            Just("pipeline".to_owned()),
-            Just("from".to_owned()),
-            Just("to".to_owned()),
-            Just("=".to_owned()),
-            Just("&".to_owned()),
-            Just("+".to_owned()),
-            Just("%".to_owned()),
-            "%[0-9a-fA-F]{2}",
-            "%[g-z]{1,2}",
-            "[a-z0-9:.-]{1,8}",
-            any::<String>(),
-        ];
-        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_query_strings_never_panic_and_errors_are_json(raw in query_text()) {
-            for allowed in [&ROWS_PARAMS[..], &[]] {
-                match parse_params(Some(&raw), allowed) {
-                    Ok(params) => {
-                        prop_assert!(params.keys().all(|k| allowed.contains(&k.as_str())));
-                    }
-                    Err(e) => {
-                        prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
-                        prop_assert!(!e.message.is_empty());
-                        let response = e.into_response();
-                        prop_assert_eq!(
-                            response.headers()[header::CONTENT_TYPE].to_str().unwrap(),
-                            "application/json"
-                        );
-                    }
-                }
-            }
-        }
-    }
 }
