@@ -35,7 +35,9 @@ repository root. An `lk` command with `--addr` that does not stop by itself (`lk
 /health answers; the curl commands after it talk to it, and it gets SIGINT (Ctrl-C)
 before the next other command, when it must exit cleanly. A curl to a port nothing of the
 section serves is answered by an `lk serve --addr` on that port, started first (said in
-the output). Every loopback port of a section is mapped to a free one.
+the output). A command shown ending in `&` runs in the background beside the rest of its
+block and gets SIGINT at the block's end. Every loopback port of a section is mapped to
+a free one. No process of a command outlives it (each runs in a session of its own).
 
 What cannot run here as written is either run with a substitution (SUBSTITUTIONS: each
 is printed beside the command it changed) or not run (NOT_RUN, NOT_RUN_BLOCKS, NOT_RUN_FILES:
@@ -262,6 +264,30 @@ def answers_no_rows(cmd, output):
     )
 
 
+def run_shell(text, unit):
+    """Run one command with bash in the unit's directory; nothing of it outlives it."""
+    proc = subprocess.Popen(
+        ["bash", "-o", "pipefail", "-c", text],
+        cwd=unit.dir,
+        env=unit.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=COMMAND_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        kill_group(proc)
+        e.output = proc.communicate()[0]
+        raise
+    finally:
+        kill_group(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -274,6 +300,29 @@ def is_server(cmd):
     if re.match(r"^lk\s+(--\S+\s+\S+\s+)*serve\b", cmd):
         return True
     return "--addr" in cmd and "--until-caught-up" not in cmd
+
+
+@dataclass
+class Background:
+    """A command running in the background: a server, or a command shown with `&`."""
+
+    proc: subprocess.Popen
+    log: Path
+    cmd: Command
+    to_block_end: bool
+    cmd_text: str = ""
+
+    def __post_init__(self):
+        self.cmd_text = " ".join(self.proc.args)
+
+
+def kill_group(proc):
+    """SIGKILL what is left of the process group of `proc` (it runs in a session of its own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 class Unit:
@@ -309,36 +358,31 @@ class Unit:
 
         return re.sub(r"((?:127\.0\.0\.1|localhost):)(\d+)", port, cmd)
 
-    def start_server(self, checker, block, cmd, text):
+    def start_server(self, checker, block, cmd, text, to_block_end=False):
+        """Start `text` in the background; with --addr, wait until its /health answers."""
         port = re.search(r"--addr(?:=|\s+)\S*:(\d+)", text)
-        log = self.dir / f".server-{len(self.servers)}.log"
-        f = open(log, "w")
-        proc = subprocess.Popen(
-            ["bash", "-c", "exec " + text],
-            cwd=self.dir,
-            env=self.env,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        f.close()
-        port = int(port.group(1)) if port else None
-        self.servers.append((port, proc, log, cmd))
-        if port is None:
-            checker.fail(
-                self, cmd, block.path, "a command that serves HTTP without --addr HOST:PORT"
+        log = self.dir / f".background-{len(self.servers)}.log"
+        with open(log, "w") as f:
+            proc = subprocess.Popen(
+                ["bash", "-c", "exec " + text],
+                cwd=self.dir,
+                env=self.env,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
+        self.servers.append(Background(proc, log, cmd, to_block_end))
+        if port is None:
+            if not to_block_end:
+                checker.fail(self, cmd, block.path, "serves HTTP without --addr HOST:PORT")
             return
+        port = int(port.group(1))
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                checker.fail(
-                    self,
-                    cmd,
-                    block.path,
-                    f"stopped with exit status {proc.returncode} before serving",
-                    log.read_text(errors="replace"),
-                )
+                why = f"stopped with exit status {proc.returncode} before serving"
+                checker.fail(self, cmd, block.path, why, log.read_text(errors="replace"))
                 return
             try:
                 with NO_PROXY.open(f"http://127.0.0.1:{port}/health", timeout=2) as r:
@@ -347,45 +391,40 @@ class Unit:
                         return
             except OSError:
                 time.sleep(0.2)
-        checker.fail(
-            self,
-            cmd,
-            block.path,
-            f"/health did not answer within {SERVER_START_TIMEOUT_S} s",
-            log.read_text(errors="replace"),
-        )
+        why = f"/health did not answer within {SERVER_START_TIMEOUT_S} s"
+        checker.fail(self, cmd, block.path, why, log.read_text(errors="replace"))
 
-    def stop_servers_into(self, checker, block, combined):
-        """Ctrl-C every server of the unit; each must exit 0 (or 130, as after Ctrl-C)."""
-        for port, proc, log, cmd in self.servers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+    def serves(self, port):
+        return any(re.search(rf"--addr(?:=|\s+)\S*:{port}\b", b.cmd_text) for b in self.servers)
+
+    def stop_servers_into(self, checker, block, combined, block_end=False):
+        """Ctrl-C the background commands (those started with `&` only at the block's end);
+        each must exit 0 (or 130, or by SIGINT, as after Ctrl-C)."""
+        keep = []
+        for b in self.servers:
+            if b.to_block_end and not block_end:
+                keep.append(b)
+                continue
+            if b.proc.poll() is None:
+                b.proc.send_signal(signal.SIGINT)
                 try:
-                    proc.wait(timeout=60)
+                    b.proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                    checker.fail(
-                        self,
-                        cmd,
-                        block.path,
-                        "did not stop within 60 s of SIGINT",
-                        log.read_text(errors="replace"),
-                    )
+                    kill_group(b.proc)
+                    why = "did not stop within 60 s of SIGINT"
+                    checker.fail(self, b.cmd, block.path, why, b.log.read_text(errors="replace"))
                     continue
-            out = log.read_text(errors="replace")
+            kill_group(b.proc)
+            out = b.log.read_text(errors="replace")
             combined.append(out)
-            if proc.returncode not in (0, 130) and not self.failed:
-                checker.fail(
-                    self, cmd, block.path, f"exit status {proc.returncode} after SIGINT", out
-                )
-        self.servers = []
+            if b.proc.returncode not in (0, 130, -signal.SIGINT) and not self.failed:
+                why = f"exit status {b.proc.returncode} after SIGINT"
+                checker.fail(self, b.cmd, block.path, why, out)
+        self.servers = keep
 
     def stop_servers(self):
-        for _, proc, _, _ in self.servers:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        for b in self.servers:
+            kill_group(b.proc)
         self.servers = []
 
     def close(self):
@@ -438,7 +477,7 @@ class Checker:
                 )
                 continue
             self.run_command(unit, block, cmd, combined)
-        unit.stop_servers_into(self, block, combined)
+        unit.stop_servers_into(self, block, combined, block_end=True)
         out = block.output_block
         if out is not None and not unit.failed and block.commands:
             for p in shape_problems(out.lines, "\n".join(combined)):
@@ -470,6 +509,11 @@ class Checker:
         if text != cmd.text:
             print(f"    run as: {text}\n    ({'; '.join(notes)})")
         self.counts["run"] += 1
+        background = re.search(r"(?<!&)&\s*(#.*)?$", text)
+        if background:
+            # Shown running beside what follows: until the end of the block.
+            unit.start_server(self, block, cmd, text[: background.start()].rstrip(), True)
+            return
         if is_server(text):
             unit.stop_servers_into(self, block, combined)
             unit.start_server(self, block, cmd, text)
@@ -485,7 +529,7 @@ class Checker:
     def ensure_server(self, unit, block, cmd, text):
         for m in re.finditer(r"(?:127\.0\.0\.1|localhost):(\d+)", text):
             port = int(m.group(1))
-            if not any(p == port for p, *_ in unit.servers):
+            if not unit.serves(port):
                 serve = f"lk serve --addr 127.0.0.1:{port}"
                 print(f"    (nothing of this section serves port {port}: started `{serve}`)")
                 unit.start_server(self, block, cmd, serve)
@@ -495,29 +539,10 @@ class Checker:
         deadline = started + 15
         while True:
             try:
-                p = subprocess.run(
-                    ["bash", "-o", "pipefail", "-c", text],
-                    cwd=unit.dir,
-                    env=unit.env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    errors="replace",
-                    timeout=COMMAND_TIMEOUT_S,
-                    stdin=subprocess.DEVNULL,
-                )
+                p = run_shell(text, unit)
             except subprocess.TimeoutExpired as e:
-                self.fail(
-                    unit,
-                    cmd,
-                    block.path,
-                    f"still running after {COMMAND_TIMEOUT_S} s",
-                    (
-                        (e.output or b"").decode(errors="replace")
-                        if isinstance(e.output, bytes)
-                        else (e.output or "")
-                    ),
-                )
+                why = f"still running after {COMMAND_TIMEOUT_S} s"
+                self.fail(unit, cmd, block.path, why, e.output or "")
                 return
             # A live server may still be catching up: ask again for a while.
             if (
