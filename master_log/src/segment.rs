@@ -267,6 +267,18 @@ impl Segment {
         self.max_append_time = h.append_time;
     }
 
+    /// The segment of `base_offset` with its log file open (nothing read yet) and the
+    /// file's length.
+    fn open_log_file(dir: &Path, base_offset: u64) -> Result<(Segment, u64)> {
+        let path = segment_file(dir, base_offset, "log");
+        let file = Self::open_file(&path)?;
+        let len = file
+            .metadata()
+            .ctx(|| format!("stat {}", path.display()))?
+            .len();
+        Ok((Self::empty(dir, base_offset, file), len))
+    }
+
     /// Open a closed segment from its index files, checked against the log file. `Err`
     /// gives the file back, with its length and what is wrong with the indexes, for the
     /// caller to rebuild them from a scan.
@@ -274,13 +286,7 @@ impl Segment {
         dir: &Path,
         base_offset: u64,
     ) -> Result<std::result::Result<Segment, (File, u64, String)>> {
-        let path = segment_file(dir, base_offset, "log");
-        let file = Self::open_file(&path)?;
-        let len = file
-            .metadata()
-            .ctx(|| format!("stat {}", path.display()))?
-            .len();
-        let mut seg = Self::empty(dir, base_offset, file);
+        let (mut seg, len) = Self::open_log_file(dir, base_offset)?;
         Ok(match seg.load_indexes(len) {
             Ok(()) => Ok(seg),
             Err(reason) => Err((seg.file, len, reason)),
@@ -403,13 +409,7 @@ impl Segment {
         base_offset: u64,
         index_interval: u64,
     ) -> Result<std::result::Result<(Segment, u64, Option<ScanError>), (File, u64, String)>> {
-        let path = segment_file(dir, base_offset, "log");
-        let file = Self::open_file(&path)?;
-        let len = file
-            .metadata()
-            .ctx(|| format!("stat {}", path.display()))?
-            .len();
-        let mut seg = Self::empty(dir, base_offset, file);
+        let (mut seg, len) = Self::open_log_file(dir, base_offset)?;
         if len == 0 {
             return Ok(Ok((seg, 0, None)));
         }
