@@ -211,6 +211,29 @@ fn a_reader_process_follows_another_process_appends() {
     assert!(out.contains(&format!("followed {count}")), "{out}");
 }
 
+/// A listener of one process is woken by another process's append even when a read
+/// of the offsets (not the watcher) was the first to see it. Two logs opened in one
+/// process hold their own file locks, as two processes do.
+#[test]
+fn a_listener_wakes_when_an_offsets_read_sees_another_process_append_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = EmbeddedLog::open(dir.path()).unwrap();
+    writer.create_topic(TOPIC, TopicConfig::default()).unwrap();
+    let reader = EmbeddedLog::open(dir.path()).unwrap();
+    for round in 0..10u64 {
+        let listener = reader.listen(TOPIC).unwrap();
+        writer
+            .append(TOPIC, 0, &[NewRecord::value(format!("v{round}"), 0)])
+            .unwrap();
+        // At once, before the watcher's next look.
+        assert_eq!(reader.end_offsets(TOPIC).unwrap(), vec![round + 1]);
+        assert!(
+            master_log::Listener::wait_timeout(listener, Duration::from_secs(2)).is_some(),
+            "round {round}: the append was seen by the offsets read but no listener woke"
+        );
+    }
+}
+
 /// Every file of `dir`, with its bytes and modification time.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
     let mut out = BTreeMap::new();

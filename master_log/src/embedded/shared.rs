@@ -165,12 +165,22 @@ impl EmbeddedLog {
     }
 
     /// Bring a partition up to date with its files when they changed (another process
-    /// appended, rolled, ...): two `stat`s when nothing did.
+    /// appended, rolled, ...): two `stat`s when nothing did. Listeners are woken when
+    /// it grew: the watcher would not see the change any more, so without this a
+    /// reader asking for the offsets (a served answer's freshness) would hide another
+    /// process's appends from a task sleeping on the listener.
     pub(super) fn fresh(&self, t: &Arc<TopicState>, part: &RwLock<Partition>) -> Result<()> {
         if !part.read().stale()? {
             return Ok(());
         }
-        let refreshed = part.write().refresh(false);
+        let mut p = part.write();
+        let before = p.latest();
+        let refreshed = p.refresh(false);
+        let grew = p.latest() != before;
+        drop(p);
+        if grew {
+            t.appended.notify(usize::MAX);
+        }
         if let Err(LogError::UnknownTopic(_)) = &refreshed {
             self.forget(t);
         }
