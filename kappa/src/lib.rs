@@ -217,9 +217,10 @@ pub use reset::{Removal, Removed, delete_job_version, job_versions, open_stores,
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use status::{JobReport, JobStatus, PartitionStatus};
 pub use table::{
-    Frame, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta, delete_version,
-    list_versions, load_serving, load_version, part_frames, serving_version, set_serving,
-    tables_dir, version_dir, write_part, write_part_with,
+    Frame, KeyFilter, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta,
+    delete_version, list_versions, load_serving, load_serving_where, load_version,
+    load_version_where, part_frames, serving_version, set_serving, tables_dir, version_dir,
+    write_part, write_part_with,
 };
 pub use task::{RestoreReport, RestoreSource};
 pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

@@ -117,9 +117,12 @@ pub struct OutputTable {
     pub table: PartialTable,
 }
 
-/// One input partition's share of a table version: the file `part-P`.
+/// One input partition's share of a table version: the file `part-P`. `T` is how its
+/// cells are held: a [`PartialTable`]; a reader keeping only some cells decodes the
+/// fields before them alone as `TablePart<()>` (the cells come last, and `()` takes no
+/// byte).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TablePart {
+pub struct TablePart<T = PartialTable> {
     /// The workload's name.
     pub workload: String,
     /// The table version.
@@ -148,7 +151,29 @@ pub struct TablePart {
     /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
     /// The partition's partial aggregates per (window, key), closed and open windows.
-    pub table: PartialTable,
+    pub table: T,
+}
+
+impl<T> TablePart<T> {
+    /// The same part holding `table`.
+    fn with_table<U>(self, table: U) -> TablePart<U> {
+        TablePart {
+            workload: self.workload,
+            version: self.version,
+            topic: self.topic,
+            partitions: self.partitions,
+            partition: self.partition,
+            position: self.position,
+            watermark: self.watermark,
+            idle: self.idle,
+            allowed_lateness_ms: self.allowed_lateness_ms,
+            events: self.events,
+            duplicates: self.duplicates,
+            late_events: self.late_events,
+            written_ms: self.written_ms,
+            table,
+        }
+    }
 }
 
 /// One frame of a part file.
@@ -363,17 +388,26 @@ fn append_frame(path: &Path, frame: &[u8], sync: bool, limit: u64) -> Result<boo
 }
 
 /// The part in a part file's bytes: its last full snapshot with the deltas after it
-/// applied (format 3 or 4), or a format-2 file.
-fn decode_part(bytes: &[u8], path: &Path) -> Result<TablePart> {
+/// applied (format 3 or 4), or a format-2 file; with `keep`, only the cells whose key it
+/// accepts, the others dropped as each frame is decoded (never merged into a table).
+fn decode_part(bytes: &[u8], path: &Path, keep: Option<KeyFilter<'_>>) -> Result<TablePart> {
     if !bytes.starts_with(PART_HEADER) {
         let file: PartFile = postcard::from_bytes(bytes).map_err(|e| damaged(path, 0, e))?;
         if file.magic != MAGIC_2 || file.format != FORMAT_2 {
             return Err(damaged(path, 0, "not a Kappa table file of a known format"));
         }
-        return Ok(file.part);
+        let mut part = file.part;
+        if let Some(keep) = keep {
+            part.table.retain_keys(keep);
+        }
+        return Ok(part);
     }
+    let frames = match keep {
+        None => decode_frames(bytes, path, postcard::from_bytes)?,
+        Some(keep) => decode_frames(bytes, path, |payload| decode_kept(payload, keep))?,
+    };
     let mut part: Option<TablePart> = None;
-    for (at, frame) in decode_frames(bytes, path)? {
+    for (at, frame) in frames {
         match frame {
             Frame::Full(p) => part = Some(p),
             Frame::Delta(d) => match part.as_mut() {
@@ -402,7 +436,11 @@ fn le_u32(b: &[u8]) -> u32 {
 /// short (a write a crash interrupted) is left out; any frame that fails a check is
 /// damage, an error (see the module's documentation). Each frame comes with the byte its
 /// header starts at. What readers apply; for inspecting a part file, see [`part_frames`].
-fn decode_frames(bytes: &[u8], path: &Path) -> Result<Vec<(usize, Frame)>> {
+fn decode_frames<'b>(
+    bytes: &'b [u8],
+    path: &Path,
+    mut decode: impl FnMut(&'b [u8]) -> postcard::Result<Frame>,
+) -> Result<Vec<(usize, Frame)>> {
     let rest = bytes
         .strip_prefix(PART_HEADER.as_slice())
         .ok_or_else(|| damaged(path, 0, "not a Kappa table part of this format"))?;
@@ -435,13 +473,66 @@ fn decode_frames(bytes: &[u8], path: &Path) -> Result<Vec<(usize, Frame)>> {
         if crc32c::crc32c(payload) != le_u32(&header[4..]) {
             return Err(damaged(path, at, "a frame fails its CRC"));
         }
-        out.push((
-            at,
-            postcard::from_bytes(payload).map_err(|e| damaged(path, at, e))?,
-        ));
+        out.push((at, decode(payload).map_err(|e| damaged(path, at, e))?));
         at = start + len;
     }
     Ok(out)
+}
+
+/// One frame's payload with only the cells `keep` accepts. A full snapshot's cells are
+/// decoded one at a time and the others dropped at once, so a reader of one key never
+/// holds a whole partition's cells. Postcard writes an enum as its variant's index (a
+/// varint, as a `u32` is written) then the variant, a struct as its fields in order.
+fn decode_kept(payload: &[u8], keep: KeyFilter<'_>) -> postcard::Result<Frame> {
+    use serde::de::DeserializeSeed;
+    let mut de = postcard::Deserializer::from_bytes(payload);
+    if u32::deserialize(&mut de)? != 0 {
+        // A delta: small, decoded whole.
+        let Frame::Delta(mut d) = postcard::from_bytes::<Frame>(payload)? else {
+            return Err(postcard::Error::DeserializeBadEnum);
+        };
+        d.upserts.retain(|c| keep(&c.key));
+        d.removed.retain(|(_, k)| keep(k));
+        return Ok(Frame::Delta(d));
+    }
+    let head = TablePart::<()>::deserialize(&mut de)?;
+    let cells = KeptCells(keep).deserialize(&mut de)?;
+    Ok(Frame::Full(head.with_table(PartialTable::from(cells))))
+}
+
+/// Decodes a list of cells keeping those whose key the filter accepts.
+struct KeptCells<'a>(KeyFilter<'a>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeptCells<'_> {
+    type Value = Vec<StoredCell>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeptCells<'_> {
+    type Value = Vec<StoredCell>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of cells")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut kept = Vec::new();
+        while let Some(cell) = seq.next_element::<StoredCell>()? {
+            if (self.0)(&cell.key) {
+                kept.push(cell);
+            }
+        }
+        Ok(kept)
+    }
 }
 
 /// The frames of the part file of `partition` of `workload.vN` (format 3 or 4), in
@@ -456,7 +547,7 @@ pub fn part_frames(
     check_name(workload)?;
     let path = part_path(root, workload, version, partition);
     let bytes = fs::read(&path).map_err(io_err(format!("read {}", path.display())))?;
-    Ok(decode_frames(&bytes, &path)?
+    Ok(decode_frames(&bytes, &path, postcard::from_bytes)?
         .into_iter()
         .map(|(_, f)| f)
         .collect())
@@ -466,23 +557,39 @@ pub fn part_frames(
 /// when it is missing or reads (a torn last frame included), the damage otherwise.
 pub(crate) fn check_part(root: &Path, workload: &str, version: u32, partition: u32) -> Result<()> {
     check_name(workload)?;
-    read_part(&part_path(root, workload, version, partition)).map(|_| ())
+    read_part(&part_path(root, workload, version, partition), None).map(|_| ())
 }
 
 /// Read one part file; `None` when it is not there (not written yet, or deleted with
 /// its version).
-fn read_part(path: &Path) -> Result<Option<TablePart>> {
+fn read_part(path: &Path, keep: Option<KeyFilter<'_>>) -> Result<Option<TablePart>> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(format!("read {}", path.display()))(e)),
     };
-    decode_part(&bytes, path).map(Some)
+    decode_part(&bytes, path, keep).map(Some)
 }
+
+/// Which group keys a reader keeps (see [`load_serving_where`]).
+pub type KeyFilter<'a> = &'a (dyn Fn(&GroupKey) -> bool + Sync);
 
 /// Read one table version: its parts, merged. A partition without a part yet counts as
 /// covered up to offset 0 and holds the watermark back.
 pub fn load_version(root: &Path, workload: &str, version: u32) -> Result<OutputTable> {
+    load_version_where(root, workload, version, None)
+}
+
+/// [`load_version`], keeping only the cells whose group key `keep` accepts (every cell
+/// without it): what a reader asked for one key reads, dropping the other keys' cells
+/// before they are merged. Positions, watermark and counters are the whole table's.
+/// The parts are read and decoded on threads of their own, one per part.
+pub fn load_version_where(
+    root: &Path,
+    workload: &str,
+    version: u32,
+    keep: Option<KeyFilter<'_>>,
+) -> Result<OutputTable> {
     check_name(workload)?;
     let dir = version_dir(root, workload, version);
     let no_table = |why: String| KappaError::NoTable {
@@ -506,8 +613,8 @@ pub fn load_version(root: &Path, workload: &str, version: u32) -> Result<OutputT
         .collect();
     files.sort();
     let mut parts = Vec::with_capacity(files.len());
-    for (_, path) in &files {
-        match read_part(path)? {
+    for ((_, path), part) in files.iter().zip(read_parts(&files, keep)) {
+        match part? {
             Some(part) => parts.push(part),
             // The version was deleted while being read.
             None => return Err(no_table(format!("{} went away", path.display()))),
@@ -529,12 +636,13 @@ pub fn load_version(root: &Path, workload: &str, version: u32) -> Result<OutputT
         written_ms: 0,
         table: PartialTable::new(),
     };
-    let mut watermarks = vec![(None, false); first.partitions as usize];
-    for (part, (p, path)) in parts.iter().zip(&files) {
+    let partitions = first.partitions;
+    let mut watermarks = vec![(None, false); partitions as usize];
+    for (part, (p, path)) in parts.iter_mut().zip(&files) {
         if part.workload != workload
             || part.version != version
-            || part.topic != first.topic
-            || part.partitions != first.partitions
+            || part.topic != out.topic
+            || part.partitions != partitions
             || part.partition != *p
             || part.partition >= part.partitions
         {
@@ -549,10 +657,40 @@ pub fn load_version(root: &Path, workload: &str, version: u32) -> Result<OutputT
         out.duplicates += part.duplicates;
         out.late_events += part.late_events;
         out.written_ms = out.written_ms.max(part.written_ms);
-        out.table.merge(&part.table)?;
+        if out.table.is_empty() {
+            out.table = std::mem::take(&mut part.table);
+        } else {
+            out.table.merge(&part.table)?;
+        }
     }
     out.watermark = combine_watermarks(watermarks.into_iter());
     Ok(out)
+}
+
+/// Read and decode the part files, each on a thread of its own (the first on this
+/// one), the cells `keep` rejects dropped at once.
+fn read_parts(
+    files: &[(u32, PathBuf)],
+    keep: Option<KeyFilter<'_>>,
+) -> Vec<Result<Option<TablePart>>> {
+    let read = |path: &Path| read_part(path, keep);
+    let Some(((_, first), rest)) = files.split_first() else {
+        return Vec::new();
+    };
+    std::thread::scope(|s| {
+        let others: Vec<_> = rest
+            .iter()
+            .map(|(_, path)| s.spawn(|| read(path)))
+            .collect();
+        let mut out = vec![read(first)];
+        for h in others {
+            out.push(
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
 }
 
 /// Min over partitions that are not idle; when all are idle, the max.
@@ -655,6 +793,16 @@ pub(crate) fn remove_alias(root: &Path, workload: &str) -> Result<()> {
 /// switches and the old version is deleted between reading the alias and the table, the
 /// alias is read again, so a query during a switch gets one version or the other, whole.
 pub fn load_serving(root: &Path, workload: &str) -> Result<OutputTable> {
+    load_serving_where(root, workload, None)
+}
+
+/// [`load_serving`], keeping only the cells whose group key `keep` accepts (see
+/// [`load_version_where`]).
+pub fn load_serving_where(
+    root: &Path,
+    workload: &str,
+    keep: Option<KeyFilter<'_>>,
+) -> Result<OutputTable> {
     let mut last = None;
     for _ in 0..3 {
         let Some(v) = serving_version(root, workload)? else {
@@ -663,7 +811,7 @@ pub fn load_serving(root: &Path, workload: &str) -> Result<OutputTable> {
                 reason: "no serving version (run a Kappa job first)".into(),
             });
         };
-        match load_version(root, workload, v) {
+        match load_version_where(root, workload, v, keep) {
             Ok(t) => return Ok(t),
             Err(e @ KappaError::NoTable { .. }) => last = Some(e),
             Err(e) => return Err(e),

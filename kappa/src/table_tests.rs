@@ -67,6 +67,55 @@ fn parts_merge_into_one_version() {
 }
 
 #[test]
+fn a_reader_asking_for_some_keys_gets_their_cells_merged_and_the_whole_tables_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for p in 0..2u32 {
+        let mut part = part(1, p, 10 + u64::from(p));
+        for key in 2..6i64 {
+            part.table
+                .cell_mut(Window { start: 0, end: 10 }, vec![Scalar::Int(key)], || {
+                    vec![Partial::Count(key as u64 * 10 + u64::from(p))]
+                });
+        }
+        write_part(root, &part).unwrap();
+    }
+    // A delta after partition 0's snapshot: key 3 changed, key 1 gone, key 4 changed.
+    let mut delta = PartDelta::header_of(&part(1, 0, 12));
+    let w = Window { start: 0, end: 10 };
+    for (key, n) in [(3, 100), (4, 400)] {
+        delta.upserts.push(StoredCell {
+            window: w,
+            key: vec![Scalar::Int(key)],
+            partials: vec![Partial::Count(n)],
+        });
+    }
+    delta.removed.push((w, vec![Scalar::Int(1)]));
+    append_part_delta(root, "w", 1, 0, &delta, false).unwrap();
+    set_serving(root, "w", 1).unwrap();
+    let whole = load_serving(root, "w").unwrap();
+    let keep = |k: &workloads::GroupKey| k[0] == Scalar::Int(3) || k[0] == Scalar::Int(1);
+    let some = load_serving_where(root, "w", Some(&keep)).unwrap();
+    let mut want = whole.table.clone();
+    want.retain_keys(keep);
+    assert_eq!(some.table.len(), 2);
+    assert_eq!(some.table, want);
+    // Key 3: 100 from partition 0's delta, 31 from partition 1; key 1: partition 1's.
+    assert_eq!(
+        some.table.get(w, &vec![Scalar::Int(3)]),
+        Some(&vec![Partial::Count(131)])
+    );
+    assert_eq!(
+        some.table.get(w, &vec![Scalar::Int(1)]),
+        Some(&vec![Partial::Count(11)])
+    );
+    assert_eq!(
+        (some.positions, some.events, some.watermark),
+        (whole.positions, whole.events, whole.watermark)
+    );
+}
+
+#[test]
 fn versions_alias_switch_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

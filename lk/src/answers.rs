@@ -117,7 +117,15 @@ pub fn kappa_answer_with_topic(
     if kappa::serving_version(&dir, workload.name())?.is_none() {
         return Ok(None);
     }
-    let t = kappa::load_serving(&dir, workload.name())?;
+    // Asked for one key of a workload that answers each key alone: the other keys'
+    // cells are dropped as the parts are read, never merged or finished.
+    let wanted = query
+        .key
+        .as_deref()
+        .filter(|_| workload.answers_each_key_alone());
+    let keep = |k: &workloads::GroupKey| wanted.is_some_and(|w| serving_layer::key_is(k, w));
+    let filter: Option<kappa::KeyFilter<'_>> = wanted.map(|_| &keep as kappa::KeyFilter<'_>);
+    let t = kappa::load_serving_where(&dir, workload.name(), filter)?;
     let head = log.end_offsets(&t.topic)?;
     let answer = serving_layer::answer_table(workload, &t.table, &t.positions, &head, query)?;
     Ok(Some((answer, t.topic)))

@@ -93,6 +93,64 @@ fn both_pipelines_side_by_side_with_differences_marked() {
     assert_eq!(table.matches("DIFFERS").count(), marked.len(), "{table}");
 }
 
+/// A point query (`--key`) answers each key's rows of the whole answer, also for a
+/// workload that ranks keys against each other (Kappa reads only the asked key's cells
+/// where that gives the same rows).
+#[test]
+fn a_point_query_gives_that_keys_rows_of_the_whole_answer() {
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "7", 3000).assert().success();
+    for workload in [WORKLOAD, "top-pages-hourly"] {
+        stdout_of(lk(&dir).args([
+            "kappa",
+            "run",
+            "--workload",
+            workload,
+            "--allowed-lateness",
+            "5m",
+            "--until-caught-up",
+        ]));
+        let query = |key: Option<&str>| {
+            let mut c = lk(&dir);
+            c.args(["query", "--workload", workload, "--pipeline", "kappa"]);
+            c.args(["--format", "csv"]);
+            if let Some(k) = key {
+                c.args(["--key", k]);
+            }
+            stdout_of(&mut c)
+        };
+        let whole = query(None);
+        let rows: Vec<Vec<&str>> = whole
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        // Keys ranked below the first (top pages) or any key (views per minute).
+        let keys: std::collections::BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| r.len() < 5 || r[4] != "1")
+            .map(|r| r[2])
+            .take(5)
+            .collect();
+        assert!(!keys.is_empty(), "{whole}");
+        for key in keys {
+            let mut want = vec![whole.lines().next().unwrap().to_owned()];
+            want.extend(
+                whole
+                    .lines()
+                    .skip(1)
+                    .filter(|l| l.split(',').nth(2) == Some(key))
+                    .map(str::to_owned),
+            );
+            assert_eq!(
+                query(Some(key)).lines().collect::<Vec<_>>(),
+                want,
+                "{workload} key {key}"
+            );
+        }
+    }
+}
+
 #[test]
 fn both_needs_both_pipelines_views() {
     let dir = TempDir::new().unwrap();

@@ -298,6 +298,15 @@ pub fn key_text(key: &[Scalar]) -> String {
         .join(",")
 }
 
+/// Whether `key`'s text ([`key_text`]) is `text` (a single text column is compared
+/// without building the text).
+pub fn key_is(key: &[Scalar], text: &str) -> bool {
+    match key {
+        [Scalar::Str(s)] => s.as_str() == text,
+        _ => key_text(key) == text,
+    }
+}
+
 impl Query {
     fn apply(&self, mut rs: ResultSet) -> Result<ResultSet> {
         if let (Some(f), Some(t)) = (self.from_ms, self.to_ms)
@@ -310,7 +319,7 @@ impl Query {
             )));
         }
         rs.rows.retain(|r: &Row| {
-            self.key.as_ref().is_none_or(|k| key_text(&r.key) == *k)
+            self.key.as_deref().is_none_or(|k| key_is(&r.key, k))
                 && self.from_ms.is_none_or(|f| r.window.end > f)
                 && self.to_ms.is_none_or(|t| r.window.start < t)
         });

@@ -146,6 +146,11 @@ impl PartialTable {
         Ok(())
     }
 
+    /// Keep only the cells whose group key satisfies `keep`.
+    pub fn retain_keys(&mut self, mut keep: impl FnMut(&GroupKey) -> bool) {
+        self.cells.retain(|(_, k), _| keep(k));
+    }
+
     /// Keep only the cells whose window satisfies `keep`.
     pub fn retain_windows(&mut self, mut keep: impl FnMut(&Window) -> bool) {
         self.cells.retain(|(w, _), _| keep(w));

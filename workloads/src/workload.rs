@@ -181,6 +181,19 @@ impl Workload {
         }
     }
 
+    /// Whether each answer row comes from one cell alone, keyed by that cell's group key:
+    /// then the rows of one key are those [`Workload::finish`] makes of that key's cells
+    /// only, and a reader asked for one key may drop every other key's cells before
+    /// merging and finishing. Not so for a ranking across keys (top pages, the hottest
+    /// auction, a SQL window top-N): a key's rank depends on the other keys' cells.
+    pub fn answers_each_key_alone(&self) -> bool {
+        match self {
+            Workload::BuiltIn(b) => !matches!(b, BuiltIn::TopPagesHourly | BuiltIn::NexmarkQ5),
+            Workload::Spec(_) => true,
+            Workload::Sql(s) => s.top.is_none(),
+        }
+    }
+
     /// Turn a table of merged partials into the workload's rows, sorted by window then
     /// key. Session windows are coalesced first; top-K and arg-max are applied here.
     pub fn finish(&self, table: &PartialTable) -> Result<ResultSet> {
@@ -444,5 +457,53 @@ mod tests {
             .map(|r| r.key[0].clone())
             .collect();
         assert_eq!(keys, vec![Scalar::Int(2), Scalar::Int(3)]);
+    }
+
+    /// A table of 15 keys in two windows, key `k` with a partial that grows with `k % 12`.
+    fn keyed_table(wl: &Workload) -> PartialTable {
+        let mut t = PartialTable::new();
+        for start in [0, 3_600_000] {
+            for k in 0..15i64 {
+                let n = (k % 12) as u64 + 1;
+                let partial = match wl.empty_partials()[0] {
+                    Partial::Count(_) => Partial::Count(n),
+                    Partial::Distinct(_) => {
+                        Partial::Distinct((0..n).map(|i| Scalar::Int(i as i64)).collect())
+                    }
+                    Partial::MaxBy(_) => {
+                        Partial::MaxBy(Some((Scalar::Int(n as i64), vec![Scalar::Int(k)])))
+                    }
+                    ref other => panic!("no test partial for {other:?}"),
+                };
+                t.cell_mut(w(start), vec![Scalar::Int(k)], || vec![partial]);
+            }
+        }
+        t
+    }
+
+    /// For every built-in: finishing one key's cells gives that key's rows of the whole
+    /// answer exactly when `answers_each_key_alone` says so (and a ranking across keys
+    /// answers differently for one key alone).
+    #[test]
+    fn one_keys_cells_give_its_rows_exactly_when_each_key_is_answered_alone() {
+        for b in BuiltIn::ALL {
+            let wl = Workload::BuiltIn(b);
+            let all = keyed_table(&wl);
+            let whole = wl.finish(&all).unwrap();
+            let mut same = true;
+            for k in 0..15i64 {
+                let key = vec![Scalar::Int(k)];
+                let mut alone = all.clone();
+                alone.retain_keys(|c| *c == key);
+                let want: Vec<Row> = whole
+                    .rows
+                    .iter()
+                    .filter(|r| r.key == key)
+                    .cloned()
+                    .collect();
+                same &= wl.finish(&alone).unwrap().rows == want;
+            }
+            assert_eq!(same, wl.answers_each_key_alone(), "{b}");
+        }
     }
 }
