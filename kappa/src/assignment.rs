@@ -2,6 +2,7 @@
 //! partitions it gains, with their local stores, and closes those it loses.
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use master_log::GroupMembership;
 
@@ -47,15 +48,31 @@ pub(crate) fn follow_assignment(
     Ok(generation)
 }
 
+/// How long a task waits for a store another process holds open: a partition handed
+/// over between worker processes is released within it; a second run of the same job
+/// is refused after it.
+const STORE_BUSY_WAIT: Duration = Duration::from_secs(5);
+
 /// The local store of the task of `partition`: a redb file (started over when it is not
-/// intact: the changelog restores it), or memory. With the damage found, if any.
+/// intact: the changelog restores it), or memory. With the damage found, if any. A
+/// store open in another process is never touched: after [`STORE_BUSY_WAIT`] it is
+/// [`KappaError::StoreBusy`].
 fn open_store(inner: &Inner, partition: u32) -> Result<(Box<dyn StateStore>, Option<String>)> {
     Ok(match inner.config.store {
         StoreKind::Memory => (Box::new(MemoryStore::new()), None),
         StoreKind::Redb => {
             let path =
                 state_dir(&inner.config.dir, &inner.name).join(format!("task-{partition}.redb"));
-            match RedbStore::open(&path) {
+            let deadline = Instant::now() + STORE_BUSY_WAIT;
+            let opened = loop {
+                match RedbStore::open(&path) {
+                    Err(KappaError::StoreBusy { .. }) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    other => break other,
+                }
+            };
+            match opened {
                 Ok(s) => (Box::new(s), None),
                 Err(e @ KappaError::Store { .. }) => {
                     // Not intact: start it over and restore from the changelog.

@@ -41,6 +41,15 @@ pub enum KappaError {
         /// What failed.
         reason: String,
     },
+    /// The local state store is open in another process: the same job (its task of
+    /// this partition) is running there.
+    #[error(
+        "state store {path} is open in another process: this job is already running there (stop it first, or run another version)"
+    )]
+    StoreBusy {
+        /// The store's file.
+        path: PathBuf,
+    },
     /// A changelog record, checkpoint or table file that does not decode.
     #[error("corrupt {what}: {reason}")]
     Corrupt {

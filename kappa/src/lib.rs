@@ -76,7 +76,10 @@
 //!   records after the store's marker, up to the last marker, catch the store up in one
 //!   transaction. Otherwise — no store, a damaged one (checked at every open with redb's
 //!   full integrity check, a panic inside redb contained: see [`RedbStore`]; deleted,
-//!   with a warning and [`RestoreReport::damage`]), or one whose marker is not in the
+//!   with a warning and [`RestoreReport::damage`]; a store another process holds open
+//!   is never taken for damage: the task waits a few seconds for a handover, then fails
+//!   with [`KappaError::StoreBusy`], so one job never runs twice on one directory), or
+//!   one whose marker is not in the
 //!   changelog — the store is cleared and rebuilt from the changelog: records are applied
 //!   when the marker after them is read, so state is never seen without its offsets or
 //!   the reverse; a store is never trusted without its changelog. Records after the

@@ -166,24 +166,40 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Open (or create) the redb file at `path` and run redb's full integrity check; a
 /// failure, a repair or a panic inside redb is `Err` with what happened.
-fn open_checked(path: &Path) -> std::result::Result<redb::Database, String> {
+/// Why a store did not open.
+enum NotOpened {
+    /// Another process holds it open (redb's file lock).
+    Busy,
+    /// Not an intact redb database.
+    Damaged(String),
+}
+
+fn open_checked(path: &Path) -> std::result::Result<redb::Database, NotOpened> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
-        return Err("an empty file, not a database".into());
+        return Err(NotOpened::Damaged("an empty file, not a database".into()));
     }
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut db = redb::Database::create(path).map_err(|e| e.to_string())?;
+        let mut db = match redb::Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(NotOpened::Busy),
+            Err(e) => return Err(NotOpened::Damaged(e.to_string())),
+        };
         match db.check_integrity() {
             Ok(true) => Ok(db),
-            Ok(false) => Err("redb's integrity check had to repair it".to_owned()),
-            Err(e) => Err(format!("redb's integrity check failed: {e}")),
+            Ok(false) => Err(NotOpened::Damaged(
+                "redb's integrity check had to repair it".to_owned(),
+            )),
+            Err(e) => Err(NotOpened::Damaged(format!(
+                "redb's integrity check failed: {e}"
+            ))),
         }
     }));
     match opened {
         Ok(r) => r,
-        Err(payload) => Err(format!(
+        Err(payload) => Err(NotOpened::Damaged(format!(
             "redb panicked opening it: {}",
             panic_text(payload.as_ref())
-        )),
+        ))),
     }
 }
 
@@ -191,15 +207,21 @@ impl RedbStore {
     /// Open (or create) the store in `path`, checked (see [`RedbStore`]): a file that is
     /// not a redb database, or that fails redb's integrity check (a panic inside redb
     /// included), is a [`KappaError::Store`] (the caller may delete it and restore from
-    /// the changelog).
+    /// the changelog). A store another process holds open (the same job run twice) is
+    /// [`KappaError::StoreBusy`], which nobody may delete.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(crate::error::io_err(format!("create {}", dir.display())))?;
         }
-        let db = open_checked(path).map_err(|reason| KappaError::Store {
-            path: path.to_path_buf(),
-            reason,
+        let db = open_checked(path).map_err(|why| match why {
+            NotOpened::Busy => KappaError::StoreBusy {
+                path: path.to_path_buf(),
+            },
+            NotOpened::Damaged(reason) => KappaError::Store {
+                path: path.to_path_buf(),
+                reason,
+            },
         })?;
         let store = RedbStore {
             path: path.to_path_buf(),

@@ -223,6 +223,43 @@ fn reset_leaves_nothing_of_the_job_and_a_rerun_answers_like_the_first() {
     assert_eq!(query_kappa(&dir), first);
 }
 
+/// A second run of a job whose state store another process holds open (the job
+/// running there) is refused with a clear error, and the store is left as it was: never
+/// taken for damage, deleted and restored under the running job.
+#[test]
+fn a_second_run_of_a_running_job_is_refused_and_leaves_its_state_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new().unwrap();
+    generate_pageviews(&dir, "5", 2000).assert().success();
+    let run = ["kappa", "run", "--workload", WORKLOAD, "--until-caught-up"];
+    stdout_of(lk(&dir).args(run));
+    let first = query_kappa(&dir);
+    let store = dir
+        .path()
+        .join("kappa/state")
+        .join(format!("{WORKLOAD}.v1"))
+        .join("task-1.redb");
+    let held = kappa::RedbStore::open(&store).unwrap();
+    let before = (
+        std::fs::metadata(&store).unwrap().ino(),
+        std::fs::read(&store).unwrap(),
+    );
+    let out = lk(&dir).args(run).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is open in another process"), "{err}");
+    assert!(err.contains("task-1.redb"), "{err}");
+    let after = (
+        std::fs::metadata(&store).unwrap().ino(),
+        std::fs::read(&store).unwrap(),
+    );
+    assert!(before == after, "the held store was changed");
+    drop(held);
+    // Released: the job runs again and answers as before.
+    stdout_of(lk(&dir).args(run));
+    assert_eq!(query_kappa(&dir), first);
+}
+
 #[test]
 fn delete_removes_one_version_but_not_the_serving_one() {
     let dir = TempDir::new().unwrap();
