@@ -6,6 +6,9 @@ pub enum CompareError {
     /// Options that make no sense together.
     #[error("invalid options: {0}")]
     Options(String),
+    /// Stopped (Ctrl-C) before any record was fed: there is nothing to compare.
+    #[error("interrupted before any record was fed: nothing to compare")]
+    Interrupted,
     /// The master log failed.
     #[error(transparent)]
     Log(#[from] master_log::LogError),

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use master_log::Log;
 
-use crate::Result;
 use crate::options::{CompareOptions, MaxRateOptions};
 use crate::pipelines::Architecture;
 use crate::report::{MaxRate, Probe, RateSearch};
 use crate::run::{Code, Counter, Progress, Scope, once};
+use crate::{CompareError, Result};
 
 /// The most probes per pipeline.
 const MAX_PROBES: usize = 12;
@@ -89,7 +89,11 @@ fn search_one(
         if stop.load(Ordering::SeqCst) || s.probes.iter().any(|p| round(p.rate_eps) == rate) {
             break;
         }
-        let p = probe(rate)?;
+        let p = match probe(rate) {
+            // Ctrl-C before this probe fed anything: the search ends with what it has.
+            Err(CompareError::Interrupted) => break,
+            r => r?,
+        };
         if p.sustained {
             if lo.is_none_or(|i| s.probes[i].rate_eps < p.rate_eps) {
                 lo = Some(s.probes.len());

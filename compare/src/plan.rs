@@ -54,7 +54,11 @@ pub fn run(
     };
     let mut results = Vec::new();
     for (o, _) in &points {
-        results.push(run_point(&log, o, &code, &mut counter, stop, progress)?);
+        match run_point(&log, o, &code, &mut counter, stop, progress) {
+            // Ctrl-C before this setting fed anything: report the settings measured.
+            Err(CompareError::Interrupted) if !results.is_empty() => break,
+            r => results.push(r?),
+        }
         if stop.load(Ordering::SeqCst) {
             break;
         }
@@ -148,10 +152,17 @@ fn run_point(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<PointRuns> {
     let mut r = PointRuns::default();
+    // Ctrl-C before a run fed anything ends the point with the runs done, if any.
+    let interrupted = |e: &CompareError, r: &PointRuns| {
+        matches!(e, CompareError::Interrupted) && !r.together.is_empty()
+    };
     for _ in 0..opts.repeat {
         let scope = counter.scope(&Architecture::BOTH, "both");
-        r.together
-            .push(once(log.clone(), opts, &scope, code, stop, progress)?);
+        match once(log.clone(), opts, &scope, code, stop, progress) {
+            Ok(o) => r.together.push(o),
+            Err(e) if interrupted(&e, &r) => return Ok(r),
+            Err(e) => return Err(e),
+        }
         if stop.load(Ordering::SeqCst) {
             break;
         }
@@ -161,7 +172,11 @@ fn run_point(
                 (Architecture::Kappa, "Kappa alone"),
             ] {
                 let scope = counter.scope(&[arch], what);
-                let o = once(log.clone(), opts, &scope, code, stop, progress)?;
+                let o = match once(log.clone(), opts, &scope, code, stop, progress) {
+                    Ok(o) => o,
+                    Err(e) if interrupted(&e, &r) => return Ok(r),
+                    Err(e) => return Err(e),
+                };
                 match arch {
                     Architecture::Lambda => r.lambda_alone.push(o),
                     Architecture::Kappa => r.kappa_alone.push(o),

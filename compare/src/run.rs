@@ -162,6 +162,9 @@ pub(crate) fn once(
     let pipelines = start_pipelines(&setup, &scope.archs)?;
     let live = feed_and_observe(&setup, dataset, &pipelines, scope, stop, progress)?;
     let drained = drain(pipelines, live)?;
+    if drained.live.interrupted && drained.live.records_fed == 0 {
+        return Err(CompareError::Interrupted);
+    }
     let scores = if scope.score {
         report_progress(progress, scope, Phase::Oracle, &drained.live);
         score(&setup, &drained)?

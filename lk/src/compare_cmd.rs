@@ -238,6 +238,9 @@ impl Bar {
 /// `lk compare`: in a scratch directory of `data` (see [`crate::compare_scratch`]); on
 /// the embedded log, a generated feed goes to a log of its own there.
 pub fn run(a: CompareArgs, data: &Path, log_args: &LogArgs) -> anyhow::Result<ExitCode> {
+    // First: a Ctrl-C during the set-up stops the run (and removes the scratch directory)
+    // like one during the feed.
+    let stop = crate::stop_flag()?;
     let mut scratch = Scratch::create(data, a.keep)?;
     let own_log = a.topic.is_none() && log_args.backend()? == Backend::Embedded;
     let (log, opts): (Arc<dyn Log>, _) = if own_log {
@@ -256,7 +259,6 @@ pub fn run(a: CompareArgs, data: &Path, log_args: &LogArgs) -> anyhow::Result<Ex
         scratch.track(Some(log.clone()), &opts);
         (log, opts)
     };
-    let stop = crate::stop_flag()?;
     let bar = ProgressBar::new(opts.events);
     bar.set_style(
         ProgressStyle::with_template(

@@ -129,6 +129,12 @@ fn main() -> ExitCode {
             // the user's input, like a bad flag: exit 2, as clap does for usage errors.
             if answers::is_usage_error(&e) {
                 ExitCode::from(2)
+            } else if e
+                .chain()
+                .any(|c| matches!(c.downcast_ref(), Some(compare::CompareError::Interrupted)))
+            {
+                // Ctrl-C, as a comparison interrupted after feeding exits too.
+                ExitCode::from(130)
             } else {
                 ExitCode::FAILURE
             }

@@ -242,6 +242,60 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
     assert_eq!(left, vec![PathBuf::from("report.json")]);
 }
 
+/// Ctrl-C before any record is fed: a plain message and the status of SIGINT, no
+/// report, and nothing left in the data directory.
+#[test]
+fn ctrl_c_before_the_feed_stops_cleanly() {
+    let dir = TempDir::new().unwrap();
+    let mut args = small_run();
+    args[4] = "600000".into();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
+        .arg("--data")
+        .arg(dir.path())
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The scratch directory exists once the Ctrl-C handler is installed.
+    let started = Instant::now();
+    while !files_or_dirs(dir.path())
+        .iter()
+        .any(|n| n.starts_with("compare-"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no scratch directory"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted before any record was fed"),
+        "{err}"
+    );
+    assert!(!err.contains("oracle"), "{err}");
+    assert_eq!(files_or_dirs(dir.path()), Vec::<String>::new());
+}
+
+/// The names in `dir`.
+fn files_or_dirs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// With 10 s checkpoints, Kappa's fresh results (in memory) show records long before
 /// its stable ones (the checkpoint that covers them): both levels are measured, and
 /// they are not the same thing.
