@@ -176,16 +176,8 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
     let mut args = small_run();
     // 30 s of feed, interrupted after a few seconds.
     args[4] = "600000".into();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
-        .arg("--data")
-        .arg(dir.path())
-        .args(&args)
-        .arg("--json")
-        .arg(&json)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    args.extend(["--json".into(), json.display().to_string()]);
+    let mut child = spawn_lk(dir.path(), &args);
     // Interrupted once the feed has begun: records are in the run's topic (in its
     // scratch directory: the start, in a debug build on a loaded machine, can take long).
     let started = Instant::now();
@@ -197,12 +189,7 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(1));
-    // `kill -INT` sends the signal a terminal's Ctrl-C does.
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    ctrl_c(&child);
     let deadline = Instant::now() + Duration::from_secs(120);
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -249,14 +236,7 @@ fn ctrl_c_before_the_feed_stops_cleanly() {
     let dir = TempDir::new().unwrap();
     let mut args = small_run();
     args[4] = "600000".into();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
-        .arg("--data")
-        .arg(dir.path())
-        .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_lk(dir.path(), &args);
     // The scratch directory exists once the Ctrl-C handler is installed.
     let started = Instant::now();
     while !files_or_dirs(dir.path())
@@ -269,11 +249,7 @@ fn ctrl_c_before_the_feed_stops_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    ctrl_c(&child);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
@@ -283,6 +259,27 @@ fn ctrl_c_before_the_feed_stops_cleanly() {
     );
     assert!(!err.contains("oracle"), "{err}");
     assert_eq!(files_or_dirs(dir.path()), Vec::<String>::new());
+}
+
+/// `lk --data DIR ARGS…` started, its output piped.
+fn spawn_lk(dir: &Path, args: &[String]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `kill -INT`: the signal a terminal's Ctrl-C sends.
+fn ctrl_c(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 /// The names in `dir`.
