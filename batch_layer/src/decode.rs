@@ -1,12 +1,16 @@
 //! Reading the log below the horizon into columns: one rayon task per partition.
 
+mod ysb;
+
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use datasets::{ColumnType, ExportOptions, RowMeta, RowSink, TopicRows};
 use master_log::Log;
 use polars::prelude::*;
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{BatchError, Result};
 
@@ -49,6 +53,8 @@ pub(crate) struct Events {
     /// The decoder applied the scan's filter: the frame holds only the rows it takes,
     /// and not its column (which the plan need not filter on again).
     pub filtered: bool,
+    /// The scan's lookup: its column in the frame holds the numbers it gave.
+    pub lookup: Option<Arc<Lookup>>,
 }
 
 impl Events {
@@ -77,16 +83,17 @@ enum Buf {
     Float(PrimitiveChunkedBuilder<Float64Type>),
     Str(StringChunkedBuilder),
     Bool(BooleanChunkedBuilder),
-    /// A UUID column kept as its 16 bytes (see [`Scan::raw_uuids`]).
-    Uuid(BinaryChunkedBuilder),
+    /// A UUID column kept as the number its [`Lookup`] gives each value (null for a
+    /// value the lookup does not have).
+    Lookup(PrimitiveChunkedBuilder<UInt32Type>, Arc<Lookup>),
 }
 
 impl Buf {
     /// `capacity` rows reserved (address space: pages are touched only when filled).
-    fn new(kind: Kind, name: &str, capacity: usize, raw_uuid: bool) -> Buf {
+    fn new(kind: Kind, name: &str, capacity: usize, lookup: Option<&Arc<Lookup>>) -> Buf {
         let name = PlSmallStr::from(name);
-        if raw_uuid {
-            return Buf::Uuid(BinaryChunkedBuilder::new(name, capacity));
+        if let Some(l) = lookup {
+            return Buf::Lookup(PrimitiveChunkedBuilder::new(name, capacity), l.clone());
         }
         match kind {
             Kind::Int | Kind::Timestamp => Buf::Int(PrimitiveChunkedBuilder::new(name, capacity)),
@@ -102,7 +109,7 @@ impl Buf {
             Buf::Float(b) => b.append_null(),
             Buf::Str(b) => b.append_null(),
             Buf::Bool(b) => b.append_null(),
-            Buf::Uuid(b) => b.append_null(),
+            Buf::Lookup(b, _) => b.append_null(),
         }
     }
 
@@ -112,7 +119,7 @@ impl Buf {
             Buf::Float(_) => "a float",
             Buf::Str(_) => "a string",
             Buf::Bool(_) => "a boolean",
-            Buf::Uuid(_) => "a UUID",
+            Buf::Lookup(..) => "a UUID",
         }
     }
 
@@ -122,7 +129,7 @@ impl Buf {
             Buf::Float(b) => b.finish().into_column(),
             Buf::Str(b) => b.finish().into_column(),
             Buf::Bool(b) => b.finish().into_column(),
-            Buf::Uuid(b) => b.finish().into_column(),
+            Buf::Lookup(b, _) => b.finish().into_column(),
         }
     }
 }
@@ -174,15 +181,27 @@ pub(crate) struct RowFilter<'a> {
     pub equals: &'a str,
 }
 
+/// A small table a plan joins a UUID column with, applied by the decoder: each value of
+/// `column` becomes the number `numbers` gives it (a polars UInt32 column under the same
+/// name), null when the table does not have it. A hash lookup of 16 bytes per row
+/// instead of a Binary column of them and a join in polars; the plan turns numbers into
+/// what they stand for once per result cell.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Lookup {
+    pub column: &'static str,
+    pub numbers: FxHashMap<[u8; 16], u32>,
+    /// What number `i` stands for (for the plan).
+    pub names: Vec<String>,
+}
+
 /// What a plan needs from the log: the event columns it reads, a filter the decoder can
-/// apply as it reads, and the UUID columns it wants as their 16 bytes (a polars Binary
-/// column: cheaper to make, hash and compare than the 36 characters of their text, for a
-/// plan that only joins on them).
+/// apply as it reads, and a UUID column it only joins with a small table (see
+/// [`Lookup`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scan<'a> {
     pub columns: Vec<&'a str>,
     pub filter: Option<RowFilter<'a>>,
-    pub raw_uuids: &'a [&'a str],
+    pub lookup: Option<Arc<Lookup>>,
 }
 
 /// The columns of one partition's frame, filled by `TopicRows::read_into` without a
@@ -231,9 +250,15 @@ impl FrameSink<'_> {
     fn decide(&mut self, col: usize, text: Option<&str>) {
         if let Some((fcol, equals)) = self.filter
             && fcol == col
-            && self.skip
-            && text == Some(equals)
         {
+            self.take_if(text == Some(equals));
+        }
+    }
+
+    /// The filter takes the current row if `taken` (once it decided, nothing changes).
+    #[inline]
+    fn take_if(&mut self, taken: bool) {
+        if taken && self.skip {
             self.skip = false;
             self.time.push(self.row_time);
         }
@@ -302,8 +327,11 @@ impl RowSink for FrameSink<'_> {
     }
 
     fn uuid(&mut self, col: usize, id: &datasets::Uuid) {
-        if let Some(Buf::Uuid(b)) = self.buf(col) {
-            b.append_value(id.0);
+        if let Some(Buf::Lookup(b, lookup)) = self.buf(col) {
+            match lookup.numbers.get(&id.0) {
+                Some(&n) => b.append_value(n),
+                None => b.append_null(),
+            }
             return;
         }
         // Formatted only for a row and a column that are kept, or for the filter.
@@ -335,7 +363,7 @@ fn read_partition(
     topic: &str,
     sidecar_dir: &Path,
     partition: u32,
-    range: std::ops::Range<u64>,
+    range: Range<u64>,
     scan: &Scan<'_>,
 ) -> Result<PartitionRead> {
     let read = scan.columns.as_slice();
@@ -380,18 +408,31 @@ fn read_partition(
             .iter()
             .enumerate()
             .map(|(i, (name, kind))| {
-                let raw = scan.raw_uuids.contains(&name.as_str());
+                let lookup = scan.lookup.as_ref().filter(|l| l.column == name);
                 let kept = read.contains(&name.as_str()) && filter.is_none_or(|(f, _)| f != i);
-                kept.then(|| Buf::new(*kind, name, records, raw))
+                kept.then(|| Buf::new(*kind, name, records, lookup))
             })
             .collect(),
         columns: &columns,
         error: None,
     };
     // Records are decoded where the log read them (no `Record` per record); a wrong
-    // type is kept by the sink and reported once the read is over.
-    rows.stop_at(partition, range.end);
-    rows.read_into(&mut sink)?;
+    // type is kept by the sink and reported once the read is over. Generated YSB events
+    // have a decoder of their own (see `ysb`).
+    if rows.content_name() == "ysb" && columns.iter().map(|(n, _)| n.as_str()).eq(ysb::COLUMNS) {
+        let mut fields: Vec<usize> = Vec::with_capacity(order.len());
+        for name in &order {
+            if let Some(i) = columns.iter().position(|(n, _)| n == name)
+                && !fields.contains(&i)
+            {
+                fields.push(i);
+            }
+        }
+        ysb::read_into(log, topic, partition, range, &fields, &mut sink)?;
+    } else {
+        rows.stop_at(partition, range.end);
+        rows.read_into(&mut sink)?;
+    }
     if let Some(e) = sink.error.take() {
         return Err(e);
     }
@@ -414,17 +455,13 @@ fn read_partition(
     })
 }
 
-/// Every event of `topic` below `horizon`, decoded partition-parallel; of the event
-/// columns only those the plan reads are in the frame, and with its filter only the rows
-/// it takes (see [`Scan`]).
-pub(crate) fn read_events(
+/// The offsets to read below `horizon`: per partition with records below it,
+/// `earliest..horizon[p]` (partitions with nothing below the horizon are not read at all).
+pub(crate) fn ranges(
     log: &dyn Log,
     topic: &str,
-    sidecar_dir: &Path,
     horizon: &[u64],
-    scan: &Scan<'_>,
-) -> Result<Events> {
-    // Partitions with nothing below the horizon are not read at all.
+) -> Result<Vec<(u32, Range<u64>)>> {
     let mut ranges = Vec::new();
     for (p, &end) in horizon.iter().enumerate() {
         let earliest = log.offsets(topic, p as u32)?.0;
@@ -432,6 +469,19 @@ pub(crate) fn read_events(
             ranges.push((p as u32, earliest..end));
         }
     }
+    Ok(ranges)
+}
+
+/// Every event of `topic` in `ranges` (see [`ranges`]), decoded partition-parallel; of
+/// the event columns only those the plan reads are in the frame, and with its filter
+/// only the rows it takes (see [`Scan`]).
+pub(crate) fn read_events(
+    log: &dyn Log,
+    topic: &str,
+    sidecar_dir: &Path,
+    ranges: &[(u32, Range<u64>)],
+    scan: &Scan<'_>,
+) -> Result<Events> {
     let parts: Vec<PartitionRead> = ranges
         .par_iter()
         .map(|(p, range)| read_partition(log, topic, sidecar_dir, *p, range.clone(), scan))
@@ -456,6 +506,7 @@ pub(crate) fn read_events(
         records_read,
         distinct,
         filtered,
+        lookup: scan.lookup.clone(),
     })
 }
 

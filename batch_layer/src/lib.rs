@@ -11,9 +11,9 @@
 //!   partition 0 ─[earliest ........ h0)│ later records: the speed layer's
 //!   partition 1 ─[earliest ...... h1)  │
 //!   partition 2 ─[earliest ........... h2)
-//!        │ rayon: one task per partition — decode (TopicRows) into columns,
-//!        │        drop repeated event ids (a duplicate has the same key, hence the
-//!        ▼        same partition: per-partition dedup is exact)
+//!        │ rayon: one task per partition — decode into columns (TopicRows; generated
+//!        │        YSB values by a decoder of their own), drop repeated event ids (a
+//!        ▼        duplicate has the same key, hence the same partition: exact)
 //!   polars DataFrame ── lazy plan ──► (window, key) → partial columns
 //!        │   built-ins: one hand-written plan each; specs: one generic translation
 //!        ▼
@@ -35,6 +35,10 @@
 //!   workers of a Lambda group split the batch layer without a shuffle.
 //! - Generated events count once by `event_id`; each row of an imported CSV is its own
 //!   event.
+//! - The decoder reads only the columns a plan reads, applies a built-in's filter
+//!   (`event_type = 'view'`, …) as it reads, and gives YSB's `ad_id` as its campaign's
+//!   number (a lookup of the ad → campaign table): ysb-campaign-10s groups one integer,
+//!   `window number · campaigns + campaign number`, per view.
 //! - The polars plans: the window start is an expression over event time
 //!   (`floor_div(t, slide) · slide`); hopping windows make one copy of the frame per
 //!   overlapping window start (the starts "exploded"), each filtered to the windows that
@@ -146,16 +150,21 @@ pub fn recompute_at(
             expected: partitions,
         });
     }
-    let scan = plan::scan(workload);
-    let events = decode::read_events(log, topic, sidecar_dir, horizon, &scan)?;
-    let records_read = events.records_read;
-    let n_events = events.distinct;
     // Nothing below the horizon (say, a topic no record has reached yet, whose dataset
-    // is not known): the empty view.
-    let table = if records_read == 0 {
-        PartialTable::new()
+    // is not known): the empty view, with no dataset nor sidecar looked at.
+    let ranges = decode::ranges(log, topic, horizon)?;
+    let (records_read, n_events, table) = if ranges.is_empty() {
+        (0, 0, PartialTable::new())
     } else {
-        plan::run(workload, events, topic, sidecar_dir)?
+        let scan = plan::scan(workload, topic, sidecar_dir)?;
+        let events = decode::read_events(log, topic, sidecar_dir, &ranges, &scan)?;
+        let (read, distinct) = (events.records_read, events.distinct);
+        let table = if read == 0 {
+            PartialTable::new()
+        } else {
+            plan::run(workload, events, topic, sidecar_dir)?
+        };
+        (read, distinct, table)
     };
     Ok(BatchView {
         version: 0,

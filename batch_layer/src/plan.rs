@@ -6,6 +6,7 @@ mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use polars::prelude::*;
 use workloads::{
@@ -13,7 +14,7 @@ use workloads::{
     TopRows, Window, WindowSpec, Workload, WorkloadSpec,
 };
 
-use crate::decode::{Events, Kind, RowFilter, Scan, TIME};
+use crate::decode::{Events, Kind, Lookup, RowFilter, Scan, TIME};
 use crate::error::{BatchError, Result};
 
 const WS: &str = "__lk_ws";
@@ -62,6 +63,8 @@ struct Output {
     lf: LazyFrame,
     keys: Vec<(String, Kind)>,
     parts: Vec<PartCol>,
+    /// The rows are in (window, key) order already.
+    sorted: bool,
 }
 
 /// Recompute `workload` over `events` into a partial table.
@@ -72,7 +75,7 @@ pub(crate) fn run(
     sidecar_dir: &Path,
 ) -> Result<PartialTable> {
     let out = match workload {
-        Workload::BuiltIn(b) => builtin(*b, events, topic, sidecar_dir)?,
+        Workload::BuiltIn(b) => builtin(*b, events, topic)?,
         Workload::Spec(s) => spec(s, events, topic)?,
         Workload::Sql(s) => sql::plan(s, events, topic, sidecar_dir)?,
     };
@@ -80,7 +83,12 @@ pub(crate) fn run(
     // per column, as `to_table` reads the cells by row index.
     let mut by: Vec<PlSmallStr> = vec![WS.into()];
     by.extend(out.keys.iter().map(|(k, _)| PlSmallStr::from(k.as_str())));
-    let mut df = out.lf.sort(by, SortMultipleOptions::default()).collect()?;
+    let lf = if out.sorted {
+        out.lf
+    } else {
+        out.lf.sort(by, SortMultipleOptions::default())
+    };
+    let mut df = lf.collect()?;
     df.rechunk_mut();
     to_table(&df, &out.keys, &out.parts)
 }
@@ -107,9 +115,15 @@ fn per_window(
     let overlaps = (size + slide - 1) / slide;
     let copies: Vec<LazyFrame> = (0..overlaps)
         .map(|i| {
-            lf.clone()
-                .with_column((last.clone() - lit(i * slide)).alias(WS))
-                .filter((col(WS) + lit(size)).gt(col(TIME)))
+            let copy = lf
+                .clone()
+                .with_column((last.clone() - lit(i * slide)).alias(WS));
+            // A tumbling window (size = slide) always contains the event.
+            if size == slide {
+                copy
+            } else {
+                copy.filter((col(WS) + lit(size)).gt(col(TIME)))
+            }
         })
         .collect();
     let windowed = if copies.len() == 1 {
@@ -155,11 +169,11 @@ fn per_session(lf: LazyFrame, gap_ms: i64, keys: &[&str], aggs: Vec<Expr>) -> Re
         .agg(all))
 }
 
-fn builtin(b: BuiltIn, events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
+fn builtin(b: BuiltIn, events: Events, topic: &str) -> Result<Output> {
     match b {
         BuiltIn::PageviewsPerMinute | BuiltIn::TopPagesHourly => pageviews_count(b, events, topic),
         BuiltIn::ProfileViewersHourly => profile_viewers(events, topic),
-        BuiltIn::YsbCampaign10s => ysb_campaign(events, topic, sidecar_dir),
+        BuiltIn::YsbCampaign10s => ysb_campaign(events, topic),
         BuiltIn::NexmarkQ5 => nexmark_q5(events, topic),
         BuiltIn::NexmarkQ7 => nexmark_q7(events, topic),
     }
@@ -179,16 +193,21 @@ fn builtin_columns(b: BuiltIn) -> &'static [&'static str] {
 /// What the plan of `workload` needs from the log (`decode::Scan`): the event columns it
 /// reads (the decoder leaves the others out); the filter a built-in's plan starts with,
 /// for the decoder to apply as it reads (the rows it drops are never made, nor the
-/// filter's column; spec workloads' filters stay in polars); and the UUID columns a
-/// built-in only joins on, as bytes.
-pub(crate) fn scan(workload: &Workload) -> Scan<'_> {
-    match workload {
+/// filter's column; spec workloads' filters stay in polars); and the small table a
+/// built-in joins a UUID column with, for the decoder to look each value up in (YSB's
+/// ad → campaign table, read from `sidecar_dir`).
+pub(crate) fn scan<'w>(
+    workload: &'w Workload,
+    topic: &str,
+    sidecar_dir: &Path,
+) -> Result<Scan<'w>> {
+    Ok(match workload {
         Workload::BuiltIn(b) => Scan {
             columns: builtin_columns(*b).to_vec(),
             filter: builtin_filter(*b),
-            raw_uuids: match b {
-                BuiltIn::YsbCampaign10s => &["ad_id"],
-                _ => &[],
+            lookup: match b {
+                BuiltIn::YsbCampaign10s => Some(Arc::new(ysb_campaigns(topic, sidecar_dir)?)),
+                _ => None,
             },
         },
         Workload::Spec(s) => Scan {
@@ -196,7 +215,27 @@ pub(crate) fn scan(workload: &Workload) -> Scan<'_> {
             ..Scan::default()
         },
         Workload::Sql(s) => sql::scan(s),
-    }
+    })
+}
+
+/// YSB's ad → campaign table as a lookup of `ad_id`: each ad gets its campaign's number
+/// among the table's campaigns sorted.
+fn ysb_campaigns(topic: &str, sidecar_dir: &Path) -> Result<Lookup> {
+    let table =
+        datasets::YsbCampaigns::read_csv(&sidecar_dir.join(format!("{topic}.campaigns.csv")))?;
+    let mut campaigns: Vec<datasets::Uuid> = table.ads.iter().map(|a| a.campaign_id).collect();
+    campaigns.sort_unstable();
+    campaigns.dedup();
+    let number = |c: &datasets::Uuid| campaigns.partition_point(|x| x < c) as u32;
+    Ok(Lookup {
+        column: "ad_id",
+        numbers: table
+            .ads
+            .iter()
+            .map(|a| (a.ad_id.0, number(&a.campaign_id)))
+            .collect(),
+        names: campaigns.iter().map(|c| c.to_string()).collect(),
+    })
 }
 
 /// The rows a built-in keeps: those whose text column equals a constant.
@@ -241,6 +280,7 @@ fn pageviews_count(b: BuiltIn, events: Events, topic: &str) -> Result<Output> {
         lf,
         keys: vec![("page_id".into(), Kind::Int)],
         parts: vec![PartCol::Count("views".into())],
+        sorted: false,
     })
 }
 
@@ -262,60 +302,66 @@ fn profile_viewers(events: Events, topic: &str) -> Result<Output> {
         lf,
         keys: vec![("page_id".into(), Kind::Int)],
         parts: vec![PartCol::Distinct("viewers".into(), Kind::Int)],
+        sorted: false,
     })
 }
 
 /// ysb-campaign-10s: `view` events joined with the static ad → campaign table, counted
-/// per campaign per 10 s. The join gives each view its campaign's number (the table's
-/// campaigns sorted), the views are counted per window and number, and the campaigns'
-/// ids are joined to the counted cells: one text per cell, not per view. A view of an ad
-/// the table does not have (no number) is an error.
-fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Output> {
-    const AD: &str = "__lk_ad";
+/// per campaign per 10 s. The decoder gives each view its campaign's number (the
+/// lookup of `scan`: the table's campaigns sorted), the views are counted per window and
+/// number, and each counted cell gets its campaign's id: one text per cell, not per
+/// view. A view of an ad the table does not have (no number) is an error.
+///
+/// The cells are grouped on one integer, `window number · n + campaign number` (`n`
+/// campaigns; window number = ⌊t / size⌋), from which both are taken back exactly
+/// (`⌊key / n⌋` and `key − ⌊key / n⌋ · n`): polars groups one integer column by its
+/// value, where two key columns are encoded into rows of bytes, hashed and compared as
+/// bytes. When `n` is so large that the key could overflow for some event time, the
+/// plan groups on the two columns instead.
+fn ysb_campaign(events: Events, topic: &str) -> Result<Output> {
     const CAMPAIGN: &str = "__lk_campaign";
+    const KEY: &str = "__lk_key";
     need(&events, topic, builtin_columns(BuiltIn::YsbCampaign10s))?;
-    let table =
-        datasets::YsbCampaigns::read_csv(&sidecar_dir.join(format!("{topic}.campaigns.csv")))?;
-    let mut campaigns: Vec<datasets::Uuid> = table.ads.iter().map(|a| a.campaign_id).collect();
-    campaigns.sort_unstable();
-    campaigns.dedup();
-    let number = |c: &datasets::Uuid| campaigns.partition_point(|x| x < c) as u32;
-    // The events' `ad_id` is read as its 16 bytes (`scan`): join on the same.
-    let ads: Vec<&[u8]> = table.ads.iter().map(|a| a.ad_id.0.as_slice()).collect();
-    let numbers: Vec<u32> = table.ads.iter().map(|a| number(&a.campaign_id)).collect();
-    let ad_campaign = DataFrame::new(
-        ads.len(),
-        vec![
-            Column::new(AD.into(), ads),
-            Column::new(CAMPAIGN.into(), numbers),
-        ],
-    )?;
-    let names = DataFrame::new(
-        campaigns.len(),
-        vec![
-            Column::new(
-                CAMPAIGN.into(),
-                (0..campaigns.len() as u32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "campaign_id".into(),
-                campaigns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let views = filtered(BuiltIn::YsbCampaign10s, events).left_join(
-        ad_campaign.lazy(),
-        col("ad_id"),
-        col(AD),
-    );
-    let counted = per_window(
-        views,
-        BuiltIn::YsbCampaign10s.window(),
-        &[CAMPAIGN],
-        vec![len().alias("views")],
-    )?
+    let Some(lookup) = events.lookup.clone() else {
+        return Err(BatchError::Type(
+            "ysb-campaign-10s: no campaign table".into(),
+        ));
+    };
+    let window = BuiltIn::YsbCampaign10s.window();
+    let WindowSpec::Tumbling { size_ms: size } = window else {
+        return Err(BatchError::Type(format!(
+            "ysb-campaign-10s: {window:?} is not a tumbling window"
+        )));
+    };
+    let n = i64::try_from(lookup.names.len()).unwrap_or(i64::MAX);
+    let views = filtered(BuiltIn::YsbCampaign10s, events);
+    let counted = if packs(size, n) {
+        let number = || col(KEY).floor_div(lit(n));
+        views
+            .select([(col(TIME).floor_div(lit(size)) * lit(n)
+                + col("ad_id").cast(DataType::Int64))
+            .alias(KEY)])
+            .group_by([col(KEY)])
+            .agg([len().alias("views")])
+            .select([
+                (number() * lit(size)).alias(WS),
+                (col(KEY) - number() * lit(n))
+                    .cast(DataType::UInt32)
+                    .alias(CAMPAIGN),
+                col("views"),
+            ])
+    } else {
+        per_window(
+            views.select([col(TIME), col("ad_id").alias(CAMPAIGN)]),
+            window,
+            &[CAMPAIGN],
+            vec![len().alias("views")],
+        )?
+    }
+    .sort([WS, CAMPAIGN], SortMultipleOptions::default())
     .collect()?;
-    if counted.column(CAMPAIGN)?.null_count() > 0 {
+    let numbers = counted.column(CAMPAIGN)?.u32()?;
+    if numbers.null_count() > 0 {
         let unknown = counted
             .clone()
             .lazy()
@@ -327,15 +373,39 @@ fn ysb_campaign(events: Events, topic: &str, sidecar_dir: &Path) -> Result<Outpu
             "{unknown} view events name an ad without a campaign"
         )));
     }
+    // The numbers follow the campaigns' ids in order (the ids sorted as 16 bytes, their
+    // text as hexadecimal digits): sorted by number, the cells are in the table's order.
+    let ids: StringChunked = numbers
+        .iter()
+        .map(|i| {
+            i.and_then(|i| lookup.names.get(i as usize))
+                .map(String::as_str)
+        })
+        .collect();
+    let mut counted = counted;
+    counted.with_column(ids.with_name("campaign_id".into()).into_column())?;
     let lf = counted
         .lazy()
-        .inner_join(names.lazy(), col(CAMPAIGN), col(CAMPAIGN))
+        .with_column((col(WS) + lit(size)).alias(WE))
         .select([col(WS), col(WE), col("campaign_id"), col("views")]);
     Ok(Output {
         lf,
         keys: vec![("campaign_id".into(), Kind::Str)],
         parts: vec![PartCol::Count("views".into())],
+        sorted: true,
     })
+}
+
+/// Whether `⌊t / size⌋ · n + c` fits an i64 for every i64 `t` and `0 ≤ c < n`.
+fn packs(size: i64, n: i64) -> bool {
+    size > 0
+        && n > 0
+        && i64::MIN.div_euclid(size).checked_mul(n).is_some()
+        && i64::MAX
+            .div_euclid(size)
+            .checked_mul(n)
+            .and_then(|k| k.checked_add(n - 1))
+            .is_some()
 }
 
 /// nexmark-q5: bids per auction per hopping window (10 s every 2 s); the auctions tied
@@ -353,6 +423,7 @@ fn nexmark_q5(events: Events, topic: &str) -> Result<Output> {
         lf,
         keys: vec![("auction".into(), Kind::Int)],
         parts: vec![PartCol::Count("bids".into())],
+        sorted: false,
     })
 }
 
@@ -377,6 +448,7 @@ fn nexmark_q7(events: Events, topic: &str) -> Result<Output> {
             order: "price".into(),
             payload: vec!["auction".into(), "bidder".into()],
         }],
+        sorted: false,
     })
 }
 
@@ -513,7 +585,12 @@ fn spec(s: &WorkloadSpec, events: Events, topic: &str) -> Result<Output> {
             per_window(lf, w, &keys, aggs)?
         }
     };
-    Ok(Output { lf, keys, parts })
+    Ok(Output {
+        lf,
+        keys,
+        parts,
+        sorted: false,
+    })
 }
 
 fn int_of(av: &AnyValue<'_>, what: &str) -> Result<Option<i64>> {
@@ -680,4 +757,23 @@ fn to_table(df: &DataFrame, keys: &[(String, Kind)], parts: &[PartCol]) -> Resul
     }
     // Sorted already: the table is built in one pass (a later duplicate would win).
     Ok(PartialTable::from(cells))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::packs;
+
+    #[test]
+    fn the_packed_key_is_used_only_where_no_event_time_can_overflow_it() {
+        // ⌊i64::MAX / 10,000⌋ = 922,337,203,685,477; · 9,999 + 9,998 fits, · 10,000 +
+        // 9,999 does not.
+        assert!(packs(10_000, 9_999));
+        assert!(!packs(10_000, 10_000));
+        assert!(packs(10_000, 100));
+        // Windows of 1 ms: ⌊i64::MIN / 1⌋ · 2 overflows.
+        assert!(packs(1, 1));
+        assert!(!packs(1, 2));
+        assert!(!packs(0, 5));
+        assert!(!packs(10_000, 0));
+    }
 }

@@ -43,7 +43,7 @@ pub(crate) fn scan(w: &SqlWorkload) -> Scan<'_> {
     Scan {
         columns,
         filter: pushdown(w),
-        raw_uuids: &[],
+        lookup: None,
     }
 }
 
@@ -477,7 +477,12 @@ pub(crate) fn plan(
         workloads::WindowSpec::Session { gap_ms } => per_session(lf, gap_ms, &key_names, aggs)?,
         spec => per_window(lf, spec, &key_names, aggs)?,
     };
-    Ok(Output { lf, keys, parts })
+    Ok(Output {
+        lf,
+        keys,
+        parts,
+        sorted: false,
+    })
 }
 
 /// The polars aggregations of aggregate `i` over its argument columns, and how its
