@@ -90,6 +90,7 @@
 
 #![warn(missing_docs)]
 
+mod buffers;
 mod clock;
 mod config;
 mod consumer;

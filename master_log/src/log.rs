@@ -295,17 +295,28 @@ pub trait Log: Send + Sync + fmt::Debug {
         static STICKY: AtomicU32 = AtomicU32::new(0);
         let partitions = self.partition_count(topic)?;
         let sticky = STICKY.fetch_add(1, Ordering::Relaxed) % partitions;
-        let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
-        for r in records {
-            let p = match &r.key {
+        let chosen: Vec<u32> = records
+            .iter()
+            .map(|r| match &r.key {
                 Some(k) => partition_for_key(k, partitions),
                 None => sticky,
-            };
-            by_partition.entry(p).or_default().push(r);
+            })
+            .collect();
+        // Each partition's records moved once, into a vector of the right size.
+        let mut counts = vec![0usize; partitions as usize];
+        for &p in &chosen {
+            counts[p as usize] += 1;
+        }
+        let mut by_partition: Vec<Vec<NewRecord>> =
+            counts.into_iter().map(Vec::with_capacity).collect();
+        for (r, p) in records.into_iter().zip(chosen) {
+            by_partition[p as usize].push(r);
         }
         by_partition
             .into_iter()
-            .map(|(p, recs)| Ok((p, self.append(topic, p, &recs)?)))
+            .enumerate()
+            .filter(|(_, recs)| !recs.is_empty())
+            .map(|(p, recs)| Ok((p as u32, self.append(topic, p as u32, &recs)?)))
             .collect()
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::buffers::ReadBuffers;
 use crate::config::{FsyncPolicy, TopicConfig};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
@@ -93,10 +94,14 @@ pub(crate) struct Partition {
     dir_ino: u64,
     /// The manifest's identity when this process last read or wrote it.
     manifest_id: Option<FileId>,
+    /// The manifest's path.
+    manifest_path: PathBuf,
     /// The active segment file's length when this process last looked at it.
     seen_len: u64,
     /// Closed: what closing writes is written.
     closed: bool,
+    /// The buffers fetches read into, taken back once their records are dropped.
+    read_buffers: ReadBuffers,
 }
 
 impl Partition {
@@ -129,6 +134,7 @@ impl Partition {
                 });
             }
         };
+        let manifest_file = manifest_path(&dir);
         let mut p = Partition {
             topic: topic.to_owned(),
             id,
@@ -147,8 +153,10 @@ impl Partition {
             dir_lock,
             dir_ino,
             manifest_id: None,
+            manifest_path: manifest_file,
             seen_len: 0,
             closed: false,
+            read_buffers: ReadBuffers::default(),
         };
         let loaded = p.load_files(writer, issues);
         if writer && let Err(e) = p.dir_lock.unlock() {
@@ -239,7 +247,7 @@ impl Partition {
     /// Write the partition's manifest (see `manifest`).
     fn write_manifest(&mut self) -> Result<()> {
         self.manifest().write(&self.dir)?;
-        self.manifest_id = file_id(&manifest_path(&self.dir))?;
+        self.manifest_id = file_id(&self.manifest_path)?;
         Ok(())
     }
 
@@ -299,6 +307,7 @@ impl Partition {
             return Err(LogError::InvalidConfig("nothing to append".into()));
         }
         let max = self.config.max_record_bytes as usize;
+        let mut total = record::BATCH_HEADER_LEN;
         for r in records {
             let size = r.encoded_len();
             if size > max {
@@ -307,12 +316,30 @@ impl Partition {
             if self.config.compact && r.key.is_none() {
                 return Err(LogError::KeyRequired(self.topic.clone()));
             }
+            total += size;
         }
         let append_time = now.max(self.last_append_time);
         let base_offset = self.latest();
+        if total <= MAX_BATCH_BYTES {
+            self.append_batch(records, append_time)?;
+        } else {
+            self.append_split(records, append_time)?;
+        }
+        self.last_append_time = append_time;
+        self.dirty = true;
+        self.seen_len = self.active().size;
+        self.maybe_sync()?;
+        Ok(Appended {
+            base_offset,
+            last_offset: self.latest() - 1,
+            append_time,
+        })
+    }
+
+    /// Append `records` as several batches, each cut at [`MAX_BATCH_BYTES`].
+    fn append_split(&mut self, records: &[NewRecord], append_time: i64) -> Result<()> {
         let mut start = 0;
         while start < records.len() {
-            // Cut the next batch at MAX_BATCH_BYTES.
             let mut end = start;
             let mut bytes = record::BATCH_HEADER_LEN;
             while end < records.len() {
@@ -326,15 +353,7 @@ impl Partition {
             self.append_batch(&records[start..end], append_time)?;
             start = end;
         }
-        self.last_append_time = append_time;
-        self.dirty = true;
-        self.seen_len = self.active().size;
-        self.maybe_sync()?;
-        Ok(Appended {
-            base_offset,
-            last_offset: self.latest() - 1,
-            append_time,
-        })
+        Ok(())
     }
 
     fn append_batch(&mut self, records: &[NewRecord], append_time: i64) -> Result<()> {
@@ -492,7 +511,7 @@ impl Partition {
             }
             c.until = self.next_lost_after(from).map_or(u64::MAX, |g| g.first);
             let seg = &self.segments[i];
-            if let Some(d) = seg.collect(from, &mut c)? {
+            if let Some(d) = seg.collect(from, &mut c, &self.read_buffers)? {
                 self.note_found(
                     d.gap,
                     &format!(
@@ -827,7 +846,7 @@ impl Partition {
             })
             .collect();
         manifest.write(&self.dir)?;
-        self.manifest_id = file_id(&manifest_path(&self.dir))?;
+        self.manifest_id = file_id(&self.manifest_path)?;
         let closed = plans.len();
         let old: Vec<Segment> = self.segments.drain(..closed).collect();
         let mut kept = Vec::with_capacity(self.segments.len() + closed);

@@ -408,14 +408,17 @@ impl RecordView<'_> {
             value: self.value.map(&bytes),
             event_time: self.event_time,
             append_time: self.append_time,
-            headers: self
-                .headers
-                .iter()
-                .map(|(key, value)| Header {
-                    key: key.to_owned(),
-                    value: bytes(value),
-                })
-                .collect(),
+            headers: if self.headers.is_empty() {
+                Vec::new()
+            } else {
+                self.headers
+                    .iter()
+                    .map(|(key, value)| Header {
+                        key: key.to_owned(),
+                        value: bytes(value),
+                    })
+                    .collect()
+            },
         }
     }
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use crate::buffers::ReadBuffers;
 use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, MAGIC};
 
 /// How much a scan reads at a time.
@@ -52,6 +53,8 @@ pub(crate) struct BatchScanner<'f> {
     chunk: Bytes,
     chunk_start: u64,
     verify_crc: bool,
+    /// Where the read buffers come from and go back to (a fetch's); else new ones.
+    buffers: Option<&'f ReadBuffers>,
 }
 
 impl<'f> BatchScanner<'f> {
@@ -64,15 +67,34 @@ impl<'f> BatchScanner<'f> {
             chunk: Bytes::new(),
             chunk_start: start,
             verify_crc,
+            buffers: None,
         }
+    }
+
+    /// The same scanner, reading into `buffers`' buffers (see `buffers`).
+    pub fn with_buffers(mut self, buffers: &'f ReadBuffers) -> Self {
+        self.buffers = Some(buffers);
+        self
     }
 
     fn fill(&mut self, at_least: usize) -> std::io::Result<()> {
         let want = (self.end - self.pos) as usize;
         let len = want.min(SCAN_CHUNK.max(at_least));
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, self.pos)?;
-        self.chunk = Bytes::from(buf);
+        // Let go of the chunk before: its buffer can then be taken back at once.
+        self.chunk = Bytes::new();
+        match self.buffers {
+            Some(pool) => {
+                let mut buf = pool.take(len);
+                self.file.read_exact_at(&mut buf, self.pos)?;
+                self.chunk = buf.freeze();
+                pool.keep(&self.chunk);
+            }
+            None => {
+                let mut buf = vec![0u8; len];
+                self.file.read_exact_at(&mut buf, self.pos)?;
+                self.chunk = Bytes::from(buf);
+            }
+        }
         self.chunk_start = self.pos;
         Ok(())
     }

@@ -20,6 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use crate::buffers::ReadBuffers;
 use crate::durable::{Durability, write_atomic};
 use crate::error::{IoContext, LogError, Result};
 use crate::read::{Collector, FetchedBatch, Gap};
@@ -149,6 +150,8 @@ impl std::fmt::Display for SegmentIssue {
 pub(crate) struct Segment {
     pub base_offset: u64,
     pub dir: PathBuf,
+    /// The log file's path (`dir` and the name of `base_offset`).
+    log_file: PathBuf,
     file: File,
     /// The log file's inode: another process that replaced the file (recovery,
     /// compaction, a topic deleted and created again) gave it a new one.
@@ -181,7 +184,12 @@ pub(crate) struct ReadDamage {
 
 impl Segment {
     pub fn log_path(&self) -> PathBuf {
-        segment_file(&self.dir, self.base_offset, "log")
+        self.log_file.clone()
+    }
+
+    /// The log file's path, borrowed.
+    pub fn log_file(&self) -> &Path {
+        &self.log_file
     }
 
     pub fn is_empty(&self) -> bool {
@@ -205,6 +213,7 @@ impl Segment {
         Segment {
             base_offset,
             dir: dir.to_path_buf(),
+            log_file: segment_file(dir, base_offset, "log"),
             file,
             ino,
             size: 0,
@@ -622,7 +631,12 @@ impl Segment {
     /// the offsets it reckons lost — those after the last valid batch before it, up to
     /// the next valid batch (found by stepping over the damage) or the segment's end —
     /// unless gaps are accepted, in which case they are noted in `c` and stepped over.
-    pub fn collect(&self, from: u64, c: &mut Collector) -> Result<Option<ReadDamage>> {
+    pub fn collect(
+        &self,
+        from: u64,
+        c: &mut Collector,
+        buffers: &ReadBuffers,
+    ) -> Result<Option<ReadDamage>> {
         if from >= self.next_offset {
             return Ok(None);
         }
@@ -644,14 +658,14 @@ impl Segment {
             .map_or(self.size, |e| u64::from(e.position).max(start));
         let mut at = Continuity::start(self.base_offset);
         at.next_offset = start_base;
-        let (pos, damage) = self.collect_range(from, start, end, &mut at, c)?;
+        let (pos, damage) = self.collect_range(from, start, end, &mut at, c, buffers)?;
         if damage.is_some() || c.full() || c.until <= at.next_offset || pos >= self.size {
             return Ok(damage);
         }
         // The bound fell short of the fetch's limits (the bytes before `from` count
         // against it, and compaction can leave gaps wider than it): read on, to the end
         // of the segment if need be. Moving to the next segment here would skip records.
-        let (_, damage) = self.collect_range(from, pos, self.size, &mut at, c)?;
+        let (_, damage) = self.collect_range(from, pos, self.size, &mut at, c, buffers)?;
         Ok(damage)
     }
 
@@ -663,10 +677,11 @@ impl Segment {
         end: u64,
         at: &mut Continuity,
         c: &mut Collector,
+        buffers: &ReadBuffers,
     ) -> Result<(u64, Option<ReadDamage>)> {
         let mut pos = start;
         'scan: while pos < end {
-            for item in BatchScanner::new(&self.file, pos, end, true) {
+            for item in BatchScanner::new(&self.file, pos, end, true).with_buffers(buffers) {
                 let e = match item {
                     Ok(b) => {
                         pos = b.position + b.header.total_len as u64;

@@ -146,6 +146,40 @@ fn a_byte_limited_fetch_from_mid_segment_never_skips_records() {
 }
 
 /// Everything `fetch_each` shows from `from`, as owned records, stopping after `stop_after`.
+/// Fetches reuse their read buffers once the records of an earlier fetch are dropped:
+/// records still held keep their bytes whatever the fetches after them read, and every
+/// fetch returns what was appended.
+#[test]
+fn records_held_keep_their_bytes_while_later_fetches_reuse_buffers() {
+    let (_dir, log) = setup(TopicConfig::with_partitions(1));
+    for i in 0..40 {
+        log.append(TOPIC, 0, &batch(i * 500, 500)).unwrap();
+    }
+    let want = |r: &Record| format!("record {:<60}", r.offset);
+    let check = |records: &[Record]| {
+        for r in records {
+            assert_eq!(r.value.as_deref(), Some(want(r).as_bytes()), "{}", r.offset);
+        }
+    };
+    let fetch = |from: u64| log.fetch(TOPIC, 0, from, limits(5_000, 1 << 20)).unwrap();
+    let held = fetch(0);
+    assert_eq!(held.len(), 5_000);
+    let mut kept_one = Vec::new();
+    for round in 0..3 {
+        let mut from = 0;
+        while from < 20_000 {
+            let records = fetch(from);
+            check(&records);
+            from = records.last().unwrap().offset + 1;
+            if round == 1 && from > 10_000 && kept_one.is_empty() {
+                kept_one = records;
+            }
+        }
+        check(&held);
+        check(&kept_one);
+    }
+}
+
 fn shown(log: &EmbeddedLog, from: u64, limits: FetchLimits, stop_after: usize) -> Vec<Record> {
     let mut out = Vec::new();
     let n = log

@@ -23,7 +23,6 @@ use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
 use crate::load::{self, file_id};
 use crate::locks;
-use crate::manifest::manifest_path;
 use crate::recover;
 use crate::segment::SegmentIssue;
 
@@ -74,18 +73,18 @@ impl Partition {
         if rec.write_manifest {
             self.write_manifest()?;
         } else {
-            self.manifest_id = file_id(&manifest_path(&self.dir))?;
+            self.manifest_id = file_id(&self.manifest_path)?;
         }
         Ok(())
     }
 
     /// Whether the files changed since this process last looked (two `stat`s).
     pub fn stale(&self) -> Result<bool> {
-        if file_id(&manifest_path(&self.dir))? != self.manifest_id {
+        if file_id(&self.manifest_path)? != self.manifest_id {
             return Ok(true);
         }
         let active = self.active();
-        Ok(match file_id(&active.log_path())? {
+        Ok(match file_id(active.log_file())? {
             Some(id) => id.ino != active.ino || id.len != self.seen_len,
             None => true,
         })
@@ -95,9 +94,9 @@ impl Partition {
     /// the caller holds the writer lock, so bytes past the last complete batch are a
     /// torn write, which is recovered.
     pub fn refresh(&mut self, writer: bool) -> Result<()> {
-        let manifest = file_id(&manifest_path(&self.dir))?;
+        let manifest = file_id(&self.manifest_path)?;
         let active = self.active();
-        let same = match file_id(&active.log_path())? {
+        let same = match file_id(active.log_file())? {
             Some(id) if manifest == self.manifest_id && id.ino == active.ino => Some(id.len),
             _ => None,
         };
