@@ -158,8 +158,20 @@ struct PostcardReader<'a>(&'a [u8]);
 impl PostcardReader<'_> {
     /// A varint of up to `max_bytes` bytes whose last byte is at most `max_last` (as
     /// postcard checks them).
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self, max_bytes: usize, max_last: u8) -> Option<u64> {
+        // One byte: a small value, the common case.
+        if let Some((&b, rest)) = self.0.split_first()
+            && b & 0x80 == 0
+        {
+            self.0 = rest;
+            return (max_bytes > 1 || b <= max_last).then_some(u64::from(b));
+        }
+        self.varint_long(max_bytes, max_last)
+    }
+
+    /// [`PostcardReader::varint`] of any length.
+    fn varint_long(&mut self, max_bytes: usize, max_last: u8) -> Option<u64> {
         let mut out = 0u64;
         for i in 0..max_bytes {
             let (&b, rest) = self.0.split_first()?;
@@ -172,26 +184,34 @@ impl PostcardReader<'_> {
         None
     }
 
-    #[inline]
+    #[inline(always)]
     fn u64(&mut self) -> Option<u64> {
         self.varint(10, 1)
     }
 
-    #[inline]
+    #[inline(always)]
     fn i64(&mut self) -> Option<i64> {
         let v = self.u64()?;
         Some(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
     /// An enum's variant index (a `u32` varint).
-    #[inline]
+    #[inline(always)]
     fn variant(&mut self) -> Option<usize> {
         usize::try_from(self.varint(5, 15)?).ok()
     }
 
     /// A byte string of exactly `N` bytes (length varint, then the bytes).
-    #[inline]
+    #[inline(always)]
     fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        // The length in one byte, as postcard writes it for short strings.
+        if let Some((&len, rest)) = self.0.split_first()
+            && usize::from(len) == N
+            && let Some((b, rest)) = rest.split_first_chunk::<N>()
+        {
+            self.0 = rest;
+            return Some(*b);
+        }
         let len = self.u64()?;
         let n = usize::try_from(len).ok()?;
         if n > self.0.len() {
