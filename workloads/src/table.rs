@@ -1,6 +1,7 @@
 //! Tables of partial aggregates per (window, group key), and the finished rows.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,15 +99,41 @@ impl PartialTable {
 
     /// Merge another table's cells into this one.
     pub fn merge(&mut self, other: &PartialTable) -> Result<()> {
+        if self.cells.is_empty() {
+            self.cells = other.cells.clone();
+            return Ok(());
+        }
         for ((w, k), partials) in &other.cells {
-            match self.cells.get_mut(&(*w, k.clone())) {
-                Some(mine) => {
-                    for (a, b) in mine.iter_mut().zip(partials) {
+            match self.cells.entry((*w, k.clone())) {
+                Entry::Occupied(mut mine) => {
+                    for (a, b) in mine.get_mut().iter_mut().zip(partials) {
                         a.merge(b)?;
                     }
                 }
-                None => {
-                    self.cells.insert((*w, k.clone()), partials.clone());
+                Entry::Vacant(slot) => {
+                    slot.insert(partials.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merge another table's cells into this one, taking them: as [`PartialTable::merge`],
+    /// without copying a cell.
+    pub fn merge_from(&mut self, other: PartialTable) -> Result<()> {
+        if self.cells.is_empty() {
+            self.cells = other.cells;
+            return Ok(());
+        }
+        for (cell, partials) in other.cells {
+            match self.cells.entry(cell) {
+                Entry::Occupied(mut mine) => {
+                    for (a, b) in mine.get_mut().iter_mut().zip(&partials) {
+                        a.merge(b)?;
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(partials);
                 }
             }
         }
@@ -383,9 +410,19 @@ mod tests {
         let mut b = PartialTable::new();
         b.cell_mut(w(0, 10), vec![Scalar::Int(1)], || vec![Partial::Count(3)]);
         b.cell_mut(w(10, 20), vec![Scalar::Int(1)], || vec![Partial::Count(1)]);
+        let mut taken = a.clone();
         a.merge(&b).unwrap();
         let cells: Vec<_> = a.iter().map(|(w, _, p)| (w.start, p[0].clone())).collect();
         assert_eq!(cells, vec![(0, Partial::Count(5)), (10, Partial::Count(1))]);
+        // Taking the other table's cells gives the same table; into an empty one, its cells.
+        taken.merge_from(b.clone()).unwrap();
+        assert_eq!(taken, a);
+        let mut empty = PartialTable::new();
+        empty.merge(&b).unwrap();
+        assert_eq!(empty, b);
+        let mut empty = PartialTable::new();
+        empty.merge_from(b.clone()).unwrap();
+        assert_eq!(empty, b);
     }
 
     #[test]
