@@ -15,8 +15,11 @@ pub type GroupKey = Vec<Scalar>;
 
 /// Partial aggregates per (window, key): what a batch view, a realtime view and a Kappa
 /// table all store, so that any two merge without knowing which pipeline made them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Vec<StoredCell>", into = "Vec<StoredCell>")]
+///
+/// Stored as a sequence of [`StoredCell`]s, in (window, key) order; written from the
+/// cells where they are (no copy of the table is made to write it).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "Vec<StoredCell>")]
 pub struct PartialTable {
     cells: BTreeMap<(Window, GroupKey), Vec<Partial>>,
 }
@@ -40,6 +43,33 @@ impl From<Vec<StoredCell>> for PartialTable {
                 .map(|c| ((c.window, c.key), c.partials))
                 .collect(),
         }
+    }
+}
+
+/// A [`StoredCell`] borrowed from a table: the same fields in the same order, so that it
+/// serializes exactly as the owned one does.
+#[derive(Serialize)]
+#[serde(rename = "StoredCell")]
+struct StoredCellRef<'a> {
+    window: &'a Window,
+    key: &'a GroupKey,
+    partials: &'a Vec<Partial>,
+}
+
+impl Serialize for PartialTable {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.cells
+                .iter()
+                .map(|((window, key), partials)| StoredCellRef {
+                    window,
+                    key,
+                    partials,
+                }),
+        )
     }
 }
 
@@ -443,6 +473,27 @@ mod tests {
             cells,
             vec![(0, 13, Partial::Count(3)), (20, 25, Partial::Count(1))]
         );
+    }
+
+    #[test]
+    fn a_table_is_written_as_its_stored_cells() {
+        let mut t = PartialTable::new();
+        t.cell_mut(w(0, 10), vec![Scalar::Str("a".into())], || {
+            vec![Partial::Count(2)]
+        });
+        t.cell_mut(w(0, 10), vec![Scalar::Int(3)], || vec![Partial::Count(1)]);
+        t.cell_mut(w(10, 20), vec![], || vec![Partial::Count(7)]);
+        let cells: Vec<StoredCell> = t.clone().into();
+        assert_eq!(
+            postcard::to_stdvec(&t).unwrap(),
+            postcard::to_stdvec(&cells).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            serde_json::to_string(&cells).unwrap()
+        );
+        let back: PartialTable = postcard::from_bytes(&postcard::to_stdvec(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
     }
 
     #[test]
