@@ -268,6 +268,7 @@ mod tests {
             Scalar::Timestamp(1),
             Scalar::Str("a".into()),
             Scalar::Str("ab".into()),
+            Scalar::Str("b".into()),
             Scalar::Str(String::new()),
         ];
         for a in &values {
