@@ -1,7 +1,8 @@
 //! The operator model (Arroyo's small core) and the one stream job every workload runs as.
 //!
 //! An [`Operator`] sees the records of one input partition, one at a time, through
-//! [`Operator::process`]; the task calls [`Operator::on_watermark`] whenever the
+//! [`Operator::process`] — each as a [`RecordView`] borrowed from the log's read buffer
+//! ([`master_log::Log::fetch_each`]: no `Record` is made per record); the task calls [`Operator::on_watermark`] whenever the
 //! partition's watermark advances and [`Operator::on_checkpoint`] just before it writes a
 //! checkpoint. All state goes through the [`Context`]: windowed cells, the de-duplication
 //! set, the late-event side output. The task persists what the context changed, so an
@@ -17,7 +18,7 @@ use std::fmt;
 use std::path::Path;
 
 use datasets::{DatasetError, StreamDecoder, StreamEvent};
-use master_log::Record;
+use master_log::RecordView;
 use workloads::{Partial, Scalar, Window, WindowSpec, Workload};
 
 use crate::error::{KappaError, Result};
@@ -27,8 +28,10 @@ use crate::window_state::WindowState;
 ///
 /// Required: [`process`](Operator::process). The hooks default to doing nothing.
 pub trait Operator: Send + fmt::Debug {
-    /// Handle one record of the task's partition, in offset order.
-    fn process(&mut self, record: &Record, ctx: &mut Context<'_>) -> Result<()>;
+    /// Handle one record of the task's partition, in offset order. The record is
+    /// borrowed from the log's read buffer for the call only; keep a copy
+    /// ([`RecordView::to_record`]) of what must outlive it.
+    fn process(&mut self, record: &RecordView<'_>, ctx: &mut Context<'_>) -> Result<()>;
 
     /// The partition's watermark advanced to `watermark` (ms of event time): windows that
     /// the watermark closed may be finalized ([`Context::finalize_closed_windows`]).
@@ -49,7 +52,7 @@ pub trait Operator: Send + fmt::Debug {
 #[derive(Debug)]
 pub struct Context<'a> {
     pub(crate) state: &'a mut WindowState,
-    pub(crate) record: Option<&'a Record>,
+    pub(crate) record: Option<&'a RecordView<'a>>,
 }
 
 impl Context<'_> {
@@ -159,21 +162,32 @@ impl WindowAggregate {
         })
     }
 
-    /// Decode one record; one that does not decode is [`KappaError::BadRecord`].
-    fn decode(&self, r: &Record, partition: u32) -> Result<StreamEvent<'_>> {
-        self.decoder
-            .decode_record(r)
-            .map_err(|e| KappaError::BadRecord {
-                topic: self.topic.clone(),
-                partition,
-                offset: r.offset,
-                reason: e.to_string(),
-            })
+    /// Decode one record; one that does not decode (a tombstone included) is
+    /// [`KappaError::BadRecord`].
+    fn decode(&self, r: &RecordView<'_>, partition: u32) -> Result<StreamEvent<'_>> {
+        let decoded = match r.value {
+            Some(value) => self.decoder.decode(value, r.event_time),
+            None => Err(DatasetError::NoValue),
+        };
+        decoded.map_err(|e| self.bad_record(r.offset, partition, &e))
+    }
+
+    /// The error of a record at `offset` that does not decode (kept out of line: the
+    /// hot path only moves the decoded event).
+    #[cold]
+    #[inline(never)]
+    fn bad_record(&self, offset: u64, partition: u32, e: &DatasetError) -> KappaError {
+        KappaError::BadRecord {
+            topic: self.topic.clone(),
+            partition,
+            offset,
+            reason: e.to_string(),
+        }
     }
 }
 
 impl Operator for WindowAggregate {
-    fn process(&mut self, record: &Record, ctx: &mut Context<'_>) -> Result<()> {
+    fn process(&mut self, record: &RecordView<'_>, ctx: &mut Context<'_>) -> Result<()> {
         let ev = self.decode(record, ctx.partition())?;
         if let Some(c) = &ev.contribution {
             // The window that ends first decides: all of the event's windows or none.

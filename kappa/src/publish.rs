@@ -282,17 +282,17 @@ impl Inner {
         } else {
             None
         };
-        for finalized in pending.iter().chain([&p.finalized]) {
-            shared
-                .closed
-                .entry(partition)
-                .or_default()
-                .merge(finalized)?;
+        for finalized in pending.into_iter().chain([p.finalized]) {
             shared
                 .finalized_since
                 .entry(partition)
                 .or_default()
                 .extend(finalized.iter().map(|(w, k, _)| (*w, k.clone())));
+            shared
+                .closed
+                .entry(partition)
+                .or_default()
+                .merge_from(finalized)?;
         }
         shared.open.insert(partition, p.open);
         if p.committed {

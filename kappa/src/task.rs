@@ -2,9 +2,12 @@
 //! partition. Restore, processing and checkpoints.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use master_log::{FetchLimits, GroupMembership, Log, NewRecord, Record, TopicPartition};
+use master_log::{
+    FetchLimits, GroupMembership, Log, NewRecord, Record, RecordView, TopicPartition,
+};
 use workloads::PartialTable;
 
 use crate::error::{KappaError, Result, corrupt, error_chain};
@@ -477,44 +480,62 @@ impl Task {
         Ok(self.log.offsets(&self.changelog, self.partition)?.1 == self.changelog_end)
     }
 
-    /// Process fetched records (in offset order, starting at the task's position).
-    pub fn process(&mut self, records: &[Record]) -> Result<()> {
-        for r in records {
-            if r.offset < self.position {
-                continue;
-            }
-            let before = self.state.watermark();
-            {
-                let mut ctx = Context {
-                    state: &mut self.state,
-                    record: Some(r),
-                };
-                self.operator.process(r, &mut ctx)?;
-            }
-            let after = self.state.watermark();
-            if let Some(wm) = after
-                && after != before
-            {
-                let mut ctx = Context {
-                    state: &mut self.state,
-                    record: None,
-                };
-                self.operator.on_watermark(wm, &mut ctx)?;
-            }
-            self.position = r.offset + 1;
-            self.records += 1;
-            self.since_checkpoint += 1;
+    /// Process one record read from the input (in offset order; one below the task's
+    /// position, read again, is skipped).
+    #[inline]
+    fn process(&mut self, r: &RecordView<'_>) -> Result<()> {
+        if r.offset < self.position {
+            return Ok(());
         }
+        let before = self.state.watermark();
+        {
+            let mut ctx = Context {
+                state: &mut self.state,
+                record: Some(r),
+            };
+            self.operator.process(r, &mut ctx)?;
+        }
+        let after = self.state.watermark();
+        if let Some(wm) = after
+            && after != before
+        {
+            let mut ctx = Context {
+                state: &mut self.state,
+                record: None,
+            };
+            self.operator.on_watermark(wm, &mut ctx)?;
+        }
+        self.position = r.offset + 1;
+        self.records += 1;
+        self.since_checkpoint += 1;
         Ok(())
     }
 
-    /// Fetch and process the next records; returns how many were read.
+    /// Read and process the next records; returns how many were read. The records are
+    /// shown where the log read them ([`Log::fetch_each`]): none is copied, except a
+    /// late one (for the side topic).
     pub fn poll(&mut self, limits: FetchLimits) -> Result<usize> {
-        let records = self
-            .log
-            .fetch(&self.input, self.partition, self.position, limits)?;
-        self.process(&records)?;
-        Ok(records.len())
+        let log = self.log.clone();
+        let input = std::mem::take(&mut self.input);
+        let mut failed = None;
+        let read = log.fetch_each(
+            &input,
+            self.partition,
+            self.position,
+            limits,
+            &mut |r| match self.process(&r) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
+            },
+        );
+        self.input = input;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(read?),
+        }
     }
 
     /// Write a checkpoint: late records to the side topic, then the state changes and the

@@ -12,9 +12,9 @@
 //! Cells are never deleted (a finalized cell is the task's share of the output table);
 //! de-duplication buckets are deleted when they fall out of the window.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use master_log::{Header, NewRecord, Record};
+use master_log::{Header, NewRecord, RecordView};
 use workloads::{GroupKey, Partial, PartialTable, Scalar, Window};
 
 use crate::error::{Result, corrupt};
@@ -40,19 +40,35 @@ pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 /// is bounded by the de-duplication window, so HashDoS resistance buys nothing here.
 type IdSet = rustc_hash::FxHashSet<u64>;
 
-/// The working set's maps, looked up once or twice per event: FxHash too (windows and
+/// The working set's maps, looked up once per event each: FxHash too (windows and
 /// group keys come from the task's own input, as the ids do).
 type CellMap<K, V> = rustc_hash::FxHashMap<K, V>;
+
+/// One time bucket of the de-duplication set: its ids by shard (`id % SHARDS`), the
+/// shards that exist (each is one store key, written while it exists and deleted when
+/// the bucket expires) and those changed since the last checkpoint.
+#[derive(Debug, Default)]
+struct Bucket {
+    shards: [Vec<u64>; SHARDS as usize],
+    /// Bit `s`: shard `s` exists.
+    present: u16,
+    /// Bit `s`: shard `s` changed since the last checkpoint.
+    dirty: u16,
+}
 
 #[derive(Debug)]
 pub(crate) struct Dedup {
     window_ms: i64,
     bucket_ms: i64,
     ids: IdSet,
-    /// Ids by (time bucket, shard); each id is in one bucket only (`ids` is checked first).
-    buckets: BTreeMap<(i64, u8), Vec<u64>>,
+    /// The buckets by bucket number, in order: about 11 within the window (and any
+    /// older one an out-of-order id re-opened, until the clock moves). An id is in one
+    /// bucket only (`ids` is checked first). A deque: the bucket of an event is nearly
+    /// always the last one, and buckets expire from the front.
+    buckets: VecDeque<(i64, Bucket)>,
     max_time: Option<i64>,
-    dirty: BTreeSet<(i64, u8)>,
+    /// Shards of buckets expired since the last checkpoint (their deletes).
+    expired: Vec<(i64, u8)>,
 }
 
 impl Dedup {
@@ -63,25 +79,44 @@ impl Dedup {
             window_ms,
             bucket_ms,
             ids: IdSet::default(),
-            buckets: BTreeMap::new(),
+            buckets: VecDeque::new(),
             max_time: None,
-            dirty: BTreeSet::new(),
+            expired: Vec::new(),
         }
     }
 
+    /// The bucket numbered `number`, created when missing.
+    #[inline]
+    fn bucket_mut(&mut self, number: i64) -> &mut Bucket {
+        let at = match self.buckets.back() {
+            Some(&(last, _)) if last == number => self.buckets.len() - 1,
+            _ => {
+                let at = self.buckets.partition_point(|(b, _)| *b < number);
+                if self.buckets.get(at).is_none_or(|(b, _)| *b != number) {
+                    self.buckets.insert(at, (number, Bucket::default()));
+                }
+                at
+            }
+        };
+        &mut self.buckets[at].1
+    }
+
+    #[inline]
     fn first_time(&mut self, id: u64, time: i64) -> bool {
-        if self.ids.contains(&id) {
+        if !self.ids.insert(id) {
             return false;
         }
-        let slot = (time.div_euclid(self.bucket_ms), (id % SHARDS) as u8);
-        self.ids.insert(id);
-        self.buckets.entry(slot).or_default().push(id);
-        self.dirty.insert(slot);
+        let shard = (id % SHARDS) as usize;
+        let bucket = self.bucket_mut(time.div_euclid(self.bucket_ms));
+        bucket.shards[shard].push(id);
+        bucket.present |= 1 << shard;
+        bucket.dirty |= 1 << shard;
         true
     }
 
     /// Move the clock (the partition's largest event time, shared with the watermark,
     /// so that a restore from a checkpoint expires exactly as the first run did).
+    #[inline]
     fn advance(&mut self, time: i64) {
         if self.max_time.is_none_or(|m| time > m) {
             self.max_time = Some(time);
@@ -90,19 +125,29 @@ impl Dedup {
     }
 
     /// Drop buckets lying wholly before `max_time - window`.
+    #[inline]
     fn expire(&mut self) {
         let Some(max) = self.max_time else { return };
         let oldest = max.saturating_sub(self.window_ms);
-        while let Some(entry) = self.buckets.first_entry() {
-            let (bucket, _) = *entry.key();
-            if bucket.saturating_add(1).saturating_mul(self.bucket_ms) > oldest {
+        while let Some(&(number, _)) = self.buckets.front() {
+            if number.saturating_add(1).saturating_mul(self.bucket_ms) > oldest {
                 break;
             }
-            let (slot, ids) = entry.remove_entry();
+            if let Some((number, bucket)) = self.buckets.pop_front() {
+                self.drop_bucket(number, bucket);
+            }
+        }
+    }
+
+    #[cold]
+    fn drop_bucket(&mut self, number: i64, bucket: Bucket) {
+        for (shard, ids) in bucket.shards.into_iter().enumerate() {
+            if bucket.present & (1 << shard) != 0 {
+                self.expired.push((number, shard as u8));
+            }
             for id in ids {
                 self.ids.remove(&id);
             }
-            self.dirty.insert(slot);
         }
     }
 
@@ -114,9 +159,29 @@ impl Dedup {
         k
     }
 
+    /// The shard `slot` as it is now: its sorted ids, or `None` when it does not exist.
+    fn shard(&self, (number, shard): (i64, u8)) -> Option<&Vec<u64>> {
+        let at = self.buckets.partition_point(|(b, _)| *b < number);
+        match self.buckets.get(at) {
+            Some((b, bucket)) if *b == number && bucket.present & (1 << shard) != 0 => {
+                Some(&bucket.shards[usize::from(shard)])
+            }
+            _ => None,
+        }
+    }
+
     fn take_writes(&mut self, out: &mut Vec<Write>) {
-        for slot in std::mem::take(&mut self.dirty) {
-            let value = self.buckets.get(&slot).map(|ids| {
+        let mut changed: BTreeSet<(i64, u8)> = self.expired.drain(..).collect();
+        for (number, bucket) in &mut self.buckets {
+            for shard in 0..SHARDS as u8 {
+                if bucket.dirty & (1 << shard) != 0 {
+                    changed.insert((*number, shard));
+                }
+            }
+            bucket.dirty = 0;
+        }
+        for slot in changed {
+            let value = self.shard(slot).map(|ids| {
                 let mut v = ids.clone();
                 v.sort_unstable();
                 postcard::to_stdvec(&v).expect("a vector of u64 always encodes")
@@ -126,21 +191,28 @@ impl Dedup {
     }
 
     fn restore(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let (Some(b), Some(&shard)) = (key.get(1..9), key.get(9)) else {
+        let (Some(b), Some(&shard), 10) = (key.get(1..9), key.get(9), key.len()) else {
             return Err(corrupt(
                 "de-duplication key",
                 format!("{} bytes", key.len()),
             ));
         };
-        let bucket = i64::from_be_bytes(b.try_into().map_err(|_| corrupt("dedup key", "size"))?);
+        if u64::from(shard) >= SHARDS {
+            return Err(corrupt("de-duplication key", format!("shard {shard}")));
+        }
+        let number = i64::from_be_bytes(b.try_into().map_err(|_| corrupt("dedup key", "size"))?);
         let ids: Vec<u64> =
             postcard::from_bytes(value).map_err(|e| corrupt("de-duplication bucket", e))?;
-        let bucket = self.buckets.entry((bucket, shard)).or_default();
+        let shard = usize::from(shard);
+        let mut fresh = Vec::with_capacity(ids.len());
         for id in ids {
             if self.ids.insert(id) {
-                bucket.push(id);
+                fresh.push(id);
             }
         }
+        let bucket = self.bucket_mut(number);
+        bucket.present |= 1 << shard;
+        bucket.shards[shard].extend(fresh);
         Ok(())
     }
 }
@@ -153,6 +225,63 @@ struct Cell {
     dirty: bool,
 }
 
+/// The cells of one open window: each key's place in `cells`. An event's cell is found
+/// with one hash lookup, which copies the place out (a map of cells would need a second
+/// lookup to hand out the cell it may have had to insert).
+#[derive(Debug, Default)]
+struct WindowCells {
+    index: CellMap<GroupKey, usize>,
+    cells: Vec<Cell>,
+}
+
+impl WindowCells {
+    /// The cell of `key`, created with `empty` when missing.
+    #[inline]
+    fn cell(&mut self, key: &[Scalar], empty: impl FnOnce() -> Vec<Partial>) -> &mut Cell {
+        let at = match self.index.get(key) {
+            Some(&at) => at,
+            None => {
+                let at = self.cells.len();
+                self.index.insert(key.to_vec(), at);
+                self.cells.push(Cell {
+                    partials: empty(),
+                    dirty: true,
+                });
+                at
+            }
+        };
+        &mut self.cells[at]
+    }
+
+    /// Set the cell of `key` (a restore).
+    fn insert(&mut self, key: GroupKey, cell: Cell) {
+        match self.index.get(&key) {
+            Some(&at) => self.cells[at] = cell,
+            None => {
+                self.index.insert(key, self.cells.len());
+                self.cells.push(cell);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Each key with its cell.
+    fn iter(&self) -> impl Iterator<Item = (&GroupKey, &Cell)> {
+        self.index.iter().map(|(k, &at)| (k, &self.cells[at]))
+    }
+
+    /// Each key with its cell, taken.
+    fn into_cells(self) -> impl Iterator<Item = (GroupKey, Cell)> {
+        let mut cells: Vec<Option<Cell>> = self.cells.into_iter().map(Some).collect();
+        self.index
+            .into_iter()
+            .filter_map(move |(k, at)| cells.get_mut(at).and_then(Option::take).map(|c| (k, c)))
+    }
+}
+
 /// The state of one task (see the module docs).
 #[derive(Debug)]
 pub(crate) struct WindowState {
@@ -162,7 +291,7 @@ pub(crate) struct WindowState {
     /// The largest event time seen in the partition.
     pub max_event_time: Option<i64>,
     /// Cells of open windows, by window.
-    working: CellMap<Window, CellMap<GroupKey, Cell>>,
+    working: CellMap<Window, WindowCells>,
     /// Open windows by (end, start): what the watermark closes first comes first.
     by_end: BTreeSet<(i64, i64)>,
     /// Cells finalized since the last checkpoint (handed to the job's table then).
@@ -216,12 +345,21 @@ impl WindowState {
         }
     }
 
-    pub fn push_late(&mut self, r: &Record) {
+    /// Count a late record and keep a copy of it for the side topic (unless it is there
+    /// already): the only records of which the task keeps a copy.
+    pub fn push_late(&mut self, r: &RecordView<'_>) {
         self.late_events += 1;
         if self.late_written.contains(&r.offset) {
             return;
         }
-        let mut headers = r.headers.clone();
+        let mut headers: Vec<Header> = r
+            .headers
+            .iter()
+            .map(|(key, value)| Header {
+                key: key.to_owned(),
+                value: value.to_vec().into(),
+            })
+            .collect();
         headers.push(Header {
             key: LATE_SOURCE_PARTITION.into(),
             value: self.partition.to_le_bytes().to_vec().into(),
@@ -231,8 +369,8 @@ impl WindowState {
             value: r.offset.to_le_bytes().to_vec().into(),
         });
         self.late_pending.push(NewRecord {
-            key: r.key.clone(),
-            value: r.value.clone(),
+            key: r.key.map(|k| k.to_vec().into()),
+            value: r.value.map(|v| v.to_vec().into()),
             event_time: r.event_time,
             headers,
         });
@@ -256,6 +394,7 @@ impl WindowState {
         std::mem::take(&mut self.late_pending)
     }
 
+    #[inline]
     pub fn first_time(&mut self, id: u64, time: i64) -> bool {
         let first = self.dedup.first_time(id, time);
         if !first {
@@ -272,18 +411,9 @@ impl WindowState {
     ) -> &mut Vec<Partial> {
         let cells = self.working.entry(window).or_insert_with(|| {
             self.by_end.insert((window.end, window.start));
-            CellMap::default()
+            WindowCells::default()
         });
-        if !cells.contains_key(key) {
-            cells.insert(
-                key.to_vec(),
-                Cell {
-                    partials: empty(),
-                    dirty: true,
-                },
-            );
-        }
-        let cell = cells.get_mut(key).expect("inserted above");
+        let cell = cells.cell(key, empty);
         cell.dirty = true;
         &mut cell.partials
     }
@@ -298,7 +428,7 @@ impl WindowState {
             let window = Window { start, end };
             if let Some(cells) = self.working.remove(&window) {
                 n += cells.len();
-                for (key, cell) in cells {
+                for (key, cell) in cells.into_cells() {
                     if cell.dirty {
                         self.finalized_writes.push((
                             cell_key(window, &key),
@@ -316,12 +446,15 @@ impl WindowState {
     pub fn take_writes(&mut self) -> Vec<Write> {
         let mut out = std::mem::take(&mut self.finalized_writes);
         for (window, cells) in &mut self.working {
-            for (key, cell) in cells.iter_mut().filter(|(_, c)| c.dirty) {
-                cell.dirty = false;
-                out.push((
-                    cell_key(*window, key),
-                    Some(encode_partials(&cell.partials)),
-                ));
+            for (key, &at) in &cells.index {
+                let cell = &mut cells.cells[at];
+                if cell.dirty {
+                    cell.dirty = false;
+                    out.push((
+                        cell_key(*window, key),
+                        Some(encode_partials(&cell.partials)),
+                    ));
+                }
             }
         }
         self.dedup.take_writes(&mut out);
@@ -338,7 +471,7 @@ impl WindowState {
     pub fn open_table(&self) -> PartialTable {
         let mut t = PartialTable::new();
         for (w, cells) in &self.working {
-            for (k, c) in cells {
+            for (k, c) in cells.iter() {
                 *t.cell_mut(*w, k.clone(), Vec::new) = c.partials.clone();
             }
         }
@@ -356,7 +489,7 @@ impl WindowState {
                     postcard::from_bytes(value).map_err(|e| corrupt("cell value", e))?;
                 let cells = self.working.entry(window).or_insert_with(|| {
                     self.by_end.insert((window.end, window.start));
-                    CellMap::default()
+                    WindowCells::default()
                 });
                 cells.insert(
                     group,
@@ -380,7 +513,7 @@ impl WindowState {
 
     /// Number of cells in the working set (open windows).
     pub fn open_cells(&self) -> usize {
-        self.working.values().map(CellMap::len).sum()
+        self.working.values().map(WindowCells::len).sum()
     }
 }
 
@@ -419,6 +552,68 @@ mod tests {
             }
         }
         assert_eq!(back.ids, d.ids);
+    }
+
+    /// The slots (bucket, shard) of `writes`, with whether each is a put or a delete.
+    fn slots(writes: &[Write]) -> Vec<((i64, u8), bool)> {
+        writes
+            .iter()
+            .map(|(k, v)| {
+                let bucket = i64::from_be_bytes(k[1..9].try_into().unwrap());
+                ((bucket, k[9]), v.is_some())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dedup_writes_each_changed_shard_once_and_deletes_the_expired_ones() {
+        // Buckets of 100 ms; ids 1 and 17 share shard 1, id 2 is in shard 2.
+        let mut d = Dedup::new(1000);
+        assert!(d.first_time(1, 0));
+        assert!(d.first_time(17, 50));
+        assert!(d.first_time(2, 950));
+        // Out of order: an older bucket than the last one.
+        assert!(d.first_time(3, 420));
+        let mut w = Vec::new();
+        d.take_writes(&mut w);
+        assert_eq!(
+            slots(&w),
+            vec![((0, 1), true), ((4, 3), true), ((9, 2), true)]
+        );
+        assert_eq!(w[0].1, Some(postcard::to_stdvec(&vec![1u64, 17]).unwrap()));
+        // Nothing changed: nothing to write.
+        let mut w = Vec::new();
+        d.take_writes(&mut w);
+        assert!(w.is_empty());
+        // The clock moves past bucket 0's window: its one shard is deleted, its ids
+        // forgotten; bucket 4 stays.
+        d.advance(1_100);
+        assert!(d.first_time(2_000, 1_100));
+        let mut w = Vec::new();
+        d.take_writes(&mut w);
+        assert_eq!(slots(&w), vec![((0, 1), false), ((11, 0), true)]);
+        assert!(d.first_time(1, 1_100));
+        assert!(!d.first_time(3, 1_100));
+        // A restore of the writes so far holds the same ids; a key that is not a
+        // de-duplication shard is damage.
+        let mut back = Dedup::new(1000);
+        let mut w = Vec::new();
+        d.take_writes(&mut w);
+        let mut all = Vec::new();
+        let mut fresh = Dedup::new(1000);
+        for (id, t) in [(3, 420), (2, 950), (2_000, 1_100), (1, 1_100)] {
+            fresh.first_time(id, t);
+        }
+        fresh.take_writes(&mut all);
+        for (k, v) in &all {
+            back.restore(k, v.as_ref().unwrap()).unwrap();
+        }
+        assert_eq!(back.ids, d.ids);
+        assert!(
+            back.restore(&[DEDUP, 0, 0, 0, 0, 0, 0, 0, 0, 16], &[0])
+                .is_err()
+        );
+        assert!(back.restore(&[DEDUP, 0, 0], &[0]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use kappa::{Context, Job, Operator, OperatorFactory};
-use master_log::Record;
+use master_log::RecordView;
 use workloads::{Partial, Scalar, Window};
 
 /// Records per (minute of event time, partition), duplicates included.
@@ -17,7 +17,7 @@ use workloads::{Partial, Scalar, Window};
 struct RecordsPerPartition;
 
 impl Operator for RecordsPerPartition {
-    fn process(&mut self, record: &Record, ctx: &mut Context<'_>) -> kappa::Result<()> {
+    fn process(&mut self, record: &RecordView<'_>, ctx: &mut Context<'_>) -> kappa::Result<()> {
         let start = record.event_time.div_euclid(60_000) * 60_000;
         let window = Window {
             start,

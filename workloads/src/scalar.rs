@@ -79,8 +79,15 @@ impl PartialOrd for Scalar {
 }
 
 impl PartialEq for Scalar {
+    /// As `cmp(other) == Equal`, with the common cases (the same variant of integers or
+    /// text: group keys looked up per event) compared directly.
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        match (self, other) {
+            (Scalar::Str(a), Scalar::Str(b)) => a == b,
+            (Scalar::Int(a), Scalar::Int(b)) => a == b,
+            _ => self.cmp(other) == Ordering::Equal,
+        }
     }
 }
 
@@ -247,6 +254,29 @@ mod tests {
             ]
         );
         assert_ne!(Scalar::Int(1), Scalar::Float(1.0));
+    }
+
+    #[test]
+    fn equality_agrees_with_the_order() {
+        let values = [
+            Scalar::Null,
+            Scalar::Bool(false),
+            Scalar::Int(1),
+            Scalar::Int(2),
+            Scalar::Float(1.0),
+            Scalar::Float(f64::NAN),
+            Scalar::Timestamp(1),
+            Scalar::Str("a".into()),
+            Scalar::Str("ab".into()),
+            Scalar::Str("b".into()),
+            Scalar::Str(String::new()),
+        ];
+        for a in &values {
+            for b in &values {
+                assert_eq!(a == b, a.cmp(b) == Ordering::Equal, "{a:?} vs {b:?}");
+            }
+            assert_eq!(a, &a.clone());
+        }
     }
 
     #[test]

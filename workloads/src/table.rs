@@ -1,6 +1,7 @@
 //! Tables of partial aggregates per (window, group key), and the finished rows.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +15,11 @@ pub type GroupKey = Vec<Scalar>;
 
 /// Partial aggregates per (window, key): what a batch view, a realtime view and a Kappa
 /// table all store, so that any two merge without knowing which pipeline made them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Vec<StoredCell>", into = "Vec<StoredCell>")]
+///
+/// Stored as a sequence of [`StoredCell`]s, in (window, key) order; written from the
+/// cells where they are (no copy of the table is made to write it).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "Vec<StoredCell>")]
 pub struct PartialTable {
     cells: BTreeMap<(Window, GroupKey), Vec<Partial>>,
 }
@@ -39,6 +43,33 @@ impl From<Vec<StoredCell>> for PartialTable {
                 .map(|c| ((c.window, c.key), c.partials))
                 .collect(),
         }
+    }
+}
+
+/// A [`StoredCell`] borrowed from a table: the same fields in the same order, so that it
+/// serializes exactly as the owned one does.
+#[derive(Serialize)]
+#[serde(rename = "StoredCell")]
+struct StoredCellRef<'a> {
+    window: &'a Window,
+    key: &'a GroupKey,
+    partials: &'a Vec<Partial>,
+}
+
+impl Serialize for PartialTable {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.cells
+                .iter()
+                .map(|((window, key), partials)| StoredCellRef {
+                    window,
+                    key,
+                    partials,
+                }),
+        )
     }
 }
 
@@ -98,15 +129,41 @@ impl PartialTable {
 
     /// Merge another table's cells into this one.
     pub fn merge(&mut self, other: &PartialTable) -> Result<()> {
+        if self.cells.is_empty() {
+            self.cells = other.cells.clone();
+            return Ok(());
+        }
         for ((w, k), partials) in &other.cells {
-            match self.cells.get_mut(&(*w, k.clone())) {
-                Some(mine) => {
-                    for (a, b) in mine.iter_mut().zip(partials) {
+            match self.cells.entry((*w, k.clone())) {
+                Entry::Occupied(mut mine) => {
+                    for (a, b) in mine.get_mut().iter_mut().zip(partials) {
                         a.merge(b)?;
                     }
                 }
-                None => {
-                    self.cells.insert((*w, k.clone()), partials.clone());
+                Entry::Vacant(slot) => {
+                    slot.insert(partials.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merge another table's cells into this one, taking them: as [`PartialTable::merge`],
+    /// without copying a cell.
+    pub fn merge_from(&mut self, other: PartialTable) -> Result<()> {
+        if self.cells.is_empty() {
+            self.cells = other.cells;
+            return Ok(());
+        }
+        for (cell, partials) in other.cells {
+            match self.cells.entry(cell) {
+                Entry::Occupied(mut mine) => {
+                    for (a, b) in mine.get_mut().iter_mut().zip(&partials) {
+                        a.merge(b)?;
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(partials);
                 }
             }
         }
@@ -388,9 +445,19 @@ mod tests {
         let mut b = PartialTable::new();
         b.cell_mut(w(0, 10), vec![Scalar::Int(1)], || vec![Partial::Count(3)]);
         b.cell_mut(w(10, 20), vec![Scalar::Int(1)], || vec![Partial::Count(1)]);
+        let mut taken = a.clone();
         a.merge(&b).unwrap();
         let cells: Vec<_> = a.iter().map(|(w, _, p)| (w.start, p[0].clone())).collect();
         assert_eq!(cells, vec![(0, Partial::Count(5)), (10, Partial::Count(1))]);
+        // Taking the other table's cells gives the same table; into an empty one, its cells.
+        taken.merge_from(b.clone()).unwrap();
+        assert_eq!(taken, a);
+        let mut empty = PartialTable::new();
+        empty.merge(&b).unwrap();
+        assert_eq!(empty, b);
+        let mut empty = PartialTable::new();
+        empty.merge_from(b.clone()).unwrap();
+        assert_eq!(empty, b);
     }
 
     #[test]
@@ -411,6 +478,27 @@ mod tests {
             cells,
             vec![(0, 13, Partial::Count(3)), (20, 25, Partial::Count(1))]
         );
+    }
+
+    #[test]
+    fn a_table_is_written_as_its_stored_cells() {
+        let mut t = PartialTable::new();
+        t.cell_mut(w(0, 10), vec![Scalar::Str("a".into())], || {
+            vec![Partial::Count(2)]
+        });
+        t.cell_mut(w(0, 10), vec![Scalar::Int(3)], || vec![Partial::Count(1)]);
+        t.cell_mut(w(10, 20), vec![], || vec![Partial::Count(7)]);
+        let cells: Vec<StoredCell> = t.clone().into();
+        assert_eq!(
+            postcard::to_stdvec(&t).unwrap(),
+            postcard::to_stdvec(&cells).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            serde_json::to_string(&cells).unwrap()
+        );
+        let back: PartialTable = postcard::from_bytes(&postcard::to_stdvec(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
     }
 
     #[test]
