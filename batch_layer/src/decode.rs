@@ -419,7 +419,12 @@ fn read_partition(
     // Records are decoded where the log read them (no `Record` per record); a wrong
     // type is kept by the sink and reported once the read is over. Generated YSB events
     // have a decoder of their own (see `ysb`).
-    if rows.content_name() == "ysb" && columns.iter().map(|(n, _)| n.as_str()).eq(ysb::COLUMNS) {
+    if rows.content_name() == "ysb"
+        && columns
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .eq(datasets::YSB_COLUMNS.iter().map(|(n, _)| *n))
+    {
         let mut fields: Vec<usize> = Vec::with_capacity(order.len());
         for name in &order {
             if let Some(i) = columns.iter().position(|(n, _)| n == name)

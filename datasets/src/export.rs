@@ -140,7 +140,8 @@ const PAGEVIEW_COLUMNS: &[(&str, ColumnType)] = &[
     ("country", S),
     ("device", S),
 ];
-const YSB_COLUMNS: &[(&str, ColumnType)] = &[
+/// The columns of a generated YSB topic, in the order its rows give them.
+pub const YSB_COLUMNS: &[(&str, ColumnType)] = &[
     ("event_id", I),
     ("user_id", S),
     ("page_id", S),

@@ -178,7 +178,8 @@ pub use csv_import::MAX_BATCH_BYTES;
 pub use csv_import::{import_csv, infer_schema};
 pub use error::{DatasetError, Result};
 pub use export::{
-    ExportOptions, ExportSummary, RowMeta, RowSink, TopicRows, export_csv, export_csv_file,
+    ExportOptions, ExportSummary, RowMeta, RowSink, TopicRows, YSB_COLUMNS, export_csv,
+    export_csv_file,
 };
 pub use generate::{Arrival, GeneratedRecord, Generator, generate, kind_names};
 pub use generate_options::{DatasetKind, GenerateOptions, GenerateSummary};

@@ -15,19 +15,10 @@ use master_log::{FetchLimits, Log, RecordView};
 use super::FrameSink;
 use crate::error::{BatchError, Result};
 
-/// The event columns of a YSB topic, in the order `datasets` gives them (the indices the
-/// decoder writes to); a topic whose columns are others is read by the generic reader.
-pub(super) const COLUMNS: [&str; 7] = [
-    "event_id",
-    "user_id",
-    "page_id",
-    "ad_id",
-    "ad_type",
-    "event_type",
-    "ip_address",
-];
-
+/// The index of `ad_type` in [`datasets::YSB_COLUMNS`]: the decoder writes to the columns
+/// by their indices (a topic whose columns are others is read by the generic reader).
 const AD_TYPE: usize = 4;
+/// The index of `event_type` there.
 const EVENT_TYPE: usize = 5;
 
 /// Reads `range` of `partition` into `sink`: per record, the event's `fields` (column
@@ -131,4 +122,15 @@ fn visit(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_enum_columns_are_where_the_decoder_looks_for_them() {
+        assert_eq!(datasets::YSB_COLUMNS[AD_TYPE].0, "ad_type");
+        assert_eq!(datasets::YSB_COLUMNS[EVENT_TYPE].0, "event_type");
+    }
 }
