@@ -35,7 +35,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use master_log::Record;
 use rustc_hash::FxHashMap;
 use workloads::{BuiltIn, GroupKey, Partial, Scalar, Workload, WorkloadError, WorkloadSpec};
 
@@ -123,11 +122,11 @@ impl StreamDecoder {
         Ok(StreamDecoder { decoder })
     }
 
-    /// Decode one record: its value, and its event time for a CSV row. A tombstone is
-    /// [`DatasetError::NoValue`].
-    pub fn decode_record(&self, record: &Record) -> Result<StreamEvent<'_>> {
-        let value = record.value.as_deref().ok_or(DatasetError::NoValue)?;
-        self.decode(value, record.event_time)
+    /// Decode one record from its value (`None`: a tombstone, [`DatasetError::NoValue`])
+    /// and its event time (a CSV row's time): what both pipelines' stream readers call,
+    /// with an owned record or one read in place.
+    pub fn decode_record(&self, value: Option<&[u8]>, event_time: i64) -> Result<StreamEvent<'_>> {
+        self.decode(value.ok_or(DatasetError::NoValue)?, event_time)
     }
 
     /// Decode one record value (cheap: postcard, no I/O). `event_time` is the record's,
@@ -376,7 +375,7 @@ impl SpecDecoder {
 mod tests {
     use std::path::Path;
 
-    use master_log::{EmbeddedLog, FetchLimits, Log};
+    use master_log::{EmbeddedLog, FetchLimits, Log, Record};
     use workloads::Aggregate;
 
     use super::*;
@@ -448,7 +447,9 @@ mod tests {
             append_time: 0,
             headers: Vec::new(),
         };
-        let e = d.decode_record(&tombstone).unwrap_err();
+        let e = d
+            .decode_record(tombstone.value.as_deref(), tombstone.event_time)
+            .unwrap_err();
         assert!(matches!(e, DatasetError::NoValue), "{e}");
         // A page view is not a YSB event.
         let pv = GenerateOptions::new(DatasetKind::Pageviews, "pv", 1);
@@ -527,7 +528,7 @@ mod tests {
         let mut partials = w.empty_partials();
         let mut passed = 0;
         for r in &records {
-            let ev = d.decode_record(r).unwrap();
+            let ev = d.decode_record(r.value.as_deref(), r.event_time).unwrap();
             assert_eq!((ev.id, ev.time), (None, r.event_time));
             if let Some(c) = ev.contribution {
                 assert_eq!(c.key.as_ref(), &[Scalar::from("a")][..]);

@@ -165,11 +165,9 @@ impl WindowAggregate {
     /// Decode one record; one that does not decode (a tombstone included) is
     /// [`KappaError::BadRecord`].
     fn decode(&self, r: &RecordView<'_>, partition: u32) -> Result<StreamEvent<'_>> {
-        let decoded = match r.value {
-            Some(value) => self.decoder.decode(value, r.event_time),
-            None => Err(DatasetError::NoValue),
-        };
-        decoded.map_err(|e| self.bad_record(r.offset, partition, &e))
+        self.decoder
+            .decode_record(r.value, r.event_time)
+            .map_err(|e| self.bad_record(r.offset, partition, &e))
     }
 
     /// The error of a record at `offset` that does not decode (kept out of line: the

@@ -44,7 +44,7 @@ impl Operator {
     /// [`SpeedError::BadRecord`].
     pub(crate) fn decode(&self, r: &Record) -> Result<StreamEvent<'_>> {
         self.decoder
-            .decode_record(r)
+            .decode_record(r.value.as_deref(), r.event_time)
             .map_err(|e| SpeedError::BadRecord {
                 offset: r.offset,
                 reason: e.to_string(),
