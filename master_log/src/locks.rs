@@ -115,10 +115,18 @@ pub(crate) fn holders(file: &File) -> String {
         minor,
         ino: meta.ino(),
     };
-    let Ok(locks) = fs::read_to_string("/proc/locks") else {
-        return String::new();
-    };
-    let mut pids: Vec<u32> = locks.lines().filter_map(|l| holder(l, id)).collect();
+    // The kernel lists the locks page by page: locks taken or given back by other
+    // processes meanwhile can make one read skip a line, so an empty answer is read again.
+    let mut pids: Vec<u32> = Vec::new();
+    for _ in 0..3 {
+        let Ok(locks) = fs::read_to_string("/proc/locks") else {
+            return String::new();
+        };
+        pids = locks.lines().filter_map(|l| holder(l, id)).collect();
+        if !pids.is_empty() {
+            break;
+        }
+    }
     pids.sort_unstable();
     pids.dedup();
     match pids.as_slice() {
