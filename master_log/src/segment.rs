@@ -279,13 +279,18 @@ impl Segment {
     /// The segment of `base_offset` with its log file open (nothing read yet) and the
     /// file's length.
     fn open_log_file(dir: &Path, base_offset: u64) -> Result<(Segment, u64)> {
-        let path = segment_file(dir, base_offset, "log");
-        let file = Self::open_file(&path)?;
+        let (file, len) = Self::open_file_len(&segment_file(dir, base_offset, "log"))?;
+        Ok((Self::empty(dir, base_offset, file), len))
+    }
+
+    /// [`Segment::open_file`], with the file's length.
+    fn open_file_len(path: &Path) -> Result<(File, u64)> {
+        let file = Self::open_file(path)?;
         let len = file
             .metadata()
             .ctx(|| format!("stat {}", path.display()))?
             .len();
-        Ok((Self::empty(dir, base_offset, file), len))
+        Ok((file, len))
     }
 
     /// Open a closed segment from its index files, checked against the log file. `Err`
@@ -522,11 +527,7 @@ impl Segment {
     /// rebuilt from a scan of the log file, and written.
     pub fn open_rebuilt(dir: &Path, base_offset: u64, index_interval: u64) -> Result<Segment> {
         let path = segment_file(dir, base_offset, "log");
-        let file = Self::open_file(&path)?;
-        let len = file
-            .metadata()
-            .ctx(|| format!("stat {}", path.display()))?
-            .len();
+        let (file, len) = Self::open_file_len(&path)?;
         let scan = crate::scan::scan_file(&file, len, base_offset);
         if let Some(d) = scan.damaged.first() {
             return Err(LogError::Corrupt {
