@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{generate_pageviews, lk, stdout_of};
+use common::{ctrl_c, generate_pageviews, lk, lk_process, stdout_of, wait_exit};
 use tempfile::TempDir;
 
 fn small_run() -> Vec<String> {
@@ -189,15 +189,13 @@ fn ctrl_c_during_the_feed_still_writes_the_report() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(1));
-    ctrl_c(&child);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let code = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s.code();
-        }
-        assert!(Instant::now() < deadline, "lk compare did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    ctrl_c(child.id());
+    let code = wait_exit(
+        &mut child,
+        Duration::from_secs(120),
+        "lk compare did not stop",
+    )
+    .code();
     let out = child.wait_with_output().unwrap();
     assert_eq!(code, Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value =
@@ -249,7 +247,7 @@ fn ctrl_c_before_the_feed_stops_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    ctrl_c(&child);
+    ctrl_c(child.id());
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
@@ -263,23 +261,12 @@ fn ctrl_c_before_the_feed_stops_cleanly() {
 
 /// `lk --data DIR ARGS…` started, its output piped.
 fn spawn_lk(dir: &Path, args: &[String]) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
-        .arg("--data")
-        .arg(dir)
+    lk_process(dir)
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// `kill -INT`: the signal a terminal's Ctrl-C sends.
-fn ctrl_c(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// The names in `dir`.

@@ -13,31 +13,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use assert_cmd::Command;
 use common::{
-    generate_pageviews, generate_pageviews_into, lk, pageviews_per_minute_csv, stdout_of,
+    generate_pageviews, generate_pageviews_into, kafka_flags, lk, pageviews_per_minute_csv,
+    stdout_of,
 };
 use tempfile::TempDir;
 
 const WORKLOAD: &str = "pageviews-per-minute";
-
-fn brokers() -> String {
-    match std::env::var("LK_KAFKA_BROKERS") {
-        Ok(b) if !b.trim().is_empty() => b,
-        _ => panic!(
-            "LK_KAFKA_BROKERS is not set: these tests need a Kafka-protocol broker \
-             (HOST:PORT); run them through scripts/with-kafka.sh"
-        ),
-    }
-}
-
-/// The flags that point `lk` at the test broker: tansu needs the compatibility mode
-/// unless `LK_KAFKA_EXACT` says the broker is a real Kafka.
-fn kafka_flags() -> Vec<String> {
-    let mut flags = vec!["--log".to_owned(), format!("kafka://{}", brokers())];
-    if std::env::var_os("LK_KAFKA_EXACT").is_none() {
-        flags.push("--kafka-tansu-compat".to_owned());
-    }
-    flags
-}
 
 /// `lk` on the test broker, with `dir` as its working directory.
 fn on_kafka(dir: &TempDir) -> Command {

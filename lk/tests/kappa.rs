@@ -9,6 +9,14 @@ use tempfile::TempDir;
 
 const WORKLOAD: &str = "pageviews-per-minute";
 
+/// The state store of task `task` of the job's version 1.
+fn store_path(dir: &TempDir, task: u32) -> std::path::PathBuf {
+    dir.path()
+        .join("kappa/state")
+        .join(format!("{WORKLOAD}.v1"))
+        .join(format!("task-{task}.redb"))
+}
+
 fn query_kappa(dir: &TempDir) -> String {
     stdout_of(lk(dir).args([
         "query",
@@ -160,11 +168,7 @@ fn reset_leaves_nothing_of_the_job_and_a_rerun_answers_like_the_first() {
     assert!(leftovers(&dir).len() >= 6, "{:?}", leftovers(&dir));
 
     // Refused while a job holds its state store open (as a running job does).
-    let store = dir
-        .path()
-        .join("kappa/state")
-        .join(format!("{WORKLOAD}.v1"))
-        .join("task-0.redb");
+    let store = store_path(&dir, 0);
     let held = kappa::RedbStore::open(&store).unwrap();
     let out = lk(&dir)
         .args(["kappa", "reset", "--workload", WORKLOAD])
@@ -234,11 +238,7 @@ fn a_second_run_of_a_running_job_is_refused_and_leaves_its_state_alone() {
     let run = ["kappa", "run", "--workload", WORKLOAD, "--until-caught-up"];
     stdout_of(lk(&dir).args(run));
     let first = query_kappa(&dir);
-    let store = dir
-        .path()
-        .join("kappa/state")
-        .join(format!("{WORKLOAD}.v1"))
-        .join("task-1.redb");
+    let store = store_path(&dir, 1);
     let held = kappa::RedbStore::open(&store).unwrap();
     let before = (
         std::fs::metadata(&store).unwrap().ino(),

@@ -36,13 +36,8 @@ impl Proc {
     fn spawn(dir: &Path, name: &str, args: &[String]) -> Proc {
         let stdout = dir.join(format!("{name}.stdout"));
         let stderr = dir.join(format!("{name}.stderr"));
-        let child = Command::new(assert_cmd::cargo::cargo_bin("lk"))
-            .arg("--data")
-            .arg(dir)
+        let child = common::lk_process(dir)
             .args(args)
-            .env_remove("LK_DATA")
-            .env_remove("LK_LOG_URI")
-            .env_remove("LK_KAFKA_TANSU_COMPAT")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
@@ -120,15 +115,7 @@ fn get(addr: &str, path: &str) -> (u16, String, String) {
     )
     .unwrap();
     let mut reader = BufReader::new(s);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        head.push_str(&line.to_ascii_lowercase());
-    }
+    let head = read_head(&mut reader);
     let length = head
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))
@@ -147,6 +134,19 @@ fn get(addr: &str, path: &str) -> (u16, String, String) {
     (status, head, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// A response's head (status line and headers, lower case), read up to the blank line.
+fn read_head(reader: &mut BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            return head;
+        }
+        head.push_str(&line.to_ascii_lowercase());
+    }
+}
+
 /// A client of a server-sent event stream over HTTP/1.1 (a chunked body).
 struct SseClient {
     reader: BufReader<TcpStream>,
@@ -163,15 +163,7 @@ impl SseClient {
         let mut w = s.try_clone().unwrap();
         write!(w, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
         let mut reader = BufReader::new(s);
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            head.push_str(&line.to_ascii_lowercase());
-        }
+        let head = read_head(&mut reader);
         assert!(head.starts_with("http/1.1 200"), "{head}");
         assert!(head.contains("content-type: text/event-stream"), "{head}");
         assert!(head.contains("transfer-encoding: chunked"), "{head}");
@@ -278,25 +270,12 @@ fn live_routes_check_parameters_like_the_json_api() {
         assert_eq!(u[p]["status"], 404, "{u}");
     }
     // Ctrl-C stops the server although a stream is open: the stream ends.
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
+    common::ctrl_c(server.child.id());
+    let status = common::wait_exit(
+        &mut server.child,
+        Duration::from_secs(20),
+        "lk serve did not stop with a stream open",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "lk serve did not stop with a stream open"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
     assert!(status.success(), "{status}");
     let mut rest = String::new();
     events.reader.read_to_string(&mut rest).unwrap();
@@ -309,28 +288,9 @@ fn live_routes_check_parameters_like_the_json_api() {
 #[cfg(feature = "kafka")]
 mod on_kafka {
     use super::*;
+    use common::kafka_flags;
 
     const WORKLOAD: &str = "ysb-campaign-10s";
-
-    fn brokers() -> String {
-        match std::env::var("LK_KAFKA_BROKERS") {
-            Ok(b) if !b.trim().is_empty() => b,
-            _ => panic!(
-                "LK_KAFKA_BROKERS is not set: this test needs a Kafka-protocol broker \
-                 (HOST:PORT); run it through scripts/with-kafka.sh"
-            ),
-        }
-    }
-
-    /// The flags that point `lk` at the test broker (tansu needs the compatibility mode
-    /// unless `LK_KAFKA_EXACT` says the broker is a real Kafka).
-    fn kafka_flags() -> Vec<String> {
-        let mut flags = vec!["--log".to_owned(), format!("kafka://{}", brokers())];
-        if std::env::var_os("LK_KAFKA_EXACT").is_none() {
-            flags.push("--kafka-tansu-compat".to_owned());
-        }
-        flags
-    }
 
     fn args(flags: &[String], rest: &[&str]) -> Vec<String> {
         let mut all = flags.to_vec();

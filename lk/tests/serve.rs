@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -57,10 +57,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &TempDir, args: &[&str]) -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("lk"))
-            .arg("--data")
-            .arg(dir.path())
-            .env_remove("LK_DATA")
+        let mut child = common::lk_process(dir.path())
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -148,22 +145,12 @@ impl Server {
 
     /// Ctrl-C, then the exit status.
     fn interrupt(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-INT", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "lk did not stop on SIGINT");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::ctrl_c(self.child.id());
+        common::wait_exit(
+            &mut self.child,
+            Duration::from_secs(30),
+            "lk did not stop on SIGINT",
+        )
     }
 }
 

@@ -12,6 +12,68 @@ pub fn lk(dir: &TempDir) -> Command {
     cmd
 }
 
+/// The `lk` binary as a process to spawn, with `--data` set to `dir` and the environment
+/// that would point it elsewhere (`$LK_DATA`, `$LK_LOG_URI`, `$LK_KAFKA_TANSU_COMPAT`)
+/// cleared.
+pub fn lk_process(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"));
+    c.arg("--data")
+        .arg(dir)
+        .env_remove("LK_DATA")
+        .env_remove("LK_LOG_URI")
+        .env_remove("LK_KAFKA_TANSU_COMPAT");
+    c
+}
+
+/// `kill -INT`: the signal a terminal's Ctrl-C sends.
+pub fn ctrl_c(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Wait for `child` to exit, failing with `what` after `timeout`.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The test broker's address, `LK_KAFKA_BROKERS` (`HOST:PORT`); without it the tests
+/// that need a broker fail, never skip silently.
+#[cfg(feature = "kafka")]
+pub fn brokers() -> String {
+    match std::env::var("LK_KAFKA_BROKERS") {
+        Ok(b) if !b.trim().is_empty() => b,
+        _ => panic!(
+            "LK_KAFKA_BROKERS is not set: these tests need a Kafka-protocol broker \
+             (HOST:PORT); run them through scripts/with-kafka.sh"
+        ),
+    }
+}
+
+/// The flags that point `lk` at the test broker: tansu needs the compatibility mode
+/// unless `LK_KAFKA_EXACT` says the broker is a real Kafka.
+#[cfg(feature = "kafka")]
+pub fn kafka_flags() -> Vec<String> {
+    let mut flags = vec!["--log".to_owned(), format!("kafka://{}", brokers())];
+    if std::env::var_os("LK_KAFKA_EXACT").is_none() {
+        flags.push("--kafka-tansu-compat".to_owned());
+    }
+    flags
+}
+
 /// Run `cmd`, require success (else fail with its stderr), and return its stdout.
 pub fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -153,13 +215,8 @@ impl Running {
     pub fn spawn(dir: &std::path::Path, args: &[String]) -> Running {
         use std::io::{BufRead, Read};
         use std::process::Stdio;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lk"))
-            .arg("--data")
-            .arg(dir)
+        let mut child = lk_process(dir)
             .args(args)
-            .env_remove("LK_DATA")
-            .env_remove("LK_LOG_URI")
-            .env_remove("LK_KAFKA_TANSU_COMPAT")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -216,11 +273,7 @@ impl Running {
 
     /// Ctrl-C (SIGINT), then require a successful exit; returns all of stdout.
     pub fn interrupt(self) -> String {
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        ctrl_c(self.child.id());
         self.finish()
     }
 
