@@ -356,13 +356,11 @@ fn a_topic_no_record_has_reached_gives_the_empty_view() {
     assert!(parts[0].table.is_empty());
 }
 
-/// A view of an ad the campaign table does not have is an error naming how many views
-/// that is (each event once), not a view silently left out.
-#[test]
-fn ysb_views_of_an_ad_without_a_campaign_are_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
-    let side = dir.path().join("side");
+/// A log in `dir` with 5,000 generated YSB events in topic `ysb` (2 partitions), and its
+/// sidecar directory.
+fn ysb_log(dir: &std::path::Path) -> (EmbeddedLog, std::path::PathBuf) {
+    let log = EmbeddedLog::open(dir.join("data")).unwrap();
+    let side = dir.join("side");
     datasets::generate(
         &log,
         &gen_opts(DatasetKind::Ysb, "ysb", 5_000, 2),
@@ -370,6 +368,15 @@ fn ysb_views_of_an_ad_without_a_campaign_are_an_error() {
         &mut datasets::no_progress,
     )
     .unwrap();
+    (log, side)
+}
+
+/// A view of an ad the campaign table does not have is an error naming how many views
+/// that is (each event once), not a view silently left out.
+#[test]
+fn ysb_views_of_an_ad_without_a_campaign_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, side) = ysb_log(dir.path());
     let w = Workload::BuiltIn(BuiltIn::YsbCampaign10s);
     batch_layer::recompute(&log, &w, "ysb", &side).unwrap();
 
@@ -498,15 +505,7 @@ fn ysb_in_either_codec_and_every_column_equals_the_oracle() {
 #[test]
 fn ysb_with_ten_thousand_campaigns_equals_the_oracle() {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(dir.path().join("data")).unwrap();
-    let side = dir.path().join("side");
-    datasets::generate(
-        &log,
-        &gen_opts(DatasetKind::Ysb, "ysb", 5_000, 2),
-        Some(&side),
-        &mut datasets::no_progress,
-    )
-    .unwrap();
+    let (log, side) = ysb_log(dir.path());
     // Every ad its own campaign, and 10,000 more ads (no events) in campaigns of theirs.
     let csv = side.join("ysb.campaigns.csv");
     let text = std::fs::read_to_string(&csv).unwrap();
