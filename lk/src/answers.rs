@@ -119,13 +119,14 @@ pub fn kappa_answer_with_topic(
     }
     // Asked for one key of a workload that answers each key alone: the other keys'
     // cells are dropped as the parts are read, never merged or finished.
-    let wanted = query
-        .key
-        .as_deref()
-        .filter(|_| workload.answers_each_key_alone());
-    let keep = |k: &workloads::GroupKey| wanted.is_some_and(|w| serving_layer::key_is(k, w));
-    let filter: Option<kappa::KeyFilter<'_>> = wanted.map(|_| &keep as kappa::KeyFilter<'_>);
-    let t = kappa::load_serving_where(&dir, workload.name(), filter)?;
+    let t = match query.key.as_deref() {
+        Some(key) if workload.answers_each_key_alone() => kappa::load_serving_where(
+            &dir,
+            workload.name(),
+            Some(&|k: &workloads::GroupKey| serving_layer::key_is(k, key)),
+        )?,
+        _ => kappa::load_serving(&dir, workload.name())?,
+    };
     let head = log.end_offsets(&t.topic)?;
     let answer = serving_layer::answer_table(workload, &t.table, &t.positions, &head, query)?;
     Ok(Some((answer, t.topic)))
