@@ -614,8 +614,9 @@ mod browser {
         }
     }
 
-    /// What the page shows, read from its DOM (`null` until the page is there).
-    const READ_DOM: &str = r#"!document.getElementById('state') ? 'null' : JSON.stringify({
+    /// What the page shows, read from its DOM (`null` until the page is there: parsed
+    /// whole, not only up to its first elements).
+    const READ_DOM: &str = r#"document.readyState === 'loading' || !document.getElementById('state') ? 'null' : JSON.stringify({
         scriptError: document.documentElement.getAttribute('data-script-error'),
         script: document.body.getAttribute('data-script'),
         updates: Number(document.body.getAttribute('data-updates')),
