@@ -167,6 +167,7 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
         store,
         operator,
         state,
+        config.store_commit_interval,
     )?;
     let rewrite = part_damage.is_some();
     report.damage.splice(0..0, store_damage);
@@ -209,8 +210,9 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
 /// here since their last checkpoint is processed again there). This process's view of
 /// them is dropped; their table parts stay until the new owner rewrites them.
 fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
+    let closing: Vec<Task> = std::mem::take(tasks);
     let mut shared = inner.shared.lock();
-    for task in tasks.drain(..) {
+    for task in &closing {
         let p = task.partition;
         shared.closed.remove(&p);
         shared.open.remove(&p);
@@ -223,6 +225,9 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
         shared.dirty.remove(&p);
         shared.live[p as usize].opened = false;
     }
+    drop(shared);
+    // Dropped outside the lock: each task's local store takes in its last checkpoints.
+    drop(closing);
 }
 
 /// The partitions of the job's topic that `membership` owns, and the generation.

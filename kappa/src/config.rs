@@ -59,6 +59,14 @@ pub struct JobConfig {
     /// … and a task after this many records since its last checkpoint (which bounds
     /// the work a crash loses; its table part is written at the next interval).
     pub checkpoint_records: u64,
+    /// How often a task's local store takes in the checkpoints written to its changelog
+    /// since it last did (one fsynced transaction). The changelog is the state's durable
+    /// record at every checkpoint; the store is its local copy (Samza's host affinity),
+    /// which saves a restore from reading the whole changelog. A store behind by whole
+    /// checkpoints — a crash before it took them in — is caught up from the changelog
+    /// records after its own marker when the task opens. A task's first checkpoint, and
+    /// the last one before it closes, always reach the store. Zero: at every checkpoint.
+    pub store_commit_interval: Duration,
     /// Read-uncommitted visibility. `None` (the default): the table shows checkpointed
     /// results only, so what a reader sees is durable, and a result is visible after the
     /// checkpoint that covers it (up to `checkpoint_interval` plus the checkpoint's
@@ -106,7 +114,8 @@ impl std::fmt::Debug for ThreadHook {
 impl JobConfig {
     /// The defaults for a job over `topic`, with its Kappa directory `dir` and the
     /// dataset sidecars in `sidecar_dir`: version 1, 2 workers, redb stores, a 5 s
-    /// watermark bound, no allowed lateness, checkpoints every second or 100,000 records.
+    /// watermark bound, no allowed lateness, checkpoints every second or 100,000 records,
+    /// taken into the local store every 10 s.
     pub fn new(
         topic: impl Into<String>,
         dir: impl Into<PathBuf>,
@@ -126,6 +135,7 @@ impl JobConfig {
             dedup_window_ms: DEFAULT_DEDUP_WINDOW_MS,
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_records: 100_000,
+            store_commit_interval: Duration::from_secs(10),
             uncommitted_every: None,
             fetch_limits: FetchLimits::default(),
             serve_if_none: true,

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use master_log::{
     FetchLimits, GroupMembership, Log, NewRecord, Record, RecordView, TopicPartition,
@@ -98,6 +99,61 @@ pub(crate) struct Task {
     /// The changelog partition's end offset after this task's last append (or when it
     /// opened): if the changelog is longer now, another owner wrote to it since.
     changelog_end: u64,
+    /// Checkpoints on the changelog that the local store has not taken in yet.
+    store_lag: StoreLag,
+}
+
+/// The checkpoints a task's local store is behind its changelog by
+/// (`JobConfig::store_commit_interval`): their writes, the newest value of each key, and
+/// the newest checkpoint. Taken in by one store transaction when the interval has
+/// passed, and when the task is dropped.
+#[derive(Debug, Default)]
+struct StoreLag {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    checkpoint: Option<StoredCheckpoint>,
+    /// When the store last took checkpoints in; `None` before the task's first one.
+    committed_at: Option<Instant>,
+    interval: Duration,
+}
+
+impl StoreLag {
+    /// Add one checkpoint's writes, already on the changelog.
+    fn add(&mut self, writes: Vec<Write>, checkpoint: StoredCheckpoint) {
+        self.writes.extend(writes);
+        self.checkpoint = Some(checkpoint);
+    }
+
+    /// Whether the store should take the lag in now.
+    fn due(&self) -> bool {
+        self.committed_at
+            .is_none_or(|at| at.elapsed() >= self.interval)
+    }
+
+    /// Take every lagging checkpoint into `store` in one transaction.
+    fn commit(&mut self, store: &mut dyn StateStore) -> Result<()> {
+        let Some(checkpoint) = self.checkpoint.take() else {
+            return Ok(());
+        };
+        let writes: Vec<Write> = std::mem::take(&mut self.writes).into_iter().collect();
+        store.commit(&writes, &checkpoint)?;
+        self.committed_at = Some(Instant::now());
+        Ok(())
+    }
+}
+
+impl Drop for Task {
+    /// The store takes in the checkpoints it lags behind: they are on the changelog
+    /// already, so a failure here costs the next open a longer catch-up, nothing more.
+    fn drop(&mut self) {
+        if let Err(e) = self.store_lag.commit(self.store.as_mut()) {
+            tracing::warn!(
+                "task {}: local store not brought up to its last checkpoint ({}); the next \
+                 open catches it up from the changelog",
+                self.partition,
+                error_chain(&e)
+            );
+        }
+    }
 }
 
 fn is_marker(r: &Record) -> bool {
@@ -401,6 +457,7 @@ impl Task {
         mut store: Box<dyn StateStore>,
         operator: Box<dyn Operator>,
         mut state: WindowState,
+        store_commit_interval: Duration,
     ) -> Result<(Task, PartialTable, RestoreReport)> {
         let TaskTopics {
             input,
@@ -470,6 +527,10 @@ impl Task {
             shown: checkpoint.offset,
             last: checkpoint,
             changelog_end,
+            store_lag: StoreLag {
+                interval: store_commit_interval,
+                ..StoreLag::default()
+            },
         };
         Ok((task, closed, report))
     }
@@ -539,8 +600,9 @@ impl Task {
     }
 
     /// Write a checkpoint: late records to the side topic, then the state changes and the
-    /// marker to the changelog (one append), then the changes and the checkpoint to the
-    /// local store (one transaction). With `membership`, the two appends are fenced by
+    /// marker to the changelog (one append); then the local store takes in the
+    /// checkpoints it lags behind (one transaction) if `JobConfig::store_commit_interval`
+    /// has passed since it last did. With `membership`, the two appends are fenced by
     /// the job's consumer group ([`GroupMembership::commit_with`]): they happen only while
     /// this member owns the partition, with the input offset committed after them, and
     /// no rebalance can hand the partition to another member in between — a task whose
@@ -591,13 +653,16 @@ impl Task {
                 }
             }
         };
-        self.store.commit(
-            &writes,
-            &StoredCheckpoint {
+        self.store_lag.add(
+            writes,
+            StoredCheckpoint {
                 checkpoint: checkpoint.clone(),
                 marker_offset: appended.last_offset,
             },
-        )?;
+        );
+        if self.store_lag.due() {
+            self.store_lag.commit(self.store.as_mut())?;
+        }
         self.since_checkpoint = 0;
         self.changelog_end = appended.last_offset + 1;
         self.last = checkpoint.clone();

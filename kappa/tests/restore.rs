@@ -304,3 +304,77 @@ fn a_store_behind_catches_up_a_damaged_or_foreign_one_is_not_used() {
     late.sort();
     assert_eq!(late, expected_late);
 }
+
+/// The checkpoint of the last marker in a task's changelog partition.
+fn last_marker(log: &dyn Log, job: &str, p: u32) -> (u64, kappa::Checkpoint) {
+    let records = changelog_records(log, job, p);
+    let marker = records
+        .iter()
+        .rev()
+        .find(|r| r.key.as_deref() == Some(&b"!checkpoint"[..]))
+        .expect("a checkpoint marker");
+    let checkpoint = postcard::from_bytes(marker.value.as_deref().unwrap()).unwrap();
+    (marker.offset, checkpoint)
+}
+
+/// The checkpoint a task's redb store holds, read from a copy of its file (the job holds
+/// the file itself open).
+fn stored_checkpoint(state: &std::path::Path, p: u32, copy: &std::path::Path) -> u64 {
+    std::fs::copy(state.join(format!("task-{p}.redb")), copy).unwrap();
+    let store = kappa::RedbStore::open(copy).unwrap();
+    kappa::StateStore::checkpoint(&store)
+        .unwrap()
+        .expect("a stored checkpoint")
+        .checkpoint
+        .seq
+}
+
+#[test]
+fn a_local_store_takes_checkpoints_in_at_its_interval_and_when_its_task_closes() {
+    let fx = generated_n(
+        datasets::DatasetKind::Pageviews,
+        &[BuiltIn::PageviewsPerMinute],
+        2,
+        6_000,
+    );
+    let w = &fx.workloads[0];
+    let (expected, _) = reference(&fx, w);
+    let (log, kdir) = fx.full_job_target();
+    let cfg = JobConfig {
+        store_commit_interval: Duration::from_secs(3600),
+        ..config(&fx, &kdir, StoreKind::Redb)
+    };
+    let job = fx.job(&log, w, cfg.clone());
+    let state = kappa::state_dir(&kdir, job.name());
+    let running = job.start().unwrap();
+    assert!(running.wait_caught_up(Duration::from_secs(120)).unwrap());
+    // Running: the store holds the task's first checkpoint only; the changelog has
+    // several (a checkpoint per 250 records).
+    let copy = kdir.join("copy.redb");
+    for p in 0..2 {
+        let (_, last) = last_marker(log.as_ref(), job.name(), p);
+        assert!(last.seq > 3, "several checkpoints: {last:?}");
+        assert_eq!(stored_checkpoint(&state, p, &copy), 1, "partition {p}");
+        std::fs::remove_file(&copy).unwrap();
+    }
+    running.stop().unwrap();
+    // Closed: each store holds its changelog's last checkpoint, at that marker.
+    for p in 0..2 {
+        let (offset, last) = last_marker(log.as_ref(), job.name(), p);
+        let store = kappa::RedbStore::open(&state.join(format!("task-{p}.redb"))).unwrap();
+        let stored = kappa::StateStore::checkpoint(&store).unwrap().unwrap();
+        assert_eq!((stored.marker_offset, stored.checkpoint), (offset, last));
+    }
+    // The next run opens from the stores with nothing to catch up.
+    let report = fx.job(&log, w, cfg).run_until_caught_up().unwrap();
+    assert!(
+        report
+            .restores
+            .iter()
+            .all(|r| r.source == RestoreSource::LocalStore && r.changelog_records == 0),
+        "{:?}",
+        report.restores
+    );
+    let got = kappa::load_version(&kdir, w.name(), 1).unwrap();
+    assert!(same_result(&got, &expected));
+}
