@@ -15,10 +15,12 @@
 //!         │          ▼ at each checkpoint (per task):
 //!         │   fenced by the group (no rebalance in between):
 //!         │     1. late records → side topic
-//!         │     2. changelog kappa.W.vN.changelog/p: changed cells + dedup buckets,
-//!         │        then a MARKER {seq, offset, clock, counters} — one append
+//!         │     2. changelog kappa.W.vN.changelog/p: changed open cells, finalized
+//!         │        windows (in chunks), dedup buckets, then a MARKER {seq, offset,
+//!         │        clock, counters} — one append
 //!         │     3. commit the input offset to the group
-//!         │   4. local store (redb task-p.redb): same writes + checkpoint, one transaction
+//!         │   4. local store (redb task-p.redb): the writes of the checkpoints since it
+//!         │      last took some in + the last checkpoint, one transaction, every 10 s
 //!         └──────────────┬────────────┘
 //!                        ▼ publish: finalized cells + open cells + checkpoint
 //!   output table  <dir>/tables/W.vN/part-p  (one file per partition: a snapshot, then deltas)
@@ -64,15 +66,22 @@
 //!   serve [`Job::table`] and to write a full snapshot when the deltas outgrow the last
 //!   one), so the table must fit in memory; the state store need not.
 //! - **Changelog** (`kappa.W.vN.changelog`, compacted, one partition per task): every
-//!   state change of a checkpoint interval — the latest value of each changed cell and
-//!   de-duplication bucket, or a tombstone — is appended, followed by a **marker** record
-//!   holding the checkpoint (input offset, event-time clock, counters), all in one
-//!   `append`. The local store commits the same writes and the checkpoint (with the
-//!   marker's changelog offset) in one redb transaction.
+//!   state change of a checkpoint interval — the latest value of each changed open cell,
+//!   the cells of each window finalized (a few chunks per window, with tombstones for
+//!   the keys its cells had while open), each changed de-duplication bucket, or a
+//!   tombstone — is appended, followed by a **marker** record holding the checkpoint
+//!   (input offset, event-time clock, counters), all in one `append`. The changelog is
+//!   the state's durable record at every checkpoint. The local store takes in the
+//!   writes of the checkpoints since it last did, with the last checkpoint (and its
+//!   marker's changelog offset), in one redb transaction
+//!   ([`JobConfig::store_commit_interval`], 10 s by default, and always at a task's first
+//!   checkpoint and when it closes): the store is a local copy that spares a restore the
+//!   whole changelog, so a store a crash left behind by whole checkpoints is caught up
+//!   from the changelog, as below.
 //! - **Restore** (exactly-once state). A task's local store is used when it is intact
 //!   (opens) and on the changelog's history: the changelog record at its marker offset is
 //!   that very checkpoint's marker (Samza's host affinity). If later markers follow (the
-//!   process died between the changelog append and the store's commit), the changelog
+//!   process died before the store took its last checkpoints in), the changelog
 //!   records after the store's marker, up to the last marker, catch the store up in one
 //!   transaction. Otherwise — no store, a damaged one (checked at every open with redb's
 //!   full integrity check, a panic inside redb contained: see [`RedbStore`]; deleted,

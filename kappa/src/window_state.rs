@@ -5,12 +5,18 @@
 //! Everything here is encoded into key-value pairs for the state store and the changelog:
 //!
 //! ```text
-//!   'c' ++ postcard((Window, GroupKey))      → postcard(Vec<Partial>)     one per cell
+//!   'c' ++ postcard((Window, GroupKey))      → postcard(Vec<Partial>)     an open cell
+//!   'f' ++ start, end (i64 BE) ++ chunk (u32 BE)
+//!                              → postcard((GroupKey, Vec<Partial>)) …   a finalized window
 //!   'd' ++ bucket (i64 BE) ++ shard (u8)     → postcard(Vec<u64>) sorted   ids seen
 //! ```
 //!
-//! Cells are never deleted (a finalized cell is the task's share of the output table);
-//! de-duplication buckets are deleted when they fall out of the window.
+//! An open cell changed since the last checkpoint is written under its own key. When the
+//! watermark closes a window, its cells are written together, as chunks of at most
+//! [`FINAL_CHUNK_BYTES`] (one key per chunk, not one per cell: a finalized cell never
+//! changes again), and the keys its cells had while open are deleted. Finalized windows
+//! are never deleted (they are the task's share of the output table); de-duplication
+//! buckets are deleted when they fall out of the window.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
@@ -20,6 +26,10 @@ use workloads::{GroupKey, Partial, PartialTable, Scalar, Window};
 use crate::error::{Result, corrupt};
 
 const CELL: u8 = b'c';
+const FINAL: u8 = b'f';
+/// A finalized window's cells are written in chunks of about this many bytes, far below
+/// the log's record size limit.
+pub(crate) const FINAL_CHUNK_BYTES: usize = 256 * 1024;
 const DEDUP: u8 = b'd';
 /// Ids of one bucket are split over this many store keys, so that no value grows past
 /// the log's record size at high rates.
@@ -223,6 +233,10 @@ struct Cell {
     partials: Vec<Partial>,
     /// Changed since the last checkpoint.
     dirty: bool,
+    /// Its own key (`'c'`) is in the store and the changelog: written at a checkpoint
+    /// while its window was open, or restored from one. Deleted when the window is
+    /// finalized.
+    stored: bool,
 }
 
 /// The cells of one open window: each key's place in `cells`. An event's cell is found
@@ -246,6 +260,7 @@ impl WindowCells {
                 self.cells.push(Cell {
                     partials: empty(),
                     dirty: true,
+                    stored: false,
                 });
                 at
             }
@@ -296,7 +311,8 @@ pub(crate) struct WindowState {
     by_end: BTreeSet<(i64, i64)>,
     /// Cells finalized since the last checkpoint (handed to the job's table then).
     finalized: PartialTable,
-    /// Writes of cells that changed and were finalized since the last checkpoint.
+    /// Writes of the windows finalized since the last checkpoint: their chunks, and
+    /// deletes of their cells' open keys.
     finalized_writes: Vec<Write>,
     dedup: Dedup,
     /// Late records not yet written to the side topic.
@@ -428,18 +444,35 @@ impl WindowState {
             let window = Window { start, end };
             if let Some(cells) = self.working.remove(&window) {
                 n += cells.len();
-                for (key, cell) in cells.into_cells() {
-                    if cell.dirty {
-                        self.finalized_writes.push((
-                            cell_key(window, &key),
-                            Some(encode_partials(&cell.partials)),
-                        ));
-                    }
-                    *self.finalized.cell_mut(window, key, Vec::new) = cell.partials;
-                }
+                self.finalize_window(window, cells);
             }
         }
         n
+    }
+
+    /// Write a closed window's cells in chunks, delete their open keys, and move them
+    /// to the finalized cells.
+    fn finalize_window(&mut self, window: Window, cells: WindowCells) {
+        let mut chunk = Vec::new();
+        let mut number = 0u32;
+        for (key, cell) in cells.into_cells() {
+            if cell.stored {
+                self.finalized_writes.push((cell_key(window, &key), None));
+            }
+            chunk =
+                postcard::to_extend(&(&key, &cell.partials), chunk).expect("a cell always encodes");
+            *self.finalized.cell_mut(window, key, Vec::new) = cell.partials;
+            if chunk.len() >= FINAL_CHUNK_BYTES {
+                let full = std::mem::take(&mut chunk);
+                self.finalized_writes
+                    .push((final_key(window, number), Some(full)));
+                number += 1;
+            }
+        }
+        if !chunk.is_empty() {
+            self.finalized_writes
+                .push((final_key(window, number), Some(chunk)));
+        }
     }
 
     /// The changed cells and de-duplication buckets since the last call, as writes.
@@ -450,6 +483,7 @@ impl WindowState {
                 let cell = &mut cells.cells[at];
                 if cell.dirty {
                     cell.dirty = false;
+                    cell.stored = true;
                     out.push((
                         cell_key(*window, key),
                         Some(encode_partials(&cell.partials)),
@@ -496,13 +530,39 @@ impl WindowState {
                     Cell {
                         partials,
                         dirty: false,
+                        stored: true,
                     },
                 );
                 Ok(())
             }
+            Some(&FINAL) => self.restore_final(key, value),
             Some(&DEDUP) => self.dedup.restore(key, value),
             _ => Err(corrupt("state key", format!("unknown kind {key:?}"))),
         }
+    }
+
+    /// Load one chunk of a finalized window: its cells go to the finalized cells.
+    fn restore_final(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let (Some(start), Some(end), 21) = (key.get(1..9), key.get(9..17), key.len()) else {
+            return Err(corrupt(
+                "finalized window key",
+                format!("{} bytes", key.len()),
+            ));
+        };
+        let bound = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap_or_default());
+        let window = Window {
+            start: bound(start),
+            end: bound(end),
+        };
+        let mut rest = value;
+        while !rest.is_empty() {
+            let ((group, partials), tail): ((GroupKey, Vec<Partial>), &[u8]) =
+                postcard::take_from_bytes(rest)
+                    .map_err(|e| corrupt("finalized window chunk", e))?;
+            *self.finalized.cell_mut(window, group, Vec::new) = partials;
+            rest = tail;
+        }
+        Ok(())
     }
 
     /// After a restore: set the de-duplication clock (the partition's clock).
@@ -519,6 +579,16 @@ impl WindowState {
 
 pub(crate) fn cell_key(window: Window, key: &[Scalar]) -> Vec<u8> {
     postcard::to_extend(&(window, key), vec![CELL]).expect("a cell key always encodes")
+}
+
+/// The key of chunk `number` of a finalized window.
+fn final_key(window: Window, number: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(21);
+    k.push(FINAL);
+    k.extend_from_slice(&window.start.to_be_bytes());
+    k.extend_from_slice(&window.end.to_be_bytes());
+    k.extend_from_slice(&number.to_be_bytes());
+    k
 }
 
 fn encode_partials(p: &[Partial]) -> Vec<u8> {
@@ -638,15 +708,62 @@ mod tests {
         assert!(s.take_writes().is_empty());
         let fin = s.take_finalized();
         assert_eq!(fin.get(w1, &k), Some(&vec![Partial::Count(3)]));
-        // Restoring the writes gives the same cells.
+        // Restoring the writes gives the same cells: the finalized window's straight
+        // back to the finalized cells, the open one to the working set.
         let mut r = WindowState::new(0, 10, 5, 1000);
         for (key, v) in &writes {
             r.restore(key, v.as_ref().unwrap()).unwrap();
         }
         r.restore_clock(Some(115));
-        assert_eq!(r.finalize_closed(), 1);
+        assert_eq!(r.finalize_closed(), 0);
         assert_eq!(r.take_finalized(), fin);
         assert_eq!(r.open_table(), s.open_table());
         assert!(r.restore(b"x", b"").is_err());
+    }
+
+    /// A store and changelog as a map: the writes applied in order.
+    fn apply(store: &mut std::collections::BTreeMap<Vec<u8>, Vec<u8>>, writes: Vec<Write>) {
+        for (k, v) in writes {
+            match v {
+                Some(v) => store.insert(k, v),
+                None => store.remove(&k),
+            };
+        }
+    }
+
+    #[test]
+    fn a_finalized_window_is_written_in_chunks_and_its_open_keys_are_deleted() {
+        let mut s = WindowState::new(0, 0, 0, 1000);
+        let w = Window { start: 0, end: 100 };
+        // Enough cells for several chunks; half of them checkpointed while open.
+        let cells = 3 * FINAL_CHUNK_BYTES / 40;
+        let key = |i: usize| vec![Scalar::Str(format!("key-{i:08}-of-the-window"))];
+        for i in 0..cells / 2 {
+            s.cell(w, &key(i), || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
+        }
+        let mut store = std::collections::BTreeMap::new();
+        apply(&mut store, s.take_writes());
+        assert_eq!(store.len(), cells / 2);
+        for i in cells / 2..cells {
+            s.cell(w, &key(i), || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
+        }
+        s.observe(100);
+        assert_eq!(s.finalize_closed(), cells);
+        apply(&mut store, s.take_writes());
+        // Only chunks are left, each below the chunk size plus one cell.
+        assert!(store.keys().all(|k| k[0] == FINAL), "open keys deleted");
+        assert!(store.len() >= 3, "{} chunks", store.len());
+        assert!(store.values().all(|v| v.len() < FINAL_CHUNK_BYTES + 64));
+        let fin = s.take_finalized();
+        assert_eq!(fin.iter().count(), cells);
+        let mut r = WindowState::new(0, 0, 0, 1000);
+        for (k, v) in &store {
+            r.restore(k, v).unwrap();
+        }
+        assert_eq!(r.take_finalized(), fin);
+        // A chunk cut short, or a key of the wrong size, is damage.
+        let (k, v) = store.iter().next().unwrap();
+        assert!(r.restore(k, &v[..v.len() - 1]).is_err());
+        assert!(r.restore(&k[..20], v).is_err());
     }
 }
