@@ -52,10 +52,15 @@ pub struct JobArgs {
     /// table shows checkpointed results only.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     uncommitted_every: Option<Duration>,
-    /// Checkpoint every task this often (and after 100,000 records): a checkpoint makes
-    /// results visible and bounds what a crash makes the job read again.
+    /// Checkpoint every task this often (and after `--checkpoint-records`): a checkpoint
+    /// makes results visible and bounds what a crash makes the job read again.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
     checkpoint_every: Duration,
+    /// Also checkpoint a task once it has read this many records since its last
+    /// checkpoint (bounds the work a crash loses while the job catches up).
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_records: u64,
 }
 
 impl JobArgs {
@@ -72,6 +77,7 @@ impl JobArgs {
             namespace: self.namespace.clone(),
             uncommitted_every: self.uncommitted_every,
             checkpoint_interval: self.checkpoint_every,
+            checkpoint_records: self.checkpoint_records,
             ..kappa::JobConfig::new(topic, kappa_dir(data), sidecar_dir(data))
         })
     }

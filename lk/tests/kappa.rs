@@ -105,6 +105,7 @@ fn bad_arguments_are_refused() {
         // A flag's value that does not parse is a usage error.
         (&["--allowed-lateness", "soon"][..], 2),
         (&["--uncommitted-every", "5"][..], 2),
+        (&["--checkpoint-records", "0"][..], 2),
     ] {
         let args: Vec<&str> = if args[0] == "kappa" {
             args.to_vec()
@@ -117,6 +118,46 @@ fn bad_arguments_are_refused() {
         let prefix = if code == 1 { "lk: error: " } else { "error: " };
         assert!(err.starts_with(prefix), "{args:?}: {err}");
     }
+}
+
+/// The largest checkpoint number a run's restore lines name.
+fn last_checkpoint(run: &str) -> u64 {
+    run.lines()
+        .filter_map(|l| l.split("(checkpoint ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .max()
+        .unwrap_or_else(|| panic!("no restored checkpoint in: {run}"))
+}
+
+#[test]
+fn checkpoint_records_sets_how_often_a_task_checkpoints() {
+    let dir = TempDir::new().unwrap();
+    // 30,000 records per partition: three reads of 10,000 each, a task's checkpoint
+    // coming at most once per read.
+    generate_pageviews(&dir, "11", 60_000).assert().success();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "kappa",
+            "run",
+            "--workload",
+            WORKLOAD,
+            "--allowed-lateness",
+            "5m",
+            "--until-caught-up",
+            "--checkpoint-every",
+            "1h",
+        ];
+        args.extend_from_slice(extra);
+        stdout_of(lk(&dir).args(&args))
+    };
+    run(&["--checkpoint-records", "250"]);
+    let again = run(&[]);
+    assert!(last_checkpoint(&again) >= 3, "{again}");
+    stdout_of(lk(&dir).args(["kappa", "reset", "--workload", WORKLOAD]));
+    // The default, 100,000 records: the last checkpoint only.
+    run(&[]);
+    let again = run(&[]);
+    assert_eq!(last_checkpoint(&again), 1, "{again}");
 }
 
 /// The job's topics on the log, its state directories and its table entries in `dir`.
