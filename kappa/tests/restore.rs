@@ -137,6 +137,16 @@ fn crashes_with_spec_workloads_and_sessions() {
     }
 }
 
+/// 6,000 page views in 2 partitions, counted per minute.
+fn pageviews() -> Fixture {
+    generated_n(
+        datasets::DatasetKind::Pageviews,
+        &[BuiltIn::PageviewsPerMinute],
+        2,
+        6_000,
+    )
+}
+
 /// The changelog's last records of partition `p` and their keys.
 fn changelog_records(log: &dyn Log, job: &str, p: u32) -> Vec<master_log::Record> {
     let topic = kappa::changelog_topic(job);
@@ -153,12 +163,7 @@ fn changelog_records(log: &dyn Log, job: &str, p: u32) -> Vec<master_log::Record
 
 #[test]
 fn a_torn_changelog_tail_is_ignored_repaired_and_survives_compaction() {
-    let fx = generated_n(
-        datasets::DatasetKind::Pageviews,
-        &[BuiltIn::PageviewsPerMinute],
-        2,
-        6_000,
-    );
+    let fx = pageviews();
     let w = &fx.workloads[0];
     let (expected, _) = reference(&fx, w);
     for delete_local in [false, true] {
@@ -241,12 +246,7 @@ fn a_torn_changelog_tail_is_ignored_repaired_and_survives_compaction() {
 fn a_store_behind_catches_up_a_damaged_or_foreign_one_is_not_used() {
     // Run, keep a copy of the local stores, run further, put the old copy back: the
     // stores are behind the changelog by whole checkpoints and catch up from it.
-    let fx = generated_n(
-        datasets::DatasetKind::Pageviews,
-        &[BuiltIn::PageviewsPerMinute],
-        2,
-        6_000,
-    );
+    let fx = pageviews();
     let w = &fx.workloads[0];
     let (expected, expected_late) = reference(&fx, w);
     let (log, kdir) = fx.job_target();
@@ -331,12 +331,7 @@ fn stored_checkpoint(state: &std::path::Path, p: u32, copy: &std::path::Path) ->
 
 #[test]
 fn a_local_store_takes_checkpoints_in_at_its_interval_and_when_its_task_closes() {
-    let fx = generated_n(
-        datasets::DatasetKind::Pageviews,
-        &[BuiltIn::PageviewsPerMinute],
-        2,
-        6_000,
-    );
+    let fx = pageviews();
     let w = &fx.workloads[0];
     let (expected, _) = reference(&fx, w);
     let (log, kdir) = fx.full_job_target();

@@ -29,6 +29,22 @@ fn query_kappa(dir: &TempDir) -> String {
     ]))
 }
 
+/// `lk kappa run --until-caught-up` with lateness covering the data's disorder (late
+/// events arrive a minute late), and `extra` arguments: its output.
+fn run_exact(dir: &TempDir, extra: &[&str]) -> String {
+    let mut args = vec![
+        "kappa",
+        "run",
+        "--workload",
+        WORKLOAD,
+        "--allowed-lateness",
+        "5m",
+        "--until-caught-up",
+    ];
+    args.extend_from_slice(extra);
+    stdout_of(lk(dir).args(&args))
+}
+
 #[test]
 fn run_query_reprocess_and_versions() {
     let dir = TempDir::new().unwrap();
@@ -42,16 +58,8 @@ fn run_query_reprocess_and_versions() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Kappa table yet"));
 
-    // Lateness covering the data's disorder (late events arrive a minute late): exact.
-    let run = stdout_of(lk(&dir).args([
-        "kappa",
-        "run",
-        "--workload",
-        WORKLOAD,
-        "--allowed-lateness",
-        "5m",
-        "--until-caught-up",
-    ]));
+    // Lateness covering the data's disorder: exact.
+    let run = run_exact(&dir, &[]);
     assert!(run.contains("0 late"), "{run}");
     assert_eq!(query_kappa(&dir), want);
 
@@ -136,19 +144,9 @@ fn checkpoint_records_sets_how_often_a_task_checkpoints() {
     // coming at most once per read.
     generate_pageviews(&dir, "11", 60_000).assert().success();
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "kappa",
-            "run",
-            "--workload",
-            WORKLOAD,
-            "--allowed-lateness",
-            "5m",
-            "--until-caught-up",
-            "--checkpoint-every",
-            "1h",
-        ];
+        let mut args = vec!["--checkpoint-every", "1h"];
         args.extend_from_slice(extra);
-        stdout_of(lk(&dir).args(&args))
+        run_exact(&dir, &args)
     };
     run(&["--checkpoint-records", "250"]);
     let again = run(&[]);
