@@ -75,8 +75,8 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
     let mut next_shown = Instant::now();
     // The last fresh query this worker answered.
     let mut answered = 0u64;
-    // The interval's checkpoint round under way: the index of its next task.
-    let mut round: Option<usize> = None;
+    // The interval's checkpoint round, one task per turn.
+    let mut round = Round::default();
     loop {
         // The group moved partitions: keep the tasks still owned whose changelog nobody
         // else wrote meanwhile, close the others, open the new ones.
@@ -112,23 +112,17 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             show_uncommitted(inner, &mut tasks)?;
             next_shown = Instant::now() + config.uncommitted_every.unwrap_or_default();
         }
-        if plan.checkpoint && round.is_none() {
-            round = Some(0);
-        }
-        if let Some(next) = round {
+        if let Some(next) = round.task(plan.checkpoint) {
             // One task's checkpoint per turn, its part written at once: the records read
             // meanwhile wait for one task's commits, not for every task's.
-            match checkpoint_step(inner, &mut tasks, next, membership)? {
-                Step::More => round = Some(next + 1),
-                step => {
-                    fenced = step == Step::Fenced;
-                    round = None;
-                    next_checkpoint = Instant::now() + config.checkpoint_interval;
-                }
+            let step = checkpoint_step(inner, &mut tasks, next, membership)?;
+            if round.advance(step) {
+                fenced = step == Step::Fenced;
+                next_checkpoint = Instant::now() + config.checkpoint_interval;
             }
         }
         if fenced {
-            round = None;
+            round = Round::default();
             // Revoked: wait for the new assignment (the loop's top reopens the tasks).
             membership.wait_for_rebalance(generation, config.checkpoint_interval);
             opened_for = None;
@@ -141,7 +135,7 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             opened_for = None;
             continue;
         }
-        if read == 0 && round.is_none() {
+        if read == 0 && !round.under_way() {
             // Also wake for a rebalance: poll the assignment at least every 100 ms; and
             // to show what was read before the wait, when its turn comes.
             let mut deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
@@ -258,6 +252,43 @@ fn checkpoint_round(
             Ok(false)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The interval's checkpoint round of a worker: its tasks are checkpointed one per turn
+/// (between two, the worker reads and shows what it read).
+#[derive(Debug, Default)]
+struct Round {
+    /// The index of the next task, while a round is under way.
+    next: Option<usize>,
+}
+
+impl Round {
+    /// The task to checkpoint this turn: the next of the round under way, or the first
+    /// when a checkpoint is `due` and no round is.
+    fn task(&mut self, due: bool) -> Option<usize> {
+        if due && self.next.is_none() {
+            self.next = Some(0);
+        }
+        self.next
+    }
+
+    /// After this turn's [`checkpoint_step`]: whether the round is over.
+    fn advance(&mut self, step: Step) -> bool {
+        match (step, self.next) {
+            (Step::More, Some(n)) => {
+                self.next = Some(n + 1);
+                false
+            }
+            _ => {
+                self.next = None;
+                true
+            }
+        }
+    }
+
+    fn under_way(&self) -> bool {
+        self.next.is_some()
     }
 }
 
@@ -430,6 +461,27 @@ mod tests {
                 checkpoint: false
             }
         );
+    }
+
+    #[test]
+    fn a_checkpoint_round_takes_one_task_per_turn() {
+        let mut round = Round::default();
+        assert_eq!(round.task(false), None, "nothing due, no round");
+        assert_eq!(round.task(true), Some(0));
+        assert!(!round.advance(Step::More));
+        assert!(round.under_way());
+        // The next turns take the next tasks, due or not (the interval is counted from
+        // the round's end).
+        assert_eq!(round.task(false), Some(1));
+        assert!(!round.advance(Step::More));
+        assert_eq!(round.task(true), Some(2));
+        assert!(round.advance(Step::Done));
+        assert!(!round.under_way());
+        assert_eq!(round.task(false), None);
+        // A refused checkpoint ends the round.
+        assert_eq!(round.task(true), Some(0));
+        assert!(round.advance(Step::Fenced));
+        assert_eq!(round.task(false), None);
     }
 
     #[test]
