@@ -176,7 +176,9 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     {
         let mut shared = inner.shared.lock();
         shared.closed.insert(partition, closed);
-        shared.open.insert(partition, task.state.open_table());
+        shared
+            .open
+            .insert(partition, task.state.open_table().into());
         shared.committed.insert(partition, report.checkpoint.offset);
         shared
             .checkpoints

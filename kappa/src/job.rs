@@ -110,6 +110,7 @@ impl Job {
                 partitions,
                 shared: Mutex::new(Shared::new(partitions)),
                 changed: Condvar::new(),
+                table_written: Condvar::new(),
                 writing: Mutex::new(()),
                 serving_known: AtomicBool::new(false),
                 finished: Mutex::new(Vec::new()),
@@ -192,7 +193,8 @@ impl Job {
     /// `lk query` and other readers of the table see), covers `target` (offsets per
     /// partition), or a worker failed, or `timeout` passed. Returns whether it does.
     pub fn wait_visible(&self, target: &[u64], timeout: Duration) -> Result<bool> {
-        self.wait_covered(target, timeout, |s, p| s.written.get(&p).copied())
+        let covered = |shared: &Shared| covers(shared, target, |s, p| s.written.get(&p).copied());
+        self.inner.wait_written(timeout, covered)
     }
 
     /// Answer fresh queries ([`Job::fresh_table`], [`Job::wait_fresh`]): the *fresh*
@@ -286,12 +288,8 @@ impl Job {
         timeout: Duration,
         offset: fn(&Shared, u32) -> Option<u64>,
     ) -> Result<bool> {
-        self.inner.wait_for(timeout, |shared| {
-            target
-                .iter()
-                .enumerate()
-                .all(|(p, &t)| t == 0 || offset(shared, p as u32).is_some_and(|o| o >= t))
-        })
+        self.inner
+            .wait_for(timeout, |shared| covers(shared, target, offset))
     }
 
     /// The job's progress now.
@@ -395,4 +393,13 @@ fn join_all(threads: Vec<JoinHandle<Result<()>>>, inner: &Inner) -> Option<Kappa
     }
     inner.finished.lock().clear();
     first
+}
+
+/// Whether `offset` (per partition) covers `target`: a partition is covered when its
+/// target is 0 or its offset is at or past it.
+fn covers(shared: &Shared, target: &[u64], offset: fn(&Shared, u32) -> Option<u64>) -> bool {
+    target
+        .iter()
+        .enumerate()
+        .all(|(p, &t)| t == 0 || offset(shared, p as u32).is_some_and(|o| o >= t))
 }

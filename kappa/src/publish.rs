@@ -4,20 +4,32 @@
 //! files ([`Inner::write_table`]: a delta of what changed, or a whole snapshot).
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 
-use workloads::{PartialTable, StoredCell};
+use workloads::PartialTable;
 
 use crate::error::Result;
 use crate::shared::{Inner, Shared};
 use crate::state::Checkpoint;
-use crate::status::JobStatus;
-use crate::table::{self, OutputTable, PartDelta, TablePart, combine_watermarks};
+use crate::table::{
+    self, DeltaRef, Joined, MergedCells, OutputTable, TablePart, combine_watermarks, joined_cells,
+};
 use crate::task::Published;
 
-/// One part write of [`Inner::write_table`].
-enum PartWrite {
-    Full { part: TablePart, start_new: bool },
-    Delta { partition: u32, delta: PartDelta },
+/// The cells of a partition that has none.
+static EMPTY: LazyLock<PartialTable> = LazyLock::new(PartialTable::new);
+
+/// One part's frame, encoded by [`Inner::write_table`] and written after.
+struct Encoded {
+    partition: u32,
+    /// The part's position once the frame is written.
+    position: u64,
+    frame: Vec<u8>,
+    /// A whole snapshot (else a delta).
+    full: bool,
+    /// The open cells the part holds once the frame is written (shared with
+    /// [`Shared::open`], not copied).
+    open: Arc<PartialTable>,
 }
 
 impl Inner {
@@ -81,77 +93,72 @@ impl Inner {
         })
     }
 
-    /// One partition's part of the table as of its last checkpoint (`None` before it).
-    /// `status` is the job's, as of `shared` (its heads are looked up on the log once per
-    /// table write, not once per part).
-    fn part_of(
-        &self,
-        shared: &Shared,
-        status: &JobStatus,
-        partition: u32,
-    ) -> Result<Option<TablePart>> {
-        let Some(mut part) = self.part_header(shared, status, partition) else {
+    /// The frame of one partition's part as of its last publication (`None` before
+    /// it): a whole snapshot of its closed and open cells, encoded from the two tables
+    /// as one.
+    fn full_frame_of(&self, shared: &Shared, partition: u32) -> Result<Option<Encoded>> {
+        let Some(head) = self.part_header(shared, partition) else {
             return Ok(None);
         };
-        for t in [&shared.closed, &shared.open] {
-            if let Some(t) = t.get(&partition) {
-                part.table.merge(t)?;
-            }
-        }
-        Ok(Some(part))
+        let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
+        let open = shared.open.get(&partition).cloned().unwrap_or_default();
+        let position = head.position;
+        let part = head.with_table(MergedCells(closed, &open));
+        Ok(Some(Encoded {
+            partition,
+            position,
+            frame: table::full_frame(&part)?,
+            full: true,
+            open,
+        }))
     }
 
-    /// What changed in one partition's part since its last write (`files`): the cells of
-    /// windows finalized since, the open cells that differ from those written, and the
-    /// open cells written that are gone. `None` before its first checkpoint.
-    fn delta_of(
+    /// The frame of what changed in one partition's part since its last write, whose
+    /// open cells were `written`: the cells of windows finalized since, the open cells
+    /// that differ from those written, and the open cells written that are gone (one
+    /// walk over the open cells now and those written, side by side; no cell copied).
+    /// `None` before its first checkpoint.
+    fn delta_frame_of(
         &self,
         shared: &Shared,
-        status: &JobStatus,
         partition: u32,
         written: &PartialTable,
-    ) -> Option<PartDelta> {
-        let header = self.part_header(shared, status, partition)?;
-        let mut delta = PartDelta::header_of(&header);
-        let empty = PartialTable::new();
-        let closed = shared.closed.get(&partition).unwrap_or(&empty);
-        let open = shared.open.get(&partition).unwrap_or(&empty);
+    ) -> Result<Option<Encoded>> {
+        let Some(header) = self.part_header(shared, partition) else {
+            return Ok(None);
+        };
+        let mut delta = DeltaRef::header_of(&header);
+        let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
+        let open = shared.open.get(&partition).cloned().unwrap_or_default();
         let finalized = shared.finalized_since.get(&partition);
         for (w, k) in finalized.into_iter().flatten() {
             if let Some(v) = closed.get(*w, k) {
-                delta.upserts.push(StoredCell {
-                    window: *w,
-                    key: k.clone(),
-                    partials: v.clone(),
-                });
+                delta.upserts.push((w, k, v));
             }
         }
-        for (w, k, v) in open.iter() {
-            if written.get(*w, k) != Some(v) {
-                delta.upserts.push(StoredCell {
-                    window: *w,
-                    key: k.clone(),
-                    partials: v.clone(),
-                });
+        for (w, k, cell) in joined_cells(written, &open) {
+            match cell {
+                Joined::Right(v) => delta.upserts.push((w, k, v)),
+                Joined::Both(was, v) if was != v => delta.upserts.push((w, k, v)),
+                Joined::Both(..) => {}
+                Joined::Left(_) if closed.get(*w, k).is_none() => delta.removed.push((w, k)),
+                Joined::Left(_) => {}
             }
         }
-        for (w, k, _) in written.iter() {
-            if open.get(*w, k).is_none() && closed.get(*w, k).is_none() {
-                delta.removed.push((*w, k.clone()));
-            }
-        }
-        Some(delta)
+        let frame = table::delta_frame(&delta)?;
+        Ok(Some(Encoded {
+            partition,
+            position: header.position,
+            frame,
+            full: false,
+            open,
+        }))
     }
 
     /// One partition's part without its cells, as of its last publication.
-    fn part_header(
-        &self,
-        shared: &Shared,
-        status: &JobStatus,
-        partition: u32,
-    ) -> Option<TablePart> {
+    fn part_header(&self, shared: &Shared, partition: u32) -> Option<TablePart<()>> {
         let c = shared.checkpoints.get(&partition)?;
-        let status = &status.partitions[partition as usize];
+        let status = self.partition_status(shared, partition);
         Some(TablePart {
             workload: self.workload.name().to_owned(),
             version: self.config.version,
@@ -168,7 +175,7 @@ impl Inner {
             duplicates: c.duplicates,
             late_events: c.late_events,
             written_ms: master_log::now_ms(),
-            table: PartialTable::new(),
+            table: (),
         })
     }
 
@@ -176,7 +183,8 @@ impl Inner {
     /// stay as they are): a delta of what changed, or a whole snapshot at a task's first
     /// write and once the deltas since the last snapshot outgrow it (see the `table`
     /// module). Synced, unless the job shows uncommitted results (then no table file is;
-    /// see `JobConfig::uncommitted_every`).
+    /// see `JobConfig::uncommitted_every`). The frames are encoded under the shared lock
+    /// straight from the tables there (no copy of a table), and written after it.
     pub(crate) fn write_table(&self) -> Result<()> {
         let sync = self.config.uncommitted_every.is_none();
         // Held while the writes are made and the files' state recorded: writes of a part
@@ -186,29 +194,17 @@ impl Inner {
             let mut shared = self.shared.lock();
             let dirty = std::mem::take(&mut shared.dirty);
             let mut writes = Vec::with_capacity(dirty.len());
-            if !dirty.is_empty() {
-                let status = self.status_of(&shared);
-                for p in dirty {
-                    let write = match shared.files.get(&p) {
-                        Some(f) if f.delta_bytes <= table::MAX_PART_FILE.max(f.full_bytes) => self
-                            .delta_of(&shared, &status, p, &f.open)
-                            .map(|delta| PartWrite::Delta {
-                                partition: p,
-                                delta,
-                            }),
-                        file => self
-                            .part_of(&shared, &status, p)?
-                            .map(|part| PartWrite::Full {
-                                part,
-                                start_new: file.is_none(),
-                            }),
-                    };
-                    if let Some(write) = write {
-                        // What the part file holds once this write is made.
-                        let open = shared.open.get(&p).cloned().unwrap_or_default();
-                        shared.finalized_since.remove(&p);
-                        writes.push((write, open));
+            for p in dirty {
+                let write = match shared.files.get(&p) {
+                    Some(f) if f.delta_bytes <= table::MAX_PART_FILE.max(f.full_bytes) => {
+                        self.delta_frame_of(&shared, p, &f.open)?
                     }
+                    _ => self.full_frame_of(&shared, p)?,
+                };
+                if let Some(write) = write {
+                    shared.finalized_since.remove(&p);
+                    let start_new = !shared.files.contains_key(&p);
+                    writes.push((write, start_new));
                 }
             }
             writes
@@ -219,30 +215,38 @@ impl Inner {
         let dir = &self.config.dir;
         let (workload, version) = (self.workload.name(), self.config.version);
         let mut done = Vec::with_capacity(writes.len());
-        for (write, open) in writes {
-            match write {
-                PartWrite::Full { part, start_new } => {
-                    let bytes = table::write_part_with(dir, &part, sync, start_new)?;
-                    done.push((part.partition, part.position, true, bytes, open));
-                }
-                PartWrite::Delta { partition, delta } => {
-                    match table::append_part_delta(dir, workload, version, partition, &delta, sync)?
-                    {
-                        Some(bytes) => done.push((partition, delta.position, false, bytes, open)),
-                        // The file went away (its version deleted meanwhile): a whole
-                        // snapshot next time, in a new file.
-                        None => {
-                            let mut shared = self.shared.lock();
-                            shared.dirty.insert(partition);
-                            shared.files.remove(&partition);
-                        }
-                    }
+        for (write, start_new) in writes {
+            let p = write.partition;
+            let written = if write.full {
+                let at = (workload, version, p);
+                Some(table::write_full_frame(
+                    dir,
+                    at,
+                    &write.frame,
+                    sync,
+                    start_new,
+                )?)
+            } else {
+                table::append_delta_frame(dir, workload, version, p, &write.frame, sync)?
+            };
+            match written {
+                Some(bytes) => done.push((write, bytes)),
+                // The file went away (its version deleted meanwhile): a whole snapshot
+                // next time, in a new file.
+                None => {
+                    let mut shared = self.shared.lock();
+                    shared.dirty.insert(p);
+                    shared.files.remove(&p);
                 }
             }
         }
-        if self.config.serve_if_none && !self.serving_known.load(Ordering::Relaxed) {
+        if self.config.serve_if_none
+            && !self.serving_known.load(Ordering::Relaxed)
+            && !done.is_empty()
+        {
             if table::serving_version(dir, workload)?.is_none() {
-                table::set_serving(dir, workload, version)?;
+                // A part of this version was just written: no need to read it back.
+                table::write_alias(dir, workload, version)?;
             }
             // An alias, once there, is only ever switched (never removed) while this
             // version runs.
@@ -250,23 +254,24 @@ impl Inner {
         }
         let mut shared = self.shared.lock();
         shared.table_writes += 1;
-        for (partition, position, full, bytes, open) in done {
+        for (write, bytes) in done {
             // Not if the partition was closed here meanwhile (another member owns it).
-            if !shared.checkpoints.contains_key(&partition) {
+            if !shared.checkpoints.contains_key(&write.partition) {
                 continue;
             }
-            shared.written.insert(partition, position);
-            let file = shared.files.entry(partition).or_default();
-            if full {
+            shared.written.insert(write.partition, write.position);
+            let file = shared.files.entry(write.partition).or_default();
+            if write.full {
                 file.full_bytes = bytes;
                 file.delta_bytes = 0;
             } else {
                 file.delta_bytes += bytes;
             }
-            file.open = open;
+            file.open = write.open;
         }
         drop(shared);
-        // What readers of the table see moved: wake `wait_visible`.
+        // What readers of the table see moved: wake `wait_visible` (and the others).
+        self.table_written.notify_all();
         self.changed.notify_all();
         Ok(())
     }
@@ -294,7 +299,7 @@ impl Inner {
                 .or_default()
                 .merge_from(finalized)?;
         }
-        shared.open.insert(partition, p.open);
+        shared.open.insert(partition, Arc::new(p.open));
         if p.committed {
             shared.committed.insert(partition, p.checkpoint.offset);
         }

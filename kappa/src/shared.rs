@@ -4,6 +4,7 @@
 //! progress).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
 use std::time::{Duration, Instant};
 
@@ -75,7 +76,9 @@ pub(crate) struct Shared {
     /// Per partition owned here: the cells of its closed windows, and of its open ones,
     /// as of its last checkpoint.
     pub closed: BTreeMap<u32, PartialTable>,
-    pub open: BTreeMap<u32, PartialTable>,
+    /// (A publication replaces a partition's open cells whole; shared, not copied, with
+    /// [`PartFileState::open`] once written.)
+    pub open: BTreeMap<u32, Arc<PartialTable>>,
     /// Partitions published since their part of the table was last written.
     pub dirty: BTreeSet<u32>,
     /// Per partition owned here, where its last publication is: a checkpoint, or with
@@ -149,15 +152,16 @@ pub(crate) struct PartFileState {
     /// The size of its last whole snapshot, and of the deltas appended since.
     pub full_bytes: u64,
     pub delta_bytes: u64,
-    /// Its open cells (what a delta is computed against).
-    pub open: PartialTable,
+    /// Its open cells (what a delta is computed against): the table of
+    /// [`Shared::open`] it was written from.
+    pub open: Arc<PartialTable>,
 }
 
 /// The parts of a job that its handles ([`crate::Job`] clones, [`crate::RunningJob`]) and
 /// its worker threads share.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub log: std::sync::Arc<dyn Log>,
+    pub log: Arc<dyn Log>,
     pub workload: Workload,
     pub config: JobConfig,
     pub name: String,
@@ -166,7 +170,13 @@ pub(crate) struct Inner {
     pub group: String,
     pub partitions: u32,
     pub shared: Mutex<Shared>,
+    /// Notified when the shared state moves (progress, publications, table writes, a
+    /// worker's end): wakes [`Inner::wait_for`].
     pub changed: Condvar,
+    /// Notified only when parts are written to their files and when a worker ends:
+    /// wakes `Job::wait_visible` ([`Inner::wait_written`]) at the moves it waits for,
+    /// not at every read of the workers.
+    pub table_written: Condvar,
     /// Serializes table file writes.
     pub writing: Mutex<()>,
     /// A serving alias exists (no need to look for it at every table write).
@@ -192,6 +202,21 @@ impl Inner {
     /// Block until `done` holds of the shared state (`Ok(true)`), or a worker failed (its
     /// error), or `timeout` passed (`Ok` of `done` then).
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&Shared) -> bool) -> Result<bool> {
+        self.wait_on(&self.changed, timeout, done)
+    }
+
+    /// [`Inner::wait_for`] for a `done` that only a table write (or a worker's end) can
+    /// make true: woken by [`Inner::table_written`] alone.
+    pub fn wait_written(&self, timeout: Duration, done: impl Fn(&Shared) -> bool) -> Result<bool> {
+        self.wait_on(&self.table_written, timeout, done)
+    }
+
+    fn wait_on(
+        &self,
+        condvar: &Condvar,
+        timeout: Duration,
+        done: impl Fn(&Shared) -> bool,
+    ) -> Result<bool> {
         let deadline = Instant::now() + timeout;
         let mut shared = self.shared.lock();
         loop {
@@ -201,7 +226,7 @@ impl Inner {
             if done(&shared) {
                 return Ok(true);
             }
-            if self.changed.wait_until(&mut shared, deadline).timed_out() {
+            if condvar.wait_until(&mut shared, deadline).timed_out() {
                 return Ok(done(&shared));
             }
         }

@@ -71,34 +71,36 @@ pub struct JobReport {
 }
 
 impl Inner {
+    /// One partition's progress as of `shared` (its head looked up on the log now).
+    pub(crate) fn partition_status(&self, shared: &Shared, partition: u32) -> PartitionStatus {
+        let l = &shared.live[partition as usize];
+        // The log's end now (the worker's last look may be older).
+        let head = self
+            .log
+            .offsets(&self.config.topic, partition)
+            .map_or(l.head, |(_, latest)| latest.max(l.head));
+        PartitionStatus {
+            partition,
+            position: l.position,
+            head,
+            checkpointed: shared.committed.get(&partition).copied().unwrap_or(0),
+            checkpoints: shared.checkpoints.get(&partition).map_or(0, |c| c.seq),
+            watermark: l.watermark,
+            idle: l.opened
+                && l.position >= head
+                && l.last_data.elapsed() >= self.config.idle_timeout,
+            owned: l.opened,
+            records: l.records,
+            events: l.events,
+            duplicates: l.duplicates,
+            late_events: l.late_events,
+        }
+    }
+
     /// The job's progress as of `shared` (the heads looked up on the log now).
     pub(crate) fn status_of(&self, shared: &Shared) -> JobStatus {
-        let idle_after = self.config.idle_timeout;
-        let partitions: Vec<PartitionStatus> = shared
-            .live
-            .iter()
-            .enumerate()
-            .map(|(p, l)| {
-                // The log's end now (the worker's last look may be older).
-                let head = self
-                    .log
-                    .offsets(&self.config.topic, p as u32)
-                    .map_or(l.head, |(_, latest)| latest.max(l.head));
-                PartitionStatus {
-                    partition: p as u32,
-                    position: l.position,
-                    head,
-                    checkpointed: shared.committed.get(&(p as u32)).copied().unwrap_or(0),
-                    checkpoints: shared.checkpoints.get(&(p as u32)).map_or(0, |c| c.seq),
-                    watermark: l.watermark,
-                    idle: l.opened && l.position >= head && l.last_data.elapsed() >= idle_after,
-                    owned: l.opened,
-                    records: l.records,
-                    events: l.events,
-                    duplicates: l.duplicates,
-                    late_events: l.late_events,
-                }
-            })
+        let partitions: Vec<PartitionStatus> = (0..shared.live.len() as u32)
+            .map(|p| self.partition_status(shared, p))
             .collect();
         let watermark = combine_watermarks(
             partitions

@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 
 use master_log::durable::{self, Durability};
 use serde::{Deserialize, Serialize};
-use workloads::{GroupKey, PartialTable, StoredCell, Window};
+use workloads::{GroupKey, Partial, PartialTable, StoredCell, Window};
 
 use crate::error::{KappaError, Result, corrupt, io_err};
 
@@ -156,7 +156,7 @@ pub struct TablePart<T = PartialTable> {
 
 impl<T> TablePart<T> {
     /// The same part holding `table`.
-    fn with_table<U>(self, table: U) -> TablePart<U> {
+    pub(crate) fn with_table<U>(self, table: U) -> TablePart<U> {
         TablePart {
             workload: self.workload,
             version: self.version,
@@ -211,7 +211,7 @@ pub struct PartDelta {
 
 impl PartDelta {
     /// A delta to `now`'s position, watermark and counters, with no cell changed yet.
-    pub fn header_of(now: &TablePart) -> PartDelta {
+    pub fn header_of<T>(now: &TablePart<T>) -> PartDelta {
         PartDelta {
             position: now.position,
             watermark: now.watermark,
@@ -238,6 +238,48 @@ impl PartDelta {
         }
         for c in self.upserts {
             *part.table.cell_mut(c.window, c.key, Vec::new) = c.partials;
+        }
+    }
+}
+
+/// A [`Frame`] borrowed for encoding: its bytes are those of the owned frame (postcard
+/// writes a variant's index, not its name), without copying the part or delta.
+#[derive(Serialize)]
+#[serde(rename = "Frame")]
+enum FrameRef<'a, T: Serialize, D: Serialize> {
+    Full(&'a TablePart<T>),
+    Delta(&'a D),
+}
+
+/// A [`PartDelta`] whose cells are borrowed from the tables they are in: the same fields
+/// in the same order, so that it encodes exactly as the owned one (a struct is written as
+/// its fields in order, as a tuple is).
+#[derive(Debug, Serialize)]
+pub(crate) struct DeltaRef<'a> {
+    pub position: u64,
+    pub watermark: Option<i64>,
+    pub idle: bool,
+    pub events: u64,
+    pub duplicates: u64,
+    pub late_events: u64,
+    pub written_ms: i64,
+    pub upserts: Vec<(&'a Window, &'a GroupKey, &'a Vec<Partial>)>,
+    pub removed: Vec<(&'a Window, &'a GroupKey)>,
+}
+
+impl<'a> DeltaRef<'a> {
+    /// A delta to `now`'s position, watermark and counters, with no cell changed yet.
+    pub fn header_of<T>(now: &TablePart<T>) -> DeltaRef<'a> {
+        DeltaRef {
+            position: now.position,
+            watermark: now.watermark,
+            idle: now.idle,
+            events: now.events,
+            duplicates: now.duplicates,
+            late_events: now.late_events,
+            written_ms: now.written_ms,
+            upserts: Vec::new(),
+            removed: Vec::new(),
         }
     }
 }
@@ -302,15 +344,35 @@ pub fn write_part(root: &Path, part: &TablePart) -> Result<()> {
 /// crash, or after another process wrote the file) must `start_new`. Returns the frame's
 /// size in bytes.
 pub fn write_part_with(root: &Path, part: &TablePart, sync: bool, start_new: bool) -> Result<u64> {
-    check_name(&part.workload)?;
-    let frame = frame_bytes(&Frame::Full(part.clone()))?;
-    let path = part_path(root, &part.workload, part.version, part.partition);
+    let frame = full_frame(part)?;
+    let at = (part.workload.as_str(), part.version, part.partition);
+    write_full_frame(root, at, &frame, sync, start_new)
+}
+
+/// The frame of a whole snapshot of `part` (a [`Frame::Full`]), for
+/// [`write_full_frame`]; `T` is how its cells are held ([`MergedCells`], say).
+pub(crate) fn full_frame<T: Serialize>(part: &TablePart<T>) -> Result<Vec<u8>> {
+    frame_bytes(&FrameRef::<T, PartDelta>::Full(part))
+}
+
+/// Write `frame`, a whole snapshot of the part of `(workload, version, partition)`, as
+/// [`write_part_with`] does. Returns the frame's size in bytes.
+pub(crate) fn write_full_frame(
+    root: &Path,
+    (workload, version, partition): (&str, u32, u32),
+    frame: &[u8],
+    sync: bool,
+    start_new: bool,
+) -> Result<u64> {
+    check_name(workload)?;
+    let path = part_path(root, workload, version, partition);
     let limit = MAX_PART_FILE.max(16 * frame.len() as u64);
-    if !start_new && append_frame(&path, &frame, sync, limit)? {
+    if !start_new && append_frame(&path, frame, sync, limit)? {
         return Ok(frame.len() as u64);
     }
-    let mut file = file_header().to_vec();
-    file.extend_from_slice(&frame);
+    let mut file = Vec::with_capacity(frame.len() + 12);
+    file.extend_from_slice(&file_header());
+    file.extend_from_slice(frame);
     let durability = if sync {
         Durability::Synced
     } else {
@@ -332,10 +394,28 @@ pub fn append_part_delta(
     delta: &PartDelta,
     sync: bool,
 ) -> Result<Option<u64>> {
+    let frame = frame_bytes(&FrameRef::<(), _>::Delta(delta))?;
+    append_delta_frame(root, workload, version, partition, &frame, sync)
+}
+
+/// The frame of a delta whose cells are borrowed (a [`Frame::Delta`]), for
+/// [`append_delta_frame`].
+pub(crate) fn delta_frame(delta: &DeltaRef<'_>) -> Result<Vec<u8>> {
+    frame_bytes(&FrameRef::<(), _>::Delta(delta))
+}
+
+/// Append `frame`, a delta, as [`append_part_delta`] does.
+pub(crate) fn append_delta_frame(
+    root: &Path,
+    workload: &str,
+    version: u32,
+    partition: u32,
+    frame: &[u8],
+    sync: bool,
+) -> Result<Option<u64>> {
     check_name(workload)?;
-    let frame = frame_bytes(&Frame::Delta(delta.clone()))?;
     let path = part_path(root, workload, version, partition);
-    Ok(append_frame(&path, &frame, sync, u64::MAX)?.then_some(frame.len() as u64))
+    Ok(append_frame(&path, frame, sync, u64::MAX)?.then_some(frame.len() as u64))
 }
 
 /// The first 12 bytes of a part file of this format: the magic and the format number.
@@ -346,17 +426,19 @@ fn file_header() -> [u8; 12] {
     h
 }
 
-/// A frame of this format: length, payload CRC, header CRC, payload.
-fn frame_bytes(frame: &Frame) -> Result<Vec<u8>> {
-    let payload = postcard::to_stdvec(frame).map_err(|e| corrupt("output table", e))?;
-    let len = u32::try_from(payload.len())
+/// A frame of this format: length, payload CRC, header CRC, payload (encoded after the
+/// 12 bytes of the header, in one buffer).
+fn frame_bytes<T: Serialize, D: Serialize>(frame: &FrameRef<'_, T, D>) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(512);
+    bytes.resize(12, 0);
+    let mut bytes = postcard::to_extend(frame, bytes).map_err(|e| corrupt("output table", e))?;
+    let len = u32::try_from(bytes.len() - 12)
         .map_err(|_| corrupt("output table", "a part of 4 GiB or more"))?;
-    let mut bytes = Vec::with_capacity(payload.len() + 12);
-    bytes.extend_from_slice(&len.to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    let header_crc = crc32c::crc32c(&bytes);
-    bytes.extend_from_slice(&header_crc.to_le_bytes());
-    bytes.extend_from_slice(&payload);
+    let crc = crc32c::crc32c(&bytes[12..]);
+    bytes[..4].copy_from_slice(&len.to_le_bytes());
+    bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+    let header_crc = crc32c::crc32c(&bytes[..8]);
+    bytes[8..12].copy_from_slice(&header_crc.to_le_bytes());
     Ok(bytes)
 }
 
@@ -771,6 +853,13 @@ pub fn serving_version(root: &Path, workload: &str) -> Result<Option<u32>> {
 /// already. The alias holds the version with its CRC32C (see [`serving_version`]).
 pub fn set_serving(root: &Path, workload: &str, version: u32) -> Result<()> {
     load_version(root, workload, version)?;
+    write_alias(root, workload, version)
+}
+
+/// Write the alias naming `version` (see [`set_serving`]) without reading the version
+/// back: for the job that has just written a part of it.
+pub(crate) fn write_alias(root: &Path, workload: &str, version: u32) -> Result<()> {
+    check_name(workload)?;
     write_atomic(
         &alias_path(root, workload),
         alias_text(version).as_bytes(),
@@ -858,6 +947,10 @@ pub fn delete_version(root: &Path, workload: &str, version: u32) -> Result<()> {
         Err(e) => Err(io_err(format!("delete {}", dir.display()))(e)),
     }
 }
+
+#[path = "table_cells.rs"]
+mod cells;
+pub(crate) use cells::{Joined, MergedCells, joined_cells};
 
 #[cfg(test)]
 #[path = "table_tests.rs"]

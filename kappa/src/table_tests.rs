@@ -355,7 +355,7 @@ fn deltas_apply_to_the_last_full_snapshot_in_order() {
         None
     );
     let mut only_delta = file_header().to_vec();
-    only_delta.extend_from_slice(&frame_bytes(&Frame::Delta(d1.clone())).unwrap());
+    only_delta.extend_from_slice(&frame_bytes(&FrameRef::<(), _>::Delta(&d1)).unwrap());
     std::fs::write(file(root, 1), only_delta).unwrap();
     assert!(matches!(
         load_version(root, "w", 1),
@@ -516,4 +516,100 @@ fn a_damaged_alias_is_an_error_never_another_version() {
         load_serving(root, "w"),
         Err(KappaError::NoTable { .. })
     ));
+}
+
+/// A table of `cells`: (window start, key, count).
+fn table_of(cells: &[(i64, i64, u64)]) -> PartialTable {
+    let mut t = PartialTable::new();
+    for &(start, key, n) in cells {
+        let w = Window {
+            start,
+            end: start + 10,
+        };
+        *t.cell_mut(w, vec![Scalar::Int(key)], Vec::new) = vec![Partial::Count(n)];
+    }
+    t
+}
+
+#[test]
+fn joined_cells_walk_two_tables_in_order_and_pair_the_cells_in_both() {
+    let a = table_of(&[(0, 1, 1), (0, 3, 3), (10, 1, 5)]);
+    let b = table_of(&[(0, 2, 20), (0, 3, 30), (20, 0, 40)]);
+    let seen: Vec<(i64, i64, &str, u64)> = joined_cells(&a, &b)
+        .map(|(w, k, cell)| {
+            let Scalar::Int(key) = k[0] else { panic!() };
+            let n = |p: &Vec<Partial>| match p[0] {
+                Partial::Count(n) => n,
+                _ => panic!(),
+            };
+            match cell {
+                Joined::Left(p) => (w.start, key, "left", n(p)),
+                Joined::Right(p) => (w.start, key, "right", n(p)),
+                Joined::Both(p, q) => (w.start, key, "both", n(p) * 100 + n(q)),
+            }
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (0, 1, "left", 1),
+            (0, 2, "right", 20),
+            (0, 3, "both", 330),
+            (10, 1, "left", 5),
+            (20, 0, "right", 40),
+        ]
+    );
+}
+
+#[test]
+fn a_full_frame_of_two_tables_is_the_frame_of_their_merge() {
+    let closed = table_of(&[(0, 1, 1), (0, 3, 3), (10, 1, 5)]);
+    let open = table_of(&[(0, 2, 20), (0, 3, 30), (20, 0, 40)]);
+    let mut merged = closed.clone();
+    merged.merge(&open).unwrap();
+    let whole = TablePart {
+        table: merged,
+        ..part(1, 0, 7)
+    };
+    let head = part(1, 0, 7).with_table(());
+    let frame = full_frame(&head.with_table(MergedCells(&closed, &open))).unwrap();
+    // The same bytes as the frame of the merged part (the cell in both merged: 33).
+    let want = postcard::to_stdvec(&Frame::Full(whole.clone())).unwrap();
+    assert_eq!(frame[12..], want[..]);
+    let dir = tempfile::tempdir().unwrap();
+    write_full_frame(dir.path(), ("w", 1, 0), &frame, false, true).unwrap();
+    assert_eq!(
+        part_frames(dir.path(), "w", 1, 0).unwrap(),
+        vec![Frame::Full(whole)]
+    );
+}
+
+#[test]
+fn a_delta_of_borrowed_cells_reads_as_the_owned_delta() {
+    let t = table_of(&[(0, 1, 1), (0, 3, 3)]);
+    let gone = (Window { start: 0, end: 10 }, vec![Scalar::Int(9)]);
+    let mut borrowed = DeltaRef::header_of(&part(1, 0, 8));
+    borrowed.upserts.extend(t.iter());
+    borrowed.removed.push((&gone.0, &gone.1));
+    let mut owned = PartDelta::header_of(&part(1, 0, 8));
+    owned.upserts = t.clone().into();
+    owned.removed.push(gone.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_part_with(root, &part(1, 0, 1), false, true).unwrap();
+    append_delta_frame(root, "w", 1, 0, &delta_frame(&borrowed).unwrap(), false).unwrap();
+    append_part_delta(root, "w", 1, 0, &owned, false).unwrap();
+    let frames = part_frames(root, "w", 1, 0).unwrap();
+    assert_eq!(frames[1], Frame::Delta(owned.clone()));
+    assert_eq!(frames[1], frames[2]);
+}
+
+#[test]
+fn the_alias_written_by_the_job_names_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_part(root, &part(3, 0, 1)).unwrap();
+    write_alias(root, "w", 3).unwrap();
+    assert_eq!(serving_version(root, "w").unwrap(), Some(3));
+    assert_eq!(load_serving(root, "w").unwrap().version, 3);
 }

@@ -53,6 +53,7 @@ pub(crate) fn spawn(
                 inner.shared.lock().errors.push(error_chain(e));
             }
             inner.changed.notify_all();
+            inner.table_written.notify_all();
             r
         })
         .map_err(|e| {
@@ -74,6 +75,8 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
     let mut next_shown = Instant::now();
     // The last fresh query this worker answered.
     let mut answered = 0u64;
+    // The interval's checkpoint round, one task per turn.
+    let mut round = Round::default();
     loop {
         // The group moved partitions: keep the tasks still owned whose changelog nobody
         // else wrote meanwhile, close the others, open the new ones.
@@ -98,18 +101,28 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             answer_fresh(inner, &mut tasks, &mut answered)?;
         }
         inner.changed.notify_all();
-        if !fenced && Instant::now() >= next_checkpoint {
-            fenced = !checkpoint_round(inner, &mut tasks, membership)?;
-            next_checkpoint = Instant::now() + config.checkpoint_interval;
-        } else if let Some(every) = config.uncommitted_every
-            && !fenced
-            && Instant::now() >= next_shown
-            && tasks.iter().any(Task::has_unshown)
-        {
+        let now = Instant::now();
+        let plan = Plan::of(Due {
+            fenced,
+            checkpoint: now >= next_checkpoint,
+            show: config.uncommitted_every.is_some() && now >= next_shown,
+            unshown: tasks.iter().any(Task::has_unshown),
+        });
+        if plan.show {
             show_uncommitted(inner, &mut tasks)?;
-            next_shown = Instant::now() + every;
+            next_shown = Instant::now() + config.uncommitted_every.unwrap_or_default();
+        }
+        if let Some(next) = round.task(plan.checkpoint) {
+            // One task's checkpoint per turn, its part written at once: the records read
+            // meanwhile wait for one task's commits, not for every task's.
+            let step = checkpoint_step(inner, &mut tasks, next, membership)?;
+            if round.advance(step) {
+                fenced = step == Step::Fenced;
+                next_checkpoint = Instant::now() + config.checkpoint_interval;
+            }
         }
         if fenced {
+            round = Round::default();
             // Revoked: wait for the new assignment (the loop's top reopens the tasks).
             membership.wait_for_rebalance(generation, config.checkpoint_interval);
             opened_for = None;
@@ -122,7 +135,7 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             opened_for = None;
             continue;
         }
-        if read == 0 {
+        if read == 0 && !round.under_way() {
             // Also wake for a rebalance: poll the assignment at least every 100 ms; and
             // to show what was read before the wait, when its turn comes.
             let mut deadline = next_checkpoint.min(Instant::now() + Duration::from_millis(100));
@@ -130,6 +143,38 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
                 deadline = deadline.min(next_shown);
             }
             wait_either(&mut data, &mut wake, deadline);
+        }
+    }
+}
+
+/// What is due after a worker's round of reads.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// A checkpoint was refused (the tasks are reopened; nothing else is done).
+    fenced: bool,
+    /// The checkpoint interval has passed.
+    checkpoint: bool,
+    /// The job shows uncommitted results, and their time has come.
+    show: bool,
+    /// A task has read records that no publication shows yet.
+    unshown: bool,
+}
+
+/// What a worker does after a round of reads, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// Show the unshown records (read-uncommitted): first, so that what was read is
+    /// visible without waiting for the checkpoint's commits (fsyncs).
+    show: bool,
+    /// Then checkpoint every task and write the table.
+    checkpoint: bool,
+}
+
+impl Plan {
+    fn of(due: Due) -> Plan {
+        Plan {
+            show: !due.fenced && due.show && due.unshown,
+            checkpoint: !due.fenced && due.checkpoint,
         }
     }
 }
@@ -208,6 +253,81 @@ fn checkpoint_round(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The interval's checkpoint round of a worker: its tasks are checkpointed one per turn
+/// (between two, the worker reads and shows what it read).
+#[derive(Debug, Default)]
+struct Round {
+    /// The index of the next task, while a round is under way.
+    next: Option<usize>,
+}
+
+impl Round {
+    /// The task to checkpoint this turn: the next of the round under way, or the first
+    /// when a checkpoint is `due` and no round is.
+    fn task(&mut self, due: bool) -> Option<usize> {
+        if due && self.next.is_none() {
+            self.next = Some(0);
+        }
+        self.next
+    }
+
+    /// After this turn's [`checkpoint_step`]: whether the round is over.
+    fn advance(&mut self, step: Step) -> bool {
+        match (step, self.next) {
+            (Step::More, Some(n)) => {
+                self.next = Some(n + 1);
+                false
+            }
+            _ => {
+                self.next = None;
+                true
+            }
+        }
+    }
+
+    fn under_way(&self) -> bool {
+        self.next.is_some()
+    }
+}
+
+/// Where a checkpoint round is after [`checkpoint_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Tasks remain to checkpoint in this round.
+    More,
+    /// Every task is checkpointed.
+    Done,
+    /// The group took a partition away meanwhile (the tasks must be reopened).
+    Fenced,
+}
+
+/// Checkpoint task `index` of a round (none when the tasks changed and it is past
+/// them) and write the table.
+fn checkpoint_step(
+    inner: &Inner,
+    tasks: &mut [Task],
+    index: usize,
+    membership: &dyn GroupMembership,
+) -> Result<Step> {
+    if let Some(task) = tasks.get_mut(index) {
+        match checkpoint_one(inner, task, membership) {
+            Ok(()) => {}
+            Err(e) if rebalanced(&e) => {
+                // Parts of the partitions checkpointed before the refusal.
+                inner.write_table()?;
+                return Ok(Step::Fenced);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    inner.write_table()?;
+    Ok(if index + 1 < tasks.len() {
+        Step::More
+    } else {
+        Step::Done
+    })
 }
 
 /// Checkpoint one task (fenced by the group) and publish what it checkpointed.
@@ -290,5 +410,92 @@ fn wait_either(a: &mut EventListener, b: &mut EventListener, deadline: Instant) 
             return;
         }
         thread::park_timeout(deadline - now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(checkpoint: bool, show: bool, unshown: bool) -> Due {
+        Due {
+            fenced: false,
+            checkpoint,
+            show,
+            unshown,
+        }
+    }
+
+    #[test]
+    fn records_read_before_a_due_checkpoint_are_shown_before_its_commits() {
+        // Uncommitted results due with a checkpoint: both, the show first (the plan's
+        // order), so the records read are not held back by the checkpoint's fsyncs.
+        let p = Plan::of(due(true, true, true));
+        assert_eq!(
+            p,
+            Plan {
+                show: true,
+                checkpoint: true
+            }
+        );
+        // Nothing read since the last publication: the checkpoint alone.
+        assert_eq!(
+            Plan::of(due(true, true, false)),
+            Plan {
+                show: false,
+                checkpoint: true
+            }
+        );
+        // Before their time, uncommitted results wait (`uncommitted_every`).
+        assert_eq!(
+            Plan::of(due(false, false, true)),
+            Plan {
+                show: false,
+                checkpoint: false
+            }
+        );
+        assert_eq!(
+            Plan::of(due(false, true, true)),
+            Plan {
+                show: true,
+                checkpoint: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_round_takes_one_task_per_turn() {
+        let mut round = Round::default();
+        assert_eq!(round.task(false), None, "nothing due, no round");
+        assert_eq!(round.task(true), Some(0));
+        assert!(!round.advance(Step::More));
+        assert!(round.under_way());
+        // The next turns take the next tasks, due or not (the interval is counted from
+        // the round's end).
+        assert_eq!(round.task(false), Some(1));
+        assert!(!round.advance(Step::More));
+        assert_eq!(round.task(true), Some(2));
+        assert!(round.advance(Step::Done));
+        assert!(!round.under_way());
+        assert_eq!(round.task(false), None);
+        // A refused checkpoint ends the round.
+        assert_eq!(round.task(true), Some(0));
+        assert!(round.advance(Step::Fenced));
+        assert_eq!(round.task(false), None);
+    }
+
+    #[test]
+    fn a_fenced_worker_neither_shows_nor_checkpoints() {
+        let p = Plan::of(Due {
+            fenced: true,
+            ..due(true, true, true)
+        });
+        assert_eq!(
+            p,
+            Plan {
+                show: false,
+                checkpoint: false
+            }
+        );
     }
 }

@@ -146,3 +146,35 @@ fn a_running_job_appends_deltas_of_what_changed() {
         &reference(&fx, w, &fx.end())
     ));
 }
+
+#[test]
+fn wait_visible_wakes_at_the_table_write_not_at_its_timeout() {
+    let fx = generated_n(
+        datasets::DatasetKind::Ysb,
+        &[BuiltIn::YsbCampaign10s],
+        2,
+        2_000,
+    );
+    let w = &fx.workloads[0];
+    let (log, kdir) = fx.job_target();
+    let running = fx
+        .job(&log, w, config(&fx, &kdir, Some(Duration::ZERO)))
+        .start()
+        .unwrap();
+    let end = fx.end();
+    // The waiter sleeps before the records are there; only a table write can wake it
+    // before its timeout (which would also return true, the records being visible then).
+    let timeout = Duration::from_secs(120);
+    let (visible, took) = std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let t = std::time::Instant::now();
+            (running.wait_visible(&end, timeout).unwrap(), t.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        fx.copy(log.as_ref(), &fx.zeros(), &end);
+        waiter.join().unwrap()
+    });
+    assert!(visible);
+    assert!(took < timeout / 2, "woken after {took:?}");
+    running.stop().unwrap();
+}
