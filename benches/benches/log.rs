@@ -21,8 +21,9 @@
 //! partition, and from 4 and 8 threads to 4 partitions of one topic, in MB/s of segment
 //! bytes. Before it, `dd` writes to the same file system (`conv=fdatasync`: 512 MiB and one
 //! `fdatasync`; `oflag=dsync` with writes of one batch, and of 8 batches: a sync per
-//! write); after each benchmark the bench prints its MB/s over the whole run and its ratio
-//! to each `dd` figure.
+//! write); after each benchmark the bench prints its MB/s over the whole run, its ratio
+//! to each `dd` figure, and how many appends each `fdatasync` covered (group commit:
+//! appends that arrive while a sync runs share the next one).
 //!
 //! Under `cargo test --benches` criterion runs each routine once, as a smoke test.
 
@@ -362,10 +363,13 @@ fn append_durable(c: &mut Criterion) {
                 )
             },
         );
+        let stats = log.sync_stats(TOPIC).expect("sync stats");
         println!(
             "append_durable/{name}: {} appends of {bytes} bytes, {mb_s:.1} MB/s over the \
-             whole run (warm-up included): {ratios}",
+             whole run (warm-up included): {ratios}; {} fdatasyncs, {:.2} appends per sync",
             appends.get(),
+            stats.syncs,
+            stats.durable_appends as f64 / stats.syncs.max(1) as f64,
         );
     }
     group.finish();
