@@ -19,9 +19,9 @@
 //!
 //! `append_durable` appends with `FsyncPolicy::Always` from 1, 2, 4 and 8 threads to one
 //! partition, and from 4 and 8 threads to 4 partitions of one topic, in MB/s of segment
-//! bytes. Before it, `dd` writes to the same file system (`conv=fdatasync`: 512 MiB and one
-//! `fdatasync`; `oflag=dsync` with writes of one batch, and of 8 batches: a sync per
-//! write); after each benchmark the bench prints its MB/s over the whole run, its ratio
+//! bytes. Before each of them, `dd` writes to the same directory (`conv=fdatasync`: 512
+//! MiB and one `fdatasync`; `oflag=dsync` with writes of one batch, and of 8 batches: a
+//! sync per write); after each benchmark the bench prints its MB/s over the whole run, its ratio
 //! to each `dd` figure, and how many appends each `fdatasync` covered (group commit:
 //! appends that arrive while a sync runs share the next one).
 //!
@@ -30,7 +30,7 @@
 #[path = "common/bench_env.rs"]
 mod bench_env;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::path::Path;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -253,8 +253,9 @@ fn dd_mb_s(dir: &Path, bs: u64, count: u64, flag: &str) -> Option<f64> {
     Some(bytes / secs / 1e6)
 }
 
-/// Measure the dd peers in `dir` (smaller runs under `cargo test --benches`).
-fn dd_peer(dir: &Path, batch_bytes: u64, full: bool) -> Option<DdPeer> {
+/// Measure the dd peers in `dir` (smaller runs under `cargo test --benches`), before the
+/// benchmark `before`.
+fn dd_peer(dir: &Path, batch_bytes: u64, full: bool, before: &str) -> Option<DdPeer> {
     let (mib, syncs) = if full { (512, 300) } else { (8, 10) };
     settle();
     let fdatasync_mb_s = dd_mb_s(dir, 1 << 20, mib, "conv=fdatasync")?;
@@ -266,11 +267,10 @@ fn dd_peer(dir: &Path, batch_bytes: u64, full: bool) -> Option<DdPeer> {
         dsync_8_batches_mb_s,
     };
     println!(
-        "dd in {}: bs=1M count={mib} conv=fdatasync {fdatasync_mb_s:.1} MB/s; \
-         bs={batch_bytes} (one batch) count={syncs} oflag=dsync {dsync_batch_mb_s:.1} MB/s \
+        "dd before append_durable/{before}: bs=1M count={mib} conv=fdatasync \
+         {fdatasync_mb_s:.1} MB/s; bs={batch_bytes} (one batch) count={syncs} oflag=dsync {dsync_batch_mb_s:.1} MB/s \
          ({:.2} ms per synced write); bs={} (8 batches) count={} oflag=dsync \
          {dsync_8_batches_mb_s:.1} MB/s ({:.2} ms per synced write)",
-        dir.display(),
         batch_bytes as f64 / dsync_batch_mb_s / 1e3,
         8 * batch_bytes,
         syncs / 4,
@@ -320,16 +320,14 @@ fn append_durable(c: &mut Criterion) {
     let records = batch(0);
     let bytes = batch_bytes(&records);
     let full = std::env::args().any(|a| a == "--bench");
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let peer = dd_peer(scratch.path(), bytes, full);
     let mut group = c.benchmark_group("append_durable");
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     for (threads, partitions) in [(1, 1), (2, 1), (4, 1), (8, 1), (4, 4), (8, 4)] {
+        let name = format!("{threads}_threads_{partitions}_partitions");
         group.throughput(Throughput::BytesDecimal(bytes * u64::from(threads)));
-        settle();
         let dir = tempfile::tempdir().expect("tempdir");
         let log = open(
             dir.path(),
@@ -337,10 +335,18 @@ fn append_durable(c: &mut Criterion) {
             partitions,
             Some(RETENTION_BYTES),
         );
-        let name = format!("{threads}_threads_{partitions}_partitions");
         let (spent, appends) = (Cell::new(Duration::ZERO), Cell::new(0u64));
+        let peer = OnceCell::new();
         group.bench_function(&name, |b| {
             b.iter_custom(|iters| {
+                // This disk's sync costs change from minute to minute (other I/O on the
+                // host): the peer is measured just before the benchmark (unless a filter
+                // leaves it out), in its directory.
+                peer.get_or_init(|| {
+                    let peer = dd_peer(dir.path(), bytes, full, &name);
+                    settle();
+                    peer
+                });
                 let t = append_concurrently(&log, &records, threads, partitions, iters);
                 spent.set(spent.get() + t);
                 appends.set(appends.get() + iters * u64::from(threads));
@@ -351,7 +357,7 @@ fn append_durable(c: &mut Criterion) {
             continue; // filtered out
         }
         let mb_s = (appends.get() * bytes) as f64 / spent.get().as_secs_f64() / 1e6;
-        let ratios = peer.map_or_else(
+        let ratios = peer.get().copied().flatten().map_or_else(
             || "no dd figure".to_owned(),
             |p| {
                 format!(
