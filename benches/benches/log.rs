@@ -338,15 +338,15 @@ fn append_durable(c: &mut Criterion) {
         let (spent, appends) = (Cell::new(Duration::ZERO), Cell::new(0u64));
         let peer = OnceCell::new();
         group.bench_function(&name, |b| {
+            // This disk's sync costs change from minute to minute (other I/O on the host):
+            // the peer is measured just before the benchmark (unless a filter leaves it
+            // out), in its directory, outside the routine that criterion times.
+            peer.get_or_init(|| {
+                let peer = dd_peer(dir.path(), bytes, full, &name);
+                settle();
+                peer
+            });
             b.iter_custom(|iters| {
-                // This disk's sync costs change from minute to minute (other I/O on the
-                // host): the peer is measured just before the benchmark (unless a filter
-                // leaves it out), in its directory.
-                peer.get_or_init(|| {
-                    let peer = dd_peer(dir.path(), bytes, full, &name);
-                    settle();
-                    peer
-                });
                 let t = append_concurrently(&log, &records, threads, partitions, iters);
                 spent.set(spent.get() + t);
                 appends.set(appends.get() + iters * u64::from(threads));
