@@ -45,7 +45,8 @@ pub const INTERNAL_PREFIX: &str = "__";
 #[serde(rename_all = "snake_case", tag = "policy", content = "ms")]
 pub enum FsyncPolicy {
     /// `fsync` after every append call, before it returns: an acknowledged record survives
-    /// a power cut.
+    /// a power cut. Appends to a partition that arrive while its sync runs share the next
+    /// one (group commit), and the sync runs without the partition's lock.
     Always,
     /// `fsync` on an append when the last one is older than the interval, and on close:
     /// a power cut can lose up to the interval's acknowledged records.

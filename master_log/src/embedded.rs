@@ -25,6 +25,7 @@ use crate::config::{INTERNAL_PREFIX, LogOptions, TopicConfig, validate_name};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
 use crate::group::Coordinator;
+use crate::group_commit::SyncStats;
 use crate::log::{
     AssignmentStrategy, FetchLimits, GroupMembership, Log, LostRange, PartitionInfo, SkippedGap,
     TopicDescription, TopicInfo,
@@ -378,7 +379,8 @@ impl EmbeddedLog {
                 .push(NewRecord::tombstone(offset_key(g, t, *p), now));
         }
         for (op, records) in tombstones {
-            otopic.partition(op)?.write().append(&records, now)?;
+            let written = otopic.partition(op)?.write().append(&records, now)?;
+            written.durable()?;
         }
         self.sync_committed(&mut committed)
     }
@@ -441,6 +443,19 @@ impl EmbeddedLog {
             p.write().force_roll(now_ms())?;
         }
         Ok(())
+    }
+
+    /// The syncs of `topic`'s appends under [`FsyncPolicy::Always`](crate::FsyncPolicy)
+    /// since it was opened (or created) in this log: appends acknowledged after a sync,
+    /// and the syncs that covered them (see `group_commit`: concurrent appends share
+    /// them). The syncs of rolls, flushes and the close are not counted.
+    pub fn sync_stats(&self, topic: &str) -> Result<SyncStats> {
+        let t = self.topic(topic)?;
+        let mut stats = SyncStats::default();
+        for p in &t.partitions {
+            stats += p.read().sync_stats();
+        }
+        Ok(stats)
     }
 
     /// Write every partition's data and indexes to disk.
@@ -577,9 +592,12 @@ impl Log for EmbeddedLog {
 
     fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<Appended> {
         let t = self.topic(topic)?;
-        let appended = t.partition(partition)?.write().append(records, now_ms())?;
+        let written = t.partition(partition)?.write().append(records, now_ms())?;
+        // The partition's lock is released: other appends join the sync this one waits
+        // for. The records are written either way, and readers may read them.
+        let durable = written.durable();
         t.appended.notify(usize::MAX);
-        Ok(appended)
+        durable
     }
 
     fn fetch(
@@ -676,7 +694,8 @@ impl Log for EmbeddedLog {
         let op = partition_for_key(group.as_bytes(), otopic.config.partitions);
         // The map follows the offsets topic in its order, whichever process appended.
         let mut committed = self.inner.committed.lock();
-        otopic.partition(op)?.write().append(&records, now)?;
+        let written = otopic.partition(op)?.write().append(&records, now)?;
+        written.durable()?;
         self.sync_committed(&mut committed)
     }
 
@@ -723,6 +742,60 @@ mod tests {
         /// Makes the creation of a topic fail at this partition.
         pub(super) static FAIL_AT_PARTITION: std::cell::Cell<Option<u32>> =
             const { std::cell::Cell::new(None) };
+    }
+
+    /// Under `FsyncPolicy::Always`, appenders that meet a sync in flight are covered by
+    /// the next single sync, and none returns before a sync that began after its records
+    /// were written has finished.
+    #[test]
+    fn concurrent_durable_appends_share_syncs_and_return_only_once_synced() {
+        const THREADS: u32 = 8;
+        const APPENDS: u64 = 10;
+        let dir = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            fsync: crate::FsyncPolicy::Always,
+            ..LogOptions::default()
+        };
+        let log = EmbeddedLog::open_with(dir.path(), options).unwrap();
+        log.create_topic("t", TopicConfig::with_partitions(2))
+            .unwrap();
+        let topic = log.topic("t").unwrap();
+        let commits: Vec<_> = topic
+            .partitions
+            .iter()
+            .map(|p| p.read().group_commit().clone())
+            .collect();
+        // Slow syncs, so that every appender meets one in flight.
+        for c in &commits {
+            *c.delay.lock() = std::time::Duration::from_millis(5);
+        }
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (log, commits) = (&log, &commits);
+                s.spawn(move || {
+                    let p = t % 2;
+                    for i in 0..APPENDS {
+                        let record = NewRecord::keyed("k", format!("{t}/{i}"), 1);
+                        let a = log.append("t", p, &[record]).unwrap();
+                        let synced = commits[p as usize].synced_end();
+                        assert!(
+                            a.last_offset < synced,
+                            "offset {} of partition {p} acknowledged when only the offsets \
+                             below {synced} were synced",
+                            a.last_offset
+                        );
+                    }
+                });
+            }
+        });
+        let stats = log.sync_stats("t").unwrap();
+        assert_eq!(stats.durable_appends, u64::from(THREADS) * APPENDS);
+        assert!(
+            stats.syncs * 2 <= stats.durable_appends,
+            "appends did not share syncs: {stats:?}"
+        );
+        let per_partition = u64::from(THREADS / 2) * APPENDS;
+        assert_eq!(log.end_offsets("t").unwrap(), [per_partition; 2]);
     }
 
     #[test]

@@ -20,8 +20,12 @@
 //!
 //! ## Guarantees of the embedded engine ([`EmbeddedLog`])
 //! - **Durability** follows the [`FsyncPolicy`]: with `always`, an append returns only
-//!   after its batch is on disk. With any policy, a crashed *process* loses nothing that
-//!   was acknowledged (the data is in the page cache).
+//!   after its batch is on disk. Concurrent appends share their syncs (group commit, see
+//!   `group_commit`): an append writes under the partition's lock and waits for a sync
+//!   that began after its write with no lock held, so appends that arrive while one sync
+//!   runs are covered by the next; [`EmbeddedLog::sync_stats`] counts both. A reader can
+//!   see records before their append returns. With any policy, a crashed *process* loses
+//!   nothing that was acknowledged (the data is in the page cache).
 //! - **Integrity**: every batch carries a CRC32C; reads check it and never return a record
 //!   whose batch fails. Every file the log writes is checksummed (segments per batch;
 //!   indexes, topic metadata, partition manifests and quarantine files whole or per
@@ -98,6 +102,7 @@ pub mod durable;
 mod embedded;
 mod error;
 mod group;
+mod group_commit;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod load;
@@ -126,6 +131,7 @@ pub use consumer::{Consumer, PartitionRecords, StartFrom};
 pub use embedded::{EmbeddedLog, OFFSETS_TOPIC};
 pub use error::{LogError, Result, error_chain};
 pub use group::{EmbeddedMember, assign_range, assign_round_robin};
+pub use group_commit::SyncStats;
 #[cfg(feature = "kafka")]
 pub use kafka::{
     Compression, EVENT_TIME_HEADER, KafkaLog, KafkaMember, KafkaOptions, parse_kafka_uri,

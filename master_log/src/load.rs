@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::TopicConfig;
 use crate::error::{IoContext, LogError, Result};
@@ -282,7 +283,7 @@ fn open_closed(dir: &Path, base: u64, config: &TopicConfig, needs: &mut Needs) -
 fn from_scan(
     dir: &Path,
     base: u64,
-    file: File,
+    file: Arc<File>,
     len: u64,
     interval: u64,
     needs: &mut Needs,

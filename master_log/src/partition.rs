@@ -13,6 +13,7 @@ use crate::buffers::ReadBuffers;
 use crate::config::{FsyncPolicy, TopicConfig};
 use crate::durable::sync_dir;
 use crate::error::{IoContext, LogError, Result};
+use crate::group_commit::{GroupCommit, Pending, SyncStats};
 use crate::load::{FileId, file_id};
 use crate::lost::LostRange;
 use crate::manifest::{ClosedEntry, LostEntry, Manifest, manifest_path};
@@ -35,6 +36,27 @@ pub struct Appended {
     pub last_offset: u64,
     /// The append time the log gave the records.
     pub append_time: i64,
+}
+
+/// An append written to its segment. Under [`FsyncPolicy::Always`] it is not yet known to
+/// be on disk: [`Written::durable`] waits for a sync that covers it.
+#[derive(Debug)]
+#[must_use = "an append under `FsyncPolicy::Always` is durable only once `durable` returned"]
+pub(crate) struct Written {
+    appended: Appended,
+    pending: Option<Pending>,
+}
+
+impl Written {
+    /// Under [`FsyncPolicy::Always`], wait until a sync that covers the append has
+    /// finished (see `group_commit`); under the other policies, return at once. Call it
+    /// with no lock of the partition held, so that other appends can join the sync.
+    pub fn durable(self) -> Result<Appended> {
+        if let Some(pending) = self.pending {
+            pending.wait()?;
+        }
+        Ok(self.appended)
+    }
 }
 
 /// What a compaction run did.
@@ -102,6 +124,8 @@ pub(crate) struct Partition {
     closed: bool,
     /// The buffers fetches read into, taken back once their records are dropped.
     read_buffers: ReadBuffers,
+    /// Under [`FsyncPolicy::Always`], the syncs that appends wait for.
+    commit: Arc<GroupCommit>,
 }
 
 impl Partition {
@@ -157,6 +181,7 @@ impl Partition {
             seen_len: 0,
             closed: false,
             read_buffers: ReadBuffers::default(),
+            commit: Arc::default(),
         };
         let loaded = p.load_files(writer, issues);
         if writer && let Err(e) = p.dir_lock.unlock() {
@@ -297,12 +322,24 @@ impl Partition {
     /// Append `records` with `now` as the append time (raised if needed so that append
     /// times never decrease). Either every record is validated and written, or (on a
     /// validation error) none is. Runs under the writer lock, after what other processes
-    /// appended.
-    pub fn append(&mut self, records: &[NewRecord], now: i64) -> Result<Appended> {
+    /// appended. Under [`FsyncPolicy::Always`] the caller waits for the sync with
+    /// [`Written::durable`] once it released the partition's lock.
+    pub fn append(&mut self, records: &[NewRecord], now: i64) -> Result<Written> {
         self.write_locked(|p| p.append_now(records, now))
     }
 
-    fn append_now(&mut self, records: &[NewRecord], now: i64) -> Result<Appended> {
+    /// What the syncs of durable appends did so far.
+    pub fn sync_stats(&self) -> SyncStats {
+        self.commit.stats()
+    }
+
+    /// The partition's group commit, for tests to look at.
+    #[cfg(test)]
+    pub fn group_commit(&self) -> &Arc<GroupCommit> {
+        &self.commit
+    }
+
+    fn append_now(&mut self, records: &[NewRecord], now: i64) -> Result<Written> {
         if records.is_empty() {
             return Err(LogError::InvalidConfig("nothing to append".into()));
         }
@@ -328,11 +365,26 @@ impl Partition {
         self.last_append_time = append_time;
         self.dirty = true;
         self.seen_len = self.active().size;
-        self.maybe_sync()?;
-        Ok(Appended {
-            base_offset,
-            last_offset: self.latest() - 1,
-            append_time,
+        // Every byte of the append is in the active segment's file: a roll in between
+        // synced the earlier ones (under a syncing policy).
+        let pending = if self.fsync == FsyncPolicy::Always {
+            let active = self.active();
+            let end = active.next_offset;
+            Some(
+                self.commit
+                    .written(active.file_handle(), active.log_file(), end),
+            )
+        } else {
+            self.maybe_sync()?;
+            None
+        };
+        Ok(Written {
+            appended: Appended {
+                base_offset,
+                last_offset: self.latest() - 1,
+                append_time,
+            },
+            pending,
         })
     }
 
@@ -429,11 +481,12 @@ impl Partition {
         self.deleted = true;
     }
 
+    /// Under [`FsyncPolicy::Interval`], sync the active segment when the last sync is
+    /// older than the interval (under `Always` the appends' group commit syncs instead).
     fn maybe_sync(&mut self) -> Result<()> {
         let due = match self.fsync {
-            FsyncPolicy::Always => true,
             FsyncPolicy::Interval(ms) => self.last_sync.elapsed().as_millis() as u64 >= ms,
-            FsyncPolicy::Never => false,
+            FsyncPolicy::Always | FsyncPolicy::Never => false,
         };
         if due {
             self.active().sync()?;

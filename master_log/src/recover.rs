@@ -27,6 +27,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::clock::now_ms;
 use crate::config::TopicConfig;
@@ -157,7 +158,7 @@ pub(crate) fn repair_closed(
         created: false,
     };
     let scan = scan_file(&file, len, base);
-    let seg = r.repair(file, base, len, scan, Some(end), "")?;
+    let seg = r.repair(Arc::new(file), base, len, scan, Some(end), "")?;
     seg.write_indexes()?;
     let lost = std::mem::take(&mut r.lost);
     Ok((seg, lost, issues))
@@ -376,14 +377,14 @@ impl Recovery<'_> {
             Ok(seg) => match expected {
                 Some(e) if e.bytes != seg.size => {
                     let reason = format!("{} bytes where {} were recorded", seg.size, e.bytes);
-                    (Segment::open_file(&path)?, seg.size, reason)
+                    (Arc::new(Segment::open_file(&path)?), seg.size, reason)
                 }
                 Some(e) if e.next != seg.next_offset => {
                     let reason = format!(
                         "ends at offset {} where {} was recorded",
                         seg.next_offset, e.next
                     );
-                    (Segment::open_file(&path)?, seg.size, reason)
+                    (Arc::new(Segment::open_file(&path)?), seg.size, reason)
                 }
                 _ => return Ok(seg),
             },
@@ -428,7 +429,7 @@ impl Recovery<'_> {
     /// write, cut.
     fn repair(
         &mut self,
-        file: File,
+        file: Arc<File>,
         base: u64,
         len: u64,
         scan: FileScan,
@@ -437,7 +438,7 @@ impl Recovery<'_> {
     ) -> Result<Segment> {
         let path = segment_file(self.dir, base, "log");
         let mut data = vec![0u8; len as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&file, &mut data, 0)
+        std::os::unix::fs::FileExt::read_exact_at(&*file, &mut data, 0)
             .ctx(|| format!("read {}", path.display()))?;
         for d in &scan.damaged {
             self.quarantine_region(&path, base, d, tail_end, &data, context)?;
@@ -590,7 +591,7 @@ impl Recovery<'_> {
             .ctx(|| format!("stat {}", path.display()))?
             .len();
         let scan = scan_file(&file, len, base);
-        let seg = self.repair(file, base, len, scan, Some(end), "")?;
+        let seg = self.repair(Arc::new(file), base, len, scan, Some(end), "")?;
         if seg.next_offset >= end || base >= end {
             segments.push(seg);
             return Ok(());

@@ -19,6 +19,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::buffers::ReadBuffers;
 use crate::durable::{Durability, write_atomic};
@@ -145,6 +146,10 @@ impl std::fmt::Display for SegmentIssue {
     }
 }
 
+/// A segment whose index files do not serve: its open log file, the file's length, and
+/// what is wrong with the indexes (the caller rebuilds them from a scan).
+pub(crate) type Unindexed = (Arc<File>, u64, String);
+
 /// One segment of a partition.
 #[derive(Debug)]
 pub(crate) struct Segment {
@@ -152,7 +157,8 @@ pub(crate) struct Segment {
     pub dir: PathBuf,
     /// The log file's path (`dir` and the name of `base_offset`).
     log_file: PathBuf,
-    file: File,
+    /// Shared with the group commit that syncs it after appends (see `group_commit`).
+    file: Arc<File>,
     /// The log file's inode: another process that replaced the file (recovery,
     /// compaction, a topic deleted and created again) gave it a new one.
     pub ino: u64,
@@ -208,7 +214,8 @@ impl Segment {
         Ok(Self::empty(dir, base_offset, file))
     }
 
-    fn empty(dir: &Path, base_offset: u64, file: File) -> Segment {
+    fn empty(dir: &Path, base_offset: u64, file: impl Into<Arc<File>>) -> Segment {
+        let file = file.into();
         let ino = file.metadata().map_or(0, |m| m.ino());
         Segment {
             base_offset,
@@ -241,7 +248,7 @@ impl Segment {
     pub fn from_batches(
         dir: &Path,
         base_offset: u64,
-        file: File,
+        file: impl Into<Arc<File>>,
         size: u64,
         batches: &[BatchLoc],
         index_interval: u64,
@@ -299,7 +306,7 @@ impl Segment {
     pub fn open_closed(
         dir: &Path,
         base_offset: u64,
-    ) -> Result<std::result::Result<Segment, (File, u64, String)>> {
+    ) -> Result<std::result::Result<Segment, Unindexed>> {
         let (mut seg, len) = Self::open_log_file(dir, base_offset)?;
         Ok(match seg.load_indexes(len) {
             Ok(()) => Ok(seg),
@@ -422,7 +429,7 @@ impl Segment {
         dir: &Path,
         base_offset: u64,
         index_interval: u64,
-    ) -> Result<std::result::Result<(Segment, u64, Option<ScanError>), (File, u64, String)>> {
+    ) -> Result<std::result::Result<(Segment, u64, Option<ScanError>), Unindexed>> {
         let (mut seg, len) = Self::open_log_file(dir, base_offset)?;
         if len == 0 {
             return Ok(Ok((seg, 0, None)));
@@ -575,6 +582,11 @@ impl Segment {
             .ctx(|| format!("write {}", self.log_path().display()))?;
         self.note_batch(&header, position, index_interval);
         Ok(())
+    }
+
+    /// The open log file, for a sync outside the partition's lock.
+    pub fn file_handle(&self) -> &Arc<File> {
+        &self.file
     }
 
     pub fn sync(&self) -> Result<()> {
