@@ -9,7 +9,9 @@ the default checkpoints, the same with one checkpoint at the end (`--checkpoint-
 --checkpoint-records 1000000000`: as durable as the batch layer's one view), and `lk
 kappa reprocess` (a new version from offset 0, then the alias switch). Every Kappa run
 starts from an empty Kappa state and its own namespace, so none resumes another's
-checkpoints. Prints each round, then per run the median time (as `lk` prints it), the
+checkpoints. After each round the Kappa answer (the reprocessed version's) must equal the
+batch layer's cell for cell (`lk query --format csv`), or the script fails. Prints each
+round, then per run the median time (as `lk` prints it), the
 range, events per second, the median CPU time of the process and the speed relative to
 the batch recompute.
 """
@@ -66,6 +68,10 @@ def main() -> None:
                         LATENESS, "--namespace", f"reprocess{time.time_ns()}"])
         took.append(float(re.search(r"records in ([0-9.]+) s", out).group(1)))
         cpus[names[3]].append(cpu)
+        answers = {p: run(["query", "--workload", WORKLOAD, "--pipeline", p, "--format",
+                          "csv"])[0] for p in ("lambda", "kappa")}
+        if answers["lambda"] != answers["kappa"]:
+            sys.exit(f"round {i + 1}: Kappa's answer differs from the batch layer's")
         for name, t in zip(names, took):
             runs[name].append(t)
         print(f"round {i + 1} (load {load}): "
