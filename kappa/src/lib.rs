@@ -204,6 +204,7 @@
 mod assignment;
 mod config;
 mod error;
+mod id_set;
 mod job;
 mod operator;
 mod publish;
