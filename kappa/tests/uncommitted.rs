@@ -6,10 +6,13 @@
 
 mod common;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use kappa::{JobConfig, OutputTable};
+use kappa::{JobConfig, OutputTable, RunningJob};
+use master_log::EmbeddedLog;
 use workloads::{BuiltIn, Workload};
 
 /// No checkpoint but the first and the last of a run: the wall-clock interval and the
@@ -30,6 +33,17 @@ fn reference(fx: &Fixture, w: &Workload, to: &[u64]) -> OutputTable {
     let job = fx.job(&log, w, config(fx, &kdir, None));
     job.run_until_caught_up().unwrap();
     kappa::load_version(&kdir, w.name(), 1).unwrap()
+}
+
+/// A job over an empty target log of `fx`, started, that writes its table after every
+/// read: the log, the Kappa directory and the running job.
+fn start_showing_every_read(fx: &Fixture, w: &Workload) -> (Arc<EmbeddedLog>, PathBuf, RunningJob) {
+    let (log, kdir) = fx.job_target();
+    let running = fx
+        .job(&log, w, config(fx, &kdir, Some(Duration::ZERO)))
+        .start()
+        .unwrap();
+    (log, kdir, running)
 }
 
 #[test]
@@ -116,11 +130,7 @@ fn a_running_job_appends_deltas_of_what_changed() {
         6_000,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.job_target();
-    let running = fx
-        .job(&log, w, config(&fx, &kdir, Some(Duration::ZERO)))
-        .start()
-        .unwrap();
+    let (log, kdir, running) = start_showing_every_read(&fx, w);
     for i in 1..=4 {
         let (from, to) = (fx.fraction(i - 1, 4), fx.fraction(i, 4));
         fx.copy(log.as_ref(), &from, &to);
@@ -156,11 +166,7 @@ fn wait_visible_wakes_at_the_table_write_not_at_its_timeout() {
         2_000,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.job_target();
-    let running = fx
-        .job(&log, w, config(&fx, &kdir, Some(Duration::ZERO)))
-        .start()
-        .unwrap();
+    let (log, _, running) = start_showing_every_read(&fx, w);
     let end = fx.end();
     // The waiter sleeps before the records are there; only a table write can wake it
     // before its timeout (which would also return true, the records being visible then).
