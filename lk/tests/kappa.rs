@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{generate_pageviews, lk, pageviews_per_minute_csv as oracle_csv, stdout_of};
+use common::{
+    generate_pageviews, kappa_run_exact, lk, pageviews_per_minute_csv as oracle_csv, stdout_of,
+};
 use tempfile::TempDir;
 
 const WORKLOAD: &str = "pageviews-per-minute";
@@ -29,22 +31,6 @@ fn query_kappa(dir: &TempDir) -> String {
     ]))
 }
 
-/// `lk kappa run --until-caught-up` with lateness covering the data's disorder (late
-/// events arrive a minute late), and `extra` arguments: its output.
-fn run_exact(dir: &TempDir, extra: &[&str]) -> String {
-    let mut args = vec![
-        "kappa",
-        "run",
-        "--workload",
-        WORKLOAD,
-        "--allowed-lateness",
-        "5m",
-        "--until-caught-up",
-    ];
-    args.extend_from_slice(extra);
-    stdout_of(lk(dir).args(&args))
-}
-
 #[test]
 fn run_query_reprocess_and_versions() {
     let dir = TempDir::new().unwrap();
@@ -59,7 +45,7 @@ fn run_query_reprocess_and_versions() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Kappa table yet"));
 
     // Lateness covering the data's disorder: exact.
-    let run = run_exact(&dir, &[]);
+    let run = kappa_run_exact(&dir, WORKLOAD, &[]);
     assert!(run.contains("0 late"), "{run}");
     assert_eq!(query_kappa(&dir), want);
 
@@ -146,7 +132,7 @@ fn checkpoint_records_sets_how_often_a_task_checkpoints() {
     let run = |extra: &[&str]| {
         let mut args = vec!["--checkpoint-every", "1h"];
         args.extend_from_slice(extra);
-        run_exact(&dir, &args)
+        kappa_run_exact(&dir, WORKLOAD, &args)
     };
     run(&["--checkpoint-records", "250"]);
     let again = run(&[]);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{generate_pageviews, lk, stdout_of};
+use common::{generate_pageviews, kappa_run_exact, lk, stdout_of};
 use tempfile::TempDir;
 
 const WORKLOAD: &str = "pageviews-per-minute";
@@ -44,15 +44,7 @@ fn both_pipelines_side_by_side_with_differences_marked() {
     generate_pageviews(&dir, "5", 4000).assert().success();
     stdout_of(lk(&dir).args(["lambda", "run", "--workload", WORKLOAD, "--until-caught-up"]));
     // Lateness covering the late events: both pipelines hold the exact answer.
-    stdout_of(lk(&dir).args([
-        "kappa",
-        "run",
-        "--workload",
-        WORKLOAD,
-        "--allowed-lateness",
-        "5m",
-        "--until-caught-up",
-    ]));
+    kappa_run_exact(&dir, WORKLOAD, &[]);
     let agree = csv_rows(&both(&dir, "csv"));
     assert!(agree.len() > 50);
     assert!(agree.iter().all(|(l, k, d)| l == k && !d), "{agree:?}");
@@ -101,15 +93,7 @@ fn a_point_query_gives_that_keys_rows_of_the_whole_answer() {
     let dir = TempDir::new().unwrap();
     generate_pageviews(&dir, "7", 3000).assert().success();
     for workload in [WORKLOAD, "top-pages-hourly"] {
-        stdout_of(lk(&dir).args([
-            "kappa",
-            "run",
-            "--workload",
-            workload,
-            "--allowed-lateness",
-            "5m",
-            "--until-caught-up",
-        ]));
+        kappa_run_exact(&dir, workload, &[]);
         let query = |key: Option<&str>| {
             let mut c = lk(&dir);
             c.args(["query", "--workload", workload, "--pipeline", "kappa"]);

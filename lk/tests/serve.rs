@@ -10,7 +10,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    copy_dirs, first_half, generate_pageviews, lk, pageviews_per_minute_oracle, stdout_of,
+    copy_dirs, first_half, generate_pageviews, kappa_run_exact, lk, pageviews_per_minute_oracle,
+    stdout_of,
 };
 use tempfile::TempDir;
 use workloads::BuiltIn;
@@ -315,18 +316,7 @@ fn http_serves_the_kappa_table_like_lk_query() {
     let dir = TempDir::new().unwrap();
     generate_pageviews(&dir, "8", 4000).assert().success();
     let oracle = oracle_rows(&dir);
-    lk(&dir)
-        .args([
-            "kappa",
-            "run",
-            "--workload",
-            WORKLOAD,
-            "--allowed-lateness",
-            "5m",
-            "--until-caught-up",
-        ])
-        .assert()
-        .success();
+    kappa_run_exact(&dir, WORKLOAD, &[]);
     let expected = query_json(&dir, "kappa");
     assert_eq!(expected["rows"].as_array().unwrap(), &oracle);
     let server = Server::start(&dir, &["serve"]);

@@ -85,6 +85,23 @@ pub fn stdout_of(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `lk kappa run --workload W --until-caught-up` with 5 minutes of allowed lateness, which
+/// covers the disorder of [`generate_pageviews`]' data (late events arrive a minute late),
+/// so that the Kappa table holds the exact answer; `extra` arguments appended. Its output.
+pub fn kappa_run_exact(dir: &TempDir, workload: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "kappa",
+        "run",
+        "--workload",
+        workload,
+        "--allowed-lateness",
+        "5m",
+        "--until-caught-up",
+    ];
+    args.extend_from_slice(extra);
+    stdout_of(lk(dir).args(&args))
+}
+
 /// `lk generate pageviews` into topic `pageviews` (2 partitions, 20 events/s of event
 /// time) with out-of-order, late and duplicate events, as the pipelines' tests use it.
 pub fn generate_pageviews(dir: &TempDir, seed: &str, events: u32) -> Command {
