@@ -234,7 +234,8 @@ fn compare_runs_on_kafka() {
         .unwrap();
     assert!(
         out.status.success(),
-        "{}\n{}",
+        "{}\n{}\n{}",
+        out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -852,3 +852,24 @@ fn caught_up_is_confirmed_by_a_fetch_even_when_listed_ends_fall_short() {
     );
     log.delete_topic(&topic).unwrap();
 }
+
+/// `lk compare` describes its topics (their end offsets read by a fetch under
+/// `tansu_compat`) and deletes them at once. A consumer still fetching from a topic
+/// when it is deleted gets an answer on which librdkafka crashes with tansu (SIGSEGV):
+/// every consumer that read the topic is closed before it goes.
+#[test]
+fn a_topic_described_and_deleted_at_once_never_takes_the_process_down() {
+    let log = connect();
+    let records = sample_records();
+    for _ in 0..20 {
+        let topic = create(&log, 2);
+        log.append(&topic, 0, &records).unwrap();
+        log.append(&topic, 1, &records).unwrap();
+        let d = log.describe_topic(&topic).unwrap();
+        assert_eq!(d.partitions[1].latest, records.len() as u64);
+        log.delete_topic(&topic).unwrap();
+    }
+    // Late answers to fetches sent before the deletions arrive within this time.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(log.list_topics().is_ok());
+}

@@ -128,9 +128,9 @@ pub use options::{Compression, KafkaOptions, parse_kafka_uri};
 ///   reading the last batch, fetches stepping back to the batch start, no fetch
 ///   waiting); it is off by default, for Kafka. Without it the first two are noticed
 ///   (see **Offsets** above) and worked around from then on, with a warning; the third
-///   is not. Deleting a topic first closes the idle
-///   readers of that topic: one still prefetching from it after the deletion gets that
-///   same answer and took the process down (SIGSEGV) about half the time.
+///   is not. Deleting a topic first closes the idle readers of that topic and the
+///   consumer that probes end offsets: one still fetching from it after the deletion
+///   gets that same answer and took the process down (SIGSEGV) about half the time.
 /// - `message.timestamp.type=LogAppendTime` is stored but not applied: records keep the
 ///   producer's timestamp, which this log sets to the append's wall-clock time. Append
 ///   times are then the producers' clocks (equal for all records of one append, and

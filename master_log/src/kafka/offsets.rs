@@ -181,6 +181,15 @@ impl Inner {
         self.probe_end(topic, partition, listed - 1, listed)
     }
 
+    /// Close the end-offset prober (before a topic is deleted): a consumer that read the
+    /// topic may still have a fetch in flight, and its answer after the deletion has
+    /// crashed librdkafka with tansu (see the module docs of `kafka`, "Against tansu").
+    /// The next probe opens a new one.
+    pub(super) fn close_prober(&self) {
+        let prober = self.prober.lock().take();
+        drop(prober);
+    }
+
     /// Read `topic/partition` from `from` until the consumer reports its end; the offset
     /// after the last record seen, and at least `listed`.
     fn probe_end(&self, topic: &str, partition: u32, from: u64, listed: u64) -> Result<u64> {

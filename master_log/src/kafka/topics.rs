@@ -62,6 +62,7 @@ impl Inner {
         validate_name(name)?;
         refuse_internal(name, "internal topics cannot be deleted")?;
         self.readers.forget_topic(name);
+        self.close_prober();
         let results = block_on(self.admin.delete_topics(&[name], &self.admin_options()))
             .map_err(|e| kerr("delete topic", e))?;
         self.topics.write().remove(name);
