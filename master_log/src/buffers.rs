@@ -13,17 +13,37 @@
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 
-/// How many buffers a pool keeps (reused or waiting for their records to be dropped).
+/// How many buffers a pool keeps (reused or waiting for their records to be dropped),
+/// at least; a topic's pool keeps [`PER_PARTITION`] per partition when that is more.
 const KEEP: usize = 8;
+/// Buffers kept per partition of a topic: a fetch's, and the one before whose records a
+/// reader still holds, for each partition that readers read at the same time.
+const PER_PARTITION: usize = 2;
 
 /// The buffers of one topic's reads; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ReadBuffers {
     /// Buffers handed out, newest last; one whose records were all dropped is unique.
     kept: Mutex<Vec<Bytes>>,
+    /// How many it keeps.
+    keep: usize,
+}
+
+impl Default for ReadBuffers {
+    fn default() -> Self {
+        Self::for_partitions(0)
+    }
 }
 
 impl ReadBuffers {
+    /// The pool of a topic of `partitions` partitions.
+    pub fn for_partitions(partitions: u32) -> Self {
+        Self {
+            kept: Mutex::new(Vec::new()),
+            keep: KEEP.max(PER_PARTITION.saturating_mul(partitions as usize)),
+        }
+    }
+
     /// A buffer of at least `len` bytes to read into: a kept one whose records are all
     /// gone (its old contents, whole: a longer one is not cut, so that a later longer read
     /// finds it long enough again), else a new, zeroed one. The reader reads into its first
@@ -51,10 +71,10 @@ impl ReadBuffers {
     }
 
     /// Keep `chunk` (a whole buffer from [`ReadBuffers::take`], filled and frozen) to reuse
-    /// once its records are dropped; the oldest kept one is let go beyond [`KEEP`].
+    /// once its records are dropped; the oldest kept one is let go beyond the pool's size.
     pub fn keep(&self, chunk: &Bytes) {
         let mut kept = self.kept.lock();
-        if kept.len() >= KEEP {
+        if kept.len() >= self.keep {
             kept.remove(0);
         }
         kept.push(chunk.clone());
@@ -120,15 +140,17 @@ mod tests {
 
     #[test]
     fn keeps_a_bounded_number() {
-        let pool = ReadBuffers::default();
-        let held: Vec<Bytes> = (0..10)
-            .map(|_| {
-                let b = pool.take(10).freeze();
-                pool.keep(&b);
-                b
-            })
-            .collect();
-        assert_eq!(pool.kept.lock().len(), KEEP);
-        drop(held);
+        for (partitions, keep) in [(1, KEEP), (4, KEEP), (10, 20)] {
+            let pool = ReadBuffers::for_partitions(partitions);
+            let held: Vec<Bytes> = (0..30)
+                .map(|_| {
+                    let b = pool.take(10).freeze();
+                    pool.keep(&b);
+                    b
+                })
+                .collect();
+            assert_eq!(pool.kept_lens().len(), keep, "{partitions} partitions");
+            drop(held);
+        }
     }
 }

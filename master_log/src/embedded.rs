@@ -481,7 +481,7 @@ fn open_topic(
     let config = Arc::new(config);
     // One pool of read buffers for the topic's partitions: a consumer that reads them in
     // turn reuses the buffer it let go of last, still in the CPU's caches.
-    let read_buffers = Arc::new(ReadBuffers::default());
+    let read_buffers = Arc::new(ReadBuffers::for_partitions(config.partitions));
     let mut partitions = Vec::with_capacity(config.partitions as usize);
     for p in 0..config.partitions {
         #[cfg(test)]
