@@ -20,6 +20,7 @@ use bytes::Bytes;
 use event_listener::{Event, EventListener};
 use parking_lot::{Mutex, RwLock};
 
+use crate::buffers::ReadBuffers;
 use crate::clock::now_ms;
 use crate::config::{INTERNAL_PREFIX, LogOptions, TopicConfig, validate_name};
 use crate::durable::sync_dir;
@@ -478,6 +479,9 @@ fn open_topic(
     issues: &mut Vec<SegmentIssue>,
 ) -> Result<TopicState> {
     let config = Arc::new(config);
+    // One pool of read buffers for the topic's partitions: a consumer that reads them in
+    // turn reuses the buffer it let go of last, still in the CPU's caches.
+    let read_buffers = Arc::new(ReadBuffers::for_partitions(config.partitions));
     let mut partitions = Vec::with_capacity(config.partitions as usize);
     for p in 0..config.partitions {
         #[cfg(test)]
@@ -494,6 +498,7 @@ fn open_topic(
             dir,
             config.clone(),
             options.fsync,
+            read_buffers.clone(),
             issues,
         )?));
     }

@@ -123,7 +123,7 @@ pub(crate) struct Partition {
     /// Closed: what closing writes is written.
     closed: bool,
     /// The buffers fetches read into, taken back once their records are dropped.
-    read_buffers: ReadBuffers,
+    read_buffers: Arc<ReadBuffers>,
     /// Under [`FsyncPolicy::Always`], the syncs that appends wait for.
     commit: Arc<GroupCommit>,
 }
@@ -139,6 +139,7 @@ impl Partition {
         dir: PathBuf,
         config: Arc<TopicConfig>,
         fsync: FsyncPolicy,
+        read_buffers: Arc<ReadBuffers>,
         issues: &mut Vec<SegmentIssue>,
     ) -> Result<Partition> {
         use std::os::unix::fs::MetadataExt;
@@ -180,7 +181,7 @@ impl Partition {
             manifest_path: manifest_file,
             seen_len: 0,
             closed: false,
-            read_buffers: ReadBuffers::default(),
+            read_buffers,
             commit: Arc::default(),
         };
         let loaded = p.load_files(writer, issues);

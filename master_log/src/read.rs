@@ -149,18 +149,17 @@ impl Fetched {
             .sum::<usize>();
         let mut out = Vec::with_capacity(upper.min(self.max_records));
         for b in &self.batches {
-            let before = out.len();
-            record::decode_records(&b.header, &b.bytes, self.from, &mut out)
-                .map_err(|reason| self.malformed(b, reason))?;
-            let past = out[before..].iter().position(|r| r.offset >= self.until);
-            if let Some(i) = past {
-                out.truncate(before + i);
-            }
-            if out.len() >= self.max_records {
-                out.truncate(self.max_records);
-                break;
-            }
-            if past.is_some() {
+            // Records at or past `until`, or beyond the fetch's limit, are not decoded.
+            let stopped = record::decode_records_until(
+                &b.header,
+                &b.bytes,
+                self.from,
+                self.until,
+                self.max_records,
+                &mut out,
+            )
+            .map_err(|reason| self.malformed(b, reason))?;
+            if stopped {
                 break;
             }
         }

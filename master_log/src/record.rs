@@ -33,7 +33,7 @@
 //! record's (up to 9 bytes when the event times spread over minutes). With batches of
 //! 1,000 records that is under 10 bytes per record.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use bytes::{Buf, Bytes};
 
@@ -186,8 +186,29 @@ fn varint_len(v: i64) -> usize {
     uvarint_len(((v << 1) ^ (v >> 63)) as u64)
 }
 
-#[inline]
+/// Read the unsigned varint at `pos` of `buf`, moving `pos` past it; `None` if it runs
+/// past the end or overflows 64 bits. One- and two-byte varints (every length, offset
+/// delta and most time deltas of a batch of small records) take the short path.
+#[inline(always)]
 fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let p = *pos;
+    let b0 = *buf.get(p)?;
+    if b0 < 0x80 {
+        *pos = p + 1;
+        return Some(u64::from(b0));
+    }
+    if let Some(&b1) = buf.get(p + 1)
+        && b1 < 0x80
+    {
+        *pos = p + 2;
+        return Some(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+    }
+    get_uvarint_long(buf, pos)
+}
+
+/// [`get_uvarint`] for varints of any length.
+#[inline(never)]
+fn get_uvarint_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut result: u64 = 0;
     let mut shift = 0;
     loop {
@@ -207,7 +228,7 @@ fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn get_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
     let v = get_uvarint(buf, pos)?;
     Some(((v >> 1) as i64) ^ -((v & 1) as i64))
@@ -504,20 +525,30 @@ fn next_header<'a>(
     Ok((key, value))
 }
 
-/// Show the records of one complete, CRC-checked batch with `offset >= min_offset` to
-/// `each`, in offset order, until it breaks; returns how many it was shown. Every record
-/// shown was checked well-formed first (lengths, header names); a malformed one is an
-/// error (`Err` says what, at which byte), and so is a batch whose records do not fill
-/// it exactly — unless `each` broke before the end.
-pub(crate) fn visit_records<'a>(
+/// Where the fields of one record lie in its batch (byte ranges of the batch).
+#[derive(Debug, Clone)]
+struct Fields {
+    offset: u64,
+    event_time: i64,
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+    header_count: u64,
+    headers: Range<usize>,
+}
+
+/// Walk the records of one complete, CRC-checked batch, showing those with
+/// `offset >= min_offset` to `each` as byte ranges, until it breaks. Every record shown was
+/// checked well-formed first (lengths, header names); a malformed one is an error (`Err`
+/// says what, at which byte), and so is a batch whose records do not fill it exactly —
+/// unless `each` broke before the end.
+#[inline(always)]
+fn walk_records(
     header: &BatchHeader,
-    batch: &'a [u8],
+    buf: &[u8],
     min_offset: u64,
-    mut each: impl FnMut(RecordView<'a>) -> ControlFlow<()>,
-) -> std::result::Result<usize, String> {
-    let buf = batch;
+    mut each: impl FnMut(Fields) -> ControlFlow<()>,
+) -> std::result::Result<(), String> {
     let mut pos = BATCH_HEADER_LEN;
-    let mut shown = 0;
     let bad = |what: &str, pos: usize| format!("malformed record ({what}) at batch byte {pos}");
     for _ in 0..header.record_count {
         let len = get_uvarint(buf, &mut pos).ok_or_else(|| bad("length", pos))? as usize;
@@ -535,8 +566,8 @@ pub(crate) fn visit_records<'a>(
             pos = end;
             continue;
         }
-        let key = take_bytes(buf, &mut pos, end).ok_or_else(|| bad("key", pos))?;
-        let value = take_bytes(buf, &mut pos, end).ok_or_else(|| bad("value", pos))?;
+        let key = take_range(buf, &mut pos, end).ok_or_else(|| bad("key", pos))?;
+        let value = take_range(buf, &mut pos, end).ok_or_else(|| bad("value", pos))?;
         let header_count = get_uvarint(buf, &mut pos).ok_or_else(|| bad("headers", pos))?;
         let headers_start = pos;
         for _ in 0..header_count {
@@ -545,25 +576,50 @@ pub(crate) fn visit_records<'a>(
         if pos != end {
             return Err(bad("record length disagrees with its fields", pos));
         }
-        shown += 1;
-        let view = RecordView {
+        let fields = Fields {
             offset,
+            event_time: header.base_event_time.wrapping_add(time_delta),
             key,
             value,
-            event_time: header.base_event_time.wrapping_add(time_delta),
-            append_time: header.append_time,
-            headers: RecordHeaders(HeadersRepr::Encoded {
-                count: header_count,
-                bytes: &buf[headers_start..end],
-            }),
+            header_count,
+            headers: headers_start..end,
         };
-        if each(view).is_break() {
-            return Ok(shown);
+        if each(fields).is_break() {
+            return Ok(());
         }
     }
     if pos != buf.len() {
         return Err(bad("trailing bytes after the last record", pos));
     }
+    Ok(())
+}
+
+/// Show the records of one complete, CRC-checked batch with `offset >= min_offset` to
+/// `each`, in offset order, until it breaks; returns how many it was shown. Every record
+/// shown was checked well-formed first (lengths, header names); a malformed one is an
+/// error (`Err` says what, at which byte), and so is a batch whose records do not fill
+/// it exactly — unless `each` broke before the end.
+pub(crate) fn visit_records<'a>(
+    header: &BatchHeader,
+    batch: &'a [u8],
+    min_offset: u64,
+    mut each: impl FnMut(RecordView<'a>) -> ControlFlow<()>,
+) -> std::result::Result<usize, String> {
+    let mut shown = 0;
+    walk_records(header, batch, min_offset, |f| {
+        shown += 1;
+        each(RecordView {
+            offset: f.offset,
+            key: f.key.map(|r| &batch[r]),
+            value: f.value.map(|r| &batch[r]),
+            event_time: f.event_time,
+            append_time: header.append_time,
+            headers: RecordHeaders(HeadersRepr::Encoded {
+                count: f.header_count,
+                bytes: &batch[f.headers],
+            }),
+        })
+    })?;
     Ok(shown)
 }
 
@@ -576,24 +632,84 @@ pub(crate) fn decode_records(
     min_offset: u64,
     out: &mut Vec<Record>,
 ) -> std::result::Result<(), String> {
-    visit_records(header, batch, min_offset, |v| {
-        out.push(v.record_with(|s| batch.slice_ref(s)));
-        ControlFlow::Continue(())
-    })?;
-    Ok(())
+    decode_records_until(header, batch, min_offset, u64::MAX, usize::MAX, out).map(|_| ())
 }
 
-#[inline]
-fn take_bytes<'a>(batch: &'a [u8], pos: &mut usize, end: usize) -> Option<Option<&'a [u8]>> {
+/// [`decode_records`] of the records in `[min_offset, until)` only, and only until `out`
+/// holds `max` records. Returns whether it stopped there (at `until` or at `max`) before
+/// the end of the batch; the records after that point are not decoded (nor checked).
+pub(crate) fn decode_records_until(
+    header: &BatchHeader,
+    batch: &Bytes,
+    min_offset: u64,
+    until: u64,
+    max: usize,
+    out: &mut Vec<Record>,
+) -> std::result::Result<bool, String> {
+    let mut stopped = out.len() >= max;
+    if stopped {
+        return Ok(true);
+    }
+    // Each record's key and value are slices of the batch's buffer, made from byte
+    // ranges: no pointer arithmetic back from borrowed slices (`Bytes::slice_ref`).
+    let slice = |r: Range<usize>| {
+        if r.is_empty() {
+            Bytes::new()
+        } else {
+            batch.slice(r)
+        }
+    };
+    walk_records(header, batch, min_offset, |f| {
+        if f.offset >= until {
+            stopped = true;
+            return ControlFlow::Break(());
+        }
+        let headers = if f.header_count == 0 {
+            Vec::new()
+        } else {
+            RecordHeaders(HeadersRepr::Encoded {
+                count: f.header_count,
+                bytes: &batch[f.headers],
+            })
+            .iter()
+            .map(|(key, value)| Header {
+                key: key.to_owned(),
+                value: batch.slice_ref(value),
+            })
+            .collect()
+        };
+        out.push(Record {
+            offset: f.offset,
+            key: f.key.map(slice),
+            value: f.value.map(slice),
+            event_time: f.event_time,
+            append_time: header.append_time,
+            headers,
+        });
+        if out.len() >= max {
+            stopped = true;
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok(stopped)
+}
+
+/// The byte range of the length-prefixed field at `pos` (`None` for length -1: a null
+/// key or a tombstone), `pos` moved past it; `None` when it is malformed or runs past
+/// `end`.
+#[inline(always)]
+fn take_range(batch: &[u8], pos: &mut usize, end: usize) -> Option<Option<Range<usize>>> {
     let len = get_varint(batch, pos)?;
     if len == -1 {
         return Some(None);
     }
     let len = usize::try_from(len).ok()?;
-    let stop = pos.checked_add(len).filter(|&e| e <= end)?;
-    let out = &batch[*pos..stop];
+    let start = *pos;
+    let stop = start.checked_add(len).filter(|&e| e <= end)?;
     *pos = stop;
-    Some(Some(out))
+    Some(Some(start..stop))
 }
 
 #[cfg(test)]
@@ -708,13 +824,84 @@ mod tests {
 
     #[test]
     fn varints_roundtrip() {
-        for v in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            8191,
+            -8192,
+            8192,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut buf = Vec::new();
             put_varint(&mut buf, v);
             assert_eq!(buf.len(), varint_len(v));
             let mut pos = 0;
             assert_eq!(get_varint(&buf, &mut pos), Some(v));
         }
+    }
+
+    #[test]
+    fn uvarints_of_every_length_roundtrip_and_a_cut_one_is_none() {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            2_097_151,
+            1 << 35,
+            u64::MAX,
+        ] {
+            let mut buf = vec![0xAA];
+            put_uvarint(&mut buf, v);
+            buf.push(0x55);
+            let mut pos = 1;
+            assert_eq!(get_uvarint(&buf, &mut pos), Some(v), "{v}");
+            assert_eq!(pos, 1 + uvarint_len(v), "{v}");
+            // Cut before its last byte: no value, whatever its length.
+            let cut = &buf[..pos - 1];
+            let mut at = 1;
+            assert_eq!(get_uvarint(cut, &mut at), None, "{v} cut");
+        }
+        // Eleven bytes, or a tenth byte above 1: more than 64 bits.
+        let mut pos = 0;
+        assert_eq!(get_uvarint(&[0xFF; 11], &mut pos), None);
+        let mut pos = 0;
+        let over = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02];
+        assert_eq!(get_uvarint(&over, &mut pos), None);
+    }
+
+    #[test]
+    fn decoding_stops_at_until_and_at_the_limit() {
+        let bytes = Bytes::from(sample_batch(1000, 10, 5));
+        let h = BatchHeader::parse(&bytes).unwrap().unwrap();
+        let offsets = |until: u64, max: usize| {
+            let mut out = Vec::new();
+            let stopped = decode_records_until(&h, &bytes, 1002, until, max, &mut out).unwrap();
+            (out.iter().map(|r| r.offset).collect::<Vec<_>>(), stopped)
+        };
+        assert_eq!(
+            offsets(u64::MAX, usize::MAX),
+            ((1002..1010).collect(), false)
+        );
+        assert_eq!(offsets(1006, usize::MAX), ((1002..1006).collect(), true));
+        assert_eq!(offsets(u64::MAX, 3), ((1002..1005).collect(), true));
+        assert_eq!(offsets(1010, 8), ((1002..1010).collect(), true));
+        let mut all = Vec::new();
+        decode_records(&h, &bytes, 0, &mut all).unwrap();
+        let mut some = Vec::new();
+        decode_records_until(&h, &bytes, 1002, 1006, usize::MAX, &mut some).unwrap();
+        assert_eq!(some[..], all[2..6]);
+        // Headers and empty keys come through as they were written.
+        assert_eq!(all[3].headers.len(), 1);
+        assert_eq!(all[4].headers.len(), 0);
     }
 
     /// A batch of `n` records (values of `len` bytes, headers on every third) at

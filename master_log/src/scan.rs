@@ -21,6 +21,9 @@ use crate::record::{self, BATCH_HEADER_LEN, BatchHeader, MAGIC};
 
 /// How much a scan reads at a time.
 const SCAN_CHUNK: usize = 1024 * 1024;
+/// How much a read of a range known to be wanted (see [`BatchScanner::whole_range`])
+/// reads at once, at most: a fetch's range in one `pread`.
+const RANGE_CHUNK: usize = 8 * 1024 * 1024;
 /// Where the magic byte lies in a batch header (after base offset, length and CRC).
 const MAGIC_AT: usize = 16;
 
@@ -55,6 +58,8 @@ pub(crate) struct BatchScanner<'f> {
     verify_crc: bool,
     /// Where the read buffers come from and go back to (a fetch's); else new ones.
     buffers: Option<&'f ReadBuffers>,
+    /// The most one read takes (more when one batch is longer).
+    chunk_limit: usize,
 }
 
 impl<'f> BatchScanner<'f> {
@@ -68,6 +73,7 @@ impl<'f> BatchScanner<'f> {
             chunk_start: start,
             verify_crc,
             buffers: None,
+            chunk_limit: SCAN_CHUNK,
         }
     }
 
@@ -77,17 +83,28 @@ impl<'f> BatchScanner<'f> {
         self
     }
 
+    /// The same scanner, reading its whole range at once (up to 8 MiB a read) instead of
+    /// 1 MiB at a time: for a range that is all wanted (a fetch's, bounded by the index),
+    /// one `pread`, and no batch read twice because it straddled two reads.
+    pub fn whole_range(mut self) -> Self {
+        self.chunk_limit = RANGE_CHUNK;
+        self
+    }
+
     fn fill(&mut self, at_least: usize) -> std::io::Result<()> {
-        let want = (self.end - self.pos) as usize;
-        let len = want.min(SCAN_CHUNK.max(at_least));
+        let want = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX);
+        let len = want.min(self.chunk_limit.max(at_least));
         // Let go of the chunk before: its buffer can then be taken back at once.
         self.chunk = Bytes::new();
         match self.buffers {
             Some(pool) => {
+                // The buffer may be longer than this read: the chunk is its first `len`
+                // bytes, and the pool keeps it whole.
                 let mut buf = pool.take(len);
-                self.file.read_exact_at(&mut buf, self.pos)?;
-                self.chunk = buf.freeze();
-                pool.keep(&self.chunk);
+                self.file.read_exact_at(&mut buf[..len], self.pos)?;
+                let whole = buf.freeze();
+                pool.keep(&whole);
+                self.chunk = whole.slice(..len);
             }
             None => {
                 let mut buf = vec![0u8; len];
@@ -398,6 +415,47 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(bytes).unwrap();
         (f, bytes.len() as u64)
+    }
+
+    #[test]
+    fn a_whole_range_is_read_at_once() {
+        let value = vec![b'x'; 60_000];
+        let mut bytes = Vec::new();
+        for i in 0..45u64 {
+            let mut buf = Vec::new();
+            encode_batch(
+                &mut buf,
+                i,
+                0,
+                std::iter::once(RecordRef {
+                    offset: i,
+                    key: None,
+                    value: Some(&value),
+                    event_time: 0,
+                    headers: &[],
+                }),
+            );
+            bytes.extend_from_slice(&buf);
+        }
+        let (f, len) = file_of(&bytes);
+        // 2.7 MB: three reads of (at most) 1 MiB, or one of the whole range.
+        for (whole, reads) in [(false, 3), (true, 1)] {
+            let pool = ReadBuffers::default();
+            let scanner = BatchScanner::new(f.as_file(), 0, len, true).with_buffers(&pool);
+            let scanner = if whole {
+                scanner.whole_range()
+            } else {
+                scanner
+            };
+            let batches: Vec<ScannedBatch> = scanner.collect::<Result<_, _>>().unwrap();
+            assert_eq!(batches.len(), 45);
+            assert_eq!(
+                &batches[44].bytes[..],
+                &bytes[bytes.len() - batches[44].bytes.len()..]
+            );
+            // Every buffer is still held by the batches: one per read.
+            assert_eq!(pool.kept_lens().len(), reads, "whole range: {whole}");
+        }
     }
 
     #[test]

@@ -671,30 +671,38 @@ impl Segment {
             .map_or(self.size, |e| u64::from(e.position).max(start));
         let mut at = Continuity::start(self.base_offset);
         at.next_offset = start_base;
-        let (pos, damage) = self.collect_range(from, start, end, &mut at, c, buffers)?;
+        // The range up to the bound is all wanted: read it at once.
+        let (pos, damage) = self.collect_range(from, start..end, true, &mut at, c, buffers)?;
         if damage.is_some() || c.full() || c.until <= at.next_offset || pos >= self.size {
             return Ok(damage);
         }
         // The bound fell short of the fetch's limits (the bytes before `from` count
         // against it, and compaction can leave gaps wider than it): read on, to the end
         // of the segment if need be. Moving to the next segment here would skip records.
-        let (_, damage) = self.collect_range(from, pos, self.size, &mut at, c, buffers)?;
+        let (_, damage) = self.collect_range(from, pos..self.size, false, &mut at, c, buffers)?;
         Ok(damage)
     }
 
-    /// [`Segment::collect`] over `[start, end)` of the file; returns where it stopped.
+    /// [`Segment::collect`] over `range` of the file (read at once when `whole`, else a
+    /// megabyte at a time); returns where it stopped.
     fn collect_range(
         &self,
         from: u64,
-        start: u64,
-        end: u64,
+        range: std::ops::Range<u64>,
+        whole: bool,
         at: &mut Continuity,
         c: &mut Collector,
         buffers: &ReadBuffers,
     ) -> Result<(u64, Option<ReadDamage>)> {
-        let mut pos = start;
+        let (mut pos, end) = (range.start, range.end);
         'scan: while pos < end {
-            for item in BatchScanner::new(&self.file, pos, end, true).with_buffers(buffers) {
+            let scanner = BatchScanner::new(&self.file, pos, end, true).with_buffers(buffers);
+            let scanner = if whole {
+                scanner.whole_range()
+            } else {
+                scanner
+            };
+            for item in scanner {
                 let e = match item {
                     Ok(b) => {
                         pos = b.position + b.header.total_len as u64;
