@@ -624,14 +624,16 @@ impl Task {
         if writes.is_empty() && late.is_empty() && self.position == self.last.offset {
             return Ok(None);
         }
+        // The writes move into the changelog's records and back: no copy of the state.
+        let mut records = changelog_records(writes, self.state.max_event_time.unwrap_or(0));
         let (checkpoint, appended) = match membership {
-            None => self.append_checkpoint(&writes, &late)?,
+            None => self.append_checkpoint(&mut records, &late)?,
             Some(m) => {
                 let tp = TopicPartition::new(self.input.clone(), self.partition);
                 let position = self.position;
                 let mut outcome = None;
                 let fenced = m.commit_with(&[(tp, position)], &mut || {
-                    let r = self.append_checkpoint(&writes, &late);
+                    let r = self.append_checkpoint(&mut records, &late);
                     let failed = r.as_ref().err().map(|e| error_chain(e));
                     outcome = Some(r);
                     match failed {
@@ -654,7 +656,7 @@ impl Task {
             }
         };
         self.store_lag.add(
-            writes,
+            state_writes(records),
             StoredCheckpoint {
                 checkpoint: checkpoint.clone(),
                 marker_offset: appended.last_offset,
@@ -715,11 +717,12 @@ impl Task {
 
 impl Task {
     /// The appends of a checkpoint: late records to the side topic, then the state
-    /// changes and the marker to the changelog. Returns the checkpoint and where its
-    /// changelog append landed.
+    /// changes (`records`, from [`changelog_records`]) and the marker to the changelog.
+    /// Returns the checkpoint and where its changelog append landed; `records` is left
+    /// as it was given.
     fn append_checkpoint(
         &mut self,
-        writes: &[Write],
+        records: &mut Vec<NewRecord>,
         late: &[NewRecord],
     ) -> Result<(Checkpoint, master_log::Appended)> {
         if !late.is_empty() {
@@ -731,20 +734,39 @@ impl Task {
         }
         self.seq += 1;
         let checkpoint = self.current(self.seq);
-        let event_time = checkpoint.max_event_time.unwrap_or(0);
-        let mut records: Vec<NewRecord> = writes
-            .iter()
-            .map(|(k, v)| NewRecord {
-                key: Some(k.clone().into()),
-                value: v.clone().map(Into::into),
-                event_time,
-                headers: Vec::new(),
-            })
-            .collect();
         records.push(marker_record(&checkpoint)?);
-        let appended = self.log.append(&self.changelog, self.partition, &records)?;
-        Ok((checkpoint, appended))
+        let appended = self.log.append(&self.changelog, self.partition, records);
+        records.pop();
+        Ok((checkpoint, appended?))
     }
+}
+
+/// A checkpoint's state changes as changelog records (at the partition's event time
+/// `event_time`, as the marker), each write's key and value moved in, not copied.
+fn changelog_records(writes: Vec<Write>, event_time: i64) -> Vec<NewRecord> {
+    writes
+        .into_iter()
+        .map(|(k, v)| NewRecord {
+            key: Some(k.into()),
+            value: v.map(Into::into),
+            event_time,
+            headers: Vec::new(),
+        })
+        .collect()
+}
+
+/// The writes back from their changelog records ([`changelog_records`]): once the log
+/// has let go of them, each key and value is moved back out, not copied.
+fn state_writes(records: Vec<NewRecord>) -> Vec<Write> {
+    records
+        .into_iter()
+        .map(|r| {
+            (
+                r.key.map(Vec::from).unwrap_or_default(),
+                r.value.map(Vec::from),
+            )
+        })
+        .collect()
 }
 
 fn marker_record(c: &Checkpoint) -> Result<NewRecord> {
@@ -754,4 +776,32 @@ fn marker_record(c: &Checkpoint) -> Result<NewRecord> {
         value,
         c.max_event_time.unwrap_or(0),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_go_to_changelog_records_and_back_unchanged_and_uncopied() {
+        let writes: Vec<Write> = vec![
+            (b"c-one".to_vec(), Some(b"value".to_vec())),
+            (b"c-two".to_vec(), None),
+            (Vec::with_capacity(64), Some(Vec::new())),
+        ];
+        let expected = writes.clone();
+        let places: Vec<*const u8> = writes.iter().map(|(k, _)| k.as_ptr()).collect();
+        let records = changelog_records(writes, 42);
+        assert!(
+            records
+                .iter()
+                .all(|r| r.event_time == 42 && r.headers.is_empty())
+        );
+        assert_eq!(records[0].key.as_deref(), Some(&b"c-one"[..]));
+        assert_eq!(records[1].value, None);
+        let back = state_writes(records);
+        assert_eq!(back, expected);
+        let after: Vec<*const u8> = back.iter().map(|(k, _)| k.as_ptr()).collect();
+        assert_eq!(after[..2], places[..2], "keys moved back, not copied");
+    }
 }
