@@ -126,7 +126,10 @@ impl StreamDecoder {
     /// and its event time (a CSV row's time): what both pipelines' stream readers call,
     /// with an owned record or one read in place.
     pub fn decode_record(&self, value: Option<&[u8]>, event_time: i64) -> Result<StreamEvent<'_>> {
-        self.decode(value.ok_or(DatasetError::NoValue)?, event_time)
+        match value {
+            Some(value) => self.decode(value, event_time),
+            None => Err(DatasetError::NoValue),
+        }
     }
 
     /// Decode one record value (cheap: postcard, no I/O). `event_time` is the record's,

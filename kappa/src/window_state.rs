@@ -166,12 +166,15 @@ impl Dedup {
         k
     }
 
-    /// The shard `slot` as it is now: its sorted ids, or `None` when it does not exist.
-    fn shard(&self, (number, shard): (i64, u8)) -> Option<&Vec<u64>> {
+    /// The shard `slot` as it is now: its ids, sorted in place (their order is free),
+    /// or `None` when it does not exist.
+    fn sorted_shard(&mut self, (number, shard): (i64, u8)) -> Option<&[u64]> {
         let at = self.buckets.partition_point(|(b, _)| *b < number);
-        match self.buckets.get(at) {
+        match self.buckets.get_mut(at) {
             Some((b, bucket)) if *b == number && bucket.present & (1 << shard) != 0 => {
-                Some(&bucket.shards[usize::from(shard)])
+                let ids = &mut bucket.shards[usize::from(shard)];
+                ids.sort_unstable();
+                Some(ids)
             }
             _ => None,
         }
@@ -188,11 +191,10 @@ impl Dedup {
             bucket.dirty = 0;
         }
         for slot in changed {
-            let value = self.shard(slot).map(|ids| {
-                let mut v = ids.clone();
-                v.sort_unstable();
-                postcard::to_stdvec(&v).expect("a vector of u64 always encodes")
-            });
+            // A slice encodes as the vector it was (postcard: length, then each id).
+            let value = self
+                .sorted_shard(slot)
+                .map(|ids| postcard::to_stdvec(ids).expect("a vector of u64 always encodes"));
             out.push((Dedup::key(slot), value));
         }
     }
@@ -489,7 +491,8 @@ impl WindowState {
             }
         }
         self.dedup.take_writes(&mut out);
-        out.sort();
+        // In place: elements that compare equal are identical.
+        out.sort_unstable();
         out
     }
 
@@ -681,6 +684,29 @@ mod tests {
                 .is_err()
         );
         assert!(back.restore(&[DEDUP, 0, 0], &[0]).is_err());
+    }
+
+    #[test]
+    fn a_shard_is_written_with_its_ids_sorted_whatever_order_they_came_in() {
+        let mut d = Dedup::new(1000);
+        // Ids 33, 1 and 17 share shard 1 of bucket 0, in this order.
+        for id in [33, 1, 17] {
+            assert!(d.first_time(id, 10));
+        }
+        let mut w = Vec::new();
+        d.take_writes(&mut w);
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            w[0].1,
+            Some(postcard::to_stdvec(&vec![1u64, 17, 33]).unwrap())
+        );
+        // A later id lands after them: the shard is written again, sorted.
+        assert!(d.first_time(65, 20));
+        assert!(d.first_time(49, 20));
+        let mut w = Vec::new();
+        d.take_writes(&mut w);
+        let ids: Vec<u64> = postcard::from_bytes(w[0].1.as_ref().unwrap()).unwrap();
+        assert_eq!((w.len(), ids), (1, vec![1, 17, 33, 49, 65]));
     }
 
     #[test]
