@@ -613,3 +613,42 @@ fn the_alias_written_by_the_job_names_its_version() {
     assert_eq!(serving_version(root, "w").unwrap(), Some(3));
     assert_eq!(load_serving(root, "w").unwrap().version, 3);
 }
+
+#[test]
+fn a_kept_part_file_follows_its_path_when_replaced_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let at = ("w", 1, 0);
+    let delta = |n| PartDelta::header_of(&part(1, 0, n));
+    let frame = |n| frame_bytes(&FrameRef::<(), _>::Delta(&delta(n))).unwrap();
+    write_part_with(root, &part(1, 0, 1), false, true).unwrap();
+    let mut kept = None;
+    for n in [2, 3] {
+        assert!(
+            append_delta_kept(root, at, &mut kept, &frame(n), false)
+                .unwrap()
+                .is_some()
+        );
+        assert!(kept.is_some(), "kept open after the append");
+    }
+    assert_eq!(part_frames(root, "w", 1, 0).unwrap().len(), 3);
+    // A new file in its place (a writer starting it anew): the next delta goes to it.
+    write_part_with(root, &part(1, 0, 10), false, true).unwrap();
+    assert!(
+        append_delta_kept(root, at, &mut kept, &frame(11), false)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        part_frames(root, "w", 1, 0).unwrap(),
+        vec![Frame::Full(part(1, 0, 10)), Frame::Delta(delta(11))]
+    );
+    // The version deleted: nothing is appended (a whole snapshot must start a new file).
+    delete_version(root, "w", 1).unwrap();
+    assert_eq!(
+        append_delta_kept(root, at, &mut kept, &frame(12), false).unwrap(),
+        None
+    );
+    assert!(kept.is_none());
+    assert!(!file(root, 0).exists(), "no file made by a delta");
+}

@@ -29,7 +29,7 @@ use crate::group::Coordinator;
 use crate::group_commit::SyncStats;
 use crate::log::{
     AssignmentStrategy, FetchLimits, GroupMembership, Log, LostRange, PartitionInfo, SkippedGap,
-    TopicDescription, TopicInfo,
+    TopicDescription, TopicInfo, split_for_produce,
 };
 use crate::partition::{Appended, CompactionStats, Partition, RetentionStats};
 use crate::partitioner::partition_for_key;
@@ -605,6 +605,37 @@ impl Log for EmbeddedLog {
         durable
     }
 
+    /// As the trait's [`Log::produce`], with one wake-up of the topic's listeners after
+    /// every partition's append (not one per partition): a reader woken finds the whole
+    /// call's records.
+    fn produce(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(u32, Appended)>> {
+        let t = self.topic(topic)?;
+        let mut written = Vec::new();
+        let mut failed = None;
+        for (p, recs) in split_for_produce(records, t.config.partitions) {
+            match t
+                .partition(p)
+                .and_then(|at| at.write().append(&recs, now_ms()))
+            {
+                Ok(w) => written.push((p, w)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // No partition's lock is held: other appends join the syncs these wait for.
+        let durable: Result<Vec<(u32, Appended)>> = written
+            .into_iter()
+            .map(|(p, w)| Ok((p, w.durable()?)))
+            .collect();
+        t.appended.notify(usize::MAX);
+        match failed {
+            Some(e) => Err(e),
+            None => durable,
+        }
+    }
+
     fn fetch(
         &self,
         topic: &str,
@@ -801,6 +832,55 @@ mod tests {
         );
         let per_partition = u64::from(THREADS / 2) * APPENDS;
         assert_eq!(log.end_offsets("t").unwrap(), [per_partition; 2]);
+    }
+
+    #[test]
+    fn a_produce_over_several_partitions_wakes_the_readers_once_all_are_appended() {
+        use event_listener::Listener as _;
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        log.create_topic("t", TopicConfig::with_partitions(4))
+            .unwrap();
+        let records: Vec<NewRecord> = (0..64)
+            .map(|i| NewRecord::keyed(format!("k{i}"), "v", i))
+            .collect();
+        let mut want = [0u64; 4];
+        for r in &records {
+            want[partition_for_key(r.key.as_deref().unwrap(), 4) as usize] += 1;
+        }
+        assert!(want.iter().all(|&n| n > 0), "every partition gets records");
+        let topic = log.topic("t").unwrap();
+        let listener = log.listen("t").unwrap();
+        let produced = std::thread::scope(|s| {
+            // The last partition held: the produce appends to the others, then waits.
+            let held = topic.partitions[3].write();
+            let producer = s.spawn(|| log.produce("t", records).unwrap());
+            let woken = listener.wait_timeout(std::time::Duration::from_millis(300));
+            assert!(
+                woken.is_none(),
+                "a reader was woken before every partition's records were there"
+            );
+            drop(held);
+            producer.join().unwrap()
+        });
+        let landed: Vec<(u32, u64)> = produced
+            .iter()
+            .map(|(p, a)| (*p, a.last_offset + 1))
+            .collect();
+        assert_eq!(
+            landed,
+            [(0, want[0]), (1, want[1]), (2, want[2]), (3, want[3])]
+        );
+        assert_eq!(log.end_offsets("t").unwrap(), want);
+        // And the readers were woken then.
+        let listener = log.listen("t").unwrap();
+        log.produce("t", vec![NewRecord::keyed("k0", "v", 1)])
+            .unwrap();
+        assert!(
+            listener
+                .wait_timeout(std::time::Duration::from_secs(10))
+                .is_some()
+        );
     }
 
     #[test]

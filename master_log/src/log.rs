@@ -292,31 +292,9 @@ pub trait Log: Send + Sync + fmt::Debug {
     /// records landed, in partition order; records keep their relative order within a
     /// partition.
     fn produce(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(u32, Appended)>> {
-        static STICKY: AtomicU32 = AtomicU32::new(0);
-        let partitions = self.partition_count(topic)?;
-        let sticky = STICKY.fetch_add(1, Ordering::Relaxed) % partitions;
-        let chosen: Vec<u32> = records
-            .iter()
-            .map(|r| match &r.key {
-                Some(k) => partition_for_key(k, partitions),
-                None => sticky,
-            })
-            .collect();
-        // Each partition's records moved once, into a vector of the right size.
-        let mut counts = vec![0usize; partitions as usize];
-        for &p in &chosen {
-            counts[p as usize] += 1;
-        }
-        let mut by_partition: Vec<Vec<NewRecord>> =
-            counts.into_iter().map(Vec::with_capacity).collect();
-        for (r, p) in records.into_iter().zip(chosen) {
-            by_partition[p as usize].push(r);
-        }
-        by_partition
+        split_for_produce(records, self.partition_count(topic)?)
             .into_iter()
-            .enumerate()
-            .filter(|(_, recs)| !recs.is_empty())
-            .map(|(p, recs)| Ok((p as u32, self.append(topic, p as u32, &recs)?)))
+            .map(|(p, recs)| Ok((p, self.append(topic, p, &recs)?)))
             .collect()
     }
 
@@ -341,4 +319,38 @@ pub trait Log: Send + Sync + fmt::Debug {
             }
         }
     }
+}
+
+/// The records of one [`Log::produce`] call by partition, as Kafka's default partitioner
+/// chooses them (see there), in partition order, each partition's in their relative
+/// order; partitions without records left out.
+pub(crate) fn split_for_produce(
+    records: Vec<NewRecord>,
+    partitions: u32,
+) -> Vec<(u32, Vec<NewRecord>)> {
+    static STICKY: AtomicU32 = AtomicU32::new(0);
+    let sticky = STICKY.fetch_add(1, Ordering::Relaxed) % partitions;
+    let chosen: Vec<u32> = records
+        .iter()
+        .map(|r| match &r.key {
+            Some(k) => partition_for_key(k, partitions),
+            None => sticky,
+        })
+        .collect();
+    // Each partition's records moved once, into a vector of the right size.
+    let mut counts = vec![0usize; partitions as usize];
+    for &p in &chosen {
+        counts[p as usize] += 1;
+    }
+    let mut by_partition: Vec<Vec<NewRecord>> =
+        counts.into_iter().map(Vec::with_capacity).collect();
+    for (r, p) in records.into_iter().zip(chosen) {
+        by_partition[p as usize].push(r);
+    }
+    by_partition
+        .into_iter()
+        .enumerate()
+        .filter(|(_, recs)| !recs.is_empty())
+        .map(|(p, recs)| (p as u32, recs))
+        .collect()
 }
