@@ -66,8 +66,7 @@ pub(crate) struct Published {
     pub committed: bool,
     /// Cells finalized since the previous publication.
     pub finalized: PartialTable,
-    /// The open cells changed since the previous publication (every open cell at the
-    /// first publication of the task).
+    /// The open cells, as of this publication.
     pub open: PartialTable,
 }
 
