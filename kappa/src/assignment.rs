@@ -156,7 +156,7 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     );
     let (store, store_damage) = open_store(inner, partition)?;
     let part_damage = check_part(inner, partition)?;
-    let (mut task, closed, mut report) = Task::open(
+    let (task, closed, mut report) = Task::open(
         inner.log.clone(),
         TaskTopics {
             input: config.topic.clone(),
@@ -176,7 +176,9 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     {
         let mut shared = inner.shared.lock();
         shared.closed.insert(partition, closed);
-        shared.open.insert(partition, task.state.open_table());
+        shared
+            .open
+            .insert(partition, task.state.open_table().into());
         shared.committed.insert(partition, report.checkpoint.offset);
         shared
             .checkpoints
@@ -185,7 +187,7 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
         // not synced, may show more, or be gone).
         shared.written.remove(&partition);
         shared.files.remove(&partition);
-        shared.changed_since.remove(&partition);
+        shared.finalized_since.remove(&partition);
         shared.fresh.remove(&partition);
         shared.dirty.insert(partition);
         shared.restores.push(report);
@@ -220,7 +222,7 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
         shared.committed.remove(&p);
         shared.written.remove(&p);
         shared.files.remove(&p);
-        shared.changed_since.remove(&p);
+        shared.finalized_since.remove(&p);
         shared.fresh.remove(&p);
         shared.dirty.remove(&p);
         shared.live[p as usize].opened = false;

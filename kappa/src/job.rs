@@ -2,7 +2,6 @@
 //! threads that take their partitions from the job's consumer group. The handles: a
 //! [`Job`] (set up, start, progress, table) and a [`RunningJob`] (wait, stop, abort).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -112,7 +111,7 @@ impl Job {
                 shared: Mutex::new(Shared::new(partitions)),
                 changed: Condvar::new(),
                 table_written: Condvar::new(),
-                writing: Mutex::new(BTreeMap::new()),
+                writing: Mutex::new(()),
                 serving_known: AtomicBool::new(false),
                 finished: Mutex::new(Vec::new()),
                 flag: AtomicU8::new(RUN),

@@ -22,7 +22,7 @@
 //!         │   4. local store (redb task-p.redb): the writes of the checkpoints since it
 //!         │      last took some in + the last checkpoint, one transaction, every 10 s
 //!         └──────────────┬────────────┘
-//!                        ▼ publish: finalized cells + open cells changed + checkpoint
+//!                        ▼ publish: finalized cells + open cells + checkpoint
 //!   output table  <dir>/tables/W.vN/part-p  (one file per partition: a snapshot, then deltas)
 //!                        ▲ one atomic rename switches
 //!   alias         <dir>/tables/W.alias  ──► "N"   ◄── load_serving() (serving layer, lk query)

@@ -3,17 +3,17 @@
 //! ([`Inner::table_of`], [`Inner::fresh_table_of`]), and the writes of the parts to their
 //! files ([`Inner::write_table`]: a delta of what changed, or a whole snapshot).
 
-use std::collections::BTreeSet;
-use std::collections::btree_map::Entry;
-use std::sync::LazyLock;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 
-use workloads::{GroupKey, Partial, PartialTable, Window};
+use workloads::PartialTable;
 
 use crate::error::Result;
-use crate::shared::{FreshPart, Inner, Shared};
+use crate::shared::{Inner, Shared};
 use crate::state::Checkpoint;
-use crate::table::{self, DeltaRef, MergedCells, OutputTable, TablePart, combine_watermarks};
+use crate::table::{
+    self, DeltaRef, Joined, MergedCells, OutputTable, TablePart, combine_watermarks, joined_cells,
+};
 use crate::task::Published;
 
 /// The cells of a partition that has none.
@@ -27,25 +27,9 @@ struct Encoded {
     frame: Vec<u8>,
     /// A whole snapshot (else a delta).
     full: bool,
-}
-
-/// Bring a partition's open cells `open` to a publication's: drop the cells `finalized`
-/// since the last one, then set the open cells it `changed` (see
-/// `WindowState::open_table`); each cell either touched is recorded in `touched`.
-fn apply_publication(
-    open: &mut PartialTable,
-    touched: &mut BTreeSet<(Window, GroupKey)>,
-    finalized: &PartialTable,
-    changed: PartialTable,
-) {
-    for (w, k, _) in finalized.iter() {
-        open.remove(*w, k);
-        touched.insert((*w, k.clone()));
-    }
-    for (w, k, partials) in changed.into_cells() {
-        touched.insert((w, k.clone()));
-        *open.cell_mut(w, k, Vec::new) = partials;
-    }
+    /// The open cells the part holds once the frame is written (shared with
+    /// [`Shared::open`], not copied).
+    open: Arc<PartialTable>,
 }
 
 impl Inner {
@@ -117,55 +101,57 @@ impl Inner {
             return Ok(None);
         };
         let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
-        let open = shared.open.get(&partition).unwrap_or(&EMPTY);
+        let open = shared.open.get(&partition).cloned().unwrap_or_default();
         let position = head.position;
-        let part = head.with_table(MergedCells(closed, open));
+        let part = head.with_table(MergedCells(closed, &open));
         Ok(Some(Encoded {
             partition,
             position,
             frame: table::full_frame(&part)?,
             full: true,
+            open,
         }))
     }
 
-    /// The frame of what changed in one partition's part since its last write: each
-    /// cell a publication changed since ([`Shared::changed_since`]: open cells it set,
-    /// cells of windows it finalized) as the part holds it now, its closed and open
-    /// cells merged as a whole snapshot merges them, or removed when the part holds it no
-    /// more. Its cost is the change, not the part. `None` before its first checkpoint.
-    fn delta_frame_of(&self, shared: &Shared, partition: u32) -> Result<Option<Encoded>> {
+    /// The frame of what changed in one partition's part since its last write, whose
+    /// open cells were `written`: the cells of windows finalized since, the open cells
+    /// that differ from those written, and the open cells written that are gone (one
+    /// walk over the open cells now and those written, side by side; no cell copied).
+    /// `None` before its first checkpoint.
+    fn delta_frame_of(
+        &self,
+        shared: &Shared,
+        partition: u32,
+        written: &PartialTable,
+    ) -> Result<Option<Encoded>> {
         let Some(header) = self.part_header(shared, partition) else {
             return Ok(None);
         };
-        let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
-        let open = shared.open.get(&partition).unwrap_or(&EMPTY);
-        let changed = shared.changed_since.get(&partition);
-        // A cell both closed and open is merged into a copy of its own, held while the
-        // delta borrows it.
-        let mut merged: Vec<(&Window, &GroupKey, Vec<Partial>)> = Vec::new();
         let mut delta = DeltaRef::header_of(&header);
-        for (w, k) in changed.into_iter().flatten() {
-            match (closed.get(*w, k), open.get(*w, k)) {
-                (Some(a), Some(b)) => {
-                    let mut cell = a.clone();
-                    for (x, y) in cell.iter_mut().zip(b) {
-                        x.merge(y)?;
-                    }
-                    merged.push((w, k, cell));
-                }
-                (Some(v), None) | (None, Some(v)) => delta.upserts.push((w, k, v)),
-                (None, None) => delta.removed.push((w, k)),
+        let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
+        let open = shared.open.get(&partition).cloned().unwrap_or_default();
+        let finalized = shared.finalized_since.get(&partition);
+        for (w, k) in finalized.into_iter().flatten() {
+            if let Some(v) = closed.get(*w, k) {
+                delta.upserts.push((w, k, v));
             }
         }
-        delta
-            .upserts
-            .extend(merged.iter().map(|(w, k, cell)| (*w, *k, cell)));
+        for (w, k, cell) in joined_cells(written, &open) {
+            match cell {
+                Joined::Right(v) => delta.upserts.push((w, k, v)),
+                Joined::Both(was, v) if was != v => delta.upserts.push((w, k, v)),
+                Joined::Both(..) => {}
+                Joined::Left(_) if closed.get(*w, k).is_none() => delta.removed.push((w, k)),
+                Joined::Left(_) => {}
+            }
+        }
         let frame = table::delta_frame(&delta)?;
         Ok(Some(Encoded {
             partition,
             position: header.position,
             frame,
             full: false,
+            open,
         }))
     }
 
@@ -203,22 +189,20 @@ impl Inner {
         let sync = self.config.uncommitted_every.is_none();
         // Held while the writes are made and the files' state recorded: writes of a part
         // land in the order they were built.
-        let mut kept = self.writing.lock();
+        let _w = self.writing.lock();
         let writes = {
             let mut shared = self.shared.lock();
-            // The files of parts no longer written from here (their tasks closed) close.
-            kept.retain(|p, _| shared.files.contains_key(p));
             let dirty = std::mem::take(&mut shared.dirty);
             let mut writes = Vec::with_capacity(dirty.len());
             for p in dirty {
                 let write = match shared.files.get(&p) {
                     Some(f) if f.delta_bytes <= table::MAX_PART_FILE.max(f.full_bytes) => {
-                        self.delta_frame_of(&shared, p)?
+                        self.delta_frame_of(&shared, p, &f.open)?
                     }
                     _ => self.full_frame_of(&shared, p)?,
                 };
                 if let Some(write) = write {
-                    shared.changed_since.remove(&p);
+                    shared.finalized_since.remove(&p);
                     let start_new = !shared.files.contains_key(&p);
                     writes.push((write, start_new));
                 }
@@ -233,10 +217,8 @@ impl Inner {
         let mut done = Vec::with_capacity(writes.len());
         for (write, start_new) in writes {
             let p = write.partition;
-            let at = (workload, version, p);
             let written = if write.full {
-                // Perhaps a new file: the deltas after it open it anew.
-                kept.remove(&p);
+                let at = (workload, version, p);
                 Some(table::write_full_frame(
                     dir,
                     at,
@@ -245,12 +227,7 @@ impl Inner {
                     start_new,
                 )?)
             } else {
-                let mut file = kept.remove(&p);
-                let written = table::append_delta_kept(dir, at, &mut file, &write.frame, sync)?;
-                if let Some(f) = file {
-                    kept.insert(p, f);
-                }
-                written
+                table::append_delta_frame(dir, workload, version, p, &write.frame, sync)?
             };
             match written {
                 Some(bytes) => done.push((write, bytes)),
@@ -290,6 +267,7 @@ impl Inner {
             } else {
                 file.delta_bytes += bytes;
             }
+            file.open = write.open;
         }
         drop(shared);
         // What readers of the table see moved: wake `wait_visible` (and the others).
@@ -299,31 +277,35 @@ impl Inner {
     }
 
     /// Take in what the task of `partition` published (at a checkpoint, or without one
-    /// with `uncommitted_every`): the cells finalized and the open cells changed since
-    /// its previous publication. Its part is written at the next [`Inner::write_table`].
-    /// A publication also takes in what only [`Shared::fresh`] held (the publications
-    /// since the previous one here, for fresh queries).
+    /// with `uncommitted_every`); its part is written at the next [`Inner::write_table`].
+    /// A checkpoint also takes in the cells finalized since the previous one that only
+    /// [`Shared::fresh`] held.
     pub(crate) fn publish(&self, partition: u32, p: Published) -> Result<()> {
-        let mut guard = self.shared.lock();
-        let shared = &mut *guard;
-        let touched = shared.changed_since.entry(partition).or_default();
-        let closed = shared.closed.entry(partition).or_default();
-        if let Some(f) = shared.fresh.remove(&partition) {
-            // What the fresh publications brought (the cells they finalized merge with
-            // this publication's: a window is finalized once).
-            shared.open.insert(partition, f.open);
-            touched.extend(f.changed);
-            closed.merge_from(f.finalized)?;
+        let mut shared = self.shared.lock();
+        let pending = if p.committed {
+            shared.fresh.remove(&partition).map(|f| f.finalized)
+        } else {
+            None
+        };
+        for finalized in pending.into_iter().chain([p.finalized]) {
+            shared
+                .finalized_since
+                .entry(partition)
+                .or_default()
+                .extend(finalized.iter().map(|(w, k, _)| (*w, k.clone())));
+            shared
+                .closed
+                .entry(partition)
+                .or_default()
+                .merge_from(finalized)?;
         }
-        let open = shared.open.entry(partition).or_default();
-        apply_publication(open, touched, &p.finalized, p.open);
-        closed.merge_from(p.finalized)?;
+        shared.open.insert(partition, Arc::new(p.open));
         if p.committed {
             shared.committed.insert(partition, p.checkpoint.offset);
         }
         shared.checkpoints.insert(partition, p.checkpoint);
         shared.dirty.insert(partition);
-        drop(guard);
+        drop(shared);
         // What the table shows moved: wake `wait_checkpointed`.
         self.changed.notify_all();
         Ok(())
@@ -331,22 +313,14 @@ impl Inner {
 
     /// Take in what the task of `partition` has processed since its last publication
     /// (an uncommitted publication), into [`Shared::fresh`] only: nothing is written, and
-    /// the table and its files still show the last checkpoint. The first fresh
-    /// publication after one into the table starts from a copy of its open cells.
+    /// the table and its files still show the last checkpoint.
     pub(crate) fn publish_fresh(&self, partition: u32, p: Published) -> Result<()> {
-        let mut guard = self.shared.lock();
-        let shared = &mut *guard;
-        let fresh = match shared.fresh.entry(partition) {
-            Entry::Occupied(f) => f.into_mut(),
-            Entry::Vacant(slot) => slot.insert(FreshPart {
-                open: shared.open.get(&partition).cloned().unwrap_or_default(),
-                ..FreshPart::default()
-            }),
-        };
-        apply_publication(&mut fresh.open, &mut fresh.changed, &p.finalized, p.open);
-        fresh.finalized.merge_from(p.finalized)?;
+        let mut shared = self.shared.lock();
+        let fresh = shared.fresh.entry(partition).or_default();
+        fresh.finalized.merge(&p.finalized)?;
+        fresh.open = p.open;
         fresh.checkpoint = p.checkpoint;
-        drop(guard);
+        drop(shared);
         // What the fresh table shows moved: wake `wait_fresh`.
         self.changed.notify_all();
         Ok(())

@@ -74,11 +74,11 @@ impl Live {
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// Per partition owned here: the cells of its closed windows, and of its open ones,
-    /// as of its last publication.
+    /// as of its last checkpoint.
     pub closed: BTreeMap<u32, PartialTable>,
-    /// (A publication brings the open cells changed since the one before, and the cells
-    /// finalized since: they are updated here in place, not copied whole.)
-    pub open: BTreeMap<u32, PartialTable>,
+    /// (A publication replaces a partition's open cells whole; shared, not copied, with
+    /// [`PartFileState::open`] once written.)
+    pub open: BTreeMap<u32, Arc<PartialTable>>,
     /// Partitions published since their part of the table was last written.
     pub dirty: BTreeSet<u32>,
     /// Per partition owned here, where its last publication is: a checkpoint, or with
@@ -93,10 +93,9 @@ pub(crate) struct Shared {
     /// its task opened: the file may end in a frame a crash cut short) starts its file
     /// anew.
     pub files: BTreeMap<u32, PartFileState>,
-    /// Per partition owned here, the cells of its part that publications changed since
-    /// it was last written (open cells changed, cells of windows finalized): what a delta
-    /// carries, each cell as the part holds it then (or removed when it holds none).
-    pub changed_since: BTreeMap<u32, BTreeSet<(Window, GroupKey)>>,
+    /// Per partition owned here, the cells of windows finalized since its part was last
+    /// written (a delta carries them).
+    pub finalized_since: BTreeMap<u32, Vec<(Window, GroupKey)>>,
     /// Per partition owned here, what its task has processed past the last publication,
     /// in memory only (with [`Inner::fresh`] on): see [`FreshPart`].
     pub fresh: BTreeMap<u32, FreshPart>,
@@ -123,7 +122,7 @@ impl Shared {
             committed: BTreeMap::new(),
             written: BTreeMap::new(),
             files: BTreeMap::new(),
-            changed_since: BTreeMap::new(),
+            finalized_since: BTreeMap::new(),
             fresh: BTreeMap::new(),
             fresh_answered: BTreeMap::new(),
             live: (0..partitions).map(|_| Live::new(now)).collect(),
@@ -142,11 +141,7 @@ impl Shared {
 #[derive(Debug, Default)]
 pub(crate) struct FreshPart {
     pub finalized: PartialTable,
-    /// Every open cell (those of [`Shared::open`] with the fresh publications' changes).
     pub open: PartialTable,
-    /// The cells the fresh publications changed (they join [`Shared::changed_since`]
-    /// with the rest at the next publication).
-    pub changed: BTreeSet<(Window, GroupKey)>,
     /// Where the task is (its last checkpoint's fields as of now; not stored anywhere).
     pub checkpoint: Checkpoint,
 }
@@ -157,6 +152,9 @@ pub(crate) struct PartFileState {
     /// The size of its last whole snapshot, and of the deltas appended since.
     pub full_bytes: u64,
     pub delta_bytes: u64,
+    /// Its open cells (what a delta is computed against): the table of
+    /// [`Shared::open`] it was written from.
+    pub open: Arc<PartialTable>,
 }
 
 /// The parts of a job that its handles ([`crate::Job`] clones, [`crate::RunningJob`]) and
@@ -179,9 +177,8 @@ pub(crate) struct Inner {
     /// wakes `Job::wait_visible` ([`Inner::wait_written`]) at the moves it waits for,
     /// not at every read of the workers.
     pub table_written: Condvar,
-    /// Serializes table file writes; holds the part files kept open for the deltas
-    /// appended to them, by partition (see `table::append_delta_kept`).
-    pub writing: Mutex<BTreeMap<u32, std::fs::File>>,
+    /// Serializes table file writes.
+    pub writing: Mutex<()>,
     /// A serving alias exists (no need to look for it at every table write).
     pub serving_known: AtomicBool,
     /// The group memberships of workers that returned, kept until every worker has: a

@@ -445,21 +445,9 @@ fn frame_bytes<T: Serialize, D: Serialize>(frame: &FrameRef<'_, T, D>) -> Result
 /// Append `frame` to the part file at `path` in one write, if the file is there, of this
 /// format, and stays within `limit` bytes. Returns whether it did.
 fn append_frame(path: &Path, frame: &[u8], sync: bool, limit: u64) -> Result<bool> {
-    let Some(mut f) = open_appendable(path, frame, limit)? else {
-        return Ok(false);
-    };
-    f.write_all(frame)
-        .and_then(|()| if sync { f.sync_data() } else { Ok(()) })
-        .map_err(io_err(format!("append to {}", path.display())))?;
-    Ok(true)
-}
-
-/// The part file at `path` opened for appending `frame`, if the file is there, of this
-/// format, and stays within `limit` bytes with it.
-fn open_appendable(path: &Path, frame: &[u8], limit: u64) -> Result<Option<fs::File>> {
     let mut f = match fs::OpenOptions::new().read(true).append(true).open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io_err(format!("open {}", path.display()))(e)),
     };
     let size = f
@@ -473,9 +461,12 @@ fn open_appendable(path: &Path, frame: &[u8], limit: u64) -> Result<Option<fs::F
         && std::io::Read::read_exact(&mut f, &mut header).is_ok()
         && header == file_header();
     if !ours || size.saturating_add(frame.len() as u64) > limit {
-        return Ok(None);
+        return Ok(false);
     }
-    Ok(Some(f))
+    f.write_all(frame)
+        .and_then(|()| if sync { f.sync_data() } else { Ok(()) })
+        .map_err(io_err(format!("append to {}", path.display())))?;
+    Ok(true)
 }
 
 /// The part in a part file's bytes: its last full snapshot with the deltas after it
@@ -959,12 +950,7 @@ pub fn delete_version(root: &Path, workload: &str, version: u32) -> Result<()> {
 
 #[path = "table_cells.rs"]
 mod cells;
-#[path = "table_kept.rs"]
-mod kept;
-pub(crate) use cells::MergedCells;
-#[cfg(test)]
-use cells::{Joined, joined_cells};
-pub(crate) use kept::append_delta_kept;
+pub(crate) use cells::{Joined, MergedCells, joined_cells};
 
 #[cfg(test)]
 #[path = "table_tests.rs"]

@@ -232,8 +232,6 @@ struct Cell {
     partials: Vec<Partial>,
     /// Changed since the last checkpoint.
     dirty: bool,
-    /// Changed since the last [`WindowState::open_table`] (or never handed out by it).
-    unpublished: bool,
     /// Its own key (`'c'`) is in the store and the changelog: written at a checkpoint
     /// while its window was open, or restored from one. Deleted when the window is
     /// finalized.
@@ -261,7 +259,6 @@ impl WindowCells {
                 self.cells.push(Cell {
                     partials: empty(),
                     dirty: true,
-                    unpublished: true,
                     stored: false,
                 });
                 at
@@ -283,6 +280,11 @@ impl WindowCells {
 
     fn len(&self) -> usize {
         self.cells.len()
+    }
+
+    /// Each key with its cell.
+    fn iter(&self) -> impl Iterator<Item = (&GroupKey, &Cell)> {
+        self.index.iter().map(|(k, &at)| (k, &self.cells[at]))
     }
 
     /// Each key with its cell, taken.
@@ -428,7 +430,6 @@ impl WindowState {
         });
         let cell = cells.cell(key, empty);
         cell.dirty = true;
-        cell.unpublished = true;
         &mut cell.partials
     }
 
@@ -500,20 +501,12 @@ impl WindowState {
         std::mem::take(&mut self.finalized)
     }
 
-    /// A copy of the open cells changed since the last call (at the first, of every open
-    /// cell): what a publication adds to the open cells it last published. A cell leaves
-    /// the working set only when its window is finalized, so the open cells now are
-    /// those published before, less the cells finalized since ([`WindowState::
-    /// take_finalized`], taken with this), with these on top.
-    pub fn open_table(&mut self) -> PartialTable {
+    /// A copy of the open cells (the part of the output table still changing).
+    pub fn open_table(&self) -> PartialTable {
         let mut t = PartialTable::new();
-        for (w, cells) in &mut self.working {
-            for (k, &at) in &cells.index {
-                let c = &mut cells.cells[at];
-                if c.unpublished {
-                    c.unpublished = false;
-                    *t.cell_mut(*w, k.clone(), Vec::new) = c.partials.clone();
-                }
+        for (w, cells) in &self.working {
+            for (k, c) in cells.iter() {
+                *t.cell_mut(*w, k.clone(), Vec::new) = c.partials.clone();
             }
         }
         t
@@ -537,7 +530,6 @@ impl WindowState {
                     Cell {
                         partials,
                         dirty: false,
-                        unpublished: true,
                         stored: true,
                     },
                 );
@@ -750,41 +742,6 @@ mod tests {
         assert_eq!(r.take_finalized(), fin);
         assert_eq!(r.open_table(), s.open_table());
         assert!(r.restore(b"x", b"").is_err());
-    }
-
-    #[test]
-    fn open_table_hands_out_the_cells_changed_since_its_last_call() {
-        let mut s = WindowState::new(0, 0, 1000, 1000);
-        let w = Window { start: 0, end: 100 };
-        let (a, b) = (vec![Scalar::Int(1)], vec![Scalar::Int(2)]);
-        s.cell(w, &a, || vec![Partial::Count(0)])[0] = Partial::Count(1);
-        s.cell(w, &b, || vec![Partial::Count(0)])[0] = Partial::Count(5);
-        let first = s.open_table();
-        assert_eq!(first.len(), 2, "every open cell at the first call");
-        assert_eq!(s.take_writes().len(), 2);
-        assert!(s.open_table().is_empty(), "nothing changed since");
-        s.cell(w, &a, || vec![Partial::Count(0)])[0] = Partial::Count(2);
-        let next = s.open_table();
-        assert_eq!(next.len(), 1);
-        assert_eq!(next.get(w, &a), Some(&vec![Partial::Count(2)]));
-        // A checkpoint's writes (a's and b's) leave the publication's changes alone, and
-        // a publication leaves the checkpoint's.
-        s.cell(w, &b, || vec![Partial::Count(0)])[0] = Partial::Count(6);
-        assert_eq!(s.take_writes().len(), 2);
-        assert_eq!(s.open_table().get(w, &b), Some(&vec![Partial::Count(6)]));
-        assert!(s.take_writes().is_empty());
-        // A restored state hands out every cell at its first call.
-        let mut all = WindowState::new(0, 0, 1000, 1000);
-        all.cell(w, &a, || vec![Partial::Count(0)])[0] = Partial::Count(2);
-        all.cell(w, &b, || vec![Partial::Count(0)])[0] = Partial::Count(6);
-        let mut r = WindowState::new(0, 0, 1000, 1000);
-        for (k, v) in &all.take_writes() {
-            r.restore(k, v.as_ref().unwrap()).unwrap();
-        }
-        let restored = r.open_table();
-        assert_eq!(restored.len(), 2);
-        assert_eq!(restored.get(w, &b), Some(&vec![Partial::Count(6)]));
-        assert!(r.open_table().is_empty());
     }
 
     /// A store and changelog as a map: the writes applied in order.

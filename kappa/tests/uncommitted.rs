@@ -158,55 +158,6 @@ fn a_running_job_appends_deltas_of_what_changed() {
 }
 
 #[test]
-fn every_write_of_the_changed_cells_shows_the_exact_result_of_what_was_read() {
-    let fx = generated_n(
-        datasets::DatasetKind::Pageviews,
-        &[BuiltIn::PageviewsPerMinute],
-        2,
-        6_000,
-    );
-    let w = &fx.workloads[0];
-    // No lateness: windows are finalized all along (their cells leave the open ones;
-    // events late for them are dropped, as in the reference run).
-    let config = |kdir: &std::path::Path, every| JobConfig {
-        allowed_lateness_ms: 0,
-        ..config(&fx, kdir, every)
-    };
-    let (log, kdir) = fx.job_target();
-    let running = fx
-        .job(&log, w, config(&kdir, Some(Duration::ZERO)))
-        .start()
-        .unwrap();
-    let pieces = 8;
-    let mut finalized = 0;
-    for i in 1..=pieces {
-        let (from, to) = (fx.fraction(i - 1, pieces), fx.fraction(i, pieces));
-        fx.copy(log.as_ref(), &from, &to);
-        assert!(running.wait_visible(&to, Duration::from_secs(60)).unwrap());
-        let shown = kappa::load_version(&kdir, w.name(), 1).unwrap();
-        assert_eq!(shown.positions, to);
-        let (rlog, rdir) = fx.job_target();
-        fx.copy(rlog.as_ref(), &fx.zeros(), &to);
-        fx.job(&rlog, w, config(&rdir, None))
-            .run_until_caught_up()
-            .unwrap();
-        let want = kappa::load_version(&rdir, w.name(), 1).unwrap();
-        assert!(
-            same_result(&shown, &want),
-            "piece {i}: the files show the exact result of what was read"
-        );
-        let watermark = shown.watermark.unwrap_or(i64::MIN);
-        finalized = shown
-            .table
-            .iter()
-            .filter(|(win, _, _)| win.end <= watermark)
-            .count();
-    }
-    assert!(finalized > 0, "windows were finalized along the run");
-    running.stop().unwrap();
-}
-
-#[test]
 fn wait_visible_wakes_at_the_table_write_not_at_its_timeout() {
     let fx = generated_n(
         datasets::DatasetKind::Ysb,

@@ -127,11 +127,6 @@ impl PartialTable {
         self.cells.iter().map(|((w, k), p)| (w, k, p))
     }
 
-    /// Cells in (window, key) order, taken.
-    pub fn into_cells(self) -> impl Iterator<Item = (Window, GroupKey, Vec<Partial>)> {
-        self.cells.into_iter().map(|((w, k), p)| (w, k, p))
-    }
-
     /// Merge another table's cells into this one.
     pub fn merge(&mut self, other: &PartialTable) -> Result<()> {
         if self.cells.is_empty() {
