@@ -230,7 +230,7 @@ pub use reset::{Removal, Removed, delete_job_version, job_versions, open_stores,
 pub use state::{Checkpoint, MemoryStore, RedbStore, StateStore, StoredCheckpoint, Visitor};
 pub use status::{JobReport, JobStatus, PartitionStatus};
 pub use table::{
-    Frame, KeyFilter, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta,
+    Delta, Frame, KeyFilter, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta,
     delete_version, list_versions, load_serving, load_serving_where, load_version,
     load_version_where, part_frames, serving_version, set_serving, tables_dir, version_dir,
     write_part, write_part_with,

@@ -186,9 +186,12 @@ pub enum Frame {
 }
 
 /// A change to a part (a [`Frame::Delta`]): its new position, watermark and counters, and
-/// the cells that changed since the previous frame.
+/// the cells that changed since the previous frame. One struct for the owned delta that
+/// is read back ([`PartDelta`]) and the one borrowed from the job's tables for writing
+/// (`DeltaRef`): the same fields in the same order, so both encode alike (postcard writes
+/// a struct as its fields in order, and a cell as a tuple of its three fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PartDelta {
+pub struct Delta<U, R> {
     /// The part's new position ([`TablePart::position`]).
     pub position: u64,
     /// The part's new watermark ([`TablePart::watermark`]).
@@ -204,15 +207,22 @@ pub struct PartDelta {
     /// Wall-clock time of writing (ms since the epoch).
     pub written_ms: i64,
     /// Cells with their partials now (new or changed).
-    pub upserts: Vec<StoredCell>,
+    pub upserts: Vec<U>,
     /// Cells that are no longer in the part.
-    pub removed: Vec<(Window, GroupKey)>,
+    pub removed: Vec<R>,
 }
 
-impl PartDelta {
+/// A [`Delta`] as read from a part file: cells owned.
+pub type PartDelta = Delta<StoredCell, (Window, GroupKey)>;
+
+/// A [`Delta`] whose cells are borrowed from the tables they are in, for writing.
+pub(crate) type DeltaRef<'a> =
+    Delta<(&'a Window, &'a GroupKey, &'a Vec<Partial>), (&'a Window, &'a GroupKey)>;
+
+impl<U, R> Delta<U, R> {
     /// A delta to `now`'s position, watermark and counters, with no cell changed yet.
-    pub fn header_of<T>(now: &TablePart<T>) -> PartDelta {
-        PartDelta {
+    pub fn header_of<T>(now: &TablePart<T>) -> Self {
+        Delta {
             position: now.position,
             watermark: now.watermark,
             idle: now.idle,
@@ -224,7 +234,9 @@ impl PartDelta {
             removed: Vec::new(),
         }
     }
+}
 
+impl PartDelta {
     fn apply(self, part: &mut TablePart) {
         part.position = self.position;
         part.watermark = self.watermark;
@@ -249,39 +261,6 @@ impl PartDelta {
 enum FrameRef<'a, T: Serialize, D: Serialize> {
     Full(&'a TablePart<T>),
     Delta(&'a D),
-}
-
-/// A [`PartDelta`] whose cells are borrowed from the tables they are in: the same fields
-/// in the same order, so that it encodes exactly as the owned one (a struct is written as
-/// its fields in order, as a tuple is).
-#[derive(Debug, Serialize)]
-pub(crate) struct DeltaRef<'a> {
-    pub position: u64,
-    pub watermark: Option<i64>,
-    pub idle: bool,
-    pub events: u64,
-    pub duplicates: u64,
-    pub late_events: u64,
-    pub written_ms: i64,
-    pub upserts: Vec<(&'a Window, &'a GroupKey, &'a Vec<Partial>)>,
-    pub removed: Vec<(&'a Window, &'a GroupKey)>,
-}
-
-impl<'a> DeltaRef<'a> {
-    /// A delta to `now`'s position, watermark and counters, with no cell changed yet.
-    pub fn header_of<T>(now: &TablePart<T>) -> DeltaRef<'a> {
-        DeltaRef {
-            position: now.position,
-            watermark: now.watermark,
-            idle: now.idle,
-            events: now.events,
-            duplicates: now.duplicates,
-            late_events: now.late_events,
-            written_ms: now.written_ms,
-            upserts: Vec::new(),
-            removed: Vec::new(),
-        }
-    }
 }
 
 /// A format-2 part file.
