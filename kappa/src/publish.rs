@@ -131,10 +131,8 @@ impl Inner {
         let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
         let open = shared.open.get(&partition).cloned().unwrap_or_default();
         let finalized = shared.finalized_since.get(&partition);
-        for (w, k) in finalized.into_iter().flatten() {
-            if let Some(v) = closed.get(*w, k) {
-                delta.upserts.push((w, k, v));
-            }
+        for &w in finalized.into_iter().flatten() {
+            delta.upserts.extend(closed.window_cells(w));
         }
         for (w, k, cell) in joined_cells(written, &open) {
             match cell {
@@ -292,7 +290,7 @@ impl Inner {
                 .finalized_since
                 .entry(partition)
                 .or_default()
-                .extend(finalized.iter().map(|(w, k, _)| (*w, k.clone())));
+                .extend(finalized.windows().copied());
             shared
                 .closed
                 .entry(partition)

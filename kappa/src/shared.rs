@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use event_listener::Event;
 use master_log::{GroupMembership, Log};
 use parking_lot::{Condvar, Mutex};
-use workloads::{GroupKey, PartialTable, Window, Workload};
+use workloads::{PartialTable, Window, Workload};
 
 use crate::config::{JobConfig, OperatorFactory};
 use crate::error::{KappaError, Result};
@@ -93,9 +93,9 @@ pub(crate) struct Shared {
     /// its task opened: the file may end in a frame a crash cut short) starts its file
     /// anew.
     pub files: BTreeMap<u32, PartFileState>,
-    /// Per partition owned here, the cells of windows finalized since its part was last
-    /// written (a delta carries them).
-    pub finalized_since: BTreeMap<u32, Vec<(Window, GroupKey)>>,
+    /// Per partition owned here, the windows finalized since its part was last written
+    /// (a delta carries their cells: a task finalizes a window's cells together).
+    pub finalized_since: BTreeMap<u32, BTreeSet<Window>>,
     /// Per partition owned here, what its task has processed past the last publication,
     /// in memory only (with [`Inner::fresh`] on): see [`FreshPart`].
     pub fresh: BTreeMap<u32, FreshPart>,

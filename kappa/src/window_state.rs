@@ -173,7 +173,10 @@ impl Dedup {
         match self.buckets.get_mut(at) {
             Some((b, bucket)) if *b == number && bucket.present & (1 << shard) != 0 => {
                 let ids = &mut bucket.shards[usize::from(shard)];
-                ids.sort_unstable();
+                // A stable sort: it finds the runs already in order (the ids written at
+                // the last checkpoint, and most of those since, which come in about
+                // ascending order) and merges them, where an unstable one partitions all.
+                ids.sort();
                 Some(ids)
             }
             _ => None,
@@ -308,6 +311,9 @@ pub(crate) struct WindowState {
     working: CellMap<Window, WindowCells>,
     /// Open windows by (end, start): what the watermark closes first comes first.
     by_end: BTreeSet<(i64, i64)>,
+    /// The watermark at which the first of `by_end` closes (`i64::MAX` without one):
+    /// checked once per move of the watermark, before the set is.
+    first_close: i64,
     /// Cells finalized since the last checkpoint (handed to the job's table then).
     finalized: PartialTable,
     /// Writes of the windows finalized since the last checkpoint: their chunks, and
@@ -333,6 +339,7 @@ impl WindowState {
             max_event_time: None,
             working: CellMap::default(),
             by_end: BTreeSet::new(),
+            first_close: i64::MAX,
             finalized: PartialTable::new(),
             finalized_writes: Vec::new(),
             dedup: Dedup::new(dedup_window_ms),
@@ -425,7 +432,12 @@ impl WindowState {
         empty: impl FnOnce() -> Vec<Partial>,
     ) -> &mut Vec<Partial> {
         let cells = self.working.entry(window).or_insert_with(|| {
-            self.by_end.insert((window.end, window.start));
+            open_window(
+                &mut self.by_end,
+                &mut self.first_close,
+                window,
+                self.lateness_ms,
+            );
             WindowCells::default()
         });
         let cell = cells.cell(key, empty);
@@ -434,6 +446,9 @@ impl WindowState {
     }
 
     pub fn finalize_closed(&mut self) -> usize {
+        if self.watermark().is_none_or(|wm| wm < self.first_close) {
+            return 0;
+        }
         let mut n = 0;
         while let Some(&(end, start)) = self.by_end.first() {
             if !self.is_closed(end) {
@@ -446,6 +461,10 @@ impl WindowState {
                 self.finalize_window(window, cells);
             }
         }
+        self.first_close = self
+            .by_end
+            .first()
+            .map_or(i64::MAX, |&(end, _)| end.saturating_add(self.lateness_ms));
         n
     }
 
@@ -522,7 +541,8 @@ impl WindowState {
                 let partials: Vec<Partial> =
                     postcard::from_bytes(value).map_err(|e| corrupt("cell value", e))?;
                 let cells = self.working.entry(window).or_insert_with(|| {
-                    self.by_end.insert((window.end, window.start));
+                    let lateness = self.lateness_ms;
+                    open_window(&mut self.by_end, &mut self.first_close, window, lateness);
                     WindowCells::default()
                 });
                 cells.insert(
@@ -575,6 +595,18 @@ impl WindowState {
     pub fn open_cells(&self) -> usize {
         self.working.values().map(WindowCells::len).sum()
     }
+}
+
+/// Add `window` to the open windows `by_end`, and lower `first_close` to the watermark
+/// that closes it (`lateness_ms` after its end) when that comes first.
+fn open_window(
+    by_end: &mut BTreeSet<(i64, i64)>,
+    first_close: &mut i64,
+    window: Window,
+    lateness_ms: i64,
+) {
+    by_end.insert((window.end, window.start));
+    *first_close = (*first_close).min(window.end.saturating_add(lateness_ms));
 }
 
 pub(crate) fn cell_key(window: Window, key: &[Scalar]) -> Vec<u8> {

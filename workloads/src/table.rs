@@ -16,13 +16,25 @@ pub type GroupKey = Vec<Scalar>;
 /// Partial aggregates per (window, key): what a batch view, a realtime view and a Kappa
 /// table all store, so that any two merge without knowing which pipeline made them.
 ///
+/// Kept by window, then by key: a window's cells come and go together in the pipelines
+/// (a batch recompute, a stream task finalizing a window), so moving a window's cells
+/// from one table into another ([`PartialTable::merge_from`]) is one step per window
+/// when the other table does not have it yet, and a cell is looked up among its own
+/// window's cells only. No window is ever kept without a cell, so two tables with the
+/// same cells are equal.
+///
 /// Stored as a sequence of [`StoredCell`]s, in (window, key) order; written from the
 /// cells where they are (no copy of the table is made to write it).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(from = "Vec<StoredCell>")]
 pub struct PartialTable {
-    cells: BTreeMap<(Window, GroupKey), Vec<Partial>>,
+    windows: BTreeMap<Window, WindowCells>,
+    /// The number of cells, over all windows.
+    len: usize,
 }
+
+/// The cells of one window, by key.
+type WindowCells = BTreeMap<GroupKey, Vec<Partial>>;
 
 /// One cell as stored on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,12 +49,11 @@ pub struct StoredCell {
 
 impl From<Vec<StoredCell>> for PartialTable {
     fn from(v: Vec<StoredCell>) -> Self {
-        PartialTable {
-            cells: v
-                .into_iter()
-                .map(|c| ((c.window, c.key), c.partials))
-                .collect(),
+        let mut t = PartialTable::new();
+        for c in v {
+            *t.cell_mut(c.window, c.key, Vec::new) = c.partials;
         }
+        t
     }
 }
 
@@ -61,29 +72,40 @@ impl Serialize for PartialTable {
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.cells
-                .iter()
-                .map(|((window, key), partials)| StoredCellRef {
-                    window,
-                    key,
-                    partials,
-                }),
-        )
+        use serde::ser::SerializeSeq as _;
+        // The length first (postcard needs it; the cells' iterator does not know it).
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        for (window, key, partials) in self.iter() {
+            seq.serialize_element(&StoredCellRef {
+                window,
+                key,
+                partials,
+            })?;
+        }
+        seq.end()
     }
 }
 
 impl From<PartialTable> for Vec<StoredCell> {
     fn from(t: PartialTable) -> Self {
-        t.cells
-            .into_iter()
-            .map(|((window, key), partials)| StoredCell {
+        let mut out = Vec::with_capacity(t.len);
+        for (window, cells) in t.windows {
+            out.extend(cells.into_iter().map(|(key, partials)| StoredCell {
                 window,
                 key,
                 partials,
-            })
-            .collect()
+            }));
+        }
+        out
     }
+}
+
+/// Merge `theirs` into the partials `mine` of the same cell.
+fn merge_partials(mine: &mut [Partial], theirs: &[Partial]) -> Result<()> {
+    for (a, b) in mine.iter_mut().zip(theirs) {
+        a.merge(b)?;
+    }
+    Ok(())
 }
 
 impl PartialTable {
@@ -94,12 +116,12 @@ impl PartialTable {
 
     /// How many cells it holds.
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.len
     }
 
     /// Whether it holds no cell.
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.len == 0
     }
 
     /// The partials of a cell, created with `empty()` when missing.
@@ -109,39 +131,72 @@ impl PartialTable {
         key: GroupKey,
         empty: impl FnOnce() -> Vec<Partial>,
     ) -> &mut Vec<Partial> {
-        self.cells.entry((window, key)).or_insert_with(empty)
+        match self.windows.entry(window).or_default().entry(key) {
+            Entry::Occupied(cell) => cell.into_mut(),
+            Entry::Vacant(slot) => {
+                self.len += 1;
+                slot.insert(empty())
+            }
+        }
     }
 
     /// Remove a cell; its partials, if it was there.
     pub fn remove(&mut self, window: Window, key: &GroupKey) -> Option<Vec<Partial>> {
-        self.cells.remove(&(window, key.clone()))
+        let cells = self.windows.get_mut(&window)?;
+        let partials = cells.remove(key)?;
+        if cells.is_empty() {
+            self.windows.remove(&window);
+        }
+        self.len -= 1;
+        Some(partials)
     }
 
     /// The partials of a cell, if it is there.
-    pub fn get(&self, window: Window, key: &GroupKey) -> Option<&Vec<Partial>> {
-        self.cells.get(&(window, key.clone()))
+    pub fn get(&self, window: Window, key: &[Scalar]) -> Option<&Vec<Partial>> {
+        self.windows.get(&window)?.get(key)
     }
 
     /// Cells in (window, key) order.
     pub fn iter(&self) -> impl Iterator<Item = (&Window, &GroupKey, &Vec<Partial>)> {
-        self.cells.iter().map(|((w, k), p)| (w, k, p))
+        self.windows
+            .iter()
+            .flat_map(|(w, cells)| cells.iter().map(move |(k, p)| (w, k, p)))
+    }
+
+    /// The windows that have cells, in order.
+    pub fn windows(&self) -> impl Iterator<Item = &Window> {
+        self.windows.keys()
+    }
+
+    /// The cells of one window, in key order (none when it has none).
+    pub fn window_cells(
+        &self,
+        window: Window,
+    ) -> impl Iterator<Item = (&Window, &GroupKey, &Vec<Partial>)> {
+        self.windows
+            .range(window..=window)
+            .flat_map(|(w, cells)| cells.iter().map(move |(k, p)| (w, k, p)))
     }
 
     /// Merge another table's cells into this one.
     pub fn merge(&mut self, other: &PartialTable) -> Result<()> {
-        if self.cells.is_empty() {
-            self.cells = other.cells.clone();
+        if self.is_empty() {
+            self.clone_from(other);
             return Ok(());
         }
-        for ((w, k), partials) in &other.cells {
-            match self.cells.entry((*w, k.clone())) {
-                Entry::Occupied(mut mine) => {
-                    for (a, b) in mine.get_mut().iter_mut().zip(partials) {
-                        a.merge(b)?;
+        for (w, theirs) in &other.windows {
+            let Some(mine) = self.windows.get_mut(w) else {
+                self.windows.insert(*w, theirs.clone());
+                self.len += theirs.len();
+                continue;
+            };
+            for (k, partials) in theirs {
+                match mine.entry(k.clone()) {
+                    Entry::Occupied(mut cell) => merge_partials(cell.get_mut(), partials)?,
+                    Entry::Vacant(slot) => {
+                        slot.insert(partials.clone());
+                        self.len += 1;
                     }
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(partials.clone());
                 }
             }
         }
@@ -149,21 +204,28 @@ impl PartialTable {
     }
 
     /// Merge another table's cells into this one, taking them: as [`PartialTable::merge`],
-    /// without copying a cell.
+    /// without copying a cell (a window this table does not have moves over whole).
     pub fn merge_from(&mut self, other: PartialTable) -> Result<()> {
-        if self.cells.is_empty() {
-            self.cells = other.cells;
+        if self.is_empty() {
+            *self = other;
             return Ok(());
         }
-        for (cell, partials) in other.cells {
-            match self.cells.entry(cell) {
-                Entry::Occupied(mut mine) => {
-                    for (a, b) in mine.get_mut().iter_mut().zip(&partials) {
-                        a.merge(b)?;
-                    }
-                }
+        for (w, theirs) in other.windows {
+            let mine = match self.windows.entry(w) {
                 Entry::Vacant(slot) => {
-                    slot.insert(partials);
+                    self.len += theirs.len();
+                    slot.insert(theirs);
+                    continue;
+                }
+                Entry::Occupied(mine) => mine.into_mut(),
+            };
+            for (k, partials) in theirs {
+                match mine.entry(k) {
+                    Entry::Occupied(mut cell) => merge_partials(cell.get_mut(), &partials)?,
+                    Entry::Vacant(slot) => {
+                        slot.insert(partials);
+                        self.len += 1;
+                    }
                 }
             }
         }
@@ -174,8 +236,11 @@ impl PartialTable {
     /// cell spanning them (`[first event, last event + gap)`), until none overlap.
     pub fn coalesce_sessions(&mut self) -> Result<()> {
         let mut by_key: BTreeMap<GroupKey, Vec<(Window, Vec<Partial>)>> = BTreeMap::new();
-        for ((w, k), p) in std::mem::take(&mut self.cells) {
-            by_key.entry(k).or_default().push((w, p));
+        for cell in Vec::<StoredCell>::from(std::mem::take(self)) {
+            by_key
+                .entry(cell.key)
+                .or_default()
+                .push((cell.window, cell.partials));
         }
         for (key, mut sessions) in by_key {
             sessions.sort_by_key(|(w, _)| (w.start, w.end));
@@ -184,20 +249,18 @@ impl PartialTable {
                 current = match current.take() {
                     Some((mut cw, mut cp)) if w.start < cw.end => {
                         cw.end = cw.end.max(w.end);
-                        for (a, b) in cp.iter_mut().zip(&p) {
-                            a.merge(b)?;
-                        }
+                        merge_partials(&mut cp, &p)?;
                         Some((cw, cp))
                     }
                     Some(done) => {
-                        self.cells.insert((done.0, key.clone()), done.1);
+                        *self.cell_mut(done.0, key.clone(), Vec::new) = done.1;
                         Some((w, p))
                     }
                     None => Some((w, p)),
                 };
             }
             if let Some((w, p)) = current {
-                self.cells.insert((w, key), p);
+                *self.cell_mut(w, key, Vec::new) = p;
             }
         }
         Ok(())
@@ -205,12 +268,17 @@ impl PartialTable {
 
     /// Keep only the cells whose group key satisfies `keep`.
     pub fn retain_keys(&mut self, mut keep: impl FnMut(&GroupKey) -> bool) {
-        self.cells.retain(|(_, k), _| keep(k));
+        self.windows.retain(|_, cells| {
+            cells.retain(|k, _| keep(k));
+            !cells.is_empty()
+        });
+        self.len = self.windows.values().map(BTreeMap::len).sum();
     }
 
     /// Keep only the cells whose window satisfies `keep`.
     pub fn retain_windows(&mut self, mut keep: impl FnMut(&Window) -> bool) {
-        self.cells.retain(|(w, _), _| keep(w));
+        self.windows.retain(|w, _| keep(w));
+        self.len = self.windows.values().map(BTreeMap::len).sum();
     }
 }
 
@@ -477,6 +545,64 @@ mod tests {
         assert_eq!(
             cells,
             vec![(0, 13, Partial::Count(3)), (20, 25, Partial::Count(1))]
+        );
+    }
+
+    #[test]
+    fn a_table_emptied_of_a_window_equals_one_built_without_it() {
+        let build = |cells: &[(i64, i64)]| {
+            let mut t = PartialTable::new();
+            for &(start, k) in cells {
+                t.cell_mut(w(start, start + 10), vec![Scalar::Int(k)], || {
+                    vec![Partial::Count(1)]
+                });
+            }
+            t
+        };
+        let mut t = build(&[(0, 1), (0, 2), (10, 1), (20, 3)]);
+        assert_eq!(t.len(), 4);
+        assert_eq!(
+            t.remove(w(10, 20), &vec![Scalar::Int(1)]),
+            Some(vec![Partial::Count(1)])
+        );
+        assert_eq!(t.remove(w(10, 20), &vec![Scalar::Int(1)]), None);
+        assert_eq!(t, build(&[(0, 1), (0, 2), (20, 3)]));
+        t.retain_keys(|k| k[0] != Scalar::Int(3));
+        assert_eq!(t, build(&[(0, 1), (0, 2)]));
+        assert_eq!(t.windows().count(), 1);
+        t.retain_windows(|w| w.start > 0);
+        assert_eq!((t.len(), t.is_empty()), (0, true));
+        assert_eq!(t, PartialTable::new());
+    }
+
+    #[test]
+    fn a_window_moves_into_a_table_whole_or_merges_cell_by_cell() {
+        let mut a = PartialTable::new();
+        a.cell_mut(w(0, 10), vec![Scalar::Int(1)], || vec![Partial::Count(2)]);
+        let mut b = PartialTable::new();
+        b.cell_mut(w(0, 10), vec![Scalar::Int(1)], || vec![Partial::Count(3)]);
+        b.cell_mut(w(0, 10), vec![Scalar::Int(2)], || vec![Partial::Count(4)]);
+        b.cell_mut(w(10, 20), vec![Scalar::Int(1)], || vec![Partial::Count(5)]);
+        let mut by_ref = a.clone();
+        by_ref.merge(&b).unwrap();
+        a.merge_from(b).unwrap();
+        assert_eq!(a, by_ref);
+        assert_eq!(a.len(), 3);
+        let cells: Vec<_> = a
+            .window_cells(w(0, 10))
+            .map(|(w, k, p)| (w.start, k[0].clone(), p[0].clone()))
+            .collect();
+        assert_eq!(
+            cells,
+            vec![
+                (0, Scalar::Int(1), Partial::Count(5)),
+                (0, Scalar::Int(2), Partial::Count(4))
+            ]
+        );
+        assert_eq!(a.window_cells(w(5, 15)).count(), 0);
+        assert_eq!(
+            a.get(w(10, 20), &[Scalar::Int(1)]),
+            Some(&vec![Partial::Count(5)])
         );
     }
 
