@@ -176,6 +176,7 @@ fn open_task(inner: &Inner, partition: u32) -> Result<Task> {
     {
         let mut shared = inner.shared.lock();
         shared.closed.insert(partition, closed);
+        shared.closed_encoded.remove(&partition);
         shared
             .open
             .insert(partition, task.state.open_table().into());
@@ -217,6 +218,7 @@ fn close_tasks(inner: &Inner, tasks: &mut Vec<Task>) {
     for task in &closing {
         let p = task.partition;
         shared.closed.remove(&p);
+        shared.closed_encoded.remove(&p);
         shared.open.remove(&p);
         shared.checkpoints.remove(&p);
         shared.committed.remove(&p);

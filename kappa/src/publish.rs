@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::shared::{Inner, Shared};
 use crate::state::Checkpoint;
 use crate::table::{
-    self, DeltaRef, Joined, MergedCells, OutputTable, TablePart, combine_watermarks, joined_cells,
+    self, DeltaRef, EncodedCells, Joined, MergedCells, OutputTable, TablePart, combine_watermarks,
+    joined_cells,
 };
 use crate::task::Published;
 
@@ -95,7 +96,8 @@ impl Inner {
 
     /// The frame of one partition's part as of its last publication (`None` before
     /// it): a whole snapshot of its closed and open cells, encoded from the two tables
-    /// as one.
+    /// as one; the closed cells copied from [`Shared::closed_encoded`] when it holds them
+    /// and every open cell comes after them.
     fn full_frame_of(&self, shared: &Shared, partition: u32) -> Result<Option<Encoded>> {
         let Some(head) = self.part_header(shared, partition) else {
             return Ok(None);
@@ -103,11 +105,19 @@ impl Inner {
         let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
         let open = shared.open.get(&partition).cloned().unwrap_or_default();
         let position = head.position;
-        let part = head.with_table(MergedCells(closed, &open));
+        let frame = match shared.closed_encoded.get(&partition) {
+            Some(encoded) if encoded.cells == closed.len() && encoded.precedes(&open) => {
+                let mut open_cells = EncodedCells::default();
+                open_cells.append(&open);
+                let cells = encoded.cells + open_cells.cells;
+                table::full_frame_of_encoded(&head, cells, &[&encoded.bytes, &open_cells.bytes])?
+            }
+            _ => table::full_frame(&head.with_table(MergedCells(closed, &open)))?,
+        };
         Ok(Some(Encoded {
             partition,
             position,
-            frame: table::full_frame(&part)?,
+            frame,
             full: true,
             open,
         }))
@@ -291,6 +301,7 @@ impl Inner {
                 .entry(partition)
                 .or_default()
                 .extend(finalized.windows().copied());
+            encode_closed(&mut shared, partition, &finalized);
             shared
                 .closed
                 .entry(partition)
@@ -322,5 +333,25 @@ impl Inner {
         // What the fresh table shows moved: wake `wait_fresh`.
         self.changed.notify_all();
         Ok(())
+    }
+}
+
+/// Keep [`Shared::closed_encoded`] of `partition` the encoding of its closed cells as
+/// `finalized` is about to join them: `finalized` appended when all its windows come
+/// after those held, else the encoding dropped (a snapshot then encodes the cells).
+/// Started with the partition's first closed cells.
+fn encode_closed(shared: &mut Shared, partition: u32, finalized: &PartialTable) {
+    let held = shared.closed.get(&partition).map_or(0, PartialTable::len);
+    let encoded = match shared.closed_encoded.entry(partition) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) if held == 0 => {
+            e.insert(EncodedCells::default())
+        }
+        std::collections::btree_map::Entry::Vacant(_) => return,
+    };
+    if encoded.cells == held && encoded.precedes(finalized) {
+        encoded.append(finalized);
+    } else {
+        shared.closed_encoded.remove(&partition);
     }
 }

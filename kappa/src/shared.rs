@@ -16,6 +16,7 @@ use workloads::{PartialTable, Window, Workload};
 use crate::config::{JobConfig, OperatorFactory};
 use crate::error::{KappaError, Result};
 use crate::state::Checkpoint;
+use crate::table::EncodedCells;
 use crate::task::{RestoreReport, Task};
 
 /// [`Inner::flag`]: the workers run …
@@ -76,6 +77,9 @@ pub(crate) struct Shared {
     /// Per partition owned here: the cells of its closed windows, and of its open ones,
     /// as of its last checkpoint.
     pub closed: BTreeMap<u32, PartialTable>,
+    /// Per partition owned here whose closed cells have only grown by later windows
+    /// since it opened: those cells, encoded (see [`EncodedCells`]).
+    pub closed_encoded: BTreeMap<u32, EncodedCells>,
     /// (A publication replaces a partition's open cells whole; shared, not copied, with
     /// [`PartFileState::open`] once written.)
     pub open: BTreeMap<u32, Arc<PartialTable>>,
@@ -116,6 +120,7 @@ impl Shared {
         let now = Instant::now();
         Shared {
             closed: BTreeMap::new(),
+            closed_encoded: BTreeMap::new(),
             open: BTreeMap::new(),
             dirty: BTreeSet::new(),
             checkpoints: BTreeMap::new(),

@@ -410,7 +410,35 @@ fn file_header() -> [u8; 12] {
 fn frame_bytes<T: Serialize, D: Serialize>(frame: &FrameRef<'_, T, D>) -> Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(512);
     bytes.resize(12, 0);
-    let mut bytes = postcard::to_extend(frame, bytes).map_err(|e| corrupt("output table", e))?;
+    let bytes = postcard::to_extend(frame, bytes).map_err(|e| corrupt("output table", e))?;
+    seal(bytes)
+}
+
+/// The frame of a whole snapshot of the part `header` describes whose cells, `cells` of
+/// them, are already encoded one after the other in `encoded` (each as postcard encodes a
+/// [`StoredCell`], in (window, key) order): the bytes [`full_frame`] makes of the same
+/// part, without encoding the cells again. (Postcard writes a struct as its fields in
+/// order, `()` as nothing, and a sequence as its length, then its elements.)
+pub(crate) fn full_frame_of_encoded(
+    header: &TablePart<()>,
+    cells: usize,
+    encoded: &[&[u8]],
+) -> Result<Vec<u8>> {
+    let size = encoded.iter().map(|e| e.len()).sum::<usize>();
+    let mut bytes = Vec::with_capacity(12 + 256 + size);
+    bytes.resize(12, 0);
+    let mut bytes = postcard::to_extend(&FrameRef::<(), PartDelta>::Full(header), bytes)
+        .and_then(|b| postcard::to_extend(&cells, b))
+        .map_err(|e| corrupt("output table", e))?;
+    for e in encoded {
+        bytes.extend_from_slice(e);
+    }
+    seal(bytes)
+}
+
+/// Fill in the frame's length and CRCs, in the 12 bytes `bytes` starts with, from the
+/// payload after them.
+fn seal(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
     let len = u32::try_from(bytes.len() - 12)
         .map_err(|_| corrupt("output table", "a part of 4 GiB or more"))?;
     let crc = crc32c::crc32c(&bytes[12..]);
@@ -929,7 +957,7 @@ pub fn delete_version(root: &Path, workload: &str, version: u32) -> Result<()> {
 
 #[path = "table_cells.rs"]
 mod cells;
-pub(crate) use cells::{Joined, MergedCells, joined_cells};
+pub(crate) use cells::{EncodedCells, Joined, MergedCells, joined_cells};
 
 #[cfg(test)]
 #[path = "table_tests.rs"]

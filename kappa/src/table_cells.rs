@@ -1,6 +1,7 @@
-//! The cells of two tables side by side ([`joined_cells`]), and a part's cells held in
-//! two tables encoded as one ([`MergedCells`]): what a table write encodes from the
-//! job's tables without copying them.
+//! The cells of two tables side by side ([`joined_cells`]), a part's cells held in
+//! two tables encoded as one ([`MergedCells`]), and a part's closed cells kept encoded
+//! ([`EncodedCells`]): what a table write encodes from the job's tables without copying
+//! them, or without encoding them again.
 
 use serde::Serialize;
 use workloads::{GroupKey, Partial, PartialTable, Window};
@@ -67,5 +68,43 @@ impl Serialize for MergedCells<'_> {
             }
         }
         seq.end()
+    }
+}
+
+/// A part's closed cells encoded as a whole snapshot holds them (each as postcard
+/// encodes a `StoredCell`, in (window, key) order), kept while the closed cells only
+/// grow by windows after all those held, as a stream task finalizes them: a snapshot
+/// then copies these bytes instead of encoding every closed cell again.
+#[derive(Debug, Default)]
+pub(crate) struct EncodedCells {
+    /// The cells' bytes, one after the other.
+    pub bytes: Vec<u8>,
+    /// How many cells `bytes` holds.
+    pub cells: usize,
+    /// The last window of those cells.
+    pub last: Option<Window>,
+}
+
+impl EncodedCells {
+    /// Whether every cell of `table` comes after those held (so that the cells held, then
+    /// those of `table`, are in order).
+    pub fn precedes(&self, table: &PartialTable) -> bool {
+        match (self.last, table.windows().next()) {
+            (Some(last), Some(first)) => last < *first,
+            _ => true,
+        }
+    }
+
+    /// Append the cells of `table`, which [`EncodedCells::precedes`] must allow.
+    pub fn append(&mut self, table: &PartialTable) {
+        debug_assert!(self.precedes(table));
+        for cell in table.iter() {
+            self.bytes = postcard::to_extend(&cell, std::mem::take(&mut self.bytes))
+                .expect("a cell always encodes");
+        }
+        self.cells += table.len();
+        if let Some(&w) = table.windows().next_back() {
+            self.last = Some(w);
+        }
     }
 }

@@ -585,6 +585,34 @@ fn a_full_frame_of_two_tables_is_the_frame_of_their_merge() {
 }
 
 #[test]
+fn a_snapshot_of_closed_cells_kept_encoded_is_the_frame_of_the_cells_encoded_anew() {
+    let mut encoded = EncodedCells::default();
+    let mut closed = PartialTable::new();
+    // Windows finalized in order, in two publications.
+    for finalized in [
+        table_of(&[(0, 1, 1), (0, 3, 3)]),
+        table_of(&[(10, 1, 5), (20, 2, 6)]),
+    ] {
+        assert!(encoded.precedes(&finalized));
+        encoded.append(&finalized);
+        closed.merge_from(finalized).unwrap();
+    }
+    assert_eq!(encoded.cells, 4);
+    let open = table_of(&[(30, 2, 20), (30, 3, 30), (40, 0, 40)]);
+    assert!(encoded.precedes(&open));
+    let mut open_cells = EncodedCells::default();
+    open_cells.append(&open);
+    let head = part(1, 0, 7).with_table(());
+    let frame = full_frame_of_encoded(&head, 7, &[&encoded.bytes, &open_cells.bytes]).unwrap();
+    let want = full_frame(&head.clone().with_table(MergedCells(&closed, &open))).unwrap();
+    assert_eq!(frame, want);
+    // A window at or before the last one held is refused (it would break the order).
+    assert!(!encoded.precedes(&table_of(&[(20, 9, 1)])));
+    assert!(!encoded.precedes(&table_of(&[(10, 0, 1), (50, 0, 1)])));
+    assert!(encoded.precedes(&PartialTable::new()));
+}
+
+#[test]
 fn a_delta_of_borrowed_cells_reads_as_the_owned_delta() {
     let t = table_of(&[(0, 1, 1), (0, 3, 3)]);
     let gone = (Window { start: 0, end: 10 }, vec![Scalar::Int(9)]);

@@ -164,7 +164,7 @@ impl PartialTable {
     }
 
     /// The windows that have cells, in order.
-    pub fn windows(&self) -> impl Iterator<Item = &Window> {
+    pub fn windows(&self) -> impl DoubleEndedIterator<Item = &Window> {
         self.windows.keys()
     }
 
