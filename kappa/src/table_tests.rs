@@ -102,11 +102,11 @@ fn a_reader_asking_for_some_keys_gets_their_cells_merged_and_the_whole_tables_co
     assert_eq!(some.table, want);
     // Key 3: 100 from partition 0's delta, 31 from partition 1; key 1: partition 1's.
     assert_eq!(
-        some.table.get(w, &vec![Scalar::Int(3)]),
+        some.table.get(w, &[Scalar::Int(3)]),
         Some(&vec![Partial::Count(131)])
     );
     assert_eq!(
-        some.table.get(w, &vec![Scalar::Int(1)]),
+        some.table.get(w, &[Scalar::Int(1)]),
         Some(&vec![Partial::Count(11)])
     );
     assert_eq!(
