@@ -776,6 +776,29 @@ mod tests {
         assert!(r.restore(b"x", b"").is_err());
     }
 
+    #[test]
+    fn windows_opened_out_of_order_close_in_the_order_of_their_ends() {
+        let mut s = WindowState::new(0, 0, 0, 1000);
+        let w = |start: i64| Window {
+            start,
+            end: start + 10,
+        };
+        let k = vec![Scalar::Int(1)];
+        for start in [20, 0, 10, 30] {
+            s.cell(w(start), &k, || vec![Partial::Count(start as u64)]);
+        }
+        let closed_at = |s: &mut WindowState, time: i64| {
+            s.observe(time);
+            s.finalize_closed();
+            let starts: Vec<i64> = s.take_finalized().windows().map(|w| w.start).collect();
+            starts
+        };
+        assert_eq!(closed_at(&mut s, 9), Vec::<i64>::new());
+        assert_eq!(closed_at(&mut s, 20), vec![0, 10]);
+        assert_eq!(closed_at(&mut s, 35), vec![20]);
+        assert_eq!(s.open_cells(), 1);
+    }
+
     /// A store and changelog as a map: the writes applied in order.
     fn apply(store: &mut std::collections::BTreeMap<Vec<u8>, Vec<u8>>, writes: Vec<Write>) {
         for (k, v) in writes {
