@@ -213,6 +213,7 @@ mod reset;
 mod shared;
 mod state;
 mod status;
+mod store_lag;
 mod table;
 mod task;
 mod window_state;

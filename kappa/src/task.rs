@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use master_log::{
     FetchLimits, GroupMembership, Log, NewRecord, Record, RecordView, TopicPartition,
@@ -14,7 +14,8 @@ use workloads::PartialTable;
 use crate::error::{KappaError, Result, corrupt, error_chain};
 use crate::operator::{Context, Operator};
 use crate::state::{Checkpoint, StateStore, StoredCheckpoint};
-use crate::window_state::{LATE_SOURCE_OFFSET, WindowState, Write};
+use crate::store_lag::StoreLag;
+use crate::window_state::{LATE_SOURCE_OFFSET, WindowState, Write, Writes};
 
 /// Key of the marker record that closes a checkpoint in the changelog. State keys start
 /// with a lower-case letter, so it can never be one.
@@ -101,44 +102,6 @@ pub(crate) struct Task {
     changelog_end: u64,
     /// Checkpoints on the changelog that the local store has not taken in yet.
     store_lag: StoreLag,
-}
-
-/// The checkpoints a task's local store is behind its changelog by
-/// (`JobConfig::store_commit_interval`): their writes, the newest value of each key, and
-/// the newest checkpoint. Taken in by one store transaction when the interval has
-/// passed, and when the task is dropped.
-#[derive(Debug, Default)]
-struct StoreLag {
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    checkpoint: Option<StoredCheckpoint>,
-    /// When the store last took checkpoints in; `None` before the task's first one.
-    committed_at: Option<Instant>,
-    interval: Duration,
-}
-
-impl StoreLag {
-    /// Add one checkpoint's writes, already on the changelog.
-    fn add(&mut self, writes: Vec<Write>, checkpoint: StoredCheckpoint) {
-        self.writes.extend(writes);
-        self.checkpoint = Some(checkpoint);
-    }
-
-    /// Whether the store should take the lag in now.
-    fn due(&self) -> bool {
-        self.committed_at
-            .is_none_or(|at| at.elapsed() >= self.interval)
-    }
-
-    /// Take every lagging checkpoint into `store` in one transaction.
-    fn commit(&mut self, store: &mut dyn StateStore) -> Result<()> {
-        let Some(checkpoint) = self.checkpoint.take() else {
-            return Ok(());
-        };
-        let writes: Vec<Write> = std::mem::take(&mut self.writes).into_iter().collect();
-        store.commit(&writes, &checkpoint)?;
-        self.committed_at = Some(Instant::now());
-        Ok(())
-    }
 }
 
 impl Drop for Task {
@@ -527,10 +490,7 @@ impl Task {
             shown: checkpoint.offset,
             last: checkpoint,
             changelog_end,
-            store_lag: StoreLag {
-                interval: store_commit_interval,
-                ..StoreLag::default()
-            },
+            store_lag: StoreLag::new(store_commit_interval),
         };
         Ok((task, closed, report))
     }
@@ -619,7 +579,10 @@ impl Task {
             };
             self.operator.on_checkpoint(&mut ctx)?;
         }
-        let writes = self.state.take_writes();
+        let Writes {
+            list: writes,
+            first_put,
+        } = self.state.take_writes();
         let late = self.state.take_late();
         if writes.is_empty() && late.is_empty() && self.position == self.last.offset {
             return Ok(None);
@@ -657,6 +620,7 @@ impl Task {
         };
         self.store_lag.add(
             state_writes(records),
+            &first_put,
             StoredCheckpoint {
                 checkpoint: checkpoint.clone(),
                 marker_offset: appended.last_offset,

@@ -46,6 +46,39 @@ pub const LATE_SOURCE_OFFSET: &str = "kappa-source-offset";
 /// One write for the store and the changelog: a key and its new value (`None` deletes).
 pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 
+/// One checkpoint's writes ([`WindowState::take_writes`]), in key order.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Writes {
+    pub list: Vec<Write>,
+    /// Per write, whether it puts its key for the first time since the task opened (an
+    /// open cell's first write): a key the local store cannot hold yet.
+    pub first_put: Vec<bool>,
+}
+
+impl Writes {
+    /// `others` and `first_puts`, each in key order and none in both, merged in order.
+    fn merge(others: Vec<Write>, first_puts: Vec<Write>) -> Writes {
+        let mut out = Writes {
+            list: Vec::with_capacity(others.len() + first_puts.len()),
+            first_put: Vec::with_capacity(others.len() + first_puts.len()),
+        };
+        let mut others = others.into_iter().peekable();
+        let mut firsts = first_puts.into_iter().peekable();
+        loop {
+            let first = match (others.peek(), firsts.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => b.0 < a.0,
+            };
+            let next = if first { firsts.next() } else { others.next() };
+            out.list.extend(next);
+            out.first_put.push(first);
+        }
+        out
+    }
+}
+
 /// The working set's maps, looked up once per event each: FxHash too (windows and
 /// group keys come from the task's own input, as the ids do).
 type CellMap<K, V> = rustc_hash::FxHashMap<K, V>;
@@ -493,26 +526,34 @@ impl WindowState {
         }
     }
 
-    /// The changed cells and de-duplication buckets since the last call, as writes.
-    pub fn take_writes(&mut self) -> Vec<Write> {
+    /// The changed cells and de-duplication buckets since the last call, as writes; a
+    /// cell's first write is marked as such.
+    pub fn take_writes(&mut self) -> Writes {
         let mut out = std::mem::take(&mut self.finalized_writes);
+        let mut first_puts = Vec::new();
         for (window, cells) in &mut self.working {
             for (key, &at) in &cells.index {
                 let cell = &mut cells.cells[at];
                 if cell.dirty {
-                    cell.dirty = false;
-                    cell.stored = true;
-                    out.push((
+                    let write = (
                         cell_key(*window, key),
                         Some(encode_partials(&cell.partials)),
-                    ));
+                    );
+                    if cell.stored {
+                        out.push(write);
+                    } else {
+                        first_puts.push(write);
+                    }
+                    cell.dirty = false;
+                    cell.stored = true;
                 }
             }
         }
         self.dedup.take_writes(&mut out);
         // In place: elements that compare equal are identical.
         out.sort_unstable();
-        out
+        first_puts.sort_unstable();
+        Writes::merge(out, first_puts)
     }
 
     /// Cells finalized since the last call: the task hands them to the output table.
@@ -758,9 +799,16 @@ mod tests {
         assert!(s.is_closed(100));
         assert_eq!(s.finalize_closed(), 1);
         assert_eq!(s.open_cells(), 1);
-        let writes = s.take_writes();
+        let Writes {
+            list: writes,
+            first_put,
+        } = s.take_writes();
         assert_eq!(writes.len(), 2);
-        assert!(s.take_writes().is_empty());
+        // The open cell's first write, and the finalized window's chunk (its cell was
+        // never written while open: no delete).
+        assert_eq!(writes[0].0, cell_key(w2, &k));
+        assert_eq!(first_put, vec![true, false]);
+        assert_eq!(s.take_writes(), Writes::default());
         let fin = s.take_finalized();
         assert_eq!(fin.get(w1, &k), Some(&vec![Partial::Count(3)]));
         // Restoring the writes gives the same cells: the finalized window's straight
@@ -774,6 +822,11 @@ mod tests {
         assert_eq!(r.take_finalized(), fin);
         assert_eq!(r.open_table(), s.open_table());
         assert!(r.restore(b"x", b"").is_err());
+        // Written again, the cell's key is no longer new; nor is a restored cell's.
+        s.cell(w2, &k, || vec![Partial::Count(0)])[0] = Partial::Count(2);
+        assert_eq!(s.take_writes().first_put, vec![false]);
+        r.cell(w2, &k, || vec![Partial::Count(0)])[0] = Partial::Count(2);
+        assert_eq!(r.take_writes().first_put, vec![false]);
     }
 
     #[test]
@@ -820,14 +873,14 @@ mod tests {
             s.cell(w, &key(i), || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
         }
         let mut store = std::collections::BTreeMap::new();
-        apply(&mut store, s.take_writes());
+        apply(&mut store, s.take_writes().list);
         assert_eq!(store.len(), cells / 2);
         for i in cells / 2..cells {
             s.cell(w, &key(i), || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
         }
         s.observe(100);
         assert_eq!(s.finalize_closed(), cells);
-        apply(&mut store, s.take_writes());
+        apply(&mut store, s.take_writes().list);
         // Only chunks are left, each below the chunk size plus one cell.
         assert!(store.keys().all(|k| k[0] == FINAL), "open keys deleted");
         assert!(store.len() >= 3, "{} chunks", store.len());
