@@ -284,6 +284,14 @@ struct WindowCells {
 }
 
 impl WindowCells {
+    /// No cell yet, with room for `cells` of them.
+    fn with_capacity(cells: usize) -> Self {
+        WindowCells {
+            index: CellMap::with_capacity_and_hasher(cells, Default::default()),
+            cells: Vec::with_capacity(cells),
+        }
+    }
+
     /// The cell of `key`, created with `empty` when missing.
     #[inline]
     fn cell(&mut self, key: &[Scalar], empty: impl FnOnce() -> Vec<Partial>) -> &mut Cell {
@@ -349,6 +357,8 @@ pub(crate) struct WindowState {
     first_close: i64,
     /// Cells finalized since the last checkpoint (handed to the job's table then).
     finalized: PartialTable,
+    /// How many cells the last window finalized had (the room a new window gets).
+    last_finalized_cells: usize,
     /// Writes of the windows finalized since the last checkpoint: their chunks, and
     /// deletes of their cells' open keys.
     finalized_writes: Vec<Write>,
@@ -374,6 +384,7 @@ impl WindowState {
             by_end: BTreeSet::new(),
             first_close: i64::MAX,
             finalized: PartialTable::new(),
+            last_finalized_cells: 0,
             finalized_writes: Vec::new(),
             dedup: Dedup::new(dedup_window_ms),
             late_pending: Vec::new(),
@@ -471,7 +482,9 @@ impl WindowState {
                 window,
                 self.lateness_ms,
             );
-            WindowCells::default()
+            // Room for as many cells as the last window finalized had: no regrowth of
+            // the window's table and index as its cells come.
+            WindowCells::with_capacity(self.last_finalized_cells)
         });
         let cell = cells.cell(key, empty);
         cell.dirty = true;
@@ -504,6 +517,7 @@ impl WindowState {
     /// Write a closed window's cells in chunks, delete their open keys, and move them
     /// to the finalized cells.
     fn finalize_window(&mut self, window: Window, cells: WindowCells) {
+        self.last_finalized_cells = cells.len();
         let mut chunk = Vec::new();
         let mut number = 0u32;
         for (key, cell) in cells.into_cells() {
