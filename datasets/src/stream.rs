@@ -62,10 +62,11 @@ enum Decoder {
     PageViews,
     /// profile-viewers-hourly.
     ProfileViewers,
-    /// ysb-campaign-10s: the group key (the campaign id) of every ad, built once;
-    /// looked up once per view, with FxHash (the ads come from the topic's own table).
+    /// ysb-campaign-10s: the group key (the campaign id) of every ad and the campaign's
+    /// number (its place in the table), built once; looked up once per view, with
+    /// FxHash (the ads come from the topic's own table).
     Ysb {
-        campaign_of: FxHashMap<Uuid, GroupKey>,
+        campaign_of: FxHashMap<Uuid, (GroupKey, u32)>,
     },
     /// nexmark-q5.
     Bids,
@@ -104,11 +105,7 @@ impl StreamDecoder {
                 BuiltIn::YsbCampaign10s => {
                     let table = YsbCampaigns::read_csv(&campaigns_path(sidecar_dir, topic))?;
                     Decoder::Ysb {
-                        campaign_of: table
-                            .ads
-                            .iter()
-                            .map(|a| (a.ad_id, vec![Scalar::Str(a.campaign_id.to_string())]))
-                            .collect(),
+                        campaign_of: campaign_keys(&table),
                     }
                 }
                 BuiltIn::NexmarkQ5 => Decoder::Bids,
@@ -228,6 +225,7 @@ fn page_view(value: &[u8]) -> Result<StreamEvent<'static>> {
         time: e.event_time,
         contribution: Some(Contribution {
             key: Cow::Owned(vec![int(e.page_id)]),
+            number: None,
             update: Update::Count,
         }),
     })
@@ -241,6 +239,7 @@ fn profile_view(value: &[u8]) -> Result<StreamEvent<'static>> {
         time: e.event_time,
         contribution: (e.page_type == PageType::Profile).then(|| Contribution {
             key: Cow::Owned(vec![int(e.page_id)]),
+            number: None,
             update: Update::Distinct(int(e.viewer_id)),
         }),
     })
@@ -249,15 +248,16 @@ fn profile_view(value: &[u8]) -> Result<StreamEvent<'static>> {
 /// ysb-campaign-10s: `view` events counted per campaign, through the ad → campaign table.
 fn ysb_view<'d>(
     value: &[u8],
-    campaign_of: &'d FxHashMap<Uuid, GroupKey>,
+    campaign_of: &'d FxHashMap<Uuid, (GroupKey, u32)>,
 ) -> Result<StreamEvent<'d>> {
     let e = YsbEvent::decode(value)?;
     let contribution = if e.event_type == YsbEventType::View {
-        let campaign = campaign_of
+        let (campaign, number) = campaign_of
             .get(&e.ad_id)
             .ok_or(DatasetError::NoCampaign { ad: e.ad_id })?;
         Some(Contribution {
             key: Cow::Borrowed(campaign.as_slice()),
+            number: Some(*number),
             update: Update::Count,
         })
     } else {
@@ -270,6 +270,22 @@ fn ysb_view<'d>(
     })
 }
 
+/// Each ad's group key (its campaign id) and the campaign's number: its place among the
+/// table's distinct campaigns, in the order their ads come.
+fn campaign_keys(table: &YsbCampaigns) -> FxHashMap<Uuid, (GroupKey, u32)> {
+    let mut numbers: FxHashMap<Uuid, u32> = FxHashMap::default();
+    table
+        .ads
+        .iter()
+        .map(|a| {
+            let next = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+            let number = *numbers.entry(a.campaign_id).or_insert(next);
+            let key = vec![Scalar::Str(a.campaign_id.to_string())];
+            (a.ad_id, (key, number))
+        })
+        .collect()
+}
+
 /// nexmark-q5 (a count of bids per auction) and nexmark-q7 (the highest bid, empty key).
 fn bid(value: &[u8], highest: bool) -> Result<StreamEvent<'static>> {
     let e: NexmarkEvent<'_> = codec::decode(value)?;
@@ -278,10 +294,12 @@ fn bid(value: &[u8], highest: bool) -> Result<StreamEvent<'static>> {
     let contribution = match e {
         NexmarkEvent::Bid(b) if highest => Some(Contribution {
             key: Cow::Borrowed(&[][..]),
+            number: None,
             update: Update::MaxBy(int(b.price), vec![int(b.auction), int(b.bidder)]),
         }),
         NexmarkEvent::Bid(b) => Some(Contribution {
             key: Cow::Owned(vec![int(b.auction)]),
+            number: None,
             update: Update::Count,
         }),
         _ => None,
@@ -359,6 +377,7 @@ impl SpecDecoder {
         };
         let contribution = pass.then(|| Contribution {
             key: Cow::Owned(self.key_idx.iter().map(|&i| row[i].clone()).collect()),
+            number: None,
             update: Update::Row(
                 self.agg_idx
                     .iter()
@@ -404,6 +423,8 @@ mod tests {
             ..GenerateOptions::new(DatasetKind::Ysb, "ads", 300)
         };
         let (mut views, mut others) = (0, 0);
+        // Each campaign's number, as the contributions give it.
+        let mut numbers: HashMap<String, u32> = HashMap::new();
         for rec in Generator::new(&opts).unwrap() {
             let rec = rec.unwrap();
             let e = YsbEvent::decode(&rec.value).unwrap();
@@ -414,8 +435,10 @@ mod tests {
                     assert_eq!(e.event_type, YsbEventType::View);
                     assert!(matches!(c.key, Cow::Borrowed(_)), "{c:?}");
                     let campaign = campaign_of[&e.ad_id].to_string();
-                    assert_eq!(c.key.as_ref(), &[Scalar::Str(campaign)][..]);
+                    assert_eq!(c.key.as_ref(), &[Scalar::Str(campaign.clone())][..]);
                     assert_eq!(c.update, Update::Count);
+                    let number = c.number.expect("a campaign is numbered");
+                    assert_eq!(*numbers.entry(campaign).or_insert(number), number);
                     views += 1;
                 }
                 None => {
@@ -425,6 +448,14 @@ mod tests {
             }
         }
         assert!(views > 0 && others > 0, "{views} views, {others} others");
+        // One number per campaign, none shared, all below the number of campaigns.
+        let distinct: std::collections::HashSet<u32> = numbers.values().copied().collect();
+        assert_eq!(distinct.len(), numbers.len());
+        assert!(
+            distinct
+                .iter()
+                .all(|&n| (n as usize) < table.campaigns.len())
+        );
     }
 
     #[test]

@@ -107,7 +107,20 @@ impl Context<'_> {
         key: &[Scalar],
         empty: impl FnOnce() -> Vec<Partial>,
     ) -> &mut Vec<Partial> {
-        self.state.cell(window, key, empty)
+        self.state.cell(window, key, None, empty)
+    }
+
+    /// [`Context::cell`] of a key the decoder numbers (`number`, see
+    /// [`datasets::Contribution::number`]; `None` when it does not): the cell is found by
+    /// its number once it is there, without hashing the key.
+    pub fn numbered_cell(
+        &mut self,
+        window: Window,
+        key: &[Scalar],
+        number: Option<u32>,
+        empty: impl FnOnce() -> Vec<Partial>,
+    ) -> &mut Vec<Partial> {
+        self.state.cell(window, key, number, empty)
     }
 
     /// Move every cell of a closed window out of the working set into the task's share
@@ -194,7 +207,7 @@ impl Operator for WindowAggregate {
                 ctx.report_late()?;
             } else if ev.id.is_none_or(|id| ctx.first_time(id, ev.time)) {
                 for w in self.window.windows_of(ev.time) {
-                    let cell = ctx.cell(w, &c.key, || self.empty.clone());
+                    let cell = ctx.numbered_cell(w, &c.key, c.number, || self.empty.clone());
                     self.decoder.fold(cell, &c.update).map_err(kappa_error)?;
                 }
                 ctx.count_event();

@@ -276,25 +276,44 @@ struct Cell {
 
 /// The cells of one open window: each key's place in `cells`. An event's cell is found
 /// with one hash lookup, which copies the place out (a map of cells would need a second
-/// lookup to hand out the cell it may have had to insert).
+/// lookup to hand out the cell it may have had to insert); a numbered key's (see
+/// [`datasets::Contribution::number`]) by its number, once its cell is there.
 #[derive(Debug, Default)]
 struct WindowCells {
     index: CellMap<GroupKey, usize>,
+    /// Each key number's place in `cells` ([`NO_CELL`]: none looked up by it yet).
+    by_number: Vec<u32>,
     cells: Vec<Cell>,
 }
+
+/// A key number without a cell in [`WindowCells::by_number`].
+const NO_CELL: u32 = u32::MAX;
 
 impl WindowCells {
     /// No cell yet, with room for `cells` of them.
     fn with_capacity(cells: usize) -> Self {
         WindowCells {
             index: CellMap::with_capacity_and_hasher(cells, Default::default()),
+            by_number: Vec::new(),
             cells: Vec::with_capacity(cells),
         }
     }
 
-    /// The cell of `key`, created with `empty` when missing.
+    /// The cell of `key` (numbered `number`, if the decoder numbers its keys), created
+    /// with `empty` when missing.
     #[inline]
-    fn cell(&mut self, key: &[Scalar], empty: impl FnOnce() -> Vec<Partial>) -> &mut Cell {
+    fn cell(
+        &mut self,
+        key: &[Scalar],
+        number: Option<u32>,
+        empty: impl FnOnce() -> Vec<Partial>,
+    ) -> &mut Cell {
+        if let Some(n) = number
+            && let Some(&at) = self.by_number.get(n as usize)
+            && at != NO_CELL
+        {
+            return &mut self.cells[at as usize];
+        }
         let at = match self.index.get(key) {
             Some(&at) => at,
             None => {
@@ -308,6 +327,13 @@ impl WindowCells {
                 at
             }
         };
+        if let (Some(n), Ok(place)) = (number, u32::try_from(at)) {
+            let n = n as usize;
+            if self.by_number.len() <= n {
+                self.by_number.resize(n + 1, NO_CELL);
+            }
+            self.by_number[n] = place;
+        }
         &mut self.cells[at]
     }
 
@@ -473,6 +499,7 @@ impl WindowState {
         &mut self,
         window: Window,
         key: &[Scalar],
+        number: Option<u32>,
         empty: impl FnOnce() -> Vec<Partial>,
     ) -> &mut Vec<Partial> {
         let cells = self.working.entry(window).or_insert_with(|| {
@@ -486,7 +513,7 @@ impl WindowState {
             // the window's table and index as its cells come.
             WindowCells::with_capacity(self.last_finalized_cells)
         });
-        let cell = cells.cell(key, empty);
+        let cell = cells.cell(key, number, empty);
         cell.dirty = true;
         &mut cell.partials
     }
@@ -805,8 +832,8 @@ mod tests {
             end: 200,
         };
         let k = vec![Scalar::Int(1)];
-        s.cell(w1, &k, || vec![Partial::Count(0)])[0] = Partial::Count(3);
-        s.cell(w2, &k, || vec![Partial::Count(0)])[0] = Partial::Count(1);
+        s.cell(w1, &k, None, || vec![Partial::Count(0)])[0] = Partial::Count(3);
+        s.cell(w2, &k, None, || vec![Partial::Count(0)])[0] = Partial::Count(1);
         s.observe(114);
         assert!(!s.is_closed(100)); // 100 + 5 > 114 - 10
         s.observe(115);
@@ -837,9 +864,9 @@ mod tests {
         assert_eq!(r.open_table(), s.open_table());
         assert!(r.restore(b"x", b"").is_err());
         // Written again, the cell's key is no longer new; nor is a restored cell's.
-        s.cell(w2, &k, || vec![Partial::Count(0)])[0] = Partial::Count(2);
+        s.cell(w2, &k, None, || vec![Partial::Count(0)])[0] = Partial::Count(2);
         assert_eq!(s.take_writes().first_put, vec![false]);
-        r.cell(w2, &k, || vec![Partial::Count(0)])[0] = Partial::Count(2);
+        r.cell(w2, &k, None, || vec![Partial::Count(0)])[0] = Partial::Count(2);
         assert_eq!(r.take_writes().first_put, vec![false]);
     }
 
@@ -852,7 +879,7 @@ mod tests {
         };
         let k = vec![Scalar::Int(1)];
         for start in [20, 0, 10, 30] {
-            s.cell(w(start), &k, || vec![Partial::Count(start as u64)]);
+            s.cell(w(start), &k, None, || vec![Partial::Count(start as u64)]);
         }
         let closed_at = |s: &mut WindowState, time: i64| {
             s.observe(time);
@@ -864,6 +891,30 @@ mod tests {
         assert_eq!(closed_at(&mut s, 20), vec![0, 10]);
         assert_eq!(closed_at(&mut s, 35), vec![20]);
         assert_eq!(s.open_cells(), 1);
+    }
+
+    #[test]
+    fn a_numbered_key_finds_the_cell_of_its_key_however_it_was_made() {
+        let mut s = WindowState::new(0, 10, 5, 1000);
+        let w = Window { start: 0, end: 100 };
+        let (a, b) = (vec![Scalar::Int(1)], vec![Scalar::Int(2)]);
+        // A cell restored by key, then found by number: the same cell.
+        let restored = cell_key(w, &a);
+        let value = postcard::to_stdvec(&vec![Partial::Count(5)]).unwrap();
+        s.restore(&restored, &value).unwrap();
+        let count = |p: &mut Vec<Partial>| match &mut p[0] {
+            Partial::Count(n) => *n += 1,
+            other => panic!("{other:?}"),
+        };
+        for _ in 0..2 {
+            count(s.cell(w, &a, Some(3), || vec![Partial::Count(0)]));
+            count(s.cell(w, &b, Some(0), || vec![Partial::Count(0)]));
+        }
+        count(s.cell(w, &a, None, || vec![Partial::Count(0)]));
+        let t = s.open_table();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(w, &a), Some(&vec![Partial::Count(8)]));
+        assert_eq!(t.get(w, &b), Some(&vec![Partial::Count(2)]));
     }
 
     /// A store and changelog as a map: the writes applied in order.
@@ -884,13 +935,13 @@ mod tests {
         let cells = 3 * FINAL_CHUNK_BYTES / 40;
         let key = |i: usize| vec![Scalar::Str(format!("key-{i:08}-of-the-window"))];
         for i in 0..cells / 2 {
-            s.cell(w, &key(i), || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
+            s.cell(w, &key(i), None, || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
         }
         let mut store = std::collections::BTreeMap::new();
         apply(&mut store, s.take_writes().list);
         assert_eq!(store.len(), cells / 2);
         for i in cells / 2..cells {
-            s.cell(w, &key(i), || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
+            s.cell(w, &key(i), None, || vec![Partial::Count(0)])[0] = Partial::Count(i as u64);
         }
         s.observe(100);
         assert_eq!(s.finalize_closed(), cells);

@@ -25,6 +25,11 @@ pub struct Contribution<'a> {
     /// The values of the group-by columns: borrowed from the decoder where it keeps them
     /// (a YSB campaign, the empty key of NEXMark Q7), else owned.
     pub key: Cow<'a, [Scalar]>,
+    /// The key's number, when the decoder numbers its keys (a YSB campaign's place in
+    /// the campaign table): the same number for the same key, from 0 up and dense, for
+    /// the life of the decoder. A stream task finds a numbered key's cell by its number
+    /// instead of hashing and comparing the key.
+    pub number: Option<u32>,
     /// What the event adds to each of its cells.
     pub update: Update,
 }

@@ -402,6 +402,7 @@ impl SqlDecoder {
             .collect::<workloads::Result<Vec<_>>>()?;
         Ok(event(Some(Contribution {
             key: Cow::Owned(key),
+            number: None,
             update: Update::Sql(args),
         })))
     }
