@@ -106,6 +106,9 @@ pub(crate) struct Dedup {
     /// always the last one, and buckets expire from the front.
     buckets: VecDeque<(i64, Bucket)>,
     max_time: Option<i64>,
+    /// The clock at which the first bucket expires (`i64::MAX` without one): the clock
+    /// moves at nearly every event, a bucket expires a few times a window.
+    expire_at: i64,
     /// Shards of buckets expired since the last checkpoint (their deletes).
     expired: Vec<(i64, u8)>,
 }
@@ -120,6 +123,7 @@ impl Dedup {
             ids: IdSet::default(),
             buckets: VecDeque::new(),
             max_time: None,
+            expire_at: i64::MAX,
             expired: Vec::new(),
         }
     }
@@ -133,6 +137,7 @@ impl Dedup {
                 let at = self.buckets.partition_point(|(b, _)| *b < number);
                 if self.buckets.get(at).is_none_or(|(b, _)| *b != number) {
                     self.buckets.insert(at, (number, Bucket::default()));
+                    self.expire_at = self.expire_at.min(self.expiry(number));
                 }
                 at
             }
@@ -159,12 +164,13 @@ impl Dedup {
     fn advance(&mut self, time: i64) {
         if self.max_time.is_none_or(|m| time > m) {
             self.max_time = Some(time);
-            self.expire();
+            if time >= self.expire_at {
+                self.expire();
+            }
         }
     }
 
     /// Drop buckets lying wholly before `max_time - window`.
-    #[inline]
     fn expire(&mut self) {
         let Some(max) = self.max_time else { return };
         let oldest = max.saturating_sub(self.window_ms);
@@ -176,6 +182,21 @@ impl Dedup {
                 self.drop_bucket(number, bucket);
             }
         }
+        self.expire_at = self
+            .buckets
+            .front()
+            .map_or(i64::MAX, |&(number, _)| self.expiry(number));
+    }
+
+    /// The clock at or after which bucket `number` may expire: never later than
+    /// [`Dedup::expire`] would drop it (`i64::MIN`, check always, where the bound does not
+    /// fit an `i64`).
+    fn expiry(&self, number: i64) -> i64 {
+        number
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(self.bucket_ms))
+            .and_then(|end| end.checked_add(self.window_ms))
+            .unwrap_or(i64::MIN)
     }
 
     #[cold]
