@@ -77,7 +77,8 @@
 //!   ([`JobConfig::store_commit_interval`], 10 s by default, and always at a task's first
 //!   checkpoint and when it closes): the store is a local copy that spares a restore the
 //!   whole changelog, so a store a crash left behind by whole checkpoints is caught up
-//!   from the changelog, as below.
+//!   from the changelog, as below. A key first put and deleted within one such lag (an
+//!   open cell written at a checkpoint, then finalized) never reaches the store.
 //! - **Restore** (exactly-once state). A task's local store is used when it is intact
 //!   (opens) and on the changelog's history: the changelog record at its marker offset is
 //!   that very checkpoint's marker (Samza's host affinity). If later markers follow (the
