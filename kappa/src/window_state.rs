@@ -520,20 +520,23 @@ impl WindowState {
         number: Option<u32>,
         empty: impl FnOnce() -> Vec<Partial>,
     ) -> &mut Vec<Partial> {
-        let cells = self.working.entry(window).or_insert_with(|| {
-            open_window(
-                &mut self.by_end,
-                &mut self.first_close,
-                window,
-                self.lateness_ms,
-            );
-            // Room for as many cells as the last window finalized had: no regrowth of
-            // the window's table and index as its cells come.
-            WindowCells::with_capacity(self.last_finalized_cells)
-        });
-        let cell = cells.cell(key, number, empty);
+        let cell = self.window_mut(window).cell(key, number, empty);
         cell.dirty = true;
         &mut cell.partials
+    }
+
+    /// The cells of open window `window`, opened when missing: added to the windows
+    /// by end (and to the first close, when it closes first), with room for as many
+    /// cells as the last window finalized had (no regrowth of its table and index as its
+    /// cells come).
+    #[inline]
+    fn window_mut(&mut self, window: Window) -> &mut WindowCells {
+        self.working.entry(window).or_insert_with(|| {
+            self.by_end.insert((window.end, window.start));
+            let closes_at = window.end.saturating_add(self.lateness_ms);
+            self.first_close = self.first_close.min(closes_at);
+            WindowCells::with_capacity(self.last_finalized_cells)
+        })
     }
 
     pub fn finalize_closed(&mut self) -> usize {
@@ -640,12 +643,7 @@ impl WindowState {
                     postcard::from_bytes(&key[1..]).map_err(|e| corrupt("cell key", e))?;
                 let partials: Vec<Partial> =
                     postcard::from_bytes(value).map_err(|e| corrupt("cell value", e))?;
-                let cells = self.working.entry(window).or_insert_with(|| {
-                    let lateness = self.lateness_ms;
-                    open_window(&mut self.by_end, &mut self.first_close, window, lateness);
-                    WindowCells::default()
-                });
-                cells.insert(
+                self.window_mut(window).insert(
                     group,
                     Cell {
                         partials,
@@ -695,18 +693,6 @@ impl WindowState {
     pub fn open_cells(&self) -> usize {
         self.working.values().map(WindowCells::len).sum()
     }
-}
-
-/// Add `window` to the open windows `by_end`, and lower `first_close` to the watermark
-/// that closes it (`lateness_ms` after its end) when that comes first.
-fn open_window(
-    by_end: &mut BTreeSet<(i64, i64)>,
-    first_close: &mut i64,
-    window: Window,
-    lateness_ms: i64,
-) {
-    by_end.insert((window.end, window.start));
-    *first_close = (*first_close).min(window.end.saturating_add(lateness_ms));
 }
 
 pub(crate) fn cell_key(window: Window, key: &[Scalar]) -> Vec<u8> {
