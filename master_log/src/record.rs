@@ -429,17 +429,7 @@ impl RecordView<'_> {
             value: self.value.map(&bytes),
             event_time: self.event_time,
             append_time: self.append_time,
-            headers: if self.headers.is_empty() {
-                Vec::new()
-            } else {
-                self.headers
-                    .iter()
-                    .map(|(key, value)| Header {
-                        key: key.to_owned(),
-                        value: bytes(value),
-                    })
-                    .collect()
-            },
+            headers: self.headers.owned_with(&bytes),
         }
     }
 }
@@ -496,6 +486,20 @@ impl<'a> RecordHeaders<'a> {
         let mut pos = 0;
         let encoded = (0..count).map_while(move |_| next_header(bytes, &mut pos, bytes.len()).ok());
         encoded.chain(decoded.iter().map(|h| (h.key.as_str(), &h.value[..])))
+    }
+
+    /// The headers as owned [`Header`]s, each value `bytes` of its slice (a copy, or a
+    /// slice of the buffer the headers borrow from); no allocation when there are none.
+    fn owned_with(&self, bytes: impl Fn(&[u8]) -> Bytes) -> Vec<Header> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        self.iter()
+            .map(|(key, value)| Header {
+                key: key.to_owned(),
+                value: bytes(value),
+            })
+            .collect()
     }
 }
 
@@ -664,20 +668,11 @@ pub(crate) fn decode_records_until(
             stopped = true;
             return ControlFlow::Break(());
         }
-        let headers = if f.header_count == 0 {
-            Vec::new()
-        } else {
-            RecordHeaders(HeadersRepr::Encoded {
-                count: f.header_count,
-                bytes: &batch[f.headers],
-            })
-            .iter()
-            .map(|(key, value)| Header {
-                key: key.to_owned(),
-                value: batch.slice_ref(value),
-            })
-            .collect()
-        };
+        let headers = RecordHeaders(HeadersRepr::Encoded {
+            count: f.header_count,
+            bytes: &batch[f.headers],
+        })
+        .owned_with(|value| batch.slice_ref(value));
         out.push(Record {
             offset: f.offset,
             key: f.key.map(slice),
