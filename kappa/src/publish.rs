@@ -3,6 +3,7 @@
 //! ([`Inner::table_of`], [`Inner::fresh_table_of`]), and the writes of the parts to their
 //! files ([`Inner::write_table`]: a delta of what changed, or a whole snapshot).
 
+use std::collections::btree_map::Entry;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 
@@ -343,11 +344,9 @@ impl Inner {
 fn encode_closed(shared: &mut Shared, partition: u32, finalized: &PartialTable) {
     let held = shared.closed.get(&partition).map_or(0, PartialTable::len);
     let encoded = match shared.closed_encoded.entry(partition) {
-        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::btree_map::Entry::Vacant(e) if held == 0 => {
-            e.insert(EncodedCells::default())
-        }
-        std::collections::btree_map::Entry::Vacant(_) => return,
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) if held == 0 => e.insert(EncodedCells::default()),
+        Entry::Vacant(_) => return,
     };
     if encoded.cells == held && encoded.precedes(finalized) {
         encoded.append(finalized);
