@@ -7,7 +7,8 @@
 //! ```
 //!
 //! A key put for the first time while the store lags and deleted before it catches up
-//! (an open window's cell written at a checkpoint, then its window finalized) never
+//! (an open window's cell written at a checkpoint, then its window finalized; a
+//! de-duplication shard written, then its bucket expired) never
 //! reaches the store: the store cannot hold it, so neither the put nor the delete is
 //! any of its business. A restore never misses it: the changelog has both.
 
@@ -57,7 +58,12 @@ impl StoreLag {
                     let absent = first_put.get(i).copied().unwrap_or(false);
                     e.insert(Lagging { value, absent });
                 }
-                // The first write in the lag decides whether the store holds the key.
+                // The first write in the lag decides whether the store holds the key;
+                // one it does not hold, deleted, is forgotten at once (a later put is
+                // then its first again): the lag stays the size of the live state.
+                Entry::Occupied(e) if value.is_none() && e.get().absent => {
+                    e.remove();
+                }
                 Entry::Occupied(mut e) => e.get_mut().value = value,
             }
         }
@@ -78,7 +84,6 @@ impl StoreLag {
         };
         let writes: Vec<Write> = std::mem::take(&mut self.writes)
             .into_iter()
-            .filter(|(_, l)| l.value.is_some() || !l.absent)
             .map(|(k, l)| (k, l.value))
             .collect();
         store.commit(&writes, &checkpoint)?;
@@ -139,6 +144,24 @@ mod tests {
         fn clear(&mut self) -> Result<()> {
             self.inner.clear()
         }
+    }
+
+    #[test]
+    fn a_key_the_store_never_held_leaves_the_lag_when_deleted() {
+        let mut store = Recording::default();
+        let mut lag = StoreLag::new(Duration::from_secs(3600));
+        let ckpt = StoredCheckpoint::default;
+        lag.add(vec![put("d1", "x")], &[false], ckpt());
+        lag.commit(&mut store).unwrap();
+        // c1 is put for the first time and deleted: nothing of it stays behind.
+        lag.add(vec![put("c1", "a")], &[true], ckpt());
+        lag.add(vec![delete("c1")], &[false], ckpt());
+        assert_eq!(lag.writes.len(), 0);
+        // Put again, not as a first put: the store must get it.
+        lag.add(vec![put("c1", "b")], &[false], ckpt());
+        store.given.clear();
+        lag.commit(&mut store).unwrap();
+        assert_eq!(store.given, vec![put("c1", "b")]);
     }
 
     #[test]

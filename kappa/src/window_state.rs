@@ -18,7 +18,7 @@
 //! are never deleted (they are the task's share of the output table); de-duplication
 //! buckets are deleted when they fall out of the window.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use master_log::{Header, NewRecord, RecordView};
 use workloads::{GroupKey, Partial, PartialTable, Scalar, Window};
@@ -51,7 +51,8 @@ pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
 pub(crate) struct Writes {
     pub list: Vec<Write>,
     /// Per write, whether it puts its key for the first time since the task opened (an
-    /// open cell's first write): a key the local store cannot hold yet.
+    /// open cell's or a de-duplication shard's first write): a key the local store
+    /// cannot hold yet.
     pub first_put: Vec<bool>,
 }
 
@@ -85,7 +86,8 @@ type CellMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// One time bucket of the de-duplication set: its ids by shard (`id % SHARDS`), the
 /// shards that exist (each is one store key, written while it exists and deleted when
-/// the bucket expires) and those changed since the last checkpoint.
+/// the bucket expires), those changed since the last checkpoint, and those whose key
+/// the changelog has.
 #[derive(Debug, Default)]
 struct Bucket {
     shards: [Vec<u64>; SHARDS as usize],
@@ -93,6 +95,10 @@ struct Bucket {
     present: u16,
     /// Bit `s`: shard `s` changed since the last checkpoint.
     dirty: u16,
+    /// Bit `s`: shard `s`'s key is on the changelog (written at a checkpoint, or
+    /// restored). A shard without it needs no delete when its bucket expires, and its
+    /// first write is a first put ([`Writes::first_put`]).
+    written: u16,
 }
 
 #[derive(Debug)]
@@ -202,7 +208,7 @@ impl Dedup {
     #[cold]
     fn drop_bucket(&mut self, number: i64, bucket: Bucket) {
         for (shard, ids) in bucket.shards.into_iter().enumerate() {
-            if bucket.present & (1 << shard) != 0 {
+            if bucket.written & (1 << shard) != 0 {
                 self.expired.push((number, shard as u8));
             }
             for id in ids {
@@ -237,19 +243,40 @@ impl Dedup {
         }
     }
 
-    fn take_writes(&mut self, out: &mut Vec<Write>) {
-        let mut changed: BTreeSet<(i64, u8)> = self.expired.drain(..).collect();
+    /// The changed shards since the last call: deletes of the expired ones, and puts of
+    /// the others (into `first_puts` when the changelog does not have the shard yet).
+    fn take_writes(&mut self, out: &mut Vec<Write>, first_puts: &mut Vec<Write>) {
+        // Each changed slot, and whether its key was on the changelog before (an
+        // expired shard that was written: a bucket an out-of-order id opened again
+        // puts that key anew, and that put is no first one).
+        let mut changed: BTreeMap<(i64, u8), bool> =
+            self.expired.drain(..).map(|slot| (slot, true)).collect();
         for (number, bucket) in &mut self.buckets {
             for shard in 0..SHARDS as u8 {
                 if bucket.dirty & (1 << shard) != 0 {
-                    changed.insert((*number, shard));
+                    changed.entry((*number, shard)).or_insert(false);
                 }
             }
             bucket.dirty = 0;
         }
-        for slot in changed {
-            let value = self.sorted_shard(slot).map(encode_ids);
-            out.push((Dedup::key(slot), value));
+        for (slot, was_written) in changed {
+            let first = self.mark_written(slot) && !was_written;
+            let write = (Dedup::key(slot), self.sorted_shard(slot).map(encode_ids));
+            if first { &mut *first_puts } else { &mut *out }.push(write);
+        }
+    }
+
+    /// Whether shard `slot` exists and was not written since its bucket opened; marks it
+    /// written.
+    fn mark_written(&mut self, (number, shard): (i64, u8)) -> bool {
+        let at = self.buckets.partition_point(|(b, _)| *b < number);
+        match self.buckets.get_mut(at) {
+            Some((b, bucket)) if *b == number && bucket.present & (1 << shard) != 0 => {
+                let first = bucket.written & (1 << shard) == 0;
+                bucket.written |= 1 << shard;
+                first
+            }
+            _ => false,
         }
     }
 
@@ -275,6 +302,7 @@ impl Dedup {
         }
         let bucket = self.bucket_mut(number);
         bucket.present |= 1 << shard;
+        bucket.written |= 1 << shard;
         bucket.shards[shard].extend(fresh);
         Ok(())
     }
@@ -611,7 +639,7 @@ impl WindowState {
                 }
             }
         }
-        self.dedup.take_writes(&mut out);
+        self.dedup.take_writes(&mut out, &mut first_puts);
         // In place: elements that compare equal are identical.
         out.sort_unstable();
         first_puts.sort_unstable();
@@ -749,8 +777,7 @@ mod tests {
         d.advance(1_150);
         assert!(d.first_time(1, 0));
         assert!(!d.first_time(2, 500));
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
+        let w = take(&mut d);
         assert!(w.iter().all(|(k, _)| k[0] == DEDUP));
         let mut back = Dedup::new(1000);
         for (k, v) in &w {
@@ -780,6 +807,53 @@ mod tests {
         }
     }
 
+    /// Every write of `d` since the last call, in key order.
+    fn take(d: &mut Dedup) -> Vec<Write> {
+        let (mut w, mut first) = (Vec::new(), Vec::new());
+        d.take_writes(&mut w, &mut first);
+        w.append(&mut first);
+        w.sort();
+        w
+    }
+
+    #[test]
+    fn a_shard_first_written_is_a_first_put_and_one_never_written_is_never_deleted() {
+        // Buckets of 100 ms; ids 1 and 17 share shard 1, id 2 is in shard 2.
+        let mut d = Dedup::new(1000);
+        assert!(d.first_time(1, 0));
+        let (mut w, mut first) = (Vec::new(), Vec::new());
+        d.take_writes(&mut w, &mut first);
+        assert_eq!((slots(&w), slots(&first)), (vec![], vec![((0, 1), true)]));
+        // Written again: not a first put. Bucket 2's shard 2 is new.
+        assert!(d.first_time(17, 10));
+        assert!(d.first_time(2, 250));
+        let (mut w, mut first) = (Vec::new(), Vec::new());
+        d.take_writes(&mut w, &mut first);
+        assert_eq!(
+            (slots(&w), slots(&first)),
+            (vec![((0, 1), true)], vec![((2, 2), true)])
+        );
+        // Bucket 5 opens and expires between two checkpoints, with bucket 0 and 2: only
+        // the shards written before are deleted.
+        assert!(d.first_time(34, 500));
+        d.advance(1_600);
+        let (mut w, mut first) = (Vec::new(), Vec::new());
+        d.take_writes(&mut w, &mut first);
+        assert_eq!(
+            (slots(&w), slots(&first)),
+            (vec![((0, 1), false), ((2, 2), false)], vec![])
+        );
+        // An out-of-order id opens bucket 6 again after it expired written: its put
+        // follows the delete of the same key, and is no first put.
+        assert!(d.first_time(6, 600));
+        let _ = take(&mut d);
+        d.advance(1_800);
+        assert!(d.first_time(22, 600));
+        let (mut w, mut first) = (Vec::new(), Vec::new());
+        d.take_writes(&mut w, &mut first);
+        assert_eq!((slots(&w), slots(&first)), (vec![((6, 6), true)], vec![]));
+    }
+
     /// The slots (bucket, shard) of `writes`, with whether each is a put or a delete.
     fn slots(writes: &[Write]) -> Vec<((i64, u8), bool)> {
         writes
@@ -800,37 +874,32 @@ mod tests {
         assert!(d.first_time(2, 950));
         // Out of order: an older bucket than the last one.
         assert!(d.first_time(3, 420));
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
+        let w = take(&mut d);
         assert_eq!(
             slots(&w),
             vec![((0, 1), true), ((4, 3), true), ((9, 2), true)]
         );
         assert_eq!(w[0].1, Some(postcard::to_stdvec(&vec![1u64, 17]).unwrap()));
         // Nothing changed: nothing to write.
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
+        let w = take(&mut d);
         assert!(w.is_empty());
         // The clock moves past bucket 0's window: its one shard is deleted, its ids
         // forgotten; bucket 4 stays.
         d.advance(1_100);
         assert!(d.first_time(2_000, 1_100));
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
+        let w = take(&mut d);
         assert_eq!(slots(&w), vec![((0, 1), false), ((11, 0), true)]);
         assert!(d.first_time(1, 1_100));
         assert!(!d.first_time(3, 1_100));
         // A restore of the writes so far holds the same ids; a key that is not a
         // de-duplication shard is damage.
         let mut back = Dedup::new(1000);
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
-        let mut all = Vec::new();
+        let w = take(&mut d);
         let mut fresh = Dedup::new(1000);
         for (id, t) in [(3, 420), (2, 950), (2_000, 1_100), (1, 1_100)] {
             fresh.first_time(id, t);
         }
-        fresh.take_writes(&mut all);
+        let all = take(&mut fresh);
         for (k, v) in &all {
             back.restore(k, v.as_ref().unwrap()).unwrap();
         }
@@ -849,8 +918,7 @@ mod tests {
         for id in [33, 1, 17] {
             assert!(d.first_time(id, 10));
         }
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
+        let w = take(&mut d);
         assert_eq!(w.len(), 1);
         assert_eq!(
             w[0].1,
@@ -859,8 +927,7 @@ mod tests {
         // A later id lands after them: the shard is written again, sorted.
         assert!(d.first_time(65, 20));
         assert!(d.first_time(49, 20));
-        let mut w = Vec::new();
-        d.take_writes(&mut w);
+        let w = take(&mut d);
         let ids: Vec<u64> = postcard::from_bytes(w[0].1.as_ref().unwrap()).unwrap();
         assert_eq!((w.len(), ids), (1, vec![1, 17, 33, 49, 65]));
     }
