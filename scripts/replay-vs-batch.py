@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Kappa's replay against the batch layer's recompute of the same history.
 
-Usage: scripts/replay-vs-batch.py LK DATA [ROUNDS]
+Usage: scripts/replay-vs-batch.py LK DATA [ROUNDS] [--sweep]
 
 Over the YSB topic `ysb` of the data directory DATA (made with `lk generate ysb`), each
 round runs, one after another: `lk lambda batch`, `lk kappa run --until-caught-up` with
@@ -14,6 +14,13 @@ batch layer's cell for cell (`lk query --format csv`), or the script fails. Prin
 round, then per run the median time (as `lk` prints it), the
 range, events per second, the median CPU time of the process and the speed relative to
 the batch recompute.
+
+With `--sweep`, each round also runs `lk kappa run --until-caught-up` with the default
+1 s interval and 250,000, 500,000, 1,000,000 and 2,500,000 records per checkpoint
+(`--checkpoint-records`; the default is 100,000): the trade-off between how often a
+replay checkpoints (the records a crash makes a task read again, and how often results
+become visible) and its speed. A task of P partitions' topic of R records checkpoints about R / P / N times by
+record count (plus once a second).
 """
 import json
 import os
@@ -25,14 +32,17 @@ import sys
 import time
 
 WORKLOAD = "ysb-campaign-10s"
+SWEEP = [250_000, 500_000, 1_000_000, 2_500_000]  # records per checkpoint (`--sweep`)
 LATENESS = "2m"  # keeps the generator's latest events in their windows: the exact answer
 
 
 def main() -> None:
-    if len(sys.argv) not in (3, 4):
+    args = [a for a in sys.argv[1:] if a != "--sweep"]
+    sweep = len(args) < len(sys.argv) - 1
+    if len(args) not in (2, 3):
         sys.exit(__doc__.strip().splitlines()[2])
-    lk, data = sys.argv[1], sys.argv[2]
-    rounds = int(sys.argv[3]) if len(sys.argv) == 4 else 3
+    lk, data = args[0], args[1]
+    rounds = int(args[2]) if len(args) == 3 else 3
     events = json_events(data)
 
     def run(args: list[str]) -> tuple[str, float]:
@@ -44,13 +54,24 @@ def main() -> None:
                + after.children_system - before.children_system)
         return out, cpu
 
-    def kappa(args: list[str], tag: str) -> tuple[str, float]:
+    def forget_kappa() -> None:
+        """Delete the Kappa state and the topics (changelogs, late events) of earlier
+        runs, so that no run opens, or shares a disk with, the ones before it."""
         shutil.rmtree(os.path.join(data, "kappa"), ignore_errors=True)
+        for line in run(["topic", "list"])[0].splitlines():
+            name = line.split("\t")[0]
+            if name.startswith("kappa."):
+                run(["topic", "delete", name])
+
+    def kappa(args: list[str], tag: str) -> tuple[str, float]:
+        forget_kappa()
         return run([*args, "--workload", WORKLOAD, "--allowed-lateness", LATENESS,
                     "--namespace", f"{tag}{time.time_ns()}"])
 
     runs = {"lk lambda batch": [], "lk kappa run, default checkpoints": [],
             "lk kappa run, one checkpoint at the end": [], "lk kappa reprocess": []}
+    swept = {f"lk kappa run, {n:,} records per checkpoint": n for n in SWEEP if sweep}
+    runs.update({name: [] for name in swept})
     cpus = {k: [] for k in runs}
     names = list(runs)
     for i in range(rounds):
@@ -72,15 +93,22 @@ def main() -> None:
                           "csv"])[0] for p in ("lambda", "kappa")}
         if answers["lambda"] != answers["kappa"]:
             sys.exit(f"round {i + 1}: Kappa's answer differs from the batch layer's")
+        # The sweep after the check: each run starts from an empty Kappa state.
+        for name, n in swept.items():
+            out, cpu = kappa(["kappa", "run", "--until-caught-up", "--checkpoint-records",
+                              str(n)], "sweep")
+            took.append(float(re.search(r"^\s*([0-9.]+) s, \d+ table writes?", out, re.M).group(1)))
+            cpus[name].append(cpu)
         for name, t in zip(names, took):
             runs[name].append(t)
         print(f"round {i + 1} (load {load}): "
               + ", ".join(f"{n} {t:.2f} s" for n, t in zip(names, took)), flush=True)
+    forget_kappa()
     batch = statistics.median(runs[names[0]])
     print(f"\n{events:,} events, {rounds} round(s)")
     for name in names:
         m = statistics.median(runs[name])
-        print(f"{name:42s} {m:6.2f} s ({min(runs[name]):.2f}-{max(runs[name]):.2f})"
+        print(f"{name:48s} {m:6.2f} s ({min(runs[name]):.2f}-{max(runs[name]):.2f})"
               f"  {events / m / 1e6:5.2f} M events/s  CPU {statistics.median(cpus[name]):.2f} s"
               f"  {batch / m * 100:3.0f} % of the batch recompute's speed")
 
