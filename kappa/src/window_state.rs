@@ -894,7 +894,7 @@ mod tests {
         // A restore of the writes so far holds the same ids; a key that is not a
         // de-duplication shard is damage.
         let mut back = Dedup::new(1000);
-        let w = take(&mut d);
+        take(&mut d);
         let mut fresh = Dedup::new(1000);
         for (id, t) in [(3, 420), (2, 950), (2_000, 1_100), (1, 1_100)] {
             fresh.first_time(id, t);
