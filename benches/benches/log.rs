@@ -17,9 +17,10 @@
 //! data of the one before. After the `append/fsync_never` benchmark the bench prints the
 //! framing overhead: bytes of segment files on disk per record beyond key and value.
 //!
-//! `append_durable` appends with `FsyncPolicy::Always` from 1, 2, 4 and 8 threads to one
-//! partition, and from 4 and 8 threads to 4 partitions of one topic, in MB/s of segment
-//! bytes. Before each of them, `dd` writes to the same directory (`conv=fdatasync`: 512
+//! `append_durable` appends with `FsyncPolicy::Always` from 1, 2, 4, 8 and 32 threads to
+//! one partition, and from 4, 8, 32 and 64 threads to 4 partitions of one topic, in MB/s of
+//! segment bytes: each thread has one append in flight, so the threads are the sweep of
+//! what a sync can cover (the producers of a broker, each waiting for its ack). Before each of them, `dd` writes to the same directory (`conv=fdatasync`: 512
 //! MiB and one `fdatasync`; `oflag=dsync` with writes of one batch, and of 8 batches: a
 //! sync per write); after each benchmark the bench prints its MB/s over the whole run, its ratio
 //! to each `dd` figure, and how many appends each `fdatasync` covered (group commit:
@@ -325,7 +326,17 @@ fn append_durable(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for (threads, partitions) in [(1, 1), (2, 1), (4, 1), (8, 1), (4, 4), (8, 4)] {
+    for (threads, partitions) in [
+        (1, 1),
+        (2, 1),
+        (4, 1),
+        (8, 1),
+        (32, 1),
+        (4, 4),
+        (8, 4),
+        (32, 4),
+        (64, 4),
+    ] {
         let name = format!("{threads}_threads_{partitions}_partitions");
         group.throughput(Throughput::BytesDecimal(bytes * u64::from(threads)));
         let dir = tempfile::tempdir().expect("tempdir");
