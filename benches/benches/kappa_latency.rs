@@ -24,17 +24,21 @@
 //! with fsync, part written and fsynced), so the latency is bounded below by the
 //! checkpoint interval and by the disk's fsync times. With `JobConfig::uncommitted_every`
 //! (read-uncommitted) the parts are written, without fsync, with what the tasks have
-//! processed, between checkpoints. The bench measures three configurations: the job's
+//! processed, between checkpoints. The bench measures four configurations: the job's
 //! default (`checkpoint_interval` 1 s, and a checkpoint every 100,000 records per task),
 //! a short interval of 10 ms, and the default interval with uncommitted results shown
-//! after every read (`uncommitted_every` = 0).
+//! after every read (`uncommitted_every` = 0), all three to the table files; and `fresh`:
+//! the default job answering fresh queries (`Job::track_fresh`), the observer waiting
+//! with `RunningJob::wait_fresh` until the tasks have processed the batch, in memory —
+//! what `lambda_latency.rs` measures of the speed layer (its positions cover the batch),
+//! so the like-for-like figure of the two.
 //!
 //! **Coordinated omission.** A batch's latency is measured from its *intended* send
 //! time, `start + i · 1 ms` (the schedule), not from when the producer actually appended
 //! it; every batch is sent and recorded, so `Histogram::record_correct` is not used.
 //!
-//! 3 runs per configuration (`LK_KAPPA_LATENCY_ONLY=default|short|uncommitted` runs one);
-//! the bench prints p50, p90, p99, p99.9 and max of each run and the median of each
+//! 3 runs per configuration (`LK_KAPPA_LATENCY_ONLY=default|short|uncommitted|fresh`
+//! runs one); the bench prints p50, p90, p99, p99.9 and max of each run and the median of each
 //! across the runs, in µs, with how far the producer ever fell behind its schedule and
 //! how many times the job wrote its table. The latency includes the observer's own
 //! wake-up (a condition variable).
@@ -68,12 +72,22 @@ struct RunResult {
     table_writes: u64,
 }
 
+/// Where the observer waits for a batch to be visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visible {
+    /// In the table files (`RunningJob::wait_visible`).
+    Files,
+    /// In memory, processed by the tasks (`Job::track_fresh`, `RunningJob::wait_fresh`).
+    Fresh,
+}
+
 /// One run: a fresh log, a job following it, a paced producer, an observer.
 fn run(
     w: &Schedule,
     sidecars: &Path,
     checkpoint_interval: Duration,
     uncommitted_every: Option<Duration>,
+    visible: Visible,
 ) -> Result<RunResult> {
     let _ = std::process::Command::new("sync").status();
     let dir = tempfile::tempdir()?;
@@ -86,6 +100,9 @@ fn run(
         ..JobConfig::new(TOPIC, dir.path().join("kappa"), sidecars)
     };
     let job = Job::new(dyn_log, Workload::BuiltIn(BuiltIn::YsbCampaign10s), config)?;
+    if visible == Visible::Fresh {
+        job.track_fresh();
+    }
     let running = job.start()?;
     // Let the tasks open and reach their first wait on the empty log.
     ensure!(
@@ -100,10 +117,11 @@ fn run(
         let observer = s.spawn(|| -> Result<Histogram<u64>> {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
             for (i, target) in w.targets.iter().enumerate() {
-                ensure!(
-                    running.wait_visible(target, VISIBLE_TIMEOUT)?,
-                    "batch {i} not visible after {VISIBLE_TIMEOUT:?}"
-                );
+                let seen = match visible {
+                    Visible::Files => running.wait_visible(target, VISIBLE_TIMEOUT)?,
+                    Visible::Fresh => running.wait_fresh(target, VISIBLE_TIMEOUT)?,
+                };
+                ensure!(seen, "batch {i} not visible after {VISIBLE_TIMEOUT:?}");
                 let latency = Instant::now().saturating_duration_since(due(i));
                 hist.record((latency.as_nanos() as u64).max(1))?;
             }
@@ -151,12 +169,19 @@ fn main() -> Result<()> {
     let sidecars = tempfile::tempdir()?;
     let w = prepare(plan, sidecars.path())?;
     let default_interval = JobConfig::new(TOPIC, "", "").checkpoint_interval;
-    // `LK_KAPPA_LATENCY_ONLY=uncommitted` (or `default`, `short`): one configuration.
+    // `LK_KAPPA_LATENCY_ONLY=uncommitted` (or `default`, `short`, `fresh`): one
+    // configuration.
     let only = std::env::var("LK_KAPPA_LATENCY_ONLY").ok();
-    for (label, interval, uncommitted) in [
-        ("default", default_interval, None),
-        ("short", Duration::from_millis(10), None),
-        ("uncommitted", default_interval, Some(Duration::ZERO)),
+    for (label, interval, uncommitted, visible) in [
+        ("default", default_interval, None, Visible::Files),
+        ("short", Duration::from_millis(10), None, Visible::Files),
+        (
+            "uncommitted",
+            default_interval,
+            Some(Duration::ZERO),
+            Visible::Files,
+        ),
+        ("fresh", default_interval, None, Visible::Fresh),
     ] {
         if only.as_deref().is_some_and(|o| o != label) {
             continue;
@@ -165,15 +190,19 @@ fn main() -> Result<()> {
             "kappa_latency: job ysb-campaign-10s ({PARTITIONS} partitions, 2 workers), checkpoint \
              interval {interval:?}, uncommitted_every {uncommitted:?} ({label}), at {} events/s: \
              {} batches of {BATCH}, one every {} µs, {} run(s); latency from each batch's \
-             scheduled send time to visible in the table files, in µs",
+             scheduled send time to visible {}, in µs",
             BATCH as u128 * 1_000_000 / PACE.as_micros(),
             plan.batches,
             PACE.as_micros(),
-            plan.runs
+            plan.runs,
+            match visible {
+                Visible::Files => "in the table files",
+                Visible::Fresh => "in memory (processed by the tasks: a fresh query's answer)",
+            }
         );
         let mut summaries = Vec::new();
         for i in 0..plan.runs {
-            let r = run(&w, sidecars.path(), interval, uncommitted)?;
+            let r = run(&w, sidecars.path(), interval, uncommitted, visible)?;
             ensure!(r.hist.len() == plan.batches as u64, "every batch recorded");
             let s = summarize(&r.hist);
             println!(
