@@ -216,8 +216,14 @@ fn reprocess_kappa(
     let t1 = Instant::now();
     while !running.wait_caught_up(Duration::from_secs(1))? {}
     let t2 = Instant::now();
-    running.stop()?;
-    kappa::set_serving(&config.dir, workload.name(), config.version)?;
+    let report = running.stop()?;
+    let written: Vec<u32> = report
+        .status
+        .partitions
+        .iter()
+        .map(|p| p.partition)
+        .collect();
+    kappa::set_serving_written(&config.dir, workload.name(), config.version, &written)?;
     let phases = Phases::between([t0, t1, t2, Instant::now()]);
     // The serving version's table cannot be retired: its directory (alias included)
     // goes first.

@@ -234,8 +234,8 @@ pub use status::{JobReport, JobStatus, PartitionStatus};
 pub use table::{
     Delta, Frame, KeyFilter, MAX_PART_FILE, OutputTable, PartDelta, TablePart, append_part_delta,
     delete_version, list_versions, load_serving, load_serving_where, load_version,
-    load_version_where, part_frames, serving_version, set_serving, tables_dir, version_dir,
-    write_part, write_part_with,
+    load_version_where, part_frames, serving_version, set_serving, set_serving_written, tables_dir,
+    version_dir, write_part, write_part_with,
 };
 pub use task::{RestoreReport, RestoreSource};
 pub use window_state::{LATE_SOURCE_OFFSET, LATE_SOURCE_PARTITION};

@@ -26,8 +26,11 @@ pub struct ReprocessReport {
     pub run: JobReport,
     /// Input records read by the new version.
     pub records: u64,
-    /// The new version's reading rate: records per second since the reprocessing
-    /// started.
+    /// From the start of the reprocessing to the alias switch, in ms: the new version's
+    /// run ([`ReprocessReport::run`]) and the switch.
+    pub elapsed_ms: u64,
+    /// The new version's reading rate: [`ReprocessReport::records`] per second of
+    /// [`ReprocessReport::elapsed_ms`].
     pub records_per_s: f64,
     /// Wall-clock time of the alias switch (ms since the epoch).
     pub switched_at_ms: i64,
@@ -83,15 +86,17 @@ pub fn reprocess(
     }
     let run = running.stop()?;
     let new_version = job.config().version;
-    table::set_serving(&dir, job.workload().name(), new_version)?;
+    let written: Vec<u32> = run.status.partitions.iter().map(|p| p.partition).collect();
+    table::set_serving_written(&dir, job.workload().name(), new_version, &written)?;
     let switched_at_ms = master_log::now_ms();
     let records: u64 = run.status.partitions.iter().map(|p| p.records).sum();
-    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let elapsed = started.elapsed();
     Ok(ReprocessReport {
         old_version,
         new_version,
         records,
-        records_per_s: records as f64 / secs,
+        elapsed_ms: elapsed.as_millis() as u64,
+        records_per_s: records as f64 / elapsed.as_secs_f64().max(1e-9),
         switched_at_ms,
         run,
     })

@@ -863,6 +863,37 @@ pub fn set_serving(root: &Path, workload: &str, version: u32) -> Result<()> {
     write_alias(root, workload, version)
 }
 
+/// Make `version` serving right after its job wrote and synced its parts (a reprocess's
+/// switch): each of `partitions` must have its part file, but the parts are not read
+/// back and merged as [`set_serving`] does, since every reader checks their CRCs anyway
+/// (a job names itself serving after its first table write the same way).
+pub fn set_serving_written(
+    root: &Path,
+    workload: &str,
+    version: u32,
+    partitions: &[u32],
+) -> Result<()> {
+    check_name(workload)?;
+    let no_table = |why: String| KappaError::NoTable {
+        workload: workload.to_owned(),
+        reason: format!("version {version} has no table yet ({why})"),
+    };
+    if partitions.is_empty() {
+        return Err(no_table("its job owned no partition".into()));
+    }
+    for &p in partitions {
+        let path = part_path(root, workload, version, p);
+        match fs::metadata(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(no_table(format!("{} is missing", path.display())));
+            }
+            Err(e) => return Err(io_err(format!("look at {}", path.display()))(e)),
+        }
+    }
+    write_alias(root, workload, version)
+}
+
 /// Write the alias naming `version` (see [`set_serving`]) without reading the version
 /// back: for the job that has just written a part of it.
 pub(crate) fn write_alias(root: &Path, workload: &str, version: u32) -> Result<()> {

@@ -116,6 +116,25 @@ fn a_reader_asking_for_some_keys_gets_their_cells_merged_and_the_whole_tables_co
 }
 
 #[test]
+fn a_version_just_written_serves_once_each_of_its_parts_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_part(root, &part(1, 0, 3)).unwrap();
+    // Partition 1's part is missing, or the job owned none: no switch.
+    for owned in [&[0, 1][..], &[]] {
+        assert!(matches!(
+            set_serving_written(root, "w", 1, owned),
+            Err(KappaError::NoTable { .. })
+        ));
+        assert_eq!(serving_version(root, "w").unwrap(), None);
+    }
+    write_part(root, &part(1, 1, 3)).unwrap();
+    set_serving_written(root, "w", 1, &[0, 1]).unwrap();
+    assert_eq!(serving_version(root, "w").unwrap(), Some(1));
+    assert!(set_serving_written(root, "../w", 1, &[0]).is_err());
+}
+
+#[test]
 fn versions_alias_switch_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

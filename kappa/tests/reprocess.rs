@@ -77,6 +77,15 @@ fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
     assert_eq!(report.old_version, Some(1));
     assert_eq!(report.new_version, 2);
     assert_eq!(report.records, fx.end().iter().sum::<u64>());
+    // The time and the rate both cover the run and the switch.
+    assert!(report.elapsed_ms >= report.run.elapsed_ms);
+    let rate = report.records as f64 * 1000.0 / report.elapsed_ms.max(1) as f64;
+    assert!(
+        (report.records_per_s / rate - 1.0).abs() < 0.05 || report.elapsed_ms < 20,
+        "{} records/s over {} ms",
+        report.records_per_s,
+        report.elapsed_ms
+    );
     assert!(
         report.run.table_writes > 1,
         "v2's table was written while v1 served"

@@ -365,7 +365,7 @@ fn reprocess(
         workload.name(),
         report.new_version,
         text::count(report.records, "record"),
-        report.run.elapsed_ms as f64 / 1000.0,
+        report.elapsed_ms as f64 / 1000.0,
         compare::format::rate(report.records_per_s),
         report.new_version,
         report
