@@ -173,7 +173,7 @@ pub mod stream;
 mod topic;
 pub mod ysb;
 
-pub use codec::{Codec, Country, Event, Ipv4, Uuid, decode, encode, encode_into};
+pub use codec::{Codec, Country, Event, Ipv4, Uuid, append_postcard, decode, encode, encode_into};
 pub use csv_import::MAX_BATCH_BYTES;
 pub use csv_import::{import_csv, infer_schema};
 pub use error::{DatasetError, Result};

@@ -296,13 +296,17 @@ impl Inner {
         } else {
             None
         };
-        for finalized in pending.into_iter().chain([p.finalized]) {
+        let pending = pending.map(|f| (f, None));
+        for (finalized, encoded) in pending
+            .into_iter()
+            .chain([(p.finalized, p.finalized_encoded)])
+        {
             shared
                 .finalized_since
                 .entry(partition)
                 .or_default()
                 .extend(finalized.windows().copied());
-            encode_closed(&mut shared, partition, &finalized);
+            encode_closed(&mut shared, partition, &finalized, encoded);
             shared
                 .closed
                 .entry(partition)
@@ -340,8 +344,14 @@ impl Inner {
 /// Keep [`Shared::closed_encoded`] of `partition` the encoding of its closed cells as
 /// `finalized` is about to join them: `finalized` appended when all its windows come
 /// after those held, else the encoding dropped (a snapshot then encodes the cells).
-/// Started with the partition's first closed cells.
-fn encode_closed(shared: &mut Shared, partition: u32, finalized: &PartialTable) {
+/// Started with the partition's first closed cells. `encoded`, the task's encoding of
+/// `finalized` when it kept one, is copied instead of encoding the cells again.
+fn encode_closed(
+    shared: &mut Shared,
+    partition: u32,
+    finalized: &PartialTable,
+    encoded_by_task: Option<EncodedCells>,
+) {
     let held = shared.closed.get(&partition).map_or(0, PartialTable::len);
     let encoded = match shared.closed_encoded.entry(partition) {
         Entry::Occupied(e) => e.into_mut(),
@@ -349,7 +359,10 @@ fn encode_closed(shared: &mut Shared, partition: u32, finalized: &PartialTable) 
         Entry::Vacant(_) => return,
     };
     if encoded.cells == held && encoded.precedes(finalized) {
-        encoded.append(finalized);
+        match encoded_by_task {
+            Some(e) if e.cells == finalized.len() => encoded.extend(e),
+            _ => encoded.append(finalized),
+        }
     } else {
         shared.closed_encoded.remove(&partition);
     }

@@ -65,6 +65,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use datasets::append_postcard;
 use master_log::durable::{self, Durability};
 use serde::{Deserialize, Serialize};
 use workloads::{GroupKey, Partial, PartialTable, StoredCell, Window};
@@ -410,7 +411,7 @@ fn file_header() -> [u8; 12] {
 fn frame_bytes<T: Serialize, D: Serialize>(frame: &FrameRef<'_, T, D>) -> Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(512);
     bytes.resize(12, 0);
-    let bytes = postcard::to_extend(frame, bytes).map_err(|e| corrupt("output table", e))?;
+    append_postcard(frame, &mut bytes).map_err(|e| corrupt("output table", e))?;
     seal(bytes)
 }
 
@@ -427,8 +428,8 @@ pub(crate) fn full_frame_of_encoded(
     let size = encoded.iter().map(|e| e.len()).sum::<usize>();
     let mut bytes = Vec::with_capacity(12 + 256 + size);
     bytes.resize(12, 0);
-    let mut bytes = postcard::to_extend(&FrameRef::<(), PartDelta>::Full(header), bytes)
-        .and_then(|b| postcard::to_extend(&cells, b))
+    append_postcard(&FrameRef::<(), PartDelta>::Full(header), &mut bytes)
+        .and_then(|()| append_postcard(&cells, &mut bytes))
         .map_err(|e| corrupt("output table", e))?;
     for e in encoded {
         bytes.extend_from_slice(e);

@@ -3,6 +3,7 @@
 //! ([`EncodedCells`]): what a table write encodes from the job's tables without copying
 //! them, or without encoding them again.
 
+use datasets::append_postcard;
 use serde::Serialize;
 use workloads::{GroupKey, Partial, PartialTable, Window};
 
@@ -99,12 +100,37 @@ impl EncodedCells {
     pub fn append(&mut self, table: &PartialTable) {
         debug_assert!(self.precedes(table));
         for cell in table.iter() {
-            self.bytes = postcard::to_extend(&cell, std::mem::take(&mut self.bytes))
-                .expect("a cell always encodes");
+            append_postcard(&cell, &mut self.bytes).expect("a cell always encodes");
         }
         self.cells += table.len();
         if let Some(&w) = table.windows().next_back() {
             self.last = Some(w);
         }
+    }
+
+    /// Append one cell of `window` (which must not come before the last one) from its
+    /// parts' bytes: the window's, then the key's and the partials' (as a `(key,
+    /// partials)` tuple encodes).
+    pub fn push_encoded(&mut self, window: Window, window_bytes: &[u8], rest: &[u8]) {
+        debug_assert!(self.last.is_none_or(|last| last <= window));
+        self.bytes.extend_from_slice(window_bytes);
+        self.bytes.extend_from_slice(rest);
+        self.cells += 1;
+        self.last = Some(window);
+    }
+
+    /// Append the cells `other` holds, which must all come after those held.
+    pub fn extend(&mut self, other: EncodedCells) {
+        debug_assert!(match (self.last, other.last) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        });
+        if self.bytes.is_empty() {
+            self.bytes = other.bytes;
+        } else {
+            self.bytes.extend_from_slice(&other.bytes);
+        }
+        self.cells += other.cells;
+        self.last = other.last.or(self.last);
     }
 }

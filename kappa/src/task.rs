@@ -15,6 +15,7 @@ use crate::error::{KappaError, Result, corrupt, error_chain};
 use crate::operator::{Context, Operator};
 use crate::state::{Checkpoint, StateStore, StoredCheckpoint};
 use crate::store_lag::StoreLag;
+use crate::table::EncodedCells;
 use crate::window_state::{LATE_SOURCE_OFFSET, WindowState, Write, Writes};
 
 /// Key of the marker record that closes a checkpoint in the changelog. State keys start
@@ -67,6 +68,8 @@ pub(crate) struct Published {
     pub committed: bool,
     /// Cells finalized since the previous publication.
     pub finalized: PartialTable,
+    /// Their encoding, when the task kept it (see [`crate::table::EncodedCells`]).
+    pub finalized_encoded: Option<EncodedCells>,
     /// The open cells, as of this publication.
     pub open: PartialTable,
 }
@@ -311,7 +314,7 @@ fn load_state(
     // Restored cells all start in the working set, closed windows included: the
     // operator finalizes them at its next watermark, as it would have without the
     // restart (an operator that never finalizes keeps them open, as before).
-    Ok(state.take_finalized())
+    Ok(state.take_finalized().0)
 }
 
 /// Repair a torn tail: re-append the committed value of every key it touched (a
@@ -633,10 +636,12 @@ impl Task {
         self.changelog_end = appended.last_offset + 1;
         self.last = checkpoint.clone();
         self.shown = self.position;
+        let (finalized, finalized_encoded) = self.state.take_finalized();
         Ok(Some(Published {
             checkpoint,
             committed: true,
-            finalized: self.state.take_finalized(),
+            finalized,
+            finalized_encoded,
             open: self.state.open_table(),
         }))
     }
@@ -651,10 +656,12 @@ impl Task {
             return None;
         }
         self.shown = self.position;
+        let (finalized, finalized_encoded) = self.state.take_finalized();
         Some(Published {
             checkpoint: self.current(self.seq),
             committed: false,
-            finalized: self.state.take_finalized(),
+            finalized,
+            finalized_encoded,
             open: self.state.open_table(),
         })
     }

@@ -20,11 +20,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
+use datasets::append_postcard;
 use master_log::{Header, NewRecord, RecordView};
 use workloads::{GroupKey, Partial, PartialTable, Scalar, Window};
 
 use crate::error::{Result, corrupt};
 use crate::id_set::IdSet;
+use crate::table::EncodedCells;
 
 const CELL: u8 = b'c';
 const FINAL: u8 = b'f';
@@ -429,6 +431,11 @@ pub(crate) struct WindowState {
     first_close: i64,
     /// Cells finalized since the last checkpoint (handed to the job's table then).
     finalized: PartialTable,
+    /// `finalized` encoded as a snapshot of the table holds it ([`EncodedCells`]), made
+    /// from the bytes its changelog chunks are made of, while every cell there was
+    /// finalized here, window after window in order; `None` once a restore put cells
+    /// there (the job then encodes them from the table).
+    finalized_encoded: Option<EncodedCells>,
     /// How many cells the last window finalized had (the room a new window gets).
     last_finalized_cells: usize,
     /// Writes of the windows finalized since the last checkpoint: their chunks, and
@@ -456,6 +463,7 @@ impl WindowState {
             by_end: BTreeSet::new(),
             first_close: i64::MAX,
             finalized: PartialTable::new(),
+            finalized_encoded: Some(EncodedCells::default()),
             last_finalized_cells: 0,
             finalized_writes: Vec::new(),
             dedup: Dedup::new(dedup_window_ms),
@@ -591,18 +599,30 @@ impl WindowState {
     }
 
     /// Write a closed window's cells in chunks, delete their open keys, and move them
-    /// to the finalized cells.
+    /// to the finalized cells. The cells are encoded in key order, the table's, so that
+    /// each cell's bytes in a chunk, after the window's, are its bytes in a snapshot of
+    /// the table too ([`WindowState::finalized_encoded`]: a cell is encoded once).
     fn finalize_window(&mut self, window: Window, cells: WindowCells) {
         self.last_finalized_cells = cells.len();
-        let mut chunk = Vec::new();
-        let mut number = 0u32;
+        let mut closed = PartialTable::new();
         for (key, cell) in cells.into_cells() {
             if cell.stored {
                 self.finalized_writes.push((cell_key(window, &key), None));
             }
-            chunk =
-                postcard::to_extend(&(&key, &cell.partials), chunk).expect("a cell always encodes");
-            *self.finalized.cell_mut(window, key, Vec::new) = cell.partials;
+            *closed.cell_mut(window, key, Vec::new) = cell.partials;
+        }
+        let mut encoded =
+            (self.finalized_encoded.take()).filter(|e| e.last.is_none_or(|last| last < window));
+        let mut window_bytes = Vec::with_capacity(20);
+        append_postcard(&window, &mut window_bytes).expect("a window always encodes");
+        let mut chunk = Vec::new();
+        let mut number = 0u32;
+        for (_, key, partials) in closed.iter() {
+            let start = chunk.len();
+            append_postcard(&(key, partials), &mut chunk).expect("a cell always encodes");
+            if let Some(e) = &mut encoded {
+                e.push_encoded(window, &window_bytes, &chunk[start..]);
+            }
             if chunk.len() >= FINAL_CHUNK_BYTES {
                 let full = std::mem::take(&mut chunk);
                 self.finalized_writes
@@ -613,6 +633,24 @@ impl WindowState {
         if !chunk.is_empty() {
             self.finalized_writes
                 .push((final_key(window, number), Some(chunk)));
+        }
+        self.finalized_encoded = encoded;
+        self.move_to_finalized(window, closed);
+    }
+
+    /// Move the cells of `window` (all in `closed`) to the finalized cells: the whole
+    /// window's map at once, or, when a restore put cells of the window there already,
+    /// each over its own (and their encoding is given up).
+    fn move_to_finalized(&mut self, window: Window, closed: PartialTable) {
+        if self.finalized.window_cells(window).next().is_none() {
+            self.finalized
+                .merge_from(closed)
+                .expect("a window the table does not hold merges in without a merge of cells");
+            return;
+        }
+        self.finalized_encoded = None;
+        for (_, key, partials) in closed.iter() {
+            *self.finalized.cell_mut(window, key.clone(), Vec::new) = partials.clone();
         }
     }
 
@@ -646,9 +684,11 @@ impl WindowState {
         Writes::merge(out, first_puts)
     }
 
-    /// Cells finalized since the last call: the task hands them to the output table.
-    pub fn take_finalized(&mut self) -> PartialTable {
-        std::mem::take(&mut self.finalized)
+    /// Cells finalized since the last call, with their encoding when it was kept
+    /// ([`WindowState::finalized_encoded`]): the task hands them to the output table.
+    pub fn take_finalized(&mut self) -> (PartialTable, Option<EncodedCells>) {
+        let encoded = self.finalized_encoded.replace(EncodedCells::default());
+        (std::mem::take(&mut self.finalized), encoded)
     }
 
     /// A copy of the open cells (the part of the output table still changing).
@@ -706,6 +746,7 @@ impl WindowState {
                 postcard::take_from_bytes(rest)
                     .map_err(|e| corrupt("finalized window chunk", e))?;
             *self.finalized.cell_mut(window, group, Vec::new) = partials;
+            self.finalized_encoded = None;
             rest = tail;
         }
         Ok(())
@@ -724,7 +765,10 @@ impl WindowState {
 }
 
 pub(crate) fn cell_key(window: Window, key: &[Scalar]) -> Vec<u8> {
-    postcard::to_extend(&(window, key), vec![CELL]).expect("a cell key always encodes")
+    let mut out = Vec::with_capacity(64);
+    out.push(CELL);
+    append_postcard(&(window, key), &mut out).expect("a cell key always encodes");
+    out
 }
 
 /// Ids as postcard encodes a `Vec<u64>` (its length, then each id, as varints), written
@@ -959,7 +1003,7 @@ mod tests {
         assert_eq!(writes[0].0, cell_key(w2, &k));
         assert_eq!(first_put, vec![true, false]);
         assert_eq!(s.take_writes(), Writes::default());
-        let fin = s.take_finalized();
+        let (fin, _) = s.take_finalized();
         assert_eq!(fin.get(w1, &k), Some(&vec![Partial::Count(3)]));
         // Restoring the writes gives the same cells: the finalized window's straight
         // back to the finalized cells, the open one to the working set.
@@ -969,7 +1013,7 @@ mod tests {
         }
         r.restore_clock(Some(115));
         assert_eq!(r.finalize_closed(), 0);
-        assert_eq!(r.take_finalized(), fin);
+        assert_eq!(r.take_finalized().0, fin);
         assert_eq!(r.open_table(), s.open_table());
         assert!(r.restore(b"x", b"").is_err());
         // Written again, the cell's key is no longer new; nor is a restored cell's.
@@ -977,6 +1021,47 @@ mod tests {
         assert_eq!(s.take_writes().first_put, vec![false]);
         r.cell(w2, &k, None, || vec![Partial::Count(0)])[0] = Partial::Count(2);
         assert_eq!(r.take_writes().first_put, vec![false]);
+    }
+
+    #[test]
+    fn a_finalized_window_is_encoded_once_as_a_snapshot_of_the_table_holds_it() {
+        let mut s = WindowState::new(0, 0, 0, 1000);
+        let w = |start: i64| Window {
+            start,
+            end: start + 100,
+        };
+        // Keys come in no order, as a hash map keeps them; two windows.
+        for (start, key, n) in [
+            (0, "m", 3),
+            (0, "b", 1),
+            (100, "z", 2),
+            (0, "q", 5),
+            (100, "a", 7),
+        ] {
+            let k = vec![Scalar::Str(key.into()), Scalar::Int(n)];
+            s.cell(w(start), &k, None, || vec![Partial::Count(0)])[0] = Partial::Count(n as u64);
+        }
+        s.observe(1000);
+        assert_eq!(s.finalize_closed(), 5);
+        let (fin, encoded) = s.take_finalized();
+        let encoded = encoded.expect("the task kept the encoding");
+        let mut expected = EncodedCells::default();
+        expected.append(&fin);
+        assert_eq!(
+            (encoded.bytes, encoded.cells, encoded.last),
+            (expected.bytes, expected.cells, expected.last)
+        );
+        // The chunks on the changelog hold the same cells: restored, they give the
+        // table back, but a restored cell has no encoding of its own.
+        let writes = s.take_writes().list;
+        let mut r = WindowState::new(0, 0, 0, 1000);
+        for (key, v) in &writes {
+            r.restore(key, v.as_ref().unwrap()).unwrap();
+        }
+        let (back, encoded) = r.take_finalized();
+        assert_eq!((back, encoded.map(|e| e.cells)), (fin, None));
+        // After a take, the next window starts a new encoding.
+        assert_eq!(r.take_finalized().1.map(|e| e.cells), Some(0));
     }
 
     #[test]
@@ -993,7 +1078,7 @@ mod tests {
         let closed_at = |s: &mut WindowState, time: i64| {
             s.observe(time);
             s.finalize_closed();
-            let starts: Vec<i64> = s.take_finalized().windows().map(|w| w.start).collect();
+            let starts: Vec<i64> = s.take_finalized().0.windows().map(|w| w.start).collect();
             starts
         };
         assert_eq!(closed_at(&mut s, 9), Vec::<i64>::new());
@@ -1059,13 +1144,13 @@ mod tests {
         assert!(store.keys().all(|k| k[0] == FINAL), "open keys deleted");
         assert!(store.len() >= 3, "{} chunks", store.len());
         assert!(store.values().all(|v| v.len() < FINAL_CHUNK_BYTES + 64));
-        let fin = s.take_finalized();
+        let (fin, _) = s.take_finalized();
         assert_eq!(fin.iter().count(), cells);
         let mut r = WindowState::new(0, 0, 0, 1000);
         for (k, v) in &store {
             r.restore(k, v).unwrap();
         }
-        assert_eq!(r.take_finalized(), fin);
+        assert_eq!(r.take_finalized().0, fin);
         // A chunk cut short, or a key of the wrong size, is damage.
         let (k, v) = store.iter().next().unwrap();
         assert!(r.restore(k, &v[..v.len() - 1]).is_err());
