@@ -12,8 +12,7 @@
 //! reaches the store: the store cannot hold it, so neither the put nor the delete is
 //! any of its business. A restore never misses it: the changelog has both.
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -33,7 +32,9 @@ struct Lagging {
 /// the store last took them in.
 #[derive(Debug, Default)]
 pub(crate) struct StoreLag {
-    writes: BTreeMap<Vec<u8>, Lagging>,
+    /// By key; a hash map, not an ordered one: every checkpoint adds to it, the store
+    /// takes it in far more rarely (then in key order).
+    writes: rustc_hash::FxHashMap<Vec<u8>, Lagging>,
     checkpoint: Option<StoredCheckpoint>,
     /// When the store last took checkpoints in; `None` before the task's first one.
     committed_at: Option<Instant>,
@@ -82,10 +83,11 @@ impl StoreLag {
         let Some(checkpoint) = self.checkpoint.take() else {
             return Ok(());
         };
-        let writes: Vec<Write> = std::mem::take(&mut self.writes)
+        let mut writes: Vec<Write> = std::mem::take(&mut self.writes)
             .into_iter()
             .map(|(k, l)| (k, l.value))
             .collect();
+        writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         store.commit(&writes, &checkpoint)?;
         self.committed_at = Some(Instant::now());
         Ok(())
@@ -144,6 +146,25 @@ mod tests {
         fn clear(&mut self) -> Result<()> {
             self.inner.clear()
         }
+    }
+
+    #[test]
+    fn the_store_takes_the_lag_in_key_order_with_each_keys_newest_value() {
+        let mut store = Recording::default();
+        let mut lag = StoreLag::new(Duration::from_secs(3600));
+        let keys: Vec<String> = (0..40).rev().map(|i| format!("k{i:02}")).collect();
+        for (round, v) in ["old", "new"].into_iter().enumerate() {
+            let writes: Vec<Write> = keys.iter().map(|k| put(k, v)).collect();
+            lag.add(
+                writes,
+                &vec![round == 0; keys.len()],
+                StoredCheckpoint::default(),
+            );
+        }
+        lag.commit(&mut store).unwrap();
+        let mut expected: Vec<Write> = keys.iter().map(|k| put(k, "new")).collect();
+        expected.sort();
+        assert_eq!(store.given, expected);
     }
 
     #[test]

@@ -678,9 +678,10 @@ impl WindowState {
             }
         }
         self.dedup.take_writes(&mut out, &mut first_puts);
-        // In place: elements that compare equal are identical.
-        out.sort_unstable();
-        first_puts.sort_unstable();
+        // In place, by key: no two writes of one call have the same key.
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        first_puts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        debug_assert!(out.windows(2).all(|w| w[0].0 != w[1].0));
         Writes::merge(out, first_puts)
     }
 
