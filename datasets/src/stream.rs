@@ -122,6 +122,7 @@ impl StreamDecoder {
     /// Decode one record from its value (`None`: a tombstone, [`DatasetError::NoValue`])
     /// and its event time (a CSV row's time): what both pipelines' stream readers call,
     /// with an owned record or one read in place.
+    #[inline]
     pub fn decode_record(&self, value: Option<&[u8]>, event_time: i64) -> Result<StreamEvent<'_>> {
         match value {
             Some(value) => self.decode(value, event_time),
@@ -133,6 +134,7 @@ impl StreamDecoder {
     /// the time of a CSV row; a generated event carries its own. A value that does not
     /// decode is [`DatasetError::Decode`]; a YSB view of an ad without a campaign
     /// [`DatasetError::NoCampaign`].
+    #[inline]
     pub fn decode(&self, value: &[u8], event_time: i64) -> Result<StreamEvent<'_>> {
         #[cfg_attr(not(feature = "test-perturb"), allow(unused_mut))]
         let mut event = match &self.decoder {
@@ -246,6 +248,7 @@ fn profile_view(value: &[u8]) -> Result<StreamEvent<'static>> {
 }
 
 /// ysb-campaign-10s: `view` events counted per campaign, through the ad → campaign table.
+#[inline]
 fn ysb_view<'d>(
     value: &[u8],
     campaign_of: &'d FxHashMap<Uuid, (GroupKey, u32)>,
