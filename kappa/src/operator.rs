@@ -201,12 +201,14 @@ impl Operator for WindowAggregate {
     fn process(&mut self, record: &RecordView<'_>, ctx: &mut Context<'_>) -> Result<()> {
         let ev = self.decode(record, ctx.partition())?;
         if let Some(c) = &ev.contribution {
-            // The window that ends first decides: all of the event's windows or none.
-            let first_end = self.window.windows_of(ev.time).map(|w| w.end).min();
+            // The window that ends first decides: all of the event's windows or none. They
+            // come earliest first (one computation of them for both uses).
+            let mut windows = self.window.windows_of(ev.time).peekable();
+            let first_end = windows.peek().map(|w| w.end);
             if first_end.is_some_and(|end| ctx.is_closed(end)) {
                 ctx.report_late()?;
             } else if ev.id.is_none_or(|id| ctx.first_time(id, ev.time)) {
-                for w in self.window.windows_of(ev.time) {
+                for w in windows {
                     let cell = ctx.numbered_cell(w, &c.key, c.number, || self.empty.clone());
                     self.decoder.fold(cell, &c.update).map_err(kappa_error)?;
                 }
