@@ -119,6 +119,9 @@ pub(crate) struct Dedup {
     expire_at: i64,
     /// Shards of buckets expired since the last checkpoint (their deletes).
     expired: Vec<(i64, u8)>,
+    /// The start and number of the last bucket an id went to: most ids go to the same
+    /// one, found without a division.
+    last_bucket: Option<(i64, i64)>,
 }
 
 impl Dedup {
@@ -133,6 +136,7 @@ impl Dedup {
             max_time: None,
             expire_at: i64::MAX,
             expired: Vec::new(),
+            last_bucket: None,
         }
     }
 
@@ -159,11 +163,28 @@ impl Dedup {
             return false;
         }
         let shard = (id % SHARDS) as usize;
-        let bucket = self.bucket_mut(time.div_euclid(self.bucket_ms));
+        let number = self.bucket_of(time);
+        let bucket = self.bucket_mut(number);
         bucket.shards[shard].push(id);
         bucket.present |= 1 << shard;
         bucket.dirty |= 1 << shard;
         true
+    }
+
+    /// The number of the bucket holding `time` (`time / bucket_ms`, rounded down).
+    #[inline]
+    fn bucket_of(&mut self, time: i64) -> i64 {
+        if let Some((start, number)) = self.last_bucket
+            && time >= start
+            && (time.wrapping_sub(start) as u64) < self.bucket_ms as u64
+        {
+            return number;
+        }
+        let number = time.div_euclid(self.bucket_ms);
+        self.last_bucket = number
+            .checked_mul(self.bucket_ms)
+            .map(|start| (start, number));
+        number
     }
 
     /// Move the clock (the partition's largest event time, shared with the watermark,
@@ -908,6 +929,47 @@ mod tests {
                 ((bucket, k[9]), v.is_some())
             })
             .collect()
+    }
+
+    #[test]
+    fn an_id_goes_to_the_bucket_of_its_time_whichever_bucket_the_id_before_went_to() {
+        // Buckets of 100 ms; times back and forth over their bounds, negative ones too.
+        let times = [
+            5,
+            99,
+            100,
+            99,
+            -1,
+            -100,
+            -101,
+            250,
+            199,
+            200,
+            i64::MAX,
+            i64::MIN,
+            0,
+        ];
+        let mut d = Dedup::new(1000);
+        for (i, &t) in times.iter().enumerate() {
+            // One shard (ids ≡ 0 mod SHARDS), so that a slot is a bucket.
+            assert!(d.first_time(i as u64 * SHARDS, t));
+        }
+        let mut expected: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+        for (i, t) in times.iter().enumerate() {
+            expected
+                .entry(t.div_euclid(100))
+                .or_default()
+                .push(i as u64 * SHARDS);
+        }
+        let got: BTreeMap<i64, Vec<u64>> = take(&mut d)
+            .iter()
+            .map(|(k, v)| {
+                let number = i64::from_be_bytes(k[1..9].try_into().unwrap());
+                let ids: Vec<u64> = postcard::from_bytes(v.as_ref().unwrap()).unwrap();
+                (number, ids)
+            })
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]
