@@ -632,8 +632,7 @@ impl WindowState {
             }
             *closed.cell_mut(window, key, Vec::new) = cell.partials;
         }
-        let mut encoded =
-            (self.finalized_encoded.take()).filter(|e| e.last.is_none_or(|last| last < window));
+        let mut encoded = (self.finalized_encoded.take()).filter(|e| e.precedes(&closed));
         let mut window_bytes = Vec::with_capacity(20);
         append_postcard(&window, &mut window_bytes).expect("a window always encodes");
         let mut chunk = Vec::new();
