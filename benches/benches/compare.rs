@@ -28,8 +28,9 @@
 //! - `reprocess/<workload>`: recomputing all of history after a change.
 //!   - `lambda`: `batch_layer::recompute` over the whole log, from scratch.
 //!   - `kappa`: `kappa::reprocess` into a new version: the job replays the log from
-//!     offset 0 until caught up, stops (final checkpoint, table written) and the alias
-//!     switches to it.
+//!     offset 0 until caught up, checkpoints every task (table written), the alias
+//!     switches to it, and the job stops (its local stores take in the checkpoints):
+//!     the whole call is timed, the stop after the switch included.
 //!
 //! Every Kappa iteration starts in a fresh directory (no state, no table) with a new
 //! version number (its own changelog and consumer group); its changelog and late-events

@@ -77,13 +77,15 @@
 //!   folded; the checkpoints of the interval and their table writes included).
 //! - **publish**: until the new version serves queries. Lambda: `ViewStore::publish`
 //!   (what `lambda::recompute_and_publish` and the batch cycle do: the view written to a
-//!   new version directory and `CURRENT` switched to it). Kappa: `RunningJob::stop` (every
-//!   task's final checkpoint: changelog, state store, table part) and `kappa::set_serving`
-//!   (the alias switched to the new version).
+//!   new version directory and `CURRENT` switched to it). Kappa: as `kappa::reprocess`
+//!   times it, `RunningJob::checkpoint_now` (every task's checkpoint: changelog and group
+//!   offsets, table parts written) and the alias switched to the new version; the job's
+//!   stop after the switch (its local stores taking in the checkpoints the changelog
+//!   already holds) is in no phase.
 //!
 //! `reprocess.durability` states how the output is written: both are `synced` (Lambda's
-//! view files, `CURRENT` and directories fsynced; Kappa's redb stores committed with
-//! `Durability::Immediate`, its table parts and alias fsynced), so the two are timed to
+//! view files, `CURRENT` and directories fsynced; Kappa's table parts and alias
+//! fsynced, its state on the changelog under the log's `--fsync`), so the two are timed to
 //! the same durability; a report where they differ says so in the verdict. Each phase is
 //! a [`Stat`] over the runs (median, range, every run's value); the rates divide the
 //! history read (`records`, and `bytes`: the topic's partitions' size on disk, `null`

@@ -17,7 +17,7 @@ use crate::config::{
 };
 use crate::error::{KappaError, Result};
 use crate::operator::{Operator, WindowAggregate};
-use crate::shared::{ABORT, Factory, Inner, RUN, STOP, Shared};
+use crate::shared::{ABORT, Factory, Inner, Live, RUN, STOP, Shared};
 use crate::status::{JobReport, JobStatus};
 use crate::table::OutputTable;
 use crate::worker::{self, Mode};
@@ -117,6 +117,7 @@ impl Job {
                 flag: AtomicU8::new(RUN),
                 fresh: AtomicBool::new(false),
                 fresh_requests: AtomicU64::new(0),
+                checkpoint_requests: AtomicU64::new(0),
                 workers_running: AtomicUsize::new(0),
                 wake: Event::new(),
                 factory: Factory(factory),
@@ -329,6 +330,25 @@ impl RunningJob {
     pub fn wait_caught_up(&self, timeout: Duration) -> Result<bool> {
         let inner = &self.job.inner;
         inner.wait_for(timeout, |shared| inner.status_of(shared).caught_up)
+    }
+
+    /// Checkpoint every task now, without waiting for the interval, and write the table:
+    /// returns `Ok(true)` once checkpoints taken after this call cover every partition's
+    /// position at the call, both committed (changelog and group offsets) and written to
+    /// the table's files; `Ok(false)` if `timeout` passed first; a worker's error if one
+    /// failed. The job keeps running.
+    pub fn checkpoint_now(&self, timeout: Duration) -> Result<bool> {
+        let inner = &self.job.inner;
+        let deadline = Instant::now() + timeout;
+        let target: Vec<u64> = {
+            let shared = inner.shared.lock();
+            let at = |l: &Live| if l.opened { l.position } else { 0 };
+            shared.live.iter().map(at).collect()
+        };
+        inner.checkpoint_requests.fetch_add(1, Ordering::SeqCst);
+        inner.wake.notify(usize::MAX);
+        let left = || deadline.saturating_duration_since(Instant::now());
+        Ok(self.wait_checkpointed(&target, left())? && self.wait_visible(&target, left())?)
     }
 
     /// See [`Job::wait_checkpointed`].

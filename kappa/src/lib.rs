@@ -161,8 +161,11 @@
 //!   them; after a crash the fresh results move back to the checkpoint.
 //! - **Reprocessing** ([`reprocess`]): version N+1 replays the topic from offset 0 into
 //!   its own table (own changelog, state and group) while version N keeps serving; once
-//!   it has caught up (lag at or under a threshold), the alias switches atomically, and
-//!   version N can be retired ([`retire`]).
+//!   it has caught up (lag at or under a threshold), every task checkpoints at once
+//!   ([`RunningJob::checkpoint_now`]: changelog, group offsets, table files), the alias
+//!   switches atomically, and version N can be retired ([`retire`]). The new job stops
+//!   after the switch: its local stores take in the checkpoints then, off the switch's
+//!   path (the changelog already holds them).
 //! - **Bad input** — records that do not decode, unknown columns, bad configuration,
 //!   damaged files — is a [`KappaError`], never a panic.
 //!

@@ -10,8 +10,8 @@ use serde::Serialize;
 use workloads::Workload;
 
 use crate::config::{JobConfig, changelog_topic, job_name, late_topic, state_dir};
-use crate::error::{KappaError, Result, io_err};
-use crate::job::Job;
+use crate::error::{KappaError, Result, error_chain, io_err};
+use crate::job::{Job, RunningJob};
 use crate::status::{JobReport, JobStatus};
 use crate::table;
 
@@ -22,18 +22,27 @@ pub struct ReprocessReport {
     pub old_version: Option<u32>,
     /// The new version, serving after the switch.
     pub new_version: u32,
-    /// The new version's run, up to the switch.
+    /// The new version's run, to its stop after the switch.
     pub run: JobReport,
-    /// Input records read by the new version.
+    /// Input records read by the new version when it was switched to.
     pub records: u64,
-    /// From the start of the reprocessing to the alias switch, in ms: the new version's
-    /// run ([`ReprocessReport::run`]) and the switch.
+    /// From the start of the reprocessing until the new version's job had started (its
+    /// topics made, its group joined), in ms.
+    pub setup_ms: u64,
+    /// From the start until the new version had caught up, in ms.
+    pub caught_up_ms: u64,
+    /// From the start of the reprocessing to the alias switch, in ms: the job set up,
+    /// its replay until caught up, a checkpoint of every task with the table written,
+    /// and the switch.
     pub elapsed_ms: u64,
     /// The new version's reading rate: [`ReprocessReport::records`] per second of
     /// [`ReprocessReport::elapsed_ms`].
     pub records_per_s: f64,
     /// Wall-clock time of the alias switch (ms since the epoch).
     pub switched_at_ms: i64,
+    /// From the switch until the job had stopped, in ms: a last checkpoint of any
+    /// records that came meanwhile, and the local stores taking in the checkpoints.
+    pub stopped_ms: u64,
 }
 
 /// Run `workload` as version `config.version` from the beginning of the topic (or from
@@ -44,8 +53,13 @@ pub struct ReprocessReport {
 /// `progress` is called about twice a second with the new version's status (positions,
 /// lag, records read: enough for a rate and an ETA).
 ///
-/// The new version's job is stopped after the switch; run it again (same version) to
-/// keep it current: it resumes from its checkpoints.
+/// The switch waits for what serving needs: the checkpoints on the changelog and the
+/// group's offsets, and the table's files. The job is stopped after it: its tasks'
+/// local stores then take in their last checkpoints (a copy of what the changelog holds,
+/// which only spares the next open a catch-up), timed in
+/// [`ReprocessReport::stopped_ms`]. An error from that stop comes after the switch: the
+/// new version serves. Run the job again (same version) to keep it current: it resumes
+/// from its checkpoints.
 pub fn reprocess(
     log: Arc<dyn Log>,
     workload: Workload,
@@ -63,10 +77,20 @@ pub fn reprocess(
     }
     config.serve_if_none = false;
     let dir = config.dir.clone();
-    let job = Job::new(log, workload, config)?;
     let started = Instant::now();
-    let running = job.start()?;
     let deadline = started + timeout;
+    let job = Job::new(log, workload, config)?;
+    let running = job.start()?;
+    let setup = started.elapsed();
+    let timed_out = |running: RunningJob| {
+        running.stop()?;
+        Err(KappaError::Worker(format!(
+            "{} did not catch up and checkpoint within {:.1} s",
+            job.name(),
+            timeout.as_secs_f64()
+        )))
+    };
+    // Phase 1: replay until caught up (or within `max_lag`).
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let caught_up = running.wait_caught_up(left.min(Duration::from_millis(500)))?;
@@ -76,28 +100,44 @@ pub fn reprocess(
             break;
         }
         if left.is_zero() {
-            running.stop()?;
-            return Err(KappaError::Worker(format!(
-                "{} did not catch up within {:.1} s",
-                job.name(),
-                timeout.as_secs_f64()
-            )));
+            return timed_out(running);
         }
     }
-    let run = running.stop()?;
+    let caught_up = started.elapsed();
+    // Phase 2: checkpoint every task where it is, and write the table.
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !running.checkpoint_now(left)? {
+        return timed_out(running);
+    }
+    // Phase 3: switch the alias to the new version.
     let new_version = job.config().version;
-    let written: Vec<u32> = run.status.partitions.iter().map(|p| p.partition).collect();
-    table::set_serving_written(&dir, job.workload().name(), new_version, &written)?;
+    let status = running.status();
+    let written: Vec<u32> = status.partitions.iter().map(|p| p.partition).collect();
+    if let Err(e) = table::set_serving_written(&dir, job.workload().name(), new_version, &written) {
+        // The old version still serves; the new one keeps what it checkpointed.
+        if let Err(stop) = running.stop() {
+            tracing::warn!(
+                "after a failed switch, stopping the job failed too: {}",
+                error_chain(&stop)
+            );
+        }
+        return Err(e);
+    }
     let switched_at_ms = master_log::now_ms();
-    let records: u64 = run.status.partitions.iter().map(|p| p.records).sum();
     let elapsed = started.elapsed();
+    // Phase 4: stop the job (a last checkpoint of what came meanwhile; the stores).
+    let run = running.stop()?;
+    let records: u64 = status.partitions.iter().map(|p| p.records).sum();
     Ok(ReprocessReport {
         old_version,
         new_version,
         records,
+        setup_ms: setup.as_millis() as u64,
+        caught_up_ms: caught_up.as_millis() as u64,
         elapsed_ms: elapsed.as_millis() as u64,
         records_per_s: records as f64 / elapsed.as_secs_f64().max(1e-9),
         switched_at_ms,
+        stopped_ms: (started.elapsed() - elapsed).as_millis() as u64,
         run,
     })
 }

@@ -197,6 +197,9 @@ pub(crate) struct Inner {
     /// Fresh queries asked so far: a worker that sees more than it answered publishes
     /// its tasks' state and records the number in [`Shared::fresh_answered`].
     pub fresh_requests: AtomicU64,
+    /// Checkpoint rounds asked for ([`crate::RunningJob::checkpoint_now`]): a worker
+    /// that sees more than it has begun starts a round at once, after the one under way.
+    pub checkpoint_requests: AtomicU64,
     /// Worker threads running now (a fresh query waits for their answers only).
     pub workers_running: AtomicUsize,
     pub wake: Event,

@@ -77,6 +77,8 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
     let mut answered = 0u64;
     // The interval's checkpoint round, one task per turn.
     let mut round = Round::default();
+    // The checkpoint requests (`RunningJob::checkpoint_now`) a round has begun for.
+    let mut requests_begun = 0u64;
     loop {
         // The group moved partitions: keep the tasks still owned whose changelog nobody
         // else wrote meanwhile, close the others, open the new ones.
@@ -102,9 +104,10 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
         }
         inner.changed.notify_all();
         let now = Instant::now();
+        let requested = inner.checkpoint_requests.load(Ordering::SeqCst);
         let plan = Plan::of(Due {
             fenced,
-            checkpoint: now >= next_checkpoint,
+            checkpoint: now >= next_checkpoint || requested > requests_begun,
             show: config.uncommitted_every.is_some() && now >= next_shown,
             unshown: tasks.iter().any(Task::has_unshown),
         });
@@ -113,6 +116,10 @@ fn worker(inner: &Inner, membership: &dyn GroupMembership, mode: Mode) -> Result
             next_shown = Instant::now() + config.uncommitted_every.unwrap_or_default();
         }
         if let Some(next) = round.task(plan.checkpoint) {
+            if next == 0 {
+                // A round begun now checkpoints every task after the requests so far.
+                requests_begun = requested;
+            }
             // One task's checkpoint per turn, its part written at once: the records read
             // meanwhile wait for one task's commits, not for every task's.
             let step = checkpoint_step(inner, &mut tasks, next, membership)?;

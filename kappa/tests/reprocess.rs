@@ -77,8 +77,14 @@ fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
     assert_eq!(report.old_version, Some(1));
     assert_eq!(report.new_version, 2);
     assert_eq!(report.records, fx.end().iter().sum::<u64>());
-    // The time and the rate both cover the run and the switch.
-    assert!(report.elapsed_ms >= report.run.elapsed_ms);
+    // The time and the rate cover the job's setup, its replay, a checkpoint of every
+    // task and the switch, in that order; the job's stop comes after the switch.
+    assert!(report.setup_ms <= report.caught_up_ms, "{report:?}");
+    assert!(report.caught_up_ms <= report.elapsed_ms, "{report:?}");
+    assert!(
+        report.elapsed_ms + report.stopped_ms + 1 >= report.run.elapsed_ms,
+        "{report:?}"
+    );
     let rate = report.records as f64 * 1000.0 / report.elapsed_ms.max(1) as f64;
     assert!(
         (report.records_per_s / rate - 1.0).abs() < 0.05 || report.elapsed_ms < 20,
@@ -130,4 +136,34 @@ fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
     assert_eq!(seen.first(), Some(&1));
     assert_eq!(seen.last(), Some(&2));
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+}
+
+#[test]
+fn the_switch_comes_after_a_checkpoint_of_every_task_even_one_that_never_checkpointed() {
+    let fx = csv(2);
+    let (log, kdir) = fx.full_job_target();
+    let w = spec(
+        "name = \"fares\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"10m\" }\ngroup_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n",
+    );
+    // Neither the interval nor the record count comes during the replay: the tasks
+    // checkpoint, and the table is written, only because the switch asks for it.
+    let config = kappa::JobConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        checkpoint_records: u64::MAX,
+        ..fx.config(&kdir, fx.covering_lateness_ms)
+    };
+    let report = kappa::reprocess(
+        log.clone(),
+        w.clone(),
+        config,
+        0,
+        Duration::from_secs(120),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.new_version, 1);
+    assert_eq!(report.records, fx.end().iter().sum::<u64>());
+    let t = kappa::load_serving(&kdir, "fares").unwrap();
+    assert_eq!((t.version, &t.positions), (1, &fx.end()));
+    assert_exact(&fx.oracle(log.as_ref(), &w), &w, &t.table, "v1");
 }

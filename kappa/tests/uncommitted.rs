@@ -122,6 +122,38 @@ fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
 }
 
 #[test]
+fn checkpoint_now_checkpoints_every_task_and_writes_the_table_while_the_job_runs() {
+    let fx = generated_n(
+        datasets::DatasetKind::Ysb,
+        &[BuiltIn::YsbCampaign10s],
+        2,
+        2_000,
+    );
+    let w = &fx.workloads[0];
+    let (log, kdir) = fx.job_target();
+    let running = fx.job(&log, w, config(&fx, &kdir, None)).start().unwrap();
+    fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
+    assert!(running.wait_caught_up(Duration::from_secs(60)).unwrap());
+    // Neither the interval nor the record count has come: nothing is checkpointed yet.
+    assert_eq!(running.job().checkpointed_positions(), fx.zeros());
+    assert!(running.checkpoint_now(Duration::from_secs(60)).unwrap());
+    assert_eq!(running.job().checkpointed_positions(), fx.end());
+    let t = kappa::load_version(&kdir, w.name(), 1).unwrap();
+    assert_eq!(
+        t.positions,
+        fx.end(),
+        "the table's files show the checkpoints"
+    );
+    // Nothing new: the next request returns at once, covered.
+    assert!(running.checkpoint_now(Duration::ZERO).unwrap());
+    running.stop().unwrap();
+    assert!(same_result(
+        &kappa::load_version(&kdir, w.name(), 1).unwrap(),
+        &reference(&fx, w, &fx.end())
+    ));
+}
+
+#[test]
 fn a_running_job_appends_deltas_of_what_changed() {
     let fx = generated_n(
         datasets::DatasetKind::Pageviews,

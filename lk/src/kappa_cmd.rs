@@ -361,16 +361,19 @@ fn reprocess(
     )?;
     bar.finish_and_clear();
     println!(
-        "reprocessed {} into v{}: {} in {:.2} s ({}); serving v{} (was {})",
+        "reprocessed {} into v{}: {} in {:.2} s ({}; caught up at {:.2} s); serving v{} (was {}); \
+         job stopped {:.2} s after the switch (its local stores took in the checkpoints)",
         workload.name(),
         report.new_version,
         text::count(report.records, "record"),
         report.elapsed_ms as f64 / 1000.0,
         compare::format::rate(report.records_per_s),
+        report.caught_up_ms as f64 / 1000.0,
         report.new_version,
         report
             .old_version
-            .map_or_else(|| "none".to_string(), |v| format!("v{v}"))
+            .map_or_else(|| "none".to_string(), |v| format!("v{v}")),
+        report.stopped_ms as f64 / 1000.0,
     );
     if let Some(old) = report.old_version.filter(|_| !keep_old) {
         kappa::retire(log.as_ref(), &config, workload.name(), old)?;

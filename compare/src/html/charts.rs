@@ -274,7 +274,7 @@ fn reprocess_phases(r: &Report) -> BarChart {
         note: "Each run from fresh state (a new directory and, for Kappa, a new namespace on \
                the log). Setup: stores opened, job created; process: the whole history read \
                and computed; publish: until the new version serves queries (Lambda's view \
-               store switched, Kappa's final checkpoint and alias switched). Both outputs \
+               store switched, Kappa's checkpoint of every task and alias switched). Both outputs \
                are fsynced. The JSON has every run.",
         y_title: "seconds",
         shared_scale: true,
