@@ -11,13 +11,14 @@ use std::time::Duration;
 use common::*;
 use master_log::Log;
 
+/// Fares per zone in tumbling windows of 10 minutes.
+const TUMBLING_FARES: &str = "name = \"fares\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"10m\" }\ngroup_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n";
+
 #[test]
 fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
     let fx = csv(2);
     let (log, kdir) = fx.full_job_target();
-    let v1 = spec(
-        "name = \"fares\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"10m\" }\ngroup_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n",
-    );
+    let v1 = spec(TUMBLING_FARES);
     let v2 = spec(
         "name = \"fares\"\ntopic = \"trips\"\nwindow = { kind = \"hopping\", size = \"10m\", slide = \"5m\" }\ngroup_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n",
     );
@@ -142,9 +143,7 @@ fn a_changed_window_is_applied_to_all_of_history_and_switched_atomically() {
 fn the_switch_comes_after_a_checkpoint_of_every_task_even_one_that_never_checkpointed() {
     let fx = csv(2);
     let (log, kdir) = fx.full_job_target();
-    let w = spec(
-        "name = \"fares\"\ntopic = \"trips\"\nwindow = { kind = \"tumbling\", size = \"10m\" }\ngroup_by = [\"zone\"]\naggregates = [\"count\", \"sum(fare)\"]\n",
-    );
+    let w = spec(TUMBLING_FARES);
     // Neither the interval nor the record count comes during the replay: the tasks
     // checkpoint, and the table is written, only because the switch asks for it.
     let config = kappa::JobConfig {

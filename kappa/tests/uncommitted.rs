@@ -46,6 +46,16 @@ fn start_showing_every_read(fx: &Fixture, w: &Workload) -> (Arc<EmbeddedLog>, Pa
     (log, kdir, running)
 }
 
+/// A job over every record of `fx`, started without uncommitted visibility and caught
+/// up before any checkpoint of its own: the Kappa directory and the running job.
+fn caught_up_without_a_checkpoint(fx: &Fixture, w: &Workload) -> (PathBuf, RunningJob) {
+    let (log, kdir) = fx.job_target();
+    let running = fx.job(&log, w, config(fx, &kdir, None)).start().unwrap();
+    fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
+    assert!(running.wait_caught_up(Duration::from_secs(60)).unwrap());
+    (kdir, running)
+}
+
 #[test]
 fn uncommitted_results_are_visible_before_a_checkpoint_and_a_crash_loses_nothing() {
     let fx = generated_n(
@@ -106,10 +116,7 @@ fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
         2_000,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.job_target();
-    let running = fx.job(&log, w, config(&fx, &kdir, None)).start().unwrap();
-    fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
-    assert!(running.wait_caught_up(Duration::from_secs(60)).unwrap());
+    let (kdir, running) = caught_up_without_a_checkpoint(&fx, w);
     assert!(
         !running
             .wait_visible(&fx.end(), Duration::from_millis(300))
@@ -130,10 +137,7 @@ fn checkpoint_now_checkpoints_every_task_and_writes_the_table_while_the_job_runs
         2_000,
     );
     let w = &fx.workloads[0];
-    let (log, kdir) = fx.job_target();
-    let running = fx.job(&log, w, config(&fx, &kdir, None)).start().unwrap();
-    fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
-    assert!(running.wait_caught_up(Duration::from_secs(60)).unwrap());
+    let (kdir, running) = caught_up_without_a_checkpoint(&fx, w);
     // Neither the interval nor the record count has come: nothing is checkpointed yet.
     assert_eq!(running.job().checkpointed_positions(), fx.zeros());
     assert!(running.checkpoint_now(Duration::from_secs(60)).unwrap());
