@@ -146,7 +146,8 @@ impl Plan {
             if i == self.time_idx {
                 let us = self.time_format.parse(text).ok_or_else(|| {
                     format!(
-                        "time column {:?}: cannot parse {:?} as {}",
+                        "time column {:?}: cannot parse {:?} as {} (an instant from the \
+                         year 0000 to 9999)",
                         name(),
                         text,
                         time_format_name(&self.time_format)

@@ -373,9 +373,24 @@ impl std::str::FromStr for TimeFormat {
     }
 }
 
+/// The instants RFC 3339 can write, years 0000 to 9999 in UTC, in µs since the epoch:
+/// what is imported must export as RFC 3339 text and import back.
+const RFC3339_MICROS: std::ops::RangeInclusive<i64> =
+    -62_167_219_200_000_000..=253_402_300_799_999_999;
+
+/// `us` when RFC 3339 can write it ([`RFC3339_MICROS`]).
+fn writable(us: i64) -> Option<i64> {
+    RFC3339_MICROS.contains(&us).then_some(us)
+}
+
 impl TimeFormat {
-    /// Parse `s` into µs since the epoch.
+    /// Parse `s` into µs since the epoch; `None` when it is not an instant of this
+    /// format, or one outside the years 0000 to 9999 (UTC), which RFC 3339 cannot write.
     pub fn parse(&self, s: &str) -> Option<i64> {
+        self.parse_any(s).and_then(writable)
+    }
+
+    fn parse_any(&self, s: &str) -> Option<i64> {
         let s = s.trim();
         match self {
             Self::Rfc3339 => parse_timestamp_auto(s),
@@ -402,8 +417,14 @@ impl TimeFormat {
     }
 }
 
-/// Parse an RFC 3339 instant, or a date and time without offset as UTC, into µs.
+/// Parse an RFC 3339 instant, or a date and time without offset as UTC, into µs;
+/// `None` also for one outside the years 0000 to 9999 in UTC (`0000-01-01T00:30:00+01:00`),
+/// which RFC 3339 cannot write.
 pub fn parse_timestamp_auto(s: &str) -> Option<i64> {
+    parse_timestamp_any(s).and_then(writable)
+}
+
+fn parse_timestamp_any(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     // Cheap rejection first: inference tries every field of a sample.
     if b.len() < 19 || !b[0].is_ascii_digit() || b[4] != b'-' || b[7] != b'-' {
@@ -563,5 +584,26 @@ mod tests {
         assert!("nonsense".parse::<TimeFormat>().is_err());
         assert_eq!(format_micros(base + 500_000), "2023-11-14T22:13:20.500Z");
         assert_eq!(format_micros(base), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn only_instants_rfc3339_can_write_are_parsed_so_that_they_import_back() {
+        // The first and last instants RFC 3339 writes, and one step beyond each.
+        let first = TimeFormat::EpochMs.parse("-62167219200000").unwrap();
+        assert_eq!(format_micros(first), "0000-01-01T00:00:00Z");
+        assert_eq!(
+            TimeFormat::Rfc3339.parse(&format_micros(first)),
+            Some(first)
+        );
+        assert_eq!(TimeFormat::EpochMs.parse("-62167219200001"), None);
+        let last = TimeFormat::EpochMs.parse("253402300799999").unwrap();
+        assert_eq!(TimeFormat::Rfc3339.parse(&format_micros(last)), Some(last));
+        assert_eq!(TimeFormat::EpochMs.parse("253402300800000"), None);
+        // Year -2935, which an epoch-ms field can name and RFC 3339 cannot write.
+        assert_eq!(TimeFormat::EpochMs.parse("-154714628462556"), None);
+        assert_eq!(TimeFormat::EpochS.parse("-154714628462.556"), None);
+        // An offset that moves year 0000 into year -1 in UTC.
+        assert_eq!(parse_timestamp_auto("0000-01-01T00:30:00+01:00"), None);
+        assert!(parse_timestamp_auto("0000-01-01T00:30:00-01:00").is_some());
     }
 }
