@@ -390,10 +390,11 @@ impl TimeFormat {
         self.parse_any(s).and_then(writable)
     }
 
+    /// [`TimeFormat::parse`] of any year.
     fn parse_any(&self, s: &str) -> Option<i64> {
         let s = s.trim();
         match self {
-            Self::Rfc3339 => parse_timestamp_auto(s),
+            Self::Rfc3339 => parse_timestamp_any(s),
             Self::EpochMs => s.parse::<i64>().ok()?.checked_mul(1000),
             Self::EpochS => match s.parse::<i64>() {
                 Ok(v) => v.checked_mul(1_000_000),
@@ -424,6 +425,7 @@ pub fn parse_timestamp_auto(s: &str) -> Option<i64> {
     parse_timestamp_any(s).and_then(writable)
 }
 
+/// [`parse_timestamp_auto`] of any year.
 fn parse_timestamp_any(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     // Cheap rejection first: inference tries every field of a sample.

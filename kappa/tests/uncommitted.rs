@@ -46,14 +46,22 @@ fn start_showing_every_read(fx: &Fixture, w: &Workload) -> (Arc<EmbeddedLog>, Pa
     (log, kdir, running)
 }
 
-/// A job over every record of `fx`, started without uncommitted visibility and caught
-/// up before any checkpoint of its own: the Kappa directory and the running job.
-fn caught_up_without_a_checkpoint(fx: &Fixture, w: &Workload) -> (PathBuf, RunningJob) {
+/// A job of ysb-campaign-10s over 2,000 events in 2 partitions, started without
+/// uncommitted visibility and caught up before any checkpoint of its own: the fixture,
+/// the Kappa directory and the running job.
+fn caught_up_without_a_checkpoint() -> (Fixture, PathBuf, RunningJob) {
+    let fx = generated_n(
+        datasets::DatasetKind::Ysb,
+        &[BuiltIn::YsbCampaign10s],
+        2,
+        2_000,
+    );
     let (log, kdir) = fx.job_target();
-    let running = fx.job(&log, w, config(fx, &kdir, None)).start().unwrap();
+    let w = &fx.workloads[0];
+    let running = fx.job(&log, w, config(&fx, &kdir, None)).start().unwrap();
     fx.copy(log.as_ref(), &fx.zeros(), &fx.end());
     assert!(running.wait_caught_up(Duration::from_secs(60)).unwrap());
-    (kdir, running)
+    (fx, kdir, running)
 }
 
 #[test]
@@ -109,14 +117,8 @@ fn uncommitted_results_are_visible_before_a_checkpoint_and_a_crash_loses_nothing
 
 #[test]
 fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
-    let fx = generated_n(
-        datasets::DatasetKind::Ysb,
-        &[BuiltIn::YsbCampaign10s],
-        2,
-        2_000,
-    );
+    let (fx, kdir, running) = caught_up_without_a_checkpoint();
     let w = &fx.workloads[0];
-    let (kdir, running) = caught_up_without_a_checkpoint(&fx, w);
     assert!(
         !running
             .wait_visible(&fx.end(), Duration::from_millis(300))
@@ -130,14 +132,8 @@ fn without_uncommitted_visibility_the_table_waits_for_a_checkpoint() {
 
 #[test]
 fn checkpoint_now_checkpoints_every_task_and_writes_the_table_while_the_job_runs() {
-    let fx = generated_n(
-        datasets::DatasetKind::Ysb,
-        &[BuiltIn::YsbCampaign10s],
-        2,
-        2_000,
-    );
+    let (fx, kdir, running) = caught_up_without_a_checkpoint();
     let w = &fx.workloads[0];
-    let (kdir, running) = caught_up_without_a_checkpoint(&fx, w);
     // Neither the interval nor the record count has come: nothing is checkpointed yet.
     assert_eq!(running.job().checkpointed_positions(), fx.zeros());
     assert!(running.checkpoint_now(Duration::from_secs(60)).unwrap());
