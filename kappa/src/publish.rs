@@ -10,7 +10,7 @@ use std::sync::{Arc, LazyLock};
 use workloads::PartialTable;
 
 use crate::error::Result;
-use crate::shared::{Inner, Shared};
+use crate::shared::{Inner, PartFileState, Shared};
 use crate::state::Checkpoint;
 use crate::table::{
     self, DeltaRef, EncodedCells, Joined, MergedCells, OutputTable, TablePart, combine_watermarks,
@@ -32,6 +32,9 @@ struct Encoded {
     /// The open cells the part holds once the frame is written (shared with
     /// [`Shared::open`], not copied).
     open: Arc<PartialTable>,
+    /// How much of [`Shared::closed_encoded`] the part holds once the frame is written
+    /// ([`PartFileState::encoded_upto`]).
+    encoded_upto: Option<(usize, usize)>,
 }
 
 impl Inner {
@@ -121,19 +124,21 @@ impl Inner {
             frame,
             full: true,
             open,
+            encoded_upto: encoded_upto(shared, partition),
         }))
     }
 
-    /// The frame of what changed in one partition's part since its last write, whose
-    /// open cells were `written`: the cells of windows finalized since, the open cells
-    /// that differ from those written, and the open cells written that are gone (one
-    /// walk over the open cells now and those written, side by side; no cell copied).
-    /// `None` before its first checkpoint.
+    /// The frame of what changed in one partition's part since its last write, `file`:
+    /// the cells of windows finalized since (copied from [`Shared::closed_encoded`] when
+    /// it holds them all after what the file holds, else encoded), the open cells that
+    /// differ from those written, and the open cells written that are gone (one walk over
+    /// the open cells now and those written, side by side; no cell copied). `None` before
+    /// its first checkpoint.
     fn delta_frame_of(
         &self,
         shared: &Shared,
         partition: u32,
-        written: &PartialTable,
+        file: &PartFileState,
     ) -> Result<Option<Encoded>> {
         let Some(header) = self.part_header(shared, partition) else {
             return Ok(None);
@@ -141,11 +146,14 @@ impl Inner {
         let mut delta = DeltaRef::header_of(&header);
         let closed = shared.closed.get(&partition).unwrap_or(&EMPTY);
         let open = shared.open.get(&partition).cloned().unwrap_or_default();
-        let finalized = shared.finalized_since.get(&partition);
-        for &w in finalized.into_iter().flatten() {
-            delta.upserts.extend(closed.window_cells(w));
+        let encoded = finalized_encoded(shared, partition, file);
+        if encoded.is_none() {
+            let finalized = shared.finalized_since.get(&partition);
+            for &w in finalized.into_iter().flatten() {
+                delta.upserts.extend(closed.window_cells(w));
+            }
         }
-        for (w, k, cell) in joined_cells(written, &open) {
+        for (w, k, cell) in joined_cells(&file.open, &open) {
             match cell {
                 Joined::Right(v) => delta.upserts.push((w, k, v)),
                 Joined::Both(was, v) if was != v => delta.upserts.push((w, k, v)),
@@ -154,13 +162,17 @@ impl Inner {
                 Joined::Left(_) => {}
             }
         }
-        let frame = table::delta_frame(&delta)?;
+        let frame = match encoded {
+            Some((bytes, cells)) => table::delta_frame_after_encoded(&delta, cells, bytes)?,
+            None => table::delta_frame(&delta)?,
+        };
         Ok(Some(Encoded {
             partition,
             position: header.position,
             frame,
             full: false,
             open,
+            encoded_upto: encoded_upto(shared, partition),
         }))
     }
 
@@ -206,7 +218,7 @@ impl Inner {
             for p in dirty {
                 let write = match shared.files.get(&p) {
                     Some(f) if f.delta_bytes <= table::MAX_PART_FILE.max(f.full_bytes) => {
-                        self.delta_frame_of(&shared, p, &f.open)?
+                        self.delta_frame_of(&shared, p, f)?
                     }
                     _ => self.full_frame_of(&shared, p)?,
                 };
@@ -277,6 +289,7 @@ impl Inner {
                 file.delta_bytes += bytes;
             }
             file.open = write.open;
+            file.encoded_upto = write.encoded_upto;
         }
         drop(shared);
         // What readers of the table see moved: wake `wait_visible` (and the others).
@@ -339,6 +352,36 @@ impl Inner {
         self.changed.notify_all();
         Ok(())
     }
+}
+
+/// How much of [`Shared::closed_encoded`] `partition` has, as (bytes, cells): `None`
+/// without an encoding of all its closed cells.
+fn encoded_upto(shared: &Shared, partition: u32) -> Option<(usize, usize)> {
+    let encoded = shared.closed_encoded.get(&partition)?;
+    let closed = shared.closed.get(&partition).map_or(0, PartialTable::len);
+    (encoded.cells == closed).then_some((encoded.bytes.len(), encoded.cells))
+}
+
+/// The cells of the windows finalized in `partition` since its part was written as
+/// `file`, as encoded in [`Shared::closed_encoded`] after what `file` holds, with their
+/// number: `None` when that encoding does not hold exactly those cells (it was dropped
+/// or started anew since, or the file holds none of it).
+fn finalized_encoded<'a>(
+    shared: &'a Shared,
+    partition: u32,
+    file: &PartFileState,
+) -> Option<(&'a [u8], usize)> {
+    let (bytes, cells) = file.encoded_upto?;
+    let (now_bytes, now_cells) = encoded_upto(shared, partition)?;
+    if bytes > now_bytes || cells > now_cells {
+        return None;
+    }
+    let closed = shared.closed.get(&partition)?;
+    let finalized: usize = (shared.finalized_since.get(&partition).into_iter().flatten())
+        .map(|&w| closed.window_cells(w).count())
+        .sum();
+    let encoded = shared.closed_encoded.get(&partition)?;
+    (now_cells - cells == finalized).then(|| (&encoded.bytes[bytes..], finalized))
 }
 
 /// Keep [`Shared::closed_encoded`] of `partition` the encoding of its closed cells as

@@ -160,6 +160,9 @@ pub(crate) struct PartFileState {
     /// Its open cells (what a delta is computed against): the table of
     /// [`Shared::open`] it was written from.
     pub open: Arc<PartialTable>,
+    /// How much of [`Shared::closed_encoded`] it holds, as (bytes, cells), when the
+    /// partition had that encoding then: a delta copies the cells encoded after these.
+    pub encoded_upto: Option<(usize, usize)>,
 }
 
 /// The parts of a job that its handles ([`crate::Job`] clones, [`crate::RunningJob`]) and

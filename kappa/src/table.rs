@@ -235,6 +235,21 @@ impl<U, R> Delta<U, R> {
             removed: Vec::new(),
         }
     }
+
+    /// The same position, watermark and counters, with no cell changed.
+    pub(crate) fn head<V, S>(&self) -> Delta<V, S> {
+        Delta {
+            position: self.position,
+            watermark: self.watermark,
+            idle: self.idle,
+            events: self.events,
+            duplicates: self.duplicates,
+            late_events: self.late_events,
+            written_ms: self.written_ms,
+            upserts: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
 }
 
 impl PartDelta {
@@ -259,7 +274,7 @@ impl PartDelta {
 /// writes a variant's index, not its name), without copying the part or delta.
 #[derive(Serialize)]
 #[serde(rename = "Frame")]
-enum FrameRef<'a, T: Serialize, D: Serialize> {
+pub(crate) enum FrameRef<'a, T: Serialize, D: Serialize> {
     Full(&'a TablePart<T>),
     Delta(&'a D),
 }
@@ -415,31 +430,9 @@ fn frame_bytes<T: Serialize, D: Serialize>(frame: &FrameRef<'_, T, D>) -> Result
     seal(bytes)
 }
 
-/// The frame of a whole snapshot of the part `header` describes whose cells, `cells` of
-/// them, are already encoded one after the other in `encoded` (each as postcard encodes a
-/// [`StoredCell`], in (window, key) order): the bytes [`full_frame`] makes of the same
-/// part, without encoding the cells again. (Postcard writes a struct as its fields in
-/// order, `()` as nothing, and a sequence as its length, then its elements.)
-pub(crate) fn full_frame_of_encoded(
-    header: &TablePart<()>,
-    cells: usize,
-    encoded: &[&[u8]],
-) -> Result<Vec<u8>> {
-    let size = encoded.iter().map(|e| e.len()).sum::<usize>();
-    let mut bytes = Vec::with_capacity(12 + 256 + size);
-    bytes.resize(12, 0);
-    append_postcard(&FrameRef::<(), PartDelta>::Full(header), &mut bytes)
-        .and_then(|()| append_postcard(&cells, &mut bytes))
-        .map_err(|e| corrupt("output table", e))?;
-    for e in encoded {
-        bytes.extend_from_slice(e);
-    }
-    seal(bytes)
-}
-
 /// Fill in the frame's length and CRCs, in the 12 bytes `bytes` starts with, from the
 /// payload after them.
-fn seal(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
+pub(crate) fn seal(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
     let len = u32::try_from(bytes.len() - 12)
         .map_err(|_| corrupt("output table", "a part of 4 GiB or more"))?;
     let crc = crc32c::crc32c(&bytes[12..]);
@@ -989,7 +982,10 @@ pub fn delete_version(root: &Path, workload: &str, version: u32) -> Result<()> {
 
 #[path = "table_cells.rs"]
 mod cells;
-pub(crate) use cells::{EncodedCells, Joined, MergedCells, joined_cells};
+pub(crate) use cells::{
+    EncodedCells, Joined, MergedCells, delta_frame_after_encoded, full_frame_of_encoded,
+    joined_cells,
+};
 
 #[cfg(test)]
 #[path = "table_tests.rs"]

@@ -1,11 +1,15 @@
 //! The cells of two tables side by side ([`joined_cells`]), a part's cells held in
 //! two tables encoded as one ([`MergedCells`]), and a part's closed cells kept encoded
 //! ([`EncodedCells`]): what a table write encodes from the job's tables without copying
-//! them, or without encoding them again.
+//! them, or without encoding them again; and the frames made from cells kept encoded
+//! ([`full_frame_of_encoded`], [`delta_frame_after_encoded`]).
 
 use datasets::append_postcard;
 use serde::Serialize;
 use workloads::{GroupKey, Partial, PartialTable, Window};
+
+use super::{Delta, DeltaRef, FrameRef, PartDelta, TablePart, seal};
+use crate::error::{Result, corrupt};
 
 /// One side or both of [`joined_cells`]: a cell of the first table, of the second, or of
 /// both.
@@ -133,4 +137,61 @@ impl EncodedCells {
         self.cells += other.cells;
         self.last = other.last.or(self.last);
     }
+}
+
+/// The frame of a whole snapshot of the part `header` describes whose cells, `cells` of
+/// them, are already encoded one after the other in `encoded` (each as postcard encodes a
+/// [`StoredCell`](workloads::StoredCell), in (window, key) order): the bytes
+/// [`full_frame`](super::full_frame) makes of the same part, without encoding the cells
+/// again. (Postcard writes a struct as its fields in order, `()` as nothing, and a
+/// sequence as its length, then its elements.)
+pub(crate) fn full_frame_of_encoded(
+    header: &TablePart<()>,
+    cells: usize,
+    encoded: &[&[u8]],
+) -> Result<Vec<u8>> {
+    let size = encoded.iter().map(|e| e.len()).sum::<usize>();
+    let mut bytes = Vec::with_capacity(12 + 256 + size);
+    bytes.resize(12, 0);
+    append_postcard(&FrameRef::<(), PartDelta>::Full(header), &mut bytes)
+        .and_then(|()| append_postcard(&cells, &mut bytes))
+        .map_err(|e| corrupt("output table", e))?;
+    for e in encoded {
+        bytes.extend_from_slice(e);
+    }
+    seal(bytes)
+}
+
+/// The frame of `delta` with `cells` more upserts in front of its own, already encoded
+/// one after the other in `encoded` (each as postcard encodes a
+/// [`StoredCell`](workloads::StoredCell)): the bytes [`delta_frame`](super::delta_frame)
+/// makes of the delta holding those cells first, without encoding them again. (Postcard
+/// writes a sequence as its length, then its elements; the head of a delta without cells
+/// ends with its two empty sequences, one zero byte each.)
+pub(crate) fn delta_frame_after_encoded(
+    delta: &DeltaRef<'_>,
+    cells: usize,
+    encoded: &[u8],
+) -> Result<Vec<u8>> {
+    let head: Delta<(), ()> = delta.head();
+    let mut bytes = Vec::with_capacity(12 + 128 + encoded.len());
+    bytes.resize(12, 0);
+    append_postcard(&FrameRef::<(), _>::Delta(&head), &mut bytes)
+        .map_err(|e| corrupt("output table", e))?;
+    if bytes.len() < 14 || bytes[bytes.len() - 2..] != [0, 0] {
+        return Err(corrupt(
+            "output table",
+            "a delta without cells does not end with two empty sequences",
+        ));
+    }
+    bytes.truncate(bytes.len() - 2);
+    let upserts = cells + delta.upserts.len();
+    let own = |e: postcard::Error| corrupt("output table", e);
+    append_postcard(&upserts, &mut bytes).map_err(own)?;
+    bytes.extend_from_slice(encoded);
+    for cell in &delta.upserts {
+        append_postcard(cell, &mut bytes).map_err(own)?;
+    }
+    append_postcard(&delta.removed, &mut bytes).map_err(own)?;
+    seal(bytes)
 }

@@ -652,6 +652,34 @@ fn a_delta_of_borrowed_cells_reads_as_the_owned_delta() {
 }
 
 #[test]
+fn a_delta_after_cells_kept_encoded_is_the_frame_of_the_delta_encoded_anew() {
+    let finalized = table_of(&[(0, 1, 1), (0, 3, 3), (10, 2, 5)]);
+    let mut encoded = EncodedCells::default();
+    encoded.append(&finalized);
+    let open = table_of(&[(20, 2, 20), (30, 0, 40)]);
+    let gone = (Window { start: 40, end: 50 }, vec![Scalar::Int(9)]);
+    for (with_open, with_gone) in [(false, false), (true, false), (true, true)] {
+        let mut whole = DeltaRef::header_of(&part(1, 0, 8));
+        whole.upserts.extend(finalized.iter());
+        let mut rest = DeltaRef::header_of(&part(1, 0, 8));
+        if with_open {
+            whole.upserts.extend(open.iter());
+            rest.upserts.extend(open.iter());
+        }
+        if with_gone {
+            whole.removed.push((&gone.0, &gone.1));
+            rest.removed.push((&gone.0, &gone.1));
+        }
+        let frame = delta_frame_after_encoded(&rest, encoded.cells, &encoded.bytes).unwrap();
+        assert_eq!(
+            frame,
+            delta_frame(&whole).unwrap(),
+            "{with_open} {with_gone}"
+        );
+    }
+}
+
+#[test]
 fn the_alias_written_by_the_job_names_its_version() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
