@@ -625,13 +625,14 @@ impl WindowState {
     /// the table too ([`WindowState::finalized_encoded`]: a cell is encoded once).
     fn finalize_window(&mut self, window: Window, cells: WindowCells) {
         self.last_finalized_cells = cells.len();
-        let mut closed = PartialTable::new();
+        let mut keyed = Vec::with_capacity(cells.len());
         for (key, cell) in cells.into_cells() {
             if cell.stored {
                 self.finalized_writes.push((cell_key(window, &key), None));
             }
-            *closed.cell_mut(window, key, Vec::new) = cell.partials;
+            keyed.push((key, cell.partials));
         }
+        let closed = PartialTable::of_window(window, keyed);
         let mut encoded = (self.finalized_encoded.take()).filter(|e| e.precedes(&closed));
         let mut window_bytes = Vec::with_capacity(20);
         append_postcard(&window, &mut window_bytes).expect("a window always encodes");

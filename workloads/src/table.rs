@@ -124,6 +124,21 @@ impl PartialTable {
         self.len == 0
     }
 
+    /// A table of one window's cells, given in any order: built at once (sorted, then
+    /// laid out), not cell by cell. Of a key given twice, the last partials count.
+    pub fn of_window(
+        window: Window,
+        cells: impl IntoIterator<Item = (GroupKey, Vec<Partial>)>,
+    ) -> Self {
+        let cells: WindowCells = cells.into_iter().collect();
+        let len = cells.len();
+        let mut windows = BTreeMap::new();
+        if len > 0 {
+            windows.insert(window, cells);
+        }
+        PartialTable { windows, len }
+    }
+
     /// The partials of a cell, created with `empty()` when missing.
     pub fn cell_mut(
         &mut self,
@@ -604,6 +619,28 @@ mod tests {
             a.get(w(10, 20), &[Scalar::Int(1)]),
             Some(&vec![Partial::Count(5)])
         );
+    }
+
+    #[test]
+    fn a_table_of_one_window_holds_its_cells_in_key_order_as_if_added_one_by_one() {
+        let cells = [(3, 30), (1, 10), (2, 20), (1, 11)];
+        let mut one_by_one = PartialTable::new();
+        for (k, n) in cells {
+            *one_by_one.cell_mut(w(0, 10), vec![Scalar::Int(k)], Vec::new) =
+                vec![Partial::Count(n)];
+        }
+        let at_once = PartialTable::of_window(
+            w(0, 10),
+            cells.map(|(k, n)| (vec![Scalar::Int(k)], vec![Partial::Count(n)])),
+        );
+        assert_eq!(at_once, one_by_one);
+        assert_eq!(at_once.len(), 3);
+        let keys: Vec<_> = at_once.iter().map(|(_, k, _)| k[0].clone()).collect();
+        assert_eq!(keys, [1, 2, 3].map(Scalar::Int));
+        // No cell, no window.
+        let empty = PartialTable::of_window(w(0, 10), []);
+        assert_eq!(empty, PartialTable::new());
+        assert_eq!(empty.windows().count(), 0);
     }
 
     #[test]
