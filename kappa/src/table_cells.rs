@@ -173,11 +173,11 @@ pub(crate) fn delta_frame_after_encoded(
     cells: usize,
     encoded: &[u8],
 ) -> Result<Vec<u8>> {
+    let own = |e: postcard::Error| corrupt("output table", e);
     let head: Delta<(), ()> = delta.head();
     let mut bytes = Vec::with_capacity(12 + 128 + encoded.len());
     bytes.resize(12, 0);
-    append_postcard(&FrameRef::<(), _>::Delta(&head), &mut bytes)
-        .map_err(|e| corrupt("output table", e))?;
+    append_postcard(&FrameRef::<(), _>::Delta(&head), &mut bytes).map_err(own)?;
     if bytes.len() < 14 || bytes[bytes.len() - 2..] != [0, 0] {
         return Err(corrupt(
             "output table",
@@ -186,7 +186,6 @@ pub(crate) fn delta_frame_after_encoded(
     }
     bytes.truncate(bytes.len() - 2);
     let upserts = cells + delta.upserts.len();
-    let own = |e: postcard::Error| corrupt("output table", e);
     append_postcard(&upserts, &mut bytes).map_err(own)?;
     bytes.extend_from_slice(encoded);
     for cell in &delta.upserts {
