@@ -29,7 +29,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, black_box};
 use master_log::{EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, TopicConfig};
 
-use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch, read_all};
+use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch, read_all, read_all_each};
 /// Records in the partition the read benchmark scans.
 const READ_RECORDS: u64 = 1_000_000;
 const TOPIC: &str = "bench";
@@ -178,6 +178,16 @@ fn read(c: &mut Criterion) {
             b.iter(|| black_box(read_chunks(&log, chunk)))
         });
     }
+    // The same scan as the pipelines read: records shown where the log read them.
+    let limits = FetchLimits::default();
+    assert_eq!(
+        read_all_each(&log, TOPIC, limits),
+        read_all(&log, TOPIC, limits),
+        "fetch_each shows what fetch returns"
+    );
+    group.bench_function("fetch_each_10000", |b| {
+        b.iter(|| black_box(read_all_each(&log, TOPIC, limits)))
+    });
     group.finish();
 }
 

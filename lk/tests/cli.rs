@@ -327,3 +327,23 @@ fn a_second_process_produces_while_a_first_one_consumes_and_the_consumer_follows
     follower.kill().unwrap();
     follower.wait().unwrap();
 }
+
+#[test]
+fn demo_appends_reads_back_twice_and_verifies() {
+    let dir = TempDir::new().unwrap();
+    let out = stdout_of(lk(&dir).args(["demo", "--records", "5000", "--partitions", "2"]));
+    assert!(out.contains("appended 5000 records"), "{out}");
+    assert!(
+        out.contains("read back 5000 records as group lk-demo"),
+        "{out}"
+    );
+    assert!(out.contains("read again with Log::fetch_each"), "{out}");
+    // The files hold the demo's records and the group's committed offsets.
+    assert!(out.contains("records: no damage"), "{out}");
+    // A second run appends after the first and reads only its own records.
+    let out = stdout_of(lk(&dir).args(["demo", "--records", "3000", "--partitions", "2"]));
+    assert!(out.contains("appending to existing topic demo"), "{out}");
+    assert!(out.contains("read back 3000 records"), "{out}");
+    assert!(out.contains("read again with Log::fetch_each"), "{out}");
+    assert!(out.contains("records: no damage"), "{out}");
+}

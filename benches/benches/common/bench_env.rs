@@ -49,6 +49,27 @@ pub fn read_all(log: &dyn Log, topic: &str, limits: FetchLimits) -> (u64, u64) {
     (n, sum)
 }
 
+/// [`read_all`] with [`Log::fetch_each`], as the pipelines read: each record shown where
+/// the log read it, no `Record` made. Returns the same count and checksum.
+pub fn read_all_each(log: &dyn Log, topic: &str, limits: FetchLimits) -> (u64, u64) {
+    let end = log.end_offsets(topic).expect("end offsets")[0];
+    let (mut offset, mut n, mut sum) = (0u64, 0u64, 0u64);
+    while offset < end {
+        let shown = log
+            .fetch_each(topic, 0, offset, limits, &mut |r| {
+                sum = sum.wrapping_add(r.offset ^ r.value.map_or(0, |v| v.len() as u64));
+                offset = r.offset + 1;
+                std::ops::ControlFlow::Continue(())
+            })
+            .expect("fetch_each");
+        if shown == 0 {
+            break;
+        }
+        n += shown as u64;
+    }
+    (n, sum)
+}
+
 pub fn events_from_env(default: u64) -> Result<u64> {
     match std::env::var("LK_BENCH_EVENTS") {
         Ok(v) => {
