@@ -39,9 +39,9 @@ use std::sync::Barrier;
 use std::time::Instant;
 
 use lk_benches::median;
-use master_log::{EmbeddedLog, FsyncPolicy, Log, LogOptions, NewRecord, TopicConfig};
+use master_log::{EmbeddedLog, FsyncPolicy, Log, NewRecord};
 
-use bench_env::batch;
+use bench_env::{batch, open_log, settle};
 
 const TOPIC: &str = "durable";
 
@@ -85,11 +85,6 @@ struct Round {
     dd_dsync_8: f64,
 }
 
-/// Let the disk settle: write back every dirty page of the machine.
-fn settle() {
-    let _ = std::process::Command::new("sync").status();
-}
-
 /// Run `dd if=/dev/zero of=DIR/dd.out bs=BS count=COUNT FLAG` and return its MB/s
 /// (10^6 bytes per second, from its byte count and seconds).
 fn dd_mb_s(dir: &Path, bs: u64, count: u64, flag: &str) -> anyhow::Result<f64> {
@@ -131,17 +126,7 @@ fn batch_bytes(records: &[NewRecord]) -> anyhow::Result<u64> {
 }
 
 fn open(dir: &Path, fsync: FsyncPolicy, partitions: u32) -> anyhow::Result<EmbeddedLog> {
-    let options = LogOptions {
-        fsync,
-        ..LogOptions::default()
-    };
-    let log = EmbeddedLog::open_with(dir, options)?;
-    let config = TopicConfig {
-        retention_bytes: Some(RETENTION_BYTES),
-        ..TopicConfig::with_partitions(partitions)
-    };
-    log.create_topic(TOPIC, config)?;
-    Ok(log)
+    open_log(dir, TOPIC, fsync, partitions, Some(RETENTION_BYTES))
 }
 
 /// `threads` threads append `per_thread` batches each, thread `i` to partition

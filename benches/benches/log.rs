@@ -27,9 +27,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, black_box};
-use master_log::{EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, TopicConfig};
+use master_log::{EmbeddedLog, FetchLimits, FsyncPolicy, Log};
 
-use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch, read_all, read_all_each};
+use bench_env::{BATCH, KEY_LEN, VALUE_LEN, batch, open_log, read_all, read_all_each, settle};
 /// Records in the partition the read benchmark scans.
 const READ_RECORDS: u64 = 1_000_000;
 const TOPIC: &str = "bench";
@@ -41,26 +41,7 @@ const TOPIC: &str = "bench";
 const RETENTION_BYTES: u64 = 256 * 1024 * 1024;
 
 fn open(dir: &Path, fsync: FsyncPolicy, partitions: u32, retention: Option<u64>) -> EmbeddedLog {
-    let log = EmbeddedLog::open_with(
-        dir,
-        LogOptions {
-            fsync,
-            ..LogOptions::default()
-        },
-    )
-    .expect("open log");
-    let config = TopicConfig {
-        retention_bytes: retention,
-        ..TopicConfig::with_partitions(partitions)
-    };
-    log.create_topic(TOPIC, config).expect("create topic");
-    log
-}
-
-/// Let the disk settle: write back every dirty page of the machine, so that a benchmark
-/// does not pay for the writeback of the one before it.
-fn settle() {
-    let _ = std::process::Command::new("sync").status();
+    open_log(dir, TOPIC, fsync, partitions, retention).expect("open log")
 }
 
 /// Bytes of the `.log` files and of the index files under `dir`, recursively.

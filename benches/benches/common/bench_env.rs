@@ -3,7 +3,11 @@
 #![allow(dead_code)] // each bench uses what it needs
 
 use anyhow::{Result, anyhow, ensure};
-use master_log::{Bytes, FetchLimits, Log, NewRecord, now_ms};
+use std::path::Path;
+
+use master_log::{
+    Bytes, EmbeddedLog, FetchLimits, FsyncPolicy, Log, LogOptions, NewRecord, TopicConfig, now_ms,
+};
 
 /// Key and value sizes of [`batch`]'s records, and its length.
 pub const KEY_LEN: usize = 8;
@@ -27,6 +31,34 @@ pub fn batch(seed: u64) -> Vec<NewRecord> {
             NewRecord::keyed(Bytes::from(key), Bytes::from(value), t0 + i as i64)
         })
         .collect()
+}
+
+/// An embedded log in `dir` syncing by `fsync`, with `topic` created: `partitions`
+/// partitions, `retention` bytes kept per partition (`None`: all).
+pub fn open_log(
+    dir: &Path,
+    topic: &str,
+    fsync: FsyncPolicy,
+    partitions: u32,
+    retention: Option<u64>,
+) -> Result<EmbeddedLog> {
+    let options = LogOptions {
+        fsync,
+        ..LogOptions::default()
+    };
+    let log = EmbeddedLog::open_with(dir, options)?;
+    let config = TopicConfig {
+        retention_bytes: retention,
+        ..TopicConfig::with_partitions(partitions)
+    };
+    log.create_topic(topic, config)?;
+    Ok(log)
+}
+
+/// Let the disk settle: write back every dirty page of the machine, so that a benchmark
+/// does not pay for the writeback of the one before it.
+pub fn settle() {
+    let _ = std::process::Command::new("sync").status();
 }
 
 /// Events of a full run: `LK_BENCH_EVENTS` (underscores allowed: `10_000_000`) or
