@@ -129,15 +129,14 @@ fn cpu_figure(n: u64, before: Option<Duration>, after: Option<Duration>) -> Stri
 /// Read the appended records (`before..after` of each partition) again the way the
 /// pipelines read: [`Log::fetch_each`] shows each record where the log read it, with no
 /// `Record` made of it. Checks that every record came back, 100 bytes each, and prints
-/// the rate (and, on the embedded log, its CPU time).
+/// the rate and the CPU time `cpu` tells (none for a cluster).
 fn read_each(
     log: &dyn Log,
     topic: &str,
     before: &[u64],
     after: &[u64],
-    embedded: bool,
+    cpu: impl Fn() -> Option<Duration>,
 ) -> anyhow::Result<()> {
-    let cpu = || embedded.then(thread_cpu).flatten();
     let start = Instant::now();
     let cpu_start = cpu();
     let (mut shown, mut value_bytes) = (0u64, 0u64);
@@ -264,13 +263,7 @@ pub fn run(
         read as f64 / took.as_secs_f64(),
         cpu_figure(read, cpu_start, cpu()),
     );
-    read_each(
-        log.as_ref(),
-        &args.topic,
-        &before,
-        &after,
-        embedded_dir.is_some(),
-    )?;
+    read_each(log.as_ref(), &args.topic, &before, &after, cpu)?;
     if let Some((p, r)) = sample {
         println!(
             "first record read: partition {p} offset {} key {} value {:?}",
